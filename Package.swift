@@ -1,0 +1,114 @@
+// swift-tools-version:6.1
+// OKEY — renewal of the OTP keys of an academy's staff: gRPC server, domain, store, directory,
+// client library and command-line tool. See README.md and ../shared/DESIGN.md.
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+  .swiftLanguageMode(.v6),
+  .enableUpcomingFeature("ExistentialAny"),
+]
+
+let grpcCore = Target.Dependency.product(name: "GRPCCore", package: "grpc-swift-2")
+let grpcHTTP2 = Target.Dependency.product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport")
+let grpcProtobuf = Target.Dependency.product(name: "GRPCProtobuf", package: "grpc-swift-protobuf")
+let swiftProtobuf = Target.Dependency.product(name: "SwiftProtobuf", package: "swift-protobuf")
+let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
+let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
+
+let package = Package(
+  name: "okey",
+  platforms: [.macOS(.v15)],
+  products: [
+    .executable(name: "okeyd", targets: ["okeyd"]),
+    .executable(name: "okey", targets: ["okey"]),
+    .library(name: "OKeyClient", targets: ["OKeyClient"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.4.3"),
+    .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.9.2"),
+    .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.4.1"),
+    .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+    .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+    .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+    .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+  ],
+  targets: [
+    // Renewal rules: entities, state machine, policies. Pure: no Foundation, no I/O.
+    .target(name: "OKeyDomain", swiftSettings: swiftSettings),
+
+    // OpenLDAP's libldap and liblber.
+    .systemLibrary(name: "CLDAP", pkgConfig: "ldap", providers: [.apt(["libldap2-dev"])]),
+
+    // The directory port, its LDAP adapter and the routing resolver.
+    .target(
+      name: "OKeyDirectory",
+      dependencies: [
+        "OKeyDomain", "CLDAP", logging,
+        .product(name: "NIOPosix", package: "swift-nio"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+
+    // SQLite persistence: migrations, requests, documents, audit chain, outbox.
+    .target(
+      name: "OKeyStore",
+      dependencies: [
+        "OKeyDomain",
+        .product(name: "GRDB", package: "GRDB.swift"),
+        .product(name: "Crypto", package: "swift-crypto"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+
+    // Code generated from Protos/ by Tools/generate-protos (committed).
+    .target(
+      name: "OKeyAPI",
+      dependencies: [grpcCore, grpcProtobuf, swiftProtobuf],
+      swiftSettings: [.swiftLanguageMode(.v6)]
+    ),
+
+    // The RPC services, authentication, mapping, configuration and lifecycle of okeyd.
+    .target(
+      name: "OKeyServer",
+      dependencies: [
+        "OKeyAPI", "OKeyDomain", "OKeyStore", "OKeyDirectory",
+        grpcCore, grpcHTTP2, grpcProtobuf, swiftProtobuf, logging,
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        .product(name: "Crypto", package: "swift-crypto"),
+        .product(name: "Yams", package: "Yams"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+
+    // The companion client library: a typed async API over the generated client.
+    .target(
+      name: "OKeyClient",
+      dependencies: ["OKeyAPI", grpcCore, grpcHTTP2, grpcProtobuf, swiftProtobuf],
+      swiftSettings: swiftSettings
+    ),
+
+    .executableTarget(name: "okeyd", dependencies: ["OKeyServer", argumentParser, logging], swiftSettings: swiftSettings),
+    .executableTarget(name: "okey", dependencies: ["OKeyClient", argumentParser], swiftSettings: swiftSettings),
+
+    // Shared test fixtures: temporary folders, okeyd processes, slapd.
+    .target(
+      name: "OKeyTestSupport",
+      dependencies: ["OKeyServer", "OKeyClient", logging],
+      path: "Tests/OKeyTestSupport",
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(name: "OKeyDomainTests", dependencies: ["OKeyDomain"], swiftSettings: swiftSettings),
+    .testTarget(name: "OKeyDirectoryTests", dependencies: ["OKeyDirectory", "OKeyTestSupport"], swiftSettings: swiftSettings),
+    .testTarget(name: "OKeyStoreTests", dependencies: ["OKeyStore", "OKeyDomain", "OKeyTestSupport"], swiftSettings: swiftSettings),
+    .testTarget(
+      name: "OKeyServerTests",
+      dependencies: ["OKeyServer", "OKeyAPI", "OKeyTestSupport", grpcCore, grpcHTTP2],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(name: "OKeyClientTests", dependencies: ["OKeyClient", "OKeyTestSupport"], swiftSettings: swiftSettings),
+  ]
+)

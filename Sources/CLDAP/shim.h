@@ -1,0 +1,6 @@
+#ifndef OKEY_CLDAP_SHIM_H
+#define OKEY_CLDAP_SHIM_H
+#define LDAP_DEPRECATED 0
+#include <lber.h>
+#include <ldap.h>
+#endif

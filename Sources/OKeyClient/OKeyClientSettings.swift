@@ -1,0 +1,35 @@
+/// Where and how to reach okeyd.
+public struct OKeyClientSettings: Sendable, Equatable {
+  /// Host name or IP address of okeyd.
+  public var host: String
+  /// TCP port of okeyd.
+  public var port: Int
+  /// Session token or service-account key sent as `authorization: Bearer`; nil for anonymous calls.
+  public var token: String?
+  /// For a service account: the uid of the person it acts for (`x-okey-on-behalf-of`).
+  public var onBehalfOf: String?
+  /// Longest time one call may take before it fails with ``OKeyClientError/deadlineExceeded(_:)``.
+  /// Default 10 seconds.
+  public var timeout: Duration
+
+  /// Creates settings for okeyd at `host`:`port`.
+  public init(host: String, port: Int, token: String? = nil, onBehalfOf: String? = nil, timeout: Duration = .seconds(10)) {
+    self.host = host
+    self.port = port
+    self.token = token
+    self.onBehalfOf = onBehalfOf
+    self.timeout = timeout
+  }
+
+  /// Creates settings from `HOST:PORT`, e.g. `127.0.0.1:50051`.
+  public init(server: String, token: String? = nil, onBehalfOf: String? = nil, timeout: Duration = .seconds(10)) throws {
+    guard let colon = server.lastIndex(of: ":"), colon != server.startIndex,
+      let port = Int(server[server.index(after: colon)...]), (1...65535).contains(port)
+    else {
+      throw OKeyClientError.invalidArgument("the server address must be HOST:PORT, e.g. 127.0.0.1:50051, not '\(server)'")
+    }
+    var host = String(server[..<colon])
+    if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+    self.init(host: host, port: port, token: token, onBehalfOf: onBehalfOf, timeout: timeout)
+  }
+}

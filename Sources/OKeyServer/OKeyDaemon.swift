@@ -1,0 +1,124 @@
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Logging
+import OKeyAPI
+import ServiceLifecycle
+
+/// okeyd: the gRPC server of OKEY with its services, run as a service group with graceful shutdown.
+public final class OKeyDaemon: Sendable {
+  /// The configuration it was built with.
+  public let configuration: OKeyConfiguration
+  /// The serving status reported by the health service.
+  public let health: ServingStatusBoard
+
+  private let server: GRPCServer<HTTP2ServerTransport.Posix>
+  private let group: ServiceGroup
+  private let logger: Logger
+
+  /// Full names of the okey.v1 services of the API contract.
+  public static let apiServiceNames = [
+    "okey.v1.AuthService", "okey.v1.RenewalService", "okey.v1.ApprovalService",
+    "okey.v1.OperationsService", "okey.v1.SupportService",
+  ]
+
+  /// Builds the server from `configuration`. With `handleSignals`, SIGTERM and SIGINT start a
+  /// graceful shutdown (in-flight RPCs finish, health turns NOT_SERVING first).
+  public init(configuration: OKeyConfiguration, logger: Logger, handleSignals: Bool = true) throws {
+    try configuration.validate()
+    self.configuration = configuration
+    self.logger = logger
+    let descriptors = try DescriptorIndex.okey()
+    let board = ServingStatusBoard(
+      services: Self.apiServiceNames + [
+        "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection",
+      ]
+    )
+    self.health = board
+
+    let services: [any RegistrableRPCService] = [
+      HealthService(board: board),
+      ReflectionService(index: descriptors),
+      ReflectionServiceV1Alpha(index: descriptors),
+    ]
+    let transport = HTTP2ServerTransport.Posix(
+      address: Self.socketAddress(configuration.listen),
+      transportSecurity: .plaintext,
+      config: .defaults { config in
+        config.rpc.maxRequestPayloadSize = configuration.limits.maxMessageBytes
+        config.http2.maxConcurrentStreams = configuration.limits.maxConcurrentStreamsPerConnection
+      }
+    )
+    let server = GRPCServer(transport: transport, services: services)
+    self.server = server
+
+    var groupConfiguration = ServiceGroupConfiguration(
+      services: [.init(service: GRPCServerService(server: server, board: board, logger: logger))],
+      logger: logger
+    )
+    if handleSignals { groupConfiguration.gracefulShutdownSignals = [.sigterm, .sigint] }
+    groupConfiguration.maximumGracefulShutdownDuration = .seconds(configuration.shutdownGraceSeconds)
+    self.group = ServiceGroup(configuration: groupConfiguration)
+  }
+
+  /// Runs until shut down; throws when the address cannot be bound.
+  public func run() async throws {
+    if !configuration.listen.isLoopback {
+      logger.warning(
+        "okeyd listens in plaintext on a non-loopback address: anyone on the network can read tokens",
+        metadata: ["address": "\(configuration.listen)"]
+      )
+    }
+    try await group.run()
+  }
+
+  /// Starts a graceful shutdown: health turns NOT_SERVING, new calls are refused, in-flight calls finish.
+  public func shutDown() async {
+    await group.triggerGracefulShutdown()
+  }
+
+  /// The address actually bound (the chosen port when the configuration asks for port 0).
+  public var listeningAddress: ListenAddress {
+    get async throws {
+      let address = try await server.transport.listeningAddress
+      if let ipv4 = address.ipv4 { return ListenAddress(host: ipv4.host, port: ipv4.port) }
+      if let ipv6 = address.ipv6 { return ListenAddress(host: ipv6.host, port: ipv6.port) }
+      throw ConfigurationError("okeyd is not listening on an IP address")
+    }
+  }
+
+  static func socketAddress(_ listen: ListenAddress) -> GRPCNIOTransportCore.SocketAddress {
+    if listen.host.contains(":") { return .ipv6(host: listen.host, port: listen.port) }
+    return .ipv4(host: listen.host == "localhost" ? "127.0.0.1" : listen.host, port: listen.port)
+  }
+}
+
+/// The gRPC server as a lifecycle service: announces its address, and on graceful shutdown turns
+/// health NOT_SERVING before it stops accepting calls.
+struct GRPCServerService: Service {
+  let server: GRPCServer<HTTP2ServerTransport.Posix>
+  let board: ServingStatusBoard
+  let logger: Logger
+
+  func run() async throws {
+    try await withGracefulShutdownHandler {
+      try await withThrowingDiscardingTaskGroup { tasks in
+        tasks.addTask { try await server.serve() }
+        tasks.addTask {
+          if let address = try? await server.transport.listeningAddress {
+            logger.notice("okeyd listening", metadata: ["address": "\(Self.describe(address))"])
+          }
+        }
+      }
+    } onGracefulShutdown: {
+      logger.notice("okeyd shutting down: health NOT_SERVING, finishing in-flight calls")
+      board.enterShutdown()
+      server.beginGracefulShutdown()
+    }
+  }
+
+  static func describe(_ address: GRPCNIOTransportCore.SocketAddress) -> String {
+    if let ipv4 = address.ipv4 { return "\(ipv4.host):\(ipv4.port)" }
+    if let ipv6 = address.ipv6 { return "[\(ipv6.host)]:\(ipv6.port)" }
+    return "\(address)"
+  }
+}

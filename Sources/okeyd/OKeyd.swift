@@ -1,0 +1,56 @@
+import ArgumentParser
+import Foundation
+import Logging
+import OKeyServer
+
+/// The okeyd command: reads the configuration, then serves until SIGTERM or SIGINT.
+@main
+struct OKeyd: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "okeyd",
+    abstract: "The OKEY gRPC server: renewal of staff OTP keys (package okey.v1).",
+    discussion: """
+      Reads its configuration from a YAML file (see okeyd.example.yaml); environment variables
+      OKEY_LISTEN, OKEY_DATABASE_PATH and OKEY_LOG_LEVEL override it. Serves okey.v1, the gRPC
+      health-checking protocol and server reflection. SIGTERM or SIGINT start a graceful shutdown.
+      """
+  )
+
+  @Option(name: .long, help: "Configuration file (YAML). Without it, every default applies.")
+  var config: String?
+
+  @Option(name: .long, help: "Address to listen on, HOST:PORT (default 127.0.0.1:50051; port 0 picks a free port).")
+  var listen: String?
+
+  func run() async throws {
+    unblockShutdownSignals()
+    var configuration: OKeyConfiguration
+    do {
+      configuration = try config.map { try OKeyConfiguration.load(file: $0) } ?? OKeyConfiguration()
+      try configuration.applyEnvironment(ProcessInfo.processInfo.environment)
+      if let listen { configuration.listen = try ListenAddress(parsing: listen, field: "--listen") }
+    } catch let error as ConfigurationError {
+      throw ValidationError(error.message)
+    }
+    let level = Logger.Level(rawValue: configuration.logLevel) ?? .info
+    LoggingSystem.bootstrap { label in
+      var handler = StreamLogHandler.standardError(label: label)
+      handler.logLevel = level
+      return handler
+    }
+    let logger = Logger(label: "okeyd")
+    let daemon = try OKeyDaemon(configuration: configuration, logger: logger)
+    try await daemon.run()
+    logger.notice("okeyd stopped")
+  }
+}
+
+/// A parent may start okeyd with SIGTERM and SIGINT blocked (Foundation's Process does); unblock them
+/// so that graceful shutdown works whoever started us.
+private func unblockShutdownSignals() {
+  var signals = sigset_t()
+  sigemptyset(&signals)
+  sigaddset(&signals, SIGTERM)
+  sigaddset(&signals, SIGINT)
+  pthread_sigmask(SIG_UNBLOCK, &signals, nil)
+}

@@ -1,0 +1,65 @@
+import OKeyServer
+import OKeyTestSupport
+import Testing
+
+@Suite("configuration")
+struct ConfigurationTests {
+  @Test("an empty file keeps every default")
+  func defaults() throws {
+    let configuration = try OKeyConfiguration.parse(yaml: "")
+    #expect(configuration == OKeyConfiguration())
+    #expect(configuration.listen.description == "127.0.0.1:50051")
+    #expect(configuration.limits.maxMessageBytes == 8 * 1024 * 1024)
+  }
+
+  @Test("values in the file replace the defaults, the others stay")
+  func partialFile() throws {
+    let configuration = try OKeyConfiguration.parse(
+      yaml: """
+        listen: 0.0.0.0:6000
+        limits:
+          maxConcurrentStreamsPerConnection: 7
+        database:
+          path: /srv/okey/okey.sqlite
+        """
+    )
+    #expect(configuration.listen == ListenAddress(host: "0.0.0.0", port: 6000))
+    #expect(configuration.limits.maxConcurrentStreamsPerConnection == 7)
+    #expect(configuration.limits.maxMessageBytes == OKeyConfiguration().limits.maxMessageBytes)
+    #expect(configuration.databasePath == "/srv/okey/okey.sqlite")
+    #expect(!configuration.listen.isLoopback)
+  }
+
+  @Test("the environment overrides the file")
+  func environment() throws {
+    var configuration = try OKeyConfiguration.parse(yaml: "listen: 127.0.0.1:6000")
+    try configuration.applyEnvironment(["OKEY_LISTEN": "127.0.0.1:7000", "OKEY_LOG_LEVEL": "debug"])
+    #expect(configuration.listen.port == 7000)
+    #expect(configuration.logLevel == "debug")
+  }
+
+  @Test(
+    "a wrong value is refused with a message naming the setting",
+    arguments: [
+      ("listen: nowhere", "listen"),
+      ("listen: 127.0.0.1:70000", "listen"),
+      ("limits:\n  maxMessageBytes: 10", "limits.maxMessageBytes"),
+      ("limits:\n  maxMessageBytes: lots", "maxMessageBytes"),
+      ("logLevel: loud", "logLevel"),
+    ]
+  )
+  func refused(yaml: String, setting: String) throws {
+    let error = #expect(throws: ConfigurationError.self) { try OKeyConfiguration.parse(yaml: yaml) }
+    #expect(error?.message.contains(setting) == true, "\(error?.message ?? "")")
+  }
+
+  @Test("the example configuration in the repository parses")
+  func exampleFile() throws {
+    let configuration = try OKeyConfiguration.load(file: TestPathsForServer.example)
+    #expect(configuration.listen.isLoopback)
+  }
+}
+
+enum TestPathsForServer {
+  static let example = TestPaths.packageRoot + "/okeyd.example.yaml"
+}

@@ -1,0 +1,38 @@
+import Foundation
+
+/// Where the package and its built executables are, for tests that start okeyd, okey or slapd.
+public enum TestPaths {
+  /// The package's root folder.
+  public static let packageRoot: String = {
+    var url = URL(fileURLWithPath: #filePath)
+    for _ in 0..<3 { url.deleteLastPathComponent() }
+    return url.path
+  }()
+
+  /// The folder holding the built `okeyd` and `okey`: $OKEY_BIN_DIR, else the test binary's own
+  /// folder, else `.build/debug`.
+  public static let binDirectory: String = {
+    if let dir = ProcessInfo.processInfo.environment["OKEY_BIN_DIR"], !dir.isEmpty { return dir }
+    let own = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+    for candidate in [own, own.deletingLastPathComponent()] {
+      if FileManager.default.isExecutableFile(atPath: candidate.appendingPathComponent("okeyd").path) {
+        return candidate.path
+      }
+    }
+    return packageRoot + "/.build/debug"
+  }()
+
+  /// Full path of a built executable of the package.
+  public static func executable(_ name: String) -> String {
+    binDirectory + "/" + name
+  }
+}
+
+/// Creates a fresh temporary folder, runs `body` with its path, then removes it.
+public func withTemporaryDirectory<Result>(_ body: (String) async throws -> Result) async throws -> Result {
+  let path = FileManager.default.temporaryDirectory
+    .appendingPathComponent("okey-test-\(UInt64.random(in: 0...UInt64.max))").path
+  try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+  defer { try? FileManager.default.removeItem(atPath: path) }
+  return try await body(path)
+}
