@@ -1,0 +1,171 @@
+/// A renewal request: the state the procedure moves through (DESIGN §3).
+public struct RenewalRequest: Sendable, Hashable, Codable {
+  /// Identifier.
+  public var id: String
+  /// The agent whose key is renewed.
+  public var agentUID: String
+  /// Key type asked for.
+  public var keyType: KeyType
+  /// Why.
+  public var motif: Motif
+  /// Free text explaining the motif.
+  public var motifDetails: String
+  /// Where it stands.
+  public var status: RenewalStatus
+  /// Incremented by every change; callers send the version they saw.
+  public var version: Int64
+  /// Supporting documents.
+  public var documents: [DocumentSummary]
+  /// Proposed (then corrected) routing; the snapshot once `routed`.
+  public var routing: Routing
+  /// True once the routing is snapshotted and the validator notified.
+  public var routed: Bool
+  /// Software keys: the phone platform chosen.
+  public var platform: MobilePlatform?
+  /// Charter version signed.
+  public var charterVersion: String?
+  /// When the charter was signed.
+  public var charterSignedAt: Instant?
+  /// New key serial, recorded at finalisation.
+  public var newKeySerial: String?
+  /// Hardware keys: the pickup place.
+  public var pickupPlaceID: String?
+  /// Hardware keys: the booked slot.
+  public var appointmentSlotID: String?
+  /// When the appointment was booked.
+  public var appointmentBookedAt: Instant?
+  /// Who approved or rejected ("auto" for automatic validation).
+  public var decidedBy: String?
+  /// Approval comment or rejection reason.
+  public var decisionComment: String?
+  /// When the request was submitted and routed (for the N+2 escalation delay).
+  public var routedAt: Instant?
+  /// When it was started.
+  public var createdAt: Instant
+  /// When it last changed.
+  public var updatedAt: Instant
+
+  /// Creates a request in DRAFT.
+  public init(id: String, agentUID: String, keyType: KeyType, motif: Motif, motifDetails: String, routing: Routing, now: Instant) {
+    self.id = id
+    self.agentUID = agentUID
+    self.keyType = keyType
+    self.motif = motif
+    self.motifDetails = motifDetails
+    self.status = .draft
+    self.version = 1
+    self.documents = []
+    self.routing = routing
+    self.routed = false
+    self.createdAt = now
+    self.updatedAt = now
+  }
+}
+
+/// One entry of the audit trail of a request, as the domain decides it.
+public struct RenewalEvent: Sendable, Hashable, Codable {
+  /// What was done, e.g. "submit".
+  public var action: String
+  /// Who did it: the person's uid, or the internal system's name.
+  public var actor: String
+  /// For whom, when an internal system acted for a person.
+  public var onBehalfOf: String?
+  /// The role under which it was done.
+  public var role: ActingRole
+  /// Status before.
+  public var from: RenewalStatus?
+  /// Status after.
+  public var to: RenewalStatus
+  /// Details for people; never a secret.
+  public var details: String
+  /// When.
+  public var at: Instant
+
+  /// Creates an event.
+  public init(
+    action: String, actor: String, onBehalfOf: String?, role: ActingRole, from: RenewalStatus?, to: RenewalStatus,
+    details: String, at: Instant
+  ) {
+    self.action = action
+    self.actor = actor
+    self.onBehalfOf = onBehalfOf
+    self.role = role
+    self.from = from
+    self.to = to
+    self.details = details
+    self.at = at
+  }
+}
+
+/// A message the change calls for, written to the outbox in the same transaction.
+public struct NotificationIntent: Sendable, Hashable, Codable {
+  /// What the message says.
+  public enum Kind: String, Sendable, Hashable, Codable {
+    /// To the validator: a request waits for your decision.
+    case validatorRouted = "VALIDATOR_ROUTED"
+    /// To the agent: your request was approved.
+    case agentApproved = "AGENT_APPROVED"
+    /// To the agent: your request was rejected.
+    case agentRejected = "AGENT_REJECTED"
+    /// To the agent: sign the charter.
+    case charterReminder = "CHARTER_REMINDER"
+    /// To the agent: your hardware key is ready at the place.
+    case agentReadyForPickup = "AGENT_READY_FOR_PICKUP"
+    /// To the agent: your new key is active (the PIN stays the old key's).
+    case agentCompleted = "AGENT_COMPLETED"
+    /// To the DSI mailbox: an operation waits.
+    case dsiWork = "DSI_WORK"
+  }
+
+  /// Who receives it.
+  public enum Recipient: Sendable, Hashable, Codable {
+    /// A person of the directory.
+    case person(DirectoryPerson)
+    /// The DSI mailbox from the configuration.
+    case dsiMailbox
+  }
+
+  /// What.
+  public var kind: Kind
+  /// Who.
+  public var recipient: Recipient
+  /// Facts for the template (place, reason...).
+  public var details: String
+
+  /// Creates an intent.
+  public init(kind: Kind, recipient: Recipient, details: String = "") {
+    self.kind = kind
+    self.recipient = recipient
+    self.details = details
+  }
+}
+
+/// Side effects on other records that the store performs in the transaction of the change.
+public enum RenewalEffect: Sendable, Hashable {
+  /// Store a new document's content under the id of its summary.
+  case storeDocument(id: String, AcceptedDocument)
+  /// Delete a document.
+  case deleteDocument(id: String)
+  /// Keep a copy of the routing as a snapshot (submission, re-route).
+  case snapshotRouting(reason: String)
+  /// Take one place in a slot (the store refuses past capacity).
+  case bookSlot(id: String)
+  /// Give back a place in a slot (moved appointment).
+  case releaseSlot(id: String)
+  /// Issue the new key: the agent's active keys become replaced, this one active.
+  case issueKey(KeyRecord)
+  /// Record an approver's decision.
+  case recordDecision(approverUID: String, approved: Bool, comment: String)
+}
+
+/// What a command does: the new state, its audit events, its notifications and effects.
+public struct RenewalDecision: Sendable, Hashable {
+  /// The request after the change (version incremented).
+  public var renewal: RenewalRequest
+  /// Audit events, in order.
+  public var events: [RenewalEvent]
+  /// Messages to send.
+  public var notifications: [NotificationIntent]
+  /// Effects on other records.
+  public var effects: [RenewalEffect]
+}

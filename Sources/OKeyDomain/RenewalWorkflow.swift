@@ -1,0 +1,477 @@
+/// Something a caller asks of a request. The server gathers what the command needs from the
+/// directory and the store (documents already inspected, the corrected routing, the current charter,
+/// the slot) before asking the workflow to decide.
+public enum RenewalCommand: Sendable, Hashable {
+  /// Attach a document that passed ``DocumentRules/inspect(filename:claimedMediaType:kind:content:catalogue:)``.
+  case addDocument(id: String, AcceptedDocument, sha256: String)
+  /// Remove a document.
+  case removeDocument(id: String)
+  /// Replace the routing by the one ``ValidatorCorrection`` produced.
+  case setValidator(corrected: Routing)
+  /// Submit: routed with the documents the motif needs, else kept in AWAITING_DOCUMENTS.
+  case submit
+  /// Approve (N+1 or N+2).
+  case approve(comment: String)
+  /// Reject with a reason (N+1 or N+2).
+  case reject(reason: String)
+  /// Choose the phone platform of a software key.
+  case choosePlatform(MobilePlatform)
+  /// Confirm the enrolment elements were received (DSI).
+  case confirmEnrolment(comment: String)
+  /// Sign the current charter (nil when none is published).
+  case signCharter(code: String, acknowledged: Bool, current: Charter?)
+  /// Finalise the key (DSI); `place` for hardware keys, looked up from the id the DSI gave.
+  case finalize(serial: String, place: PickupPlace?)
+  /// Book or move the pickup appointment.
+  case bookPickup(PickupSlot)
+  /// Record the hand-over of a hardware key (DSI).
+  case recordHandover(comment: String)
+  /// Cancel (agent).
+  case cancel(reason: String)
+  /// Re-resolve the routing of a pending request (DSI).
+  case reroute(Routing)
+
+  /// The name of the action in the audit trail.
+  public var action: String {
+    switch self {
+    case .addDocument: return "add-document"
+    case .removeDocument: return "remove-document"
+    case .setValidator: return "set-validator"
+    case .submit: return "submit"
+    case .approve: return "approve"
+    case .reject: return "reject"
+    case .choosePlatform: return "choose-platform"
+    case .confirmEnrolment: return "confirm-enrolment"
+    case .signCharter: return "sign-charter"
+    case .finalize: return "finalize"
+    case .bookPickup: return "book-pickup"
+    case .recordHandover: return "record-handover"
+    case .cancel: return "cancel"
+    case .reroute: return "reroute"
+    }
+  }
+}
+
+/// What a decision may depend on besides the request and the command.
+public struct DecisionContext: Sendable, Hashable {
+  /// Now.
+  public var now: Instant
+  /// The version the caller saw.
+  public var expectedVersion: Int64
+  /// The reasons catalogue.
+  public var catalogue: ReasonCatalogue
+  /// Document limits.
+  public var documentRules: DocumentRules
+
+  /// Creates a context.
+  public init(now: Instant, expectedVersion: Int64, catalogue: ReasonCatalogue = .standard, documentRules: DocumentRules = DocumentRules()) {
+    self.now = now
+    self.expectedVersion = expectedVersion
+    self.catalogue = catalogue
+    self.documentRules = documentRules
+  }
+}
+
+/// The renewal state machine of DESIGN §3: pure functions from state, command, actor and context
+/// to a decision or a refusal.
+public enum RenewalWorkflow {
+  /// Longest free text (details, comments, reasons), in characters.
+  public static let maxTextLength = 2000
+
+  /// Starts a request in DRAFT with the routing the directory proposes.
+  /// - Parameter openRequestID: the agent's open request, if any (one open request per agent).
+  public static func start(
+    id: String,
+    actor: Actor,
+    keyType: KeyType,
+    motif: Motif,
+    motifDetails: String,
+    routing: Routing,
+    openRequestID: String?,
+    catalogue: ReasonCatalogue = .standard,
+    now: Instant
+  ) -> Result<RenewalDecision, RenewalRefusal> {
+    if let openRequestID {
+      return .failure(.init(.openRequestExists, "you already have an open renewal request (\(openRequestID)): continue or cancel it first"))
+    }
+    let details = motifDetails.trimmingSpaces
+    if details.count > maxTextLength {
+      return .failure(.init(.invalidField, "motif_details: at most \(maxTextLength) characters"))
+    }
+    if catalogue.entry(for: motif).requiresDetails, details.isEmpty {
+      return .failure(.init(.invalidField, "motif_details: explain the reason in a few words (required for this motif)"))
+    }
+    let request = RenewalRequest(id: id, agentUID: actor.uid, keyType: keyType, motif: motif, motifDetails: details, routing: routing, now: now)
+    let event = RenewalEvent(
+      action: "start", actor: actor.serviceAccount ?? actor.uid, onBehalfOf: actor.serviceAccount == nil ? nil : actor.uid,
+      role: .agent, from: nil, to: .draft,
+      details: "\(keyType.rawValue) key, motif \(motif.rawValue); proposed validator \(routing.n1?.person.uid ?? "none")", at: now
+    )
+    return .success(RenewalDecision(renewal: request, events: [event], notifications: [], effects: []))
+  }
+
+  /// Decides `command` on `request` for `actor`.
+  public static func decide(
+    _ command: RenewalCommand,
+    on request: RenewalRequest,
+    by actor: Actor,
+    context: DecisionContext
+  ) -> Result<RenewalDecision, RenewalRefusal> {
+    var builder = DecisionBuilder(request: request, actor: actor, context: context)
+    do {
+      try builder.apply(command)
+      return .success(builder.decision)
+    } catch {
+      return .failure(error)
+    }
+  }
+}
+
+/// Accumulates the effects of one command; every rule lives in `apply`.
+struct DecisionBuilder {
+  let original: RenewalRequest
+  var renewal: RenewalRequest
+  let actor: Actor
+  let context: DecisionContext
+  var events: [RenewalEvent] = []
+  var notifications: [NotificationIntent] = []
+  var effects: [RenewalEffect] = []
+
+  init(request: RenewalRequest, actor: Actor, context: DecisionContext) {
+    self.original = request
+    self.renewal = request
+    self.actor = actor
+    self.context = context
+  }
+
+  var decision: RenewalDecision {
+    var renewal = self.renewal
+    renewal.version = original.version + 1
+    renewal.updatedAt = context.now
+    return RenewalDecision(renewal: renewal, events: events, notifications: notifications, effects: effects)
+  }
+
+  var agent: DirectoryPerson {
+    renewal.routing.requester.uid == renewal.agentUID ? renewal.routing.requester : DirectoryPerson(uid: renewal.agentUID)
+  }
+
+  // MARK: Guards
+
+  func requireAgent() throws(RenewalRefusal) {
+    guard actor.uid == original.agentUID else {
+      throw RenewalRefusal(.notYourRequest, "request \(original.id) is not yours: agents act on their own requests only")
+    }
+  }
+
+  func requireApprover() throws(RenewalRefusal) -> ActingRole {
+    guard actor.uid != original.agentUID else {
+      throw RenewalRefusal(.ownRequest, "you cannot decide on your own request")
+    }
+    guard original.routed, original.routing.namesApprover(actor.uid) else {
+      throw RenewalRefusal(.notAnApprover, "you are neither the N+1 nor the N+2 of request \(original.id)")
+    }
+    return .approver
+  }
+
+  func requireDSI() throws(RenewalRefusal) {
+    guard actor.isDSI else {
+      throw RenewalRefusal(.notDSI, "this operation is for DSI operators")
+    }
+  }
+
+  func requireVersion() throws(RenewalRefusal) {
+    guard context.expectedVersion == original.version else {
+      throw RenewalRefusal(
+        .staleVersion,
+        "request \(original.id) changed since you read it (you sent version \(context.expectedVersion), it is at \(original.version)): reload it and try again"
+      )
+    }
+  }
+
+  func requireStatus(_ allowed: RenewalStatus..., doing what: String) throws(RenewalRefusal) {
+    guard allowed.contains(original.status) else {
+      let expected = allowed.map(\.rawValue).joined(separator: " or ")
+      throw RenewalRefusal(.wrongState, "cannot \(what): request \(original.id) is \(original.status.rawValue), it must be \(expected)")
+    }
+  }
+
+  func requireKeyType(_ type: KeyType, doing what: String) throws(RenewalRefusal) {
+    guard original.keyType == type else {
+      throw RenewalRefusal(.wrongKeyType, "cannot \(what): request \(original.id) is for a \(original.keyType.rawValue) key")
+    }
+  }
+
+  static func checkText(_ text: String, field: String, required: Bool) throws(RenewalRefusal) -> String {
+    let trimmed = text.trimmingSpaces
+    if required, trimmed.isEmpty { throw RenewalRefusal(.invalidField, "\(field): required, say why in a few words") }
+    if trimmed.count > RenewalWorkflow.maxTextLength {
+      throw RenewalRefusal(.invalidField, "\(field): at most \(RenewalWorkflow.maxTextLength) characters")
+    }
+    return trimmed
+  }
+
+  // MARK: Recording
+
+  mutating func record(_ action: String, role: ActingRole, to status: RenewalStatus, details: String = "") {
+    let from = renewal.status
+    renewal.status = status
+    let acting = role == .system ? "okey" : (actor.serviceAccount ?? actor.uid)
+    let onBehalf = role == .system ? nil : (actor.serviceAccount == nil ? nil : actor.uid)
+    events.append(
+      RenewalEvent(action: action, actor: acting, onBehalfOf: onBehalf, role: role, from: from, to: status, details: details, at: context.now)
+    )
+  }
+
+  mutating func notifyAgent(_ kind: NotificationIntent.Kind, details: String = "") {
+    notifications.append(NotificationIntent(kind: kind, recipient: .person(agent), details: details))
+  }
+
+  mutating func notifyDSI(_ details: String) {
+    notifications.append(NotificationIntent(kind: .dsiWork, recipient: .dsiMailbox, details: details))
+  }
+
+  /// The status after approval, and what it calls for.
+  mutating func moveOnAfterApproval() {
+    switch renewal.keyType {
+    case .software:
+      renewal.status = .awaitingEnrolment
+    case .hardware:
+      renewal.status = .awaitingCharter
+    }
+  }
+
+  // MARK: Rules
+
+  mutating func apply(_ command: RenewalCommand) throws(RenewalRefusal) {
+    switch command {
+    case .addDocument(let id, let document, let sha256):
+      try requireAgent()
+      try requireVersion()
+      try requireStatus(.draft, .awaitingDocuments, doing: "add a document")
+      guard renewal.documents.count < context.documentRules.maxCount else {
+        throw RenewalRefusal(.documentLimit, "request \(original.id) already has \(renewal.documents.count) documents, the most allowed: remove one first")
+      }
+      renewal.documents.append(
+        DocumentSummary(
+          id: id, filename: document.filename, mediaType: document.mediaType, kind: document.kind,
+          sizeBytes: document.content.count, sha256: sha256, addedAt: context.now
+        )
+      )
+      effects.append(.storeDocument(id: id, document))
+      record("add-document", role: .agent, to: renewal.status, details: "\(document.kind): \(document.filename) (\(document.content.count) bytes, sha256 \(sha256))")
+
+    case .removeDocument(let id):
+      try requireAgent()
+      try requireVersion()
+      try requireStatus(.draft, .awaitingDocuments, doing: "remove a document")
+      guard let index = renewal.documents.firstIndex(where: { $0.id == id }) else {
+        throw RenewalRefusal(.documentNotFound, "request \(original.id) has no document \(id)")
+      }
+      let removed = renewal.documents.remove(at: index)
+      effects.append(.deleteDocument(id: id))
+      record("remove-document", role: .agent, to: renewal.status, details: "\(removed.kind): \(removed.filename)")
+
+    case .setValidator(let corrected):
+      try requireAgent()
+      try requireVersion()
+      try requireStatus(.draft, .awaitingDocuments, doing: "change the validator")
+      let proposed = renewal.routing.proposedN1 ?? renewal.routing.n1
+      renewal.routing = corrected
+      record(
+        "set-validator", role: .agent, to: renewal.status,
+        details: "validator \(corrected.n1?.person.uid ?? "none") instead of the directory's proposal \(proposed?.person.uid ?? "none")"
+      )
+
+    case .submit:
+      try requireAgent()
+      try requireVersion()
+      try requireStatus(.draft, .awaitingDocuments, doing: "submit")
+      let missing = context.catalogue.missingKinds(for: renewal.motif, documents: renewal.documents)
+      guard missing.isEmpty else {
+        // Kept, not routed: nobody is told until documents are added and the request submitted again.
+        record("submit", role: .agent, to: .awaitingDocuments, details: "not routed: missing \(missing.joined(separator: ", "))")
+        return
+      }
+      let routing = renewal.routing
+      if case .automatic(let reason) = routing.autoValidation {
+        renewal.routed = true
+        renewal.routedAt = context.now
+        effects.append(.snapshotRouting(reason: "submit"))
+        record("submit", role: .agent, to: .pendingApproval, details: "validated automatically: \(reason)")
+        renewal.decidedBy = "auto"
+        renewal.decisionComment = reason
+        let from = renewal.status
+        moveOnAfterApproval()
+        let to = renewal.status
+        renewal.status = from
+        record("auto-validate", role: .system, to: to, details: reason)
+        notifyAgent(.agentApproved, details: reason)
+        if to == .awaitingCharter { notifyAgent(.charterReminder) }
+        return
+      }
+      guard let validator = routing.effectiveValidator else {
+        throw RenewalRefusal(.noValidator, "the directory proposes no active validator for you: name your line manager as validator, then submit")
+      }
+      renewal.routed = true
+      renewal.routedAt = context.now
+      effects.append(.snapshotRouting(reason: "submit"))
+      var details = "routed to \(validator.uid)"
+      if let n1 = routing.n1, !n1.person.active { details += " (N+1 \(n1.person.uid) is disabled: N+2 validates)" }
+      record("submit", role: .agent, to: .pendingApproval, details: details)
+      notifications.append(NotificationIntent(kind: .validatorRouted, recipient: .person(validator)))
+
+    case .approve(let comment):
+      let role = try requireApprover()
+      try requireVersion()
+      try requireStatus(.pendingApproval, doing: "approve")
+      let comment = try Self.checkText(comment, field: "comment", required: false)
+      renewal.decidedBy = actor.uid
+      renewal.decisionComment = comment
+      let level = renewal.routing.n1?.person.uid == actor.uid ? "N+1" : "N+2"
+      effects.append(.recordDecision(approverUID: actor.uid, approved: true, comment: comment))
+      let from = renewal.status
+      moveOnAfterApproval()
+      let to = renewal.status
+      renewal.status = from
+      record("approve", role: role, to: to, details: "approved by \(level) \(actor.uid)" + (comment.isEmpty ? "" : ": \(comment)"))
+      notifyAgent(.agentApproved, details: comment)
+      if to == .awaitingCharter { notifyAgent(.charterReminder) }
+
+    case .reject(let reason):
+      let role = try requireApprover()
+      try requireVersion()
+      try requireStatus(.pendingApproval, doing: "reject")
+      let reason = try Self.checkText(reason, field: "reason", required: true)
+      renewal.decidedBy = actor.uid
+      renewal.decisionComment = reason
+      effects.append(.recordDecision(approverUID: actor.uid, approved: false, comment: reason))
+      record("reject", role: role, to: .rejected, details: reason)
+      notifyAgent(.agentRejected, details: reason)
+
+    case .choosePlatform(let platform):
+      try requireAgent()
+      try requireVersion()
+      try requireKeyType(.software, doing: "choose a phone platform")
+      try requireStatus(.awaitingEnrolment, doing: "choose a phone platform")
+      renewal.platform = platform
+      record("choose-platform", role: .agent, to: .awaitingEnrolment, details: platform.rawValue)
+      notifyDSI("enrolment elements for a \(platform.rawValue) phone are on their way to the DSI mailbox")
+
+    case .confirmEnrolment(let comment):
+      try requireDSI()
+      try requireVersion()
+      try requireStatus(.awaitingEnrolment, doing: "confirm the enrolment elements")
+      guard renewal.platform != nil else {
+        throw RenewalRefusal(.platformNotChosen, "the agent has not chosen a phone platform yet: wait until they do")
+      }
+      let comment = try Self.checkText(comment, field: "comment", required: false)
+      record("confirm-enrolment", role: .dsi, to: .awaitingCharter, details: comment)
+      notifyAgent(.charterReminder)
+
+    case .signCharter(let code, let acknowledged, let current):
+      try requireAgent()
+      try requireVersion()
+      try requireStatus(.awaitingCharter, doing: "sign the charter")
+      guard let charter = current else {
+        throw RenewalRefusal(.noCharter, "no charter is published yet: the DSI must publish one before you can sign")
+      }
+      if let refusal = charter.checkSignature(code: code, acknowledged: acknowledged) { throw refusal }
+      renewal.charterVersion = charter.version
+      renewal.charterSignedAt = context.now
+      record("sign-charter", role: .agent, to: .awaitingDSI, details: "charter \(charter.version)")
+      notifyDSI("a key waits to be finalised")
+
+    case .finalize(let serial, let place):
+      try requireDSI()
+      try requireVersion()
+      try requireStatus(.awaitingDSI, doing: "finalise the key")
+      guard KeyInventory.isValidSerial(serial) else {
+        throw RenewalRefusal(.invalidField, "new_key_serial: 1 to 64 letters, digits, '-' or '_'")
+      }
+      renewal.newKeySerial = serial
+      switch renewal.keyType {
+      case .software:
+        guard place == nil else {
+          throw RenewalRefusal(.invalidField, "pickup_place_id: a software key has no pickup place; leave it empty")
+        }
+        issueKey(serial: serial)
+        record("finalize", role: .dsi, to: .completed, details: "software key \(serial) active")
+        notifyAgent(.agentCompleted, details: serial)
+      case .hardware:
+        guard let place else {
+          throw RenewalRefusal(.invalidField, "pickup_place_id: give the place where the agent collects the key (an existing place id)")
+        }
+        renewal.pickupPlaceID = place.id
+        record("finalize", role: .dsi, to: .readyForPickup, details: "hardware key \(serial) ready at \(place.id)")
+        notifyAgent(.agentReadyForPickup, details: "\(place.name), \(place.address)")
+      }
+
+    case .bookPickup(let slot):
+      try requireAgent()
+      try requireVersion()
+      try requireKeyType(.hardware, doing: "book a pickup")
+      try requireStatus(.readyForPickup, .pickupBooked, doing: "book a pickup")
+      guard slot.placeID == renewal.pickupPlaceID else {
+        throw RenewalRefusal(.slotElsewhere, "slot \(slot.id) is not at the place where your key waits (\(renewal.pickupPlaceID ?? "none")): pick a slot from ListPickupSlots")
+      }
+      guard slot.startsAt > context.now else {
+        throw RenewalRefusal(.slotPast, "slot \(slot.id) has already started: pick a later one")
+      }
+      guard slot.id != renewal.appointmentSlotID else {
+        throw RenewalRefusal(.slotAlreadyBooked, "you are already booked in slot \(slot.id)")
+      }
+      guard slot.hasRoom else {
+        throw RenewalRefusal(.slotFull, "slot \(slot.id) is full: pick another one")
+      }
+      if let previous = renewal.appointmentSlotID { effects.append(.releaseSlot(id: previous)) }
+      effects.append(.bookSlot(id: slot.id))
+      let moved = renewal.appointmentSlotID != nil
+      renewal.appointmentSlotID = slot.id
+      renewal.appointmentBookedAt = context.now
+      record("book-pickup", role: .agent, to: .pickupBooked, details: (moved ? "moved to slot " : "slot ") + slot.id)
+      notifyDSI("a hardware key pickup is booked")
+
+    case .recordHandover(let comment):
+      try requireDSI()
+      try requireVersion()
+      try requireStatus(.pickupBooked, doing: "record the hand-over")
+      let comment = try Self.checkText(comment, field: "comment", required: false)
+      issueKey(serial: renewal.newKeySerial ?? "")
+      record("record-handover", role: .dsi, to: .completed, details: comment)
+      notifyAgent(.agentCompleted, details: renewal.newKeySerial ?? "")
+
+    case .cancel(let reason):
+      try requireAgent()
+      try requireVersion()
+      if original.status.isTerminal {
+        throw RenewalRefusal(.wrongState, "request \(original.id) is already \(original.status.rawValue)")
+      }
+      guard original.status.isCancellable else {
+        throw RenewalRefusal(.cancelTooLate, "request \(original.id) is \(original.status.rawValue): the DSI is already preparing the key, contact the DSI to stop it")
+      }
+      let reason = try Self.checkText(reason, field: "reason", required: false)
+      record("cancel", role: .agent, to: .cancelled, details: reason)
+
+    case .reroute(let routing):
+      try requireDSI()
+      try requireVersion()
+      try requireStatus(.pendingApproval, doing: "re-route")
+      guard let validator = routing.effectiveValidator else {
+        throw RenewalRefusal(.noValidator, "the directory gives no active validator for \(renewal.agentUID) now: fix the directory first")
+      }
+      let before = renewal.routing.effectiveValidator?.uid ?? "none"
+      renewal.routing = routing
+      effects.append(.snapshotRouting(reason: "reroute"))
+      record("reroute", role: .dsi, to: .pendingApproval, details: "validator \(before) -> \(validator.uid)")
+      notifications.append(NotificationIntent(kind: .validatorRouted, recipient: .person(validator)))
+    }
+  }
+
+  mutating func issueKey(serial: String) {
+    effects.append(
+      .issueKey(
+        KeyRecord(serial: serial, agentUID: renewal.agentUID, keyType: renewal.keyType, status: .active, activatedAt: context.now, renewalID: renewal.id)
+      )
+    )
+  }
+}

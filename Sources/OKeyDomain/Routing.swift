@@ -1,0 +1,174 @@
+/// A person of the directory as the renewal procedure sees them.
+public struct DirectoryPerson: Sendable, Hashable, Codable {
+  /// Login.
+  public var uid: String
+  /// Distinguished name of the entry.
+  public var dn: String
+  /// Name for people.
+  public var displayName: String
+  /// Mail address; empty when the entry has none.
+  public var mail: String
+  /// False when the directory marks the account disabled.
+  public var active: Bool
+
+  /// Creates a person.
+  public init(uid: String, dn: String = "", displayName: String = "", mail: String = "", active: Bool = true) {
+    self.uid = uid
+    self.dn = dn
+    self.displayName = displayName
+    self.mail = mail
+    self.active = active
+  }
+}
+
+/// An approver and how the resolver found them.
+public struct RoutedApprover: Sendable, Hashable, Codable {
+  /// The person.
+  public var person: DirectoryPerson
+  /// How they were found, for support staff (e.g. "manager attribute").
+  public var foundBy: String
+
+  /// Creates a routed approver.
+  public init(person: DirectoryPerson, foundBy: String) {
+    self.person = person
+    self.foundBy = foundBy
+  }
+}
+
+/// A problem the routing resolver met in the directory data.
+public struct RoutingProblem: Sendable, Hashable, Codable {
+  /// Stable code, e.g. MANAGER_LOOP.
+  public var code: String
+  /// What was found, for people.
+  public var message: String
+
+  /// Creates a problem.
+  public init(code: String, message: String) {
+    self.code = code
+    self.message = message
+  }
+}
+
+/// Who validates a request and why: proposed by the directory, possibly corrected by the agent,
+/// snapshotted on the request at submission.
+public struct Routing: Sendable, Hashable, Codable {
+  /// The agent.
+  public var requester: DirectoryPerson
+  /// The N+1 (proposed or corrected).
+  public var n1: RoutedApprover?
+  /// The N+2: N+1's own manager.
+  public var n2: RoutedApprover?
+  /// First-degree staff.
+  public var firstDegree: Bool
+  /// Holds a first-degree school director post.
+  public var schoolDirector: Bool
+  /// Holds a current ONDE delegation.
+  public var ondeDelegation: Bool
+  /// Problems found in the directory.
+  public var problems: [RoutingProblem]
+  /// The N+1 the directory proposed, kept when the agent corrected it.
+  public var proposedN1: RoutedApprover?
+  /// When it was resolved.
+  public var resolvedAt: Instant
+
+  /// Creates a routing.
+  public init(
+    requester: DirectoryPerson,
+    n1: RoutedApprover? = nil,
+    n2: RoutedApprover? = nil,
+    firstDegree: Bool = false,
+    schoolDirector: Bool = false,
+    ondeDelegation: Bool = false,
+    problems: [RoutingProblem] = [],
+    proposedN1: RoutedApprover? = nil,
+    resolvedAt: Instant
+  ) {
+    self.requester = requester
+    self.n1 = n1
+    self.n2 = n2
+    self.firstDegree = firstDegree
+    self.schoolDirector = schoolDirector
+    self.ondeDelegation = ondeDelegation
+    self.problems = problems
+    self.proposedN1 = proposedN1
+    self.resolvedAt = resolvedAt
+  }
+
+  /// The automatic-validation decision for this routing.
+  public var autoValidation: AutoValidationPolicy.Decision {
+    AutoValidationPolicy.decide(for: self)
+  }
+
+  /// The person expected to approve: the N+1 when active, else the N+2 when active; nil when
+  /// nobody can.
+  public var effectiveValidator: DirectoryPerson? {
+    if let n1, n1.person.active { return n1.person }
+    if let n2, n2.person.active { return n2.person }
+    return nil
+  }
+
+  /// True when `uid` is the N+1 or the N+2.
+  public func namesApprover(_ uid: String) -> Bool {
+    n1?.person.uid == uid || n2?.person.uid == uid
+  }
+}
+
+/// Validation is automatic for first-degree school directors and holders of a current ONDE
+/// delegation (acting directors).
+public enum AutoValidationPolicy {
+  /// The decision and its reason.
+  public enum Decision: Sendable, Hashable {
+    /// An approver must decide.
+    case needsApproval
+    /// Validated automatically, for the reason given.
+    case automatic(reason: String)
+
+    /// True for automatic validation.
+    public var isAutomatic: Bool {
+      if case .automatic = self { return true }
+      return false
+    }
+  }
+
+  /// Decides from the directory facts of a routing.
+  public static func decide(for routing: Routing) -> Decision {
+    guard routing.firstDegree else { return .needsApproval }
+    if routing.schoolDirector { return .automatic(reason: "first-degree school director") }
+    if routing.ondeDelegation { return .automatic(reason: "holder of a current ONDE delegation") }
+    return .needsApproval
+  }
+}
+
+/// The agent may name another validator than the proposed N+1 (DESIGN §4, step 4).
+public enum ValidatorCorrection {
+  /// The routing with `candidate` as N+1 and the candidate's own manager as N+2, the directory's
+  /// proposal kept beside it; or why the candidate is refused.
+  /// - Parameters:
+  ///   - candidate: the directory entry of the uid the agent typed; nil when there is none.
+  ///   - candidateManager: the candidate's own N+1, which becomes the N+2; nil when none is found.
+  public static func correct(
+    _ routing: Routing,
+    candidateUID: String,
+    candidate: DirectoryPerson?,
+    candidateManager: RoutedApprover?
+  ) -> Result<Routing, RenewalRefusal> {
+    guard let candidate else {
+      return .failure(.init(.validatorInvalid, "no person '\(candidateUID)' in the directory: check the uid of the validator"))
+    }
+    guard candidate.uid != routing.requester.uid else {
+      return .failure(.init(.validatorInvalid, "an agent cannot validate their own request: name your line manager"))
+    }
+    guard candidate.active else {
+      return .failure(.init(.validatorInvalid, "'\(candidate.uid)' is disabled in the directory: name an active person"))
+    }
+    var corrected = routing
+    corrected.proposedN1 = routing.proposedN1 ?? routing.n1
+    corrected.n1 = RoutedApprover(person: candidate, foundBy: "corrected by the agent")
+    if let candidateManager, candidateManager.person.uid != routing.requester.uid, candidateManager.person.uid != candidate.uid {
+      corrected.n2 = candidateManager
+    } else {
+      corrected.n2 = nil
+    }
+    return .success(corrected)
+  }
+}
