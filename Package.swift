@@ -101,6 +101,13 @@ let package = Package(
       path: "Tests/OKeyTestSupport",
       swiftSettings: swiftSettings
     ),
+    // A writer process the store's crash test kills with SIGKILL.
+    .executableTarget(
+      name: "okey-store-writer",
+      dependencies: ["OKeyStore", "OKeyDomain"],
+      path: "Tests/StoreWriter",
+      swiftSettings: swiftSettings
+    ),
     .testTarget(name: "OKeyDomainTests", dependencies: ["OKeyDomain"], swiftSettings: swiftSettings),
     .testTarget(name: "OKeyDirectoryTests", dependencies: ["OKeyDirectory", "OKeyTestSupport"], swiftSettings: swiftSettings),
     .testTarget(name: "OKeyStoreTests", dependencies: ["OKeyStore", "OKeyDomain", "OKeyTestSupport"], swiftSettings: swiftSettings),

@@ -1,0 +1,219 @@
+import OKeyDomain
+
+/// The persistence port of OKEY: every change of a request commits its new state, its audit events,
+/// its outbox messages and its effects in one transaction, or nothing. SQLite implements it
+/// (``SQLiteRenewalStore``); a shared store (PostgreSQL) can stand beside it without touching the
+/// domain or the RPC layer.
+public protocol RenewalStore: Sendable {
+  /// Starts a request. `decide` gets the agent's open request id (if any) inside the transaction
+  /// and returns the domain's decision. A retry with the same idempotency key returns the first result.
+  func start(
+    agentUID: String,
+    idempotencyKey: String?,
+    decide: @escaping @Sendable (_ openRenewalID: String?) -> Result<RenewalDecision, RenewalRefusal>
+  ) async throws -> RenewalRequest
+
+  /// Changes a request: loads it, lets `decide` decide from it (and from what the reader finds in
+  /// the same transaction), writes the result. Throws the domain's ``RenewalRefusal`` or a
+  /// ``StoreError``. With an idempotency key, a retry returns the first result (the key is scoped to
+  /// the request's agent and `operation`).
+  func change(
+    renewalID: String,
+    operation: String,
+    idempotencyKey: String?,
+    decide: @escaping @Sendable (RenewalRequest, any ChangeReader) -> Result<RenewalDecision, RenewalRefusal>
+  ) async throws -> RenewalRequest
+
+  /// One request, or nil.
+  func renewal(id: String) async throws -> RenewalRequest?
+  /// The agent's open request, or nil.
+  func openRenewal(agentUID: String) async throws -> RenewalRequest?
+  /// The audit events of one request, oldest first.
+  func history(renewalID: String) async throws -> [AuditEvent]
+  /// The content of a document, or nil.
+  func documentContent(id: String) async throws -> [UInt8]?
+  /// Requests matching a query, one page at a time.
+  func search(_ query: RenewalQuery) async throws -> RenewalPage
+  /// Request counts per status.
+  func countByStatus() async throws -> [RenewalStatus: Int]
+
+  /// Publishes a charter version; it becomes the current one. A version is never overwritten.
+  func publishCharter(_ charter: Charter) async throws
+  /// The charter published last, or nil.
+  func currentCharter() async throws -> Charter?
+
+  /// Creates or updates a pickup place and adds slots there.
+  func savePickupPlace(_ place: PickupPlace, addingSlots slots: [PickupSlot]) async throws
+  /// A pickup place, or nil.
+  func pickupPlace(id: String) async throws -> PickupPlace?
+  /// Slots of a place starting after `after`, earliest first; with `withRoomOnly`, only those not full.
+  func pickupSlots(placeID: String, startingAfter after: Instant, withRoomOnly: Bool) async throws -> [PickupSlot]
+  /// One slot, or nil.
+  func pickupSlot(id: String) async throws -> PickupSlot?
+
+  /// A person's keys, newest first.
+  func keys(agentUID: String) async throws -> [KeyRecord]
+  /// Records keys that existed before OKEY (imports), replacing records with the same serial.
+  func importKeys(_ keys: [KeyRecord]) async throws
+
+  /// Walks the audit chain.
+  func verifyAuditTrail() async throws -> AuditVerification
+
+  /// Stores a session (by the hash of its token only).
+  func saveSession(_ session: StoredSession) async throws
+  /// The session whose token hashes to `tokenHash`, if it exists and has not expired at `now`.
+  func session(tokenHash: String, now: Instant) async throws -> StoredSession?
+  /// Deletes sessions expired at `now`; returns how many.
+  func deleteExpiredSessions(now: Instant) async throws -> Int
+
+  /// Outbox messages in a state, oldest first.
+  func outboxMessages(state: OutboxMessage.State, limit: Int) async throws -> [OutboxMessage]
+}
+
+/// What the change closure may read inside the transaction.
+public protocol ChangeReader {
+  /// A pickup slot, as it is in this transaction.
+  func pickupSlot(id: String) throws -> PickupSlot?
+  /// The current charter.
+  func currentCharter() throws -> Charter?
+  /// A pickup place.
+  func pickupPlace(id: String) throws -> PickupPlace?
+}
+
+/// A search over requests. Filters combine with AND; nil or empty filters match everything.
+public struct RenewalQuery: Sendable, Hashable {
+  /// Order of results.
+  public enum Order: Sendable, Hashable {
+    case newestFirst
+    case oldestFirst
+  }
+
+  /// Only this agent's requests.
+  public var agentUID: String?
+  /// Only these statuses.
+  public var statuses: [RenewalStatus] = []
+  /// Only this key type.
+  public var keyType: KeyType?
+  /// Only requests whose routing names this uid as N+1 or N+2.
+  public var approverUID: String?
+  /// Only routed requests (snapshot taken).
+  public var routedOnly = false
+  /// Only requests started at or after this instant.
+  public var createdAfter: Instant?
+  /// Only requests started before this instant.
+  public var createdBefore: Instant?
+  /// Order.
+  public var order: Order = .newestFirst
+  /// Page size.
+  public var limit = 20
+  /// Continue after this position (from ``RenewalPage/next``).
+  public var after: RenewalCursor?
+
+  /// Creates a query.
+  public init() {}
+}
+
+/// A position in a result list: the creation instant and id of the last request of a page.
+public struct RenewalCursor: Sendable, Hashable {
+  /// Creation instant of the last request seen.
+  public var createdAt: Instant
+  /// Id of the last request seen.
+  public var id: String
+
+  /// Creates a cursor.
+  public init(createdAt: Instant, id: String) {
+    self.createdAt = createdAt
+    self.id = id
+  }
+}
+
+/// One page of requests.
+public struct RenewalPage: Sendable, Hashable {
+  /// The requests.
+  public var renewals: [RenewalRequest]
+  /// Where the next page starts; nil on the last page.
+  public var next: RenewalCursor?
+}
+
+/// A login session, known by the hash of its token.
+public struct StoredSession: Sendable, Hashable {
+  /// SHA-256 of the token, hex.
+  public var tokenHash: String
+  /// The person.
+  public var uid: String
+  /// When it was opened.
+  public var createdAt: Instant
+  /// When it stops working.
+  public var expiresAt: Instant
+
+  /// Creates a session record.
+  public init(tokenHash: String, uid: String, createdAt: Instant, expiresAt: Instant) {
+    self.tokenHash = tokenHash
+    self.uid = uid
+    self.createdAt = createdAt
+    self.expiresAt = expiresAt
+  }
+}
+
+/// A notification waiting in (or gone through) the outbox.
+public struct OutboxMessage: Sendable, Hashable {
+  /// Delivery state.
+  public enum State: String, Sendable, Hashable {
+    case pending = "PENDING"
+    case sent = "SENT"
+    case dead = "DEAD"
+  }
+
+  /// Row id.
+  public var id: Int64
+  /// The request.
+  public var renewalID: String
+  /// What it says.
+  public var kind: NotificationIntent.Kind
+  /// The person it goes to, or nil for the DSI mailbox.
+  public var recipient: DirectoryPerson?
+  /// Facts for the template.
+  public var details: String
+  /// State.
+  public var state: State
+  /// Attempts so far.
+  public var attempts: Int
+  /// Stable Message-ID, the same on every attempt.
+  public var messageID: String
+  /// When it was written.
+  public var createdAt: Instant
+}
+
+/// A failure of the store itself (the domain's refusals are ``RenewalRefusal``).
+public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
+  /// Stable reasons.
+  public enum Code: String, Sendable, Hashable {
+    /// No such request (or document, place, slot).
+    case notFound = "NOT_FOUND"
+    /// The request changed under the caller.
+    case staleVersion = "STALE_VERSION"
+    /// The agent already has an open request.
+    case openRequestExists = "OPEN_REQUEST_EXISTS"
+    /// The slot filled up.
+    case slotFull = "SLOT_FULL"
+    /// A unique value is taken (charter version, key serial, idempotency key on another request).
+    case conflict = "CONFLICT"
+    /// The database cannot be read or written now (disk full, I/O error, locked).
+    case unavailable = "UNAVAILABLE"
+  }
+
+  /// The reason.
+  public var code: Code
+  /// For people.
+  public var message: String
+
+  /// Creates an error.
+  public init(_ code: Code, _ message: String) {
+    self.code = code
+    self.message = message
+  }
+
+  public static func == (lhs: StoreError, rhs: StoreError) -> Bool { lhs.code == rhs.code }
+  public func hash(into hasher: inout Hasher) { hasher.combine(code) }
+  public var description: String { "\(code.rawValue): \(message)" }
+}

@@ -1,0 +1,548 @@
+import Foundation
+import GRDB
+import OKeyDomain
+
+/// How hard each commit is pushed to the disk.
+///
+/// - `full` (the default): SQLite syncs the WAL at every commit. A process crash loses nothing
+///   acknowledged, and neither does a power loss or an OS crash. About 4,500 commits/s on this
+///   machine's disk, far beyond what an academy needs.
+/// - `normal`: SQLite syncs only at checkpoints. A process crash still loses nothing (the WAL is in
+///   the OS's cache), but a power loss or an OS crash can lose the last commits acknowledged before
+///   it (never corrupts). About 10× faster.
+public enum Durability: String, Sendable, Hashable, Codable {
+  case full = "FULL"
+  case normal = "NORMAL"
+
+  /// The value `PRAGMA synchronous` reads back for this level.
+  public var pragmaValue: Int { self == .full ? 2 : 1 }
+}
+
+/// The SQLite implementation of ``RenewalStore``: one file in WAL mode, a single writer, readers in
+/// parallel. A request's columns that queries filter on are columns; the whole domain value is kept
+/// beside them as JSON (`state_json`), written together.
+public final class SQLiteRenewalStore: RenewalStore {
+  private let pool: DatabasePool
+  /// The file.
+  public let path: String
+  /// The durability level set on the writer connection.
+  public let durability: Durability
+
+  /// Opens (creating when missing, with its folder) and migrates the database at `path`.
+  public init(path: String, durability: Durability = .full) throws {
+    self.path = path
+    self.durability = durability
+    let folder = (path as NSString).deletingLastPathComponent
+    if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
+    var configuration = Configuration()
+    configuration.busyMode = .timeout(10)
+    configuration.foreignKeysEnabled = true
+    do {
+      pool = try DatabasePool(path: path, configuration: configuration)
+      try Schema.migrator.migrate(pool)
+      // DatabasePool sets synchronous = NORMAL on its writer when it enables WAL: set ours after.
+      try pool.barrierWriteWithoutTransaction { db in
+        try db.execute(sql: "PRAGMA synchronous = \(durability.rawValue)")
+      }
+    } catch let error as DatabaseError {
+      throw StoreError(.unavailable, "cannot open the database \(path): \(error.message ?? "\(error)")")
+    }
+  }
+
+  /// The `PRAGMA synchronous` level of the writer connection (2 FULL, 1 NORMAL).
+  public func writerSynchronousLevel() async throws -> Int {
+    try await pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
+  }
+
+  /// The migrations applied, oldest first.
+  public func appliedMigrations() async throws -> [String] {
+    try await pool.read { db in try Schema.migrator.appliedIdentifiers(db).sorted() }
+  }
+
+  /// The migrations this code knows, oldest first.
+  public static var knownMigrations: [String] { Schema.versions }
+
+  /// Opens the file at `path` and applies the migrations up to and including `version` only (for
+  /// upgrade tests).
+  public static func migrate(path: String, upTo version: String) throws {
+    let queue = try DatabaseQueue(path: path)
+    try Schema.migrator.migrate(queue, upTo: version)
+  }
+
+  /// Runs `PRAGMA integrity_check` and returns its answer ("ok" when sound).
+  public func integrityCheck() async throws -> String {
+    try await pool.read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check").joined(separator: "; ") }
+  }
+
+  // MARK: Errors
+
+  private func guarded<T>(_ body: () async throws -> T) async throws -> T {
+    do {
+      return try await body()
+    } catch let error as DatabaseError {
+      switch error.extendedResultCode {
+      case .SQLITE_CONSTRAINT_UNIQUE where (error.message ?? "").contains("renewals.agent_uid"):
+        throw StoreError(.openRequestExists, "the agent already has an open renewal request")
+      case .SQLITE_CONSTRAINT_UNIQUE, .SQLITE_CONSTRAINT_PRIMARYKEY:
+        throw StoreError(.conflict, "a value that must be unique is already taken: \(error.message ?? "")")
+      case .SQLITE_CONSTRAINT_CHECK:
+        throw StoreError(.slotFull, "the slot is full")
+      default:
+        throw StoreError(.unavailable, "the database cannot be used now: \(error.message ?? "\(error.resultCode)")")
+      }
+    }
+  }
+
+  // MARK: Requests
+
+  public func start(
+    agentUID: String,
+    idempotencyKey: String?,
+    decide: @escaping @Sendable (String?) -> Result<RenewalDecision, RenewalRefusal>
+  ) async throws -> RenewalRequest {
+    try await guarded {
+      try await pool.write { db in
+        if let idempotencyKey, let prior = try Self.idempotentResult(db, agentUID: agentUID, operation: "start", key: idempotencyKey) {
+          return prior
+        }
+        let open = try String.fetchOne(
+          db, sql: "SELECT id FROM renewals WHERE agent_uid = ? AND status NOT IN ('COMPLETED', 'REJECTED', 'CANCELLED')",
+          arguments: [agentUID])
+        let decision = try decide(open).get()
+        let renewal = decision.renewal
+        try db.execute(
+          sql: """
+            INSERT INTO renewals (id, agent_uid, key_type, status, version, n1_uid, n2_uid, routed, created_at, updated_at, state_json)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+          arguments: [
+            renewal.id, renewal.agentUID, renewal.keyType.rawValue, renewal.status.rawValue, renewal.version,
+            renewal.routing.n1?.person.uid, renewal.routing.n2?.person.uid, renewal.routed,
+            renewal.createdAt.millisecondsSinceEpoch, renewal.updatedAt.millisecondsSinceEpoch, try Self.encode(renewal),
+          ]
+        )
+        try Self.record(decision, in: db)
+        if let idempotencyKey {
+          try Self.rememberResult(db, agentUID: agentUID, operation: "start", key: idempotencyKey, renewal: renewal)
+        }
+        return renewal
+      }
+    }
+  }
+
+  public func change(
+    renewalID: String,
+    operation: String,
+    idempotencyKey: String?,
+    decide: @escaping @Sendable (RenewalRequest, any ChangeReader) -> Result<RenewalDecision, RenewalRefusal>
+  ) async throws -> RenewalRequest {
+    try await guarded {
+      try await pool.write { db in
+        guard let current = try Self.loadRenewal(db, id: renewalID) else {
+          throw StoreError(.notFound, "no renewal request \(renewalID)")
+        }
+        if let idempotencyKey,
+          let prior = try Self.idempotentResult(db, agentUID: current.agentUID, operation: operation, key: idempotencyKey)
+        {
+          guard prior.id == renewalID else {
+            throw StoreError(.conflict, "idempotency key already used for request \(prior.id): use a new key for each request")
+          }
+          return prior
+        }
+        let decision = try decide(current, Reader(db: db)).get()
+        let renewal = decision.renewal
+        try db.execute(
+          sql: """
+            UPDATE renewals SET status = ?, version = ?, n1_uid = ?, n2_uid = ?, routed = ?, updated_at = ?, state_json = ?
+            WHERE id = ? AND version = ?
+            """,
+          arguments: [
+            renewal.status.rawValue, renewal.version, renewal.routing.n1?.person.uid, renewal.routing.n2?.person.uid,
+            renewal.routed, renewal.updatedAt.millisecondsSinceEpoch, try Self.encode(renewal), renewal.id, current.version,
+          ]
+        )
+        guard db.changesCount == 1 else {
+          throw StoreError(.staleVersion, "request \(renewalID) changed meanwhile: reload it and try again")
+        }
+        try Self.record(decision, in: db)
+        if let idempotencyKey {
+          try Self.rememberResult(db, agentUID: current.agentUID, operation: operation, key: idempotencyKey, renewal: renewal)
+        }
+        return renewal
+      }
+    }
+  }
+
+  /// Writes the audit events, outbox rows and effects of a decision in the current transaction.
+  private static func record(_ decision: RenewalDecision, in db: Database) throws {
+    let renewal = decision.renewal
+    let now = renewal.updatedAt.millisecondsSinceEpoch
+    for effect in decision.effects {
+      switch effect {
+      case .storeDocument(let id, let document):
+        let summary = renewal.documents.first { $0.id == id }
+        try db.execute(
+          sql: "INSERT INTO documents (id, renewal_id, kind, filename, media_type, size_bytes, sha256, content, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+          arguments: [
+            id, renewal.id, document.kind, document.filename, document.mediaType.rawValue, document.content.count,
+            summary?.sha256 ?? "", Data(document.content), now,
+          ]
+        )
+      case .deleteDocument(let id):
+        try db.execute(sql: "DELETE FROM documents WHERE id = ? AND renewal_id = ?", arguments: [id, renewal.id])
+      case .snapshotRouting(let reason):
+        try db.execute(
+          sql: "INSERT INTO routing_snapshots (renewal_id, reason, taken_at, routing_json) VALUES (?, ?, ?, ?)",
+          arguments: [renewal.id, reason, now, try encode(renewal.routing)]
+        )
+      case .bookSlot(let id):
+        try db.execute(sql: "UPDATE pickup_slots SET booked = booked + 1 WHERE id = ? AND booked < capacity", arguments: [id])
+        guard db.changesCount == 1 else { throw StoreError(.slotFull, "slot \(id) is full: pick another one") }
+        try db.execute(
+          sql: "INSERT INTO appointments (renewal_id, slot_id, booked_at) VALUES (?, ?, ?) ON CONFLICT(renewal_id) DO UPDATE SET slot_id = excluded.slot_id, booked_at = excluded.booked_at",
+          arguments: [renewal.id, id, now]
+        )
+      case .releaseSlot(let id):
+        try db.execute(sql: "UPDATE pickup_slots SET booked = booked - 1 WHERE id = ? AND booked > 0", arguments: [id])
+      case .issueKey(let key):
+        if let owner = try String.fetchOne(db, sql: "SELECT agent_uid FROM keys WHERE serial = ?", arguments: [key.serial]),
+          owner != key.agentUID
+        {
+          throw StoreError(.conflict, "key serial \(key.serial) already belongs to another person: check the serial")
+        }
+        let keys = try loadKeys(db, agentUID: key.agentUID)
+        for updated in KeyInventory.issue(key, to: keys) { try saveKey(db, updated) }
+      case .recordDecision(let approver, let approved, let comment):
+        try db.execute(
+          sql: "INSERT INTO approvals (renewal_id, approver_uid, approved, comment, decided_at) VALUES (?, ?, ?, ?, ?)",
+          arguments: [renewal.id, approver, approved, comment, now]
+        )
+      }
+    }
+    try AuditChain.append(decision.events, renewalID: renewal.id, in: db)
+    for notification in decision.notifications {
+      var person: DirectoryPerson?
+      if case .person(let recipient) = notification.recipient { person = recipient }
+      try db.execute(
+        sql: """
+          INSERT INTO outbox (renewal_id, kind, recipient_uid, recipient_mail, recipient_name, to_dsi_mailbox, details, created_at, next_attempt_at, message_id)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+          """,
+        arguments: [
+          renewal.id, notification.kind.rawValue, person?.uid, person?.mail, person?.displayName, person == nil,
+          notification.details, now, now, "<\(UUID().uuidString.lowercased())@okey>",
+        ]
+      )
+    }
+  }
+
+  public func renewal(id: String) async throws -> RenewalRequest? {
+    try await guarded { try await pool.read { db in try Self.loadRenewal(db, id: id) } }
+  }
+
+  public func openRenewal(agentUID: String) async throws -> RenewalRequest? {
+    try await guarded {
+      try await pool.read { db in
+        guard let id = try String.fetchOne(
+          db, sql: "SELECT id FROM renewals WHERE agent_uid = ? AND status NOT IN ('COMPLETED', 'REJECTED', 'CANCELLED')",
+          arguments: [agentUID])
+        else { return nil }
+        return try Self.loadRenewal(db, id: id)
+      }
+    }
+  }
+
+  public func history(renewalID: String) async throws -> [AuditEvent] {
+    try await guarded {
+      try await pool.read { db in
+        try Row.fetchAll(db, sql: "SELECT * FROM audit_events WHERE renewal_id = ? ORDER BY sequence", arguments: [renewalID])
+          .map(AuditChain.event(from:))
+      }
+    }
+  }
+
+  public func documentContent(id: String) async throws -> [UInt8]? {
+    try await guarded {
+      try await pool.read { db in
+        try Data.fetchOne(db, sql: "SELECT content FROM documents WHERE id = ?", arguments: [id]).map { [UInt8]($0) }
+      }
+    }
+  }
+
+  public func search(_ query: RenewalQuery) async throws -> RenewalPage {
+    try await guarded {
+      try await pool.read { db in
+        var clauses: [String] = []
+        var arguments: StatementArguments = []
+        if let agent = query.agentUID {
+          clauses.append("agent_uid = ?")
+          arguments += [agent]
+        }
+        if !query.statuses.isEmpty {
+          clauses.append("status IN (\(query.statuses.map { _ in "?" }.joined(separator: ",")))")
+          arguments += StatementArguments(query.statuses.map(\.rawValue))
+        }
+        if let keyType = query.keyType {
+          clauses.append("key_type = ?")
+          arguments += [keyType.rawValue]
+        }
+        if let approver = query.approverUID {
+          clauses.append("(n1_uid = ? OR n2_uid = ?)")
+          arguments += [approver, approver]
+        }
+        if query.routedOnly { clauses.append("routed = 1") }
+        if let after = query.createdAfter {
+          clauses.append("created_at >= ?")
+          arguments += [after.millisecondsSinceEpoch]
+        }
+        if let before = query.createdBefore {
+          clauses.append("created_at < ?")
+          arguments += [before.millisecondsSinceEpoch]
+        }
+        let newest = query.order == .newestFirst
+        if let cursor = query.after {
+          clauses.append(newest ? "(created_at, id) < (?, ?)" : "(created_at, id) > (?, ?)")
+          arguments += [cursor.createdAt.millisecondsSinceEpoch, cursor.id]
+        }
+        let limit = max(1, min(query.limit, 1000))
+        let direction = newest ? "DESC" : "ASC"
+        let sql = "SELECT state_json FROM renewals" + (clauses.isEmpty ? "" : " WHERE " + clauses.joined(separator: " AND "))
+          + " ORDER BY created_at \(direction), id \(direction) LIMIT \(limit + 1)"
+        var renewals = try String.fetchAll(db, sql: sql, arguments: arguments).map(Self.decodeRenewal)
+        var next: RenewalCursor?
+        if renewals.count > limit {
+          renewals.removeLast()
+          if let last = renewals.last { next = RenewalCursor(createdAt: last.createdAt, id: last.id) }
+        }
+        return RenewalPage(renewals: renewals, next: next)
+      }
+    }
+  }
+
+  public func countByStatus() async throws -> [RenewalStatus: Int] {
+    try await guarded {
+      try await pool.read { db in
+        var counts: [RenewalStatus: Int] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT status, COUNT(*) AS n FROM renewals GROUP BY status") {
+          if let status = RenewalStatus(rawValue: row["status"]) { counts[status] = row["n"] }
+        }
+        return counts
+      }
+    }
+  }
+
+  // MARK: Charter, pickup, keys
+
+  public func publishCharter(_ charter: Charter) async throws {
+    try await guarded {
+      try await pool.write { db in
+        if try Bool.fetchOne(db, sql: "SELECT 1 FROM charters WHERE version = ?", arguments: [charter.version]) == true {
+          throw StoreError(.conflict, "charter version \(charter.version) already exists: publish under a new version")
+        }
+        try db.execute(
+          sql: "INSERT INTO charters (version, text, code, published_at) VALUES (?, ?, ?, ?)",
+          arguments: [charter.version, charter.text, charter.code, charter.publishedAt.millisecondsSinceEpoch]
+        )
+      }
+    }
+  }
+
+  public func currentCharter() async throws -> Charter? {
+    try await guarded { try await pool.read { db in try Reader(db: db).currentCharter() } }
+  }
+
+  public func savePickupPlace(_ place: PickupPlace, addingSlots slots: [PickupSlot]) async throws {
+    try await guarded {
+      try await pool.write { db in
+        try db.execute(
+          sql: "INSERT INTO pickup_places (id, name, address) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET name = excluded.name, address = excluded.address",
+          arguments: [place.id, place.name, place.address]
+        )
+        for slot in slots {
+          try db.execute(
+            sql: "INSERT INTO pickup_slots (id, place_id, starts_at, ends_at, capacity, booked) VALUES (?, ?, ?, ?, ?, 0)",
+            arguments: [slot.id, place.id, slot.startsAt.millisecondsSinceEpoch, slot.endsAt.millisecondsSinceEpoch, slot.capacity]
+          )
+        }
+      }
+    }
+  }
+
+  public func pickupPlace(id: String) async throws -> PickupPlace? {
+    try await guarded { try await pool.read { db in try Reader(db: db).pickupPlace(id: id) } }
+  }
+
+  public func pickupSlots(placeID: String, startingAfter after: Instant, withRoomOnly: Bool) async throws -> [PickupSlot] {
+    try await guarded {
+      try await pool.read { db in
+        try Row.fetchAll(
+          db,
+          sql: "SELECT * FROM pickup_slots WHERE place_id = ? AND starts_at > ?" + (withRoomOnly ? " AND booked < capacity" : "")
+            + " ORDER BY starts_at, id",
+          arguments: [placeID, after.millisecondsSinceEpoch]
+        ).map(Reader.slot(from:))
+      }
+    }
+  }
+
+  public func pickupSlot(id: String) async throws -> PickupSlot? {
+    try await guarded { try await pool.read { db in try Reader(db: db).pickupSlot(id: id) } }
+  }
+
+  public func keys(agentUID: String) async throws -> [KeyRecord] {
+    try await guarded {
+      try await pool.read { db in try Self.loadKeys(db, agentUID: agentUID).sorted { $0.activatedAt > $1.activatedAt } }
+    }
+  }
+
+  public func importKeys(_ keys: [KeyRecord]) async throws {
+    try await guarded { try await pool.write { db in for key in keys { try Self.saveKey(db, key) } } }
+  }
+
+  public func verifyAuditTrail() async throws -> AuditVerification {
+    try await guarded { try await pool.read { db in try AuditChain.verify(in: db) } }
+  }
+
+  // MARK: Sessions and outbox
+
+  public func saveSession(_ session: StoredSession) async throws {
+    try await guarded {
+      try await pool.write { db in
+        try db.execute(
+          sql: "INSERT INTO sessions (token_hash, uid, created_at, expires_at) VALUES (?, ?, ?, ?)",
+          arguments: [session.tokenHash, session.uid, session.createdAt.millisecondsSinceEpoch, session.expiresAt.millisecondsSinceEpoch]
+        )
+      }
+    }
+  }
+
+  public func session(tokenHash: String, now: Instant) async throws -> StoredSession? {
+    try await guarded {
+      try await pool.read { db in
+        try Row.fetchOne(
+          db, sql: "SELECT * FROM sessions WHERE token_hash = ? AND expires_at > ?",
+          arguments: [tokenHash, now.millisecondsSinceEpoch]
+        ).map { row in
+          StoredSession(
+            tokenHash: row["token_hash"], uid: row["uid"], createdAt: Instant(millisecondsSinceEpoch: row["created_at"]),
+            expiresAt: Instant(millisecondsSinceEpoch: row["expires_at"]))
+        }
+      }
+    }
+  }
+
+  public func deleteExpiredSessions(now: Instant) async throws -> Int {
+    try await guarded {
+      try await pool.write { db in
+        try db.execute(sql: "DELETE FROM sessions WHERE expires_at <= ?", arguments: [now.millisecondsSinceEpoch])
+        return db.changesCount
+      }
+    }
+  }
+
+  public func outboxMessages(state: OutboxMessage.State, limit: Int) async throws -> [OutboxMessage] {
+    try await guarded {
+      try await pool.read { db in
+        try Row.fetchAll(db, sql: "SELECT * FROM outbox WHERE state = ? ORDER BY id LIMIT ?", arguments: [state.rawValue, limit])
+          .map { row in
+            let uid: String? = row["recipient_uid"]
+            return OutboxMessage(
+              id: row["id"], renewalID: row["renewal_id"],
+              kind: NotificationIntent.Kind(rawValue: row["kind"]) ?? .dsiWork,
+              recipient: uid.map { DirectoryPerson(uid: $0, displayName: row["recipient_name"] ?? "", mail: row["recipient_mail"] ?? "") },
+              details: row["details"], state: OutboxMessage.State(rawValue: row["state"]) ?? .pending,
+              attempts: row["attempts"], messageID: row["message_id"],
+              createdAt: Instant(millisecondsSinceEpoch: row["created_at"])
+            )
+          }
+      }
+    }
+  }
+
+  // MARK: Rows
+
+  private static let encoder: JSONEncoder = {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    return encoder
+  }()
+
+  static func encode<T: Encodable>(_ value: T) throws -> String {
+    String(decoding: try encoder.encode(value), as: UTF8.self)
+  }
+
+  static func decodeRenewal(_ json: String) throws -> RenewalRequest {
+    try JSONDecoder().decode(RenewalRequest.self, from: Data(json.utf8))
+  }
+
+  static func loadRenewal(_ db: Database, id: String) throws -> RenewalRequest? {
+    try String.fetchOne(db, sql: "SELECT state_json FROM renewals WHERE id = ?", arguments: [id]).map(decodeRenewal)
+  }
+
+  static func idempotentResult(_ db: Database, agentUID: String, operation: String, key: String) throws -> RenewalRequest? {
+    try String.fetchOne(
+      db, sql: "SELECT result_json FROM idempotency_keys WHERE agent_uid = ? AND operation = ? AND key = ?",
+      arguments: [agentUID, operation, key]
+    ).map(decodeRenewal)
+  }
+
+  static func rememberResult(_ db: Database, agentUID: String, operation: String, key: String, renewal: RenewalRequest) throws {
+    try db.execute(
+      sql: "INSERT INTO idempotency_keys (agent_uid, operation, key, renewal_id, result_json, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+      arguments: [agentUID, operation, key, renewal.id, try encode(renewal), renewal.updatedAt.millisecondsSinceEpoch]
+    )
+  }
+
+  static func loadKeys(_ db: Database, agentUID: String) throws -> [KeyRecord] {
+    try Row.fetchAll(db, sql: "SELECT * FROM keys WHERE agent_uid = ?", arguments: [agentUID]).map { row in
+      let replaced: Int64? = row["replaced_at"]
+      return KeyRecord(
+        serial: row["serial"], agentUID: row["agent_uid"], keyType: KeyType(rawValue: row["key_type"]) ?? .hardware,
+        status: KeyRecord.Status(rawValue: row["status"]) ?? .replaced,
+        activatedAt: Instant(millisecondsSinceEpoch: row["activated_at"]),
+        replacedAt: replaced.map(Instant.init(millisecondsSinceEpoch:)), renewalID: row["renewal_id"]
+      )
+    }
+  }
+
+  static func saveKey(_ db: Database, _ key: KeyRecord) throws {
+    try db.execute(
+      sql: """
+        INSERT INTO keys (serial, agent_uid, key_type, status, activated_at, replaced_at, renewal_id) VALUES (?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT(serial) DO UPDATE SET status = excluded.status, replaced_at = excluded.replaced_at
+        """,
+      arguments: [
+        key.serial, key.agentUID, key.keyType.rawValue, key.status.rawValue, key.activatedAt.millisecondsSinceEpoch,
+        key.replacedAt?.millisecondsSinceEpoch, key.renewalID,
+      ]
+    )
+  }
+}
+
+/// Reads inside a transaction, for decisions.
+struct Reader: ChangeReader {
+  let db: Database
+
+  func pickupSlot(id: String) throws -> PickupSlot? {
+    try Row.fetchOne(db, sql: "SELECT * FROM pickup_slots WHERE id = ?", arguments: [id]).map(Self.slot(from:))
+  }
+
+  func currentCharter() throws -> Charter? {
+    try Row.fetchOne(db, sql: "SELECT * FROM charters ORDER BY seq DESC LIMIT 1").map { row in
+      Charter(version: row["version"], text: row["text"], code: row["code"], publishedAt: Instant(millisecondsSinceEpoch: row["published_at"]))
+    }
+  }
+
+  func pickupPlace(id: String) throws -> PickupPlace? {
+    try Row.fetchOne(db, sql: "SELECT * FROM pickup_places WHERE id = ?", arguments: [id]).map { row in
+      PickupPlace(id: row["id"], name: row["name"], address: row["address"])
+    }
+  }
+
+  static func slot(from row: Row) -> PickupSlot {
+    PickupSlot(
+      id: row["id"], placeID: row["place_id"], startsAt: Instant(millisecondsSinceEpoch: row["starts_at"]),
+      endsAt: Instant(millisecondsSinceEpoch: row["ends_at"]), capacity: row["capacity"], booked: row["booked"]
+    )
+  }
+}

@@ -1,0 +1,173 @@
+import GRDB
+
+/// The versioned schema. Shipped migrations are never edited: a change is a new migration.
+enum Schema {
+  /// Migration identifiers, oldest first.
+  static let versions = ["v1-renewals-documents-audit", "v2-charter-pickup-keys", "v3-outbox-sessions"]
+
+  static var migrator: DatabaseMigrator {
+    var migrator = DatabaseMigrator()
+    migrator.registerMigration(versions[0]) { db in
+      try db.execute(
+        sql: """
+          CREATE TABLE renewals (
+            id TEXT PRIMARY KEY NOT NULL,
+            agent_uid TEXT NOT NULL,
+            key_type TEXT NOT NULL,
+            status TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            n1_uid TEXT,
+            n2_uid TEXT,
+            routed INTEGER NOT NULL DEFAULT 0,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL,
+            state_json TEXT NOT NULL
+          );
+          -- One open request per agent, enforced by the database as well as by the domain.
+          CREATE UNIQUE INDEX renewals_one_open_per_agent ON renewals(agent_uid)
+            WHERE status NOT IN ('COMPLETED', 'REJECTED', 'CANCELLED');
+          CREATE INDEX renewals_by_status ON renewals(status, created_at);
+          CREATE INDEX renewals_by_n1 ON renewals(n1_uid, status);
+          CREATE INDEX renewals_by_n2 ON renewals(n2_uid, status);
+          CREATE INDEX renewals_by_created ON renewals(created_at, id);
+
+          CREATE TABLE documents (
+            id TEXT PRIMARY KEY NOT NULL,
+            renewal_id TEXT NOT NULL REFERENCES renewals(id),
+            kind TEXT NOT NULL,
+            filename TEXT NOT NULL,
+            media_type TEXT NOT NULL,
+            size_bytes INTEGER NOT NULL,
+            sha256 TEXT NOT NULL,
+            content BLOB NOT NULL,
+            added_at INTEGER NOT NULL
+          );
+          CREATE INDEX documents_by_renewal ON documents(renewal_id);
+
+          CREATE TABLE routing_snapshots (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            renewal_id TEXT NOT NULL REFERENCES renewals(id),
+            reason TEXT NOT NULL,
+            taken_at INTEGER NOT NULL,
+            routing_json TEXT NOT NULL
+          );
+          CREATE INDEX routing_snapshots_by_renewal ON routing_snapshots(renewal_id);
+
+          CREATE TABLE approvals (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            renewal_id TEXT NOT NULL REFERENCES renewals(id),
+            approver_uid TEXT NOT NULL,
+            approved INTEGER NOT NULL,
+            comment TEXT NOT NULL,
+            decided_at INTEGER NOT NULL
+          );
+
+          CREATE TABLE audit_events (
+            sequence INTEGER PRIMARY KEY,
+            renewal_id TEXT NOT NULL,
+            at INTEGER NOT NULL,
+            actor TEXT NOT NULL,
+            on_behalf_of TEXT,
+            role TEXT NOT NULL,
+            action TEXT NOT NULL,
+            from_status TEXT,
+            to_status TEXT NOT NULL,
+            details TEXT NOT NULL,
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL
+          );
+          CREATE INDEX audit_events_by_renewal ON audit_events(renewal_id, sequence);
+          -- The head of the chain, so that removing the last events is detected too.
+          CREATE TABLE audit_head (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            last_sequence INTEGER NOT NULL,
+            last_hash TEXT NOT NULL
+          );
+
+          CREATE TABLE idempotency_keys (
+            agent_uid TEXT NOT NULL,
+            operation TEXT NOT NULL,
+            key TEXT NOT NULL,
+            renewal_id TEXT NOT NULL,
+            result_json TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            PRIMARY KEY (agent_uid, operation, key)
+          );
+          """
+      )
+    }
+    migrator.registerMigration(versions[1]) { db in
+      try db.execute(
+        sql: """
+          CREATE TABLE charters (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            version TEXT NOT NULL UNIQUE,
+            text TEXT NOT NULL,
+            code TEXT NOT NULL,
+            published_at INTEGER NOT NULL
+          );
+          CREATE TABLE pickup_places (
+            id TEXT PRIMARY KEY NOT NULL,
+            name TEXT NOT NULL,
+            address TEXT NOT NULL
+          );
+          CREATE TABLE pickup_slots (
+            id TEXT PRIMARY KEY NOT NULL,
+            place_id TEXT NOT NULL REFERENCES pickup_places(id),
+            starts_at INTEGER NOT NULL,
+            ends_at INTEGER NOT NULL,
+            capacity INTEGER NOT NULL CHECK (capacity > 0),
+            booked INTEGER NOT NULL DEFAULT 0 CHECK (booked >= 0 AND booked <= capacity)
+          );
+          CREATE INDEX pickup_slots_by_place ON pickup_slots(place_id, starts_at);
+          CREATE TABLE appointments (
+            renewal_id TEXT PRIMARY KEY NOT NULL REFERENCES renewals(id),
+            slot_id TEXT NOT NULL REFERENCES pickup_slots(id),
+            booked_at INTEGER NOT NULL
+          );
+          CREATE TABLE keys (
+            serial TEXT PRIMARY KEY NOT NULL,
+            agent_uid TEXT NOT NULL,
+            key_type TEXT NOT NULL,
+            status TEXT NOT NULL,
+            activated_at INTEGER NOT NULL,
+            replaced_at INTEGER,
+            renewal_id TEXT
+          );
+          CREATE INDEX keys_by_agent ON keys(agent_uid, status);
+          """
+      )
+    }
+    migrator.registerMigration(versions[2]) { db in
+      try db.execute(
+        sql: """
+          CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            renewal_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            recipient_uid TEXT,
+            recipient_mail TEXT,
+            recipient_name TEXT,
+            to_dsi_mailbox INTEGER NOT NULL DEFAULT 0,
+            details TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            state TEXT NOT NULL DEFAULT 'PENDING',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at INTEGER NOT NULL,
+            last_error TEXT,
+            message_id TEXT NOT NULL
+          );
+          CREATE INDEX outbox_due ON outbox(state, next_attempt_at);
+          CREATE TABLE sessions (
+            token_hash TEXT PRIMARY KEY NOT NULL,
+            uid TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL
+          );
+          CREATE INDEX sessions_by_expiry ON sessions(expires_at);
+          """
+      )
+    }
+    return migrator
+  }
+}

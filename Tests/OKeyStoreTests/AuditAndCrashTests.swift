@@ -1,0 +1,102 @@
+import Foundation
+import OKeyDomain
+import OKeyStore
+import OKeyTestSupport
+import Testing
+
+@Suite("audit chain")
+struct AuditChainTests {
+  /// A store with a few requests and events (start, document, submit for three agents: 9 events).
+  func withHistory(_ body: (SQLiteRenewalStore, String) async throws -> Void) async throws {
+    try await withStore { store, path in
+      for uid in ["ann", "ben", "cid"] {
+        var r = try await start(store, uid)
+        r = try await apply(store, r, .addDocument(id: "d-\(uid)", pdfDocument, sha256: "0"), by: Actor(uid: uid))
+        try await apply(store, r, .submit, by: Actor(uid: uid))
+      }
+      let clean = try await store.verifyAuditTrail()
+      #expect(clean.intact)
+      #expect(clean.eventsChecked == 9)
+      try await body(store, path)
+    }
+  }
+
+  @Test("an event altered with the sqlite3 CLI is found")
+  func altered() async throws {
+    try await withHistory { store, path in
+      _ = try await sqlite3(path, "UPDATE audit_events SET details = 'nothing to see' WHERE sequence = 5")
+      let result = try await store.verifyAuditTrail()
+      #expect(!result.intact)
+      #expect(result.problems.contains { $0.kind == .altered && $0.sequence == 5 })
+    }
+  }
+
+  @Test("an actor rewritten with the sqlite3 CLI is found")
+  func alteredActor() async throws {
+    try await withHistory { store, path in
+      _ = try await sqlite3(path, "UPDATE audit_events SET actor = 'boss' WHERE sequence = 2")
+      #expect(try await store.verifyAuditTrail().problems.map(\.kind) == [.altered])
+    }
+  }
+
+  @Test("an event removed from the middle or from the end is found")
+  func removed() async throws {
+    try await withHistory { store, path in
+      _ = try await sqlite3(path, "DELETE FROM audit_events WHERE sequence = 4")
+      #expect(try await store.verifyAuditTrail().problems.contains { $0.kind == .removed && $0.sequence == 4 })
+    }
+    try await withHistory { store, path in
+      _ = try await sqlite3(path, "DELETE FROM audit_events WHERE sequence = 9")
+      #expect(try await store.verifyAuditTrail().problems.contains { $0.kind == .removed })
+    }
+  }
+
+  @Test("an event inserted with a forged link is found")
+  func inserted() async throws {
+    try await withHistory { store, path in
+      let last = try await sqlite3(path, "SELECT hash FROM audit_events WHERE sequence = 9").trimmingCharacters(in: .whitespacesAndNewlines)
+      _ = try await sqlite3(
+        path,
+        "INSERT INTO audit_events (sequence, renewal_id, at, actor, role, action, to_status, details, prev_hash, hash) VALUES (10, 'r-ann', 0, 'mallory', 'APPROVER', 'approve', 'AWAITING_CHARTER', '', '\(last)', 'ffff')"
+      )
+      let problems = try await store.verifyAuditTrail().problems
+      #expect(problems.contains { $0.kind == .inserted || $0.kind == .altered })
+      #expect(problems.contains { $0.sequence == 10 })
+    }
+  }
+}
+
+@Suite("crash safety")
+struct CrashTests {
+  @Test("a writer killed with SIGKILL mid-burst leaves a sound database holding every write it acknowledged")
+  func sigkill() async throws {
+    try await withTemporaryDirectory { folder in
+      let path = folder + "/crash.sqlite"
+      _ = try SQLiteRenewalStore(path: path)
+      let writer = try ChildProcess(TestPaths.executable("okey-store-writer"), [path, "100000"])
+      let clock = ContinuousClock()
+      let deadline = clock.now + .seconds(60)
+      while writer.standardOutput.split(separator: "\n").count < 300, clock.now < deadline, writer.isRunning {
+        try await Task.sleep(for: .milliseconds(10))
+      }
+      writer.send(SIGKILL)
+      _ = try await writer.waitForExit(timeout: .seconds(10))
+      // Only complete lines count as acknowledged.
+      let output = writer.standardOutput
+      let lines = output.hasSuffix("\n") ? output.split(separator: "\n") : output.split(separator: "\n").dropLast()
+      let acknowledged = lines.compactMap { line -> String? in
+        let parts = line.split(separator: " ")
+        return parts.count == 3 && parts[0] == "ack" ? String(parts[1]) : nil
+      }
+      #expect(acknowledged.count >= 300, "the writer acknowledged only \(acknowledged.count) writes before the kill")
+
+      let store = try SQLiteRenewalStore(path: path)
+      #expect(try await store.integrityCheck() == "ok")
+      for id in acknowledged {
+        #expect(try await store.renewal(id: id) != nil, "acknowledged \(id) is lost")
+      }
+      #expect(try await store.verifyAuditTrail().intact)
+      #expect(try await store.countByStatus()[.draft, default: 0] >= acknowledged.count)
+    }
+  }
+}
