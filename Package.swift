@@ -97,7 +97,7 @@ let package = Package(
     // Shared test fixtures: temporary folders, okeyd processes, slapd.
     .target(
       name: "OKeyTestSupport",
-      dependencies: ["OKeyServer", "OKeyClient", logging],
+      dependencies: ["OKeyServer", "OKeyClient", "OKeyDirectory", logging],
       path: "Tests/OKeyTestSupport",
       swiftSettings: swiftSettings
     ),

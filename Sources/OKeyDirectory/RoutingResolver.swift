@@ -1,0 +1,302 @@
+import OKeyDomain
+
+/// Resolves who validates a person's request from the directory (DESIGN §4): N+1 and N+2 by the
+/// configured strategies, first-degree, director and ONDE facts, auto-validation, and every problem
+/// met. Broken data gives a problem, never a wrong approver; a directory outage throws
+/// ``DirectoryError`` (unavailable), never a partial answer.
+public struct RoutingResolver: Sendable {
+  let directory: any Directory
+  let configuration: RoutingConfiguration
+  let now: @Sendable () -> Instant
+  let resolutions: TTLCache<String, Routing>
+
+  /// Creates a resolver over `directory`. Resolutions are cached for `cacheTTL` (zero: no cache).
+  public init(
+    directory: any Directory,
+    configuration: RoutingConfiguration = RoutingConfiguration(),
+    cacheTTL: Duration = .seconds(60),
+    cacheCapacity: Int = 50_000,
+    now: @escaping @Sendable () -> Instant
+  ) {
+    self.directory = directory
+    self.configuration = configuration
+    self.now = now
+    self.resolutions = TTLCache(ttl: cacheTTL, capacity: cacheCapacity)
+  }
+
+  /// Hits and misses of the resolution cache.
+  public var cacheCounters: (hits: Int, misses: Int) { resolutions.counters }
+
+  /// The routing of `uid`.
+  public func resolve(uid: String) async throws -> Routing {
+    try await resolutions.value(for: uid) { try await resolveUncached(uid: uid) }
+  }
+
+  /// The person with `uid` and their directory DN, when exactly one active-or-not entry has it.
+  public func person(uid: String) async throws -> DirectoryPerson? {
+    let entries = try await directory.people(withUID: uid)
+    guard entries.count == 1, let entry = entries.first else { return nil }
+    return person(from: entry)
+  }
+
+  /// The group roles of a person (DSI, support) from the configured groups.
+  public func groupRoles(of person: DirectoryPerson) async throws -> Set<Actor.GroupRole> {
+    guard !person.dn.isEmpty else { return [] }
+    let groups = Set(try await directory.groups(withMember: person.dn).compactMap(LDAPText.normalizeDN))
+    var roles: Set<Actor.GroupRole> = []
+    if let dsi = LDAPText.normalizeDN(configuration.dsiGroupDN), groups.contains(dsi) { roles.insert(.dsi) }
+    if let support = LDAPText.normalizeDN(configuration.supportGroupDN), groups.contains(support) { roles.insert(.support) }
+    return roles
+  }
+
+  /// The routing with `candidateUID` as N+1 instead of the proposal (the validator-correction rule):
+  /// the candidate must be one existing, active person other than the agent; the N+2 follows the
+  /// candidate.
+  public func correctValidator(of routing: Routing, to candidateUID: String) async throws -> Result<Routing, RenewalRefusal> {
+    let entries = try await directory.people(withUID: candidateUID)
+    guard entries.count <= 1 else {
+      return .failure(.init(.validatorInvalid, "several directory entries have the uid '\(candidateUID)': ask support to fix the directory, or name someone else"))
+    }
+    var candidate: DirectoryPerson?
+    var candidateManager: RoutedApprover?
+    if let entry = entries.first {
+      candidate = person(from: entry)
+      var ignored: [RoutingProblem] = []
+      let facts = facts(of: entry, problems: &ignored)
+      var excluded: Set<String> = [normalized(entry.dn)]
+      if !routing.requester.dn.isEmpty { excluded.insert(normalized(routing.requester.dn)) }
+      candidateManager = try await findManager(of: facts, excluding: excluded, requesterDN: routing.requester.dn, problems: &ignored, level: "N+2")
+    }
+    return ValidatorCorrection.correct(routing, candidateUID: candidateUID, candidate: candidate, candidateManager: candidateManager)
+  }
+
+  // MARK: Resolution
+
+  func resolveUncached(uid: String) async throws -> Routing {
+    let resolvedAt = now()
+    let entries = try await directory.people(withUID: uid)
+    guard let entry = entries.first else {
+      return Routing(
+        requester: DirectoryPerson(uid: uid, active: false),
+        problems: [RoutingProblem(code: "NO_ENTRY", message: "no directory entry has the uid '\(uid)'")],
+        resolvedAt: resolvedAt)
+    }
+    guard entries.count == 1 else {
+      return Routing(
+        requester: DirectoryPerson(uid: uid, active: false),
+        problems: [
+          RoutingProblem(
+            code: "SEVERAL_ENTRIES",
+            message: "\(entries.count) directory entries have the uid '\(uid)' (\(entries.map(\.dn).joined(separator: "; "))): nobody is routed until the directory is fixed")
+        ],
+        resolvedAt: resolvedAt)
+    }
+    var problems: [RoutingProblem] = []
+    let requesterFacts = facts(of: entry, problems: &problems)
+    let requester = requesterFacts.person
+    let firstDegree = requesterFacts.assignments.contains { isFirstDegree($0) }
+    let director = firstDegree && requesterFacts.function?.uppercased() == configuration.schoolDirectorFunction.uppercased()
+    let today = CivilDate(resolvedAt)
+    let onde = requesterFacts.delegations.filter { $0.application.uppercased() == configuration.ondeApplication.uppercased() }
+    let currentONDE = onde.contains { $0.isCurrent(on: today) }
+    if !currentONDE, let expired = onde.first(where: { $0.end < today }) {
+      problems.append(
+        RoutingProblem(
+          code: "DELEGATION_EXPIRED",
+          message: "the ONDE delegation from \(expired.delegatorUID) ended on \(expired.end.day)/\(expired.end.month)/\(expired.end.year): not validated automatically"))
+    }
+
+    let requesterDN = normalized(entry.dn)
+    let n1 = try await findManager(of: requesterFacts, excluding: [requesterDN], requesterDN: entry.dn, problems: &problems, level: "N+1")
+    var n2: RoutedApprover?
+    if let n1 {
+      var n2Problems: [RoutingProblem] = []
+      let n1Entries = try await directory.people(withUID: n1.person.uid)
+      if let n1Entry = n1Entries.first(where: { normalized($0.dn) == normalized(n1.person.dn) }) ?? n1Entries.first {
+        var ignored: [RoutingProblem] = []
+        let n1Facts = facts(of: n1Entry, problems: &ignored)
+        n2 = try await findManager(
+          of: n1Facts, excluding: [requesterDN, normalized(n1.person.dn)], requesterDN: entry.dn, problems: &n2Problems, level: "N+2")
+      }
+      problems += n2Problems.filter { $0.code != "MANAGER_MISSING" && $0.code != "NO_RESPONSIBLE" }
+      if n2 == nil {
+        problems.append(RoutingProblem(code: "NO_N2", message: "no N+2 found above \(n1.person.uid): only the N+1 can approve"))
+      }
+      if !n1.person.active {
+        if let n2, n2.person.active {
+          problems.append(
+            RoutingProblem(code: "VALIDATOR_DISABLED", message: "the N+1 \(n1.person.uid) is disabled in the directory: the N+2 \(n2.person.uid) validates"))
+        } else {
+          problems.append(
+            RoutingProblem(code: "VALIDATOR_DISABLED", message: "the N+1 \(n1.person.uid) is disabled in the directory and no active N+2 was found"))
+        }
+      }
+    } else if !problems.contains(where: { ["MANAGER_DANGLING", "MANAGER_IS_SELF", "MANAGER_LOOP", "NO_RESPONSIBLE", "SEVERAL_CANDIDATES", "MANAGER_MISSING"].contains($0.code) }) {
+      problems.append(RoutingProblem(code: "NO_N1", message: "no N+1 found for \(uid)"))
+    }
+    return Routing(
+      requester: requester, n1: n1, n2: n2, firstDegree: firstDegree, schoolDirector: director, ondeDelegation: currentONDE,
+      problems: problems, resolvedAt: resolvedAt)
+  }
+
+  /// The N+1 of a person by the configured strategies, in order.
+  func findManager(
+    of subject: Facts,
+    excluding excluded: Set<String>,
+    requesterDN: String,
+    problems: inout [RoutingProblem],
+    level: String
+  ) async throws -> RoutedApprover? {
+    var anyStrategyApplied = false
+    for strategy in configuration.strategies {
+      switch strategy {
+      case .managerAttribute:
+        guard let managerDN = subject.entry.first(configuration.managerAttribute) else { continue }
+        anyStrategyApplied = true
+        if normalized(managerDN) == normalized(subject.entry.dn) {
+          problems.append(RoutingProblem(code: "MANAGER_IS_SELF", message: "\(subject.person.uid)'s manager attribute names \(subject.person.uid) itself"))
+          continue
+        }
+        if excluded.contains(normalized(managerDN)) {
+          problems.append(
+            RoutingProblem(code: "MANAGER_LOOP", message: "the managers of \(subject.person.uid) loop back to \(managerDN) (looking for the \(level))"))
+          continue
+        }
+        guard let manager = try await directory.person(dn: managerDN) else {
+          problems.append(
+            RoutingProblem(code: "MANAGER_DANGLING", message: "\(subject.person.uid)'s manager \(managerDN) does not exist in the directory"))
+          continue
+        }
+        return RoutedApprover(person: person(from: manager), foundBy: "manager attribute of \(subject.person.uid)")
+
+      case .establishment:
+        guard !subject.assignments.isEmpty else { continue }
+        anyStrategyApplied = true
+        if let found = try await establishmentHead(of: subject, excluding: excluded, problems: &problems) { return found }
+      }
+    }
+    if !anyStrategyApplied {
+      problems.append(
+        RoutingProblem(code: "MANAGER_MISSING", message: "\(subject.person.uid) has no manager attribute and no assignment to an establishment"))
+    }
+    return nil
+  }
+
+  /// The person responsible for one of the subject's establishments, or a configured fallback when
+  /// the subject heads it themselves.
+  func establishmentHead(of subject: Facts, excluding excluded: Set<String>, problems: inout [RoutingProblem]) async throws -> RoutedApprover? {
+    var seen: Set<String> = []
+    for assignment in subject.assignments where seen.insert(assignment.uai).inserted {
+      let responsibles = try await directory.responsibles(forEstablishment: assignment.uai)
+      var candidates: [DirectoryEntry]
+      let role: String
+      if isFirstDegree(assignment) || assignment.typeCode == configuration.circonscriptionType.uppercased() {
+        candidates = responsibles.filter { $0.first(configuration.functionAttribute)?.uppercased() == configuration.inspectorFunction.uppercased() }
+        role = "IEN1D covering \(assignment.uai)"
+      } else if isSecondDegree(assignment) {
+        let heads = responsibles.filter { $0.first(configuration.functionAttribute)?.uppercased() == configuration.headFunction.uppercased() }
+        let principals = heads.filter { $0.values(configuration.disciplineAttribute).contains(configuration.principalDiscipline) }
+        if principals.isEmpty {
+          candidates = heads.filter { $0.values(configuration.disciplineAttribute).contains(configuration.deputyDiscipline) }
+          role = "deputy (\(configuration.headFunction)/\(configuration.deputyDiscipline)) of \(assignment.uai), no principal"
+        } else {
+          candidates = principals
+          role = "principal (\(configuration.headFunction)/\(configuration.principalDiscipline)) of \(assignment.uai)"
+        }
+      } else {
+        continue
+      }
+      let headsItself = candidates.contains { normalized($0.dn) == normalized(subject.entry.dn) }
+      candidates.removeAll { excluded.contains(normalized($0.dn)) || normalized($0.dn) == normalized(subject.entry.dn) }
+      if candidates.count == 1, let head = candidates.first {
+        return RoutedApprover(person: person(from: head), foundBy: role)
+      }
+      if candidates.count > 1 {
+        problems.append(
+          RoutingProblem(
+            code: "SEVERAL_CANDIDATES",
+            message: "\(candidates.count) people qualify as \(role): \(candidates.compactMap { $0.first(configuration.uidAttribute) }.joined(separator: ", ")); none is chosen"))
+        continue
+      }
+      if headsItself {
+        if let fallback = try await fallback(for: assignment.department, excluding: excluded) { return fallback }
+        continue
+      }
+      problems.append(RoutingProblem(code: "NO_RESPONSIBLE", message: "nobody is responsible for \(assignment.uai) (\(assignment.typeCode)) in the directory"))
+    }
+    return nil
+  }
+
+  func fallback(for department: String, excluding excluded: Set<String>) async throws -> RoutedApprover? {
+    for key in [department, "*"] {
+      guard let uid = configuration.fallbacks[key] else { continue }
+      let entries = try await directory.people(withUID: uid)
+      guard entries.count == 1, let entry = entries.first, !excluded.contains(normalized(entry.dn)) else { continue }
+      return RoutedApprover(person: person(from: entry), foundBy: key == "*" ? "academy fallback \(uid)" : "fallback \(uid) for department \(department)")
+    }
+    return nil
+  }
+
+  // MARK: Facts
+
+  struct Facts {
+    var entry: DirectoryEntry
+    var person: DirectoryPerson
+    var assignments: [Assignment]
+    var function: String?
+    var delegations: [Delegation]
+  }
+
+  func facts(of entry: DirectoryEntry, problems: inout [RoutingProblem]) -> Facts {
+    let uid = entry.first(configuration.uidAttribute) ?? entry.dn
+    var assignments: [Assignment] = []
+    for value in entry.values(configuration.assignmentAttribute) {
+      switch FrEduValues.assignment(value) {
+      case .success(let assignment): assignments.append(assignment)
+      case .failure(let malformed):
+        problems.append(
+          RoutingProblem(code: "MALFORMED_VALUE", message: "\(uid): \(configuration.assignmentAttribute) '\(malformed.value)' is not \(malformed.expected); ignored"))
+      }
+    }
+    var delegations: [Delegation] = []
+    for value in entry.values(configuration.delegationAttribute) {
+      switch FrEduValues.delegation(value) {
+      case .success(let delegation): delegations.append(delegation)
+      case .failure(let malformed):
+        problems.append(
+          RoutingProblem(code: "MALFORMED_VALUE", message: "\(uid): \(configuration.delegationAttribute) '\(malformed.value)' is not \(malformed.expected); ignored"))
+      }
+    }
+    return Facts(
+      entry: entry, person: person(from: entry), assignments: assignments, function: entry.first(configuration.functionAttribute),
+      delegations: delegations)
+  }
+
+  func person(from entry: DirectoryEntry) -> DirectoryPerson {
+    let status = entry.first(configuration.accountStatusAttribute)?.lowercased()
+    let name =
+      entry.first(configuration.displayNameAttribute)
+      ?? [entry.first("givenName"), entry.first("sn")].compactMap { $0 }.joined(separator: " ")
+    return DirectoryPerson(
+      uid: entry.first(configuration.uidAttribute) ?? "",
+      dn: entry.dn,
+      displayName: name,
+      mail: entry.first(configuration.mailAttribute) ?? "",
+      active: !(status.map { value in configuration.disabledValues.contains { $0.lowercased() == value } } ?? false)
+    )
+  }
+
+  func isFirstDegree(_ assignment: Assignment) -> Bool {
+    let codes = Set(configuration.firstDegreeTypes.map { $0.uppercased() })
+    return codes.contains(assignment.typeCode) || (codes.contains(assignment.tier.uppercased()) && assignment.typeCode != configuration.circonscriptionType.uppercased())
+  }
+
+  func isSecondDegree(_ assignment: Assignment) -> Bool {
+    let codes = Set(configuration.secondDegreeTypes.map { $0.uppercased() })
+    return codes.contains(assignment.typeCode) || codes.contains(assignment.tier.uppercased())
+  }
+
+  func normalized(_ dn: String) -> String {
+    LDAPText.normalizeDN(dn) ?? dn.lowercased()
+  }
+}

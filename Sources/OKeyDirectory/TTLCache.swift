@@ -1,0 +1,108 @@
+import Synchronization
+
+/// A small time-limited cache with hit and miss counters. A TTL of zero turns it off.
+public final class TTLCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
+  private struct State {
+    var items: [Key: (value: Value, expires: ContinuousClock.Instant)] = [:]
+    var hits = 0
+    var misses = 0
+  }
+
+  private let state = Mutex(State())
+  private let ttl: Duration
+  private let capacity: Int
+
+  /// Creates a cache keeping values for `ttl`, at most `capacity` of them.
+  public init(ttl: Duration, capacity: Int) {
+    self.ttl = ttl
+    self.capacity = max(1, capacity)
+  }
+
+  /// True when the cache keeps anything.
+  public var isEnabled: Bool { ttl > .zero }
+
+  /// The cached value for `key`, or the one `load` gives (then cached).
+  public func value(for key: Key, load: () async throws -> Value) async throws -> Value {
+    guard isEnabled else { return try await load() }
+    let now = ContinuousClock.now
+    let cached: Value? = state.withLock { state in
+      if let item = state.items[key], item.expires > now {
+        state.hits += 1
+        return item.value
+      }
+      state.misses += 1
+      return nil
+    }
+    if let cached { return cached }
+    let value = try await load()
+    state.withLock { state in
+      if state.items.count >= capacity {
+        state.items = state.items.filter { $0.value.expires > now }
+        if state.items.count >= capacity { state.items.removeAll(keepingCapacity: true) }
+      }
+      state.items[key] = (value, now + ttl)
+    }
+    return value
+  }
+
+  /// Forgets everything.
+  public func removeAll() {
+    state.withLock { $0.items.removeAll() }
+  }
+
+  /// Hits and misses since creation.
+  public var counters: (hits: Int, misses: Int) {
+    state.withLock { ($0.hits, $0.misses) }
+  }
+}
+
+/// A ``Directory`` that caches entries and group lists for a short time (never password checks).
+public final class CachingDirectory: Directory {
+  private let base: any Directory
+  private let people: TTLCache<String, [DirectoryEntry]>
+  private let byDN: TTLCache<String, DirectoryEntry?>
+  private let responsibles: TTLCache<String, [DirectoryEntry]>
+  private let groups: TTLCache<String, [String]>
+
+  /// Wraps `base`; `ttl` zero turns caching off.
+  public init(_ base: any Directory, ttl: Duration, capacity: Int) {
+    self.base = base
+    people = TTLCache(ttl: ttl, capacity: capacity)
+    byDN = TTLCache(ttl: ttl, capacity: capacity)
+    responsibles = TTLCache(ttl: ttl, capacity: capacity)
+    groups = TTLCache(ttl: ttl, capacity: capacity)
+  }
+
+  public func people(withUID uid: String) async throws -> [DirectoryEntry] {
+    try await people.value(for: uid) { try await base.people(withUID: uid) }
+  }
+
+  public func person(dn: String) async throws -> DirectoryEntry? {
+    try await byDN.value(for: LDAPText.normalizeDN(dn) ?? dn) { try await base.person(dn: dn) }
+  }
+
+  public func responsibles(forEstablishment uai: String) async throws -> [DirectoryEntry] {
+    try await responsibles.value(for: uai) { try await base.responsibles(forEstablishment: uai) }
+  }
+
+  public func groups(withMember memberDN: String) async throws -> [String] {
+    try await groups.value(for: memberDN) { try await base.groups(withMember: memberDN) }
+  }
+
+  public func checkPassword(dn: String, password: String) async throws -> Bool {
+    try await base.checkPassword(dn: dn, password: password)
+  }
+
+  /// Hits and misses of the entry caches, added up.
+  public var counters: (hits: Int, misses: Int) {
+    [people.counters, byDN.counters, responsibles.counters, groups.counters].reduce((0, 0)) { ($0.0 + $1.hits, $0.1 + $1.misses) }
+  }
+
+  /// Forgets everything.
+  public func removeAll() {
+    people.removeAll()
+    byDN.removeAll()
+    responsibles.removeAll()
+    groups.removeAll()
+  }
+}
