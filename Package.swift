@@ -93,6 +93,12 @@ let package = Package(
 
     .executableTarget(name: "okeyd", dependencies: ["OKeyServer", argumentParser, logging], swiftSettings: swiftSettings),
     .executableTarget(name: "okey", dependencies: ["OKeyClient", argumentParser], swiftSettings: swiftSettings),
+    // The benchmark tool: each scenario next to its baseline in the same run.
+    .executableTarget(
+      name: "okey-bench",
+      dependencies: ["OKeyClient", "OKeyDirectory", "OKeyDomain", argumentParser],
+      swiftSettings: swiftSettings
+    ),
 
     // Shared test fixtures: temporary folders, okeyd processes, slapd.
     .target(
