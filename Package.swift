@@ -119,7 +119,7 @@ let package = Package(
     .testTarget(name: "OKeyStoreTests", dependencies: ["OKeyStore", "OKeyDomain", "OKeyTestSupport"], swiftSettings: swiftSettings),
     .testTarget(
       name: "OKeyServerTests",
-      dependencies: ["OKeyServer", "OKeyAPI", "OKeyTestSupport", grpcCore, grpcHTTP2],
+      dependencies: ["OKeyServer", "OKeyAPI", "OKeyTestSupport", grpcCore, grpcHTTP2, grpcProtobuf],
       swiftSettings: swiftSettings
     ),
     .testTarget(name: "OKeyClientTests", dependencies: ["OKeyClient", "OKeyTestSupport"], swiftSettings: swiftSettings),

@@ -27,6 +27,11 @@ public struct RoutingResolver: Sendable {
   /// Hits and misses of the resolution cache.
   public var cacheCounters: (hits: Int, misses: Int) { resolutions.counters }
 
+  /// Drops the cached resolution of `uid` (before a re-route).
+  public func forget(uid: String) {
+    resolutions.remove(uid)
+  }
+
   /// The routing of `uid`.
   public func resolve(uid: String) async throws -> Routing {
     try await resolutions.value(for: uid) { try await resolveUncached(uid: uid) }

@@ -50,6 +50,11 @@ public final class TTLCache<Key: Hashable & Sendable, Value: Sendable>: Sendable
     state.withLock { $0.items.removeAll() }
   }
 
+  /// Forgets one key.
+  public func remove(_ key: Key) {
+    _ = state.withLock { $0.items.removeValue(forKey: key) }
+  }
+
   /// Hits and misses since creation.
   public var counters: (hits: Int, misses: Int) {
     state.withLock { ($0.hits, $0.misses) }

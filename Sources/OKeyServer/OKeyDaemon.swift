@@ -2,6 +2,8 @@ import GRPCCore
 import GRPCNIOTransportHTTP2
 import Logging
 import OKeyAPI
+import OKeyDirectory
+import OKeyStore
 import ServiceLifecycle
 
 /// okeyd: the gRPC server of OKEY with its services, run as a service group with graceful shutdown.
@@ -14,6 +16,11 @@ public final class OKeyDaemon: Sendable {
   private let server: GRPCServer<HTTP2ServerTransport.Posix>
   private let group: ServiceGroup
   private let logger: Logger
+  private let directory: LDAPDirectory
+  let application: RenewalApplication
+
+  /// Open WatchRenewal subscriptions (for leak tests).
+  public var watchSubscriptionCount: Int { application.changes.subscriptionCount }
 
   /// Full names of the okey.v1 services of the API contract.
   public static let apiServiceNames = [
@@ -35,10 +42,30 @@ public final class OKeyDaemon: Sendable {
     )
     self.health = board
 
+    let store = try SQLiteRenewalStore(path: configuration.database.path, durability: configuration.database.durability)
+    let directory = LDAPDirectory(configuration: configuration.directory, routing: configuration.routing, logger: logger)
+    self.directory = directory
+    let ttl = Duration.milliseconds(Int64(configuration.directory.cacheTTLSeconds * 1000))
+    let cached = CachingDirectory(directory, ttl: ttl, capacity: configuration.directory.cacheCapacity)
+    let resolver = RoutingResolver(
+      directory: cached, configuration: configuration.routing, cacheTTL: ttl, cacheCapacity: configuration.directory.cacheCapacity,
+      now: RenewalApplication.systemClock)
+    let application = RenewalApplication(configuration: configuration, store: store, directory: cached, resolver: resolver, logger: logger)
+    self.application = application
+
     let services: [any RegistrableRPCService] = [
       HealthService(board: board),
       ReflectionService(index: descriptors),
       ReflectionServiceV1Alpha(index: descriptors),
+      AuthRPCService(application: application),
+      RenewalRPCService(application: application),
+      ApprovalRPCService(application: application),
+      OperationsRPCService(application: application),
+      SupportRPCService(application: application),
+    ]
+    let interceptors: [any ServerInterceptor] = [
+      ErrorMappingInterceptor(logger: logger),
+      AuthenticationInterceptor(application: application, logger: logger),
     ]
     let transport = HTTP2ServerTransport.Posix(
       address: Self.socketAddress(configuration.listen),
@@ -48,11 +75,11 @@ public final class OKeyDaemon: Sendable {
         config.http2.maxConcurrentStreams = configuration.limits.maxConcurrentStreamsPerConnection
       }
     )
-    let server = GRPCServer(transport: transport, services: services)
+    let server = GRPCServer(transport: transport, services: services, interceptors: interceptors)
     self.server = server
 
     var groupConfiguration = ServiceGroupConfiguration(
-      services: [.init(service: GRPCServerService(server: server, board: board, logger: logger))],
+      services: [.init(service: GRPCServerService(server: server, board: board, changes: application.changes, logger: logger))],
       logger: logger
     )
     if handleSignals { groupConfiguration.gracefulShutdownSignals = [.sigterm, .sigint] }
@@ -68,7 +95,18 @@ public final class OKeyDaemon: Sendable {
         metadata: ["address": "\(configuration.listen)"]
       )
     }
-    try await group.run()
+    do {
+      try await directory.checkServiceAccount()
+    } catch let error as DirectoryError {
+      logger.error("directory check failed at start; routing calls will fail until it is fixed", metadata: ["cause": "\(error)"])
+    }
+    do {
+      try await group.run()
+    } catch {
+      await directory.shutdown()
+      throw error
+    }
+    await directory.shutdown()
   }
 
   /// Starts a graceful shutdown: health turns NOT_SERVING, new calls are refused, in-flight calls finish.
@@ -97,6 +135,7 @@ public final class OKeyDaemon: Sendable {
 struct GRPCServerService: Service {
   let server: GRPCServer<HTTP2ServerTransport.Posix>
   let board: ServingStatusBoard
+  let changes: RenewalChangeHub
   let logger: Logger
 
   func run() async throws {
@@ -112,6 +151,7 @@ struct GRPCServerService: Service {
     } onGracefulShutdown: {
       logger.notice("okeyd shutting down: health NOT_SERVING, finishing in-flight calls")
       board.enterShutdown()
+      changes.finishAll()
       server.beginGracefulShutdown()
     }
   }

@@ -145,13 +145,26 @@ public struct StoredSession: Sendable, Hashable {
   public var createdAt: Instant
   /// When it stops working.
   public var expiresAt: Instant
+  /// The person's directory DN, name and mail at login.
+  public var dn: String
+  public var displayName: String
+  public var mail: String
+  /// The person's group roles at login.
+  public var groups: Set<Actor.GroupRole>
 
   /// Creates a session record.
-  public init(tokenHash: String, uid: String, createdAt: Instant, expiresAt: Instant) {
+  public init(
+    tokenHash: String, uid: String, createdAt: Instant, expiresAt: Instant, dn: String = "", displayName: String = "",
+    mail: String = "", groups: Set<Actor.GroupRole> = []
+  ) {
     self.tokenHash = tokenHash
     self.uid = uid
     self.createdAt = createdAt
     self.expiresAt = expiresAt
+    self.dn = dn
+    self.displayName = displayName
+    self.mail = mail
+    self.groups = groups
   }
 }
 

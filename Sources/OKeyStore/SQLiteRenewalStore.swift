@@ -409,8 +409,11 @@ public final class SQLiteRenewalStore: RenewalStore {
     try await guarded {
       try await pool.write { db in
         try db.execute(
-          sql: "INSERT INTO sessions (token_hash, uid, created_at, expires_at) VALUES (?, ?, ?, ?)",
-          arguments: [session.tokenHash, session.uid, session.createdAt.millisecondsSinceEpoch, session.expiresAt.millisecondsSinceEpoch]
+          sql: "INSERT INTO sessions (token_hash, uid, created_at, expires_at, dn, display_name, mail, groups) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+          arguments: [
+            session.tokenHash, session.uid, session.createdAt.millisecondsSinceEpoch, session.expiresAt.millisecondsSinceEpoch,
+            session.dn, session.displayName, session.mail, session.groups.map(\.rawValue).sorted().joined(separator: ","),
+          ]
         )
       }
     }
@@ -425,7 +428,9 @@ public final class SQLiteRenewalStore: RenewalStore {
         ).map { row in
           StoredSession(
             tokenHash: row["token_hash"], uid: row["uid"], createdAt: Instant(millisecondsSinceEpoch: row["created_at"]),
-            expiresAt: Instant(millisecondsSinceEpoch: row["expires_at"]))
+            expiresAt: Instant(millisecondsSinceEpoch: row["expires_at"]), dn: row["dn"], displayName: row["display_name"],
+            mail: row["mail"],
+            groups: Set((row["groups"] as String).split(separator: ",").compactMap { Actor.GroupRole(rawValue: String($0)) }))
         }
       }
     }

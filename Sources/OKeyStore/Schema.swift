@@ -3,7 +3,7 @@ import GRDB
 /// The versioned schema. Shipped migrations are never edited: a change is a new migration.
 enum Schema {
   /// Migration identifiers, oldest first.
-  static let versions = ["v1-renewals-documents-audit", "v2-charter-pickup-keys", "v3-outbox-sessions"]
+  static let versions = ["v1-renewals-documents-audit", "v2-charter-pickup-keys", "v3-outbox-sessions", "v4-session-person"]
 
   static var migrator: DatabaseMigrator {
     var migrator = DatabaseMigrator()
@@ -165,6 +165,17 @@ enum Schema {
             expires_at INTEGER NOT NULL
           );
           CREATE INDEX sessions_by_expiry ON sessions(expires_at);
+          """
+      )
+    }
+    migrator.registerMigration(versions[3]) { db in
+      // Sessions remember who logged in and their groups, so that calls need no directory round trip.
+      try db.execute(
+        sql: """
+          ALTER TABLE sessions ADD COLUMN dn TEXT NOT NULL DEFAULT '';
+          ALTER TABLE sessions ADD COLUMN display_name TEXT NOT NULL DEFAULT '';
+          ALTER TABLE sessions ADD COLUMN mail TEXT NOT NULL DEFAULT '';
+          ALTER TABLE sessions ADD COLUMN groups TEXT NOT NULL DEFAULT '';
           """
       )
     }

@@ -26,7 +26,7 @@ struct ConfigurationTests {
     #expect(configuration.listen == ListenAddress(host: "0.0.0.0", port: 6000))
     #expect(configuration.limits.maxConcurrentStreamsPerConnection == 7)
     #expect(configuration.limits.maxMessageBytes == OKeyConfiguration().limits.maxMessageBytes)
-    #expect(configuration.databasePath == "/srv/okey/okey.sqlite")
+    #expect(configuration.database.path == "/srv/okey/okey.sqlite")
     #expect(!configuration.listen.isLoopback)
   }
 

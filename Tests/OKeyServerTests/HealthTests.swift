@@ -1,4 +1,5 @@
 import GRPCCore
+import GRPCProtobuf
 import GRPCNIOTransportHTTP2
 import OKeyAPI
 import OKeyServer
@@ -107,22 +108,28 @@ struct HealthTests {
 
 @Suite("transport limits and unbuilt RPCs")
 struct TransportTests {
-  @Test("an okey.v1 RPC not built yet answers UNIMPLEMENTED")
-  func unimplemented() async throws {
+  @Test("an okey.v1 call without a token is UNAUTHENTICATED, with a reason and a message that say what to do")
+  func unauthenticated() async throws {
     try await withOKeyDaemon { _, address in
       try await withClient(address) { client in
         let support = Okey_V1_SupportService.Client(wrapping: client)
         let error = await #expect(throws: RPCError.self) {
           try await support.stats(Okey_V1_StatsRequest())
         }
-        #expect(error?.code == .unimplemented)
+        #expect(error?.code == .unauthenticated)
+        #expect(error?.message.contains("log in") == true)
+        let status = try error?.unpackGoogleRPCStatus()
+        #expect(status?.details.first?.errorInfo?.reason == "TOKEN_MISSING")
       }
     }
   }
 
   @Test("a message over the configured size is refused and the server keeps serving")
   func oversizedMessage() async throws {
-    try await withOKeyDaemon(configure: { $0.limits.maxMessageBytes = 4096 }) { _, address in
+    try await withOKeyDaemon(configure: {
+      $0.limits.maxMessageBytes = 4096
+      $0.limits.maxDocumentBytes = 1024
+    }) { _, address in
       try await withClient(address) { client in
         let health = Grpc_Health_V1_Health.Client(wrapping: client)
         let error = await #expect(throws: RPCError.self) {

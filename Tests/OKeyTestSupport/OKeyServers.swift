@@ -8,9 +8,14 @@ public func withOKeyDaemon<Result: Sendable>(
   configure: (inout OKeyConfiguration) -> Void = { _ in },
   _ body: (OKeyDaemon, ListenAddress) async throws -> Result
 ) async throws -> Result {
+  let folder = FileManager.default.temporaryDirectory.appendingPathComponent("okeyd-test-\(UInt64.random(in: 0...UInt64.max))").path
+  defer { try? FileManager.default.removeItem(atPath: folder) }
   var configuration = OKeyConfiguration()
   configuration.listen = ListenAddress(host: "127.0.0.1", port: 0)
   configuration.shutdownGraceSeconds = 5
+  configuration.database.path = folder + "/okey.sqlite"
+  configuration.directory.uri = "ldap://127.0.0.1:1"
+  configuration.directory.networkTimeoutSeconds = 1
   configure(&configuration)
   var logger = Logger(label: "okeyd-test")
   logger.logLevel = .warning
@@ -43,6 +48,12 @@ public final class OKeydProcess: Sendable {
   public init(arguments: [String] = [], environment: [String: String] = [:]) async throws {
     var arguments = arguments
     if !arguments.contains("--listen") { arguments += ["--listen", "127.0.0.1:0"] }
+    var environment = environment
+    if environment["OKEY_DATABASE_PATH"] == nil {
+      let folder = FileManager.default.temporaryDirectory.appendingPathComponent("okeyd-proc-\(UInt64.random(in: 0...UInt64.max))").path
+      environment["OKEY_DATABASE_PATH"] = folder + "/okey.sqlite"
+    }
+    if environment["OKEY_LDAP_URI"] == nil { environment["OKEY_LDAP_URI"] = "ldap://127.0.0.1:1" }
     child = try ChildProcess(TestPaths.executable("okeyd"), arguments, environment: environment)
     let log = try await child.waitForError { $0.contains("okeyd listening") }
     guard let range = log.range(of: #"address=[0-9.]+:[0-9]+"#, options: .regularExpression) else {

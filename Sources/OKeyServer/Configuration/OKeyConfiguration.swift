@@ -1,41 +1,80 @@
 import Foundation
+import OKeyDirectory
+import OKeyStore
 import Yams
 
 /// Everything okeyd needs to run, built once at start from the configuration file and the
-/// environment, then passed down. Every field has a documented default; see `okeyd.example.yaml`.
-public struct OKeyConfiguration: Sendable, Equatable {
+/// environment, then passed down. Every field has a documented default; `okeyd.example.yaml`
+/// shows them all. Keys left out of the file keep their defaults.
+public struct OKeyConfiguration: Sendable, Equatable, Codable {
   /// Where okeyd listens. Default 127.0.0.1:50051.
-  public var listen: ListenAddress = ListenAddress(host: "127.0.0.1", port: 50051)
-
-  /// Transport and payload limits.
-  public var limits: Limits = Limits()
-
-  /// Where the SQLite database lives. Default `var/okey.sqlite`, relative to the working folder.
-  public var databasePath: String = "var/okey.sqlite"
-
+  public var listen = ListenAddress(host: "127.0.0.1", port: 50051)
+  /// Transport, payload and document limits.
+  public var limits = Limits()
+  /// The SQLite database.
+  public var database = Database()
   /// Log level: trace, debug, info, notice, warning, error or critical. Default info.
-  public var logLevel: String = "info"
-
+  public var logLevel = "info"
   /// Longest time a graceful shutdown waits for in-flight RPCs before cancelling them. Default 10 s.
-  public var shutdownGraceSeconds: Int = 10
+  public var shutdownGraceSeconds = 10
+  /// How to reach the directory.
+  public var directory = DirectoryConfiguration()
+  /// How routing reads the directory.
+  public var routing = RoutingConfiguration()
+  /// Login sessions.
+  public var sessions = Sessions()
+  /// Internal systems (the portal, DSI tools) and the SHA-256 of their keys.
+  public var serviceAccounts: [ServiceAccount] = []
+  /// The DSI mailbox, where agents send enrolment elements and the DSI hears of work.
+  public var dsiMailbox = "dsi@ac-test.fr"
 
-  /// Transport and payload limits, with defaults sized for supporting documents of a few MiB.
+  /// Transport, payload and document limits.
   public struct Limits: Sendable, Equatable, Codable {
     /// Largest request message accepted, in bytes. Default 8 MiB (documents are at most 5 MiB).
-    public var maxMessageBytes: Int = 8 * 1024 * 1024
+    public var maxMessageBytes = 8 * 1024 * 1024
     /// Most concurrent RPC streams on one HTTP/2 connection. Default 100.
-    public var maxConcurrentStreamsPerConnection: Int = 100
-
+    public var maxConcurrentStreamsPerConnection = 100
+    /// Largest supporting document, in bytes. Default 5 MiB.
+    public var maxDocumentBytes = 5 * 1024 * 1024
+    /// Most documents on one request. Default 10.
+    public var maxDocumentsPerRequest = 10
     /// The defaults.
     public init() {}
+  }
 
-    public init(from decoder: any Decoder) throws {
-      let container = try decoder.container(keyedBy: CodingKeys.self)
-      let defaults = Limits()
-      maxMessageBytes = try container.decodeIfPresent(Int.self, forKey: .maxMessageBytes) ?? defaults.maxMessageBytes
-      maxConcurrentStreamsPerConnection =
-        try container.decodeIfPresent(Int.self, forKey: .maxConcurrentStreamsPerConnection)
-        ?? defaults.maxConcurrentStreamsPerConnection
+  /// The SQLite database.
+  public struct Database: Sendable, Equatable, Codable {
+    /// The file (created with its folder when missing). Default var/okey.sqlite.
+    public var path = "var/okey.sqlite"
+    /// FULL (default: nothing acknowledged is lost, even on power loss) or NORMAL (faster; a power
+    /// loss can lose the last commits). See ``Durability``.
+    public var durability = Durability.full
+    /// The defaults.
+    public init() {}
+  }
+
+  /// Login sessions.
+  public struct Sessions: Sendable, Equatable, Codable {
+    /// How long a session token works, in seconds. Default 8 hours.
+    public var ttlSeconds = 8 * 3600
+    /// The defaults.
+    public init() {}
+  }
+
+  /// An internal system allowed to call the API with a key, possibly for people.
+  public struct ServiceAccount: Sendable, Equatable, Codable {
+    /// Its name, as the audit trail shows it (e.g. "portal").
+    public var name: String
+    /// Lower-case hex SHA-256 of its key (the key itself is never in the file).
+    public var keySHA256: String
+    /// True when it may act for a person with `x-okey-on-behalf-of`. Default true.
+    public var actsForPeople = true
+
+    /// Creates a service account.
+    public init(name: String, keySHA256: String, actsForPeople: Bool = true) {
+      self.name = name
+      self.keySHA256 = keySHA256
+      self.actsForPeople = actsForPeople
     }
   }
 
@@ -53,37 +92,51 @@ public struct OKeyConfiguration: Sendable, Equatable {
     return try parse(yaml: text, source: path)
   }
 
-  /// Parses YAML configuration text; `source` names it in error messages.
+  /// Parses YAML configuration text over the defaults; `source` names it in error messages.
   public static func parse(yaml text: String, source: String = "configuration") throws -> OKeyConfiguration {
-    let file: File
+    let loaded: Any?
     do {
-      file = try YAMLDecoder().decode(File.self, from: text.isEmpty ? "{}" : text)
-    } catch let error as DecodingError {
-      throw ConfigurationError("\(source): \(Self.describe(error))")
+      loaded = try Yams.load(yaml: text)
     } catch {
       throw ConfigurationError("\(source) is not valid YAML: \(error)")
     }
-    var configuration = OKeyConfiguration()
-    if let listen = file.listen { configuration.listen = try ListenAddress(parsing: listen, field: "listen") }
-    if let limits = file.limits { configuration.limits = limits }
-    if let database = file.database?.path { configuration.databasePath = database }
-    if let level = file.logLevel { configuration.logLevel = level }
-    if let grace = file.shutdownGraceSeconds { configuration.shutdownGraceSeconds = grace }
+    var merged = try JSONSerialization.jsonObject(with: JSONEncoder().encode(OKeyConfiguration()))
+    if let loaded {
+      guard let file = loaded as? [String: Any] else { throw ConfigurationError("\(source): expected a mapping of settings at the top") }
+      merged = overlay(file, on: merged)
+    }
+    let configuration: OKeyConfiguration
+    do {
+      configuration = try JSONDecoder().decode(OKeyConfiguration.self, from: JSONSerialization.data(withJSONObject: merged))
+    } catch let error as DecodingError {
+      throw ConfigurationError("\(source): \(describe(error))")
+    } catch let error as ConfigurationError {
+      throw ConfigurationError("\(source): \(error.message)")
+    }
     try configuration.validate()
     return configuration
   }
 
-  /// Applies the environment overrides: OKEY_LISTEN, OKEY_DATABASE_PATH, OKEY_LOG_LEVEL.
+  private static func overlay(_ file: Any, on defaults: Any) -> Any {
+    guard let file = file as? [String: Any], let defaults = defaults as? [String: Any] else { return file }
+    var merged = defaults
+    for (key, value) in file { merged[key] = defaults[key].map { overlay(value, on: $0) } ?? value }
+    return merged
+  }
+
+  /// Applies the environment overrides: OKEY_LISTEN, OKEY_DATABASE_PATH, OKEY_LOG_LEVEL,
+  /// OKEY_LDAP_URI, OKEY_LDAP_BIND_PASSWORD.
   public mutating func applyEnvironment(_ environment: [String: String]) throws {
-    if let listen = environment["OKEY_LISTEN"], !listen.isEmpty {
-      self.listen = try ListenAddress(parsing: listen, field: "OKEY_LISTEN")
-    }
-    if let path = environment["OKEY_DATABASE_PATH"], !path.isEmpty { databasePath = path }
-    if let level = environment["OKEY_LOG_LEVEL"], !level.isEmpty { logLevel = level }
+    func value(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
+    if let listen = value("OKEY_LISTEN") { self.listen = try ListenAddress(parsing: listen, field: "OKEY_LISTEN") }
+    if let path = value("OKEY_DATABASE_PATH") { database.path = path }
+    if let level = value("OKEY_LOG_LEVEL") { logLevel = level }
+    if let uri = value("OKEY_LDAP_URI") { directory.uri = uri }
+    if let password = value("OKEY_LDAP_BIND_PASSWORD") { directory.bindPassword = password }
     try validate()
   }
 
-  /// Refuses values that cannot work, naming the field.
+  /// Refuses values that cannot work, naming the setting.
   public func validate() throws {
     guard limits.maxMessageBytes >= 1024, limits.maxMessageBytes <= 64 * 1024 * 1024 else {
       throw ConfigurationError("limits.maxMessageBytes must be between 1024 and 67108864, not \(limits.maxMessageBytes)")
@@ -91,21 +144,21 @@ public struct OKeyConfiguration: Sendable, Equatable {
     guard limits.maxConcurrentStreamsPerConnection >= 1 else {
       throw ConfigurationError("limits.maxConcurrentStreamsPerConnection must be at least 1")
     }
+    guard limits.maxDocumentBytes >= 1, limits.maxDocumentBytes < limits.maxMessageBytes else {
+      throw ConfigurationError("limits.maxDocumentBytes must be positive and below limits.maxMessageBytes")
+    }
+    guard limits.maxDocumentsPerRequest >= 1 else { throw ConfigurationError("limits.maxDocumentsPerRequest must be at least 1") }
     guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(logLevel) else {
       throw ConfigurationError("logLevel must be one of trace, debug, info, notice, warning, error, critical; not '\(logLevel)'")
     }
-    guard shutdownGraceSeconds >= 0 else {
-      throw ConfigurationError("shutdownGraceSeconds must not be negative")
+    guard shutdownGraceSeconds >= 0 else { throw ConfigurationError("shutdownGraceSeconds must not be negative") }
+    guard sessions.ttlSeconds >= 60 else { throw ConfigurationError("sessions.ttlSeconds must be at least 60") }
+    guard directory.poolSize >= 1, directory.poolSize <= 64 else { throw ConfigurationError("directory.poolSize must be between 1 and 64") }
+    for account in serviceAccounts {
+      guard account.keySHA256.count == 64, account.keySHA256.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) else {
+        throw ConfigurationError("serviceAccounts[\(account.name)].keySHA256 must be the lower-case hex SHA-256 of the key (64 characters)")
+      }
     }
-  }
-
-  private struct File: Decodable {
-    var listen: String?
-    var limits: Limits?
-    var database: Database?
-    var logLevel: String?
-    var shutdownGraceSeconds: Int?
-    struct Database: Decodable { var path: String? }
   }
 
   private static func describe(_ error: DecodingError) -> String {
@@ -113,16 +166,17 @@ public struct OKeyConfiguration: Sendable, Equatable {
     case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
       let path = context.codingPath.map(\.stringValue).joined(separator: ".")
       return "\(path.isEmpty ? "file" : path): \(context.debugDescription)"
-    case .keyNotFound(let key, _):
-      return "missing key \(key.stringValue)"
+    case .keyNotFound(let key, let context):
+      let path = (context.codingPath.map(\.stringValue) + [key.stringValue]).joined(separator: ".")
+      return "missing setting \(path)"
     @unknown default:
       return "\(error)"
     }
   }
 }
 
-/// A host and TCP port to listen on.
-public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
+/// A host and TCP port to listen on, written `HOST:PORT`.
+public struct ListenAddress: Sendable, Equatable, Codable, CustomStringConvertible {
   /// IPv4 address or host name, e.g. 127.0.0.1.
   public var host: String
   /// TCP port; 0 lets the system choose a free one.
@@ -144,6 +198,16 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
     }
     self.host = String(text[..<colon])
     self.port = port
+  }
+
+  public init(from decoder: any Decoder) throws {
+    let text = try decoder.singleValueContainer().decode(String.self)
+    try self.init(parsing: text, field: "listen")
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var container = encoder.singleValueContainer()
+    try container.encode(description)
   }
 
   /// True for 127.0.0.0/8, ::1 and localhost.

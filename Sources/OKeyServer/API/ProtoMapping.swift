@@ -1,0 +1,296 @@
+import Foundation
+import OKeyAPI
+import OKeyDomain
+import OKeyStore
+import SwiftProtobuf
+
+// Every conversion between okey.v1 messages and domain values lives here.
+
+extension Google_Protobuf_Timestamp {
+  init(_ instant: Instant) {
+    let seconds = instant.millisecondsSinceEpoch >= 0 ? instant.millisecondsSinceEpoch / 1000 : (instant.millisecondsSinceEpoch - 999) / 1000
+    self.init(seconds: seconds, nanos: Int32((instant.millisecondsSinceEpoch - seconds * 1000) * 1_000_000))
+  }
+
+  var instant: Instant {
+    Instant(millisecondsSinceEpoch: seconds * 1000 + Int64(nanos / 1_000_000))
+  }
+}
+
+enum Wire {
+  // MARK: Enums in
+
+  static func keyType(_ value: Okey_V1_KeyType, field: String = "key_type") throws -> KeyType {
+    switch value {
+    case .software: return .software
+    case .hardware: return .hardware
+    case .unspecified: throw APIError.invalidArgument(field, "required: KEY_TYPE_SOFTWARE or KEY_TYPE_HARDWARE")
+    case .UNRECOGNIZED(let n): throw APIError.invalidArgument(field, "unknown value \(n): use KEY_TYPE_SOFTWARE or KEY_TYPE_HARDWARE")
+    }
+  }
+
+  static func motif(_ value: Okey_V1_Motif) throws -> Motif {
+    switch value {
+    case .expired: return .expired
+    case .lost: return .lost
+    case .stolen: return .stolen
+    case .broken: return .broken
+    case .phoneChanged: return .phoneChanged
+    case .typeChange: return .typeChange
+    case .other: return .other
+    case .unspecified: throw APIError.invalidArgument("motif", "required: one of the MOTIF_ values")
+    case .UNRECOGNIZED(let n): throw APIError.invalidArgument("motif", "unknown value \(n): use one of the MOTIF_ values")
+    }
+  }
+
+  static func platform(_ value: Okey_V1_MobilePlatform) throws -> MobilePlatform {
+    switch value {
+    case .android: return .android
+    case .ios: return .ios
+    case .unspecified: throw APIError.invalidArgument("platform", "required: MOBILE_PLATFORM_ANDROID or MOBILE_PLATFORM_IOS")
+    case .UNRECOGNIZED(let n): throw APIError.invalidArgument("platform", "unknown value \(n): use MOBILE_PLATFORM_ANDROID or MOBILE_PLATFORM_IOS")
+    }
+  }
+
+  static func status(_ value: Okey_V1_RenewalStatus, field: String = "statuses") throws -> RenewalStatus {
+    switch value {
+    case .draft: return .draft
+    case .awaitingDocuments: return .awaitingDocuments
+    case .pendingApproval: return .pendingApproval
+    case .awaitingEnrolment: return .awaitingEnrolment
+    case .awaitingCharter: return .awaitingCharter
+    case .awaitingDsi: return .awaitingDSI
+    case .readyForPickup: return .readyForPickup
+    case .pickupBooked: return .pickupBooked
+    case .completed: return .completed
+    case .rejected: return .rejected
+    case .cancelled: return .cancelled
+    case .unspecified, .UNRECOGNIZED: throw APIError.invalidArgument(field, "unknown status \(value.rawValue)")
+    }
+  }
+
+  // MARK: Enums out
+
+  static func keyType(_ value: KeyType) -> Okey_V1_KeyType { value == .software ? .software : .hardware }
+
+  static func status(_ value: RenewalStatus) -> Okey_V1_RenewalStatus {
+    switch value {
+    case .draft: return .draft
+    case .awaitingDocuments: return .awaitingDocuments
+    case .pendingApproval: return .pendingApproval
+    case .awaitingEnrolment: return .awaitingEnrolment
+    case .awaitingCharter: return .awaitingCharter
+    case .awaitingDSI: return .awaitingDsi
+    case .readyForPickup: return .readyForPickup
+    case .pickupBooked: return .pickupBooked
+    case .completed: return .completed
+    case .rejected: return .rejected
+    case .cancelled: return .cancelled
+    }
+  }
+
+  static func motif(_ value: Motif) -> Okey_V1_Motif {
+    switch value {
+    case .expired: return .expired
+    case .lost: return .lost
+    case .stolen: return .stolen
+    case .broken: return .broken
+    case .phoneChanged: return .phoneChanged
+    case .typeChange: return .typeChange
+    case .other: return .other
+    }
+  }
+
+  static func platform(_ value: MobilePlatform?) -> Okey_V1_MobilePlatform {
+    switch value {
+    case .android: return .android
+    case .ios: return .ios
+    case nil: return .unspecified
+    }
+  }
+
+  static func role(_ value: ActingRole) -> Okey_V1_Role {
+    switch value {
+    case .agent: return .agent
+    case .approver: return .approver
+    case .dsi: return .dsi
+    case .support: return .support
+    case .system: return .unspecified
+    }
+  }
+
+  // MARK: Messages out
+
+  static func person(_ person: DirectoryPerson) -> Okey_V1_Person {
+    .with {
+      $0.uid = person.uid
+      $0.dn = person.dn
+      $0.displayName = person.displayName
+      $0.mail = person.mail
+      $0.active = person.active
+    }
+  }
+
+  static func approver(_ approver: RoutedApprover?) -> Okey_V1_RoutedApprover? {
+    approver.map { approver in
+      .with {
+        $0.person = person(approver.person)
+        $0.foundBy = approver.foundBy
+      }
+    }
+  }
+
+  static func routing(_ routing: Routing) -> Okey_V1_Routing {
+    var message = Okey_V1_Routing()
+    message.requester = person(routing.requester)
+    if let n1 = approver(routing.n1) { message.n1 = n1 }
+    if let n2 = approver(routing.n2) { message.n2 = n2 }
+    if let proposed = routing.proposedN1 { message.proposedN1 = person(proposed.person) }
+    message.firstDegree = routing.firstDegree
+    message.schoolDirector = routing.schoolDirector
+    message.ondeDelegation = routing.ondeDelegation
+    if case .automatic(let reason) = routing.autoValidation {
+      message.autoValidated = true
+      message.autoValidationReason = reason
+    }
+    if let validator = routing.effectiveValidator { message.effectiveValidator = person(validator) }
+    message.problems = routing.problems.map { problem in
+      .with {
+        $0.code = problem.code
+        $0.message = problem.message
+      }
+    }
+    message.resolvedAt = .init(routing.resolvedAt)
+    return message
+  }
+
+  static func document(_ document: DocumentSummary) -> Okey_V1_Document {
+    .with {
+      $0.documentID = document.id
+      $0.filename = document.filename
+      $0.mediaType = document.mediaType.rawValue
+      $0.kind = document.kind
+      $0.sizeBytes = Int64(document.sizeBytes)
+      $0.sha256 = document.sha256
+      $0.addedAt = .init(document.addedAt)
+    }
+  }
+
+  static func place(_ place: PickupPlace) -> Okey_V1_PickupPlace {
+    .with {
+      $0.placeID = place.id
+      $0.name = place.name
+      $0.address = place.address
+    }
+  }
+
+  static func slot(_ slot: PickupSlot, place: PickupPlace?) -> Okey_V1_PickupSlot {
+    .with {
+      $0.slotID = slot.id
+      if let place { $0.place = Wire.place(place) } else { $0.place = .with { $0.placeID = slot.placeID } }
+      $0.startsAt = .init(slot.startsAt)
+      $0.endsAt = .init(slot.endsAt)
+      $0.capacity = Int32(slot.capacity)
+      $0.booked = Int32(slot.booked)
+    }
+  }
+
+  static func event(_ stored: AuditEvent) -> Okey_V1_HistoryEvent {
+    .with {
+      $0.sequence = stored.sequence
+      $0.at = .init(stored.event.at)
+      $0.actor = stored.event.actor
+      $0.onBehalfOf = stored.event.onBehalfOf ?? ""
+      $0.role = role(stored.event.role)
+      $0.action = stored.event.action
+      if let from = stored.event.from { $0.fromStatus = status(from) }
+      $0.toStatus = status(stored.event.to)
+      $0.details = stored.event.details
+    }
+  }
+
+  static func renewal(
+    _ renewal: RenewalRequest,
+    catalogue: ReasonCatalogue,
+    history: [AuditEvent] = [],
+    place: PickupPlace? = nil,
+    slot: PickupSlot? = nil
+  ) -> Okey_V1_Renewal {
+    var message = Okey_V1_Renewal()
+    message.requestID = renewal.id
+    message.agentUid = renewal.agentUID
+    message.keyType = keyType(renewal.keyType)
+    message.motif = motif(renewal.motif)
+    message.motifDetails = renewal.motifDetails
+    message.status = status(renewal.status)
+    message.version = renewal.version
+    message.documents = renewal.documents.map(document)
+    if renewal.status == .draft || renewal.status == .awaitingDocuments {
+      message.missingDocumentKinds = catalogue.missingKinds(for: renewal.motif, documents: renewal.documents)
+    }
+    message.routing = routing(renewal.routing)
+    message.routed = renewal.routed
+    message.platform = platform(renewal.platform)
+    message.charterVersion = renewal.charterVersion ?? ""
+    if let signed = renewal.charterSignedAt { message.charterSignedAt = .init(signed) }
+    message.newKeySerial = renewal.newKeySerial ?? ""
+    if let place { message.pickupPlace = Wire.place(place) } else if let id = renewal.pickupPlaceID {
+      message.pickupPlace = .with { $0.placeID = id }
+    }
+    if let slot, let bookedAt = renewal.appointmentBookedAt {
+      message.appointment = .with {
+        $0.slot = Wire.slot(slot, place: place)
+        $0.bookedAt = .init(bookedAt)
+      }
+    }
+    message.decidedBy = renewal.decidedBy ?? ""
+    message.decisionComment = renewal.decisionComment ?? ""
+    message.createdAt = .init(renewal.createdAt)
+    message.updatedAt = .init(renewal.updatedAt)
+    message.history = history.map(event)
+    return message
+  }
+
+  static func key(_ key: KeyRecord) -> Okey_V1_Key {
+    .with {
+      $0.serial = key.serial
+      $0.keyType = keyType(key.keyType)
+      $0.status = key.status == .active ? .active : .replaced
+      $0.activatedAt = .init(key.activatedAt)
+      if let replaced = key.replacedAt { $0.replacedAt = .init(replaced) }
+      $0.requestID = key.renewalID ?? ""
+    }
+  }
+
+  static func charter(_ charter: Charter) -> Okey_V1_Charter {
+    .with {
+      $0.version = charter.version
+      $0.text = charter.text
+      $0.footer = charter.footer
+      $0.publishedAt = .init(charter.publishedAt)
+    }
+  }
+
+  // MARK: Page tokens
+
+  /// An opaque page token for a cursor (base64 of "millis:id").
+  static func pageToken(_ cursor: RenewalCursor?) -> String {
+    guard let cursor else { return "" }
+    return Data("\(cursor.createdAt.millisecondsSinceEpoch):\(cursor.id)".utf8).base64EncodedString()
+  }
+
+  static func cursor(_ token: String) throws -> RenewalCursor? {
+    guard !token.isEmpty else { return nil }
+    guard token.count <= 400, let data = Data(base64Encoded: token), let text = String(data: data, encoding: .utf8),
+      let colon = text.firstIndex(of: ":"), let millis = Int64(text[..<colon])
+    else {
+      throw APIError.invalidArgument("page_token", "not a token this server gave: pass next_page_token unchanged, or empty for the first page")
+    }
+    return RenewalCursor(createdAt: Instant(millisecondsSinceEpoch: millis), id: String(text[text.index(after: colon)...]))
+  }
+
+  static func pageSize(_ requested: Int32) throws -> Int {
+    guard requested >= 0 else { throw APIError.invalidArgument("page_size", "must not be negative") }
+    return requested == 0 ? 20 : min(Int(requested), 100)
+  }
+}

@@ -1,0 +1,198 @@
+import Foundation
+import Logging
+import OKeyAPI
+import OKeyDirectory
+import OKeyDomain
+import OKeyStore
+import Synchronization
+
+/// What every RPC service shares: the store, the directory and its resolver, the rules, the clock,
+/// and the hub that tells watchers about changes. Handlers stay thin: decode, authorise, call here.
+final class RenewalApplication: Sendable {
+  let configuration: OKeyConfiguration
+  let store: any RenewalStore
+  let directory: any Directory
+  let resolver: RoutingResolver
+  let catalogue: ReasonCatalogue
+  let documentRules: DocumentRules
+  let changes = RenewalChangeHub()
+  let logger: Logger
+  let clock: @Sendable () -> Instant
+  let sessions: SessionBook
+
+  init(
+    configuration: OKeyConfiguration, store: any RenewalStore, directory: any Directory, resolver: RoutingResolver,
+    logger: Logger, clock: @escaping @Sendable () -> Instant = RenewalApplication.systemClock
+  ) {
+    self.configuration = configuration
+    self.store = store
+    self.directory = directory
+    self.resolver = resolver
+    self.catalogue = .standard
+    self.documentRules = DocumentRules(
+      maxBytes: configuration.limits.maxDocumentBytes, maxCount: configuration.limits.maxDocumentsPerRequest)
+    self.logger = logger
+    self.clock = clock
+    self.sessions = SessionBook(store: store, clock: clock)
+  }
+
+  @Sendable static func systemClock() -> Instant {
+    Instant(millisecondsSinceEpoch: Int64((Date().timeIntervalSince1970 * 1000).rounded()))
+  }
+
+  static func newID() -> String { UUID().uuidString.lowercased() }
+
+  /// A uid worth asking the directory about: 1 to 64 characters, no control characters. Filter
+  /// metacharacters are allowed through: the directory escapes them and finds nobody.
+  static func isPlausibleUID(_ uid: String) -> Bool {
+    (1...64).contains(uid.count) && !uid.unicodeScalars.contains { $0.properties.generalCategory == .control }
+  }
+
+  /// Checks a request id's shape (INVALID_ARGUMENT naming the field otherwise).
+  static func checkID(_ id: String, field: String = "request_id") throws {
+    guard (1...64).contains(id.count), id.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) else {
+      throw APIError.invalidArgument(field, "not a request id: use the request_id OKEY returned")
+    }
+  }
+
+  static func checkIdempotencyKey(_ key: String) throws -> String? {
+    guard !key.isEmpty else { return nil }
+    guard key.count <= 128 else { throw APIError.invalidArgument("idempotency_key", "at most 128 characters") }
+    return key
+  }
+
+  // MARK: Reading
+
+  /// The request, or NOT_FOUND.
+  func load(_ id: String) async throws -> RenewalRequest {
+    try Self.checkID(id)
+    guard let renewal = try await store.renewal(id: id) else { throw APIError.notFound("no renewal request \(id)") }
+    return renewal
+  }
+
+  /// The request if `actor` may read it through the agent/approver/DSI services: its agent, an
+  /// approver its routing snapshot names, or a DSI operator.
+  func loadVisible(_ id: String, to actor: Actor) async throws -> RenewalRequest {
+    let renewal = try await load(id)
+    let approver = renewal.routed && renewal.routing.namesApprover(actor.uid)
+    guard renewal.agentUID == actor.uid || approver || actor.isDSI else {
+      throw APIError.denied("NOT_YOUR_REQUEST", "request \(id) is not yours: agents see their own requests only")
+    }
+    return renewal
+  }
+
+  /// The wire form of a request, with its place, appointment and (optionally) history.
+  func message(_ renewal: RenewalRequest, history: Bool = false) async throws -> Okey_V1_Renewal {
+    let place = try await renewal.pickupPlaceID.asyncMap { try await store.pickupPlace(id: $0) } ?? nil
+    let slot = try await renewal.appointmentSlotID.asyncMap { try await store.pickupSlot(id: $0) } ?? nil
+    let events = history ? try await store.history(renewalID: renewal.id) : []
+    return Wire.renewal(renewal, catalogue: catalogue, history: events, place: place, slot: slot)
+  }
+
+  // MARK: Changing
+
+  /// Applies a command to a request in one store transaction: the command is built inside the
+  /// transaction from what it needs (`build` may refuse), decided by the domain, written with its
+  /// audit events and outbox rows, then announced to watchers.
+  func change(
+    _ id: String,
+    expectedVersion: Int64,
+    actor: Actor,
+    operation: String,
+    idempotencyKey: String? = nil,
+    build: @escaping @Sendable (RenewalRequest, any ChangeReader) throws -> RenewalCommand
+  ) async throws -> RenewalRequest {
+    try Self.checkID(id)
+    // A call past its deadline is cancelled here and writes nothing.
+    try Task.checkCancellation()
+    let context = DecisionContext(now: clock(), expectedVersion: expectedVersion, catalogue: catalogue, documentRules: documentRules)
+    let renewal = try await store.change(renewalID: id, operation: operation, idempotencyKey: idempotencyKey) { current, reader in
+      do {
+        let command = try build(current, reader)
+        return RenewalWorkflow.decide(command, on: current, by: actor, context: context)
+      } catch let refusal as RenewalRefusal {
+        return .failure(refusal)
+      } catch {
+        return .failure(RenewalRefusal(.invalidField, "\(error)"))
+      }
+    }
+    changes.publish(renewal)
+    return renewal
+  }
+}
+
+extension Optional {
+  func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
+    guard let value = self else { return nil }
+    return try await transform(value)
+  }
+}
+
+/// Sessions: issued at login, stored hashed, found by token hash until they expire.
+struct SessionBook: Sendable {
+  let store: any RenewalStore
+  let clock: @Sendable () -> Instant
+
+  func open(for person: DirectoryPerson, groups: Set<Actor.GroupRole>, ttlSeconds: Int) async throws -> (token: String, expiresAt: Instant) {
+    let token = Tokens.make()
+    let now = clock()
+    let expiresAt = now.adding(seconds: Int64(ttlSeconds))
+    try await store.saveSession(
+      StoredSession(
+        tokenHash: Tokens.hash(token), uid: person.uid, createdAt: now, expiresAt: expiresAt, dn: person.dn,
+        displayName: person.displayName, mail: person.mail, groups: groups))
+    return (token, expiresAt)
+  }
+
+  func session(forTokenHash hash: String) async throws -> Principal? {
+    guard let session = try await store.session(tokenHash: hash, now: clock()) else { return nil }
+    let person = DirectoryPerson(uid: session.uid, dn: session.dn, displayName: session.displayName, mail: session.mail)
+    return Principal(person: person, actor: Actor(uid: session.uid, groups: session.groups), kind: .session(expiresAt: session.expiresAt))
+  }
+}
+
+/// Tells WatchRenewal streams about changes, by request id.
+final class RenewalChangeHub: Sendable {
+  private struct State {
+    var subscribers: [String: [Int: AsyncStream<RenewalRequest>.Continuation]] = [:]
+    var next = 0
+  }
+
+  private let state = Mutex(State())
+
+  /// A stream of the changes of one request, and a function that ends it.
+  func subscribe(_ id: String) -> (changes: AsyncStream<RenewalRequest>, stop: @Sendable () -> Void) {
+    let (stream, continuation) = AsyncStream.makeStream(of: RenewalRequest.self, bufferingPolicy: .bufferingNewest(16))
+    let key = state.withLock { state -> Int in
+      let key = state.next
+      state.next += 1
+      state.subscribers[id, default: [:]][key] = continuation
+      return key
+    }
+    continuation.onTermination = { [weak self] _ in
+      self?.state.withLock { state in
+        state.subscribers[id]?[key] = nil
+        if state.subscribers[id]?.isEmpty == true { state.subscribers[id] = nil }
+      }
+    }
+    return (stream, { continuation.finish() })
+  }
+
+  func publish(_ renewal: RenewalRequest) {
+    let continuations = state.withLock { Array($0.subscribers[renewal.id]?.values ?? [:].values) }
+    for continuation in continuations { continuation.yield(renewal) }
+  }
+
+  /// Open subscriptions (for leak tests and metrics).
+  var subscriptionCount: Int { state.withLock { $0.subscribers.values.reduce(0) { $0 + $1.count } } }
+
+  /// Ends every subscription (shutdown).
+  func finishAll() {
+    let all = state.withLock { state -> [AsyncStream<RenewalRequest>.Continuation] in
+      let all = state.subscribers.values.flatMap(\.values)
+      state.subscribers.removeAll()
+      return all
+    }
+    for continuation in all { continuation.finish() }
+  }
+}

@@ -1,0 +1,82 @@
+import Crypto
+import Foundation
+import OKeyDomain
+
+/// Who is calling, once authenticated: a person's session, or an internal system acting for a
+/// person (then it has exactly that person's rights) or for nobody.
+struct Principal: Sendable {
+  /// How the caller authenticated.
+  enum Kind: Sendable {
+    /// A person's session token.
+    case session(expiresAt: Instant)
+    /// A service-account key, acting for the person in `actor` (when `person` is set).
+    case serviceAccount(name: String)
+  }
+
+  /// The person whose rights apply; nil for a service account acting for nobody.
+  var person: DirectoryPerson?
+  /// The actor the domain sees (uid, groups, service account).
+  var actor: Actor
+  /// How.
+  var kind: Kind
+
+  /// The person, or PERMISSION_DENIED for a service account acting for nobody.
+  func requirePerson() throws -> (DirectoryPerson, Actor) {
+    guard let person else {
+      throw APIError.denied(
+        "ON_BEHALF_OF_REQUIRED", "a service account must name the person it acts for in x-okey-on-behalf-of for this call")
+    }
+    return (person, actor)
+  }
+
+  /// PERMISSION_DENIED unless the caller is a DSI operator.
+  func requireDSI() throws -> Actor {
+    let (_, actor) = try requirePerson()
+    guard actor.groups.contains(.dsi) else { throw APIError.denied("NOT_DSI", "this operation is for DSI operators") }
+    return actor
+  }
+
+  /// PERMISSION_DENIED unless the caller is support staff.
+  func requireSupport() throws -> Actor {
+    let (_, actor) = try requirePerson()
+    guard actor.groups.contains(.support) else { throw APIError.denied("NOT_SUPPORT", "this query is for support staff") }
+    return actor
+  }
+
+  /// The principal of the current call, set by ``AuthenticationInterceptor``.
+  @TaskLocal static var current: Principal?
+
+  /// The current principal, or UNAUTHENTICATED.
+  static func required() throws -> Principal {
+    guard let current else { throw APIError.unauthenticated("TOKEN_MISSING", "log in first and send authorization: Bearer <token>") }
+    return current
+  }
+}
+
+/// Tokens: random, sent once, stored and compared only as SHA-256.
+enum Tokens {
+  /// A new random token (32 bytes, base64url).
+  static func make() -> String {
+    var generator = SystemRandomNumberGenerator()
+    let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
+    return Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+      .replacingOccurrences(of: "=", with: "")
+  }
+
+  /// Lower-case hex SHA-256 of a token.
+  static func hash(_ token: String) -> String {
+    hashHex(Array(token.utf8))
+  }
+
+  static func hashHex(_ bytes: [UInt8]) -> String {
+    SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+  }
+
+  /// Compares two hex digests in constant time.
+  static func equal(_ lhs: String, _ rhs: String) -> Bool {
+    let a = Array(lhs.utf8)
+    let b = Array(rhs.utf8)
+    guard a.count == b.count else { return false }
+    return zip(a, b).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
+  }
+}

@@ -1,0 +1,42 @@
+import GRPCCore
+import OKeyAPI
+import OKeyDomain
+import OKeyStore
+
+/// okey.v1.ApprovalService: the N+1 and N+2 decide. Rights come from each request's routing snapshot.
+struct ApprovalRPCService: Okey_V1_ApprovalService.SimpleServiceProtocol {
+  let application: RenewalApplication
+
+  func listPendingApprovals(request: Okey_V1_ListPendingApprovalsRequest, context: ServerContext) async throws -> Okey_V1_ListPendingApprovalsResponse {
+    let (_, actor) = try Principal.required().requirePerson()
+    var query = RenewalQuery()
+    query.approverUID = actor.uid
+    query.statuses = [.pendingApproval]
+    query.routedOnly = true
+    query.order = .oldestFirst
+    query.limit = try Wire.pageSize(request.pageSize)
+    query.after = try Wire.cursor(request.pageToken)
+    let page = try await application.store.search(query)
+    return .with {
+      // Never one's own request, even when the directory names its agent as an approver.
+      $0.renewals = page.renewals.filter { $0.agentUID != actor.uid }.map { Wire.renewal($0, catalogue: application.catalogue) }
+      $0.nextPageToken = Wire.pageToken(page.next)
+    }
+  }
+
+  func approve(request: Okey_V1_ApproveRequest, context: ServerContext) async throws -> Okey_V1_ApproveResponse {
+    let (_, actor) = try Principal.required().requirePerson()
+    let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, operation: "approve") { _, _ in
+      .approve(comment: request.comment)
+    }
+    return .with { $0.renewal = Wire.renewal(renewal, catalogue: application.catalogue) }
+  }
+
+  func reject(request: Okey_V1_RejectRequest, context: ServerContext) async throws -> Okey_V1_RejectResponse {
+    let (_, actor) = try Principal.required().requirePerson()
+    let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, operation: "reject") { _, _ in
+      .reject(reason: request.reason)
+    }
+    return .with { $0.renewal = Wire.renewal(renewal, catalogue: application.catalogue) }
+  }
+}

@@ -1,0 +1,59 @@
+import GRPCCore
+import OKeyAPI
+import OKeyDomain
+
+/// okey.v1.AuthService: Login by directory bind, WhoAmI.
+struct AuthRPCService: Okey_V1_AuthService.SimpleServiceProtocol {
+  let application: RenewalApplication
+
+  func login(request: Okey_V1_LoginRequest, context: ServerContext) async throws -> Okey_V1_LoginResponse {
+    let logger = application.logger
+    guard RenewalApplication.isPlausibleUID(request.uid) else { throw APIError.invalidArgument("uid", "give your directory login (1 to 64 characters)") }
+    guard !request.password.isEmpty else { throw APIError.invalidArgument("password", "required") }
+    guard request.password.utf8.count <= 1024 else { throw APIError.invalidArgument("password", "too long") }
+    let refused = APIError.unauthenticated("BAD_CREDENTIALS", "wrong uid or password")
+    guard let person = try await application.resolver.person(uid: request.uid) else {
+      logger.notice("login refused", metadata: ["uid": "\(request.uid)", "peer": "\(context.remotePeer)", "why": "no single directory entry"])
+      throw refused
+    }
+    guard try await application.directory.checkPassword(dn: person.dn, password: request.password) else {
+      logger.notice("login refused", metadata: ["uid": "\(request.uid)", "peer": "\(context.remotePeer)", "why": "wrong password"])
+      throw refused
+    }
+    let groups = try await application.resolver.groupRoles(of: person)
+    let session = try await application.sessions.open(for: person, groups: groups, ttlSeconds: application.configuration.sessions.ttlSeconds)
+    logger.notice("login", metadata: ["uid": "\(person.uid)", "peer": "\(context.remotePeer)", "groups": "\(groups.map(\.rawValue).sorted())"])
+    return .with {
+      $0.token = session.token
+      $0.expiresAt = .init(session.expiresAt)
+      $0.principal = Self.principal(person: person, actor: Actor(uid: person.uid, groups: groups), serviceAccount: nil, expiresAt: session.expiresAt)
+    }
+  }
+
+  func whoAmI(request: Okey_V1_WhoAmIRequest, context: ServerContext) async throws -> Okey_V1_WhoAmIResponse {
+    let principal = try Principal.required()
+    var expiresAt: Instant?
+    var account: String?
+    switch principal.kind {
+    case .session(let expiry): expiresAt = expiry
+    case .serviceAccount(let name): account = name
+    }
+    return .with {
+      $0.principal = Self.principal(person: principal.person, actor: principal.actor, serviceAccount: account, expiresAt: expiresAt)
+    }
+  }
+
+  static func principal(person: DirectoryPerson?, actor: Actor, serviceAccount: String?, expiresAt: Instant?) -> Okey_V1_Principal {
+    .with {
+      $0.uid = person?.uid ?? ""
+      $0.displayName = person?.displayName ?? ""
+      var roles: [Okey_V1_Role] = person == nil ? [] : [.agent]
+      if actor.groups.contains(.dsi) { roles.append(.dsi) }
+      if actor.groups.contains(.support) { roles.append(.support) }
+      if serviceAccount != nil { roles.append(.serviceAccount) }
+      $0.roles = roles
+      $0.serviceAccount = serviceAccount ?? ""
+      if let expiresAt { $0.expiresAt = .init(expiresAt) }
+    }
+  }
+}

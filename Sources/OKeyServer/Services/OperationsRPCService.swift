@@ -1,0 +1,106 @@
+import GRPCCore
+import OKeyAPI
+import OKeyDomain
+import OKeyStore
+
+/// okey.v1.OperationsService: the DSI's operations. Every call needs the DSI group.
+struct OperationsRPCService: Okey_V1_OperationsService.SimpleServiceProtocol {
+  let application: RenewalApplication
+
+  func listWork(request: Okey_V1_ListWorkRequest, context: ServerContext) async throws -> Okey_V1_ListWorkResponse {
+    _ = try Principal.required().requireDSI()
+    var query = RenewalQuery()
+    query.statuses = try request.statuses.isEmpty ? [.awaitingEnrolment, .awaitingDSI, .pickupBooked] : request.statuses.map { try Wire.status($0) }
+    query.order = .oldestFirst
+    query.limit = try Wire.pageSize(request.pageSize)
+    query.after = try Wire.cursor(request.pageToken)
+    let page = try await application.store.search(query)
+    var response = Okey_V1_ListWorkResponse()
+    for renewal in page.renewals { response.renewals.append(try await application.message(renewal)) }
+    response.nextPageToken = Wire.pageToken(page.next)
+    return response
+  }
+
+  func confirmEnrolmentElements(request: Okey_V1_ConfirmEnrolmentElementsRequest, context: ServerContext) async throws -> Okey_V1_ConfirmEnrolmentElementsResponse {
+    let actor = try Principal.required().requireDSI()
+    let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, operation: "confirm-enrolment") { _, _ in
+      .confirmEnrolment(comment: request.comment)
+    }
+    return .with { $0.renewal = Wire.renewal(renewal, catalogue: application.catalogue) }
+  }
+
+  func finalize(request: Okey_V1_FinalizeRequest, context: ServerContext) async throws -> Okey_V1_FinalizeResponse {
+    let actor = try Principal.required().requireDSI()
+    if !request.pickupPlaceID.isEmpty { try RenewalApplication.checkID(request.pickupPlaceID, field: "pickup_place_id") }
+    let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, operation: "finalize") { _, reader in
+      var place: PickupPlace?
+      if !request.pickupPlaceID.isEmpty {
+        guard let found = try reader.pickupPlace(id: request.pickupPlaceID) else {
+          throw RenewalRefusal(.invalidField, "pickup_place_id: no place '\(request.pickupPlaceID)': publish it with PublishPickupSlots first")
+        }
+        place = found
+      }
+      return .finalize(serial: request.newKeySerial, place: place)
+    }
+    var response = Okey_V1_FinalizeResponse()
+    response.renewal = try await application.message(renewal)
+    return response
+  }
+
+  func publishPickupSlots(request: Okey_V1_PublishPickupSlotsRequest, context: ServerContext) async throws -> Okey_V1_PublishPickupSlotsResponse {
+    _ = try Principal.required().requireDSI()
+    let placeMessage = request.place
+    try RenewalApplication.checkID(placeMessage.placeID, field: "place.place_id")
+    guard !placeMessage.name.trimmingCharacters(in: .whitespaces).isEmpty, placeMessage.name.count <= 200 else {
+      throw APIError.invalidArgument("place.name", "give a name of 1 to 200 characters")
+    }
+    guard placeMessage.address.count <= 1000 else { throw APIError.invalidArgument("place.address", "at most 1,000 characters") }
+    guard request.slots.count <= 500 else { throw APIError.invalidArgument("slots", "at most 500 slots per call") }
+    let now = application.clock()
+    let place = PickupPlace(id: placeMessage.placeID, name: placeMessage.name, address: placeMessage.address)
+    var slots: [PickupSlot] = []
+    for (index, spec) in request.slots.enumerated() {
+      let start = spec.startsAt.instant
+      let end = spec.endsAt.instant
+      guard spec.hasStartsAt, spec.hasEndsAt, start > now, end > start else {
+        throw APIError.invalidArgument("slots[\(index)]", "starts_at must be in the future and ends_at after it")
+      }
+      guard (1...1000).contains(spec.capacity) else { throw APIError.invalidArgument("slots[\(index)].capacity", "between 1 and 1,000") }
+      slots.append(PickupSlot(id: RenewalApplication.newID(), placeID: place.id, startsAt: start, endsAt: end, capacity: Int(spec.capacity)))
+    }
+    try await application.store.savePickupPlace(place, addingSlots: slots)
+    return .with {
+      $0.place = Wire.place(place)
+      $0.slots = slots.map { Wire.slot($0, place: place) }
+    }
+  }
+
+  func recordHandover(request: Okey_V1_RecordHandoverRequest, context: ServerContext) async throws -> Okey_V1_RecordHandoverResponse {
+    let actor = try Principal.required().requireDSI()
+    let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, operation: "record-handover") { _, _ in
+      .recordHandover(comment: request.comment)
+    }
+    return .with { $0.renewal = Wire.renewal(renewal, catalogue: application.catalogue) }
+  }
+
+  func publishCharter(request: Okey_V1_PublishCharterRequest, context: ServerContext) async throws -> Okey_V1_PublishCharterResponse {
+    _ = try Principal.required().requireDSI()
+    if let refusal = Charter.validate(version: request.version, text: request.text, code: request.code) { throw refusal }
+    guard request.text.utf8.count <= 200_000 else { throw APIError.invalidArgument("text", "at most 200,000 bytes") }
+    let charter = Charter(version: request.version, text: request.text, code: request.code, publishedAt: application.clock())
+    try await application.store.publishCharter(charter)
+    return .with { $0.charter = Wire.charter(charter) }
+  }
+
+  func reroute(request: Okey_V1_RerouteRequest, context: ServerContext) async throws -> Okey_V1_RerouteResponse {
+    let actor = try Principal.required().requireDSI()
+    let current = try await application.load(request.requestID)
+    // Fresh from the directory, outside the transaction.
+    application.resolver.forget(uid: current.agentUID)
+    let routing = try await application.resolver.resolve(uid: current.agentUID)
+    let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, operation: "reroute") { _, _ in
+      .reroute(routing)
+    }
+    return .with { $0.renewal = Wire.renewal(renewal, catalogue: application.catalogue) }
+  }
+}

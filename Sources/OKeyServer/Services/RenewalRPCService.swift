@@ -1,0 +1,222 @@
+import GRPCCore
+import OKeyAPI
+import OKeyDomain
+import OKeyStore
+
+/// okey.v1.RenewalService: the agent's procedure (the agent's session, or an internal system acting
+/// for the agent).
+struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
+  let application: RenewalApplication
+
+  func startRenewal(request: Okey_V1_StartRenewalRequest, context: ServerContext) async throws -> Okey_V1_StartRenewalResponse {
+    let (_, actor) = try Principal.required().requirePerson()
+    let keyType = try Wire.keyType(request.keyType)
+    let motif = try Wire.motif(request.motif)
+    let key = try RenewalApplication.checkIdempotencyKey(request.idempotencyKey)
+    // The directory is asked before the transaction, never inside it.
+    let routing = try await application.resolver.resolve(uid: actor.uid)
+    if routing.problems.contains(where: { $0.code == "NO_ENTRY" || $0.code == "SEVERAL_ENTRIES" }) {
+      throw APIError(code: .failedPrecondition, reason: "DIRECTORY_ENTRY", message: routing.problems.map(\.message).joined(separator: "; ") + ": contact support")
+    }
+    let id = RenewalApplication.newID()
+    let catalogue = application.catalogue
+    let now = application.clock()
+    try Task.checkCancellation()
+    let renewal = try await application.store.start(agentUID: actor.uid, idempotencyKey: key) { open in
+      RenewalWorkflow.start(
+        id: id, actor: actor, keyType: keyType, motif: motif, motifDetails: request.motifDetails, routing: routing,
+        openRequestID: open, catalogue: catalogue, now: now)
+    }
+    application.changes.publish(renewal)
+    return .with { $0.renewal = Wire.renewal(renewal, catalogue: catalogue) }
+  }
+
+  func addDocument(request: Okey_V1_AddDocumentRequest, context: ServerContext) async throws -> Okey_V1_AddDocumentResponse {
+    let (_, actor) = try Principal.required().requirePerson()
+    let content = [UInt8](request.content)
+    let inspected = application.documentRules.inspect(
+      filename: request.filename, claimedMediaType: request.mediaType, kind: request.kind, content: content, catalogue: application.catalogue)
+    let document = try inspected.get()
+    let id = RenewalApplication.newID()
+    let sha256 = Tokens.hash(bytes: content)
+    let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, operation: "add-document") { _, _ in
+      .addDocument(id: id, document, sha256: sha256)
+    }
+    var response = Okey_V1_AddDocumentResponse()
+    response.renewal = try await application.message(renewal)
+    if let summary = renewal.documents.first(where: { $0.id == id }) { response.document = Wire.document(summary) }
+    return response
+  }
+
+  func removeDocument(request: Okey_V1_RemoveDocumentRequest, context: ServerContext) async throws -> Okey_V1_RemoveDocumentResponse {
+    let (_, actor) = try Principal.required().requirePerson()
+    try RenewalApplication.checkID(request.documentID, field: "document_id")
+    let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, operation: "remove-document") { _, _ in
+      .removeDocument(id: request.documentID)
+    }
+    return .with { $0.renewal = Wire.renewal(renewal, catalogue: application.catalogue) }
+  }
+
+  func setValidator(request: Okey_V1_SetValidatorRequest, context: ServerContext) async throws -> Okey_V1_SetValidatorResponse {
+    let (_, actor) = try Principal.required().requirePerson()
+    guard RenewalApplication.isPlausibleUID(request.validatorUid) else { throw APIError.invalidArgument("validator_uid", "give the validator's directory login") }
+    let current = try await application.loadVisible(request.requestID, to: actor)
+    guard current.agentUID == actor.uid else {
+      throw RenewalRefusal(.notYourRequest, "request \(current.id) is not yours: agents act on their own requests only")
+    }
+    // The directory is consulted before the transaction; the domain re-checks state and version inside it.
+    let corrected = try await application.resolver.correctValidator(of: current.routing, to: request.validatorUid).get()
+    let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, operation: "set-validator") { _, _ in
+      .setValidator(corrected: corrected)
+    }
+    return .with { $0.renewal = Wire.renewal(renewal, catalogue: application.catalogue) }
+  }
+
+  func submitRenewal(request: Okey_V1_SubmitRenewalRequest, context: ServerContext) async throws -> Okey_V1_SubmitRenewalResponse {
+    let (_, actor) = try Principal.required().requirePerson()
+    let key = try RenewalApplication.checkIdempotencyKey(request.idempotencyKey)
+    let renewal = try await application.change(
+      request.requestID, expectedVersion: request.expectedVersion, actor: actor, operation: "submit", idempotencyKey: key
+    ) { _, _ in .submit }
+    return .with {
+      $0.renewal = Wire.renewal(renewal, catalogue: application.catalogue)
+      $0.routed = renewal.routed
+    }
+  }
+
+  func cancelRenewal(request: Okey_V1_CancelRenewalRequest, context: ServerContext) async throws -> Okey_V1_CancelRenewalResponse {
+    let (_, actor) = try Principal.required().requirePerson()
+    let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, operation: "cancel") { _, _ in
+      .cancel(reason: request.reason)
+    }
+    return .with { $0.renewal = Wire.renewal(renewal, catalogue: application.catalogue) }
+  }
+
+  func getRenewal(request: Okey_V1_GetRenewalRequest, context: ServerContext) async throws -> Okey_V1_GetRenewalResponse {
+    let (_, actor) = try Principal.required().requirePerson()
+    let renewal = try await application.loadVisible(request.requestID, to: actor)
+    var response = Okey_V1_GetRenewalResponse()
+    response.renewal = try await application.message(renewal, history: true)
+    return response
+  }
+
+  func listMyRenewals(request: Okey_V1_ListMyRenewalsRequest, context: ServerContext) async throws -> Okey_V1_ListMyRenewalsResponse {
+    let (_, actor) = try Principal.required().requirePerson()
+    var query = RenewalQuery()
+    query.agentUID = actor.uid
+    query.limit = try Wire.pageSize(request.pageSize)
+    query.after = try Wire.cursor(request.pageToken)
+    let page = try await application.store.search(query)
+    var response = Okey_V1_ListMyRenewalsResponse()
+    for renewal in page.renewals { response.renewals.append(try await application.message(renewal)) }
+    response.nextPageToken = Wire.pageToken(page.next)
+    return response
+  }
+
+  func chooseMobilePlatform(request: Okey_V1_ChooseMobilePlatformRequest, context: ServerContext) async throws -> Okey_V1_ChooseMobilePlatformResponse {
+    let (_, actor) = try Principal.required().requirePerson()
+    let platform = try Wire.platform(request.platform)
+    let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, operation: "choose-platform") { _, _ in
+      .choosePlatform(platform)
+    }
+    let mailbox = application.configuration.dsiMailbox
+    return .with {
+      $0.renewal = Wire.renewal(renewal, catalogue: application.catalogue)
+      $0.instructions = .with {
+        $0.platform = Wire.platform(platform)
+        $0.dsiMailbox = mailbox
+        $0.steps = [
+          platform == .android
+            ? "Install the authenticator application from the Google Play Store."
+            : "Install the authenticator application from the App Store.",
+          "Open it and add a new token; note the enrolment elements it shows (serial and activation code).",
+          "Send those elements from your academic mailbox to \(mailbox), with your request id \(renewal.id).",
+          "Wait for the DSI to confirm; then sign the charter. Your PIN stays the one of your old key.",
+        ]
+      }
+    }
+  }
+
+  func getCharter(request: Okey_V1_GetCharterRequest, context: ServerContext) async throws -> Okey_V1_GetCharterResponse {
+    _ = try Principal.required()
+    guard let charter = try await application.store.currentCharter() else {
+      throw APIError.notFound("no charter is published yet: the DSI publishes it with OperationsService.PublishCharter")
+    }
+    return .with { $0.charter = Wire.charter(charter) }
+  }
+
+  func signCharter(request: Okey_V1_SignCharterRequest, context: ServerContext) async throws -> Okey_V1_SignCharterResponse {
+    let (_, actor) = try Principal.required().requirePerson()
+    let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, operation: "sign-charter") { _, reader in
+      .signCharter(code: request.charterCode, acknowledged: request.acknowledged, current: try reader.currentCharter())
+    }
+    return .with { $0.renewal = Wire.renewal(renewal, catalogue: application.catalogue) }
+  }
+
+  func listPickupSlots(request: Okey_V1_ListPickupSlotsRequest, context: ServerContext) async throws -> Okey_V1_ListPickupSlotsResponse {
+    let (_, actor) = try Principal.required().requirePerson()
+    let renewal = try await application.loadVisible(request.requestID, to: actor)
+    guard renewal.keyType == .hardware, let placeID = renewal.pickupPlaceID,
+      renewal.status == .readyForPickup || renewal.status == .pickupBooked
+    else {
+      throw RenewalRefusal(.wrongState, "request \(renewal.id) is \(renewal.status.rawValue): slots are for hardware keys ready for pickup")
+    }
+    let place = try await application.store.pickupPlace(id: placeID)
+    let slots = try await application.store.pickupSlots(placeID: placeID, startingAfter: application.clock(), withRoomOnly: true)
+    return .with {
+      if let place { $0.place = Wire.place(place) }
+      $0.slots = slots.map { Wire.slot($0, place: place) }
+    }
+  }
+
+  func bookPickup(request: Okey_V1_BookPickupRequest, context: ServerContext) async throws -> Okey_V1_BookPickupResponse {
+    let (_, actor) = try Principal.required().requirePerson()
+    try RenewalApplication.checkID(request.slotID, field: "slot_id")
+    let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, operation: "book-pickup") { _, reader in
+      guard let slot = try reader.pickupSlot(id: request.slotID) else {
+        throw RenewalRefusal(.slotElsewhere, "no slot \(request.slotID): pick one from ListPickupSlots")
+      }
+      return .bookPickup(slot)
+    }
+    var response = Okey_V1_BookPickupResponse()
+    response.renewal = try await application.message(renewal)
+    return response
+  }
+
+  func watchRenewal(
+    request: Okey_V1_WatchRenewalRequest,
+    response: RPCWriter<Okey_V1_WatchRenewalResponse>,
+    context: ServerContext
+  ) async throws {
+    let (_, actor) = try Principal.required().requirePerson()
+    try RenewalApplication.checkID(request.requestID)
+    // Subscribe first, then read: no change can fall between the two.
+    let subscription = application.changes.subscribe(request.requestID)
+    defer { subscription.stop() }
+    var current = try await application.loadVisible(request.requestID, to: actor)
+    try await response.write(.with {
+      $0.renewal = Wire.renewal(current, catalogue: application.catalogue)
+      $0.changedAt = .init(current.updatedAt)
+    })
+    if current.status.isTerminal { return }
+    try await withRPCCancellationHandler {
+      for await change in subscription.changes where change.version > current.version {
+        current = change
+        try await response.write(.with {
+          $0.renewal = Wire.renewal(change, catalogue: application.catalogue)
+          $0.changedAt = .init(change.updatedAt)
+        })
+        if change.status.isTerminal { return }
+      }
+    } onCancelRPC: {
+      subscription.stop()
+    }
+  }
+}
+
+extension Tokens {
+  /// Lower-case hex SHA-256 of bytes.
+  static func hash(bytes: [UInt8]) -> String {
+    hashHex(bytes)
+  }
+}

@@ -1,0 +1,89 @@
+import GRPCCore
+import OKeyAPI
+import OKeyDomain
+import OKeyStore
+
+/// okey.v1.SupportService: read-only queries for support staff.
+struct SupportRPCService: Okey_V1_SupportService.SimpleServiceProtocol {
+  let application: RenewalApplication
+
+  func searchRenewals(request: Okey_V1_SearchRenewalsRequest, context: ServerContext) async throws -> Okey_V1_SearchRenewalsResponse {
+    _ = try Principal.required().requireSupport()
+    var query = RenewalQuery()
+    if !request.agentUid.isEmpty { query.agentUID = request.agentUid }
+    query.statuses = try request.statuses.map { try Wire.status($0) }
+    switch request.keyType {
+    case .unspecified: break
+    default: query.keyType = try Wire.keyType(request.keyType)
+    }
+    if !request.approverUid.isEmpty { query.approverUID = request.approverUid }
+    if request.hasCreatedAfter { query.createdAfter = request.createdAfter.instant }
+    if request.hasCreatedBefore { query.createdBefore = request.createdBefore.instant }
+    query.limit = try Wire.pageSize(request.pageSize)
+    query.after = try Wire.cursor(request.pageToken)
+    let page = try await application.store.search(query)
+    return .with {
+      $0.renewals = page.renewals.map { Wire.renewal($0, catalogue: application.catalogue) }
+      $0.nextPageToken = Wire.pageToken(page.next)
+    }
+  }
+
+  func getRenewal(request: Okey_V1_GetRenewalRequest, context: ServerContext) async throws -> Okey_V1_GetRenewalResponse {
+    _ = try Principal.required().requireSupport()
+    let renewal = try await application.load(request.requestID)
+    var response = Okey_V1_GetRenewalResponse()
+    response.renewal = try await application.message(renewal, history: true)
+    return response
+  }
+
+  func resolveRouting(request: Okey_V1_ResolveRoutingRequest, context: ServerContext) async throws -> Okey_V1_ResolveRoutingResponse {
+    _ = try Principal.required().requireSupport()
+    guard RenewalApplication.isPlausibleUID(request.uid) else { throw APIError.invalidArgument("uid", "give a directory login (1 to 64 characters)") }
+    let routing = try await application.resolver.resolve(uid: request.uid)
+    return .with { $0.routing = Wire.routing(routing) }
+  }
+
+  func listKeys(request: Okey_V1_ListKeysRequest, context: ServerContext) async throws -> Okey_V1_ListKeysResponse {
+    _ = try Principal.required().requireSupport()
+    guard RenewalApplication.isPlausibleUID(request.uid) else { throw APIError.invalidArgument("uid", "give a directory login (1 to 64 characters)") }
+    let keys = try await application.store.keys(agentUID: request.uid)
+    return .with { $0.keys = keys.map(Wire.key) }
+  }
+
+  func verifyAuditTrail(request: Okey_V1_VerifyAuditTrailRequest, context: ServerContext) async throws -> Okey_V1_VerifyAuditTrailResponse {
+    _ = try Principal.required().requireSupport()
+    let result = try await application.store.verifyAuditTrail()
+    return .with {
+      $0.intact = result.intact
+      $0.eventsChecked = result.eventsChecked
+      $0.problems = result.problems.map { problem in
+        .with {
+          $0.sequence = problem.sequence
+          $0.kind = problem.kind.rawValue
+          $0.message = problem.message
+        }
+      }
+    }
+  }
+
+  func stats(request: Okey_V1_StatsRequest, context: ServerContext) async throws -> Okey_V1_StatsResponse {
+    _ = try Principal.required().requireSupport()
+    let counts = try await application.store.countByStatus()
+    let pending = try await application.store.outboxMessages(state: .pending, limit: 100_000).count
+    let dead = try await application.store.outboxMessages(state: .dead, limit: 100_000).count
+    let cache = application.resolver.cacheCounters
+    return .with {
+      $0.renewalsByStatus = RenewalStatus.allCases.compactMap { status in
+        guard let count = counts[status] else { return nil }
+        return .with {
+          $0.status = Wire.status(status)
+          $0.count = Int64(count)
+        }
+      }
+      $0.directoryCacheHits = Int64(cache.hits)
+      $0.directoryCacheMisses = Int64(cache.misses)
+      $0.outboxPending = Int64(pending)
+      $0.outboxDead = Int64(dead)
+    }
+  }
+}
