@@ -31,9 +31,18 @@ struct AuthenticationInterceptor: ServerInterceptor {
         "call denied", metadata: ["method": "\(method)", "peer": "\(context.remotePeer)", "why": "\(String(describing: (error as? APIError)?.reason ?? "\(type(of: error))"))"])
       throw error
     }
-    return try await Principal.$current.withValue(principal) {
+    var response = try await Principal.$current.withValue(principal) {
       try await next(request, context)
     }
+    // A streaming body runs after this returns: give it the principal too.
+    if case .success(var contents) = response.accepted {
+      let producer = contents.producer
+      contents.producer = { writer in
+        try await Principal.$current.withValue(principal) { try await producer(writer) }
+      }
+      response.accepted = .success(contents)
+    }
+    return response
   }
 
   func authenticate(_ metadata: Metadata) async throws -> Principal {

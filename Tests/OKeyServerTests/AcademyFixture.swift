@@ -1,0 +1,115 @@
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import GRPCProtobuf
+import OKeyAPI
+@testable import OKeyServer
+import OKeyTestSupport
+import SwiftProtobuf
+import Testing
+
+/// The key of the portal's service account in the tests.
+let portalKey = "portal-test-key-0123456789"
+let toolsKey = "tools-test-key-no-people"
+
+/// Runs `body` with the sample academy in a slapd and an okeyd in-process using it.
+func withAcademy<Result: Sendable>(
+  configure: @escaping (inout OKeyConfiguration) -> Void = { _ in },
+  _ body: (OKeyDaemon, GRPCClient<HTTP2ClientTransport.Posix>) async throws -> Result
+) async throws -> Result {
+  try await withSlapd { slapd in
+    try await withOKeyDaemon(configure: { configuration in
+      configuration.directory = slapd.directoryConfiguration(cacheTTLSeconds: 5)
+      configuration.serviceAccounts = [
+        .init(name: "portal", keySHA256: Tokens.hash(portalKey)),
+        .init(name: "dsi-tools", keySHA256: Tokens.hash(toolsKey), actsForPeople: false),
+      ]
+      configure(&configuration)
+    }) { daemon, address in
+      try await withClient(address) { client in try await body(daemon, client) }
+    }
+  }
+}
+
+/// Someone calling the API: metadata plus typed clients.
+struct Caller: Sendable {
+  let name: String
+  let metadata: Metadata
+  let auth: Okey_V1_AuthService.Client<HTTP2ClientTransport.Posix>
+  let renewals: Okey_V1_RenewalService.Client<HTTP2ClientTransport.Posix>
+  let approvals: Okey_V1_ApprovalService.Client<HTTP2ClientTransport.Posix>
+  let operations: Okey_V1_OperationsService.Client<HTTP2ClientTransport.Posix>
+  let support: Okey_V1_SupportService.Client<HTTP2ClientTransport.Posix>
+
+  init(_ client: GRPCClient<HTTP2ClientTransport.Posix>, name: String, metadata: Metadata) {
+    self.name = name
+    self.metadata = metadata
+    auth = .init(wrapping: client)
+    renewals = .init(wrapping: client)
+    approvals = .init(wrapping: client)
+    operations = .init(wrapping: client)
+    support = .init(wrapping: client)
+  }
+
+  static func anonymous(_ client: GRPCClient<HTTP2ClientTransport.Posix>) -> Caller {
+    Caller(client, name: "anonymous", metadata: [:])
+  }
+
+  /// A person's session, by Login with the fixture password.
+  static func session(_ client: GRPCClient<HTTP2ClientTransport.Posix>, _ uid: String) async throws -> Caller {
+    let login = try await Okey_V1_AuthService.Client(wrapping: client).login(.with {
+      $0.uid = uid
+      $0.password = SlapdFixture.personPassword
+    })
+    return Caller(client, name: uid, metadata: ["authorization": "Bearer \(login.token)"])
+  }
+
+  /// The portal's service account acting for `uid` (or for nobody).
+  static func portal(_ client: GRPCClient<HTTP2ClientTransport.Posix>, for uid: String?, key: String = portalKey) -> Caller {
+    var metadata: Metadata = ["authorization": "Bearer \(key)"]
+    if let uid { metadata.addString(uid, forKey: "x-okey-on-behalf-of") }
+    return Caller(client, name: "portal for \(uid ?? "nobody")", metadata: metadata)
+  }
+}
+
+/// A small real PDF.
+let pdfBytes = Data("%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n".utf8)
+
+/// The gRPC code and ErrorInfo reason of a failed call, or nil when it succeeded.
+func failure(_ body: () async throws -> Void) async -> (code: RPCError.Code, reason: String)? {
+  do {
+    try await body()
+    return nil
+  } catch let error as RPCError {
+    let reason = (try? error.unpackGoogleRPCStatus())??.details.first?.errorInfo?.reason ?? ""
+    return (error.code, reason)
+  } catch {
+    return (.unknown, "\(error)")
+  }
+}
+
+extension Caller {
+  /// Starts, documents and submits a request; returns it as submitted.
+  func startAndSubmit(_ keyType: Okey_V1_KeyType, motif: Okey_V1_Motif = .expired, kind: String = "supporting-document") async throws -> Okey_V1_Renewal {
+    var renewal = try await renewals.startRenewal(.with {
+      $0.keyType = keyType
+      $0.motif = motif
+    }, metadata: metadata).renewal
+    renewal = try await renewals.addDocument(.with {
+      $0.requestID = renewal.requestID
+      $0.filename = "justificatif.pdf"
+      $0.mediaType = "application/pdf"
+      $0.kind = kind
+      $0.content = pdfBytes
+      $0.expectedVersion = renewal.version
+    }, metadata: metadata).renewal
+    return try await renewals.submitRenewal(.with {
+      $0.requestID = renewal.requestID
+      $0.expectedVersion = renewal.version
+    }, metadata: metadata).renewal
+  }
+
+  func get(_ id: String) async throws -> Okey_V1_Renewal {
+    try await renewals.getRenewal(.with { $0.requestID = id }, metadata: metadata).renewal
+  }
+}
