@@ -33,7 +33,7 @@ func withAcademy<Result: Sendable>(
 
 /// Someone calling the API: metadata plus typed clients.
 struct Caller: Sendable {
-  let name: String
+  var name: String
   let metadata: Metadata
   let auth: Okey_V1_AuthService.Client<HTTP2ClientTransport.Posix>
   let renewals: Okey_V1_RenewalService.Client<HTTP2ClientTransport.Posix>

@@ -173,9 +173,10 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
     let (_, actor) = try Principal.required().requirePerson()
     try RenewalApplication.checkID(request.slotID, field: "slot_id")
     let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, operation: "book-pickup") { _, reader in
-      guard let slot = try reader.pickupSlot(id: request.slotID) else {
-        throw RenewalRefusal(.slotElsewhere, "no slot \(request.slotID): pick one from ListPickupSlots")
-      }
+      // An unknown slot goes to the domain as a slot of no place: it checks who asks before it
+      // says the slot is not at the request's place.
+      let slot = try reader.pickupSlot(id: request.slotID)
+        ?? PickupSlot(id: request.slotID, placeID: "", startsAt: Instant(millisecondsSinceEpoch: 0), endsAt: Instant(millisecondsSinceEpoch: 0), capacity: 0)
       return .bookPickup(slot)
     }
     var response = Okey_V1_BookPickupResponse()
