@@ -1,0 +1,112 @@
+import Foundation
+import GRPCCore
+import OKeyAPI
+@testable import OKeyServer
+import OKeyStore
+import OKeyTestSupport
+import SwiftProtobuf
+import Testing
+
+@Suite("hostile input: the right status, nothing written", .serialized)
+struct HostileInputTests {
+  @Test("forged, expired and misplaced credentials are refused")
+  func credentials() async throws {
+    try await withAcademy { daemon, client in
+      let forged = Caller(client, name: "forged", metadata: ["authorization": "Bearer not-a-real-token"])
+      #expect(await failure { _ = try await forged.renewals.listMyRenewals(.init(), metadata: forged.metadata) }?.code == .unauthenticated)
+      let basic = Caller(client, name: "basic", metadata: ["authorization": "Basic ZW5zMWE6cGFzc3dvcmQx"])
+      #expect(await failure { _ = try await basic.renewals.listMyRenewals(.init(), metadata: basic.metadata) }?.reason == "TOKEN_MISSING")
+
+      // An expired session.
+      let token = "expired-session-token"
+      let now = RenewalApplication.systemClock()
+      try await daemon.application.store.saveSession(
+        StoredSession(tokenHash: Tokens.hash(token), uid: "ens1a", createdAt: now.adding(seconds: -7200), expiresAt: now.adding(seconds: -60)))
+      let expired = Caller(client, name: "expired", metadata: ["authorization": "Bearer \(token)"])
+      #expect(await failure { _ = try await expired.renewals.listMyRenewals(.init(), metadata: expired.metadata) }?.code == .unauthenticated)
+
+      // A person's session cannot act for someone else.
+      let session = try await Caller.session(client, "ens1b")
+      var impersonating = session.metadata
+      impersonating.addString("ens1a", forKey: "x-okey-on-behalf-of")
+      #expect(await failure { _ = try await session.renewals.listMyRenewals(.init(), metadata: impersonating) }?.code == .permissionDenied)
+      // A service account that may not act for people, and one naming nobody real.
+      let tools = Caller.portal(client, for: "ens1a", key: toolsKey)
+      #expect(await failure { _ = try await tools.renewals.listMyRenewals(.init(), metadata: tools.metadata) }?.code == .permissionDenied)
+      for uid in ["*", "ens1a)(uid=*", "ghost", "twin"] {
+        let portal = Caller.portal(client, for: uid)
+        #expect(await failure { _ = try await portal.renewals.listMyRenewals(.init(), metadata: portal.metadata) }?.code == .permissionDenied, "\(uid)")
+      }
+      // Wrong passwords, and an empty one.
+      let auth = Okey_V1_AuthService.Client(wrapping: client)
+      #expect(await failure { _ = try await auth.login(.with { $0.uid = "ens1a"; $0.password = "nope" }) }?.reason == "BAD_CREDENTIALS")
+      #expect(await failure { _ = try await auth.login(.with { $0.uid = "*"; $0.password = "password1" }) }?.reason == "BAD_CREDENTIALS")
+      #expect(await failure { _ = try await auth.login(.with { $0.uid = "ens1a"; $0.password = "" }) }?.code == .invalidArgument)
+    }
+  }
+
+  @Test("bad input on a request gets its status code and leaves the request as it was")
+  func nothingWritten() async throws {
+    try await withAcademy(configure: { $0.limits.maxDocumentBytes = 64 * 1024 }) { _, client in
+      let agent = try await Caller.session(client, "ens1a")
+      let other = try await Caller.session(client, "ens1b")
+      let renewal = try await agent.renewals.startRenewal(.with { $0.keyType = .hardware; $0.motif = .stolen }, metadata: agent.metadata).renewal
+      let before = try await agent.get(renewal.requestID)
+      func add(_ content: Data, name: String = "scan.pdf", type: String = "application/pdf", kind: String = "theft-report", as caller: Caller? = nil) async -> (code: RPCError.Code, reason: String)? {
+        let caller = caller ?? agent
+        return await failure {
+          _ = try await caller.renewals.addDocument(.with {
+            $0.requestID = renewal.requestID; $0.filename = name; $0.mediaType = type; $0.kind = kind
+            $0.content = content; $0.expectedVersion = renewal.version
+          }, metadata: caller.metadata)
+        }
+      }
+      let elf = Data([0x7F, 0x45, 0x4C, 0x46, 0x02, 0x01, 0x01, 0x00] + Array(repeating: 0, count: 100))
+      #expect(await add(elf)?.reason == "DOCUMENT_TYPE")
+      #expect(await add(pdfBytes, type: "image/png")?.reason == "DOCUMENT_TYPE")
+      #expect(await add(Data("%PDF-".utf8) + Data(count: 70 * 1024))?.reason == "DOCUMENT_LIMIT")
+      #expect(await add(pdfBytes, kind: "selfie")?.code == .invalidArgument)
+      #expect(await add(pdfBytes, as: other)?.reason == "NOT_YOUR_REQUEST")
+      // Unknown enum values.
+      #expect(await failure { _ = try await agent.renewals.startRenewal(.with { $0.keyType = .UNRECOGNIZED(9); $0.motif = .lost }, metadata: agent.metadata) }?.code == .invalidArgument)
+      #expect(await failure { _ = try await agent.renewals.startRenewal(.with { $0.keyType = .software; $0.motif = .UNRECOGNIZED(42) }, metadata: agent.metadata) }?.code == .invalidArgument)
+      // Ids and uids with tricks in them.
+      #expect(await failure { _ = try await agent.get("../../etc/passwd") }?.code == .invalidArgument)
+      #expect(await failure { _ = try await agent.get(UUID().uuidString.lowercased()) }?.code == .notFound)
+      #expect(await failure { _ = try await other.get(renewal.requestID) }?.code == .permissionDenied)
+      for uid in ["*", "ens1a)(uid=*", "ens1a", "\\", "ghost"] {
+        let outcome = await failure {
+          _ = try await agent.renewals.setValidator(.with { $0.requestID = renewal.requestID; $0.validatorUid = uid; $0.expectedVersion = renewal.version }, metadata: agent.metadata)
+        }
+        #expect(outcome?.code == .invalidArgument, "\(uid): \(String(describing: outcome))")
+      }
+      // A stale version.
+      #expect(await failure {
+        _ = try await agent.renewals.cancelRenewal(.with { $0.requestID = renewal.requestID; $0.expectedVersion = renewal.version + 7 }, metadata: agent.metadata)
+      }?.reason == "STALE_VERSION")
+      // A bad page token.
+      #expect(await failure { _ = try await agent.renewals.listMyRenewals(.with { $0.pageToken = "!!!" }, metadata: agent.metadata) }?.code == .invalidArgument)
+
+      let after = try await agent.get(renewal.requestID)
+      #expect(after == before, "a refused call changed the request")
+    }
+  }
+
+  @Test("an oversized message is refused and the server keeps serving")
+  func oversized() async throws {
+    try await withAcademy(configure: { $0.limits.maxMessageBytes = 256 * 1024; $0.limits.maxDocumentBytes = 128 * 1024 }) { _, client in
+      let agent = try await Caller.session(client, "ens1a")
+      let renewal = try await agent.renewals.startRenewal(.with { $0.keyType = .hardware; $0.motif = .expired }, metadata: agent.metadata).renewal
+      let outcome = await failure {
+        _ = try await agent.renewals.addDocument(.with {
+          $0.requestID = renewal.requestID; $0.filename = "big.pdf"; $0.kind = "supporting-document"
+          $0.content = Data("%PDF-".utf8) + Data(count: 1024 * 1024); $0.expectedVersion = renewal.version
+        }, metadata: agent.metadata)
+      }
+      #expect(outcome?.code == .resourceExhausted || outcome?.code == .unavailable)
+      let after = try await agent.get(renewal.requestID)
+      #expect(after.version == renewal.version)
+      #expect(after.documents.isEmpty)
+    }
+  }
+}
