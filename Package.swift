@@ -103,7 +103,7 @@ let package = Package(
     // Shared test fixtures: temporary folders, okeyd processes, slapd.
     .target(
       name: "OKeyTestSupport",
-      dependencies: ["OKeyServer", "OKeyClient", "OKeyDirectory", logging],
+      dependencies: ["OKeyServer", "OKeyClient", "OKeyDirectory", logging, .product(name: "Crypto", package: "swift-crypto")],
       path: "Tests/OKeyTestSupport",
       swiftSettings: swiftSettings
     ),

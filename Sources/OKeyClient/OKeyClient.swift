@@ -9,6 +9,7 @@ import OKeyAPI
 /// let status = try await OKeyClient.with(settings) { try await $0.servingStatus() }
 /// ```
 public struct OKeyClient: Sendable {
+  typealias HTTP2ClientTransportType = HTTP2ClientTransport.Posix
   let grpc: GRPCClient<HTTP2ClientTransport.Posix>
   /// The settings this client uses.
   public let settings: OKeyClientSettings

@@ -2,89 +2,33 @@ import ArgumentParser
 import Foundation
 import OKeyClient
 
-/// The okey command-line client for support staff, the DSI and scripts.
+/// The okey command-line client for support staff, approvers, the DSI and scripts.
 @main
 struct Okey: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "okey",
     abstract: "Query and drive the OKEY key-renewal service (okeyd).",
     discussion: """
-      The server comes from --server, else OKEY_SERVER, else 127.0.0.1:50051.
+      The server comes from --server, else OKEY_SERVER, else 127.0.0.1:50051. The token comes from
+      OKEY_TOKEN, else the file `okey login` writes ($XDG_CONFIG_HOME/okey/token, mode 0600). A
+      service-account key in OKEY_TOKEN acts for a person with --on-behalf-of UID.
 
       Exit codes: 0 done; 1 other failure; 3 server not serving; 64 usage error; 65 refused input or
       state; 66 not found; 69 server or directory unavailable; 77 not authenticated or not allowed.
       """,
-    subcommands: [Health.self]
+    subcommands: [
+      Health.self, Login.self, Logout.self, WhoAmI.self, RenewalCommands.self, Approvals.self, Ops.self, Slots.self,
+      CharterCommands.self, Requests.self, Routing.self, Keys.self, Audit.self, Stats.self,
+    ]
   )
-}
-
-/// Options every subcommand that talks to okeyd takes.
-struct ConnectionOptions: ParsableArguments {
-  @Option(name: .long, help: "okeyd address, HOST:PORT (default: $OKEY_SERVER, else 127.0.0.1:50051).")
-  var server: String?
-
-  @Option(name: .long, help: "Seconds to wait for an answer before giving up.")
-  var timeout: Int = 10
-
-  func settings() throws -> OKeyClientSettings {
-    let environment = ProcessInfo.processInfo.environment
-    let address = server ?? environment["OKEY_SERVER"].flatMap { $0.isEmpty ? nil : $0 } ?? "127.0.0.1:50051"
-    do {
-      return try OKeyClientSettings(
-        server: address,
-        token: environment["OKEY_TOKEN"].flatMap { $0.isEmpty ? nil : $0 },
-        timeout: .seconds(max(1, timeout))
-      )
-    } catch let error as OKeyClientError {
-      throw ValidationError(error.message)
-    }
-  }
-}
-
-/// Exit codes of okey, documented in `okey --help`.
-enum ExitStatus {
-  static let failure: Int32 = 1
-  static let notServing: Int32 = 3
-  static let refused: Int32 = 65
-  static let notFound: Int32 = 66
-  static let unavailable: Int32 = 69
-  static let denied: Int32 = 77
-
-  /// Prints the server's message on one line and returns the exit code for `error`'s kind.
-  static func report(_ error: OKeyClientError) -> ExitCode {
-    FileHandle.standardError.write(Data("okey: \(error.message.replacingOccurrences(of: "\n", with: " "))\n".utf8))
-    switch error {
-    case .invalidArgument, .failedPrecondition, .aborted, .alreadyExists: return ExitCode(refused)
-    case .notFound: return ExitCode(notFound)
-    case .unavailable, .deadlineExceeded: return ExitCode(unavailable)
-    case .permissionDenied, .unauthenticated: return ExitCode(denied)
-    case .unimplemented, .other: return ExitCode(failure)
-    }
-  }
-}
-
-/// Runs `body` against okeyd, reporting client errors as one line and an exit code.
-func withClient<Result: Sendable>(
-  _ options: ConnectionOptions,
-  _ body: (OKeyClient) async throws -> Result
-) async throws -> Result {
-  let settings = try options.settings()
-  do {
-    return try await OKeyClient.with(settings, body)
-  } catch let error as OKeyClientError {
-    throw ExitStatus.report(error)
-  }
 }
 
 extension Okey {
   struct Health: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
       abstract: "Print the serving status of okeyd (gRPC health check).",
-      discussion: "Prints SERVING, NOT_SERVING or UNKNOWN. Exits 0 when SERVING, 3 otherwise."
-    )
-
+      discussion: "Prints SERVING, NOT_SERVING or UNKNOWN. Exits 0 when SERVING, 3 otherwise.")
     @OptionGroup var connection: ConnectionOptions
-
     @Option(name: .long, help: "A full service name to check, e.g. okey.v1.RenewalService (default: the whole server).")
     var service: String = ""
 
@@ -92,6 +36,114 @@ extension Okey {
       let status = try await withClient(connection) { try await $0.servingStatus(of: service) }
       print(status.rawValue)
       if status != .serving { throw ExitCode(ExitStatus.notServing) }
+    }
+  }
+
+  struct Login: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Log in with your directory password and keep the session token for the next commands.",
+      discussion: "Asks for the password without echo (or reads one line from standard input with --password-stdin). The token is written to $XDG_CONFIG_HOME/okey/token with mode 0600; --print-token prints it instead, for OKEY_TOKEN.")
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "Your directory login (uid).") var uid: String
+    @Flag(help: "Read the password from standard input (for scripts).") var passwordStdin = false
+    @Flag(help: "Print the token on standard output instead of writing the token file.") var printToken = false
+
+    func run() async throws {
+      let password = try readPassword(fromStandardInput: passwordStdin)
+      let result = try await withClient(connection) { try await $0.login(uid: uid, password: password) }
+      if printToken {
+        print(result.token)
+      } else {
+        try TokenFile.write(result.token)
+        if connection.json { try printJSON(result.principal) } else {
+          print("logged in as \(result.principal.uid) (\(result.principal.roles.joined(separator: ", "))) until \(short(result.expiresAt))")
+        }
+      }
+    }
+  }
+
+  struct Logout: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Forget the token `okey login` kept.")
+    func run() async throws { TokenFile.remove() }
+  }
+
+  struct WhoAmI: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "whoami", abstract: "Show who the current token makes you, with your roles.")
+    @OptionGroup var connection: ConnectionOptions
+    func run() async throws {
+      let principal = try await withClient(connection) { try await $0.whoAmI() }
+      if connection.json { try printJSON(principal) } else {
+        let who = principal.uid.isEmpty ? "(nobody)" : principal.uid
+        let via = principal.serviceAccount.isEmpty ? "" : " via \(principal.serviceAccount)"
+        print("\(who) \(principal.displayName) roles: \(principal.roles.joined(separator: ", "))\(via)")
+      }
+    }
+  }
+
+  struct Routing: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show who validates a person's requests, as the directory says now (support).")
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "The person's uid.") var uid: String
+    func run() async throws {
+      let routing = try await withClient(connection) { try await $0.routing(uid: uid) }
+      if connection.json { try printJSON(routing); return }
+      func describe(_ person: Person?, _ foundBy: String) -> String {
+        guard let person else { return "-" }
+        let state = person.active ? "" : " (disabled)"
+        return "\(person.uid) \(person.displayName)\(state) — \(foundBy)"
+      }
+      var rows: [[String]] = [
+        ["person", "\(routing.requester.uid) \(routing.requester.displayName)"],
+        ["N+1", describe(routing.n1, routing.n1FoundBy)],
+        ["N+2", describe(routing.n2, routing.n2FoundBy)],
+        ["validator", routing.effectiveValidator?.uid ?? "-"],
+        ["first degree", routing.firstDegree ? "yes" : "no"],
+        ["director", routing.schoolDirector ? "yes" : "no"],
+        ["ONDE delegation", routing.ondeDelegation ? "yes" : "no"],
+        ["automatic", routing.autoValidated ? "yes: \(routing.autoValidationReason)" : "no"],
+      ]
+      for problem in routing.problems { rows.append(["problem", "\(problem.code): \(problem.message)"]) }
+      for row in rows { print(row[0].padding(toLength: 15, withPad: " ", startingAt: 0) + "  " + row[1]) }
+    }
+  }
+
+  struct Keys: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List a person's keys, active and replaced (support).")
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "The person's uid.") var uid: String
+    func run() async throws {
+      let keys = try await withClient(connection) { try await $0.keys(uid: uid) }
+      if connection.json { try printJSON(keys); return }
+      printTable([["SERIAL", "TYPE", "STATUS", "ACTIVATED", "REPLACED", "REQUEST"]] + keys.map {
+        [$0.serial, $0.keyType.rawValue, $0.active ? "ACTIVE" : "REPLACED", short($0.activatedAt), $0.replacedAt.map(short) ?? "-", $0.requestID.isEmpty ? "-" : $0.requestID]
+      })
+    }
+  }
+
+  struct Audit: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Audit trail commands (support).", subcommands: [Verify.self])
+    struct Verify: AsyncParsableCommand {
+      static let configuration = CommandConfiguration(abstract: "Verify the hash chain of the audit log; exits 65 when it is broken.")
+      @OptionGroup var connection: ConnectionOptions
+      func run() async throws {
+        let report = try await withClient(connection) { try await $0.verifyAuditTrail() }
+        if connection.json { try printJSON(report) } else {
+          print(report.intact ? "intact: \(report.eventsChecked) events checked" : "BROKEN after \(report.eventsChecked) events:")
+          for problem in report.problems { print("  \(problem)") }
+        }
+        if !report.intact { throw ExitCode(ExitStatus.refused) }
+      }
+    }
+  }
+
+  struct Stats: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Request counts per status and directory cache figures (support).")
+    @OptionGroup var connection: ConnectionOptions
+    func run() async throws {
+      let stats = try await withClient(connection) { try await $0.stats() }
+      if connection.json { try printJSON(stats); return }
+      printTable([["STATUS", "REQUESTS"]] + stats.renewalsByStatus.sorted { $0.key < $1.key }.map { [$0.key, "\($0.value)"] })
+      print("directory cache: \(stats.directoryCacheHits) hits, \(stats.directoryCacheMisses) misses; outbox: \(stats.outboxPending) pending, \(stats.outboxDead) dead")
     }
   }
 }

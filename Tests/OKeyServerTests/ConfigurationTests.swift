@@ -30,6 +30,27 @@ struct ConfigurationTests {
     #expect(!configuration.listen.isLoopback)
   }
 
+  @Test("service accounts: a key hash made only of digits stays text, and actsForPeople defaults to true")
+  func serviceAccounts() throws {
+    let digits = String(repeating: "1", count: 64)
+    let configuration = try OKeyConfiguration.parse(
+      yaml: """
+        serviceAccounts:
+          - name: portal
+            keySHA256: \(digits)
+          - name: tools
+            keySHA256: \(String(repeating: "a", count: 64))
+            actsForPeople: false
+        routing:
+          fallbacks:
+            "975": dasen975
+        """)
+    #expect(configuration.serviceAccounts.map(\.keySHA256) == [digits, String(repeating: "a", count: 64)])
+    #expect(configuration.serviceAccounts.map(\.actsForPeople) == [true, false])
+    #expect(configuration.routing.fallbacks["975"] == "dasen975")
+    #expect(configuration.routing.strategies == [.managerAttribute, .establishment])
+  }
+
   @Test("the environment overrides the file")
   func environment() throws {
     var configuration = try OKeyConfiguration.parse(yaml: "listen: 127.0.0.1:6000")

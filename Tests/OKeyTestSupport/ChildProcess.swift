@@ -7,7 +7,7 @@ public final class ChildProcess: @unchecked Sendable {
   private let errorPath: String
 
   /// Starts `executable` with `arguments` and `environment` added to the test's own.
-  public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws {
+  public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:], input: String? = nil) throws {
     let base = FileManager.default.temporaryDirectory.appendingPathComponent("okey-child-\(UInt64.random(in: 0...UInt64.max))").path
     outputPath = base + ".out"
     errorPath = base + ".err"
@@ -16,7 +16,13 @@ public final class ChildProcess: @unchecked Sendable {
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
     process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-    process.standardInput = FileHandle.nullDevice
+    if let input {
+      let inputPath = base + ".in"
+      _ = FileManager.default.createFile(atPath: inputPath, contents: Data(input.utf8))
+      process.standardInput = FileHandle(forReadingAtPath: inputPath)
+    } else {
+      process.standardInput = FileHandle.nullDevice
+    }
     process.standardOutput = FileHandle(forWritingAtPath: outputPath)
     process.standardError = FileHandle(forWritingAtPath: errorPath)
     try process.run()
@@ -87,9 +93,10 @@ public final class ChildProcess: @unchecked Sendable {
     _ executable: String,
     _ arguments: [String],
     environment: [String: String] = [:],
+    input: String? = nil,
     timeout: Duration = .seconds(60)
   ) async throws -> (status: Int32, output: String, error: String) {
-    let child = try ChildProcess(executable, arguments, environment: environment)
+    let child = try ChildProcess(executable, arguments, environment: environment, input: input)
     let status = try await child.waitForExit(timeout: timeout)
     return (status, child.standardOutput, child.standardError)
   }

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 /// Where the package and its built executables are, for tests that start okeyd, okey or slapd.
@@ -35,4 +36,9 @@ public func withTemporaryDirectory<Result>(_ body: (String) async throws -> Resu
   try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
   defer { try? FileManager.default.removeItem(atPath: path) }
   return try await body(path)
+}
+
+/// Lower-case hex SHA-256 of a text (for service-account keys in test configurations).
+public func sha256Hex(_ text: String) -> String {
+  SHA256.hash(data: Array(text.utf8)).map { String(format: "%02x", $0) }.joined()
 }

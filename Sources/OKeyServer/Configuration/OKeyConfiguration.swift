@@ -76,6 +76,13 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
       self.keySHA256 = keySHA256
       self.actsForPeople = actsForPeople
     }
+
+    public init(from decoder: any Decoder) throws {
+      let container = try decoder.container(keyedBy: CodingKeys.self)
+      name = try container.decode(String.self, forKey: .name)
+      keySHA256 = try container.decode(String.self, forKey: .keySHA256)
+      actsForPeople = try container.decodeIfPresent(Bool.self, forKey: .actsForPeople) ?? true
+    }
   }
 
   /// The configuration with every default.
@@ -94,20 +101,21 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
 
   /// Parses YAML configuration text over the defaults; `source` names it in error messages.
   public static func parse(yaml text: String, source: String = "configuration") throws -> OKeyConfiguration {
-    let loaded: Any?
+    // Merged as YAML nodes and decoded by type, so that a key of digits stays a string.
+    let file: Node?
     do {
-      loaded = try Yams.load(yaml: text)
+      file = try Yams.compose(yaml: text)
     } catch {
       throw ConfigurationError("\(source) is not valid YAML: \(error)")
     }
-    var merged = try JSONSerialization.jsonObject(with: JSONEncoder().encode(OKeyConfiguration()))
-    if let loaded {
-      guard let file = loaded as? [String: Any] else { throw ConfigurationError("\(source): expected a mapping of settings at the top") }
+    var merged = try Yams.compose(yaml: YAMLEncoder().encode(OKeyConfiguration())) ?? Node.mapping([:])
+    if let file {
+      guard file.mapping != nil else { throw ConfigurationError("\(source): expected a mapping of settings at the top") }
       merged = overlay(file, on: merged)
     }
     let configuration: OKeyConfiguration
     do {
-      configuration = try JSONDecoder().decode(OKeyConfiguration.self, from: JSONSerialization.data(withJSONObject: merged))
+      configuration = try YAMLDecoder().decode(OKeyConfiguration.self, from: merged)
     } catch let error as DecodingError {
       throw ConfigurationError("\(source): \(describe(error))")
     } catch let error as ConfigurationError {
@@ -117,11 +125,17 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
     return configuration
   }
 
-  private static func overlay(_ file: Any, on defaults: Any) -> Any {
-    guard let file = file as? [String: Any], let defaults = defaults as? [String: Any] else { return file }
-    var merged = defaults
-    for (key, value) in file { merged[key] = defaults[key].map { overlay(value, on: $0) } ?? value }
-    return merged
+  private static func overlay(_ file: Node, on defaults: Node) -> Node {
+    guard let fileMapping = file.mapping, let defaultMapping = defaults.mapping else { return file }
+    var pairs: [(Node, Node)] = []
+    var seen: Set<String> = []
+    for (key, value) in defaultMapping {
+      let name = key.string ?? ""
+      seen.insert(name)
+      pairs.append((key, fileMapping[name].map { overlay($0, on: value) } ?? value))
+    }
+    for (key, value) in fileMapping where !seen.contains(key.string ?? "") { pairs.append((key, value)) }
+    return .mapping(Node.Mapping(pairs))
   }
 
   /// Applies the environment overrides: OKEY_LISTEN, OKEY_DATABASE_PATH, OKEY_LOG_LEVEL,

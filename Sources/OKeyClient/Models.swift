@@ -1,0 +1,310 @@
+import Foundation
+import OKeyAPI
+import SwiftProtobuf
+
+/// Key types, in the API's words without prefixes.
+public enum KeyType: String, Sendable, Codable, CaseIterable {
+  case software = "SOFTWARE"
+  case hardware = "HARDWARE"
+}
+
+/// Reasons for a renewal.
+public enum Motif: String, Sendable, Codable, CaseIterable {
+  case expired = "EXPIRED"
+  case lost = "LOST"
+  case stolen = "STOLEN"
+  case broken = "BROKEN"
+  case phoneChanged = "PHONE_CHANGED"
+  case typeChange = "TYPE_CHANGE"
+  case other = "OTHER"
+}
+
+/// Phone platforms.
+public enum MobilePlatform: String, Sendable, Codable, CaseIterable {
+  case android = "ANDROID"
+  case ios = "IOS"
+}
+
+/// Where a request stands.
+public enum RenewalStatus: String, Sendable, Codable, CaseIterable {
+  case draft = "DRAFT"
+  case awaitingDocuments = "AWAITING_DOCUMENTS"
+  case pendingApproval = "PENDING_APPROVAL"
+  case awaitingEnrolment = "AWAITING_ENROLMENT"
+  case awaitingCharter = "AWAITING_CHARTER"
+  case awaitingDSI = "AWAITING_DSI"
+  case readyForPickup = "READY_FOR_PICKUP"
+  case pickupBooked = "PICKUP_BOOKED"
+  case completed = "COMPLETED"
+  case rejected = "REJECTED"
+  case cancelled = "CANCELLED"
+  case unknown = "UNKNOWN"
+}
+
+/// A person as the server shows them.
+public struct Person: Sendable, Codable, Equatable {
+  public var uid: String
+  public var displayName: String
+  public var mail: String
+  public var active: Bool
+}
+
+/// A routing: who validates whom, and the directory problems found.
+public struct RoutingInfo: Sendable, Codable, Equatable {
+  public var requester: Person
+  public var n1: Person?
+  public var n1FoundBy: String
+  public var n2: Person?
+  public var n2FoundBy: String
+  public var effectiveValidator: Person?
+  public var firstDegree: Bool
+  public var schoolDirector: Bool
+  public var ondeDelegation: Bool
+  public var autoValidated: Bool
+  public var autoValidationReason: String
+  public var problems: [Problem]
+
+  /// A problem in the directory data.
+  public struct Problem: Sendable, Codable, Equatable {
+    public var code: String
+    public var message: String
+  }
+}
+
+/// A supporting document's metadata.
+public struct DocumentInfo: Sendable, Codable, Equatable {
+  public var id: String
+  public var filename: String
+  public var mediaType: String
+  public var kind: String
+  public var sizeBytes: Int64
+  public var sha256: String
+}
+
+/// A pickup place.
+public struct PickupPlace: Sendable, Codable, Equatable {
+  public var id: String
+  public var name: String
+  public var address: String
+
+  /// Creates a place.
+  public init(id: String, name: String, address: String) {
+    self.id = id
+    self.name = name
+    self.address = address
+  }
+}
+
+/// A pickup slot.
+public struct PickupSlot: Sendable, Codable, Equatable {
+  public var id: String
+  public var placeID: String
+  public var startsAt: Date
+  public var endsAt: Date
+  public var capacity: Int
+  public var booked: Int
+}
+
+/// One entry of a request's history.
+public struct HistoryEntry: Sendable, Codable, Equatable {
+  public var sequence: Int64
+  public var at: Date
+  public var actor: String
+  public var onBehalfOf: String
+  public var action: String
+  public var from: RenewalStatus?
+  public var to: RenewalStatus
+  public var details: String
+}
+
+/// A renewal request.
+public struct Renewal: Sendable, Codable, Equatable {
+  public var id: String
+  public var agentUID: String
+  public var keyType: KeyType
+  public var motif: Motif?
+  public var motifDetails: String
+  public var status: RenewalStatus
+  public var version: Int64
+  public var documents: [DocumentInfo]
+  public var missingDocumentKinds: [String]
+  public var routing: RoutingInfo
+  public var routed: Bool
+  public var platform: MobilePlatform?
+  public var charterVersion: String
+  public var newKeySerial: String
+  public var pickupPlace: PickupPlace?
+  public var appointment: PickupSlot?
+  public var decidedBy: String
+  public var decisionComment: String
+  public var createdAt: Date
+  public var updatedAt: Date
+  public var history: [HistoryEntry]
+}
+
+/// A key of a person's inventory.
+public struct KeyInfo: Sendable, Codable, Equatable {
+  public var serial: String
+  public var keyType: KeyType
+  public var active: Bool
+  public var activatedAt: Date
+  public var replacedAt: Date?
+  public var requestID: String
+}
+
+/// The charter.
+public struct CharterInfo: Sendable, Codable, Equatable {
+  public var version: String
+  public var text: String
+  public var footer: String
+  public var publishedAt: Date
+}
+
+/// Who is calling.
+public struct PrincipalInfo: Sendable, Codable, Equatable {
+  public var uid: String
+  public var displayName: String
+  public var roles: [String]
+  public var serviceAccount: String
+  public var expiresAt: Date?
+}
+
+/// A login's result.
+public struct LoginResult: Sendable, Codable, Equatable {
+  public var token: String
+  public var expiresAt: Date
+  public var principal: PrincipalInfo
+}
+
+/// One page of requests.
+public struct RenewalPage: Sendable, Codable, Equatable {
+  public var renewals: [Renewal]
+  public var nextPageToken: String
+}
+
+/// What to do to enrol a software key.
+public struct EnrolmentInstructions: Sendable, Codable, Equatable {
+  public var platform: MobilePlatform?
+  public var steps: [String]
+  public var dsiMailbox: String
+}
+
+/// The audit trail's state.
+public struct AuditReport: Sendable, Codable, Equatable {
+  public var intact: Bool
+  public var eventsChecked: Int64
+  public var problems: [String]
+}
+
+/// Figures for support.
+public struct ServiceStats: Sendable, Codable, Equatable {
+  public var renewalsByStatus: [String: Int64]
+  public var directoryCacheHits: Int64
+  public var directoryCacheMisses: Int64
+  public var outboxPending: Int64
+  public var outboxDead: Int64
+}
+
+// MARK: Conversions from the wire
+
+extension Date {
+  init(_ timestamp: Google_Protobuf_Timestamp) {
+    self = timestamp.date
+  }
+}
+
+enum FromWire {
+  static func keyType(_ value: Okey_V1_KeyType) -> KeyType { value == .software ? .software : .hardware }
+
+  static func motif(_ value: Okey_V1_Motif) -> Motif? {
+    switch value {
+    case .expired: return .expired
+    case .lost: return .lost
+    case .stolen: return .stolen
+    case .broken: return .broken
+    case .phoneChanged: return .phoneChanged
+    case .typeChange: return .typeChange
+    case .other: return .other
+    default: return nil
+    }
+  }
+
+  static func status(_ value: Okey_V1_RenewalStatus) -> RenewalStatus {
+    switch value {
+    case .draft: return .draft
+    case .awaitingDocuments: return .awaitingDocuments
+    case .pendingApproval: return .pendingApproval
+    case .awaitingEnrolment: return .awaitingEnrolment
+    case .awaitingCharter: return .awaitingCharter
+    case .awaitingDsi: return .awaitingDSI
+    case .readyForPickup: return .readyForPickup
+    case .pickupBooked: return .pickupBooked
+    case .completed: return .completed
+    case .rejected: return .rejected
+    case .cancelled: return .cancelled
+    default: return .unknown
+    }
+  }
+
+  static func person(_ value: Okey_V1_Person) -> Person {
+    Person(uid: value.uid, displayName: value.displayName, mail: value.mail, active: value.active)
+  }
+
+  static func routing(_ value: Okey_V1_Routing) -> RoutingInfo {
+    RoutingInfo(
+      requester: person(value.requester),
+      n1: value.hasN1 && value.n1.hasPerson ? person(value.n1.person) : nil, n1FoundBy: value.n1.foundBy,
+      n2: value.hasN2 && value.n2.hasPerson ? person(value.n2.person) : nil, n2FoundBy: value.n2.foundBy,
+      effectiveValidator: value.hasEffectiveValidator ? person(value.effectiveValidator) : nil,
+      firstDegree: value.firstDegree, schoolDirector: value.schoolDirector, ondeDelegation: value.ondeDelegation,
+      autoValidated: value.autoValidated, autoValidationReason: value.autoValidationReason,
+      problems: value.problems.map { RoutingInfo.Problem(code: $0.code, message: $0.message) })
+  }
+
+  static func place(_ value: Okey_V1_PickupPlace) -> PickupPlace {
+    PickupPlace(id: value.placeID, name: value.name, address: value.address)
+  }
+
+  static func slot(_ value: Okey_V1_PickupSlot) -> PickupSlot {
+    PickupSlot(
+      id: value.slotID, placeID: value.place.placeID, startsAt: Date(value.startsAt), endsAt: Date(value.endsAt),
+      capacity: Int(value.capacity), booked: Int(value.booked))
+  }
+
+  static func renewal(_ value: Okey_V1_Renewal) -> Renewal {
+    Renewal(
+      id: value.requestID, agentUID: value.agentUid, keyType: keyType(value.keyType), motif: motif(value.motif),
+      motifDetails: value.motifDetails, status: status(value.status), version: value.version,
+      documents: value.documents.map {
+        DocumentInfo(id: $0.documentID, filename: $0.filename, mediaType: $0.mediaType, kind: $0.kind, sizeBytes: $0.sizeBytes, sha256: $0.sha256)
+      },
+      missingDocumentKinds: value.missingDocumentKinds, routing: routing(value.routing), routed: value.routed,
+      platform: value.platform == .android ? .android : (value.platform == .ios ? .ios : nil),
+      charterVersion: value.charterVersion, newKeySerial: value.newKeySerial,
+      pickupPlace: value.hasPickupPlace ? place(value.pickupPlace) : nil,
+      appointment: value.hasAppointment ? slot(value.appointment.slot) : nil,
+      decidedBy: value.decidedBy, decisionComment: value.decisionComment,
+      createdAt: Date(value.createdAt), updatedAt: Date(value.updatedAt),
+      history: value.history.map {
+        HistoryEntry(
+          sequence: $0.sequence, at: Date($0.at), actor: $0.actor, onBehalfOf: $0.onBehalfOf, action: $0.action,
+          from: $0.fromStatus == .unspecified ? nil : status($0.fromStatus), to: status($0.toStatus), details: $0.details)
+      })
+  }
+
+  static func principal(_ value: Okey_V1_Principal) -> PrincipalInfo {
+    PrincipalInfo(
+      uid: value.uid, displayName: value.displayName,
+      roles: value.roles.map { role in
+        switch role {
+        case .agent: return "AGENT"
+        case .approver: return "APPROVER"
+        case .dsi: return "DSI"
+        case .support: return "SUPPORT"
+        case .serviceAccount: return "SERVICE_ACCOUNT"
+        default: return "UNKNOWN"
+        }
+      },
+      serviceAccount: value.serviceAccount, expiresAt: value.hasExpiresAt ? Date(value.expiresAt) : nil)
+  }
+}

@@ -1,0 +1,216 @@
+import ArgumentParser
+import Foundation
+import OKeyClient
+
+/// Options of commands that change a request.
+struct ChangeOptions: ParsableArguments {
+  @Argument(help: "The request id.") var requestID: String
+  @Option(name: .long, help: "The version you saw (default: the request's current version).") var expectedVersion: Int64?
+}
+
+struct RenewalCommands: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "renewal",
+    abstract: "The agent's procedure (your session, or a service account with --on-behalf-of).",
+    subcommands: [Start.self, AddDocument.self, RemoveDocument.self, SetValidator.self, Submit.self, Cancel.self, Show.self, List.self,
+      Platform.self, SignCharter.self, PickupSlots.self, Book.self, Watch.self])
+
+  struct Start: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Start a renewal request (DRAFT), with the validator the directory proposes.")
+    @OptionGroup var connection: ConnectionOptions
+    @Option(help: "software or hardware.") var keyType: KeyType
+    @Option(help: "expired, lost, stolen, broken, phone-changed, type-change or other.") var motif: Motif
+    @Option(help: "Explanation (required for other).") var details = ""
+    @Option(help: "A key that makes a retried start return the first result.") var idempotencyKey = ""
+    func run() async throws {
+      let renewal = try await withClient(connection) {
+        try await $0.startRenewal(keyType: keyType, motif: motif, details: details, idempotencyKey: idempotencyKey)
+      }
+      try show(renewal, json: connection.json)
+    }
+  }
+
+  struct AddDocument: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Attach a supporting document (PDF, PNG or JPEG; the content decides).")
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var change: ChangeOptions
+    @Option(help: "Document kind from the reasons catalogue, e.g. theft-report, loss-declaration, supporting-document.") var kind: String
+    @Argument(help: "The file to attach.") var file: String
+    func run() async throws {
+      guard let content = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read \(file)") }
+      let renewal = try await withClient(connection) { client in
+        try await client.addDocument(
+          requestID: change.requestID, filename: (file as NSString).lastPathComponent, kind: kind, content: content,
+          expectedVersion: try await version(of: change.requestID, given: change.expectedVersion, client: client))
+      }
+      try show(renewal, json: connection.json)
+    }
+  }
+
+  struct RemoveDocument: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Remove a document from a request not yet routed.")
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var change: ChangeOptions
+    @Argument(help: "The document id.") var documentID: String
+    func run() async throws {
+      let renewal = try await withClient(connection) { client in
+        try await client.removeDocument(
+          requestID: change.requestID, documentID: documentID,
+          expectedVersion: try await version(of: change.requestID, given: change.expectedVersion, client: client))
+      }
+      try show(renewal, json: connection.json)
+    }
+  }
+
+  struct SetValidator: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Name another validator than the one the directory proposes.")
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var change: ChangeOptions
+    @Argument(help: "The validator's uid.") var validator: String
+    func run() async throws {
+      let renewal = try await withClient(connection) { client in
+        try await client.setValidator(
+          requestID: change.requestID, validatorUID: validator,
+          expectedVersion: try await version(of: change.requestID, given: change.expectedVersion, client: client))
+      }
+      try show(renewal, json: connection.json)
+    }
+  }
+
+  struct Submit: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Submit: routed to the validator, or kept in AWAITING_DOCUMENTS when documents are missing.")
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var change: ChangeOptions
+    @Option(help: "A key that makes a retried submit return the first result.") var idempotencyKey = ""
+    func run() async throws {
+      let renewal = try await withClient(connection) { client in
+        try await client.submit(
+          requestID: change.requestID, expectedVersion: try await version(of: change.requestID, given: change.expectedVersion, client: client),
+          idempotencyKey: idempotencyKey)
+      }
+      try show(renewal, json: connection.json)
+    }
+  }
+
+  struct Cancel: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Cancel a request (before AWAITING_DSI).")
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var change: ChangeOptions
+    @Option(help: "Why.") var reason = ""
+    func run() async throws {
+      let renewal = try await withClient(connection) { client in
+        try await client.cancel(
+          requestID: change.requestID, expectedVersion: try await version(of: change.requestID, given: change.expectedVersion, client: client),
+          reason: reason)
+      }
+      try show(renewal, json: connection.json)
+    }
+  }
+
+  struct Show: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show one of your requests (or one you approve) with its history.")
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "The request id.") var requestID: String
+    func run() async throws {
+      let renewal = try await withClient(connection) { try await $0.renewal(requestID) }
+      try show(renewal, json: connection.json, history: true)
+    }
+  }
+
+  struct List: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List your requests, newest first.")
+    @OptionGroup var connection: ConnectionOptions
+    @Option(help: "Requests per page (at most 100).") var pageSize = 20
+    @Option(help: "The token a previous page printed.") var pageToken = ""
+    func run() async throws {
+      let page = try await withClient(connection) { try await $0.myRenewals(pageSize: pageSize, pageToken: pageToken) }
+      try show(page.renewals, nextPageToken: page.nextPageToken, json: connection.json)
+    }
+  }
+
+  struct Platform: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Choose the phone platform of a software key and print the enrolment steps.")
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var change: ChangeOptions
+    @Argument(help: "android or ios.") var platform: MobilePlatform
+    func run() async throws {
+      let (renewal, instructions) = try await withClient(connection) { client in
+        try await client.choosePlatform(
+          requestID: change.requestID, platform: platform,
+          expectedVersion: try await version(of: change.requestID, given: change.expectedVersion, client: client))
+      }
+      if connection.json { try printJSON(["renewal": AnyEncodable(renewal), "instructions": AnyEncodable(instructions)]); return }
+      try show(renewal, json: false)
+      print("")
+      for (index, step) in instructions.steps.enumerated() { print("\(index + 1). \(step)") }
+    }
+  }
+
+  struct SignCharter: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Sign the charter with the code printed at its bottom (see `okey charter show`).")
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var change: ChangeOptions
+    @Option(help: "The code printed at the bottom of the charter.") var code: String
+    @Flag(help: "I have read the charter.") var acknowledge = false
+    func run() async throws {
+      let renewal = try await withClient(connection) { client in
+        try await client.signCharter(
+          requestID: change.requestID, code: code, acknowledged: acknowledge,
+          expectedVersion: try await version(of: change.requestID, given: change.expectedVersion, client: client))
+      }
+      try show(renewal, json: connection.json)
+    }
+  }
+
+  struct PickupSlots: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "slots", abstract: "List the free slots where your hardware key waits.")
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "The request id.") var requestID: String
+    func run() async throws {
+      let (place, slots) = try await withClient(connection) { try await $0.pickupSlots(requestID: requestID) }
+      if connection.json { try printJSON(slots); return }
+      if let place { print("\(place.name) — \(place.address)") }
+      printTable([["SLOT", "STARTS", "ENDS", "BOOKED"]] + slots.map { [$0.id, short($0.startsAt), short($0.endsAt), "\($0.booked)/\($0.capacity)"] })
+    }
+  }
+
+  struct Book: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Book (or move) the appointment to collect a hardware key.")
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var change: ChangeOptions
+    @Argument(help: "The slot id (from `okey renewal slots`).") var slotID: String
+    func run() async throws {
+      let renewal = try await withClient(connection) { client in
+        try await client.bookPickup(
+          requestID: change.requestID, slotID: slotID,
+          expectedVersion: try await version(of: change.requestID, given: change.expectedVersion, client: client))
+      }
+      try show(renewal, json: connection.json)
+    }
+  }
+
+  struct Watch: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print each status change of a request until it is completed, rejected or cancelled.")
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "The request id.") var requestID: String
+    func run() async throws {
+      let json = connection.json
+      try await withClient(connection) { client in
+        try await client.watch(requestID: requestID) { renewal in
+          if json {
+            print(String(decoding: try JSONEncoder().encode(renewal), as: UTF8.self))
+          } else {
+            print("\(short(renewal.updatedAt))  \(renewal.status.rawValue)  version \(renewal.version)")
+          }
+        }
+      }
+    }
+  }
+}
+
+/// Type-erased Encodable for small JSON objects.
+struct AnyEncodable: Encodable {
+  let encodeValue: (any Encoder) throws -> Void
+  init<T: Encodable>(_ value: T) { encodeValue = value.encode }
+  func encode(to encoder: any Encoder) throws { try encodeValue(encoder) }
+}

@@ -1,0 +1,220 @@
+import ArgumentParser
+import Foundation
+import OKeyClient
+
+struct Approvals: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(abstract: "For validators (N+1, N+2): list, approve, reject.", subcommands: [List.self, Approve.self, Reject.self])
+
+  struct List: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Requests waiting for your decision, oldest first.")
+    @OptionGroup var connection: ConnectionOptions
+    @Option(help: "The token a previous page printed.") var pageToken = ""
+    func run() async throws {
+      let page = try await withClient(connection) { try await $0.pendingApprovals(pageToken: pageToken) }
+      try show(page.renewals, nextPageToken: page.nextPageToken, json: connection.json)
+    }
+  }
+
+  struct Approve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Approve a request that names you as N+1 or N+2.")
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var change: ChangeOptions
+    @Option(help: "A comment for the agent.") var comment = ""
+    func run() async throws {
+      let renewal = try await withClient(connection) { client in
+        try await client.approve(requestID: change.requestID, comment: comment, expectedVersion: try await version(of: change.requestID, given: change.expectedVersion, client: client))
+      }
+      try show(renewal, json: connection.json)
+    }
+  }
+
+  struct Reject: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Reject a request, with the reason the agent will read.")
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var change: ChangeOptions
+    @Option(help: "Why (required).") var reason: String
+    func run() async throws {
+      let renewal = try await withClient(connection) { client in
+        try await client.reject(requestID: change.requestID, reason: reason, expectedVersion: try await version(of: change.requestID, given: change.expectedVersion, client: client))
+      }
+      try show(renewal, json: connection.json)
+    }
+  }
+}
+
+struct Ops: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "For the DSI: work list, enrolment confirmation, finalisation, hand-over, re-routing.",
+    subcommands: [Work.self, ConfirmElements.self, Finalize.self, Handover.self, Reroute.self])
+
+  struct Work: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Requests waiting for the DSI, oldest first.")
+    @OptionGroup var connection: ConnectionOptions
+    @Option(help: "Statuses to list (repeatable; default AWAITING_ENROLMENT, AWAITING_DSI, PICKUP_BOOKED).") var status: [RenewalStatus] = []
+    @Option(help: "The token a previous page printed.") var pageToken = ""
+    func run() async throws {
+      let page = try await withClient(connection) { try await $0.work(statuses: status, pageToken: pageToken) }
+      try show(page.renewals, nextPageToken: page.nextPageToken, json: connection.json)
+    }
+  }
+
+  struct ConfirmElements: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Confirm the enrolment elements of a software key were received.")
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var change: ChangeOptions
+    @Option(help: "A comment.") var comment = ""
+    func run() async throws {
+      let renewal = try await withClient(connection) { client in
+        try await client.confirmEnrolmentElements(requestID: change.requestID, comment: comment, expectedVersion: try await version(of: change.requestID, given: change.expectedVersion, client: client))
+      }
+      try show(renewal, json: connection.json)
+    }
+  }
+
+  struct Finalize: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Finalise the key: its serial, and for hardware keys the pickup place.")
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var change: ChangeOptions
+    @Option(help: "The new key's serial.") var serial: String
+    @Option(help: "Hardware keys: the pickup place id.") var place = ""
+    func run() async throws {
+      let renewal = try await withClient(connection) { client in
+        try await client.finalize(requestID: change.requestID, serial: serial, pickupPlaceID: place, expectedVersion: try await version(of: change.requestID, given: change.expectedVersion, client: client))
+      }
+      try show(renewal, json: connection.json)
+    }
+  }
+
+  struct Handover: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Record that the agent collected the hardware key.")
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var change: ChangeOptions
+    @Option(help: "A comment.") var comment = ""
+    func run() async throws {
+      let renewal = try await withClient(connection) { client in
+        try await client.recordHandover(requestID: change.requestID, comment: comment, expectedVersion: try await version(of: change.requestID, given: change.expectedVersion, client: client))
+      }
+      try show(renewal, json: connection.json)
+    }
+  }
+
+  struct Reroute: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Re-resolve the routing of a pending request from the directory.")
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var change: ChangeOptions
+    func run() async throws {
+      let renewal = try await withClient(connection) { client in
+        try await client.reroute(requestID: change.requestID, expectedVersion: try await version(of: change.requestID, given: change.expectedVersion, client: client))
+      }
+      try show(renewal, json: connection.json)
+    }
+  }
+}
+
+struct Slots: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(abstract: "For the DSI: pickup places and slots.", subcommands: [Publish.self, List.self])
+
+  struct Publish: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Create or update a pickup place and publish slots there.")
+    @OptionGroup var connection: ConnectionOptions
+    @Option(help: "Place id, e.g. rectorat-dsi.") var place: String
+    @Option(help: "Place name.") var name: String
+    @Option(help: "Address and directions.") var address = ""
+    @Option(help: "Slot start, ISO 8601 (repeatable), e.g. 2026-12-01T09:00:00Z.") var start: [String]
+    @Option(help: "Slot length in minutes.") var minutes = 30
+    @Option(help: "Agents per slot.") var capacity = 1
+    func run() async throws {
+      let starts = try start.map { text -> Date in
+        guard let date = parseTime(text) else { throw ValidationError("--start \(text) is not an ISO 8601 time such as 2026-12-01T09:00:00Z") }
+        return date
+      }
+      let slots = try await withClient(connection) {
+        try await $0.publishPickupSlots(
+          place: PickupPlace(id: place, name: name, address: address),
+          slots: starts.map { ($0, $0.addingTimeInterval(Double(minutes) * 60), capacity) })
+      }
+      if connection.json { try printJSON(slots); return }
+      printTable([["SLOT", "STARTS", "ENDS", "CAPACITY"]] + slots.map { [$0.id, short($0.startsAt), short($0.endsAt), "\($0.capacity)"] })
+    }
+  }
+
+  struct List: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List the free slots for a request's pickup place.")
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "The request id.") var requestID: String
+    func run() async throws {
+      let (_, slots) = try await withClient(connection) { try await $0.pickupSlots(requestID: requestID) }
+      if connection.json { try printJSON(slots); return }
+      printTable([["SLOT", "STARTS", "ENDS", "BOOKED"]] + slots.map { [$0.id, short($0.startsAt), short($0.endsAt), "\($0.booked)/\($0.capacity)"] })
+    }
+  }
+}
+
+struct CharterCommands: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(commandName: "charter", abstract: "The user charter.", subcommands: [Show.self, Publish.self])
+
+  struct Show: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print the current charter with the code at its bottom.")
+    @OptionGroup var connection: ConnectionOptions
+    func run() async throws {
+      let charter = try await withClient(connection) { try await $0.charter() }
+      if connection.json { try printJSON(charter); return }
+      print(charter.text)
+      print("")
+      print(charter.footer)
+    }
+  }
+
+  struct Publish: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Publish a new charter version (DSI).")
+    @OptionGroup var connection: ConnectionOptions
+    @Option(help: "Version label, e.g. 2026-09.") var version: String
+    @Option(help: "The code printed at the bottom (4 to 12 letters or digits).") var code: String
+    @Argument(help: "A text file with the charter.") var file: String
+    func run() async throws {
+      guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw ValidationError("cannot read \(file)") }
+      let charter = try await withClient(connection) { try await $0.publishCharter(version: version, text: text, code: code) }
+      if connection.json { try printJSON(charter) } else { print("published charter \(charter.version)") }
+    }
+  }
+}
+
+struct Requests: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(abstract: "For support: search and read any request.", subcommands: [Search.self, Show.self, History.self])
+
+  struct Search: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Search requests, newest first.")
+    @OptionGroup var connection: ConnectionOptions
+    @Option(help: "Only this agent's requests.") var agent = ""
+    @Option(help: "Only these statuses (repeatable).") var status: [RenewalStatus] = []
+    @Option(help: "Only requests naming this approver.") var approver = ""
+    @Option(help: "Requests per page (at most 100).") var pageSize = 20
+    @Option(help: "The token a previous page printed.") var pageToken = ""
+    func run() async throws {
+      let page = try await withClient(connection) {
+        try await $0.searchRenewals(agentUID: agent, statuses: status, approverUID: approver, pageSize: pageSize, pageToken: pageToken)
+      }
+      try show(page.renewals, nextPageToken: page.nextPageToken, json: connection.json)
+    }
+  }
+
+  struct Show: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show any request.")
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "The request id.") var requestID: String
+    func run() async throws {
+      let renewal = try await withClient(connection) { try await $0.supportRenewal(requestID) }
+      try show(renewal, json: connection.json)
+    }
+  }
+
+  struct History: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show any request with its audit history.")
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "The request id.") var requestID: String
+    func run() async throws {
+      let renewal = try await withClient(connection) { try await $0.supportRenewal(requestID) }
+      if connection.json { try printJSON(renewal.history) } else { try show(renewal, json: false, history: true) }
+    }
+  }
+}

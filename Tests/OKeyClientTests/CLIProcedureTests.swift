@@ -1,0 +1,160 @@
+import Foundation
+import OKeyClient
+import OKeyTestSupport
+import Testing
+
+/// Runs okey with `arguments` and returns its JSON output, failing the test on a non-zero exit.
+struct OkeyCLI: Sendable {
+  let server: String
+  let configHome: String
+
+  func run(_ arguments: [String], token: String? = nil, input: String? = nil) async throws -> (status: Int32, output: String, error: String) {
+    var environment = ["OKEY_SERVER": server, "XDG_CONFIG_HOME": configHome]
+    environment["OKEY_TOKEN"] = token ?? ""
+    return try await ChildProcess.run(TestPaths.executable("okey"), arguments, environment: environment, input: input)
+  }
+
+  func json(_ arguments: [String], token: String? = nil) async throws -> Any {
+    let result = try await run(arguments + ["--json"], token: token)
+    guard result.status == 0 else {
+      throw ChildProcessError("okey \(arguments.joined(separator: " ")) exited \(result.status): \(result.error)")
+    }
+    return try JSONSerialization.jsonObject(with: Data(result.output.utf8))
+  }
+
+  func login(_ uid: String) async throws -> String {
+    let result = try await run(["login", uid, "--password-stdin", "--print-token"], input: SlapdFixture.personPassword + "\n")
+    guard result.status == 0 else { throw ChildProcessError("login \(uid): \(result.error)") }
+    return result.output.trimmingCharacters(in: .whitespacesAndNewlines)
+  }
+}
+
+/// Starts slapd and an okeyd process configured for it, with the portal service account.
+func withOKeydAndSlapd(_ body: (OkeyCLI) async throws -> Void) async throws {
+  try await withSlapd { slapd in
+    try await withTemporaryDirectory { folder in
+      let config = """
+        listen: 127.0.0.1:0
+        database:
+          path: \(folder)/okey.sqlite
+        directory:
+          uri: \(slapd.uri)
+          bindPassword: \(SlapdFixture.servicePassword)
+        serviceAccounts:
+          - name: portal
+            keySHA256: \(sha256Hex("portal-cli-key"))
+        """
+      try config.write(toFile: folder + "/okeyd.yaml", atomically: true, encoding: .utf8)
+      let okeyd = try await OKeydProcess(arguments: ["--config", folder + "/okeyd.yaml"], environment: ["OKEY_LDAP_URI": slapd.uri])
+      defer { okeyd.child.send(SIGKILL) }
+      try FileManager.default.createDirectory(atPath: folder + "/config", withIntermediateDirectories: true)
+      try await body(OkeyCLI(server: okeyd.address, configHome: folder + "/config"))
+      _ = try await okeyd.terminate()
+    }
+  }
+}
+
+@Suite("okey CLI end to end", .serialized)
+struct CLIProcedureTests {
+  @Test("the whole hardware-key procedure driven through okey subprocesses, checked on their JSON")
+  func hardwareProcedure() async throws {
+    try await withOKeydAndSlapd { cli in
+      let dsi = try await cli.login("dsi-op1")
+      let ien = try await cli.login("ien1")
+      let helpdesk = try await cli.login("helpdesk1")
+      let portal = "portal-cli-key"
+      let agent = ["--on-behalf-of", "ens1a"]
+
+      try await withTemporaryDirectory { folder in
+        try "Je garde ma clé pour moi.".write(toFile: folder + "/charter.txt", atomically: true, encoding: .utf8)
+        try Data("%PDF-1.4\n%%EOF\n".utf8).write(to: URL(fileURLWithPath: folder + "/proof.pdf"))
+
+        let charter = try await cli.json(["charter", "publish", "--version", "2026-09", "--code", "4821", folder + "/charter.txt"], token: dsi) as? [String: Any]
+        #expect(charter?["version"] as? String == "2026-09")
+        let start = Date().addingTimeInterval(86_400).formatted(.iso8601)
+        let slots = try await cli.json(["slots", "publish", "--place", "rectorat", "--name", "Rectorat DSI", "--start", start, "--capacity", "2"], token: dsi) as? [[String: Any]]
+        let slotID = try #require(slots?.first?["id"] as? String)
+
+        var renewal = try await cli.json(["renewal", "start", "--key-type", "hardware", "--motif", "expired"] + agent, token: portal) as? [String: Any]
+        let id = try #require(renewal?["id"] as? String)
+        #expect(renewal?["status"] as? String == "DRAFT")
+        renewal = try await cli.json(["renewal", "add-document", id, "--kind", "supporting-document", folder + "/proof.pdf"] + agent, token: portal) as? [String: Any]
+        #expect((renewal?["documents"] as? [Any])?.count == 1)
+        renewal = try await cli.json(["renewal", "submit", id] + agent, token: portal) as? [String: Any]
+        #expect(renewal?["status"] as? String == "PENDING_APPROVAL")
+
+        let pending = try await cli.json(["approvals", "list"], token: ien) as? [[String: Any]]
+        #expect(pending?.compactMap { $0["id"] as? String } == [id])
+        renewal = try await cli.json(["approvals", "approve", id, "--comment", "ok"], token: ien) as? [String: Any]
+        #expect(renewal?["status"] as? String == "AWAITING_CHARTER")
+
+        renewal = try await cli.json(["renewal", "sign-charter", id, "--code", "4821", "--acknowledge"] + agent, token: portal) as? [String: Any]
+        #expect(renewal?["status"] as? String == "AWAITING_DSI")
+        let work = try await cli.json(["ops", "work"], token: dsi) as? [[String: Any]]
+        #expect(work?.contains { $0["id"] as? String == id } == true)
+        renewal = try await cli.json(["ops", "finalize", id, "--serial", "HW-CLI-1", "--place", "rectorat"], token: dsi) as? [String: Any]
+        #expect(renewal?["status"] as? String == "READY_FOR_PICKUP")
+
+        let free = try await cli.json(["renewal", "slots", id] + agent, token: portal) as? [[String: Any]]
+        #expect(free?.first?["id"] as? String == slotID)
+        renewal = try await cli.json(["renewal", "book", id, slotID] + agent, token: portal) as? [String: Any]
+        #expect(renewal?["status"] as? String == "PICKUP_BOOKED")
+        renewal = try await cli.json(["ops", "handover", id], token: dsi) as? [String: Any]
+        #expect(renewal?["status"] as? String == "COMPLETED")
+
+        let keys = try await cli.json(["keys", "ens1a"], token: helpdesk) as? [[String: Any]]
+        #expect(keys?.first?["serial"] as? String == "HW-CLI-1")
+        #expect(keys?.first?["active"] as? Bool == true)
+        let history = try await cli.json(["requests", "history", id], token: helpdesk) as? [[String: Any]]
+        #expect(history?.compactMap { $0["action"] as? String }.last == "record-handover")
+        let audit = try await cli.json(["audit", "verify"], token: helpdesk) as? [String: Any]
+        #expect(audit?["intact"] as? Bool == true)
+        let routing = try await cli.json(["routing", "ens-clg"], token: helpdesk) as? [String: Any]
+        #expect((routing?["n1"] as? [String: Any])?["uid"] as? String == "principal1")
+      }
+    }
+  }
+
+  @Test("a wrong password, a refused call and an unknown id each give one line and the documented exit code")
+  func errors() async throws {
+    try await withOKeydAndSlapd { cli in
+      let wrong = try await cli.run(["login", "ens1a", "--password-stdin"], input: "not-my-password\n")
+      #expect(wrong.status == 77)
+      #expect(wrong.error == "okey: wrong uid or password\n")
+
+      let token = try await cli.login("ens1b")
+      let unknown = try await cli.run(["renewal", "show", UUID().uuidString.lowercased()], token: token)
+      #expect(unknown.status == 66)
+      #expect(unknown.error.split(separator: "\n").count == 1)
+      #expect(unknown.error.hasPrefix("okey: no renewal request"))
+
+      let denied = try await cli.run(["stats"], token: token)
+      #expect(denied.status == 77)
+      #expect(denied.error.hasPrefix("okey: "))
+
+      let anonymous = try await cli.run(["renewal", "list"])
+      #expect(anonymous.status == 77)
+
+      // `okey login` keeps the token in a 0600 file used by the next commands.
+      let login = try await cli.run(["login", "ens1b", "--password-stdin"], input: SlapdFixture.personPassword + "\n")
+      #expect(login.status == 0)
+      let file = cli.configHome + "/okey/token"
+      let attributes = try FileManager.default.attributesOfItem(atPath: file)
+      #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+      let whoami = try await cli.run(["whoami"])
+      #expect(whoami.output.hasPrefix("ens1b"))
+    }
+  }
+
+  @Test("every subcommand has a complete --help", arguments: [
+    ["--help"], ["renewal", "--help"], ["renewal", "start", "--help"], ["renewal", "sign-charter", "--help"], ["approvals", "approve", "--help"],
+    ["ops", "finalize", "--help"], ["slots", "publish", "--help"], ["charter", "publish", "--help"], ["requests", "search", "--help"],
+    ["routing", "--help"], ["keys", "--help"], ["audit", "verify", "--help"], ["stats", "--help"], ["login", "--help"],
+  ])
+  func help(arguments: [String]) async throws {
+    let result = try await ChildProcess.run(TestPaths.executable("okey"), arguments)
+    #expect(result.status == 0)
+    #expect(result.output.contains("USAGE:"))
+    #expect(result.output.contains("OVERVIEW:"))
+  }
+}
