@@ -134,7 +134,8 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
       seen.insert(name)
       pairs.append((key, fileMapping[name].map { overlay($0, on: value) } ?? value))
     }
-    for (key, value) in fileMapping where !seen.contains(key.string ?? "") { pairs.append((key, value)) }
+    // Keys are rebuilt as plain scalars: the decoder looks them up that way ("975" quoted would not match).
+    for (key, value) in fileMapping where !seen.contains(key.string ?? "") { pairs.append((Node(key.string ?? ""), value)) }
     return .mapping(Node.Mapping(pairs))
   }
 
