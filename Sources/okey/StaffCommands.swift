@@ -159,7 +159,7 @@ struct CharterCommands: AsyncParsableCommand {
     func run() async throws {
       let charter = try await withClient(connection) { try await $0.charter() }
       if connection.json { try printJSON(charter); return }
-      print(charter.text)
+      print(charter.text.trimmingCharacters(in: .newlines))
       print("")
       print(charter.footer)
     }
