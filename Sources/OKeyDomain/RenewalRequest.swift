@@ -40,6 +40,8 @@ public struct RenewalRequest: Sendable, Hashable, Codable {
   public var decisionComment: String?
   /// When the request was submitted and routed (for the N+2 escalation delay).
   public var routedAt: Instant?
+  /// When the N+2 was told that the request waits (once).
+  public var escalatedAt: Instant?
   /// When it was started.
   public var createdAt: Instant
   /// When it last changed.
@@ -115,6 +117,8 @@ public struct NotificationIntent: Sendable, Hashable, Codable {
     case agentCompleted = "AGENT_COMPLETED"
     /// To the DSI mailbox: an operation waits.
     case dsiWork = "DSI_WORK"
+    /// To the N+2: a request has waited longer than the escalation delay.
+    case n2Escalation = "N2_ESCALATION"
   }
 
   /// Who receives it.

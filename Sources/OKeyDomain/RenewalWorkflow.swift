@@ -30,6 +30,8 @@ public enum RenewalCommand: Sendable, Hashable {
   case cancel(reason: String)
   /// Re-resolve the routing of a pending request (DSI).
   case reroute(Routing)
+  /// Tell the N+2 that the request has waited too long (the service itself, once).
+  case escalate(delayBusinessDays: Int)
 
   /// The name of the action in the audit trail.
   public var action: String {
@@ -48,6 +50,7 @@ public enum RenewalCommand: Sendable, Hashable {
     case .recordHandover: return "record-handover"
     case .cancel: return "cancel"
     case .reroute: return "reroute"
+    case .escalate: return "escalate"
     }
   }
 }
@@ -452,6 +455,27 @@ struct DecisionBuilder {
       let reason = try Self.checkText(reason, field: "reason", required: false)
       record("cancel", role: .agent, to: .cancelled, details: reason)
 
+    case .escalate(let delay):
+      // The service's own scan asks; there is no caller to check.
+      try requireVersion()
+      try requireStatus(.pendingApproval, doing: "escalate")
+      guard renewal.escalatedAt == nil else {
+        throw RenewalRefusal(.wrongState, "request \(original.id) was already escalated")
+      }
+      guard !renewal.routing.autoValidation.isAutomatic, let routedAt = renewal.routedAt else {
+        throw RenewalRefusal(.wrongState, "request \(original.id) is not waiting for an approver")
+      }
+      let waited = BusinessDays.between(routedAt, context.now)
+      guard waited >= delay else {
+        throw RenewalRefusal(.wrongState, "request \(original.id) has waited \(waited) business days, fewer than \(delay)")
+      }
+      guard let n2 = renewal.routing.n2, n2.person.active else {
+        throw RenewalRefusal(.noValidator, "request \(original.id) has no active N+2 to tell")
+      }
+      renewal.escalatedAt = context.now
+      record("escalate", role: .system, to: .pendingApproval, details: "waited \(waited) business days: N+2 \(n2.person.uid) told")
+      notifications.append(NotificationIntent(kind: .n2Escalation, recipient: .person(n2.person), details: "\(waited)"))
+
     case .reroute(let routing):
       try requireDSI()
       try requireVersion()
@@ -473,5 +497,22 @@ struct DecisionBuilder {
         KeyRecord(serial: serial, agentUID: renewal.agentUID, keyType: renewal.keyType, status: .active, activatedAt: context.now, renewalID: renewal.id)
       )
     )
+  }
+}
+
+/// Business days (Monday to Friday, UTC; public holidays are not known) between two instants.
+public enum BusinessDays {
+  /// The number of weekdays after the day of `start`, up to and including the day of `end`.
+  public static func between(_ start: Instant, _ end: Instant) -> Int {
+    let first = start.daysSinceEpoch
+    let last = end.daysSinceEpoch
+    guard last > first else { return 0 }
+    var count = 0
+    for day in (first + 1)...last {
+      // 1970-01-01 was a Thursday: weekday 0 is Sunday.
+      let weekday = ((day + 4) % 7 + 7) % 7
+      if weekday >= 1 && weekday <= 5 { count += 1 }
+    }
+    return count
   }
 }

@@ -18,6 +18,7 @@ public final class OKeyDaemon: Sendable {
   private let logger: Logger
   private let directory: LDAPDirectory
   let application: RenewalApplication
+  let notifications: NotificationDelivery
 
   /// Open WatchRenewal subscriptions (for leak tests).
   public var watchSubscriptionCount: Int { application.changes.subscriptionCount }
@@ -78,10 +79,13 @@ public final class OKeyDaemon: Sendable {
     let server = GRPCServer(transport: transport, services: services, interceptors: interceptors)
     self.server = server
 
-    var groupConfiguration = ServiceGroupConfiguration(
-      services: [.init(service: GRPCServerService(server: server, board: board, changes: application.changes, logger: logger))],
-      logger: logger
-    )
+    let notifications = NotificationDelivery(application: application)
+    self.notifications = notifications
+    var lifecycleServices: [ServiceGroupConfiguration.ServiceConfiguration] = [
+      .init(service: GRPCServerService(server: server, board: board, changes: application.changes, logger: logger))
+    ]
+    if configuration.mail.enabled { lifecycleServices.append(.init(service: notifications)) }
+    var groupConfiguration = ServiceGroupConfiguration(services: lifecycleServices, logger: logger)
     if handleSignals { groupConfiguration.gracefulShutdownSignals = [.sigterm, .sigint] }
     groupConfiguration.maximumGracefulShutdownDuration = .seconds(configuration.shutdownGraceSeconds)
     self.group = ServiceGroup(configuration: groupConfiguration)

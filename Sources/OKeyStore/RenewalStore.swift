@@ -68,6 +68,15 @@ public protocol RenewalStore: Sendable {
 
   /// Outbox messages in a state, oldest first.
   func outboxMessages(state: OutboxMessage.State, limit: Int) async throws -> [OutboxMessage]
+  /// Marks up to `limit` pending messages due at `now` as being sent, and returns them.
+  func claimDueOutboxMessages(now: Instant, limit: Int) async throws -> [OutboxMessage]
+  /// Records a message as sent.
+  func markOutboxMessageSent(id: Int64, at: Instant) async throws
+  /// Records a failed attempt: pending again at `retryAt`, or dead when `retryAt` is nil.
+  func markOutboxMessageFailed(id: Int64, error: String, retryAt: Instant?) async throws
+  /// Puts messages claimed but never marked (a crash between claim and send) back to pending;
+  /// returns how many.
+  func releaseOutboxClaims() async throws -> Int
 }
 
 /// What the change closure may read inside the transaction.
@@ -173,6 +182,7 @@ public struct OutboxMessage: Sendable, Hashable {
   /// Delivery state.
   public enum State: String, Sendable, Hashable {
     case pending = "PENDING"
+    case sending = "SENDING"
     case sent = "SENT"
     case dead = "DEAD"
   }
@@ -193,6 +203,8 @@ public struct OutboxMessage: Sendable, Hashable {
   public var attempts: Int
   /// Stable Message-ID, the same on every attempt.
   public var messageID: String
+  /// The last delivery error, if any.
+  public var lastError: String?
   /// When it was written.
   public var createdAt: Instant
 }

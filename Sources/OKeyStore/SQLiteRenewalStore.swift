@@ -456,10 +456,57 @@ public final class SQLiteRenewalStore: RenewalStore {
               kind: NotificationIntent.Kind(rawValue: row["kind"]) ?? .dsiWork,
               recipient: uid.map { DirectoryPerson(uid: $0, displayName: row["recipient_name"] ?? "", mail: row["recipient_mail"] ?? "") },
               details: row["details"], state: OutboxMessage.State(rawValue: row["state"]) ?? .pending,
-              attempts: row["attempts"], messageID: row["message_id"],
+              attempts: row["attempts"], messageID: row["message_id"], lastError: row["last_error"],
               createdAt: Instant(millisecondsSinceEpoch: row["created_at"])
             )
           }
+      }
+    }
+  }
+
+  public func claimDueOutboxMessages(now: Instant, limit: Int) async throws -> [OutboxMessage] {
+    let ids: [Int64] = try await guarded {
+      try await pool.write { db in
+        let ids = try Int64.fetchAll(
+          db, sql: "SELECT id FROM outbox WHERE state = 'PENDING' AND next_attempt_at <= ? ORDER BY id LIMIT ?",
+          arguments: [now.millisecondsSinceEpoch, limit])
+        for id in ids {
+          try db.execute(sql: "UPDATE outbox SET state = 'SENDING', claimed_at = ? WHERE id = ?", arguments: [now.millisecondsSinceEpoch, id])
+        }
+        return ids
+      }
+    }
+    guard !ids.isEmpty else { return [] }
+    let sending = try await outboxMessages(state: .sending, limit: 100_000)
+    let wanted = Set(ids)
+    return sending.filter { wanted.contains($0.id) }
+  }
+
+  public func markOutboxMessageSent(id: Int64, at: Instant) async throws {
+    try await guarded {
+      try await pool.write { db in
+        try db.execute(
+          sql: "UPDATE outbox SET state = 'SENT', sent_at = ?, attempts = attempts + 1 WHERE id = ?",
+          arguments: [at.millisecondsSinceEpoch, id])
+      }
+    }
+  }
+
+  public func markOutboxMessageFailed(id: Int64, error: String, retryAt: Instant?) async throws {
+    try await guarded {
+      try await pool.write { db in
+        try db.execute(
+          sql: "UPDATE outbox SET state = ?, attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?",
+          arguments: [retryAt == nil ? "DEAD" : "PENDING", String(error.prefix(1000)), retryAt?.millisecondsSinceEpoch ?? 0, id])
+      }
+    }
+  }
+
+  public func releaseOutboxClaims() async throws -> Int {
+    try await guarded {
+      try await pool.write { db in
+        try db.execute(sql: "UPDATE outbox SET state = 'PENDING', claimed_at = NULL WHERE state = 'SENDING'")
+        return db.changesCount
       }
     }
   }

@@ -3,7 +3,7 @@ import GRDB
 /// The versioned schema. Shipped migrations are never edited: a change is a new migration.
 enum Schema {
   /// Migration identifiers, oldest first.
-  static let versions = ["v1-renewals-documents-audit", "v2-charter-pickup-keys", "v3-outbox-sessions", "v4-session-person"]
+  static let versions = ["v1-renewals-documents-audit", "v2-charter-pickup-keys", "v3-outbox-sessions", "v4-session-person", "v5-outbox-delivery"]
 
   static var migrator: DatabaseMigrator {
     var migrator = DatabaseMigrator()
@@ -176,6 +176,14 @@ enum Schema {
           ALTER TABLE sessions ADD COLUMN display_name TEXT NOT NULL DEFAULT '';
           ALTER TABLE sessions ADD COLUMN mail TEXT NOT NULL DEFAULT '';
           ALTER TABLE sessions ADD COLUMN groups TEXT NOT NULL DEFAULT '';
+          """
+      )
+    }
+    migrator.registerMigration(versions[4]) { db in
+      try db.execute(
+        sql: """
+          ALTER TABLE outbox ADD COLUMN claimed_at INTEGER;
+          ALTER TABLE outbox ADD COLUMN sent_at INTEGER;
           """
       )
     }

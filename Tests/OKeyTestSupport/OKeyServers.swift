@@ -16,6 +16,7 @@ public func withOKeyDaemon<Result: Sendable>(
   configuration.database.path = folder + "/okey.sqlite"
   configuration.directory.uri = "ldap://127.0.0.1:1"
   configuration.directory.networkTimeoutSeconds = 1
+  configuration.mail.enabled = false
   configure(&configuration)
   var logger = Logger(label: "okeyd-test")
   logger.logLevel = .warning

@@ -100,6 +100,19 @@ public enum Okey_V1_SupportService: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "ListOutbox" metadata.
+        public enum ListOutbox: Sendable {
+            /// Request type for "ListOutbox".
+            public typealias Input = Okey_V1_ListOutboxRequest
+            /// Response type for "ListOutbox".
+            public typealias Output = Okey_V1_ListOutboxResponse
+            /// Descriptor for "ListOutbox".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "okey.v1.SupportService"),
+                method: "ListOutbox",
+                type: .unary
+            )
+        }
         /// Descriptors for all methods in the "okey.v1.SupportService" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             SearchRenewals.descriptor,
@@ -107,7 +120,8 @@ public enum Okey_V1_SupportService: Sendable {
             ResolveRouting.descriptor,
             ListKeys.descriptor,
             VerifyAuditTrail.descriptor,
-            Stats.descriptor
+            Stats.descriptor,
+            ListOutbox.descriptor
         ]
     }
 }
@@ -245,6 +259,24 @@ extension Okey_V1_SupportService {
             request: GRPCCore.StreamingServerRequest<Okey_V1_StatsRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_StatsResponse>
+
+        /// Handle the "ListOutbox" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Lists notification messages of the outbox in one delivery state (dead letters by default).
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Okey_V1_ListOutboxRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Okey_V1_ListOutboxResponse` messages.
+        func listOutbox(
+            request: GRPCCore.StreamingServerRequest<Okey_V1_ListOutboxRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_ListOutboxResponse>
     }
 
     /// Service protocol for the "okey.v1.SupportService" service.
@@ -366,6 +398,24 @@ extension Okey_V1_SupportService {
             request: GRPCCore.ServerRequest<Okey_V1_StatsRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Okey_V1_StatsResponse>
+
+        /// Handle the "ListOutbox" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Lists notification messages of the outbox in one delivery state (dead letters by default).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Okey_V1_ListOutboxRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Okey_V1_ListOutboxResponse` message.
+        func listOutbox(
+            request: GRPCCore.ServerRequest<Okey_V1_ListOutboxRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Okey_V1_ListOutboxResponse>
     }
 
     /// Simple service protocol for the "okey.v1.SupportService" service.
@@ -485,6 +535,24 @@ extension Okey_V1_SupportService {
             request: Okey_V1_StatsRequest,
             context: GRPCCore.ServerContext
         ) async throws -> Okey_V1_StatsResponse
+
+        /// Handle the "ListOutbox" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Lists notification messages of the outbox in one delivery state (dead letters by default).
+        ///
+        /// - Parameters:
+        ///   - request: A `Okey_V1_ListOutboxRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Okey_V1_ListOutboxResponse` to respond with.
+        func listOutbox(
+            request: Okey_V1_ListOutboxRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Okey_V1_ListOutboxResponse
     }
 }
 
@@ -558,6 +626,17 @@ extension Okey_V1_SupportService.StreamingServiceProtocol {
                 )
             }
         )
+        router.registerHandler(
+            forMethod: Okey_V1_SupportService.Method.ListOutbox.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Okey_V1_ListOutboxRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_ListOutboxResponse>(),
+            handler: { request, context in
+                try await self.listOutbox(
+                    request: request,
+                    context: context
+                )
+            }
+        )
     }
 }
 
@@ -624,6 +703,17 @@ extension Okey_V1_SupportService.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_StatsResponse> {
         let response = try await self.stats(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func listOutbox(
+        request: GRPCCore.StreamingServerRequest<Okey_V1_ListOutboxRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_ListOutboxResponse> {
+        let response = try await self.listOutbox(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -705,6 +795,19 @@ extension Okey_V1_SupportService.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Okey_V1_StatsResponse> {
         return GRPCCore.ServerResponse<Okey_V1_StatsResponse>(
             message: try await self.stats(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func listOutbox(
+        request: GRPCCore.ServerRequest<Okey_V1_ListOutboxRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Okey_V1_ListOutboxResponse> {
+        return GRPCCore.ServerResponse<Okey_V1_ListOutboxResponse>(
+            message: try await self.listOutbox(
                 request: request.message,
                 context: context
             ),
@@ -862,6 +965,29 @@ extension Okey_V1_SupportService {
             deserializer: some GRPCCore.MessageDeserializer<Okey_V1_StatsResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_StatsResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "ListOutbox" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Lists notification messages of the outbox in one delivery state (dead letters by default).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Okey_V1_ListOutboxRequest` message.
+        ///   - serializer: A serializer for `Okey_V1_ListOutboxRequest` messages.
+        ///   - deserializer: A deserializer for `Okey_V1_ListOutboxResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func listOutbox<Result>(
+            request: GRPCCore.ClientRequest<Okey_V1_ListOutboxRequest>,
+            serializer: some GRPCCore.MessageSerializer<Okey_V1_ListOutboxRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Okey_V1_ListOutboxResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_ListOutboxResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -1088,6 +1214,40 @@ extension Okey_V1_SupportService {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "ListOutbox" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Lists notification messages of the outbox in one delivery state (dead letters by default).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Okey_V1_ListOutboxRequest` message.
+        ///   - serializer: A serializer for `Okey_V1_ListOutboxRequest` messages.
+        ///   - deserializer: A deserializer for `Okey_V1_ListOutboxResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func listOutbox<Result>(
+            request: GRPCCore.ClientRequest<Okey_V1_ListOutboxRequest>,
+            serializer: some GRPCCore.MessageSerializer<Okey_V1_ListOutboxRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Okey_V1_ListOutboxResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_ListOutboxResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Okey_V1_SupportService.Method.ListOutbox.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -1263,6 +1423,35 @@ extension Okey_V1_SupportService.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_StatsRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Okey_V1_StatsResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ListOutbox" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Lists notification messages of the outbox in one delivery state (dead letters by default).
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Okey_V1_ListOutboxRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func listOutbox<Result>(
+        request: GRPCCore.ClientRequest<Okey_V1_ListOutboxRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_ListOutboxResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.listOutbox(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_ListOutboxRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Okey_V1_ListOutboxResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -1464,6 +1653,39 @@ extension Okey_V1_SupportService.ClientProtocol {
             metadata: metadata
         )
         return try await self.stats(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ListOutbox" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Lists notification messages of the outbox in one delivery state (dead letters by default).
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func listOutbox<Result>(
+        _ message: Okey_V1_ListOutboxRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_ListOutboxResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Okey_V1_ListOutboxRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.listOutbox(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -100,12 +100,13 @@ final class RenewalApplication: Sendable {
     actor: Actor,
     operation: String,
     idempotencyKey: String? = nil,
+    now: Instant? = nil,
     build: @escaping @Sendable (RenewalRequest, any ChangeReader) throws -> RenewalCommand
   ) async throws -> RenewalRequest {
     try Self.checkID(id)
     // A call past its deadline is cancelled here and writes nothing.
     try Task.checkCancellation()
-    let context = DecisionContext(now: clock(), expectedVersion: expectedVersion, catalogue: catalogue, documentRules: documentRules)
+    let context = DecisionContext(now: now ?? clock(), expectedVersion: expectedVersion, catalogue: catalogue, documentRules: documentRules)
     let renewal = try await store.change(renewalID: id, operation: operation, idempotencyKey: idempotencyKey) { current, reader in
       do {
         let command = try build(current, reader)

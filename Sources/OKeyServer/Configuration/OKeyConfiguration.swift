@@ -27,6 +27,35 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
   public var serviceAccounts: [ServiceAccount] = []
   /// The DSI mailbox, where agents send enrolment elements and the DSI hears of work.
   public var dsiMailbox = "dsi@ac-test.fr"
+  /// Notification mail.
+  public var mail = Mail()
+
+  /// Notification mail: how messages leave the outbox.
+  public struct Mail: Sendable, Equatable, Codable {
+    /// Deliver the outbox at all. Default true.
+    public var enabled = true
+    /// A sendmail-compatible command reading the message on standard input. Default
+    /// `/usr/sbin/sendmail -t -i`.
+    public var command = "/usr/sbin/sendmail -t -i"
+    /// The From address.
+    public var from = "OKEY <okey-noreply@ac-test.fr>"
+    /// Language of the messages: fr or en. Default fr.
+    public var language = "fr"
+    /// Attempts before a message is given up (dead letter). Default 8.
+    public var maxAttempts = 8
+    /// First retry delay, doubled at each attempt up to `maxBackoffSeconds`. Default 30 s.
+    public var initialBackoffSeconds = 30
+    /// Longest retry delay. Default 1 hour.
+    public var maxBackoffSeconds = 3600
+    /// How often the outbox is read, in seconds. Default 2.
+    public var pollSeconds = 2.0
+    /// Business days a routed request waits before its N+2 is told (once). Default 3.
+    public var escalationBusinessDays = 3
+    /// How often waiting requests are checked for escalation, in seconds. Default 600.
+    public var escalationScanSeconds = 600.0
+    /// The defaults.
+    public init() {}
+  }
 
   /// Transport, payload and document limits.
   public struct Limits: Sendable, Equatable, Codable {
@@ -169,6 +198,11 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
     guard shutdownGraceSeconds >= 0 else { throw ConfigurationError("shutdownGraceSeconds must not be negative") }
     guard sessions.ttlSeconds >= 60 else { throw ConfigurationError("sessions.ttlSeconds must be at least 60") }
     guard directory.poolSize >= 1, directory.poolSize <= 64 else { throw ConfigurationError("directory.poolSize must be between 1 and 64") }
+    guard ["fr", "en"].contains(mail.language) else { throw ConfigurationError("mail.language must be fr or en, not '\(mail.language)'") }
+    guard mail.maxAttempts >= 1, mail.initialBackoffSeconds >= 1, mail.maxBackoffSeconds >= mail.initialBackoffSeconds else {
+      throw ConfigurationError("mail.maxAttempts and mail.initialBackoffSeconds must be at least 1, and mail.maxBackoffSeconds at least the initial backoff")
+    }
+    guard !mail.command.trimmingCharacters(in: .whitespaces).isEmpty else { throw ConfigurationError("mail.command must name a sendmail-compatible command") }
     for account in serviceAccounts {
       guard account.keySHA256.count == 64, account.keySHA256.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) else {
         throw ConfigurationError("serviceAccounts[\(account.name)].keySHA256 must be the lower-case hex SHA-256 of the key (64 characters)")

@@ -86,4 +86,29 @@ struct SupportRPCService: Okey_V1_SupportService.SimpleServiceProtocol {
       $0.outboxDead = Int64(dead)
     }
   }
+
+  func listOutbox(request: Okey_V1_ListOutboxRequest, context: ServerContext) async throws -> Okey_V1_ListOutboxResponse {
+    _ = try Principal.required().requireSupport()
+    let state = request.state.isEmpty ? OutboxMessage.State.dead : OutboxMessage.State(rawValue: request.state.uppercased())
+    guard let state else { throw APIError.invalidArgument("state", "use PENDING, SENDING, SENT or DEAD") }
+    let limit = request.limit <= 0 ? 50 : min(Int(request.limit), 500)
+    let messages = try await application.store.outboxMessages(state: state, limit: limit)
+    let mailbox = application.configuration.dsiMailbox
+    return .with {
+      $0.messages = messages.map { message in
+        .with {
+          $0.id = message.id
+          $0.requestID = message.renewalID
+          $0.kind = message.kind.rawValue
+          $0.recipientUid = message.recipient?.uid ?? ""
+          $0.recipientMail = message.recipient?.mail ?? mailbox
+          $0.state = message.state.rawValue
+          $0.attempts = Int32(message.attempts)
+          $0.lastError = message.lastError ?? ""
+          $0.messageID = message.messageID
+          $0.createdAt = .init(message.createdAt)
+        }
+      }
+    }
+  }
 }

@@ -1,0 +1,134 @@
+import Foundation
+import OKeyDomain
+import OKeyStore
+
+/// Writes notification messages as RFC 5322 text: encoded UTF-8 subject, Message-ID, Date,
+/// Auto-Submitted, in French or English, each naming the request and the recipient's next action.
+struct MailComposer: Sendable {
+  let from: String
+  let language: String
+  let dsiMailbox: String
+
+  /// A composed message.
+  struct Mail: Sendable, Equatable {
+    var to: String
+    var subject: String
+    var body: String
+    /// The whole message, headers and body, CRLF line endings.
+    var text: String
+  }
+
+  /// The message for `message` about `renewal`; nil when the recipient has no mail address.
+  func compose(_ message: OutboxMessage, renewal: RenewalRequest?, date: Date) -> Mail? {
+    let to = message.recipient.map(\.mail) ?? dsiMailbox
+    guard !to.isEmpty else { return nil }
+    let name = message.recipient?.displayName.isEmpty == false ? message.recipient?.displayName ?? "" : (message.recipient?.uid ?? "DSI")
+    let (subject, body) = words(for: message, renewal: renewal, recipientName: name)
+    let headers = [
+      "From: \(Self.clean(from))",
+      "To: \(Self.clean(to))",
+      "Subject: \(Self.encodedWord(subject))",
+      "Date: \(Self.rfc5322Date(date))",
+      "Message-ID: \(message.messageID)",
+      "Auto-Submitted: auto-generated",
+      "X-OKEY-Request: \(message.renewalID)",
+      "MIME-Version: 1.0",
+      "Content-Type: text/plain; charset=UTF-8",
+      "Content-Transfer-Encoding: 8bit",
+    ]
+    let text = (headers + [""] + body.components(separatedBy: "\n")).joined(separator: "\r\n") + "\r\n"
+    return Mail(to: to, subject: subject, body: body, text: text)
+  }
+
+  func words(for message: OutboxMessage, renewal: RenewalRequest?, recipientName: String) -> (String, String) {
+    let id = message.renewalID
+    let agent = renewal.map { $0.routing.requester.displayName.isEmpty ? $0.agentUID : "\($0.routing.requester.displayName) (\($0.agentUID))" } ?? "-"
+    let french = language == "fr"
+    let key = renewal.map { $0.keyType == .software ? (french ? "logicielle" : "software") : (french ? "matérielle" : "hardware") } ?? ""
+    let greeting = french ? "Bonjour \(recipientName),\n\n" : "Hello \(recipientName),\n\n"
+    let signature = french ? "\n\n-- \nOKEY, renouvellement des clés OTP. Message automatique : ne pas répondre." : "\n\n-- \nOKEY, OTP key renewal. Automatic message: do not reply."
+    let subject: String
+    let text: String
+    switch (message.kind, french) {
+    case (.validatorRouted, true):
+      subject = "Demande de clé OTP à valider : \(agent)"
+      text = "\(agent) demande le renouvellement de sa clé OTP \(key). Vous êtes son valideur : approuvez ou refusez la demande \(id) dans OKEY."
+    case (.validatorRouted, false):
+      subject = "OTP key request to approve: \(agent)"
+      text = "\(agent) asks to renew their \(key) OTP key. You are their validator: approve or reject request \(id) in OKEY."
+    case (.n2Escalation, true):
+      subject = "Demande de clé OTP en attente depuis \(message.details) jours ouvrés : \(agent)"
+      text = "La demande \(id) de \(agent) attend la décision de son N+1 depuis \(message.details) jours ouvrés. En tant que N+2, vous pouvez l'approuver ou la refuser dans OKEY."
+    case (.n2Escalation, false):
+      subject = "OTP key request waiting for \(message.details) business days: \(agent)"
+      text = "Request \(id) from \(agent) has waited \(message.details) business days for their N+1. As N+2 you may approve or reject it in OKEY."
+    case (.agentApproved, true):
+      subject = "Votre demande de clé OTP est validée"
+      text = "Votre demande \(id) est validée. Prochaine étape : " + (renewal?.keyType == .software ? "choisissez la plateforme de votre téléphone dans OKEY et envoyez les éléments d'enrôlement à \(dsiMailbox)." : "signez la charte dans OKEY.")
+    case (.agentApproved, false):
+      subject = "Your OTP key request is approved"
+      text = "Your request \(id) is approved. Next step: " + (renewal?.keyType == .software ? "choose your phone platform in OKEY and send the enrolment elements to \(dsiMailbox)." : "sign the charter in OKEY.")
+    case (.agentRejected, true):
+      subject = "Votre demande de clé OTP est refusée"
+      text = "Votre demande \(id) est refusée pour le motif suivant : \(message.details)\nVous pouvez déposer une nouvelle demande si la situation change."
+    case (.agentRejected, false):
+      subject = "Your OTP key request is rejected"
+      text = "Your request \(id) is rejected, for this reason: \(message.details)\nYou may file a new request if things change."
+    case (.charterReminder, true):
+      subject = "Signez la charte pour recevoir votre clé OTP"
+      text = "Pour poursuivre la demande \(id), lisez la charte dans OKEY, saisissez le code imprimé en bas de la charte et cochez « J'ai lu la charte »."
+    case (.charterReminder, false):
+      subject = "Sign the charter to receive your OTP key"
+      text = "To go on with request \(id), read the charter in OKEY, type the code printed at its bottom and tick \"I have read the charter\"."
+    case (.agentReadyForPickup, true):
+      subject = "Votre clé OTP est prête : prenez rendez-vous"
+      text = "La clé de la demande \(id) vous attend : \(message.details). Prenez rendez-vous dans OKEY pour venir la chercher."
+    case (.agentReadyForPickup, false):
+      subject = "Your OTP key is ready: book an appointment"
+      text = "The key of request \(id) waits for you at: \(message.details). Book an appointment in OKEY to collect it."
+    case (.agentCompleted, true):
+      subject = "Votre nouvelle clé OTP est active"
+      text = "La demande \(id) est terminée : votre nouvelle clé \(message.details) est active et l'ancienne est remplacée. Le code PIN reste celui de votre ancienne clé."
+    case (.agentCompleted, false):
+      subject = "Your new OTP key is active"
+      text = "Request \(id) is complete: your new key \(message.details) is active and the old one replaced. The PIN stays the one of your old key."
+    case (.dsiWork, true):
+      subject = "OKEY : une opération attend la DSI (\(agent))"
+      text = "Demande \(id) de \(agent) : \(message.details). Voir `okey ops work`."
+    case (.dsiWork, false):
+      subject = "OKEY: an operation waits for the DSI (\(agent))"
+      text = "Request \(id) from \(agent): \(message.details). See `okey ops work`."
+    }
+    return (subject, greeting + text + signature)
+  }
+
+  /// A header value without line breaks (directory values are untrusted).
+  static func clean(_ value: String) -> String {
+    value.replacingOccurrences(of: "\r", with: " ").replacingOccurrences(of: "\n", with: " ")
+  }
+
+  /// RFC 2047 encoded words for non-ASCII text, split so that no word exceeds 75 characters.
+  static func encodedWord(_ text: String) -> String {
+    let text = clean(text)
+    guard text.unicodeScalars.contains(where: { !$0.isASCII }) else { return text }
+    var words: [String] = []
+    var chunk = ""
+    for character in text {
+      if (chunk + String(character)).utf8.count > 45 {
+        words.append(chunk)
+        chunk = ""
+      }
+      chunk.append(character)
+    }
+    if !chunk.isEmpty { words.append(chunk) }
+    return words.map { "=?UTF-8?B?" + Data($0.utf8).base64EncodedString() + "?=" }.joined(separator: "\r\n ")
+  }
+
+  static func rfc5322Date(_ date: Date) -> String {
+    let formatter = DateFormatter()
+    formatter.locale = Locale(identifier: "en_US_POSIX")
+    formatter.timeZone = TimeZone(identifier: "UTC")
+    formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss Z"
+    return formatter.string(from: date)
+  }
+}

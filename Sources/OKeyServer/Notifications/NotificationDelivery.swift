@@ -1,0 +1,154 @@
+import Foundation
+import Logging
+import OKeyDomain
+import OKeyStore
+import ServiceLifecycle
+
+/// Sends the outbox through a sendmail-compatible command, with retries and exponential backoff
+/// up to a maximum of attempts, then a dead letter; and tells N+2s about requests that waited too
+/// long. At least once: a message claimed but not marked sent (a crash) is sent again after a
+/// restart, with the same Message-ID. Never blocks or fails an RPC: it runs beside them.
+final class NotificationDelivery: Service, Sendable {
+  let application: RenewalApplication
+  let composer: MailComposer
+  let settings: OKeyConfiguration.Mail
+  let logger: Logger
+
+  init(application: RenewalApplication) {
+    self.application = application
+    self.settings = application.configuration.mail
+    self.composer = MailComposer(from: settings.from, language: settings.language, dsiMailbox: application.configuration.dsiMailbox)
+    self.logger = application.logger
+  }
+
+  func run() async throws {
+    let released = try await application.store.releaseOutboxClaims()
+    if released > 0 { logger.notice("outbox: messages claimed before a stop are pending again", metadata: ["count": "\(released)"]) }
+    var lastEscalationScan = ContinuousClock.now - .seconds(86_400)
+    while !Task.isCancelledOrShuttingDown {
+      do {
+        _ = try await deliverDue(now: application.clock())
+        if ContinuousClock.now - lastEscalationScan >= .milliseconds(Int64(settings.escalationScanSeconds * 1000)) {
+          lastEscalationScan = ContinuousClock.now
+          _ = try await escalate(now: application.clock())
+        }
+      } catch {
+        logger.error("notification delivery failed; retrying", metadata: ["cause": "\(error)"])
+      }
+      try? await Task.sleep(for: .milliseconds(Int64(settings.pollSeconds * 1000)))
+    }
+  }
+
+  /// Sends every message due at `now`; returns how many were sent.
+  func deliverDue(now: Instant) async throws -> Int {
+    var sent = 0
+    while true {
+      let batch = try await application.store.claimDueOutboxMessages(now: now, limit: 50)
+      if batch.isEmpty { return sent }
+      for message in batch {
+        if try await deliver(message, now: now) { sent += 1 }
+      }
+    }
+  }
+
+  func deliver(_ message: OutboxMessage, now: Instant) async throws -> Bool {
+    let renewal = try await application.store.renewal(id: message.renewalID)
+    let date = Date(timeIntervalSince1970: Double(now.millisecondsSinceEpoch) / 1000)
+    guard let mail = composer.compose(message, renewal: renewal, date: date) else {
+      try await application.store.markOutboxMessageFailed(id: message.id, error: "the recipient has no mail address in the directory", retryAt: nil)
+      return false
+    }
+    do {
+      try await Sendmail.send(mail.text, command: settings.command)
+      try await application.store.markOutboxMessageSent(id: message.id, at: now)
+      logger.info("notification sent", metadata: ["kind": "\(message.kind.rawValue)", "request": "\(message.renewalID)", "message-id": "\(message.messageID)"])
+      return true
+    } catch {
+      let attempts = message.attempts + 1
+      let retryAt: Instant? =
+        attempts >= settings.maxAttempts
+        ? nil
+        : now.adding(seconds: Int64(min(settings.maxBackoffSeconds, settings.initialBackoffSeconds << min(attempts - 1, 20))))
+      try await application.store.markOutboxMessageFailed(id: message.id, error: "\(error)", retryAt: retryAt)
+      if retryAt == nil {
+        logger.error("notification given up (dead letter)", metadata: ["request": "\(message.renewalID)", "attempts": "\(attempts)", "cause": "\(error)"])
+      } else {
+        logger.warning("notification not sent; will retry", metadata: ["request": "\(message.renewalID)", "attempts": "\(attempts)", "cause": "\(error)"])
+      }
+      return false
+    }
+  }
+
+  /// Tells the N+2 of each routed request that has waited longer than the delay, once; returns
+  /// how many were escalated.
+  func escalate(now: Instant) async throws -> Int {
+    var query = RenewalQuery()
+    query.statuses = [.pendingApproval]
+    query.routedOnly = true
+    query.order = .oldestFirst
+    query.limit = 200
+    var escalated = 0
+    while true {
+      let page = try await application.store.search(query)
+      for renewal in page.renewals where renewal.escalatedAt == nil && !renewal.routing.autoValidation.isAutomatic {
+        guard let routedAt = renewal.routedAt, BusinessDays.between(routedAt, now) >= settings.escalationBusinessDays,
+          renewal.routing.n2?.person.active == true
+        else { continue }
+        do {
+          _ = try await application.change(
+            renewal.id, expectedVersion: renewal.version, actor: Actor(uid: "okey"), operation: "escalate", now: now
+          ) { _, _ in .escalate(delayBusinessDays: self.settings.escalationBusinessDays) }
+          escalated += 1
+        } catch let refusal as RenewalRefusal {
+          logger.debug("escalation skipped", metadata: ["request": "\(renewal.id)", "why": "\(refusal)"])
+        }
+      }
+      guard let next = page.next else { return escalated }
+      query.after = next
+    }
+  }
+}
+
+extension Task where Success == Never, Failure == Never {
+  static var isCancelledOrShuttingDown: Bool { Task.isCancelled || Task.isShuttingDownGracefully }
+}
+
+/// Runs the sendmail-compatible command with the message on its standard input.
+enum Sendmail {
+  struct Failure: Error, CustomStringConvertible {
+    var description: String
+  }
+
+  static func send(_ message: String, command: String, timeout: Duration = .seconds(30)) async throws {
+    let parts = command.split(separator: " ").map(String.init)
+    guard let executable = parts.first else { throw Failure(description: "no mail command configured") }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = Array(parts.dropFirst())
+    let input = Pipe()
+    let errors = Pipe()
+    process.standardInput = input
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = errors
+    do {
+      try process.run()
+    } catch {
+      throw Failure(description: "cannot run \(executable): \(error.localizedDescription)")
+    }
+    input.fileHandleForWriting.write(Data(message.utf8))
+    try? input.fileHandleForWriting.close()
+    let clock = ContinuousClock()
+    let deadline = clock.now + timeout
+    while process.isRunning {
+      if clock.now >= deadline {
+        process.terminate()
+        throw Failure(description: "\(executable) did not finish within \(timeout)")
+      }
+      try await Task.sleep(for: .milliseconds(5))
+    }
+    guard process.terminationStatus == 0 else {
+      let detail = String(decoding: errors.fileHandleForReading.availableData.prefix(300), as: UTF8.self)
+      throw Failure(description: "\(executable) exited with status \(process.terminationStatus) \(detail)")
+    }
+  }
+}
