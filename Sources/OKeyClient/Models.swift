@@ -308,3 +308,17 @@ enum FromWire {
       serviceAccount: value.serviceAccount, expiresAt: value.hasExpiresAt ? Date(value.expiresAt) : nil)
   }
 }
+
+/// A notification in the outbox.
+public struct OutboxEntry: Sendable, Codable, Equatable {
+  public var id: Int64
+  public var requestID: String
+  public var kind: String
+  public var recipientUID: String
+  public var recipientMail: String
+  public var state: String
+  public var attempts: Int
+  public var lastError: String
+  public var messageID: String
+  public var createdAt: Date
+}

@@ -278,6 +278,18 @@ extension OKeyClient {
       outboxPending: response.outboxPending, outboxDead: response.outboxDead)
   }
 
+  /// Outbox messages in a delivery state (DEAD by default) (support staff).
+  public func outbox(state: String = "DEAD", limit: Int = 50) async throws -> [OutboxEntry] {
+    let response = try await call {
+      try await support.listOutbox(.with { $0.state = state; $0.limit = Int32(limit) }, metadata: metadata, options: options)
+    }
+    return response.messages.map {
+      OutboxEntry(
+        id: $0.id, requestID: $0.requestID, kind: $0.kind, recipientUID: $0.recipientUid, recipientMail: $0.recipientMail,
+        state: $0.state, attempts: Int($0.attempts), lastError: $0.lastError, messageID: $0.messageID, createdAt: Date($0.createdAt))
+    }
+  }
+
   // MARK: Wire values
 
   static func wire(_ motif: Motif) -> Okey_V1_Motif {

@@ -25,7 +25,19 @@ public struct OKeyClient: Sendable {
       : (settings.host.allSatisfy { $0.isNumber || $0 == "." }
         ? .ipv4(address: settings.host, port: settings.port)
         : .dns(host: settings.host, port: settings.port))
-    let transport = try HTTP2ClientTransport.Posix(target: target, transportSecurity: .plaintext)
+    let security: HTTP2ClientTransport.Posix.TransportSecurity
+    if let tls = settings.tls {
+      security = .tls { config in
+        if let ca = tls.caCertificateFile { config.trustRoots = .certificates([.file(path: ca, format: .pem)]) }
+        if let certificate = tls.clientCertificateFile, let key = tls.clientKeyFile {
+          config.certificateChain = [.file(path: certificate, format: .pem)]
+          config.privateKey = .file(path: key, format: .pem)
+        }
+      }
+    } else {
+      security = .plaintext
+    }
+    let transport = try HTTP2ClientTransport.Posix(target: target, transportSecurity: security)
     return try await withGRPCClient(transport: transport) { grpc in
       try await body(OKeyClient(grpc: grpc, settings: settings))
     }

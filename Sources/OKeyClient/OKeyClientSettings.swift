@@ -11,6 +11,24 @@ public struct OKeyClientSettings: Sendable, Equatable {
   /// Longest time one call may take before it fails with ``OKeyClientError/deadlineExceeded(_:)``.
   /// Default 10 seconds.
   public var timeout: Duration
+  /// TLS: nil for plaintext.
+  public var tls: TLS?
+
+  /// TLS settings of a connection.
+  public struct TLS: Sendable, Equatable {
+    /// PEM CA certificates that sign okeyd's certificate; nil for the system's trust roots.
+    public var caCertificateFile: String?
+    /// PEM client certificate and key, for okeyd configured with client-certificate verification.
+    public var clientCertificateFile: String?
+    public var clientKeyFile: String?
+
+    /// Creates TLS settings.
+    public init(caCertificateFile: String? = nil, clientCertificateFile: String? = nil, clientKeyFile: String? = nil) {
+      self.caCertificateFile = caCertificateFile
+      self.clientCertificateFile = clientCertificateFile
+      self.clientKeyFile = clientKeyFile
+    }
+  }
 
   /// Creates settings for okeyd at `host`:`port`.
   public init(host: String, port: Int, token: String? = nil, onBehalfOf: String? = nil, timeout: Duration = .seconds(10)) {
@@ -19,6 +37,7 @@ public struct OKeyClientSettings: Sendable, Equatable {
     self.token = token
     self.onBehalfOf = onBehalfOf
     self.timeout = timeout
+    self.tls = nil
   }
 
   /// Creates settings from `HOST:PORT`, e.g. `127.0.0.1:50051`.

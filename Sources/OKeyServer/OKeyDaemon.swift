@@ -70,7 +70,7 @@ public final class OKeyDaemon: Sendable {
     ]
     let transport = HTTP2ServerTransport.Posix(
       address: Self.socketAddress(configuration.listen),
-      transportSecurity: .plaintext,
+      transportSecurity: Self.transportSecurity(configuration),
       config: .defaults { config in
         config.rpc.maxRequestPayloadSize = configuration.limits.maxMessageBytes
         config.http2.maxConcurrentStreams = configuration.limits.maxConcurrentStreamsPerConnection
@@ -93,7 +93,7 @@ public final class OKeyDaemon: Sendable {
 
   /// Runs until shut down; throws when the address cannot be bound.
   public func run() async throws {
-    if !configuration.listen.isLoopback {
+    if configuration.tls == nil && !configuration.listen.isLoopback {
       logger.warning(
         "okeyd listens in plaintext on a non-loopback address: anyone on the network can read tokens",
         metadata: ["address": "\(configuration.listen)"]
@@ -125,6 +125,17 @@ public final class OKeyDaemon: Sendable {
       if let ipv4 = address.ipv4 { return ListenAddress(host: ipv4.host, port: ipv4.port) }
       if let ipv6 = address.ipv6 { return ListenAddress(host: ipv6.host, port: ipv6.port) }
       throw ConfigurationError("okeyd is not listening on an IP address")
+    }
+  }
+
+  static func transportSecurity(_ configuration: OKeyConfiguration) -> HTTP2ServerTransport.Posix.TransportSecurity {
+    guard let tls = configuration.tls else { return .plaintext }
+    let chain: [TLSConfig.CertificateSource] = [.file(path: tls.certificateFile, format: .pem)]
+    let key = TLSConfig.PrivateKeySource.file(path: tls.privateKeyFile, format: .pem)
+    guard let clientCA = tls.clientCAFile else { return .tls(certificateChain: chain, privateKey: key) }
+    return .mTLS(certificateChain: chain, privateKey: key) { config in
+      config.trustRoots = .certificates([.file(path: clientCA, format: .pem)])
+      config.clientCertificateVerification = .noHostnameVerification
     }
   }
 

@@ -18,7 +18,7 @@ struct Okey: AsyncParsableCommand {
       """,
     subcommands: [
       Health.self, Login.self, Logout.self, WhoAmI.self, RenewalCommands.self, Approvals.self, Ops.self, Slots.self,
-      CharterCommands.self, Requests.self, Routing.self, Keys.self, Audit.self, Stats.self,
+      CharterCommands.self, Requests.self, Routing.self, Keys.self, Audit.self, Stats.self, Outbox.self,
     ]
   )
 }
@@ -132,6 +132,23 @@ extension Okey {
           for problem in report.problems { print("  \(problem)") }
         }
         if !report.intact { throw ExitCode(ExitStatus.refused) }
+      }
+    }
+  }
+
+  struct Outbox: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Notification messages (support).", subcommands: [List.self])
+    struct List: AsyncParsableCommand {
+      static let configuration = CommandConfiguration(abstract: "List outbox messages in a state: DEAD (default, given up), PENDING, SENDING or SENT.")
+      @OptionGroup var connection: ConnectionOptions
+      @Option(help: "DEAD, PENDING, SENDING or SENT.") var state = "DEAD"
+      @Option(help: "Most messages to list.") var limit = 50
+      func run() async throws {
+        let entries = try await withClient(connection) { try await $0.outbox(state: state, limit: limit) }
+        if connection.json { try printJSON(entries); return }
+        printTable([["ID", "REQUEST", "KIND", "TO", "STATE", "ATTEMPTS", "LAST ERROR"]] + entries.map {
+          ["\($0.id)", $0.requestID, $0.kind, $0.recipientMail, $0.state, "\($0.attempts)", $0.lastError.isEmpty ? "-" : $0.lastError]
+        })
       }
     }
   }

@@ -20,12 +20,19 @@ struct ConnectionOptions: ParsableArguments {
   @Flag(name: .long, help: "Print JSON instead of tables (for scripts).")
   var json = false
 
+  @Option(name: .long, help: "Use TLS, trusting the CA certificates in this PEM file (default: $OKEY_TLS_CA; plaintext when neither is set).")
+  var tlsCA: String?
+
   func settings(requireToken: Bool = true) throws -> OKeyClientSettings {
     let environment = ProcessInfo.processInfo.environment
     let address = server ?? environment["OKEY_SERVER"].flatMap { $0.isEmpty ? nil : $0 } ?? "127.0.0.1:50051"
     let token = environment["OKEY_TOKEN"].flatMap { $0.isEmpty ? nil : $0 } ?? TokenFile.read()
     do {
-      return try OKeyClientSettings(server: address, token: token, onBehalfOf: onBehalfOf, timeout: .seconds(max(1, timeout)))
+      var settings = try OKeyClientSettings(server: address, token: token, onBehalfOf: onBehalfOf, timeout: .seconds(max(1, timeout)))
+      if let ca = tlsCA ?? environment["OKEY_TLS_CA"].flatMap({ $0.isEmpty ? nil : $0 }) {
+        settings.tls = OKeyClientSettings.TLS(caCertificateFile: ca)
+      }
+      return settings
     } catch let error as OKeyClientError {
       throw ValidationError(error.message)
     }

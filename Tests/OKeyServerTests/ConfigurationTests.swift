@@ -4,10 +4,14 @@ import Testing
 
 @Suite("configuration")
 struct ConfigurationTests {
-  @Test("an empty file keeps every default")
+  @Test("a file that only allows plaintext keeps every other default; without TLS or plaintext okeyd refuses to start")
   func defaults() throws {
-    let configuration = try OKeyConfiguration.parse(yaml: "")
-    #expect(configuration == OKeyConfiguration())
+    var expected = OKeyConfiguration()
+    expected.plaintext = true
+    let configuration = try OKeyConfiguration.parse(yaml: "plaintext: true")
+    #expect(configuration == expected)
+    let error = #expect(throws: ConfigurationError.self) { try OKeyConfiguration.parse(yaml: "") }
+    #expect(error?.message.contains("plaintext: true") == true)
     #expect(configuration.listen.description == "127.0.0.1:50051")
     #expect(configuration.limits.maxMessageBytes == 8 * 1024 * 1024)
   }
@@ -16,6 +20,7 @@ struct ConfigurationTests {
   func partialFile() throws {
     let configuration = try OKeyConfiguration.parse(
       yaml: """
+        plaintext: true
         listen: 0.0.0.0:6000
         limits:
           maxConcurrentStreamsPerConnection: 7
@@ -35,6 +40,7 @@ struct ConfigurationTests {
     let digits = String(repeating: "1", count: 64)
     let configuration = try OKeyConfiguration.parse(
       yaml: """
+        plaintext: true
         serviceAccounts:
           - name: portal
             keySHA256: \(digits)
@@ -53,7 +59,7 @@ struct ConfigurationTests {
 
   @Test("the environment overrides the file")
   func environment() throws {
-    var configuration = try OKeyConfiguration.parse(yaml: "listen: 127.0.0.1:6000")
+    var configuration = try OKeyConfiguration.parse(yaml: "listen: 127.0.0.1:6000\nplaintext: true")
     try configuration.applyEnvironment(["OKEY_LISTEN": "127.0.0.1:7000", "OKEY_LOG_LEVEL": "debug"])
     #expect(configuration.listen.port == 7000)
     #expect(configuration.logLevel == "debug")
@@ -70,7 +76,7 @@ struct ConfigurationTests {
     ]
   )
   func refused(yaml: String, setting: String) throws {
-    let error = #expect(throws: ConfigurationError.self) { try OKeyConfiguration.parse(yaml: yaml) }
+    let error = #expect(throws: ConfigurationError.self) { try OKeyConfiguration.parse(yaml: "plaintext: true\n" + yaml) }
     #expect(error?.message.contains(setting) == true, "\(error?.message ?? "")")
   }
 

@@ -17,6 +17,7 @@ public func withOKeyDaemon<Result: Sendable>(
   configuration.directory.uri = "ldap://127.0.0.1:1"
   configuration.directory.networkTimeoutSeconds = 1
   configuration.mail.enabled = false
+  configuration.plaintext = true
   configure(&configuration)
   var logger = Logger(label: "okeyd-test")
   logger.logLevel = .warning
@@ -55,6 +56,7 @@ public final class OKeydProcess: Sendable {
       environment["OKEY_DATABASE_PATH"] = folder + "/okey.sqlite"
     }
     if environment["OKEY_LDAP_URI"] == nil { environment["OKEY_LDAP_URI"] = "ldap://127.0.0.1:1" }
+    if environment["OKEY_PLAINTEXT"] == nil { environment["OKEY_PLAINTEXT"] = "true" }
     child = try ChildProcess(TestPaths.executable("okeyd"), arguments, environment: environment)
     let log = try await child.waitForError { $0.contains("okeyd listening") }
     guard let range = log.range(of: #"address=[0-9.]+:[0-9]+"#, options: .regularExpression) else {

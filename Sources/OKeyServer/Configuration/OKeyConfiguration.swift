@@ -9,6 +9,28 @@ import Yams
 public struct OKeyConfiguration: Sendable, Equatable, Codable {
   /// Where okeyd listens. Default 127.0.0.1:50051.
   public var listen = ListenAddress(host: "127.0.0.1", port: 50051)
+  /// TLS on the gRPC listener; nil for none (then `plaintext` must say so).
+  public var tls: TLSSettings?
+  /// Listen without TLS: only when set explicitly (file, or OKEY_PLAINTEXT=true). Default false.
+  public var plaintext = false
+
+  /// The listener's certificate and, for internal systems, client-certificate verification.
+  public struct TLSSettings: Sendable, Equatable, Codable {
+    /// PEM certificate chain of okeyd.
+    public var certificateFile: String
+    /// PEM private key of that certificate.
+    public var privateKeyFile: String
+    /// PEM CA certificates of internal systems: when set, every client must present a certificate
+    /// they sign (mutual TLS).
+    public var clientCAFile: String?
+
+    /// Creates TLS settings.
+    public init(certificateFile: String, privateKeyFile: String, clientCAFile: String? = nil) {
+      self.certificateFile = certificateFile
+      self.privateKeyFile = privateKeyFile
+      self.clientCAFile = clientCAFile
+    }
+  }
   /// Transport, payload and document limits.
   public var limits = Limits()
   /// The SQLite database.
@@ -169,19 +191,28 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
   }
 
   /// Applies the environment overrides: OKEY_LISTEN, OKEY_DATABASE_PATH, OKEY_LOG_LEVEL,
-  /// OKEY_LDAP_URI, OKEY_LDAP_BIND_PASSWORD.
+  /// OKEY_LDAP_URI, OKEY_LDAP_BIND_PASSWORD, OKEY_PLAINTEXT.
   public mutating func applyEnvironment(_ environment: [String: String]) throws {
     func value(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
     if let listen = value("OKEY_LISTEN") { self.listen = try ListenAddress(parsing: listen, field: "OKEY_LISTEN") }
     if let path = value("OKEY_DATABASE_PATH") { database.path = path }
     if let level = value("OKEY_LOG_LEVEL") { logLevel = level }
     if let uri = value("OKEY_LDAP_URI") { directory.uri = uri }
+    if let plain = value("OKEY_PLAINTEXT") { plaintext = ["1", "true", "yes"].contains(plain.lowercased()) }
     if let password = value("OKEY_LDAP_BIND_PASSWORD") { directory.bindPassword = password }
     try validate()
   }
 
   /// Refuses values that cannot work, naming the setting.
   public func validate() throws {
+    if tls == nil, !plaintext {
+      throw ConfigurationError("no TLS: set tls.certificateFile and tls.privateKeyFile, or plaintext: true (OKEY_PLAINTEXT=true) to listen without TLS")
+    }
+    if let tls {
+      for (name, path) in [("tls.certificateFile", tls.certificateFile), ("tls.privateKeyFile", tls.privateKeyFile)] + (tls.clientCAFile.map { [("tls.clientCAFile", $0)] } ?? []) {
+        guard FileManager.default.isReadableFile(atPath: path) else { throw ConfigurationError("\(name): cannot read \(path)") }
+      }
+    }
     guard limits.maxMessageBytes >= 1024, limits.maxMessageBytes <= 64 * 1024 * 1024 else {
       throw ConfigurationError("limits.maxMessageBytes must be between 1024 and 67108864, not \(limits.maxMessageBytes)")
     }

@@ -1,0 +1,83 @@
+import Foundation
+import OKeyClient
+import OKeyServer
+import OKeyTestSupport
+import Testing
+
+/// A throwaway CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl.
+struct TestPKI {
+  let folder: String
+  var ca: String { folder + "/ca.pem" }
+  var serverCertificate: String { folder + "/server.pem" }
+  var serverKey: String { folder + "/server.key" }
+  var clientCertificate: String { folder + "/client.pem" }
+  var clientKey: String { folder + "/client.key" }
+
+  static func make(in folder: String) async throws -> TestPKI {
+    let pki = TestPKI(folder: folder)
+    let script = """
+      set -e
+      cd '\(folder)'
+      openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=okey-test-ca 2>/dev/null
+      openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=localhost 2>/dev/null
+      printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > san.ext
+      openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile san.ext 2>/dev/null
+      openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr -subj /CN=portal 2>/dev/null
+      openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days 2 2>/dev/null
+      """
+    let result = try await ChildProcess.run("/bin/sh", ["-c", script])
+    guard result.status == 0 else { throw ChildProcessError("openssl failed: \(result.error)") }
+    return pki
+  }
+}
+
+@Suite("TLS on the gRPC listener", .serialized)
+struct TLSTests {
+  @Test("a client trusting okeyd's CA gets SERVING over TLS; a plaintext client does not get through")
+  func tls() async throws {
+    try await withTemporaryDirectory { folder in
+      let pki = try await TestPKI.make(in: folder)
+      try await withOKeyDaemon(configure: {
+        $0.plaintext = false
+        $0.tls = .init(certificateFile: pki.serverCertificate, privateKeyFile: pki.serverKey)
+      }) { _, address in
+        var settings = OKeyClientSettings(host: "127.0.0.1", port: address.port, timeout: .seconds(5))
+        settings.tls = .init(caCertificateFile: pki.ca)
+        let status = try await OKeyClient.with(settings) { try await $0.servingStatus() }
+        #expect(status == .serving)
+        let plain = OKeyClientSettings(host: "127.0.0.1", port: address.port, timeout: .seconds(5))
+        await #expect(throws: OKeyClientError.self) { _ = try await OKeyClient.with(plain) { try await $0.servingStatus() } }
+        // And through the CLI.
+        let cli = try await ChildProcess.run(TestPaths.executable("okey"), ["health", "--server", "127.0.0.1:\(address.port)", "--tls-ca", pki.ca])
+        #expect(cli.output == "SERVING\n", "\(cli.error)")
+      }
+    }
+  }
+
+  @Test("with a client CA configured, only clients with a certificate it signs get through")
+  func mutualTLS() async throws {
+    try await withTemporaryDirectory { folder in
+      let pki = try await TestPKI.make(in: folder)
+      try await withOKeyDaemon(configure: {
+        $0.plaintext = false
+        $0.tls = .init(certificateFile: pki.serverCertificate, privateKeyFile: pki.serverKey, clientCAFile: pki.ca)
+      }) { _, address in
+        var anonymous = OKeyClientSettings(host: "127.0.0.1", port: address.port, timeout: .seconds(5))
+        anonymous.tls = .init(caCertificateFile: pki.ca)
+        await #expect(throws: OKeyClientError.self) { _ = try await OKeyClient.with(anonymous) { try await $0.servingStatus() } }
+        var trusted = anonymous
+        trusted.tls = .init(caCertificateFile: pki.ca, clientCertificateFile: pki.clientCertificate, clientKeyFile: pki.clientKey)
+        let status = try await OKeyClient.with(trusted) { try await $0.servingStatus() }
+        #expect(status == .serving)
+      }
+    }
+  }
+
+  @Test("a configuration without TLS and without plaintext is refused at start")
+  func explicitPlaintext() async throws {
+    let result = try await ChildProcess.run(
+      TestPaths.executable("okeyd"), ["--listen", "127.0.0.1:0"], environment: ["OKEY_PLAINTEXT": ""])
+    #expect(result.status == 64)
+    #expect(result.error.contains("plaintext") || result.output.contains("plaintext"))
+  }
+}
