@@ -11,8 +11,10 @@ struct OKeyd: AsyncParsableCommand {
     abstract: "The OKEY gRPC server: renewal of staff OTP keys (package okey.v1).",
     discussion: """
       Reads its configuration from a YAML file (see okeyd.example.yaml); environment variables
-      OKEY_LISTEN, OKEY_DATABASE_PATH and OKEY_LOG_LEVEL override it. Serves okey.v1, the gRPC
-      health-checking protocol and server reflection. SIGTERM or SIGINT start a graceful shutdown.
+      OKEY_LISTEN, OKEY_DATABASE_PATH, OKEY_LOG_LEVEL, OKEY_LDAP_URI, OKEY_LDAP_BIND_PASSWORD and
+      OKEY_PLAINTEXT override it. Serves okey.v1, the gRPC health-checking protocol and server
+      reflection. SIGTERM or SIGINT start a graceful shutdown. Without TLS settings it starts only
+      when plaintext is allowed explicitly.
       """
   )
 
@@ -26,9 +28,10 @@ struct OKeyd: AsyncParsableCommand {
     unblockShutdownSignals()
     var configuration: OKeyConfiguration
     do {
-      configuration = try config.map { try OKeyConfiguration.load(file: $0) } ?? OKeyConfiguration()
+      configuration = try config.map { try OKeyConfiguration.load(file: $0, validate: false) } ?? OKeyConfiguration()
       try configuration.applyEnvironment(ProcessInfo.processInfo.environment)
       if let listen { configuration.listen = try ListenAddress(parsing: listen, field: "--listen") }
+      try configuration.validate()
     } catch let error as ConfigurationError {
       throw ValidationError(error.message)
     }

@@ -38,7 +38,7 @@ struct EndToEndTests {
       #expect(exit == 0)
 
       let bad = folder + "/bad.yaml"
-      try "limits:\n  maxMessageBytes: 3\n".write(toFile: bad, atomically: true, encoding: .utf8)
+      try "plaintext: true\nlimits:\n  maxMessageBytes: 3\n".write(toFile: bad, atomically: true, encoding: .utf8)
       let refused = try await ChildProcess.run(TestPaths.executable("okeyd"), ["--config", bad])
       #expect(refused.status == 64)
       #expect(refused.error.contains("limits.maxMessageBytes"))

@@ -61,6 +61,7 @@ struct ConfigurationTests {
   func environment() throws {
     var configuration = try OKeyConfiguration.parse(yaml: "listen: 127.0.0.1:6000\nplaintext: true")
     try configuration.applyEnvironment(["OKEY_LISTEN": "127.0.0.1:7000", "OKEY_LOG_LEVEL": "debug"])
+    try configuration.validate()
     #expect(configuration.listen.port == 7000)
     #expect(configuration.logLevel == "debug")
   }

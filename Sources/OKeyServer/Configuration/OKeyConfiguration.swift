@@ -139,19 +139,20 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
   /// The configuration with every default.
   public init() {}
 
-  /// Reads a YAML configuration file; keys it leaves out keep their defaults.
-  public static func load(file path: String) throws -> OKeyConfiguration {
+  /// Reads a YAML configuration file; keys it leaves out keep their defaults. With `validate`
+  /// false, the caller validates after applying the environment.
+  public static func load(file path: String, validate: Bool = true) throws -> OKeyConfiguration {
     let text: String
     do {
       text = try String(contentsOfFile: path, encoding: .utf8)
     } catch {
       throw ConfigurationError("cannot read configuration file \(path): \(error.localizedDescription)")
     }
-    return try parse(yaml: text, source: path)
+    return try parse(yaml: text, source: path, validate: validate)
   }
 
   /// Parses YAML configuration text over the defaults; `source` names it in error messages.
-  public static func parse(yaml text: String, source: String = "configuration") throws -> OKeyConfiguration {
+  public static func parse(yaml text: String, source: String = "configuration", validate: Bool = true) throws -> OKeyConfiguration {
     // Merged as YAML nodes and decoded by type, so that a key of digits stays a string.
     let file: Node?
     do {
@@ -172,7 +173,7 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
     } catch let error as ConfigurationError {
       throw ConfigurationError("\(source): \(error.message)")
     }
-    try configuration.validate()
+    if validate { try configuration.validate() }
     return configuration
   }
 
