@@ -214,6 +214,29 @@ struct ProcedureTests {
     }
   }
 
+  @Test("clients that drop mid-stream leave no Watch subscription behind")
+  func watchLeak() async throws {
+    try await withAcademy { daemon, client in
+      let agent = try await Caller.session(client, "ens1b")
+      let renewal = try await agent.startAndSubmit(.software)
+      let watchers = (0..<10).map { _ in
+        Task {
+          try await agent.renewals.watchRenewal(.with { $0.requestID = renewal.requestID }, metadata: agent.metadata) { response in
+            for try await _ in response.messages {}
+          }
+        }
+      }
+      let clock = ContinuousClock()
+      var deadline = clock.now + .seconds(10)
+      while daemon.watchSubscriptionCount < 10, clock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+      #expect(daemon.watchSubscriptionCount == 10)
+      for watcher in watchers { watcher.cancel() }
+      deadline = clock.now + .seconds(10)
+      while daemon.watchSubscriptionCount > 0, clock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+      #expect(daemon.watchSubscriptionCount == 0)
+    }
+  }
+
   @Test("retrying start or submit with the same idempotency key returns the first result")
   func idempotency() async throws {
     try await withAcademy { _, client in

@@ -51,11 +51,12 @@ public final class OKeydProcess: Sendable {
     var arguments = arguments
     if !arguments.contains("--listen") { arguments += ["--listen", "127.0.0.1:0"] }
     var environment = environment
-    if environment["OKEY_DATABASE_PATH"] == nil {
+    // Without a configuration file: a private database and no directory. With one: what it says.
+    if !arguments.contains("--config"), environment["OKEY_DATABASE_PATH"] == nil {
       let folder = FileManager.default.temporaryDirectory.appendingPathComponent("okeyd-proc-\(UInt64.random(in: 0...UInt64.max))").path
       environment["OKEY_DATABASE_PATH"] = folder + "/okey.sqlite"
     }
-    if environment["OKEY_LDAP_URI"] == nil { environment["OKEY_LDAP_URI"] = "ldap://127.0.0.1:1" }
+    if !arguments.contains("--config"), environment["OKEY_LDAP_URI"] == nil { environment["OKEY_LDAP_URI"] = "ldap://127.0.0.1:1" }
     if environment["OKEY_PLAINTEXT"] == nil { environment["OKEY_PLAINTEXT"] = "true" }
     child = try ChildProcess(TestPaths.executable("okeyd"), arguments, environment: environment)
     let log = try await child.waitForError { $0.contains("okeyd listening") }
