@@ -35,6 +35,7 @@ let package = Package(
     .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
   ],
   targets: [
     // Renewal rules: entities, state machine, policies. Pure: no Foundation, no I/O.
@@ -80,6 +81,10 @@ let package = Package(
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         .product(name: "Crypto", package: "swift-crypto"),
         .product(name: "Yams", package: "Yams"),
+        .product(name: "Prometheus", package: "swift-prometheus"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
       ],
       swiftSettings: swiftSettings
     ),
@@ -96,7 +101,7 @@ let package = Package(
     // The benchmark tool: each scenario next to its baseline in the same run.
     .executableTarget(
       name: "okey-bench",
-      dependencies: ["OKeyClient", "OKeyDirectory", "OKeyDomain", argumentParser],
+      dependencies: ["OKeyClient", "OKeyDirectory", "OKeyDomain", "OKeyStore", argumentParser],
       swiftSettings: swiftSettings
     ),
 

@@ -43,6 +43,12 @@ public struct OKeyClient: Sendable {
     }
   }
 
+  /// The same connection, calling with other settings (token, on-behalf-of, timeout); the address
+  /// and TLS stay those of the connection.
+  public func with(_ settings: OKeyClientSettings) -> OKeyClient {
+    OKeyClient(grpc: grpc, settings: settings)
+  }
+
   var options: CallOptions {
     var options = CallOptions.defaults
     options.timeout = settings.timeout

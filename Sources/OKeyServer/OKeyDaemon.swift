@@ -19,6 +19,7 @@ public final class OKeyDaemon: Sendable {
   private let directory: LDAPDirectory
   let application: RenewalApplication
   let notifications: NotificationDelivery
+  let metrics: OKeyMetrics
 
   /// Open WatchRenewal subscriptions (for leak tests).
   public var watchSubscriptionCount: Int { application.changes.subscriptionCount }
@@ -64,7 +65,10 @@ public final class OKeyDaemon: Sendable {
       OperationsRPCService(application: application),
       SupportRPCService(application: application),
     ]
+    let metrics = OKeyMetrics()
+    self.metrics = metrics
     let interceptors: [any ServerInterceptor] = [
+      MetricsInterceptor(metrics: metrics, logger: logger),
       ErrorMappingInterceptor(logger: logger),
       AuthenticationInterceptor(application: application, logger: logger),
     ]
@@ -85,6 +89,10 @@ public final class OKeyDaemon: Sendable {
       .init(service: GRPCServerService(server: server, board: board, changes: application.changes, logger: logger))
     ]
     if configuration.mail.enabled { lifecycleServices.append(.init(service: notifications)) }
+    if let metricsAddress = configuration.metricsListen {
+      lifecycleServices.append(
+        .init(service: MetricsEndpoint(address: metricsAddress, render: { await metrics.exposition(application: application, health: board) }, logger: logger)))
+    }
     var groupConfiguration = ServiceGroupConfiguration(services: lifecycleServices, logger: logger)
     if handleSignals { groupConfiguration.gracefulShutdownSignals = [.sigterm, .sigint] }
     groupConfiguration.maximumGracefulShutdownDuration = .seconds(configuration.shutdownGraceSeconds)

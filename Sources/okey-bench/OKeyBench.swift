@@ -9,7 +9,7 @@ struct OKeyBench: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "okey-bench",
     abstract: "Measure OKEY: throughput and latency percentiles against a baseline measured in the same run.",
-    subcommands: [DirectoryBench.self]
+    subcommands: [RPCBench.self, DirectoryBench.self, Seed.self, DiskBench.self]
   )
 }
 

@@ -4,6 +4,7 @@ import GRPCNIOTransportHTTP2
 import OKeyAPI
 import OKeyServer
 import OKeyTestSupport
+import Foundation
 import Testing
 
 /// Runs `body` with a gRPC client connected to `address`.
@@ -143,4 +144,44 @@ struct TransportTests {
       }
     }
   }
+}
+
+@Suite("metrics for Prometheus")
+struct MetricsTests {
+  @Test("GET /metrics counts calls per RPC and code, with latency histograms")
+  func scrape() async throws {
+    let port = try freeLoopbackPort()
+    try await withOKeyDaemon(configure: { $0.metricsListen = ListenAddress(host: "127.0.0.1", port: port) }) { _, address in
+      try await withClient(address) { client in
+        let health = Grpc_Health_V1_Health.Client(wrapping: client)
+        for _ in 0..<3 { _ = try await health.check(.with { $0.service = "" }) }
+        _ = try? await Okey_V1_SupportService.Client(wrapping: client).stats(.init())
+      }
+      var text = ""
+      for _ in 0..<50 {
+        let result = try await ChildProcess.run("/usr/bin/curl", ["-s", "http://127.0.0.1:\(port)/metrics"])
+        text = result.output
+        if text.contains("okey_rpc_calls_total") { break }
+        try await Task.sleep(for: .milliseconds(100))
+      }
+      #expect(text.contains(#"okey_rpc_calls_total{method="grpc.health.v1.Health/Check",code="ok"} 3"#), "\(text.prefix(2000))")
+      #expect(text.contains(#"okey_rpc_calls_total{method="okey.v1.SupportService/Stats",code="unauthenticated"} 1"#))
+      #expect(text.contains("okey_rpc_duration_seconds_bucket"))
+      #expect(text.contains("okey_watch_subscriptions 0"))
+    }
+  }
+}
+
+/// A port free on 127.0.0.1 now.
+func freeLoopbackPort() throws -> Int {
+  let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+  defer { close(fd) }
+  var address = sockaddr_in()
+  address.sin_family = sa_family_t(AF_INET)
+  address.sin_addr.s_addr = inet_addr("127.0.0.1")
+  address.sin_port = 0
+  var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+  _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+  _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+  return Int(UInt16(bigEndian: address.sin_port))
 }

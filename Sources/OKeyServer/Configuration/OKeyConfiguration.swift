@@ -51,6 +51,8 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
   public var dsiMailbox = "dsi@ac-test.fr"
   /// Notification mail.
   public var mail = Mail()
+  /// Where Prometheus scrapes `GET /metrics` (HOST:PORT); nil for no metrics listener.
+  public var metricsListen: ListenAddress?
 
   /// Notification mail: how messages leave the outbox.
   public struct Mail: Sendable, Equatable, Codable {

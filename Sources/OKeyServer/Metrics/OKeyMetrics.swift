@@ -1,0 +1,76 @@
+import GRPCCore
+import Logging
+import Prometheus
+
+/// Prometheus metrics of okeyd: calls and latency per RPC and outcome, directory cache and
+/// outbox figures (read when scraped).
+final class OKeyMetrics: Sendable {
+  let registry = PrometheusCollectorRegistry()
+  static let buckets: [Duration] = [.milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5)]
+
+  func recordCall(method: String, code: String, duration: Duration) {
+    registry.makeCounter(name: "okey_rpc_calls_total", labels: [("method", method), ("code", code)], help: "RPCs served, by method and gRPC status code").increment()
+    registry.makeDurationHistogram(name: "okey_rpc_duration_seconds", labels: [("method", method)], buckets: Self.buckets, help: "RPC latency").record(duration)
+  }
+
+  /// The text exposition, after refreshing the gauges read from the application.
+  func exposition(application: RenewalApplication, health: ServingStatusBoard) async -> String {
+    let cache = application.resolver.cacheCounters
+    registry.makeGauge(name: "okey_directory_resolution_cache_hits", help: "Routing resolutions served from the cache since start").set(to: Double(cache.hits))
+    registry.makeGauge(name: "okey_directory_resolution_cache_misses", help: "Routing resolutions that went to the directory since start").set(to: Double(cache.misses))
+    registry.makeGauge(name: "okey_watch_subscriptions", help: "Open WatchRenewal streams").set(to: Double(application.changes.subscriptionCount))
+    registry.makeGauge(name: "okey_health_watchers", help: "Open health Watch streams").set(to: Double(health.watcherCount))
+    if let pending = try? await application.store.outboxMessages(state: .pending, limit: 1_000_000).count {
+      registry.makeGauge(name: "okey_outbox_pending", help: "Notifications waiting to be sent").set(to: Double(pending))
+    }
+    if let dead = try? await application.store.outboxMessages(state: .dead, limit: 1_000_000).count {
+      registry.makeGauge(name: "okey_outbox_dead", help: "Notifications given up (dead letters)").set(to: Double(dead))
+    }
+    return registry.emitToString()
+  }
+}
+
+/// Counts and times every call, and logs it with a request id (never a token or a secret).
+struct MetricsInterceptor: ServerInterceptor {
+  let metrics: OKeyMetrics
+  let logger: Logger
+
+  func intercept<Input: Sendable, Output: Sendable>(
+    request: StreamingServerRequest<Input>,
+    context: ServerContext,
+    next: @Sendable (StreamingServerRequest<Input>, ServerContext) async throws -> StreamingServerResponse<Output>
+  ) async throws -> StreamingServerResponse<Output> {
+    let method = context.descriptor.fullyQualifiedMethod
+    let requestID = String(UInt64.random(in: 0...UInt64.max), radix: 16)
+    let start = ContinuousClock.now
+    let metrics = self.metrics
+    let logger = self.logger
+    @Sendable func finish(_ code: String) {
+      let duration = ContinuousClock.now - start
+      metrics.recordCall(method: method, code: code, duration: duration)
+      logger.debug("rpc", metadata: ["request-id": "\(requestID)", "method": "\(method)", "code": "\(code)", "duration": "\(duration)", "peer": "\(context.remotePeer)"])
+    }
+    var response = try await next(request, context)
+    switch response.accepted {
+    case .failure(let error):
+      finish("\(error.code)")
+    case .success(var contents):
+      let producer = contents.producer
+      contents.producer = { writer in
+        do {
+          let trailers = try await producer(writer)
+          finish("ok")
+          return trailers
+        } catch let error as RPCError {
+          finish("\(error.code)")
+          throw error
+        } catch {
+          finish("unknown")
+          throw error
+        }
+      }
+      response.accepted = .success(contents)
+    }
+    return response
+  }
+}
