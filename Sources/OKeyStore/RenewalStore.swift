@@ -26,6 +26,9 @@ public protocol RenewalStore: Sendable {
 
   /// One request, or nil.
   func renewal(id: String) async throws -> RenewalRequest?
+  /// One request with what a reader shows beside it (history when asked, pickup place and slot),
+  /// read in one transaction; nil when there is no such request.
+  func renewalView(id: String, withHistory: Bool) async throws -> RenewalView?
   /// The agent's open request, or nil.
   func openRenewal(agentUID: String) async throws -> RenewalRequest?
   /// The audit events of one request, oldest first.
@@ -77,6 +80,18 @@ public protocol RenewalStore: Sendable {
   /// Puts messages claimed but never marked (a crash between claim and send) back to pending;
   /// returns how many.
   func releaseOutboxClaims() async throws -> Int
+}
+
+/// A request as readers see it: the request, its history, its pickup place and booked slot.
+public struct RenewalView: Sendable, Hashable {
+  /// The request.
+  public var renewal: RenewalRequest
+  /// Its audit events, oldest first (empty unless asked).
+  public var history: [AuditEvent]
+  /// Its pickup place, if any.
+  public var place: PickupPlace?
+  /// Its booked slot, if any.
+  public var slot: PickupSlot?
 }
 
 /// What the change closure may read inside the transaction.

@@ -240,6 +240,22 @@ public final class SQLiteRenewalStore: RenewalStore {
     try await guarded { try await pool.read { db in try Self.loadRenewal(db, id: id) } }
   }
 
+  public func renewalView(id: String, withHistory: Bool) async throws -> RenewalView? {
+    try await guarded {
+      try await pool.read { db in
+        guard let renewal = try Self.loadRenewal(db, id: id) else { return nil }
+        let reader = Reader(db: db)
+        let history =
+          withHistory
+          ? try Row.fetchAll(db, sql: "SELECT * FROM audit_events WHERE renewal_id = ? ORDER BY sequence", arguments: [id]).map(AuditChain.event(from:))
+          : []
+        return RenewalView(
+          renewal: renewal, history: history, place: try renewal.pickupPlaceID.flatMap { try reader.pickupPlace(id: $0) },
+          slot: try renewal.appointmentSlotID.flatMap { try reader.pickupSlot(id: $0) })
+      }
+    }
+  }
+
   public func openRenewal(agentUID: String) async throws -> RenewalRequest? {
     try await guarded {
       try await pool.read { db in

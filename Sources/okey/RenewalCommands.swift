@@ -38,12 +38,11 @@ struct RenewalCommands: AsyncParsableCommand {
     @Argument(help: "The file to attach.") var file: String
     func run() async throws {
       guard let content = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read \(file)") }
-      let renewal = try await withClient(connection) { client in
+      try await changeRequest(connection, change) { client, id, version in
         try await client.addDocument(
-          requestID: change.requestID, filename: (file as NSString).lastPathComponent, kind: kind, content: content,
-          expectedVersion: try await version(of: change.requestID, given: change.expectedVersion, client: client))
+          requestID: id, filename: (file as NSString).lastPathComponent, kind: kind, content: content,
+          expectedVersion: version)
       }
-      try show(renewal, json: connection.json)
     }
   }
 
@@ -53,12 +52,11 @@ struct RenewalCommands: AsyncParsableCommand {
     @OptionGroup var change: ChangeOptions
     @Argument(help: "The document id.") var documentID: String
     func run() async throws {
-      let renewal = try await withClient(connection) { client in
+      try await changeRequest(connection, change) { client, id, version in
         try await client.removeDocument(
-          requestID: change.requestID, documentID: documentID,
-          expectedVersion: try await version(of: change.requestID, given: change.expectedVersion, client: client))
+          requestID: id, documentID: documentID,
+          expectedVersion: version)
       }
-      try show(renewal, json: connection.json)
     }
   }
 
@@ -68,12 +66,11 @@ struct RenewalCommands: AsyncParsableCommand {
     @OptionGroup var change: ChangeOptions
     @Argument(help: "The validator's uid.") var validator: String
     func run() async throws {
-      let renewal = try await withClient(connection) { client in
+      try await changeRequest(connection, change) { client, id, version in
         try await client.setValidator(
-          requestID: change.requestID, validatorUID: validator,
-          expectedVersion: try await version(of: change.requestID, given: change.expectedVersion, client: client))
+          requestID: id, validatorUID: validator,
+          expectedVersion: version)
       }
-      try show(renewal, json: connection.json)
     }
   }
 
@@ -83,12 +80,11 @@ struct RenewalCommands: AsyncParsableCommand {
     @OptionGroup var change: ChangeOptions
     @Option(help: "A key that makes a retried submit return the first result.") var idempotencyKey = ""
     func run() async throws {
-      let renewal = try await withClient(connection) { client in
+      try await changeRequest(connection, change) { client, id, version in
         try await client.submit(
-          requestID: change.requestID, expectedVersion: try await version(of: change.requestID, given: change.expectedVersion, client: client),
+          requestID: id, expectedVersion: version,
           idempotencyKey: idempotencyKey)
       }
-      try show(renewal, json: connection.json)
     }
   }
 
@@ -98,12 +94,11 @@ struct RenewalCommands: AsyncParsableCommand {
     @OptionGroup var change: ChangeOptions
     @Option(help: "Why.") var reason = ""
     func run() async throws {
-      let renewal = try await withClient(connection) { client in
+      try await changeRequest(connection, change) { client, id, version in
         try await client.cancel(
-          requestID: change.requestID, expectedVersion: try await version(of: change.requestID, given: change.expectedVersion, client: client),
+          requestID: id, expectedVersion: version,
           reason: reason)
       }
-      try show(renewal, json: connection.json)
     }
   }
 
@@ -153,12 +148,11 @@ struct RenewalCommands: AsyncParsableCommand {
     @Option(help: "The code printed at the bottom of the charter.") var code: String
     @Flag(help: "I have read the charter.") var acknowledge = false
     func run() async throws {
-      let renewal = try await withClient(connection) { client in
+      try await changeRequest(connection, change) { client, id, version in
         try await client.signCharter(
-          requestID: change.requestID, code: code, acknowledged: acknowledge,
-          expectedVersion: try await version(of: change.requestID, given: change.expectedVersion, client: client))
+          requestID: id, code: code, acknowledged: acknowledge,
+          expectedVersion: version)
       }
-      try show(renewal, json: connection.json)
     }
   }
 
@@ -180,12 +174,11 @@ struct RenewalCommands: AsyncParsableCommand {
     @OptionGroup var change: ChangeOptions
     @Argument(help: "The slot id (from `okey renewal slots`).") var slotID: String
     func run() async throws {
-      let renewal = try await withClient(connection) { client in
+      try await changeRequest(connection, change) { client, id, version in
         try await client.bookPickup(
-          requestID: change.requestID, slotID: slotID,
-          expectedVersion: try await version(of: change.requestID, given: change.expectedVersion, client: client))
+          requestID: id, slotID: slotID,
+          expectedVersion: version)
       }
-      try show(renewal, json: connection.json)
     }
   }
 

@@ -21,10 +21,9 @@ struct Approvals: AsyncParsableCommand {
     @OptionGroup var change: ChangeOptions
     @Option(help: "A comment for the agent.") var comment = ""
     func run() async throws {
-      let renewal = try await withClient(connection) { client in
-        try await client.approve(requestID: change.requestID, comment: comment, expectedVersion: try await version(of: change.requestID, given: change.expectedVersion, client: client))
+      try await changeRequest(connection, change) { client, id, version in
+        try await client.approve(requestID: id, comment: comment, expectedVersion: version)
       }
-      try show(renewal, json: connection.json)
     }
   }
 
@@ -34,10 +33,9 @@ struct Approvals: AsyncParsableCommand {
     @OptionGroup var change: ChangeOptions
     @Option(help: "Why (required).") var reason: String
     func run() async throws {
-      let renewal = try await withClient(connection) { client in
-        try await client.reject(requestID: change.requestID, reason: reason, expectedVersion: try await version(of: change.requestID, given: change.expectedVersion, client: client))
+      try await changeRequest(connection, change) { client, id, version in
+        try await client.reject(requestID: id, reason: reason, expectedVersion: version)
       }
-      try show(renewal, json: connection.json)
     }
   }
 }
@@ -64,10 +62,9 @@ struct Ops: AsyncParsableCommand {
     @OptionGroup var change: ChangeOptions
     @Option(help: "A comment.") var comment = ""
     func run() async throws {
-      let renewal = try await withClient(connection) { client in
-        try await client.confirmEnrolmentElements(requestID: change.requestID, comment: comment, expectedVersion: try await version(of: change.requestID, given: change.expectedVersion, client: client))
+      try await changeRequest(connection, change) { client, id, version in
+        try await client.confirmEnrolmentElements(requestID: id, comment: comment, expectedVersion: version)
       }
-      try show(renewal, json: connection.json)
     }
   }
 
@@ -78,10 +75,9 @@ struct Ops: AsyncParsableCommand {
     @Option(help: "The new key's serial.") var serial: String
     @Option(help: "Hardware keys: the pickup place id.") var place = ""
     func run() async throws {
-      let renewal = try await withClient(connection) { client in
-        try await client.finalize(requestID: change.requestID, serial: serial, pickupPlaceID: place, expectedVersion: try await version(of: change.requestID, given: change.expectedVersion, client: client))
+      try await changeRequest(connection, change) { client, id, version in
+        try await client.finalize(requestID: id, serial: serial, pickupPlaceID: place, expectedVersion: version)
       }
-      try show(renewal, json: connection.json)
     }
   }
 
@@ -91,10 +87,9 @@ struct Ops: AsyncParsableCommand {
     @OptionGroup var change: ChangeOptions
     @Option(help: "A comment.") var comment = ""
     func run() async throws {
-      let renewal = try await withClient(connection) { client in
-        try await client.recordHandover(requestID: change.requestID, comment: comment, expectedVersion: try await version(of: change.requestID, given: change.expectedVersion, client: client))
+      try await changeRequest(connection, change) { client, id, version in
+        try await client.recordHandover(requestID: id, comment: comment, expectedVersion: version)
       }
-      try show(renewal, json: connection.json)
     }
   }
 
@@ -103,10 +98,9 @@ struct Ops: AsyncParsableCommand {
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var change: ChangeOptions
     func run() async throws {
-      let renewal = try await withClient(connection) { client in
-        try await client.reroute(requestID: change.requestID, expectedVersion: try await version(of: change.requestID, given: change.expectedVersion, client: client))
+      try await changeRequest(connection, change) { client, id, version in
+        try await client.reroute(requestID: id, expectedVersion: version)
       }
-      try show(renewal, json: connection.json)
     }
   }
 }

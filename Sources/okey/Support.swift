@@ -98,6 +98,18 @@ func withClient<Result: Sendable>(_ options: ConnectionOptions, _ body: (OKeyCli
   }
 }
 
+/// Runs a change on the request of `change` with the version given or read now, and prints the result.
+func changeRequest(
+  _ connection: ConnectionOptions,
+  _ change: ChangeOptions,
+  _ body: @escaping (OKeyClient, _ id: String, _ version: Int64) async throws -> Renewal
+) async throws {
+  let renewal = try await withClient(connection) { client in
+    try await body(client, change.requestID, try await version(of: change.requestID, given: change.expectedVersion, client: client))
+  }
+  try show(renewal, json: connection.json)
+}
+
 /// The request's current version, for commands run without --expected-version.
 func version(of id: String, given: Int64?, client: OKeyClient) async throws -> Int64 {
   if let given { return given }

@@ -19,6 +19,8 @@ final class RenewalApplication: Sendable {
   let logger: Logger
   let clock: @Sendable () -> Instant
   let sessions: SessionBook
+  /// People service accounts act for, with their groups, cached like directory entries.
+  let actingPrincipals: TTLCache<String, Principal?>
 
   init(
     configuration: OKeyConfiguration, store: any RenewalStore, directory: any Directory, resolver: RoutingResolver,
@@ -34,6 +36,8 @@ final class RenewalApplication: Sendable {
     self.logger = logger
     self.clock = clock
     self.sessions = SessionBook(store: store, clock: clock)
+    self.actingPrincipals = TTLCache(
+      ttl: .milliseconds(Int64(configuration.directory.cacheTTLSeconds * 1000)), capacity: configuration.directory.cacheCapacity)
   }
 
   @Sendable static func systemClock() -> Instant {
@@ -79,6 +83,21 @@ final class RenewalApplication: Sendable {
       throw APIError.denied("NOT_YOUR_REQUEST", "request \(id) is not yours: agents see their own requests only")
     }
     return renewal
+  }
+
+  /// The wire form of a request `actor` may read (see ``loadVisible(_:to:)``), with its place,
+  /// appointment and history, read in one transaction.
+  func visibleMessage(_ id: String, to actor: Actor?, history: Bool) async throws -> Okey_V1_Renewal {
+    try Self.checkID(id)
+    guard let view = try await store.renewalView(id: id, withHistory: history) else { throw APIError.notFound("no renewal request \(id)") }
+    if let actor {
+      let renewal = view.renewal
+      let approver = renewal.routed && renewal.routing.namesApprover(actor.uid)
+      guard renewal.agentUID == actor.uid || approver || actor.isDSI else {
+        throw APIError.denied("NOT_YOUR_REQUEST", "request \(id) is not yours: agents see their own requests only")
+      }
+    }
+    return Wire.renewal(view.renewal, catalogue: catalogue, history: view.history, place: view.place, slot: view.slot)
   }
 
   /// The wire form of a request, with its place, appointment and (optionally) history.

@@ -60,11 +60,20 @@ struct AuthenticationInterceptor: ServerInterceptor {
       guard account.actsForPeople else {
         throw APIError.denied("ON_BEHALF_OF_NOT_ALLOWED", "service account \(account.name) may not act for people")
       }
-      guard RenewalApplication.isPlausibleUID(uid), let person = try await application.resolver.person(uid: uid) else {
+      guard RenewalApplication.isPlausibleUID(uid) else {
         throw APIError.denied("UNKNOWN_PERSON", "x-okey-on-behalf-of names no single person of the directory")
       }
-      let groups = try await application.resolver.groupRoles(of: person)
-      return Principal(person: person, actor: Actor(uid: person.uid, groups: groups, serviceAccount: account.name), kind: .serviceAccount(name: account.name))
+      let application = self.application
+      // The person and their groups for the directory cache's lifetime: one lookup, not one per call.
+      let principal: Principal? = try await application.actingPrincipals.value(for: account.name + "\u{0}" + uid) {
+        guard let person = try await application.resolver.person(uid: uid) else { return nil }
+        let groups = try await application.resolver.groupRoles(of: person)
+        return Principal(person: person, actor: Actor(uid: person.uid, groups: groups, serviceAccount: account.name), kind: .serviceAccount(name: account.name))
+      }
+      guard let principal else {
+        throw APIError.denied("UNKNOWN_PERSON", "x-okey-on-behalf-of names no single person of the directory")
+      }
+      return principal
     }
     if onBehalfOf != nil {
       throw APIError.denied("ON_BEHALF_OF_NOT_ALLOWED", "only service accounts may send x-okey-on-behalf-of")

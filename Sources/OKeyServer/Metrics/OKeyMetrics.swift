@@ -1,6 +1,7 @@
 import GRPCCore
 import Logging
 import Prometheus
+import Synchronization
 
 /// Prometheus metrics of okeyd: calls and latency per RPC and outcome, directory cache and
 /// outbox figures (read when scraped).
@@ -8,9 +9,21 @@ final class OKeyMetrics: Sendable {
   let registry = PrometheusCollectorRegistry()
   static let buckets: [Duration] = [.milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5)]
 
+  private let handles = Mutex<[String: (Counter, DurationHistogram)]>([:])
+
   func recordCall(method: String, code: String, duration: Duration) {
-    registry.makeCounter(name: "okey_rpc_calls_total", labels: [("method", method), ("code", code)], help: "RPCs served, by method and gRPC status code").increment()
-    registry.makeDurationHistogram(name: "okey_rpc_duration_seconds", labels: [("method", method)], buckets: Self.buckets, help: "RPC latency").record(duration)
+    let key = method + " " + code
+    let (counter, histogram) = handles.withLock { handles in
+      if let found = handles[key] { return found }
+      let made = (
+        registry.makeCounter(name: "okey_rpc_calls_total", labels: [("method", method), ("code", code)], help: "RPCs served, by method and gRPC status code"),
+        registry.makeDurationHistogram(name: "okey_rpc_duration_seconds", labels: [("method", method)], buckets: Self.buckets, help: "RPC latency")
+      )
+      handles[key] = made
+      return made
+    }
+    counter.increment()
+    histogram.record(duration)
   }
 
   /// The text exposition, after refreshing the gauges read from the application.

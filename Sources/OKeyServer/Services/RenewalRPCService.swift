@@ -94,9 +94,8 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
 
   func getRenewal(request: Okey_V1_GetRenewalRequest, context: ServerContext) async throws -> Okey_V1_GetRenewalResponse {
     let (_, actor) = try Principal.required().requirePerson()
-    let renewal = try await application.loadVisible(request.requestID, to: actor)
     var response = Okey_V1_GetRenewalResponse()
-    response.renewal = try await application.message(renewal, history: true)
+    response.renewal = try await application.visibleMessage(request.requestID, to: actor, history: true)
     return response
   }
 

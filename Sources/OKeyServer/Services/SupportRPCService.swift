@@ -30,9 +30,8 @@ struct SupportRPCService: Okey_V1_SupportService.SimpleServiceProtocol {
 
   func getRenewal(request: Okey_V1_GetRenewalRequest, context: ServerContext) async throws -> Okey_V1_GetRenewalResponse {
     _ = try Principal.required().requireSupport()
-    let renewal = try await application.load(request.requestID)
     var response = Okey_V1_GetRenewalResponse()
-    response.renewal = try await application.message(renewal, history: true)
+    response.renewal = try await application.visibleMessage(request.requestID, to: nil, history: true)
     return response
   }
 
