@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import OKeyDomain
+import Synchronization
 
 /// How hard each commit is pushed to the disk.
 ///
@@ -23,6 +24,9 @@ public enum Durability: String, Sendable, Hashable, Codable {
 /// beside them as JSON (`state_json`), written together.
 public final class SQLiteRenewalStore: RenewalStore {
   private let pool: DatabasePool
+  /// Requests as readers see them, kept after a read and dropped by every change this store makes.
+  /// One okeyd owns a database file: another process's writes would not be seen here until then.
+  private let views = ViewCache(capacity: 20_000)
   /// The file.
   public let path: String
   /// The durability level set on the writer connection.
@@ -100,6 +104,16 @@ public final class SQLiteRenewalStore: RenewalStore {
     idempotencyKey: String?,
     decide: @escaping @Sendable (String?) -> Result<RenewalDecision, RenewalRefusal>
   ) async throws -> RenewalRequest {
+    let renewal = try await startUncached(agentUID: agentUID, idempotencyKey: idempotencyKey, decide: decide)
+    views.drop(renewal.id)
+    return renewal
+  }
+
+  private func startUncached(
+    agentUID: String,
+    idempotencyKey: String?,
+    decide: @escaping @Sendable (String?) -> Result<RenewalDecision, RenewalRefusal>
+  ) async throws -> RenewalRequest {
     try await guarded {
       try await pool.write { db in
         if let idempotencyKey, let prior = try Self.idempotentResult(db, agentUID: agentUID, operation: "start", key: idempotencyKey) {
@@ -136,7 +150,10 @@ public final class SQLiteRenewalStore: RenewalStore {
     idempotencyKey: String?,
     decide: @escaping @Sendable (RenewalRequest, any ChangeReader) -> Result<RenewalDecision, RenewalRefusal>
   ) async throws -> RenewalRequest {
-    try await guarded {
+    // Dropped before and after: a read that started before the change cannot keep its old view.
+    views.drop(renewalID)
+    defer { views.drop(renewalID) }
+    return try await guarded {
       try await pool.write { db in
         guard let current = try Self.loadRenewal(db, id: renewalID) else {
           throw StoreError(.notFound, "no renewal request \(renewalID)")
@@ -241,7 +258,9 @@ public final class SQLiteRenewalStore: RenewalStore {
   }
 
   public func renewalView(id: String, withHistory: Bool) async throws -> RenewalView? {
-    try await guarded {
+    if withHistory, let cached = views.get(id) { return cached }
+    let generation = views.generation(of: id)
+    let view: RenewalView? = try await guarded {
       try await pool.read { db in
         guard let renewal = try Self.loadRenewal(db, id: id) else { return nil }
         let reader = Reader(db: db)
@@ -254,6 +273,9 @@ public final class SQLiteRenewalStore: RenewalStore {
           slot: try renewal.appointmentSlotID.flatMap { try reader.pickupSlot(id: $0) })
       }
     }
+    // Views showing a place or a slot are not kept: other requests change a slot's occupancy.
+    if withHistory, let view, view.place == nil, view.slot == nil { views.put(id, view, ifStill: generation) }
+    return view
   }
 
   public func openRenewal(agentUID: String) async throws -> RenewalRequest? {
@@ -612,5 +634,47 @@ struct Reader: ChangeReader {
       id: row["id"], placeID: row["place_id"], startsAt: Instant(millisecondsSinceEpoch: row["starts_at"]),
       endsAt: Instant(millisecondsSinceEpoch: row["ends_at"]), capacity: row["capacity"], booked: row["booked"]
     )
+  }
+}
+
+/// A bounded map of request views with a generation per id, so that a read racing a change never
+/// caches what the change made old.
+final class ViewCache: Sendable {
+  private struct State {
+    var views: [String: RenewalView] = [:]
+    var generations: [String: Int] = [:]
+    var epoch = 0
+
+    func generation(of id: String) -> Int { epoch << 32 | generations[id, default: 0] }
+  }
+
+  private let state = Mutex(State())
+  private let capacity: Int
+
+  init(capacity: Int) { self.capacity = capacity }
+
+  func get(_ id: String) -> RenewalView? { state.withLock { $0.views[id] } }
+
+  func generation(of id: String) -> Int { state.withLock { $0.generation(of: id) } }
+
+  func put(_ id: String, _ view: RenewalView, ifStill generation: Int) {
+    state.withLock { state in
+      guard state.generation(of: id) == generation else { return }
+      if state.views.count >= capacity { state.views.removeAll(keepingCapacity: true) }
+      state.views[id] = view
+    }
+  }
+
+  func drop(_ id: String) {
+    state.withLock { state in
+      state.views[id] = nil
+      state.generations[id, default: 0] += 1
+      // Forgetting every generation only makes racing reads skip the cache: safe, and bounded.
+      if state.generations.count > capacity * 10 {
+        state.generations.removeAll(keepingCapacity: true)
+        state.views.removeAll(keepingCapacity: true)
+        state.epoch += 1
+      }
+    }
   }
 }

@@ -1,0 +1,76 @@
+import Foundation
+import OKeyClient
+import OKeyTestSupport
+import Testing
+
+@Suite("notification delivery across a crash", .serialized)
+struct NotificationCrashTests {
+  @Test("okeyd killed between claiming a message and sending it sends it after restart, with the same Message-ID")
+  func resendAfterSIGKILL() async throws {
+    try await withSlapd { slapd in
+      try await withTemporaryDirectory { folder in
+        try FileManager.default.createDirectory(atPath: folder + "/mail", withIntermediateDirectories: true)
+        // A sendmail that never finishes (the crash happens while it runs), and one that keeps messages.
+        try "#!/bin/sh\ncat > /dev/null\nexec sleep 120\n".write(toFile: folder + "/hang.sh", atomically: true, encoding: .utf8)
+        try "#!/bin/sh\ncat > \"$1/$(date +%s%N).eml\"\n".write(toFile: folder + "/capture.sh", atomically: true, encoding: .utf8)
+        for script in ["hang.sh", "capture.sh"] {
+          try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: folder + "/" + script)
+        }
+        func config(_ command: String) throws -> String {
+          let path = folder + "/okeyd-\(UInt32.random(in: 0...UInt32.max)).yaml"
+          try """
+            plaintext: true
+            database:
+              path: \(folder)/okey.sqlite
+            directory:
+              uri: \(slapd.uri)
+              bindPassword: \(SlapdFixture.servicePassword)
+            mail:
+              command: \(command)
+              pollSeconds: 0.05
+            serviceAccounts:
+              - name: portal
+                keySHA256: \(sha256Hex("portal-mail-key"))
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+          return path
+        }
+
+        let first = try await OKeydProcess(arguments: ["--config", try config(folder + "/hang.sh")])
+        let portal = try OKeyClientSettings(server: first.address, token: "portal-mail-key", onBehalfOf: "ens1a")
+        try await OKeyClient.with(portal) { okey in
+          var r = try await okey.startRenewal(keyType: .software, motif: .expired)
+          r = try await okey.addDocument(requestID: r.id, filename: "a.pdf", kind: "supporting-document", content: Data("%PDF-1.4".utf8), expectedVersion: r.version)
+          _ = try await okey.submit(requestID: r.id, expectedVersion: r.version)
+        }
+        let database = folder + "/okey.sqlite"
+        var claimed = ""
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(20)
+        while clock.now < deadline {
+          let rows = try await ChildProcess.run("/usr/bin/sqlite3", [database, "SELECT message_id FROM outbox WHERE state = 'SENDING'"])
+          claimed = rows.output.trimmingCharacters(in: .whitespacesAndNewlines)
+          if !claimed.isEmpty { break }
+          try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(claimed.hasSuffix("@okey>"), "no message was being sent")
+        first.child.send(SIGKILL)
+        _ = try await first.child.waitForExit(timeout: .seconds(10))
+        _ = try? await ChildProcess.run("/usr/bin/pkill", ["-f", folder + "/hang.sh"])
+
+        let second = try await OKeydProcess(arguments: ["--config", try config(folder + "/capture.sh " + folder + "/mail")])
+        defer { second.child.send(SIGKILL) }
+        var messages: [String] = []
+        let until = clock.now + .seconds(20)
+        while clock.now < until {
+          let names = (try? FileManager.default.contentsOfDirectory(atPath: folder + "/mail")) ?? []
+          messages = names.compactMap { try? String(contentsOfFile: folder + "/mail/" + $0, encoding: .utf8) }
+          if !messages.isEmpty { break }
+          try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(messages.count == 1)
+        #expect(messages.first?.contains("Message-ID: \(claimed)\r\n") == true)
+        #expect(messages.first?.contains("To: ien1@ac-test.fr") == true)
+      }
+    }
+  }
+}
