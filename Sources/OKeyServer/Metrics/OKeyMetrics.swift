@@ -16,8 +16,11 @@ final class OKeyMetrics: Sendable {
     let (counter, histogram) = handles.withLock { handles in
       if let found = handles[key] { return found }
       let made = (
-        registry.makeCounter(name: "okey_rpc_calls_total", labels: [("method", method), ("code", code)], help: "RPCs served, by method and gRPC status code"),
-        registry.makeDurationHistogram(name: "okey_rpc_duration_seconds", labels: [("method", method)], buckets: Self.buckets, help: "RPC latency")
+        registry.makeCounter(
+          descriptor: Self.name("rpc_calls", unit: "total", help: "RPCs served, by method and gRPC status code"),
+          labels: [("method", method), ("code", code)]),
+        registry.makeDurationHistogram(
+          descriptor: Self.name("rpc_duration", unit: "seconds", help: "RPC latency"), labels: [("method", method)], buckets: Self.buckets)
       )
       handles[key] = made
       return made
@@ -26,18 +29,26 @@ final class OKeyMetrics: Sendable {
     histogram.record(duration)
   }
 
+  static func name(_ metric: String, unit: String = "", help: String) -> MetricNameDescriptor {
+    MetricNameDescriptor(namespace: "okey", metricName: metric, unitName: unit, helpText: help)
+  }
+
+  func gauge(_ metric: String, _ help: String) -> Gauge {
+    registry.makeGauge(descriptor: Self.name(metric, help: help))
+  }
+
   /// The text exposition, after refreshing the gauges read from the application.
   func exposition(application: RenewalApplication, health: ServingStatusBoard) async -> String {
     let cache = application.resolver.cacheCounters
-    registry.makeGauge(name: "okey_directory_resolution_cache_hits", help: "Routing resolutions served from the cache since start").set(to: Double(cache.hits))
-    registry.makeGauge(name: "okey_directory_resolution_cache_misses", help: "Routing resolutions that went to the directory since start").set(to: Double(cache.misses))
-    registry.makeGauge(name: "okey_watch_subscriptions", help: "Open WatchRenewal streams").set(to: Double(application.changes.subscriptionCount))
-    registry.makeGauge(name: "okey_health_watchers", help: "Open health Watch streams").set(to: Double(health.watcherCount))
+    gauge("directory_resolution_cache_hits", "Routing resolutions served from the cache since start").set(to: Double(cache.hits))
+    gauge("directory_resolution_cache_misses", "Routing resolutions that went to the directory since start").set(to: Double(cache.misses))
+    gauge("watch_subscriptions", "Open WatchRenewal streams").set(to: Double(application.changes.subscriptionCount))
+    gauge("health_watchers", "Open health Watch streams").set(to: Double(health.watcherCount))
     if let pending = try? await application.store.outboxMessages(state: .pending, limit: 1_000_000).count {
-      registry.makeGauge(name: "okey_outbox_pending", help: "Notifications waiting to be sent").set(to: Double(pending))
+      gauge("outbox_pending", "Notifications waiting to be sent").set(to: Double(pending))
     }
     if let dead = try? await application.store.outboxMessages(state: .dead, limit: 1_000_000).count {
-      registry.makeGauge(name: "okey_outbox_dead", help: "Notifications given up (dead letters)").set(to: Double(dead))
+      gauge("outbox_dead", "Notifications given up (dead letters)").set(to: Double(dead))
     }
     return registry.emitToString()
   }
