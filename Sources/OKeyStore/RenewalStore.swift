@@ -71,6 +71,8 @@ public protocol RenewalStore: Sendable {
 
   /// Outbox messages in a state, oldest first.
   func outboxMessages(state: OutboxMessage.State, limit: Int) async throws -> [OutboxMessage]
+  /// How many outbox messages are in a state.
+  func outboxCount(state: OutboxMessage.State) async throws -> Int
   /// Marks up to `limit` pending messages due at `now` as being sent, and returns them.
   func claimDueOutboxMessages(now: Instant, limit: Int) async throws -> [OutboxMessage]
   /// Records a message as sent.

@@ -487,37 +487,45 @@ public final class SQLiteRenewalStore: RenewalStore {
     try await guarded {
       try await pool.read { db in
         try Row.fetchAll(db, sql: "SELECT * FROM outbox WHERE state = ? ORDER BY id LIMIT ?", arguments: [state.rawValue, limit])
-          .map { row in
-            let uid: String? = row["recipient_uid"]
-            return OutboxMessage(
-              id: row["id"], renewalID: row["renewal_id"],
-              kind: NotificationIntent.Kind(rawValue: row["kind"]) ?? .dsiWork,
-              recipient: uid.map { DirectoryPerson(uid: $0, displayName: row["recipient_name"] ?? "", mail: row["recipient_mail"] ?? "") },
-              details: row["details"], state: OutboxMessage.State(rawValue: row["state"]) ?? .pending,
-              attempts: row["attempts"], messageID: row["message_id"], lastError: row["last_error"],
-              createdAt: Instant(millisecondsSinceEpoch: row["created_at"])
-            )
-          }
+          .map(Self.outboxMessage(from:))
       }
     }
   }
 
+  static func outboxMessage(from row: Row) -> OutboxMessage {
+    let uid: String? = row["recipient_uid"]
+    return OutboxMessage(
+      id: row["id"], renewalID: row["renewal_id"],
+      kind: NotificationIntent.Kind(rawValue: row["kind"]) ?? .dsiWork,
+      recipient: uid.map { DirectoryPerson(uid: $0, displayName: row["recipient_name"] ?? "", mail: row["recipient_mail"] ?? "") },
+      details: row["details"], state: OutboxMessage.State(rawValue: row["state"]) ?? .pending,
+      attempts: row["attempts"], messageID: row["message_id"], lastError: row["last_error"],
+      createdAt: Instant(millisecondsSinceEpoch: row["created_at"])
+    )
+  }
+
+  public func outboxCount(state: OutboxMessage.State) async throws -> Int {
+    try await guarded {
+      try await pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox WHERE state = ?", arguments: [state.rawValue]) ?? 0 }
+    }
+  }
+
   public func claimDueOutboxMessages(now: Instant, limit: Int) async throws -> [OutboxMessage] {
-    let ids: [Int64] = try await guarded {
+    try await guarded {
       try await pool.write { db in
-        let ids = try Int64.fetchAll(
-          db, sql: "SELECT id FROM outbox WHERE state = 'PENDING' AND next_attempt_at <= ? ORDER BY id LIMIT ?",
+        let rows = try Row.fetchAll(
+          db, sql: "SELECT * FROM outbox WHERE state = 'PENDING' AND next_attempt_at <= ? ORDER BY id LIMIT ?",
           arguments: [now.millisecondsSinceEpoch, limit])
-        for id in ids {
-          try db.execute(sql: "UPDATE outbox SET state = 'SENDING', claimed_at = ? WHERE id = ?", arguments: [now.millisecondsSinceEpoch, id])
+        var claimed: [OutboxMessage] = []
+        for row in rows {
+          var message = Self.outboxMessage(from: row)
+          try db.execute(sql: "UPDATE outbox SET state = 'SENDING', claimed_at = ? WHERE id = ?", arguments: [now.millisecondsSinceEpoch, message.id])
+          message.state = .sending
+          claimed.append(message)
         }
-        return ids
+        return claimed
       }
     }
-    guard !ids.isEmpty else { return [] }
-    let sending = try await outboxMessages(state: .sending, limit: 100_000)
-    let wanted = Set(ids)
-    return sending.filter { wanted.contains($0.id) }
   }
 
   public func markOutboxMessageSent(id: Int64, at: Instant) async throws {

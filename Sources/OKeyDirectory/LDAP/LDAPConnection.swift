@@ -164,7 +164,8 @@ public enum LDAPText {
     var bytes = Array(value.utf8)
     if bytes.isEmpty { return "" }
     return bytes.withUnsafeMutableBufferPointer { buffer -> String in
-      var input = berval(bv_len: ber_len_t(buffer.count), bv_val: UnsafeMutableRawPointer(buffer.baseAddress!).assumingMemoryBound(to: CChar.self))
+      guard let base = buffer.baseAddress else { return "" }
+      var input = berval(bv_len: ber_len_t(buffer.count), bv_val: UnsafeMutableRawPointer(base).assumingMemoryBound(to: CChar.self))
       var output = berval()
       guard ldap_bv2escaped_filter_value(&input, &output) == 0, let escaped = output.bv_val else {
         return manualEscape(value)

@@ -44,10 +44,10 @@ final class OKeyMetrics: Sendable {
     gauge("directory_resolution_cache_misses", "Routing resolutions that went to the directory since start").set(to: Double(cache.misses))
     gauge("watch_subscriptions", "Open WatchRenewal streams").set(to: Double(application.changes.subscriptionCount))
     gauge("health_watchers", "Open health Watch streams").set(to: Double(health.watcherCount))
-    if let pending = try? await application.store.outboxMessages(state: .pending, limit: 1_000_000).count {
+    if let pending = try? await application.store.outboxCount(state: .pending) {
       gauge("outbox_pending", "Notifications waiting to be sent").set(to: Double(pending))
     }
-    if let dead = try? await application.store.outboxMessages(state: .dead, limit: 1_000_000).count {
+    if let dead = try? await application.store.outboxCount(state: .dead) {
       gauge("outbox_dead", "Notifications given up (dead letters)").set(to: Double(dead))
     }
     return registry.emitToString()

@@ -68,8 +68,8 @@ struct SupportRPCService: Okey_V1_SupportService.SimpleServiceProtocol {
   func stats(request: Okey_V1_StatsRequest, context: ServerContext) async throws -> Okey_V1_StatsResponse {
     _ = try Principal.required().requireSupport()
     let counts = try await application.store.countByStatus()
-    let pending = try await application.store.outboxMessages(state: .pending, limit: 100_000).count
-    let dead = try await application.store.outboxMessages(state: .dead, limit: 100_000).count
+    let pending = try await application.store.outboxCount(state: .pending)
+    let dead = try await application.store.outboxCount(state: .dead)
     let cache = application.resolver.cacheCounters
     return .with {
       $0.renewalsByStatus = RenewalStatus.allCases.compactMap { status in
