@@ -99,3 +99,20 @@ public func withLDAPDirectory<Result>(
     throw error
   }
 }
+
+extension SlapdFixture {
+  /// The pid of the running slapd, from its pid file.
+  public var pid: Int32? {
+    (try? String(contentsOfFile: folder + "/slapd.pid", encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+  }
+
+  /// Freezes slapd (SIGSTOP): connections stay open, nothing answers.
+  public func pause() {
+    if let pid { kill(pid, SIGSTOP) }
+  }
+
+  /// Lets a paused slapd go on (SIGCONT).
+  public func resume() {
+    if let pid { kill(pid, SIGCONT) }
+  }
+}

@@ -124,9 +124,15 @@ final class RenewalApplication: Sendable {
   ) async throws -> RenewalRequest {
     try Self.checkID(id)
     // A call past its deadline is cancelled here and writes nothing.
-    try Task.checkCancellation()
+    try CallCancellation.check()
     let context = DecisionContext(now: now ?? clock(), expectedVersion: expectedVersion, catalogue: catalogue, documentRules: documentRules)
+    let cancellation = CallCancellation.handle
     let renewal = try await store.change(renewalID: id, operation: operation, idempotencyKey: idempotencyKey) { current, reader in
+      // Checked again inside the transaction (the handle is captured: task-locals do not reach the
+      // writer's queue): a deadline that passed while waiting for the writer rolls it back.
+      if cancellation?.isCancelled == true {
+        return .failure(RenewalRefusal(.wrongState, "the call's deadline passed before the change was written; nothing was changed"))
+      }
       do {
         let command = try build(current, reader)
         return RenewalWorkflow.decide(command, on: current, by: actor, context: context)

@@ -31,14 +31,19 @@ struct AuthenticationInterceptor: ServerInterceptor {
         "call denied", metadata: ["method": "\(method)", "peer": "\(context.remotePeer)", "why": "\(String(describing: (error as? APIError)?.reason ?? "\(type(of: error))"))"])
       throw error
     }
+    let cancellation = context.cancellation
     var response = try await Principal.$current.withValue(principal) {
-      try await next(request, context)
+      try await CallCancellation.$handle.withValue(cancellation) {
+        try await next(request, context)
+      }
     }
     // A streaming body runs after this returns: give it the principal too.
     if case .success(var contents) = response.accepted {
       let producer = contents.producer
       contents.producer = { writer in
-        try await Principal.$current.withValue(principal) { try await producer(writer) }
+        try await Principal.$current.withValue(principal) {
+          try await CallCancellation.$handle.withValue(cancellation) { try await producer(writer) }
+        }
       }
       response.accepted = .success(contents)
     }

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import GRPCCore
 import OKeyDomain
 
 /// Who is calling, once authenticated: a person's session, or an internal system acting for a
@@ -78,5 +79,19 @@ enum Tokens {
     let b = Array(rhs.utf8)
     guard a.count == b.count else { return false }
     return zip(a, b).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
+  }
+}
+
+/// The cancellation handle of the current call: grpc-swift cancels it (not the task) when the
+/// call's deadline passes or the client leaves. Changes check it before they write.
+enum CallCancellation {
+  @TaskLocal static var handle: ServerContext.RPCCancellationHandle?
+
+  /// Throws when the current call is cancelled, so that nothing is written after its deadline.
+  static func check() throws {
+    try Task.checkCancellation()
+    if handle?.isCancelled == true {
+      throw APIError(code: .deadlineExceeded, reason: "DEADLINE_EXCEEDED", message: "the call's deadline passed before the change was written; nothing was changed")
+    }
   }
 }

@@ -21,9 +21,13 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
     let id = RenewalApplication.newID()
     let catalogue = application.catalogue
     let now = application.clock()
-    try Task.checkCancellation()
+    try CallCancellation.check()
+    let cancellation = CallCancellation.handle
     let renewal = try await application.store.start(agentUID: actor.uid, idempotencyKey: key) { open in
-      RenewalWorkflow.start(
+      if cancellation?.isCancelled == true {
+        return .failure(RenewalRefusal(.wrongState, "the call's deadline passed before the request was written; nothing was changed"))
+      }
+      return RenewalWorkflow.start(
         id: id, actor: actor, keyType: keyType, motif: motif, motifDetails: request.motifDetails, routing: routing,
         openRequestID: open, catalogue: catalogue, now: now)
     }
