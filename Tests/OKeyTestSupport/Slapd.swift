@@ -25,12 +25,18 @@ public final class SlapdFixture: Sendable {
 
   static let script = TestPaths.packageRoot + "/Tools/slapd-fixture"
 
-  /// Starts a new slapd (loading `ldif`, the sample academy by default).
-  public static func start(ldif: String? = nil) async throws -> SlapdFixture {
+  /// The ldaps:// port when started with TLS.
+  public var ldapsPort: Int? {
+    (try? String(contentsOfFile: folder + "/ldaps-port", encoding: .utf8)).flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+  }
+
+  /// Starts a new slapd (loading `ldif`, the sample academy by default); with `tlsFolder` (ca.pem,
+  /// server.pem, server.key) it offers StartTLS and ldaps:// too.
+  public static func start(ldif: String? = nil, tlsFolder: String? = nil) async throws -> SlapdFixture {
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("okey-slapd-\(UInt64.random(in: 0...UInt64.max))").path
     var arguments = ["start", folder, "0"]
     if let ldif { arguments.append(ldif) }
-    let result = try await ChildProcess.run(script, arguments, timeout: .seconds(120))
+    let result = try await ChildProcess.run(script, arguments, environment: tlsFolder.map { ["OKEY_SLAPD_TLS": $0] } ?? [:], timeout: .seconds(120))
     guard result.status == 0, let port = Int(result.output.trimmingCharacters(in: .whitespacesAndNewlines)) else {
       throw ChildProcessError("slapd did not start: \(result.error)")
     }
@@ -69,8 +75,8 @@ public final class SlapdFixture: Sendable {
 }
 
 /// Runs `body` with a fresh slapd, then destroys it.
-public func withSlapd<Result>(ldif: String? = nil, _ body: (SlapdFixture) async throws -> Result) async throws -> Result {
-  let slapd = try await SlapdFixture.start(ldif: ldif)
+public func withSlapd<Result>(ldif: String? = nil, tlsFolder: String? = nil, _ body: (SlapdFixture) async throws -> Result) async throws -> Result {
+  let slapd = try await SlapdFixture.start(ldif: ldif, tlsFolder: tlsFolder)
   do {
     let result = try await body(slapd)
     await slapd.destroy()
