@@ -92,6 +92,21 @@ struct HostileInputTests {
     }
   }
 
+  @Test("repeated wrong passwords pause logins for that uid only, even with the right password")
+  func loginThrottle() async throws {
+    try await withAcademy(configure: { $0.sessions.maxFailedLogins = 3 }) { _, client in
+      let auth = Okey_V1_AuthService.Client(wrapping: client)
+      for _ in 0..<3 {
+        #expect(await failure { _ = try await auth.login(.with { $0.uid = "ens1a"; $0.password = "guess" }) }?.reason == "BAD_CREDENTIALS")
+      }
+      let throttled = await failure { _ = try await auth.login(.with { $0.uid = "ens1a"; $0.password = SlapdFixture.personPassword }) }
+      #expect(throttled?.code == .resourceExhausted)
+      #expect(throttled?.reason == "LOGIN_THROTTLED")
+      let other = try await auth.login(.with { $0.uid = "ens1b"; $0.password = SlapdFixture.personPassword })
+      #expect(!other.token.isEmpty)
+    }
+  }
+
   @Test("an oversized message is refused and the server keeps serving")
   func oversized() async throws {
     try await withAcademy(configure: { $0.limits.maxMessageBytes = 256 * 1024; $0.limits.maxDocumentBytes = 128 * 1024 }) { _, client in

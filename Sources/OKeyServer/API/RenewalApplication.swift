@@ -19,6 +19,8 @@ final class RenewalApplication: Sendable {
   let logger: Logger
   let clock: @Sendable () -> Instant
   let sessions: SessionBook
+  /// Failed logins per uid.
+  let loginThrottle: LoginThrottle
   /// People service accounts act for, with their groups, cached like directory entries.
   let actingPrincipals: TTLCache<String, Principal?>
 
@@ -36,6 +38,7 @@ final class RenewalApplication: Sendable {
     self.logger = logger
     self.clock = clock
     self.sessions = SessionBook(store: store, clock: clock)
+    self.loginThrottle = LoginThrottle(maxFailures: configuration.sessions.maxFailedLogins, windowSeconds: configuration.sessions.lockoutSeconds)
     self.actingPrincipals = TTLCache(
       ttl: .milliseconds(Int64(configuration.directory.cacheTTLSeconds * 1000)), capacity: configuration.directory.cacheCapacity)
   }

@@ -110,6 +110,10 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
   public struct Sessions: Sendable, Equatable, Codable {
     /// How long a session token works, in seconds. Default 8 hours.
     public var ttlSeconds = 8 * 3600
+    /// Failed logins for one uid within `lockoutSeconds` before logins for it pause. Default 5.
+    public var maxFailedLogins = 5
+    /// How long logins for a uid pause after too many failures, in seconds. Default 300.
+    public var lockoutSeconds = 300
     /// The defaults.
     public init() {}
   }

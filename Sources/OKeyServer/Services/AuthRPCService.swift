@@ -12,14 +12,24 @@ struct AuthRPCService: Okey_V1_AuthService.SimpleServiceProtocol {
     guard !request.password.isEmpty else { throw APIError.invalidArgument("password", "required") }
     guard request.password.utf8.count <= 1024 else { throw APIError.invalidArgument("password", "too long") }
     let refused = APIError.unauthenticated("BAD_CREDENTIALS", "wrong uid or password")
+    let throttle = application.loginThrottle
+    if let wait = throttle.wait(for: request.uid, now: application.clock()) {
+      logger.notice("login refused", metadata: ["uid": "\(request.uid)", "peer": "\(context.remotePeer)", "why": "too many failures"])
+      throw APIError(
+        code: .resourceExhausted, reason: "LOGIN_THROTTLED",
+        message: "too many failed logins for \(request.uid): try again in \(wait) seconds")
+    }
     guard let person = try await application.resolver.person(uid: request.uid) else {
+      throttle.recordFailure(for: request.uid, now: application.clock())
       logger.notice("login refused", metadata: ["uid": "\(request.uid)", "peer": "\(context.remotePeer)", "why": "no single directory entry"])
       throw refused
     }
     guard try await application.directory.checkPassword(dn: person.dn, password: request.password) else {
+      throttle.recordFailure(for: request.uid, now: application.clock())
       logger.notice("login refused", metadata: ["uid": "\(request.uid)", "peer": "\(context.remotePeer)", "why": "wrong password"])
       throw refused
     }
+    throttle.recordSuccess(for: request.uid)
     let groups = try await application.resolver.groupRoles(of: person)
     let session = try await application.sessions.open(for: person, groups: groups, ttlSeconds: application.configuration.sessions.ttlSeconds)
     logger.notice("login", metadata: ["uid": "\(person.uid)", "peer": "\(context.remotePeer)", "groups": "\(groups.map(\.rawValue).sorted())"])
