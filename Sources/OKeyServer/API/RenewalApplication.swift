@@ -81,11 +81,17 @@ final class RenewalApplication: Sendable {
   /// approver its routing snapshot names, or a DSI operator.
   func loadVisible(_ id: String, to actor: Actor) async throws -> RenewalRequest {
     let renewal = try await load(id)
+    try Self.requireVisible(renewal, to: actor)
+    return renewal
+  }
+
+  /// PERMISSION_DENIED unless `actor` is the request's agent, an approver its routing snapshot
+  /// names, or a DSI operator.
+  static func requireVisible(_ renewal: RenewalRequest, to actor: Actor) throws {
     let approver = renewal.routed && renewal.routing.namesApprover(actor.uid)
     guard renewal.agentUID == actor.uid || approver || actor.isDSI else {
-      throw APIError.denied("NOT_YOUR_REQUEST", "request \(id) is not yours: agents see their own requests only")
+      throw APIError.denied("NOT_YOUR_REQUEST", "request \(renewal.id) is not yours: agents see their own requests only")
     }
-    return renewal
   }
 
   /// The wire form of a request `actor` may read (see ``loadVisible(_:to:)``), with its place,
@@ -93,13 +99,7 @@ final class RenewalApplication: Sendable {
   func visibleMessage(_ id: String, to actor: Actor?, history: Bool) async throws -> Okey_V1_Renewal {
     try Self.checkID(id)
     guard let view = try await store.renewalView(id: id, withHistory: history) else { throw APIError.notFound("no renewal request \(id)") }
-    if let actor {
-      let renewal = view.renewal
-      let approver = renewal.routed && renewal.routing.namesApprover(actor.uid)
-      guard renewal.agentUID == actor.uid || approver || actor.isDSI else {
-        throw APIError.denied("NOT_YOUR_REQUEST", "request \(id) is not yours: agents see their own requests only")
-      }
-    }
+    if let actor { try Self.requireVisible(view.renewal, to: actor) }
     return Wire.renewal(view.renewal, catalogue: catalogue, history: view.history, place: view.place, slot: view.slot)
   }
 
