@@ -1,4 +1,3 @@
-import Crypto
 import GRDB
 import OKeyDomain
 
@@ -59,39 +58,39 @@ enum AuditChain {
       event.to.rawValue, event.details,
     ]
     var bytes: [UInt8] = []
+    bytes.reserveCapacity(256)
     for field in fields {
-      let utf8 = Array(field.utf8)
-      bytes += Array(String(utf8.count).utf8) + [UInt8(ascii: ":")] + utf8 + [UInt8(ascii: ";")]
+      bytes.append(contentsOf: String(field.utf8.count).utf8)
+      bytes.append(UInt8(ascii: ":"))
+      bytes.append(contentsOf: field.utf8)
+      bytes.append(UInt8(ascii: ";"))
     }
-    return SHA256.hash(data: bytes).map { byte in
-      let hex = String(byte, radix: 16)
-      return byte < 16 ? "0" + hex : hex
-    }.joined()
+    return SHA256Hex.digest(bytes)
   }
 
   /// Appends events in the current transaction and moves the head.
   static func append(_ events: [RenewalEvent], renewalID: String, in db: Database) throws {
-    let head = try Row.fetchOne(db, sql: "SELECT last_sequence, last_hash FROM audit_head WHERE id = 1")
+    let head = try db.row("SELECT last_sequence, last_hash FROM audit_head WHERE id = 1")
     var sequence: Int64 = head?["last_sequence"] ?? 0
     var previous: String = head?["last_hash"] ?? genesis
     for event in events {
       sequence += 1
       let hash = hash(previous: previous, sequence: sequence, renewalID: renewalID, event: event)
-      try db.execute(
-        sql: """
-          INSERT INTO audit_events (sequence, renewal_id, at, actor, on_behalf_of, role, action, from_status, to_status, details, prev_hash, hash)
-          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-          """,
-        arguments: [
+      try db.run(
+        """
+        INSERT INTO audit_events (sequence, renewal_id, at, actor, on_behalf_of, role, action, from_status, to_status, details, prev_hash, hash)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """,
+        [
           sequence, renewalID, event.at.millisecondsSinceEpoch, event.actor, event.onBehalfOf, event.role.rawValue,
           event.action, event.from?.rawValue, event.to.rawValue, event.details, previous, hash,
         ]
       )
       previous = hash
     }
-    try db.execute(
-      sql: "INSERT INTO audit_head (id, last_sequence, last_hash) VALUES (1, ?, ?) ON CONFLICT(id) DO UPDATE SET last_sequence = excluded.last_sequence, last_hash = excluded.last_hash",
-      arguments: [sequence, previous]
+    try db.run(
+      "INSERT INTO audit_head (id, last_sequence, last_hash) VALUES (1, ?, ?) ON CONFLICT(id) DO UPDATE SET last_sequence = excluded.last_sequence, last_hash = excluded.last_hash",
+      [sequence, previous]
     )
   }
 
@@ -133,31 +132,40 @@ enum AuditChain {
         )
       } else if stored.previousHash != expectedPrevious {
         problems.append(
-          AuditProblem(sequence: stored.sequence, kind: .inserted, message: "event \(stored.sequence) does not follow the event before it")
+          AuditProblem(
+            sequence: stored.sequence, kind: .inserted,
+            message: "event \(stored.sequence) does not follow the event before it")
         )
       }
-      let recomputed = hash(previous: stored.previousHash, sequence: stored.sequence, renewalID: stored.renewalID, event: stored.event)
+      let recomputed = hash(
+        previous: stored.previousHash, sequence: stored.sequence, renewalID: stored.renewalID, event: stored.event)
       if recomputed != stored.hash || !roleKnown {
         problems.append(
-          AuditProblem(sequence: stored.sequence, kind: .altered, message: "event \(stored.sequence) was changed after it was written")
+          AuditProblem(
+            sequence: stored.sequence, kind: .altered,
+            message: "event \(stored.sequence) was changed after it was written")
         )
       }
       expectedPrevious = stored.hash
       expectedSequence = stored.sequence + 1
     }
-    let head = try Row.fetchOne(db, sql: "SELECT last_sequence, last_hash FROM audit_head WHERE id = 1")
+    let head = try db.row("SELECT last_sequence, last_hash FROM audit_head WHERE id = 1")
     let headSequence: Int64 = head?["last_sequence"] ?? 0
     let headHash: String = head?["last_hash"] ?? genesis
     if headSequence > expectedSequence - 1 {
       problems.append(
-        AuditProblem(sequence: expectedSequence, kind: .removed, message: "the last events up to \(headSequence) are missing")
+        AuditProblem(
+          sequence: expectedSequence, kind: .removed, message: "the last events up to \(headSequence) are missing")
       )
     } else if headSequence < expectedSequence - 1 {
       problems.append(
-        AuditProblem(sequence: headSequence + 1, kind: .inserted, message: "events after \(headSequence) were not written by the service")
+        AuditProblem(
+          sequence: headSequence + 1, kind: .inserted,
+          message: "events after \(headSequence) were not written by the service")
       )
     } else if headHash != expectedPrevious {
-      problems.append(AuditProblem(sequence: headSequence, kind: .altered, message: "the last event does not match the chain's head"))
+      problems.append(
+        AuditProblem(sequence: headSequence, kind: .altered, message: "the last event does not match the chain's head"))
     }
     return AuditVerification(eventsChecked: checked, problems: problems)
   }

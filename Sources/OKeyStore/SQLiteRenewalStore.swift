@@ -27,6 +27,9 @@ public final class SQLiteRenewalStore: RenewalStore {
   /// Requests as readers see them, kept after a read and dropped by every change this store makes.
   /// One okeyd owns a database file: another process's writes would not be seen here until then.
   private let views = ViewCache(capacity: 20_000)
+  /// Requests as last committed by this store, so that a change decodes the stored JSON only when
+  /// the row's version is not the one kept here.
+  private let committed = CommittedStates(capacity: 20_000)
   /// The file.
   public let path: String
   /// The durability level set on the writer connection.
@@ -106,6 +109,7 @@ public final class SQLiteRenewalStore: RenewalStore {
   ) async throws -> RenewalRequest {
     let renewal = try await startUncached(agentUID: agentUID, idempotencyKey: idempotencyKey, decide: decide)
     views.drop(renewal.id)
+    committed.keep(renewal)
     return renewal
   }
 
@@ -116,23 +120,27 @@ public final class SQLiteRenewalStore: RenewalStore {
   ) async throws -> RenewalRequest {
     try await guarded {
       try await pool.write { db in
-        if let idempotencyKey, let prior = try Self.idempotentResult(db, agentUID: agentUID, operation: "start", key: idempotencyKey) {
+        if let idempotencyKey,
+          let prior = try Self.idempotentResult(db, agentUID: agentUID, operation: "start", key: idempotencyKey)
+        {
           return prior
         }
-        let open = try String.fetchOne(
-          db, sql: "SELECT id FROM renewals WHERE agent_uid = ? AND status NOT IN ('COMPLETED', 'REJECTED', 'CANCELLED')",
-          arguments: [agentUID])
+        let open = try db.value(
+          String.self,
+          "SELECT id FROM renewals WHERE agent_uid = ? AND status NOT IN ('COMPLETED', 'REJECTED', 'CANCELLED')",
+          [agentUID])
         let decision = try decide(open).get()
         let renewal = decision.renewal
-        try db.execute(
-          sql: """
-            INSERT INTO renewals (id, agent_uid, key_type, status, version, n1_uid, n2_uid, routed, created_at, updated_at, state_json)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """,
-          arguments: [
+        try db.run(
+          """
+          INSERT INTO renewals (id, agent_uid, key_type, status, version, n1_uid, n2_uid, routed, created_at, updated_at, state_json)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+          """,
+          [
             renewal.id, renewal.agentUID, renewal.keyType.rawValue, renewal.status.rawValue, renewal.version,
             renewal.routing.n1?.person.uid, renewal.routing.n2?.person.uid, renewal.routed,
-            renewal.createdAt.millisecondsSinceEpoch, renewal.updatedAt.millisecondsSinceEpoch, try Self.encode(renewal),
+            renewal.createdAt.millisecondsSinceEpoch, renewal.updatedAt.millisecondsSinceEpoch,
+            try Self.encode(renewal),
           ]
         )
         try Self.record(decision, in: db)
@@ -153,29 +161,40 @@ public final class SQLiteRenewalStore: RenewalStore {
     // Dropped before and after: a read that started before the change cannot keep its old view.
     views.drop(renewalID)
     defer { views.drop(renewalID) }
-    return try await guarded {
+    let committed = self.committed
+    let renewal = try await guarded {
       try await pool.write { db in
-        guard let current = try Self.loadRenewal(db, id: renewalID) else {
+        guard let version = try db.value(Int64.self, "SELECT version FROM renewals WHERE id = ?", [renewalID]),
+          let current = try committed.state(of: renewalID, atVersion: version) ?? Self.loadRenewal(db, id: renewalID)
+        else {
           throw StoreError(.notFound, "no renewal request \(renewalID)")
         }
         if let idempotencyKey,
-          let prior = try Self.idempotentResult(db, agentUID: current.agentUID, operation: operation, key: idempotencyKey)
+          let prior = try Self.idempotentResult(
+            db, agentUID: current.agentUID, operation: operation, key: idempotencyKey)
         {
           guard prior.id == renewalID else {
-            throw StoreError(.conflict, "idempotency key already used for request \(prior.id): use a new key for each request")
+            throw StoreError(
+              .conflict, "idempotency key already used for request \(prior.id): use a new key for each request")
           }
           return prior
         }
         let decision = try decide(current, Reader(db: db)).get()
         let renewal = decision.renewal
-        try db.execute(
-          sql: """
-            UPDATE renewals SET status = ?, version = ?, n1_uid = ?, n2_uid = ?, routed = ?, updated_at = ?, state_json = ?
-            WHERE id = ? AND version = ?
-            """,
-          arguments: [
+        // Every change makes a new version: a version number names one committed state only.
+        guard renewal.version == current.version + 1, renewal.id == current.id else {
+          throw StoreError(
+            .conflict, "a change of request \(renewalID) did not make its next version; nothing was written")
+        }
+        try db.run(
+          """
+          UPDATE renewals SET status = ?, version = ?, n1_uid = ?, n2_uid = ?, routed = ?, updated_at = ?, state_json = ?
+          WHERE id = ? AND version = ?
+          """,
+          [
             renewal.status.rawValue, renewal.version, renewal.routing.n1?.person.uid, renewal.routing.n2?.person.uid,
-            renewal.routed, renewal.updatedAt.millisecondsSinceEpoch, try Self.encode(renewal), renewal.id, current.version,
+            renewal.routed, renewal.updatedAt.millisecondsSinceEpoch, try Self.encode(renewal), renewal.id,
+            current.version,
           ]
         )
         guard db.changesCount == 1 else {
@@ -183,11 +202,15 @@ public final class SQLiteRenewalStore: RenewalStore {
         }
         try Self.record(decision, in: db)
         if let idempotencyKey {
-          try Self.rememberResult(db, agentUID: current.agentUID, operation: operation, key: idempotencyKey, renewal: renewal)
+          try Self.rememberResult(
+            db, agentUID: current.agentUID, operation: operation, key: idempotencyKey, renewal: renewal)
         }
         return renewal
       }
     }
+    // Kept only once committed: a rolled-back change never reaches the cache.
+    committed.keep(renewal)
+    return renewal
   }
 
   /// Writes the audit events, outbox rows and effects of a decision in the current transaction.
@@ -198,31 +221,31 @@ public final class SQLiteRenewalStore: RenewalStore {
       switch effect {
       case .storeDocument(let id, let document):
         let summary = renewal.documents.first { $0.id == id }
-        try db.execute(
-          sql: "INSERT INTO documents (id, renewal_id, kind, filename, media_type, size_bytes, sha256, content, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-          arguments: [
+        try db.run(
+          "INSERT INTO documents (id, renewal_id, kind, filename, media_type, size_bytes, sha256, content, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+          [
             id, renewal.id, document.kind, document.filename, document.mediaType.rawValue, document.content.count,
             summary?.sha256 ?? "", Data(document.content), now,
           ]
         )
       case .deleteDocument(let id):
-        try db.execute(sql: "DELETE FROM documents WHERE id = ? AND renewal_id = ?", arguments: [id, renewal.id])
+        try db.run("DELETE FROM documents WHERE id = ? AND renewal_id = ?", [id, renewal.id])
       case .snapshotRouting(let reason):
-        try db.execute(
-          sql: "INSERT INTO routing_snapshots (renewal_id, reason, taken_at, routing_json) VALUES (?, ?, ?, ?)",
-          arguments: [renewal.id, reason, now, try encode(renewal.routing)]
+        try db.run(
+          "INSERT INTO routing_snapshots (renewal_id, reason, taken_at, routing_json) VALUES (?, ?, ?, ?)",
+          [renewal.id, reason, now, try encode(renewal.routing)]
         )
       case .bookSlot(let id):
-        try db.execute(sql: "UPDATE pickup_slots SET booked = booked + 1 WHERE id = ? AND booked < capacity", arguments: [id])
+        try db.run("UPDATE pickup_slots SET booked = booked + 1 WHERE id = ? AND booked < capacity", [id])
         guard db.changesCount == 1 else { throw StoreError(.slotFull, "slot \(id) is full: pick another one") }
-        try db.execute(
-          sql: "INSERT INTO appointments (renewal_id, slot_id, booked_at) VALUES (?, ?, ?) ON CONFLICT(renewal_id) DO UPDATE SET slot_id = excluded.slot_id, booked_at = excluded.booked_at",
-          arguments: [renewal.id, id, now]
+        try db.run(
+          "INSERT INTO appointments (renewal_id, slot_id, booked_at) VALUES (?, ?, ?) ON CONFLICT(renewal_id) DO UPDATE SET slot_id = excluded.slot_id, booked_at = excluded.booked_at",
+          [renewal.id, id, now]
         )
       case .releaseSlot(let id):
-        try db.execute(sql: "UPDATE pickup_slots SET booked = booked - 1 WHERE id = ? AND booked > 0", arguments: [id])
+        try db.run("UPDATE pickup_slots SET booked = booked - 1 WHERE id = ? AND booked > 0", [id])
       case .issueKey(let key):
-        if let owner = try String.fetchOne(db, sql: "SELECT agent_uid FROM keys WHERE serial = ?", arguments: [key.serial]),
+        if let owner = try db.value(String.self, "SELECT agent_uid FROM keys WHERE serial = ?", [key.serial]),
           owner != key.agentUID
         {
           throw StoreError(.conflict, "key serial \(key.serial) already belongs to another person: check the serial")
@@ -230,9 +253,9 @@ public final class SQLiteRenewalStore: RenewalStore {
         let keys = try loadKeys(db, agentUID: key.agentUID)
         for updated in KeyInventory.issue(key, to: keys) { try saveKey(db, updated) }
       case .recordDecision(let approver, let approved, let comment):
-        try db.execute(
-          sql: "INSERT INTO approvals (renewal_id, approver_uid, approved, comment, decided_at) VALUES (?, ?, ?, ?, ?)",
-          arguments: [renewal.id, approver, approved, comment, now]
+        try db.run(
+          "INSERT INTO approvals (renewal_id, approver_uid, approved, comment, decided_at) VALUES (?, ?, ?, ?, ?)",
+          [renewal.id, approver, approved, comment, now]
         )
       }
     }
@@ -240,12 +263,12 @@ public final class SQLiteRenewalStore: RenewalStore {
     for notification in decision.notifications {
       var person: DirectoryPerson?
       if case .person(let recipient) = notification.recipient { person = recipient }
-      try db.execute(
-        sql: """
-          INSERT INTO outbox (renewal_id, kind, recipient_uid, recipient_mail, recipient_name, to_dsi_mailbox, details, created_at, next_attempt_at, message_id)
-          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-          """,
-        arguments: [
+      try db.run(
+        """
+        INSERT INTO outbox (renewal_id, kind, recipient_uid, recipient_mail, recipient_name, to_dsi_mailbox, details, created_at, next_attempt_at, message_id)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """,
+        [
           renewal.id, notification.kind.rawValue, person?.uid, person?.mail, person?.displayName, person == nil,
           notification.details, now, now, "<\(UUID().uuidString.lowercased())@okey>",
         ]
@@ -266,10 +289,13 @@ public final class SQLiteRenewalStore: RenewalStore {
         let reader = Reader(db: db)
         let history =
           withHistory
-          ? try Row.fetchAll(db, sql: "SELECT * FROM audit_events WHERE renewal_id = ? ORDER BY sequence", arguments: [id]).map(AuditChain.event(from:))
+          ? try Row.fetchAll(
+            db, sql: "SELECT * FROM audit_events WHERE renewal_id = ? ORDER BY sequence", arguments: [id]
+          ).map(AuditChain.event(from:))
           : []
         return RenewalView(
-          renewal: renewal, history: history, place: try renewal.pickupPlaceID.flatMap { try reader.pickupPlace(id: $0) },
+          renewal: renewal, history: history,
+          place: try renewal.pickupPlaceID.flatMap { try reader.pickupPlace(id: $0) },
           slot: try renewal.appointmentSlotID.flatMap { try reader.pickupSlot(id: $0) })
       }
     }
@@ -281,9 +307,11 @@ public final class SQLiteRenewalStore: RenewalStore {
   public func openRenewal(agentUID: String) async throws -> RenewalRequest? {
     try await guarded {
       try await pool.read { db in
-        guard let id = try String.fetchOne(
-          db, sql: "SELECT id FROM renewals WHERE agent_uid = ? AND status NOT IN ('COMPLETED', 'REJECTED', 'CANCELLED')",
-          arguments: [agentUID])
+        guard
+          let id = try db.value(
+            String.self,
+            "SELECT id FROM renewals WHERE agent_uid = ? AND status NOT IN ('COMPLETED', 'REJECTED', 'CANCELLED')",
+            [agentUID])
         else { return nil }
         return try Self.loadRenewal(db, id: id)
       }
@@ -293,8 +321,10 @@ public final class SQLiteRenewalStore: RenewalStore {
   public func history(renewalID: String) async throws -> [AuditEvent] {
     try await guarded {
       try await pool.read { db in
-        try Row.fetchAll(db, sql: "SELECT * FROM audit_events WHERE renewal_id = ? ORDER BY sequence", arguments: [renewalID])
-          .map(AuditChain.event(from:))
+        try Row.fetchAll(
+          db, sql: "SELECT * FROM audit_events WHERE renewal_id = ? ORDER BY sequence", arguments: [renewalID]
+        )
+        .map(AuditChain.event(from:))
       }
     }
   }
@@ -302,7 +332,7 @@ public final class SQLiteRenewalStore: RenewalStore {
   public func documentContent(id: String) async throws -> [UInt8]? {
     try await guarded {
       try await pool.read { db in
-        try Data.fetchOne(db, sql: "SELECT content FROM documents WHERE id = ?", arguments: [id]).map { [UInt8]($0) }
+        try db.value(Data.self, "SELECT content FROM documents WHERE id = ?", [id]).map { [UInt8]($0) }
       }
     }
   }
@@ -344,7 +374,8 @@ public final class SQLiteRenewalStore: RenewalStore {
         }
         let limit = max(1, min(query.limit, 1000))
         let direction = newest ? "DESC" : "ASC"
-        let sql = "SELECT state_json FROM renewals" + (clauses.isEmpty ? "" : " WHERE " + clauses.joined(separator: " AND "))
+        let sql =
+          "SELECT state_json FROM renewals" + (clauses.isEmpty ? "" : " WHERE " + clauses.joined(separator: " AND "))
           + " ORDER BY created_at \(direction), id \(direction) LIMIT \(limit + 1)"
         var renewals = try String.fetchAll(db, sql: sql, arguments: arguments).map(Self.decodeRenewal)
         var next: RenewalCursor?
@@ -374,12 +405,12 @@ public final class SQLiteRenewalStore: RenewalStore {
   public func publishCharter(_ charter: Charter) async throws {
     try await guarded {
       try await pool.write { db in
-        if try Bool.fetchOne(db, sql: "SELECT 1 FROM charters WHERE version = ?", arguments: [charter.version]) == true {
+        if try db.value(Bool.self, "SELECT 1 FROM charters WHERE version = ?", [charter.version]) == true {
           throw StoreError(.conflict, "charter version \(charter.version) already exists: publish under a new version")
         }
-        try db.execute(
-          sql: "INSERT INTO charters (version, text, code, published_at) VALUES (?, ?, ?, ?)",
-          arguments: [charter.version, charter.text, charter.code, charter.publishedAt.millisecondsSinceEpoch]
+        try db.run(
+          "INSERT INTO charters (version, text, code, published_at) VALUES (?, ?, ?, ?)",
+          [charter.version, charter.text, charter.code, charter.publishedAt.millisecondsSinceEpoch]
         )
       }
     }
@@ -392,14 +423,17 @@ public final class SQLiteRenewalStore: RenewalStore {
   public func savePickupPlace(_ place: PickupPlace, addingSlots slots: [PickupSlot]) async throws {
     try await guarded {
       try await pool.write { db in
-        try db.execute(
-          sql: "INSERT INTO pickup_places (id, name, address) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET name = excluded.name, address = excluded.address",
-          arguments: [place.id, place.name, place.address]
+        try db.run(
+          "INSERT INTO pickup_places (id, name, address) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET name = excluded.name, address = excluded.address",
+          [place.id, place.name, place.address]
         )
         for slot in slots {
-          try db.execute(
-            sql: "INSERT INTO pickup_slots (id, place_id, starts_at, ends_at, capacity, booked) VALUES (?, ?, ?, ?, ?, 0)",
-            arguments: [slot.id, place.id, slot.startsAt.millisecondsSinceEpoch, slot.endsAt.millisecondsSinceEpoch, slot.capacity]
+          try db.run(
+            "INSERT INTO pickup_slots (id, place_id, starts_at, ends_at, capacity, booked) VALUES (?, ?, ?, ?, ?, 0)",
+            [
+              slot.id, place.id, slot.startsAt.millisecondsSinceEpoch, slot.endsAt.millisecondsSinceEpoch,
+              slot.capacity,
+            ]
           )
         }
       }
@@ -410,12 +444,15 @@ public final class SQLiteRenewalStore: RenewalStore {
     try await guarded { try await pool.read { db in try Reader(db: db).pickupPlace(id: id) } }
   }
 
-  public func pickupSlots(placeID: String, startingAfter after: Instant, withRoomOnly: Bool) async throws -> [PickupSlot] {
+  public func pickupSlots(placeID: String, startingAfter after: Instant, withRoomOnly: Bool) async throws
+    -> [PickupSlot]
+  {
     try await guarded {
       try await pool.read { db in
         try Row.fetchAll(
           db,
-          sql: "SELECT * FROM pickup_slots WHERE place_id = ? AND starts_at > ?" + (withRoomOnly ? " AND booked < capacity" : "")
+          sql: "SELECT * FROM pickup_slots WHERE place_id = ? AND starts_at > ?"
+            + (withRoomOnly ? " AND booked < capacity" : "")
             + " ORDER BY starts_at, id",
           arguments: [placeID, after.millisecondsSinceEpoch]
         ).map(Reader.slot(from:))
@@ -446,11 +483,13 @@ public final class SQLiteRenewalStore: RenewalStore {
   public func saveSession(_ session: StoredSession) async throws {
     try await guarded {
       try await pool.write { db in
-        try db.execute(
-          sql: "INSERT INTO sessions (token_hash, uid, created_at, expires_at, dn, display_name, mail, groups) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-          arguments: [
-            session.tokenHash, session.uid, session.createdAt.millisecondsSinceEpoch, session.expiresAt.millisecondsSinceEpoch,
-            session.dn, session.displayName, session.mail, session.groups.map(\.rawValue).sorted().joined(separator: ","),
+        try db.run(
+          "INSERT INTO sessions (token_hash, uid, created_at, expires_at, dn, display_name, mail, groups) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+          [
+            session.tokenHash, session.uid, session.createdAt.millisecondsSinceEpoch,
+            session.expiresAt.millisecondsSinceEpoch,
+            session.dn, session.displayName, session.mail,
+            session.groups.map(\.rawValue).sorted().joined(separator: ","),
           ]
         )
       }
@@ -460,15 +499,18 @@ public final class SQLiteRenewalStore: RenewalStore {
   public func session(tokenHash: String, now: Instant) async throws -> StoredSession? {
     try await guarded {
       try await pool.read { db in
-        try Row.fetchOne(
-          db, sql: "SELECT * FROM sessions WHERE token_hash = ? AND expires_at > ?",
-          arguments: [tokenHash, now.millisecondsSinceEpoch]
+        try db.row(
+          "SELECT * FROM sessions WHERE token_hash = ? AND expires_at > ?",
+          [tokenHash, now.millisecondsSinceEpoch]
         ).map { row in
           StoredSession(
-            tokenHash: row["token_hash"], uid: row["uid"], createdAt: Instant(millisecondsSinceEpoch: row["created_at"]),
-            expiresAt: Instant(millisecondsSinceEpoch: row["expires_at"]), dn: row["dn"], displayName: row["display_name"],
+            tokenHash: row["token_hash"], uid: row["uid"],
+            createdAt: Instant(millisecondsSinceEpoch: row["created_at"]),
+            expiresAt: Instant(millisecondsSinceEpoch: row["expires_at"]), dn: row["dn"],
+            displayName: row["display_name"],
             mail: row["mail"],
-            groups: Set((row["groups"] as String).split(separator: ",").compactMap { Actor.GroupRole(rawValue: String($0)) }))
+            groups: Set(
+              (row["groups"] as String).split(separator: ",").compactMap { Actor.GroupRole(rawValue: String($0)) }))
         }
       }
     }
@@ -477,7 +519,7 @@ public final class SQLiteRenewalStore: RenewalStore {
   public func deleteExpiredSessions(now: Instant) async throws -> Int {
     try await guarded {
       try await pool.write { db in
-        try db.execute(sql: "DELETE FROM sessions WHERE expires_at <= ?", arguments: [now.millisecondsSinceEpoch])
+        try db.run("DELETE FROM sessions WHERE expires_at <= ?", [now.millisecondsSinceEpoch])
         return db.changesCount
       }
     }
@@ -486,8 +528,10 @@ public final class SQLiteRenewalStore: RenewalStore {
   public func outboxMessages(state: OutboxMessage.State, limit: Int) async throws -> [OutboxMessage] {
     try await guarded {
       try await pool.read { db in
-        try Row.fetchAll(db, sql: "SELECT * FROM outbox WHERE state = ? ORDER BY id LIMIT ?", arguments: [state.rawValue, limit])
-          .map(Self.outboxMessage(from:))
+        try Row.fetchAll(
+          db, sql: "SELECT * FROM outbox WHERE state = ? ORDER BY id LIMIT ?", arguments: [state.rawValue, limit]
+        )
+        .map(Self.outboxMessage(from:))
       }
     }
   }
@@ -497,7 +541,9 @@ public final class SQLiteRenewalStore: RenewalStore {
     return OutboxMessage(
       id: row["id"], renewalID: row["renewal_id"],
       kind: NotificationIntent.Kind(rawValue: row["kind"]) ?? .dsiWork,
-      recipient: uid.map { DirectoryPerson(uid: $0, displayName: row["recipient_name"] ?? "", mail: row["recipient_mail"] ?? "") },
+      recipient: uid.map {
+        DirectoryPerson(uid: $0, displayName: row["recipient_name"] ?? "", mail: row["recipient_mail"] ?? "")
+      },
       details: row["details"], state: OutboxMessage.State(rawValue: row["state"]) ?? .pending,
       attempts: row["attempts"], messageID: row["message_id"], lastError: row["last_error"],
       createdAt: Instant(millisecondsSinceEpoch: row["created_at"])
@@ -506,7 +552,9 @@ public final class SQLiteRenewalStore: RenewalStore {
 
   public func outboxCount(state: OutboxMessage.State) async throws -> Int {
     try await guarded {
-      try await pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox WHERE state = ?", arguments: [state.rawValue]) ?? 0 }
+      try await pool.read { db in
+        try db.value(Int.self, "SELECT COUNT(*) FROM outbox WHERE state = ?", [state.rawValue]) ?? 0
+      }
     }
   }
 
@@ -519,7 +567,9 @@ public final class SQLiteRenewalStore: RenewalStore {
         var claimed: [OutboxMessage] = []
         for row in rows {
           var message = Self.outboxMessage(from: row)
-          try db.execute(sql: "UPDATE outbox SET state = 'SENDING', claimed_at = ? WHERE id = ?", arguments: [now.millisecondsSinceEpoch, message.id])
+          try db.run(
+            "UPDATE outbox SET state = 'SENDING', claimed_at = ? WHERE id = ?",
+            [now.millisecondsSinceEpoch, message.id])
           message.state = .sending
           claimed.append(message)
         }
@@ -531,9 +581,9 @@ public final class SQLiteRenewalStore: RenewalStore {
   public func markOutboxMessageSent(id: Int64, at: Instant) async throws {
     try await guarded {
       try await pool.write { db in
-        try db.execute(
-          sql: "UPDATE outbox SET state = 'SENT', sent_at = ?, attempts = attempts + 1 WHERE id = ?",
-          arguments: [at.millisecondsSinceEpoch, id])
+        try db.run(
+          "UPDATE outbox SET state = 'SENT', sent_at = ?, attempts = attempts + 1 WHERE id = ?",
+          [at.millisecondsSinceEpoch, id])
       }
     }
   }
@@ -541,9 +591,9 @@ public final class SQLiteRenewalStore: RenewalStore {
   public func markOutboxMessageFailed(id: Int64, error: String, retryAt: Instant?) async throws {
     try await guarded {
       try await pool.write { db in
-        try db.execute(
-          sql: "UPDATE outbox SET state = ?, attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?",
-          arguments: [retryAt == nil ? "DEAD" : "PENDING", String(error.prefix(1000)), retryAt?.millisecondsSinceEpoch ?? 0, id])
+        try db.run(
+          "UPDATE outbox SET state = ?, attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?",
+          [retryAt == nil ? "DEAD" : "PENDING", String(error.prefix(1000)), retryAt?.millisecondsSinceEpoch ?? 0, id])
       }
     }
   }
@@ -551,7 +601,7 @@ public final class SQLiteRenewalStore: RenewalStore {
   public func releaseOutboxClaims() async throws -> Int {
     try await guarded {
       try await pool.write { db in
-        try db.execute(sql: "UPDATE outbox SET state = 'PENDING', claimed_at = NULL WHERE state = 'SENDING'")
+        try db.run("UPDATE outbox SET state = 'PENDING', claimed_at = NULL WHERE state = 'SENDING'")
         return db.changesCount
       }
     }
@@ -561,7 +611,7 @@ public final class SQLiteRenewalStore: RenewalStore {
 
   private static let encoder: JSONEncoder = {
     let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys]
+    encoder.outputFormatting = []
     return encoder
   }()
 
@@ -574,20 +624,24 @@ public final class SQLiteRenewalStore: RenewalStore {
   }
 
   static func loadRenewal(_ db: Database, id: String) throws -> RenewalRequest? {
-    try String.fetchOne(db, sql: "SELECT state_json FROM renewals WHERE id = ?", arguments: [id]).map(decodeRenewal)
+    try db.value(String.self, "SELECT state_json FROM renewals WHERE id = ?", [id]).map(decodeRenewal)
   }
 
-  static func idempotentResult(_ db: Database, agentUID: String, operation: String, key: String) throws -> RenewalRequest? {
-    try String.fetchOne(
-      db, sql: "SELECT result_json FROM idempotency_keys WHERE agent_uid = ? AND operation = ? AND key = ?",
-      arguments: [agentUID, operation, key]
+  static func idempotentResult(_ db: Database, agentUID: String, operation: String, key: String) throws
+    -> RenewalRequest?
+  {
+    try db.value(
+      String.self, "SELECT result_json FROM idempotency_keys WHERE agent_uid = ? AND operation = ? AND key = ?",
+      [agentUID, operation, key]
     ).map(decodeRenewal)
   }
 
-  static func rememberResult(_ db: Database, agentUID: String, operation: String, key: String, renewal: RenewalRequest) throws {
-    try db.execute(
-      sql: "INSERT INTO idempotency_keys (agent_uid, operation, key, renewal_id, result_json, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-      arguments: [agentUID, operation, key, renewal.id, try encode(renewal), renewal.updatedAt.millisecondsSinceEpoch]
+  static func rememberResult(_ db: Database, agentUID: String, operation: String, key: String, renewal: RenewalRequest)
+    throws
+  {
+    try db.run(
+      "INSERT INTO idempotency_keys (agent_uid, operation, key, renewal_id, result_json, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+      [agentUID, operation, key, renewal.id, try encode(renewal), renewal.updatedAt.millisecondsSinceEpoch]
     )
   }
 
@@ -604,12 +658,12 @@ public final class SQLiteRenewalStore: RenewalStore {
   }
 
   static func saveKey(_ db: Database, _ key: KeyRecord) throws {
-    try db.execute(
-      sql: """
-        INSERT INTO keys (serial, agent_uid, key_type, status, activated_at, replaced_at, renewal_id) VALUES (?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT(serial) DO UPDATE SET status = excluded.status, replaced_at = excluded.replaced_at
-        """,
-      arguments: [
+    try db.run(
+      """
+      INSERT INTO keys (serial, agent_uid, key_type, status, activated_at, replaced_at, renewal_id) VALUES (?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT(serial) DO UPDATE SET status = excluded.status, replaced_at = excluded.replaced_at
+      """,
+      [
         key.serial, key.agentUID, key.keyType.rawValue, key.status.rawValue, key.activatedAt.millisecondsSinceEpoch,
         key.replacedAt?.millisecondsSinceEpoch, key.renewalID,
       ]
@@ -622,17 +676,19 @@ struct Reader: ChangeReader {
   let db: Database
 
   func pickupSlot(id: String) throws -> PickupSlot? {
-    try Row.fetchOne(db, sql: "SELECT * FROM pickup_slots WHERE id = ?", arguments: [id]).map(Self.slot(from:))
+    try db.row("SELECT * FROM pickup_slots WHERE id = ?", [id]).map(Self.slot(from:))
   }
 
   func currentCharter() throws -> Charter? {
-    try Row.fetchOne(db, sql: "SELECT * FROM charters ORDER BY seq DESC LIMIT 1").map { row in
-      Charter(version: row["version"], text: row["text"], code: row["code"], publishedAt: Instant(millisecondsSinceEpoch: row["published_at"]))
+    try db.row("SELECT * FROM charters ORDER BY seq DESC LIMIT 1").map { row in
+      Charter(
+        version: row["version"], text: row["text"], code: row["code"],
+        publishedAt: Instant(millisecondsSinceEpoch: row["published_at"]))
     }
   }
 
   func pickupPlace(id: String) throws -> PickupPlace? {
-    try Row.fetchOne(db, sql: "SELECT * FROM pickup_places WHERE id = ?", arguments: [id]).map { row in
+    try db.row("SELECT * FROM pickup_places WHERE id = ?", [id]).map { row in
       PickupPlace(id: row["id"], name: row["name"], address: row["address"])
     }
   }
@@ -683,6 +739,36 @@ final class ViewCache: Sendable {
         state.views.removeAll(keepingCapacity: true)
         state.epoch += 1
       }
+    }
+  }
+}
+
+/// The last committed state of recent requests, with its version. A state is used only when the
+/// row's version says it is still the committed one, so a stale or missing entry costs a decode,
+/// never a wrong decision.
+final class CommittedStates: Sendable {
+  private let states: Mutex<[String: RenewalRequest]>
+  private let capacity: Int
+
+  init(capacity: Int) {
+    self.capacity = capacity
+    states = Mutex([:])
+  }
+
+  /// The kept state of `id` if it is the one at `version`.
+  func state(of id: String, atVersion version: Int64) -> RenewalRequest? {
+    states.withLock { states in
+      guard let state = states[id], state.version == version else { return nil }
+      return state
+    }
+  }
+
+  /// Keeps a committed state unless a newer one is already kept.
+  func keep(_ renewal: RenewalRequest) {
+    states.withLock { states in
+      if let kept = states[renewal.id], kept.version >= renewal.version { return }
+      if states.count >= capacity { states.removeAll(keepingCapacity: true) }
+      states[renewal.id] = renewal
     }
   }
 }

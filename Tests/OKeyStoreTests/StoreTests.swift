@@ -85,6 +85,27 @@ struct ChangeTests {
       #expect(try await sqlite3(path, "SELECT COUNT(*) FROM outbox") == outbox)
       #expect(try await store.keys(agentUID: "bob").isEmpty)
       #expect(try await store.verifyAuditTrail().intact)
+      // The next change decides on the committed state, not on the one rolled back.
+      let finalized = try await apply(store, r, .finalize(serial: "NEW-1", place: nil), by: dsiActor, version: r.version)
+      #expect(finalized.version == r.version + 1)
+      #expect(try await store.keys(agentUID: "bob").map(\.serial) == ["NEW-1"])
+    }
+  }
+
+  @Test("a change decides on the stored request when another writer changed it since this store last did")
+  func anotherWriter() async throws {
+    try await withStore { store, path in
+      var r = try await start(store, "dora", keyType: .software)
+      r = try await apply(store, r, .addDocument(id: "d1", pdfDocument, sha256: "0"), by: Actor(uid: "dora"))
+      // A second store on the same file (as after a restart, or a repair tool) adds a document.
+      let other = try SQLiteRenewalStore(path: path)
+      let changedElsewhere = try await apply(other, r, .addDocument(id: "d2", pdfDocument, sha256: "1"), by: Actor(uid: "dora"))
+      // This store still knows the request at the version before: it must read the row again.
+      let submitted = try await apply(store, r, .submit, by: Actor(uid: "dora"), version: changedElsewhere.version)
+      #expect(submitted.version == changedElsewhere.version + 1)
+      #expect(submitted.documents.map(\.id) == ["d1", "d2"])
+      #expect(try await store.renewal(id: r.id) == submitted)
+      #expect(try await store.verifyAuditTrail().intact)
     }
   }
 

@@ -1,7 +1,7 @@
-import Crypto
 import Foundation
 import GRPCCore
 import OKeyDomain
+import OKeyStore
 
 /// Who is calling, once authenticated: a person's session, or an internal system acting for a
 /// person (then it has exactly that person's rights) or for nobody.
@@ -70,7 +70,7 @@ enum Tokens {
   }
 
   static func hashHex(_ bytes: [UInt8]) -> String {
-    SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+    SHA256Hex.digest(bytes)
   }
 
   /// Compares two hex digests in constant time.
