@@ -11,8 +11,41 @@ struct Measurement: Sendable, Codable {
   var p90Milliseconds: Double
   var p99Milliseconds: Double
   var maxMilliseconds: Double
+  /// CPU time the server process used during the scenario, per call (when its pid was given).
+  var serverCPUMillisecondsPerCall: Double?
+  /// CPU time this client process used during the scenario, per call.
+  var clientCPUMillisecondsPerCall: Double?
 
   var perSecond: Double { seconds > 0 ? Double(calls) / seconds : 0 }
+}
+
+/// CPU time (user + system) consumed so far by a process, read from `/proc/PID/stat`.
+enum ProcessCPU {
+  /// Seconds of CPU used by `pid` ("self" for this process), or nil when it cannot be read.
+  static func seconds(pid: String) -> Double? {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+      let end = stat.lastIndex(of: ")")
+    else { return nil }
+    // Fields after the command name, which may hold spaces: state is field 3, utime 14, stime 15.
+    let fields = stat[stat.index(after: end)...].split(separator: " ")
+    guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+    return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+  }
+
+  /// Runs `body` and adds the CPU used per call by the server (`serverPID`) and by this process.
+  static func accounting(serverPID: String?, _ body: () async throws -> Measurement) async rethrows -> Measurement {
+    let server = serverPID.flatMap { seconds(pid: $0) }
+    let client = seconds(pid: "self")
+    var measurement = try await body()
+    let calls = Double(max(1, measurement.calls))
+    if let pid = serverPID, let before = server, let after = seconds(pid: pid) {
+      measurement.serverCPUMillisecondsPerCall = (after - before) * 1000 / calls
+    }
+    if let before = client, let after = seconds(pid: "self") {
+      measurement.clientCPUMillisecondsPerCall = (after - before) * 1000 / calls
+    }
+    return measurement
+  }
 }
 
 /// Runs `operation` from `workers` concurrent tasks for `duration` (or until `count` calls in all),
@@ -68,15 +101,21 @@ func milliseconds(_ duration: Duration) -> Double { seconds(duration) * 1000 }
 /// Prints measurements as an aligned table, with each scenario's ratio to `baseline` when given.
 func printTable(_ measurements: [Measurement], baseline: String?) {
   let base = measurements.first { $0.scenario == baseline }?.perSecond
-  let header = ["scenario", "calls", "errors", "calls/s", "ratio", "p50 ms", "p90 ms", "p99 ms", "max ms"]
+  let withCPU = measurements.contains { $0.serverCPUMillisecondsPerCall != nil }
+  var header = ["scenario", "calls", "errors", "calls/s", "ratio", "p50 ms", "p90 ms", "p99 ms", "max ms"]
+  if withCPU { header += ["server CPU ms/call", "client CPU ms/call"] }
   var rows = [header]
   for m in measurements {
-    rows.append([
+    var row = [
       m.scenario, "\(m.calls)", "\(m.errors)", String(format: "%.0f", m.perSecond),
       base.map { String(format: "%.2f", m.perSecond / $0) } ?? "-",
       String(format: "%.2f", m.p50Milliseconds), String(format: "%.2f", m.p90Milliseconds),
       String(format: "%.2f", m.p99Milliseconds), String(format: "%.2f", m.maxMilliseconds),
-    ])
+    ]
+    if withCPU {
+      row += [m.serverCPUMillisecondsPerCall, m.clientCPUMillisecondsPerCall].map { $0.map { String(format: "%.3f", $0) } ?? "-" }
+    }
+    rows.append(row)
   }
   let widths = header.indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
   for row in rows {

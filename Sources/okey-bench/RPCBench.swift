@@ -25,10 +25,22 @@ struct RPCBench: AsyncParsableCommand {
   @Option(help: "Seconds per scenario.") var seconds = 5
   @Option(help: "Managers in the directory (agent-N is managed by mgr-(N mod managers)).") var managers = 200
   @Option(help: "First agent index used by the lifecycle workers.") var firstAgent = 1000
+  @Option(help: "okeyd's process id on this machine: adds its CPU time per call to each scenario.") var serverPid: Int?
+  @Option(help: "The disk's durable commit rate (okey-bench disk), to set the lifecycle's changes beside it.")
+  var commitRate: Double?
   @Flag(help: "Print JSON instead of a table.") var json = false
 
   func run() async throws {
     let base = try OKeyClientSettings(server: server, timeout: .seconds(30))
+    let serverPID = serverPid.map(String.init)
+    /// Measures a scenario with the CPU both processes spent on it.
+    func measure(
+      _ scenario: String, workers: Int, duration: Duration, operation: @escaping @Sendable (Int, Int) async throws -> Void
+    ) async -> Measurement {
+      await ProcessCPU.accounting(serverPID: serverPID) {
+        await okey_bench.measure(scenario, workers: workers, duration: duration, operation: operation)
+      }
+    }
     let (supportToken, dsiToken) = try await OKeyClient.with(base) { okey in
       (try await okey.login(uid: "helpdesk1", password: password).token, try await okey.login(uid: "dsi-op1", password: password).token)
     }
@@ -91,7 +103,16 @@ struct RPCBench: AsyncParsableCommand {
         }
       })
     }
-    if json { try printJSON(results) } else { printTable(results, baseline: "health (baseline)") }
+    if json {
+      try printJSON(results)
+    } else {
+      printTable(results, baseline: "health (baseline)")
+      if let lifecycle = results.first(where: { $0.scenario.hasPrefix("lifecycle") }) {
+        let changes = lifecycle.perSecond * Double(Self.changesPerLifecycle)
+        let disk = commitRate.map { String(format: " = %.2f × the %.0f commits/s the disk takes at this durability", changes / $0, $0) } ?? ""
+        print(String(format: "lifecycle: %.0f committed changes/s", changes) + disk)
+      }
+    }
   }
 
   /// The same connection with other credentials.
@@ -101,6 +122,9 @@ struct RPCBench: AsyncParsableCommand {
     settings.onBehalfOf = onBehalfOf
     return okey.with(settings)
   }
+
+  /// The changes (each one committed transaction) of one lifecycle.
+  static let changesPerLifecycle = 8
 
   static func lifecycle(agent: OKeyClient, approver: OKeyClient, dsi: OKeyClient) async throws {
     var r = try await agent.startRenewal(keyType: .software, motif: .expired)
