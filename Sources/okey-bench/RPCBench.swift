@@ -63,6 +63,11 @@ struct RPCBench: AsyncParsableCommand {
     }
     _ = try? await OKeyClient.with(dsiSettings) { try await $0.publishCharter(version: "bench-\(Int(Date().timeIntervalSince1970))", text: "Bench charter", code: "4821") }
 
+    // A second of health checks first, so that the baseline does not pay the warm-up (threads,
+    // connection windows, caches) that the scenarios after it would not.
+    _ = try await OKeyClient.with(base) { okey in
+      await okey_bench.measure("warm-up", workers: workers, duration: .seconds(1)) { _, _ in _ = try await okey.servingStatus() }
+    }
     if wanted.contains("health") {
       results.append(try await OKeyClient.with(base) { okey in
         await measure("health (baseline)", workers: workers, duration: duration) { _, _ in _ = try await okey.servingStatus() }
