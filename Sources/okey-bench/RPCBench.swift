@@ -22,7 +22,9 @@ struct RPCBench: AsyncParsableCommand {
   @Option(help: "The password of helpdesk1, dsi-op1 and the managers.") var password = "password1"
   @Option(help: "Scenarios, comma-separated.") var scenarios = "health,get,search,routing,lifecycle"
   @Option(help: "Concurrent workers.") var workers = 32
-  @Option(help: "Seconds per scenario.") var seconds = 5
+  @Option(help: "Seconds per scenario (default 5; 3600 when --count is given).") var seconds: Int?
+  @Option(help: "Calls per scenario, all workers together: the scenario ends at this count (or after --seconds).")
+  var count: Int?
   @Option(help: "Managers in the directory (agent-N is managed by mgr-(N mod managers)).") var managers = 200
   @Option(help: "First agent index used by the lifecycle workers.") var firstAgent = 1000
   @Option(help: "okeyd's process id on this machine: adds its CPU time per call to each scenario.") var serverPid: Int?
@@ -38,7 +40,7 @@ struct RPCBench: AsyncParsableCommand {
       _ scenario: String, workers: Int, duration: Duration, operation: @escaping @Sendable (Int, Int) async throws -> Void
     ) async -> Measurement {
       await ProcessCPU.accounting(serverPID: serverPID) {
-        await okey_bench.measure(scenario, workers: workers, duration: duration, operation: operation)
+        await okey_bench.measure(scenario, workers: workers, duration: duration, count: count, operation: operation)
       }
     }
     let (supportToken, dsiToken) = try await OKeyClient.with(base) { okey in
@@ -50,7 +52,8 @@ struct RPCBench: AsyncParsableCommand {
     dsiSettings.token = dsiToken
     var portal = base
     portal.token = portalKey
-    let duration = Duration.seconds(seconds)
+    let duration = Duration.seconds(seconds ?? (count == nil ? 5 : 3600))
+    let count = self.count
     let wanted = Set(scenarios.split(separator: ",").map(String.init))
     var results: [Measurement] = []
 
