@@ -23,9 +23,17 @@ public final class TTLCache<Key: Hashable & Sendable, Value: Sendable>: Sendable
 
   /// The cached value for `key`, or the one `load` gives (then cached).
   public func value(for key: Key, load: () async throws -> Value) async throws -> Value {
-    guard isEnabled else { return try await load() }
+    if let cached = cached(key) { return cached }
+    let value = try await load()
+    insert(value, for: key)
+    return value
+  }
+
+  /// The cached value for `key` if it has not expired (counted as a hit or a miss).
+  public func cached(_ key: Key) -> Value? {
+    guard isEnabled else { return nil }
     let now = ContinuousClock.now
-    let cached: Value? = state.withLock { state in
+    return state.withLock { state in
       if let item = state.items[key], item.expires > now {
         state.hits += 1
         return item.value
@@ -33,8 +41,12 @@ public final class TTLCache<Key: Hashable & Sendable, Value: Sendable>: Sendable
       state.misses += 1
       return nil
     }
-    if let cached { return cached }
-    let value = try await load()
+  }
+
+  /// Keeps `value` for `key` for the cache's TTL.
+  public func insert(_ value: Value, for key: Key) {
+    guard isEnabled else { return }
+    let now = ContinuousClock.now
     state.withLock { state in
       if state.items.count >= capacity {
         state.items = state.items.filter { $0.value.expires > now }
@@ -42,7 +54,6 @@ public final class TTLCache<Key: Hashable & Sendable, Value: Sendable>: Sendable
       }
       state.items[key] = (value, now + ttl)
     }
-    return value
   }
 
   /// Forgets everything.

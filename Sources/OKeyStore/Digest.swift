@@ -6,10 +6,8 @@ public enum SHA256Hex {
   private static let digits = Array("0123456789abcdef".utf8)
 
   /// The lower-case hex SHA-256 of `bytes`.
-  public static func digest(_ bytes: some Sequence<UInt8>) -> String {
-    var hasher = SHA256()
-    hasher.update(data: Array(bytes))
-    return hex(hasher.finalize())
+  public static func digest(_ bytes: [UInt8]) -> String {
+    hex(SHA256.hash(data: bytes))
   }
 
   /// `bytes` as lower-case hex, two characters per byte.

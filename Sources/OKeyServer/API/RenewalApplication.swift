@@ -163,9 +163,8 @@ extension Optional {
 struct SessionBook: Sendable {
   let store: any RenewalStore
   let clock: @Sendable () -> Instant
-  private let recent = RecentSessions(capacity: 10_000)
-  /// How long a session found in the database is trusted without reading it again.
-  static let rememberedMilliseconds: Int64 = 30_000
+  /// Sessions found in the database, by token hash, trusted for 30 s without reading them again.
+  private let recent = TTLCache<String, Principal>(ttl: .seconds(30), capacity: 10_000)
 
   init(store: any RenewalStore, clock: @escaping @Sendable () -> Instant) {
     self.store = store
@@ -185,42 +184,18 @@ struct SessionBook: Sendable {
 
   func session(forTokenHash hash: String) async throws -> Principal? {
     let now = clock()
-    if let principal = recent.principal(for: hash, at: now) { return principal }
+    if let principal = recent.cached(hash) {
+      guard case .session(let expiresAt) = principal.kind, now < expiresAt else {
+        recent.remove(hash)
+        return nil
+      }
+      return principal
+    }
     guard let session = try await store.session(tokenHash: hash, now: now) else { return nil }
     let person = DirectoryPerson(uid: session.uid, dn: session.dn, displayName: session.displayName, mail: session.mail)
     let principal = Principal(person: person, actor: Actor(uid: session.uid, groups: session.groups), kind: .session(expiresAt: session.expiresAt))
-    let until = min(session.expiresAt.millisecondsSinceEpoch, now.millisecondsSinceEpoch + Self.rememberedMilliseconds)
-    recent.keep(principal, for: hash, until: Instant(millisecondsSinceEpoch: until))
+    recent.insert(principal, for: hash)
     return principal
-  }
-}
-
-/// Sessions found recently, by token hash, each until an instant of the service's clock.
-final class RecentSessions: Sendable {
-  private let entries: Mutex<[String: (principal: Principal, until: Instant)]>
-  private let capacity: Int
-
-  init(capacity: Int) {
-    self.capacity = capacity
-    entries = Mutex([:])
-  }
-
-  func principal(for hash: String, at now: Instant) -> Principal? {
-    entries.withLock { entries in
-      guard let entry = entries[hash] else { return nil }
-      guard now < entry.until else {
-        entries[hash] = nil
-        return nil
-      }
-      return entry.principal
-    }
-  }
-
-  func keep(_ principal: Principal, for hash: String, until: Instant) {
-    entries.withLock { entries in
-      if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
-      entries[hash] = (principal, until)
-    }
   }
 }
 
