@@ -28,8 +28,9 @@ public final class SQLiteRenewalStore: RenewalStore {
   /// One okeyd owns a database file: another process's writes would not be seen here until then.
   private let views = ViewCache(capacity: 20_000)
   /// Requests as last committed by this store, so that a change decodes the stored JSON only when
-  /// the row's version is not the one kept here.
-  private let committed = CommittedStates(capacity: 20_000)
+  /// the row's version is not the one kept here. Consecutive changes of a request are what it
+  /// serves, so it stays small.
+  private let committed = CommittedStates(capacity: 4_096)
   /// The file.
   public let path: String
   /// The durability level set on the writer connection.
