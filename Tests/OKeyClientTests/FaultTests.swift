@@ -6,9 +6,23 @@ import Testing
 
 /// What the clients saw succeed: request id and the version returned.
 final class Acknowledged: Sendable {
-  let entries = Mutex<[String: Int64]>([:])
-  func record(_ renewal: Renewal) { entries.withLock { $0[renewal.id] = max($0[renewal.id] ?? 0, renewal.version) } }
-  var all: [String: Int64] { entries.withLock { $0 } }
+  let entries = Mutex<(versions: [String: Int64], changes: Int)>(([:], 0))
+  func record(_ renewal: Renewal) {
+    entries.withLock {
+      $0.versions[renewal.id] = max($0.versions[renewal.id] ?? 0, renewal.version)
+      $0.changes += 1
+    }
+  }
+  /// The highest version seen per request.
+  var all: [String: Int64] { entries.withLock { $0.versions } }
+  /// Changes seen to succeed.
+  var changes: Int { entries.withLock { $0.changes } }
+
+  let serials = Mutex<[String: String]>([:])
+  /// Records a completion seen, with the serial of the key it issued.
+  func completed(_ id: String, serial: String) { serials.withLock { $0[id] = serial } }
+  /// Completions seen: request id to key serial.
+  var completions: [String: String] { serials.withLock { $0 } }
 }
 
 /// okeyd's configuration for fault tests: the slapd, a portal account, a database file.
@@ -35,30 +49,61 @@ func faultConfig(folder: String, slapd: SlapdFixture, cacheTTL: Double = 60) thr
 
 @Suite("fault proofs", .serialized)
 struct FaultTests {
-  @Test("okeyd killed with SIGKILL under load loses no change a client saw succeed, and the audit chain verifies")
+  @Test("okeyd killed with SIGKILL under lifecycle load loses no change a client saw succeed, and the audit chain verifies")
   func sigkillUnderLoad() async throws {
     try await withSlapd { slapd in
       try await withTemporaryDirectory { folder in
         let config = try faultConfig(folder: folder, slapd: slapd)
         let okeyd = try await OKeydProcess(arguments: ["--config", config])
         let acknowledged = Acknowledged()
-        let agents = ["ens1a", "ens1b", "ens-clg", "ens-lyc", "ens2b", "rect-agent"]
-        let settings = try OKeyClientSettings(server: okeyd.address, token: "portal-fault-key", timeout: .seconds(5))
+        // Agents and their N+1 in the sample academy; the DSI operator finishes each request.
+        let agents = ["ens1a": "ien1", "ens1b": "ien1", "ens-clg": "principal1", "ens-lyc": "adjoint2", "rect-agent": "dsi-head"]
+        let base = try OKeyClientSettings(server: okeyd.address, timeout: .seconds(5))
+        let tokens = try await OKeyClient.with(base) { okey in
+          var tokens: [String: String] = [:]
+          for uid in Set(agents.values).union(["dsi-op1"]) {
+            tokens[uid] = try await okey.login(uid: uid, password: SlapdFixture.personPassword).token
+          }
+          return tokens
+        }
+        let charterCode = "7391"
+        var dsiOperator = base
+        dsiOperator.token = tokens["dsi-op1"]
+        let dsiSettings = dsiOperator
+        _ = try await OKeyClient.with(dsiSettings) { try await $0.publishCharter(version: "fault-1", text: "Charter", code: charterCode) }
         let load = Task {
           await withTaskGroup(of: Void.self) { group in
-            for agent in agents {
+            for (agent, approverUID) in agents {
               group.addTask {
-                var client = settings
-                client.onBehalfOf = agent
-                try? await OKeyClient.with(client) { okey in
-                  for _ in 0..<10_000 {
+                var agentSettings = base
+                agentSettings.token = "portal-fault-key"
+                agentSettings.onBehalfOf = agent
+                var approverSettings = base
+                approverSettings.token = tokens[approverUID]
+                try? await OKeyClient.with(agentSettings) { okey in
+                  let approver = okey.with(approverSettings)
+                  let dsi = okey.with(dsiSettings)
+                  for round in 0..<10_000 {
                     do {
-                      var r = try await okey.startRenewal(keyType: .hardware, motif: .expired)
+                      var r = try await okey.startRenewal(keyType: .software, motif: .expired)
                       acknowledged.record(r)
-                      r = try await okey.addDocument(requestID: r.id, filename: "p.pdf", kind: "supporting-document", content: Data("%PDF-1.4 x".utf8), expectedVersion: r.version)
+                      r = try await okey.addDocument(
+                        requestID: r.id, filename: "p.pdf", kind: "supporting-document", content: Data("%PDF-1.4 x".utf8), expectedVersion: r.version)
                       acknowledged.record(r)
-                      r = try await okey.cancel(requestID: r.id, expectedVersion: r.version)
+                      r = try await okey.submit(requestID: r.id, expectedVersion: r.version)
                       acknowledged.record(r)
+                      r = try await approver.approve(requestID: r.id, expectedVersion: r.version)
+                      acknowledged.record(r)
+                      r = try await okey.choosePlatform(requestID: r.id, platform: .android, expectedVersion: r.version).0
+                      acknowledged.record(r)
+                      r = try await dsi.confirmEnrolmentElements(requestID: r.id, expectedVersion: r.version)
+                      acknowledged.record(r)
+                      r = try await okey.signCharter(requestID: r.id, code: charterCode, acknowledged: true, expectedVersion: r.version)
+                      acknowledged.record(r)
+                      let serial = "SW-\(agent)-\(round)"
+                      r = try await dsi.finalize(requestID: r.id, serial: serial, expectedVersion: r.version)
+                      acknowledged.record(r)
+                      if r.status == .completed { acknowledged.completed(r.id, serial: serial) }
                     } catch {
                       return
                     }
@@ -70,12 +115,16 @@ struct FaultTests {
         }
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(30)
-        while acknowledged.all.count < 30, clock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        while acknowledged.changes < 60 || acknowledged.completions.isEmpty, clock.now < deadline {
+          try await Task.sleep(for: .milliseconds(20))
+        }
         okeyd.child.send(SIGKILL)
         _ = try await okeyd.child.waitForExit(timeout: .seconds(10))
         await load.value
         let seen = acknowledged.all
-        #expect(seen.count >= 30)
+        #expect(acknowledged.changes >= 60)
+        let done = acknowledged.completions
+        #expect(!done.isEmpty, "no lifecycle completed before the kill")
 
         let restarted = try await OKeydProcess(arguments: ["--config", config])
         defer { restarted.child.send(SIGKILL) }
@@ -87,6 +136,13 @@ struct FaultTests {
             let stored = try await support.supportRenewal(id)
             #expect(stored.version >= version, "\(id): acknowledged version \(version), stored \(stored.version)")
             #expect(stored.history.count == Int(stored.version), "\(id): one audit event per version")
+          }
+          // Every completion seen left its key active in the inventory.
+          for (id, serial) in done {
+            let stored = try await support.supportRenewal(id)
+            #expect(stored.status == .completed, "\(id)")
+            let keys = try await support.keys(uid: stored.agentUID)
+            #expect(keys.contains { $0.serial == serial && $0.active && $0.requestID == id }, "\(id): key \(serial) not active")
           }
           let audit = try await support.verifyAuditTrail()
           #expect(audit.intact, "\(audit.problems)")
