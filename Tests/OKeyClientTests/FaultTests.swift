@@ -137,12 +137,18 @@ struct FaultTests {
             #expect(stored.version >= version, "\(id): acknowledged version \(version), stored \(stored.version)")
             #expect(stored.history.count == Int(stored.version), "\(id): one audit event per version")
           }
-          // Every completion seen left its key active in the inventory.
+          // Every completion seen left its key in the inventory, and each agent has one active key
+          // (a later completion replaces the key of an earlier one).
+          var agentsDone: Set<String> = []
           for (id, serial) in done {
             let stored = try await support.supportRenewal(id)
             #expect(stored.status == .completed, "\(id)")
             let keys = try await support.keys(uid: stored.agentUID)
-            #expect(keys.contains { $0.serial == serial && $0.active && $0.requestID == id }, "\(id): key \(serial) not active")
+            #expect(keys.contains { $0.serial == serial && $0.requestID == id }, "\(id): key \(serial) missing")
+            agentsDone.insert(stored.agentUID)
+          }
+          for agent in agentsDone {
+            #expect(try await support.keys(uid: agent).filter(\.active).count == 1, "\(agent): one active key")
           }
           let audit = try await support.verifyAuditTrail()
           #expect(audit.intact, "\(audit.problems)")

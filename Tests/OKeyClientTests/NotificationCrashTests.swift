@@ -12,7 +12,9 @@ struct NotificationCrashTests {
         try FileManager.default.createDirectory(atPath: folder + "/mail", withIntermediateDirectories: true)
         // A sendmail that never finishes (the crash happens while it runs), and one that keeps messages.
         try "#!/bin/sh\ncat > /dev/null\nexec sleep 120\n".write(toFile: folder + "/hang.sh", atomically: true, encoding: .utf8)
-        try "#!/bin/sh\ncat > \"$1/$(date +%s%N).eml\"\n".write(toFile: folder + "/capture.sh", atomically: true, encoding: .utf8)
+        // The message appears under its .eml name only once complete (written aside, then renamed).
+        try "#!/bin/sh\ncat > \"$1/.part.$$\" && mv \"$1/.part.$$\" \"$1/$(date +%s%N).eml\"\n".write(
+          toFile: folder + "/capture.sh", atomically: true, encoding: .utf8)
         for script in ["hang.sh", "capture.sh"] {
           try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: folder + "/" + script)
         }
@@ -63,7 +65,7 @@ struct NotificationCrashTests {
         let until = clock.now + .seconds(20)
         while clock.now < until {
           let names = (try? FileManager.default.contentsOfDirectory(atPath: folder + "/mail")) ?? []
-          messages = names.compactMap { try? String(contentsOfFile: folder + "/mail/" + $0, encoding: .utf8) }
+          messages = names.filter { $0.hasSuffix(".eml") }.compactMap { try? String(contentsOfFile: folder + "/mail/" + $0, encoding: .utf8) }
           if !messages.isEmpty { break }
           try await Task.sleep(for: .milliseconds(50))
         }
