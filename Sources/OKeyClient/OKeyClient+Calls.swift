@@ -23,6 +23,12 @@ extension OKeyClient {
     FromWire.principal(try await call { try await auth.whoAmI(.init(), metadata: metadata, options: options) }.principal)
   }
 
+  /// Ends the session of the token in the settings: it stops working at once. Returns the uid
+  /// whose session ended.
+  public func logout() async throws -> String {
+    try await call { try await auth.logout(.init(), metadata: metadata, options: options) }.uid
+  }
+
   // MARK: Agent
 
   /// Starts a request.

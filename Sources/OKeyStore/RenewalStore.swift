@@ -66,6 +66,8 @@ public protocol RenewalStore: Sendable {
   func saveSession(_ session: StoredSession) async throws
   /// The session whose token hashes to `tokenHash`, if it exists and has not expired at `now`.
   func session(tokenHash: String, now: Instant) async throws -> StoredSession?
+  /// Deletes the session whose token hashes to `tokenHash`; false when there was none.
+  func deleteSession(tokenHash: String) async throws -> Bool
   /// Deletes sessions expired at `now`; returns how many.
   func deleteExpiredSessions(now: Instant) async throws -> Int
 

@@ -517,6 +517,15 @@ public final class SQLiteRenewalStore: RenewalStore {
     }
   }
 
+  public func deleteSession(tokenHash: String) async throws -> Bool {
+    try await guarded {
+      try await pool.write { db in
+        try db.run("DELETE FROM sessions WHERE token_hash = ?", [tokenHash])
+        return db.changesCount == 1
+      }
+    }
+  }
+
   public func deleteExpiredSessions(now: Instant) async throws -> Int {
     try await guarded {
       try await pool.write { db in

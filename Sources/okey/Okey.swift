@@ -63,8 +63,33 @@ extension Okey {
   }
 
   struct Logout: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Forget the token `okey login` kept.")
-    func run() async throws { TokenFile.remove() }
+    static let configuration = CommandConfiguration(
+      abstract: "End the session on the server, then forget the token `okey login` kept.",
+      discussion: """
+        The token stops working at once. When the server cannot be reached the local token is
+        still forgotten, and okey says that the session stays valid on the server until it expires.
+        """)
+    @OptionGroup var connection: ConnectionOptions
+    func run() async throws {
+      let settings = try connection.settings(requireToken: false)
+      guard settings.token != nil else {
+        print("not logged in")
+        return
+      }
+      // The kept token goes whatever the server says; a token from $OKEY_TOKEN is not ours to delete.
+      defer { if settings.token == TokenFile.read() { TokenFile.remove() } }
+      do {
+        let uid = try await OKeyClient.with(settings) { try await $0.logout() }
+        print("logged out: the session of \(uid) has ended")
+      } catch OKeyClientError.unauthenticated {
+        print("the session had already ended")
+      } catch let error as OKeyClientError {
+        if case .unavailable = error {
+          FileHandle.standardError.write(Data("okey: the session could not be ended on the server and stays valid until it expires\n".utf8))
+        }
+        throw ExitStatus.report(error)
+      }
+    }
   }
 
   struct WhoAmI: AsyncParsableCommand {

@@ -20,7 +20,7 @@ from grpc_reflection.v1alpha import reflection_pb2
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 
 EXPECTED_RPCS = {
-    "okey.v1.AuthService": ["Login", "WhoAmI"],
+    "okey.v1.AuthService": ["Login", "WhoAmI", "Logout"],
     "okey.v1.RenewalService": [
         "StartRenewal", "AddDocument", "RemoveDocument", "SetValidator", "SubmitRenewal",
         "CancelRenewal", "GetRenewal", "ListMyRenewals", "ChooseMobilePlatform", "GetCharter",

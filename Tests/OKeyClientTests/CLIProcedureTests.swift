@@ -143,6 +143,16 @@ struct CLIProcedureTests {
       #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
       let whoami = try await cli.run(["whoami"])
       #expect(whoami.output.hasPrefix("ens1b"))
+
+      // `okey logout` ends the session on the server, not only the file: the old token is refused.
+      let kept = try String(contentsOfFile: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+      let logout = try await cli.run(["logout"])
+      #expect(logout.status == 0, "\(logout.error)")
+      #expect(logout.output.contains("ens1b"))
+      #expect(!FileManager.default.fileExists(atPath: file))
+      let replayed = try await cli.run(["whoami"], token: kept)
+      #expect(replayed.status == 77)
+      #expect((try await cli.run(["logout"])).output.contains("not logged in"))
     }
   }
 

@@ -48,10 +48,24 @@ public enum Okey_V1_AuthService: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "Logout" metadata.
+        public enum Logout: Sendable {
+            /// Request type for "Logout".
+            public typealias Input = Okey_V1_LogoutRequest
+            /// Response type for "Logout".
+            public typealias Output = Okey_V1_LogoutResponse
+            /// Descriptor for "Logout".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "okey.v1.AuthService"),
+                method: "Logout",
+                type: .unary
+            )
+        }
         /// Descriptors for all methods in the "okey.v1.AuthService" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             Login.descriptor,
-            WhoAmI.descriptor
+            WhoAmI.descriptor,
+            Logout.descriptor
         ]
     }
 }
@@ -120,6 +134,25 @@ extension Okey_V1_AuthService {
             request: GRPCCore.StreamingServerRequest<Okey_V1_WhoAmIRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_WhoAmIResponse>
+
+        /// Handle the "Logout" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Ends the session of the token the call carries: the token stops working at once, on this and
+        /// > every later call. Service-account keys are configured, not sessions: FAILED_PRECONDITION.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Okey_V1_LogoutRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Okey_V1_LogoutResponse` messages.
+        func logout(
+            request: GRPCCore.StreamingServerRequest<Okey_V1_LogoutRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_LogoutResponse>
     }
 
     /// Service protocol for the "okey.v1.AuthService" service.
@@ -172,6 +205,25 @@ extension Okey_V1_AuthService {
             request: GRPCCore.ServerRequest<Okey_V1_WhoAmIRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Okey_V1_WhoAmIResponse>
+
+        /// Handle the "Logout" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Ends the session of the token the call carries: the token stops working at once, on this and
+        /// > every later call. Service-account keys are configured, not sessions: FAILED_PRECONDITION.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Okey_V1_LogoutRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Okey_V1_LogoutResponse` message.
+        func logout(
+            request: GRPCCore.ServerRequest<Okey_V1_LogoutRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Okey_V1_LogoutResponse>
     }
 
     /// Simple service protocol for the "okey.v1.AuthService" service.
@@ -222,6 +274,25 @@ extension Okey_V1_AuthService {
             request: Okey_V1_WhoAmIRequest,
             context: GRPCCore.ServerContext
         ) async throws -> Okey_V1_WhoAmIResponse
+
+        /// Handle the "Logout" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Ends the session of the token the call carries: the token stops working at once, on this and
+        /// > every later call. Service-account keys are configured, not sessions: FAILED_PRECONDITION.
+        ///
+        /// - Parameters:
+        ///   - request: A `Okey_V1_LogoutRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Okey_V1_LogoutResponse` to respond with.
+        func logout(
+            request: Okey_V1_LogoutRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Okey_V1_LogoutResponse
     }
 }
 
@@ -246,6 +317,17 @@ extension Okey_V1_AuthService.StreamingServiceProtocol {
             serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_WhoAmIResponse>(),
             handler: { request, context in
                 try await self.whoAmI(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Okey_V1_AuthService.Method.Logout.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Okey_V1_LogoutRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_LogoutResponse>(),
+            handler: { request, context in
+                try await self.logout(
                     request: request,
                     context: context
                 )
@@ -278,6 +360,17 @@ extension Okey_V1_AuthService.ServiceProtocol {
         )
         return GRPCCore.StreamingServerResponse(single: response)
     }
+
+    public func logout(
+        request: GRPCCore.StreamingServerRequest<Okey_V1_LogoutRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_LogoutResponse> {
+        let response = try await self.logout(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
 }
 
 // Default implementation of methods from 'ServiceProtocol'.
@@ -302,6 +395,19 @@ extension Okey_V1_AuthService.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Okey_V1_WhoAmIResponse> {
         return GRPCCore.ServerResponse<Okey_V1_WhoAmIResponse>(
             message: try await self.whoAmI(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func logout(
+        request: GRPCCore.ServerRequest<Okey_V1_LogoutRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Okey_V1_LogoutResponse> {
+        return GRPCCore.ServerResponse<Okey_V1_LogoutResponse>(
+            message: try await self.logout(
                 request: request.message,
                 context: context
             ),
@@ -370,6 +476,30 @@ extension Okey_V1_AuthService {
             deserializer: some GRPCCore.MessageDeserializer<Okey_V1_WhoAmIResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_WhoAmIResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "Logout" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Ends the session of the token the call carries: the token stops working at once, on this and
+        /// > every later call. Service-account keys are configured, not sessions: FAILED_PRECONDITION.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Okey_V1_LogoutRequest` message.
+        ///   - serializer: A serializer for `Okey_V1_LogoutRequest` messages.
+        ///   - deserializer: A deserializer for `Okey_V1_LogoutResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func logout<Result>(
+            request: GRPCCore.ClientRequest<Okey_V1_LogoutRequest>,
+            serializer: some GRPCCore.MessageSerializer<Okey_V1_LogoutRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Okey_V1_LogoutResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_LogoutResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -463,6 +593,41 @@ extension Okey_V1_AuthService {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "Logout" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Ends the session of the token the call carries: the token stops working at once, on this and
+        /// > every later call. Service-account keys are configured, not sessions: FAILED_PRECONDITION.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Okey_V1_LogoutRequest` message.
+        ///   - serializer: A serializer for `Okey_V1_LogoutRequest` messages.
+        ///   - deserializer: A deserializer for `Okey_V1_LogoutResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func logout<Result>(
+            request: GRPCCore.ClientRequest<Okey_V1_LogoutRequest>,
+            serializer: some GRPCCore.MessageSerializer<Okey_V1_LogoutRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Okey_V1_LogoutResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_LogoutResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Okey_V1_AuthService.Method.Logout.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -524,6 +689,36 @@ extension Okey_V1_AuthService.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_WhoAmIRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Okey_V1_WhoAmIResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "Logout" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Ends the session of the token the call carries: the token stops working at once, on this and
+    /// > every later call. Service-account keys are configured, not sessions: FAILED_PRECONDITION.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Okey_V1_LogoutRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func logout<Result>(
+        request: GRPCCore.ClientRequest<Okey_V1_LogoutRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_LogoutResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.logout(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_LogoutRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Okey_V1_LogoutResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -595,6 +790,40 @@ extension Okey_V1_AuthService.ClientProtocol {
             metadata: metadata
         )
         return try await self.whoAmI(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "Logout" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Ends the session of the token the call carries: the token stops working at once, on this and
+    /// > every later call. Service-account keys are configured, not sessions: FAILED_PRECONDITION.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func logout<Result>(
+        _ message: Okey_V1_LogoutRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_LogoutResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Okey_V1_LogoutRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.logout(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -182,10 +182,16 @@ struct SessionBook: Sendable {
     return (token, expiresAt)
   }
 
+  /// Ends a session: its token stops working at once (the remembered entry goes too).
+  func close(tokenHash hash: String) async throws -> Bool {
+    recent.remove(hash)
+    return try await store.deleteSession(tokenHash: hash)
+  }
+
   func session(forTokenHash hash: String) async throws -> Principal? {
     let now = clock()
     if let principal = recent.cached(hash) {
-      guard case .session(let expiresAt) = principal.kind, now < expiresAt else {
+      guard case .session(_, let expiresAt) = principal.kind, now < expiresAt else {
         recent.remove(hash)
         return nil
       }
@@ -193,7 +199,7 @@ struct SessionBook: Sendable {
     }
     guard let session = try await store.session(tokenHash: hash, now: now) else { return nil }
     let person = DirectoryPerson(uid: session.uid, dn: session.dn, displayName: session.displayName, mail: session.mail)
-    let principal = Principal(person: person, actor: Actor(uid: session.uid, groups: session.groups), kind: .session(expiresAt: session.expiresAt))
+    let principal = Principal(person: person, actor: Actor(uid: session.uid, groups: session.groups), kind: .session(tokenHash: hash, expiresAt: session.expiresAt))
     recent.insert(principal, for: hash)
     return principal
   }

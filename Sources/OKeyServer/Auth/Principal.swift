@@ -8,8 +8,8 @@ import OKeyStore
 struct Principal: Sendable {
   /// How the caller authenticated.
   enum Kind: Sendable {
-    /// A person's session token.
-    case session(expiresAt: Instant)
+    /// A person's session token, known by its hash.
+    case session(tokenHash: String, expiresAt: Instant)
     /// A service-account key, acting for the person in `actor` (when `person` is set).
     case serviceAccount(name: String)
   }

@@ -2,7 +2,7 @@ import GRPCCore
 import OKeyAPI
 import OKeyDomain
 
-/// okey.v1.AuthService: Login by directory bind, WhoAmI.
+/// okey.v1.AuthService: Login by directory bind, WhoAmI, Logout.
 struct AuthRPCService: Okey_V1_AuthService.SimpleServiceProtocol {
   let application: RenewalApplication
 
@@ -45,12 +45,26 @@ struct AuthRPCService: Okey_V1_AuthService.SimpleServiceProtocol {
     var expiresAt: Instant?
     var account: String?
     switch principal.kind {
-    case .session(let expiry): expiresAt = expiry
+    case .session(_, let expiry): expiresAt = expiry
     case .serviceAccount(let name): account = name
     }
     return .with {
       $0.principal = Self.principal(person: principal.person, actor: principal.actor, serviceAccount: account, expiresAt: expiresAt)
     }
+  }
+
+  func logout(request: Okey_V1_LogoutRequest, context: ServerContext) async throws -> Okey_V1_LogoutResponse {
+    let principal = try Principal.required()
+    guard case .session(let tokenHash, _) = principal.kind else {
+      throw APIError(
+        code: .failedPrecondition, reason: "NOT_A_SESSION",
+        message: "service-account keys are configured, not sessions: there is nothing to log out")
+    }
+    guard try await application.sessions.close(tokenHash: tokenHash) else {
+      throw APIError.unauthenticated("TOKEN_INVALID", "the session had already ended: log in again")
+    }
+    application.logger.notice("logout", metadata: ["uid": "\(principal.actor.uid)", "peer": "\(context.remotePeer)"])
+    return .with { $0.uid = principal.actor.uid }
   }
 
   static func principal(person: DirectoryPerson?, actor: Actor, serviceAccount: String?, expiresAt: Instant?) -> Okey_V1_Principal {
