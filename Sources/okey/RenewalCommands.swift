@@ -190,11 +190,12 @@ struct RenewalCommands: AsyncParsableCommand {
       let json = connection.json
       try await withClient(connection) { client in
         try await client.watch(requestID: requestID) { renewal in
-          if json {
-            print(String(decoding: try JSONEncoder().encode(renewal), as: UTF8.self))
-          } else {
-            print("\(short(renewal.updatedAt))  \(renewal.status.rawValue)  version \(renewal.version)")
-          }
+          let line =
+            json
+            ? String(decoding: try JSONEncoder().encode(renewal), as: UTF8.self)
+            : "\(short(renewal.updatedAt))  \(renewal.status.rawValue)  version \(renewal.version)"
+          // Unbuffered: each change reaches a pipe (`| tee`, a script) when it happens, not at exit.
+          FileHandle.standardOutput.write(Data((line + "\n").utf8))
         }
       }
     }

@@ -156,6 +156,31 @@ struct CLIProcedureTests {
     }
   }
 
+  @Test("okey renewal watch prints each change as it happens and ends with the request")
+  func watch() async throws {
+    try await withOKeydAndSlapd { cli in
+      let portal = "portal-cli-key"
+      let agent = ["--on-behalf-of", "ens1a"]
+      let started = try await cli.json(["renewal", "start", "--key-type", "software", "--motif", "expired"] + agent, token: portal) as? [String: Any]
+      let id = try #require(started?["id"] as? String)
+      var environment = ["OKEY_SERVER": cli.server, "XDG_CONFIG_HOME": cli.configHome]
+      environment["OKEY_TOKEN"] = portal
+      let watcher = try ChildProcess(TestPaths.executable("okey"), ["renewal", "watch", id] + agent, environment: environment)
+      defer { watcher.send(SIGKILL) }
+      // The current state comes first: once it is printed, the watch is live.
+      let clock = ContinuousClock()
+      let deadline = clock.now + .seconds(20)
+      while !watcher.standardOutput.contains("DRAFT"), clock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+      #expect(watcher.standardOutput.contains("DRAFT  version 1"), "\(watcher.standardError)")
+      let cancelled = try await cli.run(["renewal", "cancel", id, "--reason", "found it"] + agent, token: portal)
+      #expect(cancelled.status == 0, "\(cancelled.error)")
+      #expect(try await watcher.waitForExit(timeout: .seconds(20)) == 0)
+      let lines = watcher.standardOutput.split(separator: "\n").map(String.init)
+      #expect(lines.count == 2, "\(lines)")
+      #expect(lines.last?.contains("CANCELLED  version 2") == true, "\(lines)")
+    }
+  }
+
   @Test("every subcommand has a complete --help", arguments: [
     ["--help"], ["renewal", "--help"], ["renewal", "start", "--help"], ["renewal", "sign-charter", "--help"], ["approvals", "approve", "--help"],
     ["ops", "finalize", "--help"], ["slots", "publish", "--help"], ["charter", "publish", "--help"], ["requests", "search", "--help"],
