@@ -165,6 +165,9 @@ struct SessionBook: Sendable {
   let clock: @Sendable () -> Instant
   /// Sessions found in the database, by token hash, trusted for 30 s without reading them again.
   private let recent = TTLCache<String, Principal>(ttl: .seconds(30), capacity: 10_000)
+  /// Sessions ended by logout, kept longer than `recent` keeps anything: a call that read the
+  /// session just before the logout cannot put it back in `recent` for later calls.
+  private let ended = TTLCache<String, Bool>(ttl: .seconds(60), capacity: 10_000)
 
   init(store: any RenewalStore, clock: @escaping @Sendable () -> Instant) {
     self.store = store
@@ -184,12 +187,14 @@ struct SessionBook: Sendable {
 
   /// Ends a session: its token stops working at once (the remembered entry goes too).
   func close(tokenHash hash: String) async throws -> Bool {
+    ended.insert(true, for: hash)
     recent.remove(hash)
     return try await store.deleteSession(tokenHash: hash)
   }
 
   func session(forTokenHash hash: String) async throws -> Principal? {
     let now = clock()
+    if ended.cached(hash) != nil { return nil }
     if let principal = recent.cached(hash) {
       guard case .session(_, let expiresAt) = principal.kind, now < expiresAt else {
         recent.remove(hash)
