@@ -194,6 +194,37 @@ public struct AuditReport: Sendable, Codable, Equatable {
   public var intact: Bool
   public var eventsChecked: Int64
   public var problems: [String]
+  /// True when the events' signatures (HMAC under okeyd's audit key) were checked.
+  public var keyed: Bool = false
+  /// Requests whose stored state was compared with their last event.
+  public var requestsChecked: Int64 = 0
+}
+
+/// The head of the audit chain, to keep outside OKEY and give back to a later verification.
+public struct AuditHeadInfo: Sendable, Codable, Equatable {
+  /// Sequence number of the last event.
+  public var sequence: Int64
+  /// Its hash (lower-case hex).
+  public var hash: String
+  /// When it was written.
+  public var at: Date?
+
+  /// Creates a head, e.g. from what `okey audit head` printed.
+  public init(sequence: Int64, hash: String, at: Date? = nil) {
+    self.sequence = sequence
+    self.hash = hash
+    self.at = at
+  }
+}
+
+/// A supporting document with its content (empty for support staff, who see metadata only).
+public struct DocumentContent: Sendable, Equatable {
+  /// The metadata.
+  public var document: DocumentInfo
+  /// The bytes, as uploaded.
+  public var content: Data
+  /// False when only the metadata was given (support staff).
+  public var contentIncluded: Bool
 }
 
 /// Figures for support.

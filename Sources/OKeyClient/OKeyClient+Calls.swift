@@ -269,10 +269,38 @@ extension OKeyClient {
     }
   }
 
-  /// Verifies the audit chain (support staff).
-  public func verifyAuditTrail() async throws -> AuditReport {
-    let response = try await call { try await support.verifyAuditTrail(.init(), metadata: metadata, options: options) }
-    return AuditReport(intact: response.intact, eventsChecked: response.eventsChecked, problems: response.problems.map { "\($0.sequence) \($0.kind): \($0.message)" })
+  /// Verifies the audit chain and every request's state (support staff); with `expectedHead` (from
+  /// ``auditHead()`` earlier), a chain cut after it is reported.
+  public func verifyAuditTrail(expectedHead: AuditHeadInfo? = nil) async throws -> AuditReport {
+    let request = Okey_V1_VerifyAuditTrailRequest.with {
+      if let expectedHead {
+        $0.expectedHeadSequence = expectedHead.sequence
+        $0.expectedHeadHash = expectedHead.hash
+      }
+    }
+    let response = try await call { try await support.verifyAuditTrail(request, metadata: metadata, options: options) }
+    return AuditReport(
+      intact: response.intact, eventsChecked: response.eventsChecked,
+      problems: response.problems.map { "\($0.sequence) \($0.kind): \($0.message)" }, keyed: response.keyed,
+      requestsChecked: response.requestsChecked)
+  }
+
+  /// The head of the audit chain (support staff).
+  public func auditHead() async throws -> AuditHeadInfo {
+    let response = try await call { try await support.getAuditHead(.init(), metadata: metadata, options: options) }
+    return AuditHeadInfo(sequence: response.sequence, hash: response.hash, at: response.hasAt ? Date(response.at) : nil)
+  }
+
+  /// A supporting document of a request: the content for the agent, the request's validators and
+  /// the DSI; the metadata only for support staff.
+  public func document(requestID: String, documentID: String) async throws -> DocumentContent {
+    let response = try await call {
+      try await renewals.getDocument(.with { $0.requestID = requestID; $0.documentID = documentID }, metadata: metadata, options: options)
+    }
+    let d = response.document
+    return DocumentContent(
+      document: DocumentInfo(id: d.documentID, filename: d.filename, mediaType: d.mediaType, kind: d.kind, sizeBytes: d.sizeBytes, sha256: d.sha256),
+      content: response.content, contentIncluded: response.contentIncluded)
   }
 
   /// Request counts and directory cache figures (support staff).

@@ -13,6 +13,15 @@ public protocol Directory: Sendable {
   /// True when `password` is the password of `dn`, checked by a bind on a connection of its own.
   /// An empty password is refused before any bind.
   func checkPassword(dn: String, password: String) async throws -> Bool
+  /// True when at least one person entry names `dn` in its manager attribute.
+  func managesSomeone(dn: String) async throws -> Bool
+  /// Drops what is remembered of `uid` (a cache's entries), so that the next read asks the directory.
+  func forget(uid: String)
+}
+
+extension Directory {
+  /// Nothing is remembered by default.
+  public func forget(uid: String) {}
 }
 
 /// One directory entry: its DN and its attribute values (attribute names lower-cased).

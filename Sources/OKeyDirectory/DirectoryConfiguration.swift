@@ -1,3 +1,5 @@
+import OKeyDomain
+
 /// How to reach the directory. Every field has a default suited to the test and demo directory.
 public struct DirectoryConfiguration: Sendable, Hashable, Codable {
   /// `ldap://HOST:PORT` or `ldaps://HOST:PORT`. Default ldap://127.0.0.1:389.
@@ -76,6 +78,11 @@ public struct RoutingConfiguration: Sendable, Hashable, Codable {
   /// Fallback N+1 uid by department code (first three characters of a UAI); "*" for the whole
   /// academy. Used when the person is the head of their own establishment or circonscription.
   public var fallbacks: [String: String] = ["974": "dasen974", "*": "recteur"]
+
+  /// Who the agent may name as validator instead of the proposal. Default managers.
+  public var validatorChoice = ValidatorChoice.managers
+  /// With `managers`: members of this group may be named too. Default none.
+  public var validatorsGroupDN: String?
 
   /// DNs of the groups that give roles.
   public var dsiGroupDN = "cn=dsi,ou=groups,dc=ac-test,dc=fr"

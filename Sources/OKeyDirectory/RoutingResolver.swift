@@ -38,7 +38,9 @@ public struct RoutingResolver: Sendable {
   }
 
   /// The person with `uid` and their directory DN, when exactly one active-or-not entry has it.
-  public func person(uid: String) async throws -> DirectoryPerson? {
+  /// With `fresh`, read from the directory itself, not from a cache.
+  public func person(uid: String, fresh: Bool = false) async throws -> DirectoryPerson? {
+    if fresh { directory.forget(uid: uid) }
     let entries = try await directory.people(withUID: uid)
     guard entries.count == 1, let entry = entries.first else { return nil }
     return person(from: entry)
@@ -54,16 +56,20 @@ public struct RoutingResolver: Sendable {
     return roles
   }
 
-  /// The routing with `candidateUID` as N+1 instead of the proposal (the validator-correction rule):
-  /// the candidate must be one existing, active person other than the agent; the N+2 follows the
-  /// candidate.
-  public func correctValidator(of routing: Routing, to candidateUID: String) async throws -> Result<Routing, RenewalRefusal> {
+  /// The routing with `candidateUID` as N+1 instead of the directory's proposal, under the
+  /// configured ``ValidatorChoice``: the candidate must be one existing, active person other than
+  /// the agent, allowed by the policy; the N+2 follows the candidate.
+  /// - Parameter proposal: the directory's routing for the agent now (resolved when nil).
+  public func correctValidator(of routing: Routing, proposal proposalOverride: Routing? = nil, to candidateUID: String) async throws -> Result<Routing, RenewalRefusal> {
+    let proposal: Routing
+    if let given = proposalOverride { proposal = given } else { proposal = try await resolve(uid: routing.requester.uid) }
     let entries = try await directory.people(withUID: candidateUID)
     guard entries.count <= 1 else {
       return .failure(.init(.validatorInvalid, "several directory entries have the uid '\(candidateUID)': ask support to fix the directory, or name someone else"))
     }
     var candidate: DirectoryPerson?
     var candidateManager: RoutedApprover?
+    var standing = ValidatorStanding(managementPosition: nil)
     if let entry = entries.first {
       candidate = person(from: entry)
       var ignored: [RoutingProblem] = []
@@ -71,8 +77,81 @@ public struct RoutingResolver: Sendable {
       var excluded: Set<String> = [normalized(entry.dn)]
       if !routing.requester.dn.isEmpty { excluded.insert(normalized(routing.requester.dn)) }
       candidateManager = try await findManager(of: facts, excluding: excluded, requesterDN: routing.requester.dn, problems: &ignored, level: "N+2")
+      if configuration.validatorChoice == .managers || configuration.validatorChoice == .anyone {
+        standing = try await self.standing(of: entry)
+      }
     }
-    return ValidatorCorrection.correct(routing, candidateUID: candidateUID, candidate: candidate, candidateManager: candidateManager)
+    return ValidatorCorrection.correct(
+      routing, proposal: proposal, candidateUID: candidateUID, candidate: candidate, candidateManager: candidateManager,
+      choice: configuration.validatorChoice, standing: standing)
+  }
+
+  /// The management position that lets a person be named validator under `managers`: head of a
+  /// second-degree establishment (principal or deputy), first-degree inspector, school director,
+  /// the manager of at least one entry, or a member of the optional validators group.
+  public func standing(of entry: DirectoryEntry) async throws -> ValidatorStanding {
+    let function = entry.first(configuration.functionAttribute)?.uppercased()
+    let disciplines = entry.values(configuration.disciplineAttribute)
+    if function == configuration.headFunction.uppercased() {
+      if disciplines.contains(configuration.principalDiscipline) {
+        return ValidatorStanding(managementPosition: "head of establishment (\(configuration.headFunction)/\(configuration.principalDiscipline))")
+      }
+      if disciplines.contains(configuration.deputyDiscipline) {
+        return ValidatorStanding(managementPosition: "deputy head of establishment (\(configuration.headFunction)/\(configuration.deputyDiscipline))")
+      }
+    }
+    if function == configuration.inspectorFunction.uppercased() {
+      return ValidatorStanding(managementPosition: "first-degree inspector (\(configuration.inspectorFunction))")
+    }
+    if function == configuration.schoolDirectorFunction.uppercased() {
+      return ValidatorStanding(managementPosition: "school director (\(configuration.schoolDirectorFunction))")
+    }
+    if try await directory.managesSomeone(dn: entry.dn) {
+      return ValidatorStanding(managementPosition: "manager of people in the directory")
+    }
+    if let group = configuration.validatorsGroupDN.flatMap(LDAPText.normalizeDN) {
+      let groups = try await directory.groups(withMember: entry.dn).compactMap(LDAPText.normalizeDN)
+      if groups.contains(group) { return ValidatorStanding(managementPosition: "member of the validators group") }
+    }
+    return ValidatorStanding(managementPosition: nil)
+  }
+
+  /// The routing of a request as of its submission: resolved again from the directory (not from any
+  /// cache), the agent's correction kept when the policy still allows it, and what changed since
+  /// `current` in words for the audit trail.
+  public func routingAtSubmission(of current: Routing) async throws -> (routing: Routing, changes: [String]) {
+    let uid = current.requester.uid
+    forget(uid: uid)
+    directory.forget(uid: uid)
+    let fresh = try await resolveUncached(uid: uid)
+    var routing = fresh
+    var changes: [String] = []
+    if current.proposedN1 != nil, let chosen = current.n1 {
+      directory.forget(uid: chosen.person.uid)
+      switch try await correctValidator(of: fresh, proposal: fresh, to: chosen.person.uid) {
+      case .success(let corrected):
+        routing = corrected
+      case .failure(let refusal):
+        changes.append("the validator \(chosen.person.uid) named by the agent is no longer accepted (\(refusal.message)): the directory's proposal applies")
+      }
+    }
+    let before = (current.n1?.person.uid, current.n2?.person.uid)
+    let after = (routing.n1?.person.uid, routing.n2?.person.uid)
+    if before.0 != after.0 { changes.append("N+1 \(before.0 ?? "none") -> \(after.0 ?? "none")") }
+    if before.1 != after.1 { changes.append("N+2 \(before.1 ?? "none") -> \(after.1 ?? "none")") }
+    if before.0 == after.0, let n1 = routing.n1, current.n1?.person.active != n1.person.active {
+      changes.append("N+1 \(n1.person.uid) is \(n1.person.active ? "active again" : "disabled now")")
+    }
+    if current.ondeDelegation != routing.ondeDelegation {
+      changes.append(routing.ondeDelegation ? "an ONDE delegation is current now" : "the ONDE delegation is no longer current")
+    }
+    if current.schoolDirector != routing.schoolDirector {
+      changes.append(routing.schoolDirector ? "holds a school director post now" : "no longer holds a school director post")
+    }
+    if current.autoValidation.isAutomatic != routing.autoValidation.isAutomatic {
+      changes.append(routing.autoValidation.isAutomatic ? "validated automatically now" : "no longer validated automatically")
+    }
+    return (routing, changes)
   }
 
   // MARK: Resolution

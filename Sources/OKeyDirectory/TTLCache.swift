@@ -79,6 +79,7 @@ public final class CachingDirectory: Directory {
   private let byDN: TTLCache<String, DirectoryEntry?>
   private let responsibles: TTLCache<String, [DirectoryEntry]>
   private let groups: TTLCache<String, [String]>
+  private let manages: TTLCache<String, Bool>
 
   /// Wraps `base`; `ttl` zero turns caching off.
   public init(_ base: any Directory, ttl: Duration, capacity: Int) {
@@ -87,6 +88,7 @@ public final class CachingDirectory: Directory {
     byDN = TTLCache(ttl: ttl, capacity: capacity)
     responsibles = TTLCache(ttl: ttl, capacity: capacity)
     groups = TTLCache(ttl: ttl, capacity: capacity)
+    manages = TTLCache(ttl: ttl, capacity: capacity)
   }
 
   public func people(withUID uid: String) async throws -> [DirectoryEntry] {
@@ -109,9 +111,26 @@ public final class CachingDirectory: Directory {
     try await base.checkPassword(dn: dn, password: password)
   }
 
+  public func managesSomeone(dn: String) async throws -> Bool {
+    try await manages.value(for: LDAPText.normalizeDN(dn) ?? dn) { try await base.managesSomeone(dn: dn) }
+  }
+
+  /// Drops the cached entries of `uid`, and the groups and manager facts of their DNs (the next
+  /// lookup reads the directory).
+  public func forget(uid: String) {
+    for entry in people.cached(uid) ?? [] {
+      let dn = LDAPText.normalizeDN(entry.dn) ?? entry.dn
+      groups.remove(entry.dn)
+      byDN.remove(dn)
+      manages.remove(dn)
+    }
+    people.remove(uid)
+    base.forget(uid: uid)
+  }
+
   /// Hits and misses of the entry caches, added up.
   public var counters: (hits: Int, misses: Int) {
-    [people.counters, byDN.counters, responsibles.counters, groups.counters].reduce((0, 0)) { ($0.0 + $1.hits, $0.1 + $1.misses) }
+    [people.counters, byDN.counters, responsibles.counters, groups.counters, manages.counters].reduce((0, 0)) { ($0.0 + $1.hits, $0.1 + $1.misses) }
   }
 
   /// Forgets everything.
@@ -120,5 +139,6 @@ public final class CachingDirectory: Directory {
     byDN.removeAll()
     responsibles.removeAll()
     groups.removeAll()
+    manages.removeAll()
   }
 }

@@ -12,6 +12,33 @@ public enum DocumentMediaType: String, Sendable, Hashable, Codable, CaseIterable
     return nil
   }
 
+  /// True when the content ends the way a whole file of this type ends: a PDF's `%%EOF` within its
+  /// last 1 KiB, a PNG's `IEND` chunk, a JPEG's end-of-image marker `FF D9` (trailing white space or
+  /// NUL padding allowed). A file cut short, or bytes of another kind behind a borrowed header, fail.
+  public func isComplete(_ content: [UInt8]) -> Bool {
+    switch self {
+    case .pdf:
+      let tail = content.suffix(1024)
+      let marker: [UInt8] = Array("%%EOF".utf8)
+      guard tail.count >= marker.count else { return false }
+      let bytes = Array(tail)
+      for start in 0...(bytes.count - marker.count) where Array(bytes[start..<(start + marker.count)]) == marker { return true }
+      return false
+    case .png:
+      // The IEND chunk: length 0, type IEND, CRC AE 42 60 82.
+      let end: [UInt8] = [0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82]
+      return Array(Self.trimmed(content).suffix(end.count)) == end
+    case .jpeg:
+      return Array(Self.trimmed(content).suffix(2)) == [0xFF, 0xD9]
+    }
+  }
+
+  private static func trimmed(_ content: [UInt8]) -> ArraySlice<UInt8> {
+    var slice = content[...]
+    while let last = slice.last, last == 0x00 || last == 0x0A || last == 0x0D || last == 0x20 { slice = slice.dropLast() }
+    return slice
+  }
+
   /// The extension stored names get.
   public var fileExtension: String {
     switch self {
@@ -102,6 +129,10 @@ public struct DocumentRules: Sendable, Hashable {
     }
     guard let mediaType = DocumentMediaType.sniff(content) else {
       return .failure(.init(.documentType, "the content is not a PDF, PNG or JPEG file, whatever its name says: send one of those"))
+    }
+    guard mediaType.isComplete(content) else {
+      return .failure(
+        .init(.documentType, "the \(mediaType.fileExtension.uppercased()) file is incomplete or is not what its first bytes say (its end marker is missing): send the whole file"))
     }
     let claimed = claimedMediaType.lowercased().trimmingSpaces
     if !claimed.isEmpty, claimed != mediaType.rawValue, !(claimed == "image/jpg" && mediaType == .jpeg) {

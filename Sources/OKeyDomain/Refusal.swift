@@ -47,8 +47,15 @@ public struct RenewalRefusal: Error, Sendable, Hashable, CustomStringConvertible
     case documentNotFound = "DOCUMENT_NOT_FOUND"
     /// Nobody can validate the request: the directory proposes no one.
     case noValidator = "NO_VALIDATOR"
-    /// The validator named by the agent is not acceptable.
+    /// The validator named by the agent is not acceptable (unknown, the agent, disabled).
     case validatorInvalid = "VALIDATOR_INVALID"
+    /// The validator named by the agent exists but the academy's validator-choice policy does not
+    /// allow them.
+    case validatorNotAllowed = "VALIDATOR_NOT_ALLOWED"
+    /// The person is disabled in the directory: they cannot approve, be named or be acted for.
+    case personDisabled = "PERSON_DISABLED"
+    /// The caller (an internal system) is not configured for this kind of action.
+    case scopeNotGranted = "SCOPE_NOT_GRANTED"
   }
 
   /// The stable reason.

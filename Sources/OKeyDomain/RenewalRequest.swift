@@ -119,6 +119,10 @@ public struct NotificationIntent: Sendable, Hashable, Codable {
     case dsiWork = "DSI_WORK"
     /// To the N+2: a request has waited longer than the escalation delay.
     case n2Escalation = "N2_ESCALATION"
+    /// To the N+1 the directory proposed: the agent named another validator.
+    case validatorReplaced = "VALIDATOR_REPLACED"
+    /// To the N+1: the N+2 decided the request in their absence.
+    case n1Informed = "N1_INFORMED"
   }
 
   /// Who receives it.

@@ -8,8 +8,11 @@ public enum RenewalCommand: Sendable, Hashable {
   case removeDocument(id: String)
   /// Replace the routing by the one ``ValidatorCorrection`` produced.
   case setValidator(corrected: Routing)
-  /// Submit: routed with the documents the motif needs, else kept in AWAITING_DOCUMENTS.
-  case submit
+  /// Submit with the routing resolved again from the directory at submission (`changes` says what
+  /// differs from the routing the request had): routed with the documents the motif needs, else
+  /// kept in AWAITING_DOCUMENTS.
+  /// A nil routing keeps the request's own (domain tests; the server always resolves it again).
+  case submitting(routing: Routing?, changes: [String])
   /// Approve (N+1 or N+2).
   case approve(comment: String)
   /// Reject with a reason (N+1 or N+2).
@@ -33,13 +36,16 @@ public enum RenewalCommand: Sendable, Hashable {
   /// Tell the N+2 that the request has waited too long (the service itself, once).
   case escalate(delayBusinessDays: Int)
 
+  /// Submit with the request's own routing.
+  public static var submit: RenewalCommand { .submitting(routing: nil, changes: []) }
+
   /// The name of the action in the audit trail.
   public var action: String {
     switch self {
     case .addDocument: return "add-document"
     case .removeDocument: return "remove-document"
     case .setValidator: return "set-validator"
-    case .submit: return "submit"
+    case .submitting: return "submit"
     case .approve: return "approve"
     case .reject: return "reject"
     case .choosePlatform: return "choose-platform"
@@ -164,6 +170,9 @@ struct DecisionBuilder {
     guard actor.uid == original.agentUID else {
       throw RenewalRefusal(.notYourRequest, "request \(original.id) is not yours: agents act on their own requests only")
     }
+    guard actor.capacities.contains(.agent) else {
+      throw RenewalRefusal(.scopeNotGranted, "\(actor.serviceAccount ?? "this caller") may not act as the agent (its roles do not list agent)")
+    }
   }
 
   func requireApprover() throws(RenewalRefusal) -> ActingRole {
@@ -173,12 +182,24 @@ struct DecisionBuilder {
     guard original.routed, original.routing.namesApprover(actor.uid) else {
       throw RenewalRefusal(.notAnApprover, "you are neither the N+1 nor the N+2 of request \(original.id)")
     }
+    guard actor.capacities.contains(.approver) else {
+      throw RenewalRefusal(.scopeNotGranted, "\(actor.serviceAccount ?? "this caller") may not decide for validators (its roles do not list approver)")
+    }
+    // The snapshot says who was active at submission; a validator disabled then cannot decide.
+    let named = [original.routing.n1, original.routing.n2].compactMap { $0 }.filter { $0.person.uid == actor.uid }
+    guard named.contains(where: { $0.person.active }) else {
+      throw RenewalRefusal(.personDisabled, "\(actor.uid) was disabled in the directory when request \(original.id) was routed: the other validator decides")
+    }
     return .approver
   }
 
+  /// A DSI operator, never on their own request.
   func requireDSI() throws(RenewalRefusal) {
     guard actor.isDSI else {
       throw RenewalRefusal(.notDSI, "this operation is for DSI operators")
+    }
+    guard actor.uid != original.agentUID else {
+      throw RenewalRefusal(.ownRequest, "a DSI operator cannot act on their own request: another operator must")
     }
   }
 
@@ -278,29 +299,40 @@ struct DecisionBuilder {
       try requireAgent()
       try requireVersion()
       try requireStatus(.draft, .awaitingDocuments, doing: "change the validator")
-      let proposed = renewal.routing.proposedN1 ?? renewal.routing.n1
+      let before = renewal.routing.n1?.person.uid
+      let proposed = corrected.proposedN1 ?? corrected.n1
       renewal.routing = corrected
       record(
         "set-validator", role: .agent, to: renewal.status,
         details: "validator \(corrected.n1?.person.uid ?? "none") instead of the directory's proposal \(proposed?.person.uid ?? "none")"
+          + (corrected.n1.map { " — \($0.foundBy)" } ?? "")
       )
+      // The proposed N+1 hears that the agent named someone else (once per new choice).
+      if let proposedN1 = corrected.proposedN1, let chosen = corrected.n1, chosen.person.uid != proposedN1.person.uid,
+        chosen.person.uid != before
+      {
+        notifications.append(NotificationIntent(kind: .validatorReplaced, recipient: .person(proposedN1.person), details: chosen.person.uid))
+      }
 
-    case .submit:
+    case .submitting(let resolved, let changes):
       try requireAgent()
       try requireVersion()
       try requireStatus(.draft, .awaitingDocuments, doing: "submit")
+      // The routing as the directory gives it today (auto-validation included), not as at the start.
+      if let resolved { renewal.routing = resolved }
+      let routing = renewal.routing
+      let changed = changes.isEmpty ? "" : "; routing changed since the start: " + changes.joined(separator: "; ")
       let missing = context.catalogue.missingKinds(for: renewal.motif, documents: renewal.documents)
       guard missing.isEmpty else {
         // Kept, not routed: nobody is told until documents are added and the request submitted again.
-        record("submit", role: .agent, to: .awaitingDocuments, details: "not routed: missing \(missing.joined(separator: ", "))")
+        record("submit", role: .agent, to: .awaitingDocuments, details: "not routed: missing \(missing.joined(separator: ", "))" + changed)
         return
       }
-      let routing = renewal.routing
       if case .automatic(let reason) = routing.autoValidation {
         renewal.routed = true
         renewal.routedAt = context.now
         effects.append(.snapshotRouting(reason: "submit"))
-        record("submit", role: .agent, to: .pendingApproval, details: "validated automatically: \(reason)")
+        record("submit", role: .agent, to: .pendingApproval, details: "validated automatically: \(reason)" + changed)
         renewal.decidedBy = "auto"
         renewal.decisionComment = reason
         let from = renewal.status
@@ -320,7 +352,7 @@ struct DecisionBuilder {
       effects.append(.snapshotRouting(reason: "submit"))
       var details = "routed to \(validator.uid)"
       if let n1 = routing.n1, !n1.person.active { details += " (N+1 \(n1.person.uid) is disabled: N+2 validates)" }
-      record("submit", role: .agent, to: .pendingApproval, details: details)
+      record("submit", role: .agent, to: .pendingApproval, details: details + changed)
       notifications.append(NotificationIntent(kind: .validatorRouted, recipient: .person(validator)))
 
     case .approve(let comment):
@@ -338,6 +370,7 @@ struct DecisionBuilder {
       renewal.status = from
       record("approve", role: role, to: to, details: "approved by \(level) \(actor.uid)" + (comment.isEmpty ? "" : ": \(comment)"))
       notifyAgent(.agentApproved, details: comment)
+      informN1IfN2Decided(approved: true)
       if to == .awaitingCharter { notifyAgent(.charterReminder) }
 
     case .reject(let reason):
@@ -350,6 +383,7 @@ struct DecisionBuilder {
       effects.append(.recordDecision(approverUID: actor.uid, approved: false, comment: reason))
       record("reject", role: role, to: .rejected, details: reason)
       notifyAgent(.agentRejected, details: reason)
+      informN1IfN2Decided(approved: false)
 
     case .choosePlatform(let platform):
       try requireAgent()
@@ -489,6 +523,13 @@ struct DecisionBuilder {
       record("reroute", role: .dsi, to: .pendingApproval, details: "validator \(before) -> \(validator.uid)")
       notifications.append(NotificationIntent(kind: .validatorRouted, recipient: .person(validator)))
     }
+  }
+
+  /// The N+2 decides in the N+1's absence: the N+1 hears what was decided.
+  mutating func informN1IfN2Decided(approved: Bool) {
+    guard let n1 = original.routing.n1, n1.person.uid != actor.uid, original.routing.n2?.person.uid == actor.uid else { return }
+    notifications.append(
+      NotificationIntent(kind: .n1Informed, recipient: .person(n1.person), details: "\(approved ? "approved" : "rejected") by \(actor.uid)"))
   }
 
   mutating func issueKey(serial: String) {

@@ -139,18 +139,47 @@ public enum AutoValidationPolicy {
   }
 }
 
-/// The agent may name another validator than the proposed N+1 (DESIGN §4, step 4).
+/// Who the agent may name as validator instead of the directory's proposal (`routing.validatorChoice`).
+public enum ValidatorChoice: String, Sendable, Hashable, Codable, CaseIterable {
+  /// The proposed N+1 or N+2, or a person holding a management position in the directory. Default.
+  case managers
+  /// Nobody but the directory's proposal: the agent asks the DSI to re-route.
+  case directory
+  /// Any active person other than the agent.
+  case anyone
+}
+
+/// What the directory says of a person the agent wants to name as validator.
+public struct ValidatorStanding: Sendable, Hashable {
+  /// The management position that qualifies them (e.g. "head of establishment (DIR/D0010)"), or nil.
+  public var managementPosition: String?
+
+  /// Creates a standing.
+  public init(managementPosition: String?) {
+    self.managementPosition = managementPosition
+  }
+}
+
+/// The agent may name another validator than the proposed N+1 (DESIGN §4, step 4), within the
+/// academy's ``ValidatorChoice``.
 public enum ValidatorCorrection {
   /// The routing with `candidate` as N+1 and the candidate's own manager as N+2, the directory's
   /// proposal kept beside it; or why the candidate is refused.
   /// - Parameters:
+  ///   - routing: the request's routing (the requester is read from it).
+  ///   - proposal: the directory's proposal for the agent, resolved now.
   ///   - candidate: the directory entry of the uid the agent typed; nil when there is none.
   ///   - candidateManager: the candidate's own N+1, which becomes the N+2; nil when none is found.
+  ///   - choice: the policy in force.
+  ///   - standing: what the directory says of the candidate.
   public static func correct(
     _ routing: Routing,
+    proposal: Routing,
     candidateUID: String,
     candidate: DirectoryPerson?,
-    candidateManager: RoutedApprover?
+    candidateManager: RoutedApprover?,
+    choice: ValidatorChoice,
+    standing: ValidatorStanding
   ) -> Result<Routing, RenewalRefusal> {
     guard let candidate else {
       return .failure(.init(.validatorInvalid, "no person '\(candidateUID)' in the directory: check the uid of the validator"))
@@ -161,9 +190,43 @@ public enum ValidatorCorrection {
     guard candidate.active else {
       return .failure(.init(.validatorInvalid, "'\(candidate.uid)' is disabled in the directory: name an active person"))
     }
+    let proposedN1 = proposal.n1
+    if candidate.uid == proposedN1?.person.uid {
+      // Back to the directory's proposal: no correction left.
+      var restored = routing
+      restored.n1 = proposal.n1
+      restored.n2 = proposal.n2
+      restored.proposedN1 = nil
+      return .success(restored)
+    }
+    let isProposedN2 = candidate.uid == proposal.n2?.person.uid
+    var qualification: String?
+    switch choice {
+    case .directory:
+      return .failure(
+        .init(
+          .validatorNotAllowed,
+          "the academy lets only the directory name the validator (routing.validatorChoice = directory): if \(proposedN1?.person.uid ?? "the proposal") is wrong, ask the DSI to re-route the request"
+        ))
+    case .managers:
+      if isProposedN2 {
+        qualification = "the proposed N+2"
+      } else if let position = standing.managementPosition {
+        qualification = position
+      } else {
+        return .failure(
+          .init(
+            .validatorNotAllowed,
+            "'\(candidate.uid)' holds no management position in the directory (routing.validatorChoice = managers): name your N+1, your N+2, a head of establishment, an inspector or a school director"
+          ))
+      }
+    case .anyone:
+      qualification = isProposedN2 ? "the proposed N+2" : standing.managementPosition
+    }
     var corrected = routing
-    corrected.proposedN1 = routing.proposedN1 ?? routing.n1
-    corrected.n1 = RoutedApprover(person: candidate, foundBy: "corrected by the agent")
+    corrected.proposedN1 = proposedN1
+    let instead = "named by the agent instead of \(proposedN1?.person.uid ?? "nobody")"
+    corrected.n1 = RoutedApprover(person: candidate, foundBy: qualification.map { "\(instead) (\($0))" } ?? instead)
     if let candidateManager, candidateManager.person.uid != routing.requester.uid, candidateManager.person.uid != candidate.uid {
       corrected.n2 = candidateManager
     } else {

@@ -96,18 +96,29 @@ public struct Actor: Sendable, Hashable, Codable {
     case support = "SUPPORT"
   }
 
+  /// What a caller may do for the person besides their group roles: act on the person's own
+  /// requests (agent) and decide as a validator (approver). A person's own session has both; an
+  /// internal system only those its configuration lists.
+  public enum Capacity: String, Sendable, Hashable, Codable, CaseIterable {
+    case agent = "AGENT"
+    case approver = "APPROVER"
+  }
+
   /// The person's uid (for an internal system acting for a person: that person's uid).
   public var uid: String
-  /// DSI and support membership.
+  /// DSI and support membership, limited to what the caller may exercise.
   public var groups: Set<GroupRole>
   /// The internal system's name when one acts for the person; nil for the person's own session.
   public var serviceAccount: String?
+  /// Agent and approver capacities the caller may exercise. Default both.
+  public var capacities: Set<Capacity>
 
   /// Creates an actor.
-  public init(uid: String, groups: Set<GroupRole> = [], serviceAccount: String? = nil) {
+  public init(uid: String, groups: Set<GroupRole> = [], serviceAccount: String? = nil, capacities: Set<Capacity> = [.agent, .approver]) {
     self.uid = uid
     self.groups = groups
     self.serviceAccount = serviceAccount
+    self.capacities = capacities
   }
 
   /// True for a DSI operator.

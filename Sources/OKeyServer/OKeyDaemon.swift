@@ -1,3 +1,4 @@
+import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Logging
@@ -44,7 +45,9 @@ public final class OKeyDaemon: Sendable {
     )
     self.health = board
 
-    let store = try SQLiteRenewalStore(path: configuration.database.path, durability: configuration.database.durability)
+    let auditKey = try configuration.audit.keyFile.map { AuditKey(bytes: try AuditKeyFile.read($0)) }
+    if auditKey == nil { logger.warning("audit trail not signed: audit.allowUnkeyed is for demos; set audit.keyFile in production") }
+    let store = try SQLiteRenewalStore(path: configuration.database.path, durability: configuration.database.durability, auditKey: auditKey)
     let directory = LDAPDirectory(configuration: configuration.directory, routing: configuration.routing, logger: logger)
     self.directory = directory
     let ttl = Duration.milliseconds(Int64(configuration.directory.cacheTTLSeconds * 1000))
@@ -89,6 +92,9 @@ public final class OKeyDaemon: Sendable {
       .init(service: GRPCServerService(server: server, board: board, changes: application.changes, logger: logger))
     ]
     if configuration.mail.enabled { lifecycleServices.append(.init(service: notifications)) }
+    if configuration.audit.headLogMinutes > 0 {
+      lifecycleServices.append(.init(service: AuditHeadLog(store: store, every: .seconds(configuration.audit.headLogMinutes * 60), logger: logger)))
+    }
     if let metricsAddress = configuration.metricsListen {
       lifecycleServices.append(
         .init(service: MetricsEndpoint(address: metricsAddress, render: { await metrics.exposition(application: application, health: board) }, logger: logger)))
@@ -101,11 +107,15 @@ public final class OKeyDaemon: Sendable {
 
   /// Runs until shut down; throws when the address cannot be bound.
   public func run() async throws {
-    if configuration.tls == nil && !configuration.listen.isLoopback {
-      logger.warning(
-        "okeyd listens in plaintext on a non-loopback address: anyone on the network can read tokens",
-        metadata: ["address": "\(configuration.listen)"]
-      )
+    if configuration.tls == nil {
+      if configuration.listen.isLoopback {
+        logger.notice("okeyd listens in plaintext (no TLS) on a loopback address", metadata: ["listen": "\(configuration.listen)"])
+      } else {
+        logger.warning(
+          "okeyd listens in plaintext on a non-loopback address: anyone on the network can read tokens",
+          metadata: ["listen": "\(configuration.listen)"]
+        )
+      }
     }
     do {
       try await directory.checkServiceAccount()
@@ -183,5 +193,29 @@ struct GRPCServerService: Service {
     if let ipv4 = address.ipv4 { return "\(ipv4.host):\(ipv4.port)" }
     if let ipv6 = address.ipv6 { return "[\(ipv6.host)]:\(ipv6.port)" }
     return "\(address)"
+  }
+}
+
+/// Logs the audit chain's head at notice level at start and then periodically, so that operators
+/// (or their log shipper) keep it outside the database: `okey audit verify --head` then detects a
+/// chain cut after it.
+struct AuditHeadLog: Service {
+  let store: any RenewalStore
+  let every: Duration
+  let logger: Logger
+
+  func run() async throws {
+    try? await cancelWhenGracefulShutdown {
+      while !Task.isCancelled {
+        do {
+          let head = try await store.auditHead()
+          let at = head.at.map { Date(timeIntervalSince1970: Double($0.millisecondsSinceEpoch) / 1000).ISO8601Format() } ?? "-"
+          logger.notice("audit head", metadata: ["sequence": "\(head.sequence)", "hash": "\(head.hash)", "at": "\(at)"])
+        } catch {
+          logger.warning("audit head not read", metadata: ["cause": "\(error)"])
+        }
+        try await Task.sleep(for: every)
+      }
+    }
   }
 }

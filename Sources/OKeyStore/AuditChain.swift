@@ -1,3 +1,5 @@
+import Crypto
+import Foundation
 import GRDB
 import OKeyDomain
 
@@ -19,44 +21,100 @@ public struct AuditEvent: Sendable, Hashable {
 public struct AuditProblem: Sendable, Hashable {
   /// What is wrong.
   public enum Kind: String, Sendable, Hashable {
-    /// An event's content does not match its hash.
+    /// An event's content, or its signature, does not match.
     case altered = "ALTERED"
     /// An event that was not written by the service sits in the chain.
     case inserted = "INSERTED"
-    /// An event is missing.
+    /// Events are missing (a gap in the sequence, or the last ones before the head).
     case removed = "REMOVED"
+    /// The chain ends before the head exported earlier.
+    case truncated = "TRUNCATED"
+    /// No events at all while requests exist.
+    case emptied = "EMPTIED"
+    /// A request's stored state is not the one its last event recorded.
+    case stateMismatch = "STATE_MISMATCH"
   }
 
-  /// Sequence number where the chain breaks.
+  /// Sequence number where the chain breaks (0 when no event is concerned).
   public var sequence: Int64
   /// What is wrong.
   public var kind: Kind
   /// For people.
   public var message: String
+  /// The request concerned (state mismatches), or nil.
+  public var renewalID: String?
+
+  /// Creates a problem.
+  public init(sequence: Int64, kind: Kind, message: String, renewalID: String? = nil) {
+    self.sequence = sequence
+    self.kind = kind
+    self.message = message
+    self.renewalID = renewalID
+  }
 }
 
 /// The outcome of a verification of the audit chain.
 public struct AuditVerification: Sendable, Hashable {
   /// Events read.
   public var eventsChecked: Int64
+  /// Requests whose stored state was compared with their last event.
+  public var requestsChecked: Int64 = 0
+  /// True when the signatures were checked with the audit key.
+  public var keyed = false
   /// Breaks found, in chain order.
   public var problems: [AuditProblem]
   /// True when nothing is wrong.
   public var intact: Bool { problems.isEmpty }
 }
 
-/// The hash chain of the audit log: each event carries the hash of the one before.
+/// The last event of the chain, to export and compare later.
+public struct AuditHead: Sendable, Hashable {
+  /// Its sequence number (0 for an empty chain).
+  public var sequence: Int64
+  /// Its hash (64 zeros for an empty chain).
+  public var hash: String
+  /// When it was written.
+  public var at: Instant?
+
+  /// Creates a head.
+  public init(sequence: Int64, hash: String, at: Instant? = nil) {
+    self.sequence = sequence
+    self.hash = hash
+    self.at = at
+  }
+}
+
+/// The key that signs the audit trail (HMAC-SHA-256), kept outside the database.
+public struct AuditKey: Sendable {
+  let key: SymmetricKey
+
+  /// A key from its bytes (at least 32).
+  public init(bytes: [UInt8]) {
+    key = SymmetricKey(data: bytes)
+  }
+
+  /// Lower-case hex HMAC-SHA-256 of `text`.
+  func sign(_ text: String) -> String {
+    SHA256Hex.hex(Array(HMAC<SHA256>.authenticationCode(for: Array(text.utf8), using: key)))
+  }
+}
+
+/// The hash chain of the audit log: each event carries the hash of the one before, the hash of the
+/// request's stored state after it, and an HMAC of its hash under the audit key. Events written
+/// before the chain was keyed (up to `audit_meta.legacy_until`) are checked with the rule they were
+/// written with (no state hash, no signature); that boundary is itself signed.
 enum AuditChain {
   static let genesis = String(repeating: "0", count: 64)
 
   /// The hash of an event given the hash before it. Fields are length-prefixed so that no two
-  /// different events serialise the same way.
-  static func hash(previous: String, sequence: Int64, renewalID: String, event: RenewalEvent) -> String {
-    let fields: [String] = [
+  /// different events serialise the same way. Legacy events have no state hash.
+  static func hash(previous: String, sequence: Int64, renewalID: String, event: RenewalEvent, stateHash: String?) -> String {
+    var fields: [String] = [
       previous, String(sequence), renewalID, String(event.at.millisecondsSinceEpoch), event.actor,
       event.onBehalfOf ?? "\u{0}", event.role.rawValue, event.action, event.from?.rawValue ?? "\u{0}",
       event.to.rawValue, event.details,
     ]
+    if let stateHash { fields.append(stateHash) }
     var bytes: [UInt8] = []
     bytes.reserveCapacity(256)
     for field in fields {
@@ -68,22 +126,38 @@ enum AuditChain {
     return SHA256Hex.digest(bytes)
   }
 
-  /// Appends events in the current transaction and moves the head.
-  static func append(_ events: [RenewalEvent], renewalID: String, in db: Database) throws {
+  /// The hash of a request's stored state (its `state_json`).
+  static func stateHash(_ json: String) -> String {
+    SHA256Hex.digest(Array(json.utf8))
+  }
+
+  /// What the audit key signs to protect the legacy boundary.
+  static func boundaryText(_ legacyUntil: Int64) -> String { "okey-audit-legacy-until:\(legacyUntil)" }
+
+  /// Signs the legacy boundary with `key` when it is not signed yet (first start with a key).
+  static func sealBoundary(with key: AuditKey, in db: Database) throws {
+    guard let legacyUntil = try db.value(Int64.self, "SELECT legacy_until FROM audit_meta WHERE id = 1 AND seal IS NULL") else { return }
+    try db.run("UPDATE audit_meta SET seal = ? WHERE id = 1 AND seal IS NULL", [key.sign(boundaryText(legacyUntil))])
+  }
+
+  /// Appends events in the current transaction and moves the head. `stateJSON` is the request's
+  /// stored state after the change.
+  static func append(_ events: [RenewalEvent], renewalID: String, stateJSON: String, key: AuditKey?, in db: Database) throws {
     let head = try db.row("SELECT last_sequence, last_hash FROM audit_head WHERE id = 1")
     var sequence: Int64 = head?["last_sequence"] ?? 0
     var previous: String = head?["last_hash"] ?? genesis
+    let stateHash = stateHash(stateJSON)
     for event in events {
       sequence += 1
-      let hash = hash(previous: previous, sequence: sequence, renewalID: renewalID, event: event)
+      let hash = hash(previous: previous, sequence: sequence, renewalID: renewalID, event: event, stateHash: stateHash)
       try db.run(
         """
-        INSERT INTO audit_events (sequence, renewal_id, at, actor, on_behalf_of, role, action, from_status, to_status, details, prev_hash, hash)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        INSERT INTO audit_events (sequence, renewal_id, at, actor, on_behalf_of, role, action, from_status, to_status, details, prev_hash, hash, state_hash, mac)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """,
         [
           sequence, renewalID, event.at.millisecondsSinceEpoch, event.actor, event.onBehalfOf, event.role.rawValue,
-          event.action, event.from?.rawValue, event.to.rawValue, event.details, previous, hash,
+          event.action, event.from?.rawValue, event.to.rawValue, event.details, previous, hash, stateHash, key?.sign(hash),
         ]
       )
       previous = hash
@@ -112,12 +186,36 @@ enum AuditChain {
     )
   }
 
-  /// Walks the whole chain and reports every break.
-  static func verify(in db: Database) throws -> AuditVerification {
+  /// The last event of the chain.
+  static func head(in db: Database) throws -> AuditHead {
+    guard let row = try db.row("SELECT sequence, hash, at FROM audit_events ORDER BY sequence DESC LIMIT 1") else {
+      return AuditHead(sequence: 0, hash: genesis)
+    }
+    return AuditHead(sequence: row["sequence"], hash: row["hash"], at: Instant(millisecondsSinceEpoch: row["at"]))
+  }
+
+  /// Walks the whole chain and every request, and reports every break: altered or unsigned events,
+  /// gaps, a head that does not match, a chain cut before `expectedHead`, a chain emptied while
+  /// requests exist, and requests whose stored state is not the one their last event recorded.
+  static func verify(in db: Database, key: AuditKey?, expectedHead: AuditHead?) throws -> AuditVerification {
     var problems: [AuditProblem] = []
+    let meta = try db.row("SELECT legacy_until, seal FROM audit_meta WHERE id = 1")
+    let legacyUntil: Int64 = meta?["legacy_until"] ?? 0
+    if meta == nil {
+      problems.append(AuditProblem(sequence: 0, kind: .altered, message: "the audit chain's boundary record is missing"))
+    } else if let key {
+      let seal: String? = meta?["seal"]
+      if seal != key.sign(boundaryText(legacyUntil)) {
+        problems.append(
+          AuditProblem(
+            sequence: legacyUntil, kind: .altered,
+            message: "the boundary of unsigned events (\(legacyUntil)) was changed, or okeyd runs with another audit key"))
+      }
+    }
     var expectedPrevious = genesis
     var expectedSequence: Int64 = 1
     var checked: Int64 = 0
+    var hashes: [Int64: String] = [:]
     let cursor = try Row.fetchCursor(db, sql: "SELECT * FROM audit_events ORDER BY sequence")
     while let row = try cursor.next() {
       let stored = event(from: row)
@@ -125,27 +223,25 @@ enum AuditChain {
       let roleKnown = ActingRole(rawValue: row["role"] as String) != nil
       if stored.sequence != expectedSequence {
         problems.append(
-          AuditProblem(
-            sequence: expectedSequence, kind: .removed,
-            message: "events \(expectedSequence) to \(stored.sequence - 1) are missing"
-          )
-        )
+          AuditProblem(sequence: expectedSequence, kind: .removed, message: "events \(expectedSequence) to \(stored.sequence - 1) are missing"))
       } else if stored.previousHash != expectedPrevious {
-        problems.append(
-          AuditProblem(
-            sequence: stored.sequence, kind: .inserted,
-            message: "event \(stored.sequence) does not follow the event before it")
-        )
+        problems.append(AuditProblem(sequence: stored.sequence, kind: .inserted, message: "event \(stored.sequence) does not follow the event before it"))
       }
-      let recomputed = hash(
-        previous: stored.previousHash, sequence: stored.sequence, renewalID: stored.renewalID, event: stored.event)
-      if recomputed != stored.hash || !roleKnown {
-        problems.append(
-          AuditProblem(
-            sequence: stored.sequence, kind: .altered,
-            message: "event \(stored.sequence) was changed after it was written")
-        )
+      let legacy = stored.sequence <= legacyUntil
+      let stateHash: String? = row["state_hash"]
+      let mac: String? = row["mac"]
+      var sound = roleKnown && (legacy || stateHash != nil)
+      if sound {
+        let recomputed = hash(
+          previous: stored.previousHash, sequence: stored.sequence, renewalID: stored.renewalID, event: stored.event,
+          stateHash: legacy ? nil : stateHash)
+        sound = recomputed == stored.hash
       }
+      if sound, !legacy, let key, mac != key.sign(stored.hash) { sound = false }
+      if !sound {
+        problems.append(AuditProblem(sequence: stored.sequence, kind: .altered, message: "event \(stored.sequence) was changed after it was written"))
+      }
+      if let expectedHead, stored.sequence == expectedHead.sequence { hashes[stored.sequence] = stored.hash }
       expectedPrevious = stored.hash
       expectedSequence = stored.sequence + 1
     }
@@ -153,20 +249,75 @@ enum AuditChain {
     let headSequence: Int64 = head?["last_sequence"] ?? 0
     let headHash: String = head?["last_hash"] ?? genesis
     if headSequence > expectedSequence - 1 {
-      problems.append(
-        AuditProblem(
-          sequence: expectedSequence, kind: .removed, message: "the last events up to \(headSequence) are missing")
-      )
+      problems.append(AuditProblem(sequence: expectedSequence, kind: .removed, message: "the last events up to \(headSequence) are missing"))
     } else if headSequence < expectedSequence - 1 {
       problems.append(
-        AuditProblem(
-          sequence: headSequence + 1, kind: .inserted,
-          message: "events after \(headSequence) were not written by the service")
-      )
+        AuditProblem(sequence: headSequence + 1, kind: .inserted, message: "events after \(headSequence) were not written by the service"))
     } else if headHash != expectedPrevious {
-      problems.append(
-        AuditProblem(sequence: headSequence, kind: .altered, message: "the last event does not match the chain's head"))
+      problems.append(AuditProblem(sequence: headSequence, kind: .altered, message: "the last event does not match the chain's head"))
     }
-    return AuditVerification(eventsChecked: checked, problems: problems)
+    if let expectedHead, expectedHead.sequence > 0 {
+      if expectedSequence - 1 < expectedHead.sequence {
+        problems.append(
+          AuditProblem(
+            sequence: expectedHead.sequence, kind: .truncated,
+            message: "the chain ends at \(expectedSequence - 1), before the exported head \(expectedHead.sequence): events were removed from its end"))
+      } else if hashes[expectedHead.sequence] != expectedHead.hash.lowercased() {
+        problems.append(
+          AuditProblem(
+            sequence: expectedHead.sequence, kind: .altered,
+            message: "event \(expectedHead.sequence) is not the one exported as the head: the chain was rewritten"))
+      }
+    }
+    let renewals = try db.value(Int64.self, "SELECT COUNT(*) FROM renewals") ?? 0
+    if checked == 0, renewals > 0 {
+      problems.append(AuditProblem(sequence: 0, kind: .emptied, message: "the audit trail is empty while \(renewals) requests exist"))
+    }
+    let requestsChecked = try verifyStates(in: db, legacyUntil: legacyUntil, problems: &problems)
+    return AuditVerification(eventsChecked: checked, requestsChecked: requestsChecked, keyed: key != nil, problems: problems)
+  }
+
+  /// Compares each request's stored row with its last event: the hash of its state, and the
+  /// columns queries filter on (derived from that state).
+  static func verifyStates(in db: Database, legacyUntil: Int64, problems: inout [AuditProblem]) throws -> Int64 {
+    var checked: Int64 = 0
+    let cursor = try Row.fetchCursor(
+      db,
+      sql: """
+        SELECT r.id, r.agent_uid, r.key_type, r.status, r.version, r.n1_uid, r.n2_uid, r.routed, r.state_json,
+          e.sequence AS last_sequence, e.state_hash AS last_state_hash
+        FROM renewals r
+        LEFT JOIN audit_events e ON e.sequence = (SELECT MAX(sequence) FROM audit_events WHERE renewal_id = r.id)
+        ORDER BY r.created_at, r.id
+        """)
+    while let row = try cursor.next() {
+      checked += 1
+      let id: String = row["id"]
+      let json: String = row["state_json"]
+      let lastSequence: Int64? = row["last_sequence"]
+      func mismatch(_ why: String) {
+        problems.append(AuditProblem(sequence: lastSequence ?? 0, kind: .stateMismatch, message: "request \(id): \(why)", renewalID: id))
+      }
+      guard let lastSequence else {
+        mismatch("no audit event records it")
+        continue
+      }
+      if lastSequence > legacyUntil {
+        let recorded: String? = row["last_state_hash"]
+        if recorded != stateHash(json) { mismatch("its stored state is not the one its last event (\(lastSequence)) recorded") }
+      }
+      guard let state = try? SQLiteRenewalStore.decodeRenewal(json) else {
+        mismatch("its stored state cannot be read")
+        continue
+      }
+      let routed: Bool = row["routed"]
+      let columnsAgree =
+        state.id == id && state.agentUID == (row["agent_uid"] as String) && state.keyType.rawValue == (row["key_type"] as String)
+        && state.status.rawValue == (row["status"] as String) && state.version == (row["version"] as Int64)
+        && state.routing.n1?.person.uid == (row["n1_uid"] as String?) && state.routing.n2?.person.uid == (row["n2_uid"] as String?)
+        && state.routed == routed
+      if !columnsAgree { mismatch("its columns were changed apart from its state") }
+    }
+    return checked
   }
 }

@@ -59,8 +59,13 @@ public protocol RenewalStore: Sendable {
   /// Records keys that existed before OKEY (imports), replacing records with the same serial.
   func importKeys(_ keys: [KeyRecord]) async throws
 
-  /// Walks the audit chain.
-  func verifyAuditTrail() async throws -> AuditVerification
+  /// Walks the audit chain and every request's state; `expectedHead` is a head exported earlier
+  /// (a chain cut before it is reported), or nil.
+  func verifyAuditTrail(expectedHead: AuditHead?) async throws -> AuditVerification
+  /// The last event of the audit chain.
+  func auditHead() async throws -> AuditHead
+  /// Appends an audit event that changes nothing (a document read) to a request's trail.
+  func recordRead(renewalID: String, event: RenewalEvent) async throws
 
   /// Stores a session (by the hash of its token only).
   func saveSession(_ session: StoredSession) async throws
@@ -84,6 +89,13 @@ public protocol RenewalStore: Sendable {
   /// Puts messages claimed but never marked (a crash between claim and send) back to pending;
   /// returns how many.
   func releaseOutboxClaims() async throws -> Int
+}
+
+extension RenewalStore {
+  /// Walks the audit chain and every request's state.
+  public func verifyAuditTrail() async throws -> AuditVerification {
+    try await verifyAuditTrail(expectedHead: nil)
+  }
 }
 
 /// A request as readers see it: the request, its history, its pickup place and booked slot.

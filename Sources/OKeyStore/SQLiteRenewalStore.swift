@@ -35,11 +35,15 @@ public final class SQLiteRenewalStore: RenewalStore {
   public let path: String
   /// The durability level set on the writer connection.
   public let durability: Durability
+  /// The key that signs audit events; nil for an unkeyed (demo) trail.
+  private let auditKey: AuditKey?
 
-  /// Opens (creating when missing, with its folder) and migrates the database at `path`.
-  public init(path: String, durability: Durability = .full) throws {
+  /// Opens (creating when missing, with its folder) and migrates the database at `path`. With
+  /// `auditKey`, every audit event is signed and verification checks the signatures.
+  public init(path: String, durability: Durability = .full, auditKey: AuditKey? = nil) throws {
     self.path = path
     self.durability = durability
+    self.auditKey = auditKey
     let folder = (path as NSString).deletingLastPathComponent
     if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
     var configuration = Configuration()
@@ -52,6 +56,7 @@ public final class SQLiteRenewalStore: RenewalStore {
       try pool.barrierWriteWithoutTransaction { db in
         try db.execute(sql: "PRAGMA synchronous = \(durability.rawValue)")
       }
+      if let auditKey { try pool.write { db in try AuditChain.sealBoundary(with: auditKey, in: db) } }
     } catch let error as DatabaseError {
       throw StoreError(.unavailable, "cannot open the database \(path): \(error.message ?? "\(error)")")
     }
@@ -132,6 +137,7 @@ public final class SQLiteRenewalStore: RenewalStore {
           [agentUID])
         let decision = try decide(open).get()
         let renewal = decision.renewal
+        let json = try Self.encode(renewal)
         try db.run(
           """
           INSERT INTO renewals (id, agent_uid, key_type, status, version, n1_uid, n2_uid, routed, created_at, updated_at, state_json)
@@ -140,11 +146,10 @@ public final class SQLiteRenewalStore: RenewalStore {
           [
             renewal.id, renewal.agentUID, renewal.keyType.rawValue, renewal.status.rawValue, renewal.version,
             renewal.routing.n1?.person.uid, renewal.routing.n2?.person.uid, renewal.routed,
-            renewal.createdAt.millisecondsSinceEpoch, renewal.updatedAt.millisecondsSinceEpoch,
-            try Self.encode(renewal),
+            renewal.createdAt.millisecondsSinceEpoch, renewal.updatedAt.millisecondsSinceEpoch, json,
           ]
         )
-        try Self.record(decision, in: db)
+        try Self.record(decision, stateJSON: json, key: auditKey, in: db)
         if let idempotencyKey {
           try Self.rememberResult(db, agentUID: agentUID, operation: "start", key: idempotencyKey, renewal: renewal)
         }
@@ -163,6 +168,7 @@ public final class SQLiteRenewalStore: RenewalStore {
     views.drop(renewalID)
     defer { views.drop(renewalID) }
     let committed = self.committed
+    let auditKey = self.auditKey
     let renewal = try await guarded {
       try await pool.write { db in
         guard let version = try db.value(Int64.self, "SELECT version FROM renewals WHERE id = ?", [renewalID]),
@@ -187,6 +193,7 @@ public final class SQLiteRenewalStore: RenewalStore {
           throw StoreError(
             .conflict, "a change of request \(renewalID) did not make its next version; nothing was written")
         }
+        let json = try Self.encode(renewal)
         try db.run(
           """
           UPDATE renewals SET status = ?, version = ?, n1_uid = ?, n2_uid = ?, routed = ?, updated_at = ?, state_json = ?
@@ -194,14 +201,14 @@ public final class SQLiteRenewalStore: RenewalStore {
           """,
           [
             renewal.status.rawValue, renewal.version, renewal.routing.n1?.person.uid, renewal.routing.n2?.person.uid,
-            renewal.routed, renewal.updatedAt.millisecondsSinceEpoch, try Self.encode(renewal), renewal.id,
+            renewal.routed, renewal.updatedAt.millisecondsSinceEpoch, json, renewal.id,
             current.version,
           ]
         )
         guard db.changesCount == 1 else {
           throw StoreError(.staleVersion, "request \(renewalID) changed meanwhile: reload it and try again")
         }
-        try Self.record(decision, in: db)
+        try Self.record(decision, stateJSON: json, key: auditKey, in: db)
         if let idempotencyKey {
           try Self.rememberResult(
             db, agentUID: current.agentUID, operation: operation, key: idempotencyKey, renewal: renewal)
@@ -215,7 +222,7 @@ public final class SQLiteRenewalStore: RenewalStore {
   }
 
   /// Writes the audit events, outbox rows and effects of a decision in the current transaction.
-  private static func record(_ decision: RenewalDecision, in db: Database) throws {
+  private static func record(_ decision: RenewalDecision, stateJSON: String, key: AuditKey?, in db: Database) throws {
     let renewal = decision.renewal
     let now = renewal.updatedAt.millisecondsSinceEpoch
     for effect in decision.effects {
@@ -260,7 +267,7 @@ public final class SQLiteRenewalStore: RenewalStore {
         )
       }
     }
-    try AuditChain.append(decision.events, renewalID: renewal.id, in: db)
+    try AuditChain.append(decision.events, renewalID: renewal.id, stateJSON: stateJSON, key: key, in: db)
     for notification in decision.notifications {
       var person: DirectoryPerson?
       if case .person(let recipient) = notification.recipient { person = recipient }
@@ -475,8 +482,27 @@ public final class SQLiteRenewalStore: RenewalStore {
     try await guarded { try await pool.write { db in for key in keys { try Self.saveKey(db, key) } } }
   }
 
-  public func verifyAuditTrail() async throws -> AuditVerification {
-    try await guarded { try await pool.read { db in try AuditChain.verify(in: db) } }
+  public func verifyAuditTrail(expectedHead: AuditHead?) async throws -> AuditVerification {
+    let key = auditKey
+    return try await guarded { try await pool.read { db in try AuditChain.verify(in: db, key: key, expectedHead: expectedHead) } }
+  }
+
+  public func auditHead() async throws -> AuditHead {
+    try await guarded { try await pool.read { db in try AuditChain.head(in: db) } }
+  }
+
+  public func recordRead(renewalID: String, event: RenewalEvent) async throws {
+    let key = auditKey
+    try await guarded {
+      try await pool.write { db in
+        guard let json = try db.value(String.self, "SELECT state_json FROM renewals WHERE id = ?", [renewalID]) else {
+          throw StoreError(.notFound, "no renewal request \(renewalID)")
+        }
+        try AuditChain.append([event], renewalID: renewalID, stateJSON: json, key: key, in: db)
+      }
+    }
+    // The history shown with the request grew.
+    views.drop(renewalID)
   }
 
   // MARK: Sessions and outbox

@@ -3,7 +3,7 @@ import GRDB
 /// The versioned schema. Shipped migrations are never edited: a change is a new migration.
 enum Schema {
   /// Migration identifiers, oldest first.
-  static let versions = ["v1-renewals-documents-audit", "v2-charter-pickup-keys", "v3-outbox-sessions", "v4-session-person", "v5-outbox-delivery"]
+  static let versions = ["v1-renewals-documents-audit", "v2-charter-pickup-keys", "v3-outbox-sessions", "v4-session-person", "v5-outbox-delivery", "v6-audit-seal"]
 
   static var migrator: DatabaseMigrator {
     var migrator = DatabaseMigrator()
@@ -184,6 +184,23 @@ enum Schema {
         sql: """
           ALTER TABLE outbox ADD COLUMN claimed_at INTEGER;
           ALTER TABLE outbox ADD COLUMN sent_at INTEGER;
+          """
+      )
+    }
+    migrator.registerMigration(versions[5]) { db in
+      // Events from now on carry the hash of their request's stored state and an HMAC under the
+      // audit key; the events already written are verified with the rule they were written with, up
+      // to `legacy_until` (signed by okeyd at its first start with a key).
+      try db.execute(
+        sql: """
+          ALTER TABLE audit_events ADD COLUMN state_hash TEXT;
+          ALTER TABLE audit_events ADD COLUMN mac TEXT;
+          CREATE TABLE audit_meta (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            legacy_until INTEGER NOT NULL,
+            seal TEXT
+          );
+          INSERT INTO audit_meta (id, legacy_until) SELECT 1, COALESCE(MAX(sequence), 0) FROM audit_events;
           """
       )
     }

@@ -136,7 +136,7 @@ struct RPCBench: AsyncParsableCommand {
 
   static func lifecycle(agent: OKeyClient, approver: OKeyClient, dsi: OKeyClient) async throws {
     var r = try await agent.startRenewal(keyType: .software, motif: .expired)
-    r = try await agent.addDocument(requestID: r.id, filename: "proof.pdf", kind: "supporting-document", content: Data("%PDF-1.4 bench".utf8), expectedVersion: r.version)
+    r = try await agent.addDocument(requestID: r.id, filename: "proof.pdf", kind: "supporting-document", content: Data("%PDF-1.4 bench\n%%EOF\n".utf8), expectedVersion: r.version)
     r = try await agent.submit(requestID: r.id, expectedVersion: r.version)
     r = try await approver.approve(requestID: r.id, expectedVersion: r.version)
     r = try await agent.choosePlatform(requestID: r.id, platform: .android, expectedVersion: r.version).0

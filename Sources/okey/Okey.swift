@@ -146,17 +146,37 @@ extension Okey {
   }
 
   struct Audit: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Audit trail commands (support).", subcommands: [Verify.self])
+    static let configuration = CommandConfiguration(abstract: "Audit trail commands (support).", subcommands: [Verify.self, Head.self])
     struct Verify: AsyncParsableCommand {
-      static let configuration = CommandConfiguration(abstract: "Verify the hash chain of the audit log; exits 65 when it is broken.")
+      static let configuration = CommandConfiguration(
+        abstract: "Verify the audit trail (chain, signatures, every request's state); exits 65 when it is broken.",
+        discussion: "Give the head printed earlier by `okey audit head` (--head-sequence and --head-hash) to detect a chain cut after it.")
       @OptionGroup var connection: ConnectionOptions
+      @Option(help: "Sequence of a head exported earlier.") var headSequence: Int64?
+      @Option(help: "Hash of that head.") var headHash: String?
       func run() async throws {
-        let report = try await withClient(connection) { try await $0.verifyAuditTrail() }
+        var expected: AuditHeadInfo?
+        if let headSequence, let headHash { expected = AuditHeadInfo(sequence: headSequence, hash: headHash, at: nil) }
+        let report = try await withClient(connection) { try await $0.verifyAuditTrail(expectedHead: expected) }
         if connection.json { try printJSON(report) } else {
-          print(report.intact ? "intact: \(report.eventsChecked) events checked" : "BROKEN after \(report.eventsChecked) events:")
+          let signed = report.keyed ? "signatures checked" : "NOT signed (okeyd has no audit key)"
+          print(
+            report.intact
+              ? "intact: \(report.eventsChecked) events and \(report.requestsChecked) requests checked, \(signed)"
+              : "BROKEN after \(report.eventsChecked) events:")
           for problem in report.problems { print("  \(problem)") }
         }
         if !report.intact { throw ExitCode(ExitStatus.refused) }
+      }
+    }
+    struct Head: AsyncParsableCommand {
+      static let configuration = CommandConfiguration(
+        abstract: "Print the audit chain's head (sequence, hash, time): keep it outside OKEY for `okey audit verify --head-sequence --head-hash`.")
+      @OptionGroup var connection: ConnectionOptions
+      func run() async throws {
+        let head = try await withClient(connection) { try await $0.auditHead() }
+        if connection.json { try printJSON(head); return }
+        print("\(head.sequence) \(head.hash) \(head.at.map(short) ?? "-")")
       }
     }
   }

@@ -13,7 +13,18 @@ struct RenewalCommands: AsyncParsableCommand {
     commandName: "renewal",
     abstract: "The agent's procedure (your session, or a service account with --on-behalf-of).",
     subcommands: [Start.self, AddDocument.self, RemoveDocument.self, SetValidator.self, Submit.self, Cancel.self, Show.self, List.self,
-      Platform.self, SignCharter.self, PickupSlots.self, Book.self, Watch.self])
+      Platform.self, SignCharter.self, PickupSlots.self, Book.self, Watch.self, Document.self])
+
+  struct Document: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Save one of your request's supporting documents.")
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "The request id.") var requestID: String
+    @Argument(help: "The document id (okey renewal show lists them).") var documentID: String
+    @Option(name: .shortAndLong, help: "Where to write the content (a new file).") var output: String
+    func run() async throws {
+      try await saveDocument(connection, requestID: requestID, documentID: documentID, to: output)
+    }
+  }
 
   struct Start: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Start a renewal request (DRAFT), with the validator the directory proposes.")
@@ -207,4 +218,27 @@ struct AnyEncodable: Encodable {
   let encodeValue: (any Encoder) throws -> Void
   init<T: Encodable>(_ value: T) { encodeValue = value.encode }
   func encode(to encoder: any Encoder) throws { try encodeValue(encoder) }
+}
+
+/// Fetches a document and writes its content to a new file (never over an existing one), or prints
+/// its metadata when only that is given (support staff).
+func saveDocument(_ connection: ConnectionOptions, requestID: String, documentID: String, to output: String) async throws {
+  let fetched = try await withClient(connection) { try await $0.document(requestID: requestID, documentID: documentID) }
+  let d = fetched.document
+  if connection.json { try printJSON(d) }
+  guard fetched.contentIncluded else {
+    if !connection.json { print("\(d.filename)  \(d.mediaType)  \(d.sizeBytes) bytes  sha256 \(d.sha256)  (metadata only)") }
+    return
+  }
+  guard FileManager.default.createFile(atPath: output, contents: nil, attributes: [.posixPermissions: 0o600]),
+    let handle = FileHandle(forWritingAtPath: output)
+  else {
+    throw ValidationError("cannot create \(output)")
+  }
+  if (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0 > 0 {
+    throw ValidationError("\(output) already exists: choose a new file")
+  }
+  try handle.write(contentsOf: fetched.content)
+  try handle.close()
+  if !connection.json { print("wrote \(output): \(d.filename), \(d.mediaType), \(d.sizeBytes) bytes, sha256 \(d.sha256)") }
 }

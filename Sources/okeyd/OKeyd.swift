@@ -10,11 +10,11 @@ struct OKeyd: AsyncParsableCommand {
     commandName: "okeyd",
     abstract: "The OKEY gRPC server: renewal of staff OTP keys (package okey.v1).",
     discussion: """
-      Reads its configuration from a YAML file (see okeyd.example.yaml); environment variables
-      OKEY_LISTEN, OKEY_DATABASE_PATH, OKEY_LOG_LEVEL, OKEY_LDAP_URI, OKEY_LDAP_BIND_PASSWORD and
-      OKEY_PLAINTEXT override it. Serves okey.v1, the gRPC health-checking protocol and server
-      reflection. SIGTERM or SIGINT start a graceful shutdown. Without TLS settings it starts only
-      when plaintext is allowed explicitly.
+      Reads its configuration from a YAML file (see okeyd.example.yaml); the environment variables OKEY_LISTEN, OKEY_DATABASE_PATH, OKEY_LOG_LEVEL, OKEY_LDAP_URI, OKEY_LDAP_BIND_PASSWORD and OKEY_PLAINTEXT override it.
+
+      Serves okey.v1, the gRPC health-checking protocol and server reflection. SIGTERM or SIGINT start a graceful shutdown.
+
+      On a loopback address okeyd may listen without TLS (it logs that it does); on any other address it needs TLS settings, or plaintext: true to listen without TLS.
       """
   )
 

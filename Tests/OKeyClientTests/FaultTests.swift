@@ -88,7 +88,7 @@ struct FaultTests {
                       var r = try await okey.startRenewal(keyType: .software, motif: .expired)
                       acknowledged.record(r)
                       r = try await okey.addDocument(
-                        requestID: r.id, filename: "p.pdf", kind: "supporting-document", content: Data("%PDF-1.4 x".utf8), expectedVersion: r.version)
+                        requestID: r.id, filename: "p.pdf", kind: "supporting-document", content: Data("%PDF-1.4 x\n%%EOF\n".utf8), expectedVersion: r.version)
                       acknowledged.record(r)
                       r = try await okey.submit(requestID: r.id, expectedVersion: r.version)
                       acknowledged.record(r)
@@ -176,7 +176,7 @@ struct FaultTests {
           // Reading and changing a request need no directory: they keep working.
           let read = try await okey.renewal(request.id)
           #expect(read.id == request.id)
-          let changed = try await okey.addDocument(requestID: request.id, filename: "a.pdf", kind: "supporting-document", content: Data("%PDF-1.4".utf8), expectedVersion: read.version)
+          let changed = try await okey.addDocument(requestID: request.id, filename: "a.pdf", kind: "supporting-document", content: Data("%PDF-1.4\n%%EOF\n".utf8), expectedVersion: read.version)
           #expect(changed.documents.count == 1)
           // Starting needs the routing: UNAVAILABLE, well within the deadline.
           let start = clock.now

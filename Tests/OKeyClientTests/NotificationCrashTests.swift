@@ -41,7 +41,7 @@ struct NotificationCrashTests {
         let portal = try OKeyClientSettings(server: first.address, token: "portal-mail-key", onBehalfOf: "ens1a")
         try await OKeyClient.with(portal) { okey in
           var r = try await okey.startRenewal(keyType: .software, motif: .expired)
-          r = try await okey.addDocument(requestID: r.id, filename: "a.pdf", kind: "supporting-document", content: Data("%PDF-1.4".utf8), expectedVersion: r.version)
+          r = try await okey.addDocument(requestID: r.id, filename: "a.pdf", kind: "supporting-document", content: Data("%PDF-1.4\n%%EOF\n".utf8), expectedVersion: r.version)
           _ = try await okey.submit(requestID: r.id, expectedVersion: r.version)
         }
         let database = folder + "/okey.sqlite"

@@ -46,11 +46,21 @@ struct TLSTests {
     }
   }
 
-  @Test("a configuration without TLS and without plaintext is refused at start")
+  @Test("okeyd without TLS and without plaintext refuses a non-loopback address (exit 64, naming the setting)")
   func explicitPlaintext() async throws {
     let result = try await ChildProcess.run(
-      TestPaths.executable("okeyd"), ["--listen", "127.0.0.1:0"], environment: ["OKEY_PLAINTEXT": ""])
+      TestPaths.executable("okeyd"), ["--listen", "0.0.0.0:0"], environment: ["OKEY_PLAINTEXT": "", "OKEY_AUDIT_KEY_FILE": TestAuditKey.file])
     #expect(result.status == 64)
-    #expect(result.error.contains("plaintext") || result.output.contains("plaintext"))
+    #expect(result.error.contains("plaintext: true"))
+  }
+
+  @Test("okeyd --listen 127.0.0.1:0 starts without any flag, says it is plaintext, and answers health")
+  func loopbackPlaintext() async throws {
+    let okeyd = try await OKeydProcess(arguments: ["--listen", "127.0.0.1:0"], environment: ["OKEY_PLAINTEXT": ""])
+    #expect(okeyd.child.standardError.contains("plaintext (no TLS) on a loopback address"))
+    let health = try await ChildProcess.run(TestPaths.executable("okey"), ["health", "--server", okeyd.address])
+    #expect(health.status == 0)
+    #expect(health.output.contains("SERVING"))
+    #expect(try await okeyd.terminate() == 0)
   }
 }

@@ -1,15 +1,18 @@
 import OKeyDomain
 import Testing
 
+let pngHeader: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00]
+let pngEnd: [UInt8] = [0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82]
+
 @Suite("document rules")
 struct DocumentRuleTests {
   let catalogue = ReasonCatalogue.standard
 
   @Test("PDF, PNG and JPEG are recognised by their content",
         arguments: [
-          (Array("%PDF-1.4\n".utf8), DocumentMediaType.pdf),
-          ([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00], .png),
-          ([0xFF, 0xD8, 0xFF, 0xE0, 0x00], .jpeg),
+          (Array("%PDF-1.4\n%%EOF\n".utf8), DocumentMediaType.pdf),
+          (pngHeader + pngEnd, .png),
+          ([0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0xFF, 0xD9], .jpeg),
         ])
   func sniff(content: [UInt8], type: DocumentMediaType) {
     #expect(DocumentMediaType.sniff(content) == type)
@@ -28,18 +31,35 @@ struct DocumentRuleTests {
     #expect(refusal.code == .documentType)
   }
 
+  func code(_ result: Result<AcceptedDocument, RenewalRefusal>) -> RenewalRefusal.Code? {
+    if case .failure(let refusal) = result { return refusal.code }
+    return nil
+  }
+
   @Test("a claimed type that disagrees with the content is refused")
   func lyingType() {
-    let result = DocumentRules().inspect(filename: "a.png", claimedMediaType: "image/png", kind: "supporting-document", content: Array("%PDF-1.4".utf8), catalogue: catalogue)
-    #expect((try? result.get()) == nil)
+    let result = DocumentRules().inspect(filename: "a.png", claimedMediaType: "image/png", kind: "supporting-document", content: Array("%PDF-1.4\n%%EOF".utf8), catalogue: catalogue)
+    #expect(code(result) == .documentType)
+  }
+
+  @Test("a file whose end marker is missing is refused: a PDF without %%EOF in its last KiB, a PNG without IEND, a JPEG without FF D9",
+        arguments: [[UInt8]]([
+          Array("%PDF-1.4\n1 0 obj".utf8),
+          Array("%PDF-1.4\n%%EOF".utf8) + Array(repeating: UInt8(ascii: "x"), count: 2000),
+          pngHeader + [0x00, 0x00],
+          [0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, 0x4A, 0x46],
+          [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + [0x7F, 0x45, 0x4C, 0x46] + Array(pngEnd.dropLast()),
+        ]))
+  func incomplete(content: [UInt8]) {
+    #expect(code(DocumentRules().inspect(filename: "a", claimedMediaType: "", kind: "supporting-document", content: content, catalogue: catalogue)) == .documentType)
   }
 
   @Test("empty, oversized and unknown-kind documents are refused")
   func limits() {
-    let rules = DocumentRules(maxBytes: 10, maxCount: 3)
-    #expect((try? rules.inspect(filename: "a", claimedMediaType: "", kind: "supporting-document", content: [], catalogue: catalogue).get()) == nil)
-    #expect((try? rules.inspect(filename: "a", claimedMediaType: "", kind: "supporting-document", content: Array("%PDF-1.4 and more".utf8), catalogue: catalogue).get()) == nil)
-    #expect((try? rules.inspect(filename: "a", claimedMediaType: "", kind: "selfie", content: Array("%PDF-1".utf8), catalogue: catalogue).get()) == nil)
+    let rules = DocumentRules(maxBytes: 20, maxCount: 3)
+    #expect(code(rules.inspect(filename: "a", claimedMediaType: "", kind: "supporting-document", content: [], catalogue: catalogue)) == .documentLimit)
+    #expect(code(rules.inspect(filename: "a", claimedMediaType: "", kind: "supporting-document", content: Array("%PDF-1.4 and more %%EOF".utf8), catalogue: catalogue)) == .documentLimit)
+    #expect(code(rules.inspect(filename: "a", claimedMediaType: "", kind: "selfie", content: Array("%PDF-1 %%EOF".utf8), catalogue: catalogue)) == .invalidField)
   }
 
   @Test("stored names lose paths and unsafe characters and get the content's extension",
@@ -80,16 +100,66 @@ struct RoutingPolicyTests {
   @Test("the validator named instead of the N+1 must exist, be active and not be the agent")
   func correction() {
     let base = routing()
-    #expect((try? ValidatorCorrection.correct(base, candidateUID: "ghost", candidate: nil, candidateManager: nil).get()) == nil)
-    #expect((try? ValidatorCorrection.correct(base, candidateUID: "agent", candidate: agentPerson, candidateManager: nil).get()) == nil)
-    let disabled = DirectoryPerson(uid: "gone", active: false)
-    #expect((try? ValidatorCorrection.correct(base, candidateUID: "gone", candidate: disabled, candidateManager: nil).get()) == nil)
+    func refusal(_ uid: String, _ person: DirectoryPerson?) -> RenewalRefusal.Code? {
+      if case .failure(let refusal) = ValidatorCorrection.correct(
+        base, proposal: base, candidateUID: uid, candidate: person, candidateManager: nil, choice: .anyone,
+        standing: ValidatorStanding(managementPosition: nil))
+      {
+        return refusal.code
+      }
+      return nil
+    }
+    #expect(refusal("ghost", nil) == .validatorInvalid)
+    #expect(refusal("agent", agentPerson) == .validatorInvalid)
+    #expect(refusal("gone", DirectoryPerson(uid: "gone", active: false)) == .validatorInvalid)
     let ok = try? ValidatorCorrection.correct(
-      base, candidateUID: "deputy", candidate: DirectoryPerson(uid: "deputy"),
-      candidateManager: RoutedApprover(person: agentPerson, foundBy: "manager attribute")
+      base, proposal: base, candidateUID: "deputy", candidate: DirectoryPerson(uid: "deputy"),
+      candidateManager: RoutedApprover(person: agentPerson, foundBy: "manager attribute"), choice: .anyone,
+      standing: ValidatorStanding(managementPosition: nil)
     ).get()
     #expect(ok?.n1?.person.uid == "deputy")
+    #expect(ok?.n1?.foundBy.hasPrefix("named by the agent instead of boss") == true)
     #expect(ok?.n2 == nil, "the agent never becomes their own N+2")
+  }
+
+  /// A candidate and what the policy says of them: nil when allowed, else the refusal's code.
+  struct ChoiceCase: Sendable, CustomStringConvertible {
+    var choice: ValidatorChoice
+    var candidate: String
+    var position: String?
+    var refused: RenewalRefusal.Code?
+    var description: String { "\(choice) \(candidate) \(position ?? "-")" }
+  }
+
+  @Test(
+    "the validator-choice policy: managers allows the proposal and management positions only, directory nothing but the proposal, anyone every active person",
+    arguments: [
+      ChoiceCase(choice: .managers, candidate: "colleague", position: nil, refused: .validatorNotAllowed),
+      ChoiceCase(choice: .managers, candidate: "principal", position: "head of establishment (DIR/D0010)", refused: nil),
+      ChoiceCase(choice: .managers, candidate: "bigboss", position: nil, refused: nil),
+      ChoiceCase(choice: .managers, candidate: "boss", position: nil, refused: nil),
+      ChoiceCase(choice: .directory, candidate: "principal", position: "head of establishment (DIR/D0010)", refused: .validatorNotAllowed),
+      ChoiceCase(choice: .directory, candidate: "bigboss", position: nil, refused: .validatorNotAllowed),
+      ChoiceCase(choice: .directory, candidate: "boss", position: nil, refused: nil),
+      ChoiceCase(choice: .anyone, candidate: "colleague", position: nil, refused: nil),
+    ])
+  func validatorChoice(_ c: ChoiceCase) {
+    let base = routing()
+    let outcome = ValidatorCorrection.correct(
+      base, proposal: base, candidateUID: c.candidate, candidate: DirectoryPerson(uid: c.candidate), candidateManager: nil,
+      choice: c.choice, standing: ValidatorStanding(managementPosition: c.position))
+    switch outcome {
+    case .success(let corrected):
+      #expect(c.refused == nil, "\(c) was allowed")
+      #expect(corrected.n1?.person.uid == c.candidate)
+      if c.candidate == "boss" {
+        #expect(corrected.proposedN1 == nil, "naming the proposal again leaves no correction")
+      } else {
+        #expect(corrected.proposedN1?.person.uid == "boss")
+      }
+    case .failure(let refusal):
+      #expect(refusal.code == c.refused, "\(c): \(refusal)")
+    }
   }
 
   @Test("the effective validator is the N+1, or the N+2 when the N+1 is disabled")

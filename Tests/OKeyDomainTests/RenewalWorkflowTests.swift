@@ -185,13 +185,19 @@ struct TransitionTests {
   func setValidator() throws {
     let r = try started()
     let corrected = try ValidatorCorrection.correct(
-      r.routing, candidateUID: "deputy", candidate: DirectoryPerson(uid: "deputy"),
-      candidateManager: RoutedApprover(person: n2Person, foundBy: "manager attribute")
+      r.routing, proposal: r.routing, candidateUID: "deputy", candidate: DirectoryPerson(uid: "deputy"),
+      candidateManager: RoutedApprover(person: n2Person, foundBy: "manager attribute"), choice: .managers,
+      standing: ValidatorStanding(managementPosition: "deputy head of establishment (DIR/D0011)")
     ).get()
     let d = try step(r, .setValidator(corrected: corrected), by: agent)
     #expect(d.renewal.routing.n1?.person.uid == "deputy")
     #expect(d.renewal.routing.proposedN1?.person.uid == "boss")
     #expect(d.events.last?.details.contains("boss") == true)
+    // The proposed N+1 is told, once.
+    #expect(d.notifications.map(\.kind) == [.validatorReplaced])
+    #expect(d.notifications.first?.recipient == .person(r.routing.n1!.person))
+    let again = try step(d.renewal, .setValidator(corrected: corrected), by: agent)
+    #expect(again.notifications.isEmpty, "naming the same validator again tells nobody")
   }
 }
 
@@ -339,5 +345,68 @@ struct RefusalTests {
     let second = RenewalWorkflow.decide(.addDocument(id: "b", pdf(), sha256: "0"), on: r, by: agent, context: DecisionContext(now: t0, expectedVersion: r.version, documentRules: rules))
     #expect((try? second.get()) == nil)
     #expect(refusal(r, .removeDocument(id: "zzz"), by: agent)?.code == .documentNotFound)
+  }
+}
+
+@Suite("trust rules of the state machine")
+struct TrustRuleTests {
+  @Test("a DSI operator cannot confirm, finalise, re-route, or hand over their own request", arguments: [
+    (RenewalStatus.awaitingEnrolment, KeyType.software), (.awaitingDSI, .software), (.pendingApproval, .software), (.pickupBooked, .hardware),
+  ])
+  func dsiOnOwnRequest(status: RenewalStatus, keyType: KeyType) throws {
+    var r = try request(in: status, keyType)
+    if status == .awaitingEnrolment { r = try step(r, .choosePlatform(.ios), by: agent).renewal }
+    let ownDSI = Actor(uid: "agent", groups: [.dsi])
+    let command: RenewalCommand
+    switch status {
+    case .awaitingEnrolment: command = .confirmEnrolment(comment: "")
+    case .awaitingDSI: command = .finalize(serial: "OWN-1", place: nil)
+    case .pendingApproval: command = .reroute(routing())
+    default: command = .recordHandover(comment: "")
+    }
+    #expect(refusal(r, command, by: ownDSI)?.code == .ownRequest)
+    #expect(refusal(r, command, by: dsi) == nil, "another operator may")
+  }
+
+  @Test("a validator the snapshot records as disabled cannot decide; the other one can")
+  func disabledInSnapshot() throws {
+    var r = try started(routing: routing(n1Active: false))
+    r = try step(r, .addDocument(id: "d1", pdf("loss-declaration"), sha256: "00"), by: agent).renewal
+    r = try step(r, .submit, by: agent).renewal
+    #expect(r.status == .pendingApproval)
+    #expect(refusal(r, .approve(comment: ""), by: n1)?.code == .personDisabled)
+    #expect(refusal(r, .approve(comment: ""), by: n2) == nil)
+  }
+
+  @Test("an internal system without the approver role cannot decide, without the agent role cannot act for the agent")
+  func capacities() throws {
+    let r = try request(in: .pendingApproval)
+    let portalForN1 = Actor(uid: "boss", serviceAccount: "portal", capacities: [.agent])
+    #expect(refusal(r, .approve(comment: ""), by: portalForN1)?.code == .scopeNotGranted)
+    let approverOnlyForAgent = Actor(uid: "agent", serviceAccount: "tool", capacities: [.approver])
+    #expect(refusal(r, .cancel(reason: ""), by: approverOnlyForAgent)?.code == .scopeNotGranted)
+  }
+
+  @Test("the N+1 hears when the N+2 decides, and not when they decide themselves", arguments: [true, false])
+  func n1Informed(approve: Bool) throws {
+    let r = try request(in: .pendingApproval)
+    let command: RenewalCommand = approve ? .approve(comment: "ok") : .reject(reason: "no")
+    let byN2 = try step(r, command, by: n2)
+    #expect(byN2.notifications.contains { $0.kind == .n1Informed && $0.recipient == .person(n1Person) })
+    let byN1 = try step(r, command, by: n1)
+    #expect(!byN1.notifications.contains { $0.kind == .n1Informed })
+  }
+
+  @Test("submission decides on the routing of the day: a delegation gone since the start means approval, a new one auto-validation")
+  func routingOfTheDay() throws {
+    var r = try started(routing: routing(onde: true))
+    r = try step(r, .addDocument(id: "d1", pdf("loss-declaration"), sha256: "00"), by: agent).renewal
+    let expired = try step(r, .submitting(routing: routing(), changes: ["the ONDE delegation is no longer current"]), by: agent)
+    #expect(expired.renewal.status == .pendingApproval)
+    #expect(expired.events.first?.details.contains("the ONDE delegation is no longer current") == true)
+    var plain = try started(routing: routing())
+    plain = try step(plain, .addDocument(id: "d1", pdf("loss-declaration"), sha256: "00"), by: agent).renewal
+    let delegated = try step(plain, .submitting(routing: routing(onde: true), changes: []), by: agent)
+    #expect(delegated.renewal.status == .awaitingEnrolment)
   }
 }

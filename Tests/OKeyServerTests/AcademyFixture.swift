@@ -11,11 +11,24 @@ import Testing
 /// The key of the portal's service account in the tests.
 let portalKey = "portal-test-key-0123456789"
 let toolsKey = "tools-test-key-no-people"
+/// An internal system that may only decide for validators.
+let approvalsKey = "approvals-test-key-approver-only"
+/// An internal system of the DSI (roles agent and dsi).
+let deskKey = "dsi-desk-test-key-agent-and-dsi"
 
 /// Runs `body` with the sample academy in a slapd and an okeyd in-process using it.
 func withAcademy<Result: Sendable>(
   configure: @escaping (inout OKeyConfiguration) -> Void = { _ in },
   _ body: (OKeyDaemon, GRPCClient<HTTP2ClientTransport.Posix>) async throws -> Result
+) async throws -> Result {
+  try await withAcademy(configure: configure) { daemon, client, _ in try await body(daemon, client) }
+}
+
+/// Runs `body` with the sample academy in a slapd (given to `body`, to change the directory) and an
+/// okeyd in-process using it.
+func withAcademy<Result: Sendable>(
+  configure: @escaping (inout OKeyConfiguration) -> Void = { _ in },
+  _ body: (OKeyDaemon, GRPCClient<HTTP2ClientTransport.Posix>, SlapdFixture) async throws -> Result
 ) async throws -> Result {
   try await withSlapd { slapd in
     try await withOKeyDaemon(configure: { configuration in
@@ -23,10 +36,12 @@ func withAcademy<Result: Sendable>(
       configuration.serviceAccounts = [
         .init(name: "portal", keySHA256: Tokens.hash(portalKey)),
         .init(name: "dsi-tools", keySHA256: Tokens.hash(toolsKey), actsForPeople: false),
+        .init(name: "approvals", keySHA256: Tokens.hash(approvalsKey), roles: [.approver]),
+        .init(name: "dsi-desk", keySHA256: Tokens.hash(deskKey), roles: [.agent, .dsi]),
       ]
       configure(&configuration)
     }) { daemon, address in
-      try await withClient(address) { client in try await body(daemon, client) }
+      try await withClient(address) { client in try await body(daemon, client, slapd) }
     }
   }
 }

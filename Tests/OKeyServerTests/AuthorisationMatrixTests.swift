@@ -11,15 +11,26 @@ struct AuthorisationMatrixTests {
   struct Case: Sendable {
     var rpc: String
     var allowed: Set<String>
+    /// The code a caller outside `allowed` gets (NOT_FOUND where existence is not revealed).
+    var denied: RPCError.Code = .permissionDenied
     var call: @Sendable (Caller, _ id: String, _ version: Int64) async throws -> Void
   }
 
-  static let everyone: Set<String> = ["agent", "portal-obo", "other-agent", "n1", "n2", "unrelated-manager", "dsi", "support"]
+  /// People through their sessions.
+  static let sessions: Set<String> = ["agent", "other-agent", "n1", "n2", "unrelated-manager", "dsi", "support"]
+  /// Anyone who may act as an agent for themselves: sessions, and internal systems with the agent role.
+  static let everyone: Set<String> = sessions.union(["portal-obo", "portal-for-n1", "portal-for-dsi"])
+  /// Anyone authenticated, whatever their roles.
+  static let anyCaller: Set<String> = everyone.union(["portal-no-obo", "approvals-for-n1"])
+  /// Those who may decide as validators: sessions, and internal systems with the approver role.
+  static let deciders: Set<String> = sessions.union(["approvals-for-n1"])
   static let owner: Set<String> = ["agent", "portal-obo"]
-  static let readers: Set<String> = ["agent", "portal-obo", "n1", "n2", "dsi"]
+  static let readers: Set<String> = ["agent", "portal-obo", "n1", "n2", "dsi", "approvals-for-n1"]
+  /// The document id of the target request, for GetDocument.
+  @TaskLocal static var documentID = ""
 
   static let cases: [Case] = [
-    Case(rpc: "Auth.WhoAmI", allowed: everyone.union(["portal-no-obo"])) { c, _, _ in _ = try await c.auth.whoAmI(.init(), metadata: c.metadata) },
+    Case(rpc: "Auth.WhoAmI", allowed: anyCaller) { c, _, _ in _ = try await c.auth.whoAmI(.init(), metadata: c.metadata) },
     Case(rpc: "Renewal.StartRenewal", allowed: everyone) { c, _, _ in
       _ = try await c.renewals.startRenewal(.with { $0.keyType = .software; $0.motif = .expired }, metadata: c.metadata)
     },
@@ -42,7 +53,7 @@ struct AuthorisationMatrixTests {
     Case(rpc: "Renewal.ChooseMobilePlatform", allowed: owner) { c, id, v in
       _ = try await c.renewals.chooseMobilePlatform(.with { $0.requestID = id; $0.platform = .ios; $0.expectedVersion = v }, metadata: c.metadata)
     },
-    Case(rpc: "Renewal.GetCharter", allowed: everyone.union(["portal-no-obo"])) { c, _, _ in
+    Case(rpc: "Renewal.GetCharter", allowed: anyCaller) { c, _, _ in
       _ = try await c.renewals.getCharter(.init(), metadata: c.metadata)
     },
     Case(rpc: "Renewal.SignCharter", allowed: owner) { c, id, v in
@@ -59,7 +70,10 @@ struct AuthorisationMatrixTests {
         for try await _ in response.messages { break }
       }
     },
-    Case(rpc: "Approval.ListPendingApprovals", allowed: everyone) { c, _, _ in
+    Case(rpc: "Renewal.GetDocument", allowed: readers.union(["support"]), denied: .notFound) { c, id, _ in
+      _ = try await c.renewals.getDocument(.with { $0.requestID = id; $0.documentID = documentID }, metadata: c.metadata)
+    },
+    Case(rpc: "Approval.ListPendingApprovals", allowed: deciders) { c, _, _ in
       _ = try await c.approvals.listPendingApprovals(.init(), metadata: c.metadata)
     },
     Case(rpc: "Operations.ListWork", allowed: ["dsi"]) { c, _, _ in _ = try await c.operations.listWork(.init(), metadata: c.metadata) },
@@ -88,12 +102,13 @@ struct AuthorisationMatrixTests {
     },
     Case(rpc: "Support.ListKeys", allowed: ["support"]) { c, _, _ in _ = try await c.support.listKeys(.with { $0.uid = "ens1a" }, metadata: c.metadata) },
     Case(rpc: "Support.VerifyAuditTrail", allowed: ["support"]) { c, _, _ in _ = try await c.support.verifyAuditTrail(.init(), metadata: c.metadata) },
+    Case(rpc: "Support.GetAuditHead", allowed: ["support"]) { c, _, _ in _ = try await c.support.getAuditHead(.init(), metadata: c.metadata) },
     Case(rpc: "Support.Stats", allowed: ["support"]) { c, _, _ in _ = try await c.support.stats(.init(), metadata: c.metadata) },
     // Deciding last: the request then leaves PENDING_APPROVAL.
-    Case(rpc: "Approval.Reject", allowed: ["n1", "n2"]) { c, id, v in
+    Case(rpc: "Approval.Reject", allowed: ["n1", "n2", "approvals-for-n1"]) { c, id, v in
       _ = try await c.approvals.reject(.with { $0.requestID = id; $0.reason = "matrix"; $0.expectedVersion = v + 1000 }, metadata: c.metadata)
     },
-    Case(rpc: "Approval.Approve", allowed: ["n1", "n2"]) { c, id, v in
+    Case(rpc: "Approval.Approve", allowed: ["n1", "n2", "approvals-for-n1"]) { c, id, v in
       _ = try await c.approvals.approve(.with { $0.requestID = id; $0.expectedVersion = v }, metadata: c.metadata)
     },
     Case(rpc: "Renewal.CancelRenewal", allowed: owner) { c, id, v in
@@ -101,7 +116,7 @@ struct AuthorisationMatrixTests {
     },
   ]
 
-  @Test("every RPC against anonymous, the agent, another agent, N+1, N+2, an unrelated manager, DSI, support and a service account with and without on-behalf-of")
+  @Test("every RPC against anonymous, the agent, another agent, N+1, N+2, an unrelated manager, DSI, support, a disabled person, and service accounts with each scope, with and without on-behalf-of")
   func matrix() async throws {
     try await withAcademy { _, client in
       let callers: [Caller] = [
@@ -115,27 +130,36 @@ struct AuthorisationMatrixTests {
         try await Caller.session(client, "principal1").renamed("unrelated-manager"),
         try await Caller.session(client, "dsi-op1").renamed("dsi"),
         try await Caller.session(client, "helpdesk1").renamed("support"),
+        Caller.portal(client, for: "ien1").renamed("portal-for-n1"),
+        Caller.portal(client, for: "dsi-op1").renamed("portal-for-dsi"),
+        Caller.portal(client, for: "ien1", key: approvalsKey).renamed("approvals-for-n1"),
+        Caller.portal(client, for: "disabled-boss").renamed("disabled"),
+        Caller(client, name: "forged-obo", metadata: ["authorization": "Bearer forged-token", "x-okey-on-behalf-of": "ens1a"]),
       ]
       let support = callers.first { $0.name == "support" }!
       let agent = callers.first { $0.name == "agent" }!
       let target = try await agent.startAndSubmit(.software)
       #expect(target.status == .pendingApproval)
-      #expect(Set(Self.cases.map(\.rpc)).count == 31)
+      #expect(Set(Self.cases.map(\.rpc)).count == 33)
+      let documentID = try #require(target.documents.first?.documentID)
 
       var mismatches: [String] = []
       for rpcCase in Self.cases {
         for caller in callers {
           let version = try await support.support.getRenewal(.with { $0.requestID = target.requestID }, metadata: support.metadata).renewal.version
-          let outcome = await failure { try await rpcCase.call(caller, target.requestID, version) }
+          let outcome = await Self.$documentID.withValue(documentID) { await failure { try await rpcCase.call(caller, target.requestID, version) } }
           let code = outcome?.code
           let allowed = rpcCase.allowed.contains(caller.name)
           let ok: Bool
           if allowed {
             ok = code != .unauthenticated && code != .permissionDenied
-          } else if caller.name == "anonymous" {
+          } else if caller.name == "anonymous" || caller.name == "forged-obo" {
+            // A credential that is not valid is UNAUTHENTICATED, whatever else the call carries.
             ok = code == .unauthenticated
-          } else {
+          } else if caller.name == "disabled" || caller.name == "portal-no-obo" {
             ok = code == .permissionDenied
+          } else {
+            ok = code == rpcCase.denied
           }
           if !ok { mismatches.append("\(rpcCase.rpc) by \(caller.name): \(allowed ? "allowed" : "denied") expected, got \(code.map { "\($0)" } ?? "OK") \(outcome?.reason ?? "")") }
         }

@@ -25,6 +25,15 @@ struct HostileInputTests {
       let expired = Caller(client, name: "expired", metadata: ["authorization": "Bearer \(token)"])
       #expect(await failure { _ = try await expired.renewals.listMyRenewals(.init(), metadata: expired.metadata) }?.code == .unauthenticated)
 
+      // A credential that is not valid is UNAUTHENTICATED whatever else the call carries: a forged or
+      // expired token sent with x-okey-on-behalf-of is not told that only service accounts may send it.
+      for (name, token) in [("forged", "not-a-real-token"), ("expired", token)] {
+        let withOnBehalf: Metadata = ["authorization": "Bearer \(token)", "x-okey-on-behalf-of": "ens1a"]
+        let outcome = await failure { _ = try await forged.renewals.listMyRenewals(.init(), metadata: withOnBehalf) }
+        #expect(outcome?.code == .unauthenticated, "\(name)")
+        #expect(outcome?.reason == "TOKEN_INVALID", "\(name)")
+      }
+
       // A person's session cannot act for someone else.
       let session = try await Caller.session(client, "ens1b")
       var impersonating = session.metadata

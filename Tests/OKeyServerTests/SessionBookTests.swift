@@ -1,4 +1,6 @@
 import Foundation
+import Logging
+import OKeyDirectory
 import OKeyDomain
 import OKeyStore
 import OKeyTestSupport
@@ -22,7 +24,14 @@ struct SessionBookTests {
     try await withTemporaryDirectory { folder in
       let store = try SQLiteRenewalStore(path: folder + "/okey.sqlite")
       let clock = HandClock(Instant(millisecondsSinceEpoch: 1_795_000_000_000))
-      let book = SessionBook(store: store, clock: { clock.read() })
+      // No directory answers: the session keeps what it knew (an outage locks nobody out).
+      var unreachable = DirectoryConfiguration()
+      unreachable.uri = "ldap://127.0.0.1:1"
+      unreachable.networkTimeoutSeconds = 1
+      let directory = LDAPDirectory(configuration: unreachable)
+      defer { Task { await directory.shutdown() } }
+      let resolver = RoutingResolver(directory: directory, now: { clock.read() })
+      let book = SessionBook(store: store, clock: { clock.read() }, resolver: resolver, recheckSeconds: 0, logger: Logger(label: "test"))
       let (token, _) = try await book.open(for: DirectoryPerson(uid: "ens1a"), groups: [], ttlSeconds: 20)
       #expect(try await book.session(forTokenHash: Tokens.hash(token))?.actor.uid == "ens1a")
       clock.advance(seconds: 19)

@@ -69,9 +69,4 @@ func readyForPickup(_ store: some RenewalStore, _ uid: String) async throws -> R
   return try await apply(store, r, .finalize(serial: "HW-\(uid)", place: place), by: dsiActor)
 }
 
-/// Runs the sqlite3 command-line tool on the database file.
-func sqlite3(_ path: String, _ sql: String) async throws -> String {
-  let result = try await ChildProcess.run("/usr/bin/sqlite3", [path, sql])
-  guard result.status == 0 else { throw ChildProcessError("sqlite3 failed: \(result.error)") }
-  return result.output
-}
+

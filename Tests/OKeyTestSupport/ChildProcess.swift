@@ -109,3 +109,11 @@ public struct ChildProcessError: Error, CustomStringConvertible {
   /// Creates an error.
   public init(_ description: String) { self.description = description }
 }
+
+/// Runs the sqlite3 command-line tool (Debian's sqlite3) on a database file, as someone with access
+/// to the file would.
+public func sqlite3(_ path: String, _ sql: String) async throws -> String {
+  let result = try await ChildProcess.run("/usr/bin/sqlite3", [path, sql])
+  guard result.status == 0 else { throw ChildProcessError("sqlite3 failed: \(result.error)") }
+  return result.output
+}

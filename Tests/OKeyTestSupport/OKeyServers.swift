@@ -18,6 +18,7 @@ public func withOKeyDaemon<Result: Sendable>(
   configuration.directory.networkTimeoutSeconds = 1
   configuration.mail.enabled = false
   configuration.plaintext = true
+  configuration.audit.keyFile = TestAuditKey.file
   configure(&configuration)
   var logger = Logger(label: "okeyd-test")
   logger.logLevel = .warning
@@ -58,6 +59,7 @@ public final class OKeydProcess: Sendable {
     }
     if !arguments.contains("--config"), environment["OKEY_LDAP_URI"] == nil { environment["OKEY_LDAP_URI"] = "ldap://127.0.0.1:1" }
     if environment["OKEY_PLAINTEXT"] == nil { environment["OKEY_PLAINTEXT"] = "true" }
+    if environment["OKEY_AUDIT_KEY_FILE"] == nil { environment["OKEY_AUDIT_KEY_FILE"] = TestAuditKey.file }
     child = try ChildProcess(TestPaths.executable("okeyd"), arguments, environment: environment)
     let log = try await child.waitForError { $0.contains("okeyd listening") }
     guard let range = log.range(of: #"address=[0-9.]+:[0-9]+"#, options: .regularExpression) else {

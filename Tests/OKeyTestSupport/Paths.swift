@@ -29,6 +29,19 @@ public enum TestPaths {
   }
 }
 
+/// The audit key file of every okeyd the tests start (one per test process, so that a restarted
+/// okeyd keeps verifying what it signed before).
+public enum TestAuditKey {
+  /// Path of a file holding 32 random bytes.
+  public static let file: String = {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("okey-test-audit-\(UInt64.random(in: 0...UInt64.max)).key").path
+    var generator = SystemRandomNumberGenerator()
+    let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
+    FileManager.default.createFile(atPath: path, contents: Data(bytes), attributes: [.posixPermissions: 0o600])
+    return path
+  }()
+}
+
 /// Creates a fresh temporary folder, runs `body` with its path, then removes it.
 public func withTemporaryDirectory<Result>(_ body: (String) async throws -> Result) async throws -> Result {
   let path = FileManager.default.temporaryDirectory

@@ -107,6 +107,26 @@ public func withLDAPDirectory<Result>(
 }
 
 extension SlapdFixture {
+  /// Changes the directory as its administrator would: `ldif` is an `ldapmodify` change record
+  /// (dn, changetype, ...).
+  public func modify(_ ldif: String) async throws {
+    let result = try await ChildProcess.run(
+      "/usr/bin/ldapmodify", ["-x", "-H", uri, "-D", "cn=admin,dc=ac-test,dc=fr", "-w", "admin-secret"], input: ldif)
+    guard result.status == 0 else { throw ChildProcessError("ldapmodify failed (\(result.status)): \(result.error)") }
+  }
+
+  /// Marks `uid`'s account disabled (accountStatus: disabled), or active again.
+  public func setDisabled(_ uid: String, _ disabled: Bool = true) async throws {
+    try await modify(
+      """
+      dn: uid=\(uid),ou=people,dc=ac-test,dc=fr
+      changetype: modify
+      replace: accountStatus
+      accountStatus: \(disabled ? "disabled" : "active")
+
+      """)
+  }
+
   /// The pid of the running slapd, from its pid file.
   public var pid: Int32? {
     (try? String(contentsOfFile: folder + "/slapd.pid", encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }

@@ -204,6 +204,19 @@ public enum Okey_V1_RenewalService: Sendable {
                 type: .serverStreaming
             )
         }
+        /// Namespace for "GetDocument" metadata.
+        public enum GetDocument: Sendable {
+            /// Request type for "GetDocument".
+            public typealias Input = Okey_V1_GetDocumentRequest
+            /// Response type for "GetDocument".
+            public typealias Output = Okey_V1_GetDocumentResponse
+            /// Descriptor for "GetDocument".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "okey.v1.RenewalService"),
+                method: "GetDocument",
+                type: .unary
+            )
+        }
         /// Descriptors for all methods in the "okey.v1.RenewalService" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             StartRenewal.descriptor,
@@ -219,7 +232,8 @@ public enum Okey_V1_RenewalService: Sendable {
             SignCharter.descriptor,
             ListPickupSlots.descriptor,
             BookPickup.descriptor,
-            WatchRenewal.descriptor
+            WatchRenewal.descriptor,
+            GetDocument.descriptor
         ]
     }
 }
@@ -513,6 +527,26 @@ extension Okey_V1_RenewalService {
             request: GRPCCore.StreamingServerRequest<Okey_V1_WatchRenewalRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_WatchRenewalResponse>
+
+        /// Handle the "GetDocument" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Returns a supporting document of a request: its content to the agent, to the N+1 and N+2 of the
+        /// > routing snapshot (so that approval is never blind) and to DSI operators; its metadata only to
+        /// > support staff; NOT_FOUND to everyone else. Each read is an audit event of the request.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Okey_V1_GetDocumentRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Okey_V1_GetDocumentResponse` messages.
+        func getDocument(
+            request: GRPCCore.StreamingServerRequest<Okey_V1_GetDocumentRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_GetDocumentResponse>
     }
 
     /// Service protocol for the "okey.v1.RenewalService" service.
@@ -790,6 +824,26 @@ extension Okey_V1_RenewalService {
             request: GRPCCore.ServerRequest<Okey_V1_WatchRenewalRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_WatchRenewalResponse>
+
+        /// Handle the "GetDocument" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Returns a supporting document of a request: its content to the agent, to the N+1 and N+2 of the
+        /// > routing snapshot (so that approval is never blind) and to DSI operators; its metadata only to
+        /// > support staff; NOT_FOUND to everyone else. Each read is an audit event of the request.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Okey_V1_GetDocumentRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Okey_V1_GetDocumentResponse` message.
+        func getDocument(
+            request: GRPCCore.ServerRequest<Okey_V1_GetDocumentRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Okey_V1_GetDocumentResponse>
     }
 
     /// Simple service protocol for the "okey.v1.RenewalService" service.
@@ -1066,6 +1120,26 @@ extension Okey_V1_RenewalService {
             response: GRPCCore.RPCWriter<Okey_V1_WatchRenewalResponse>,
             context: GRPCCore.ServerContext
         ) async throws
+
+        /// Handle the "GetDocument" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Returns a supporting document of a request: its content to the agent, to the N+1 and N+2 of the
+        /// > routing snapshot (so that approval is never blind) and to DSI operators; its metadata only to
+        /// > support staff; NOT_FOUND to everyone else. Each read is an audit event of the request.
+        ///
+        /// - Parameters:
+        ///   - request: A `Okey_V1_GetDocumentRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Okey_V1_GetDocumentResponse` to respond with.
+        func getDocument(
+            request: Okey_V1_GetDocumentRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Okey_V1_GetDocumentResponse
     }
 }
 
@@ -1222,6 +1296,17 @@ extension Okey_V1_RenewalService.StreamingServiceProtocol {
             serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_WatchRenewalResponse>(),
             handler: { request, context in
                 try await self.watchRenewal(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Okey_V1_RenewalService.Method.GetDocument.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Okey_V1_GetDocumentRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_GetDocumentResponse>(),
+            handler: { request, context in
+                try await self.getDocument(
                     request: request,
                     context: context
                 )
@@ -1385,6 +1470,17 @@ extension Okey_V1_RenewalService.ServiceProtocol {
             context: context
         )
         return response
+    }
+
+    public func getDocument(
+        request: GRPCCore.StreamingServerRequest<Okey_V1_GetDocumentRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_GetDocumentResponse> {
+        let response = try await self.getDocument(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
     }
 }
 
@@ -1574,6 +1670,19 @@ extension Okey_V1_RenewalService.SimpleServiceProtocol {
                 )
                 return [:]
             }
+        )
+    }
+
+    public func getDocument(
+        request: GRPCCore.ServerRequest<Okey_V1_GetDocumentRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Okey_V1_GetDocumentResponse> {
+        return GRPCCore.ServerResponse<Okey_V1_GetDocumentResponse>(
+            message: try await self.getDocument(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
         )
     }
 }
@@ -1923,6 +2032,31 @@ extension Okey_V1_RenewalService {
             deserializer: some GRPCCore.MessageDeserializer<Okey_V1_WatchRenewalResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Okey_V1_WatchRenewalResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "GetDocument" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Returns a supporting document of a request: its content to the agent, to the N+1 and N+2 of the
+        /// > routing snapshot (so that approval is never blind) and to DSI operators; its metadata only to
+        /// > support staff; NOT_FOUND to everyone else. Each read is an audit event of the request.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Okey_V1_GetDocumentRequest` message.
+        ///   - serializer: A serializer for `Okey_V1_GetDocumentRequest` messages.
+        ///   - deserializer: A deserializer for `Okey_V1_GetDocumentResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func getDocument<Result>(
+            request: GRPCCore.ClientRequest<Okey_V1_GetDocumentRequest>,
+            serializer: some GRPCCore.MessageSerializer<Okey_V1_GetDocumentRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Okey_V1_GetDocumentResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_GetDocumentResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -2431,6 +2565,42 @@ extension Okey_V1_RenewalService {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "GetDocument" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Returns a supporting document of a request: its content to the agent, to the N+1 and N+2 of the
+        /// > routing snapshot (so that approval is never blind) and to DSI operators; its metadata only to
+        /// > support staff; NOT_FOUND to everyone else. Each read is an audit event of the request.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Okey_V1_GetDocumentRequest` message.
+        ///   - serializer: A serializer for `Okey_V1_GetDocumentRequest` messages.
+        ///   - deserializer: A deserializer for `Okey_V1_GetDocumentResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func getDocument<Result>(
+            request: GRPCCore.ClientRequest<Okey_V1_GetDocumentRequest>,
+            serializer: some GRPCCore.MessageSerializer<Okey_V1_GetDocumentRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Okey_V1_GetDocumentResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_GetDocumentResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Okey_V1_RenewalService.Method.GetDocument.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -2846,6 +3016,37 @@ extension Okey_V1_RenewalService.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_WatchRenewalRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Okey_V1_WatchRenewalResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "GetDocument" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Returns a supporting document of a request: its content to the agent, to the N+1 and N+2 of the
+    /// > routing snapshot (so that approval is never blind) and to DSI operators; its metadata only to
+    /// > support staff; NOT_FOUND to everyone else. Each read is an audit event of the request.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Okey_V1_GetDocumentRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func getDocument<Result>(
+        request: GRPCCore.ClientRequest<Okey_V1_GetDocumentRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_GetDocumentResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.getDocument(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_GetDocumentRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Okey_V1_GetDocumentResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -3319,6 +3520,41 @@ extension Okey_V1_RenewalService.ClientProtocol {
             metadata: metadata
         )
         return try await self.watchRenewal(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "GetDocument" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Returns a supporting document of a request: its content to the agent, to the N+1 and N+2 of the
+    /// > routing snapshot (so that approval is never blind) and to DSI operators; its metadata only to
+    /// > support staff; NOT_FOUND to everyone else. Each read is an audit event of the request.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func getDocument<Result>(
+        _ message: Okey_V1_GetDocumentRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_GetDocumentResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Okey_V1_GetDocumentRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.getDocument(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -87,6 +87,19 @@ public enum Okey_V1_SupportService: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "GetAuditHead" metadata.
+        public enum GetAuditHead: Sendable {
+            /// Request type for "GetAuditHead".
+            public typealias Input = Okey_V1_GetAuditHeadRequest
+            /// Response type for "GetAuditHead".
+            public typealias Output = Okey_V1_GetAuditHeadResponse
+            /// Descriptor for "GetAuditHead".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "okey.v1.SupportService"),
+                method: "GetAuditHead",
+                type: .unary
+            )
+        }
         /// Namespace for "Stats" metadata.
         public enum Stats: Sendable {
             /// Request type for "Stats".
@@ -120,6 +133,7 @@ public enum Okey_V1_SupportService: Sendable {
             ResolveRouting.descriptor,
             ListKeys.descriptor,
             VerifyAuditTrail.descriptor,
+            GetAuditHead.descriptor,
             Stats.descriptor,
             ListOutbox.descriptor
         ]
@@ -241,6 +255,25 @@ extension Okey_V1_SupportService {
             request: GRPCCore.StreamingServerRequest<Okey_V1_VerifyAuditTrailRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_VerifyAuditTrailResponse>
+
+        /// Handle the "GetAuditHead" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The head of the audit chain (last sequence, its hash, its time), to keep outside OKEY and give
+        /// > back to VerifyAuditTrail later: a chain cut after it is then detected.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Okey_V1_GetAuditHeadRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Okey_V1_GetAuditHeadResponse` messages.
+        func getAuditHead(
+            request: GRPCCore.StreamingServerRequest<Okey_V1_GetAuditHeadRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_GetAuditHeadResponse>
 
         /// Handle the "Stats" method.
         ///
@@ -381,6 +414,25 @@ extension Okey_V1_SupportService {
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Okey_V1_VerifyAuditTrailResponse>
 
+        /// Handle the "GetAuditHead" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The head of the audit chain (last sequence, its hash, its time), to keep outside OKEY and give
+        /// > back to VerifyAuditTrail later: a chain cut after it is then detected.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Okey_V1_GetAuditHeadRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Okey_V1_GetAuditHeadResponse` message.
+        func getAuditHead(
+            request: GRPCCore.ServerRequest<Okey_V1_GetAuditHeadRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Okey_V1_GetAuditHeadResponse>
+
         /// Handle the "Stats" method.
         ///
         /// > Source IDL Documentation:
@@ -518,6 +570,25 @@ extension Okey_V1_SupportService {
             context: GRPCCore.ServerContext
         ) async throws -> Okey_V1_VerifyAuditTrailResponse
 
+        /// Handle the "GetAuditHead" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The head of the audit chain (last sequence, its hash, its time), to keep outside OKEY and give
+        /// > back to VerifyAuditTrail later: a chain cut after it is then detected.
+        ///
+        /// - Parameters:
+        ///   - request: A `Okey_V1_GetAuditHeadRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Okey_V1_GetAuditHeadResponse` to respond with.
+        func getAuditHead(
+            request: Okey_V1_GetAuditHeadRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Okey_V1_GetAuditHeadResponse
+
         /// Handle the "Stats" method.
         ///
         /// > Source IDL Documentation:
@@ -616,6 +687,17 @@ extension Okey_V1_SupportService.StreamingServiceProtocol {
             }
         )
         router.registerHandler(
+            forMethod: Okey_V1_SupportService.Method.GetAuditHead.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Okey_V1_GetAuditHeadRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_GetAuditHeadResponse>(),
+            handler: { request, context in
+                try await self.getAuditHead(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
             forMethod: Okey_V1_SupportService.Method.Stats.descriptor,
             deserializer: GRPCProtobuf.ProtobufDeserializer<Okey_V1_StatsRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_StatsResponse>(),
@@ -692,6 +774,17 @@ extension Okey_V1_SupportService.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_VerifyAuditTrailResponse> {
         let response = try await self.verifyAuditTrail(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func getAuditHead(
+        request: GRPCCore.StreamingServerRequest<Okey_V1_GetAuditHeadRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_GetAuditHeadResponse> {
+        let response = try await self.getAuditHead(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -782,6 +875,19 @@ extension Okey_V1_SupportService.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Okey_V1_VerifyAuditTrailResponse> {
         return GRPCCore.ServerResponse<Okey_V1_VerifyAuditTrailResponse>(
             message: try await self.verifyAuditTrail(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func getAuditHead(
+        request: GRPCCore.ServerRequest<Okey_V1_GetAuditHeadRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Okey_V1_GetAuditHeadResponse> {
+        return GRPCCore.ServerResponse<Okey_V1_GetAuditHeadResponse>(
+            message: try await self.getAuditHead(
                 request: request.message,
                 context: context
             ),
@@ -942,6 +1048,30 @@ extension Okey_V1_SupportService {
             deserializer: some GRPCCore.MessageDeserializer<Okey_V1_VerifyAuditTrailResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_VerifyAuditTrailResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "GetAuditHead" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The head of the audit chain (last sequence, its hash, its time), to keep outside OKEY and give
+        /// > back to VerifyAuditTrail later: a chain cut after it is then detected.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Okey_V1_GetAuditHeadRequest` message.
+        ///   - serializer: A serializer for `Okey_V1_GetAuditHeadRequest` messages.
+        ///   - deserializer: A deserializer for `Okey_V1_GetAuditHeadResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func getAuditHead<Result>(
+            request: GRPCCore.ClientRequest<Okey_V1_GetAuditHeadRequest>,
+            serializer: some GRPCCore.MessageSerializer<Okey_V1_GetAuditHeadRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Okey_V1_GetAuditHeadResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_GetAuditHeadResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
 
         /// Call the "Stats" method.
@@ -1181,6 +1311,41 @@ extension Okey_V1_SupportService {
             )
         }
 
+        /// Call the "GetAuditHead" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The head of the audit chain (last sequence, its hash, its time), to keep outside OKEY and give
+        /// > back to VerifyAuditTrail later: a chain cut after it is then detected.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Okey_V1_GetAuditHeadRequest` message.
+        ///   - serializer: A serializer for `Okey_V1_GetAuditHeadRequest` messages.
+        ///   - deserializer: A deserializer for `Okey_V1_GetAuditHeadResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func getAuditHead<Result>(
+            request: GRPCCore.ClientRequest<Okey_V1_GetAuditHeadRequest>,
+            serializer: some GRPCCore.MessageSerializer<Okey_V1_GetAuditHeadRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Okey_V1_GetAuditHeadResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_GetAuditHeadResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Okey_V1_SupportService.Method.GetAuditHead.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
         /// Call the "Stats" method.
         ///
         /// > Source IDL Documentation:
@@ -1394,6 +1559,36 @@ extension Okey_V1_SupportService.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_VerifyAuditTrailRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Okey_V1_VerifyAuditTrailResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "GetAuditHead" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > The head of the audit chain (last sequence, its hash, its time), to keep outside OKEY and give
+    /// > back to VerifyAuditTrail later: a chain cut after it is then detected.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Okey_V1_GetAuditHeadRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func getAuditHead<Result>(
+        request: GRPCCore.ClientRequest<Okey_V1_GetAuditHeadRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_GetAuditHeadResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.getAuditHead(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_GetAuditHeadRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Okey_V1_GetAuditHeadResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -1620,6 +1815,40 @@ extension Okey_V1_SupportService.ClientProtocol {
             metadata: metadata
         )
         return try await self.verifyAuditTrail(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "GetAuditHead" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > The head of the audit chain (last sequence, its hash, its time), to keep outside OKEY and give
+    /// > back to VerifyAuditTrail later: a chain cut after it is then detected.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func getAuditHead<Result>(
+        _ message: Okey_V1_GetAuditHeadRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_GetAuditHeadResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Okey_V1_GetAuditHeadRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.getAuditHead(
             request: request,
             options: options,
             onResponse: handleResponse

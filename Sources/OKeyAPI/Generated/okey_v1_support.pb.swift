@@ -162,6 +162,13 @@ public nonisolated struct Okey_V1_VerifyAuditTrailRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
+  /// Optional: a head exported earlier (GetAuditHead, `okey audit head`). The chain must still hold
+  /// that event with that hash; a shorter chain is reported TRUNCATED. 0 for none.
+  public var expectedHeadSequence: Int64 = 0
+
+  /// The hash of that event (lower-case hex), with expected_head_sequence.
+  public var expectedHeadHash: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -173,14 +180,19 @@ public nonisolated struct Okey_V1_AuditProblem: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Sequence number of the event where the chain breaks.
+  /// Sequence number of the event where the chain breaks (0 when it concerns no event).
   public var sequence: Int64 = 0
 
-  /// What is wrong: ALTERED, INSERTED or REMOVED.
+  /// What is wrong: ALTERED (an event or its signature does not match), INSERTED, REMOVED (events
+  /// missing), TRUNCATED (the chain ends before an exported head), EMPTIED (no events while requests
+  /// exist), STATE_MISMATCH (a request's stored state is not the one its last event recorded).
   public var kind: String = String()
 
   /// For people.
   public var message: String = String()
+
+  /// The request concerned, for STATE_MISMATCH; empty otherwise.
+  public var requestID: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -202,9 +214,55 @@ public nonisolated struct Okey_V1_VerifyAuditTrailResponse: Sendable {
   /// Breaks found; empty when intact.
   public var problems: [Okey_V1_AuditProblem] = []
 
+  /// True when events are signed with okeyd's audit key (HMAC-SHA-256) and the signatures were checked.
+  public var keyed: Bool = false
+
+  /// Requests whose stored state was compared with their last event.
+  public var requestsChecked: Int64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+}
+
+/// GetAuditHead input.
+public nonisolated struct Okey_V1_GetAuditHeadRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// GetAuditHead result.
+public nonisolated struct Okey_V1_GetAuditHeadResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Sequence number of the last event (0 for an empty chain).
+  public var sequence: Int64 = 0
+
+  /// Its hash (lower-case hex).
+  public var hash: String = String()
+
+  /// When it was written.
+  public var at: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_at ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_at = newValue}
+  }
+  /// Returns true if `at` has been explicitly set.
+  public var hasAt: Bool {self._at != nil}
+  /// Clears the value of `at`. Subsequent reads from it will return its default value.
+  public mutating func clearAt() {self._at = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _at: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
 }
 
 /// Stats input.
@@ -576,18 +634,34 @@ nonisolated extension Okey_V1_ListKeysResponse: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension Okey_V1_VerifyAuditTrailRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".VerifyAuditTrailRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}expected_head_sequence\0\u{3}expected_head_hash\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    // Load everything into unknown fields
-    while try decoder.nextFieldNumber() != nil {}
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.expectedHeadSequence) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.expectedHeadHash) }()
+      default: break
+      }
+    }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.expectedHeadSequence != 0 {
+      try visitor.visitSingularInt64Field(value: self.expectedHeadSequence, fieldNumber: 1)
+    }
+    if !self.expectedHeadHash.isEmpty {
+      try visitor.visitSingularStringField(value: self.expectedHeadHash, fieldNumber: 2)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Okey_V1_VerifyAuditTrailRequest, rhs: Okey_V1_VerifyAuditTrailRequest) -> Bool {
+    if lhs.expectedHeadSequence != rhs.expectedHeadSequence {return false}
+    if lhs.expectedHeadHash != rhs.expectedHeadHash {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -595,7 +669,7 @@ nonisolated extension Okey_V1_VerifyAuditTrailRequest: SwiftProtobuf.Message, Sw
 
 nonisolated extension Okey_V1_AuditProblem: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".AuditProblem"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}sequence\0\u{1}kind\0\u{1}message\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}sequence\0\u{1}kind\0\u{1}message\0\u{3}request_id\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -606,6 +680,7 @@ nonisolated extension Okey_V1_AuditProblem: SwiftProtobuf.Message, SwiftProtobuf
       case 1: try { try decoder.decodeSingularInt64Field(value: &self.sequence) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.kind) }()
       case 3: try { try decoder.decodeSingularStringField(value: &self.message) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.requestID) }()
       default: break
       }
     }
@@ -621,6 +696,9 @@ nonisolated extension Okey_V1_AuditProblem: SwiftProtobuf.Message, SwiftProtobuf
     if !self.message.isEmpty {
       try visitor.visitSingularStringField(value: self.message, fieldNumber: 3)
     }
+    if !self.requestID.isEmpty {
+      try visitor.visitSingularStringField(value: self.requestID, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -628,6 +706,7 @@ nonisolated extension Okey_V1_AuditProblem: SwiftProtobuf.Message, SwiftProtobuf
     if lhs.sequence != rhs.sequence {return false}
     if lhs.kind != rhs.kind {return false}
     if lhs.message != rhs.message {return false}
+    if lhs.requestID != rhs.requestID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -635,7 +714,7 @@ nonisolated extension Okey_V1_AuditProblem: SwiftProtobuf.Message, SwiftProtobuf
 
 nonisolated extension Okey_V1_VerifyAuditTrailResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".VerifyAuditTrailResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}intact\0\u{3}events_checked\0\u{1}problems\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}intact\0\u{3}events_checked\0\u{1}problems\0\u{1}keyed\0\u{3}requests_checked\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -646,6 +725,8 @@ nonisolated extension Okey_V1_VerifyAuditTrailResponse: SwiftProtobuf.Message, S
       case 1: try { try decoder.decodeSingularBoolField(value: &self.intact) }()
       case 2: try { try decoder.decodeSingularInt64Field(value: &self.eventsChecked) }()
       case 3: try { try decoder.decodeRepeatedMessageField(value: &self.problems) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.keyed) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.requestsChecked) }()
       default: break
       }
     }
@@ -661,6 +742,12 @@ nonisolated extension Okey_V1_VerifyAuditTrailResponse: SwiftProtobuf.Message, S
     if !self.problems.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.problems, fieldNumber: 3)
     }
+    if self.keyed != false {
+      try visitor.visitSingularBoolField(value: self.keyed, fieldNumber: 4)
+    }
+    if self.requestsChecked != 0 {
+      try visitor.visitSingularInt64Field(value: self.requestsChecked, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -668,6 +755,71 @@ nonisolated extension Okey_V1_VerifyAuditTrailResponse: SwiftProtobuf.Message, S
     if lhs.intact != rhs.intact {return false}
     if lhs.eventsChecked != rhs.eventsChecked {return false}
     if lhs.problems != rhs.problems {return false}
+    if lhs.keyed != rhs.keyed {return false}
+    if lhs.requestsChecked != rhs.requestsChecked {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Okey_V1_GetAuditHeadRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GetAuditHeadRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Okey_V1_GetAuditHeadRequest, rhs: Okey_V1_GetAuditHeadRequest) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Okey_V1_GetAuditHeadResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GetAuditHeadResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}sequence\0\u{1}hash\0\u{1}at\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.sequence) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.hash) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._at) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.sequence != 0 {
+      try visitor.visitSingularInt64Field(value: self.sequence, fieldNumber: 1)
+    }
+    if !self.hash.isEmpty {
+      try visitor.visitSingularStringField(value: self.hash, fieldNumber: 2)
+    }
+    try { if let v = self._at {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Okey_V1_GetAuditHeadResponse, rhs: Okey_V1_GetAuditHeadResponse) -> Bool {
+    if lhs.sequence != rhs.sequence {return false}
+    if lhs.hash != rhs.hash {return false}
+    if lhs._at != rhs._at {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -68,6 +68,12 @@ public final class LDAPDirectory: Directory {
     return try await search(base: configuration.groupsBase, scope: .subtree, filter: filter, attributes: ["cn"]).map(\.dn)
   }
 
+  public func managesSomeone(dn: String) async throws -> Bool {
+    guard LDAPText.normalizeDN(dn) != nil else { return false }
+    let filter = "(&(objectClass=person)(\(routing.managerAttribute)=\(LDAPText.escapeFilterValue(dn))))"
+    return try await !search(base: configuration.peopleBase, scope: .subtree, filter: filter, attributes: ["1.1"], sizeLimit: 1).isEmpty
+  }
+
   public func checkPassword(dn: String, password: String) async throws -> Bool {
     // An empty password would be an anonymous bind, which succeeds: refuse it before any bind.
     guard !password.isEmpty, !dn.isEmpty else { return false }

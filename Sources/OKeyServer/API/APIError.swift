@@ -70,7 +70,8 @@ enum ErrorMapping {
   static func code(for refusal: RenewalRefusal.Code) -> RPCError.Code {
     switch refusal {
     case .invalidField, .documentType, .validatorInvalid: return .invalidArgument
-    case .notYourRequest, .notAnApprover, .ownRequest, .notDSI: return .permissionDenied
+    case .notYourRequest, .notAnApprover, .ownRequest, .notDSI, .validatorNotAllowed, .personDisabled, .scopeNotGranted:
+      return .permissionDenied
     case .staleVersion: return .aborted
     case .openRequestExists: return .alreadyExists
     case .documentNotFound: return .notFound

@@ -22,7 +22,7 @@ final class RenewalApplication: Sendable {
   /// Failed logins per uid.
   let loginThrottle: LoginThrottle
   /// People service accounts act for, with their groups, cached like directory entries.
-  let actingPrincipals: TTLCache<String, Principal?>
+  let actingPeople: TTLCache<String, ActingPerson?>
 
   init(
     configuration: OKeyConfiguration, store: any RenewalStore, directory: any Directory, resolver: RoutingResolver,
@@ -37,9 +37,10 @@ final class RenewalApplication: Sendable {
       maxBytes: configuration.limits.maxDocumentBytes, maxCount: configuration.limits.maxDocumentsPerRequest)
     self.logger = logger
     self.clock = clock
-    self.sessions = SessionBook(store: store, clock: clock)
+    self.sessions = SessionBook(
+      store: store, clock: clock, resolver: resolver, recheckSeconds: configuration.sessions.recheckSeconds, logger: logger)
     self.loginThrottle = LoginThrottle(maxFailures: configuration.sessions.maxFailedLogins, windowSeconds: configuration.sessions.lockoutSeconds)
-    self.actingPrincipals = TTLCache(
+    self.actingPeople = TTLCache(
       ttl: .milliseconds(Int64(configuration.directory.cacheTTLSeconds * 1000)), capacity: configuration.directory.cacheCapacity)
   }
 
@@ -68,6 +69,47 @@ final class RenewalApplication: Sendable {
     return key
   }
 
+  /// A person a service account acts for, with their directory groups.
+  struct ActingPerson: Sendable {
+    var person: DirectoryPerson
+    var groups: Set<Actor.GroupRole>
+  }
+
+  /// The person named by `x-okey-on-behalf-of` and their groups, for the directory cache's lifetime
+  /// (at most `sessions.recheckSeconds`): one lookup, not one per call. Nil when no single entry has
+  /// the uid.
+  func actingPerson(_ uid: String) async throws -> ActingPerson? {
+    let resolver = self.resolver
+    return try await actingPeople.value(for: uid) {
+      guard let person = try await resolver.person(uid: uid) else { return nil }
+      return ActingPerson(person: person, groups: try await resolver.groupRoles(of: person))
+    }
+  }
+
+  /// Throws when `principal` no longer holds: a session ended, revoked or expired, or a person acted
+  /// for who is gone or disabled. Long calls (WatchRenewal) ask it from time to time.
+  func revalidate(_ principal: Principal) async throws {
+    switch principal.kind {
+    case .session(let hash, _):
+      guard try await sessions.session(forTokenHash: hash) != nil else {
+        throw APIError.unauthenticated("TOKEN_INVALID", "the session ended: log in again")
+      }
+    case .serviceAccount:
+      guard let uid = principal.person?.uid else { return }
+      guard let acting = try await actingPerson(uid), acting.person.active else {
+        throw APIError.denied("PERSON_DISABLED", "\(uid) is disabled in the directory: nobody may act for them")
+      }
+    }
+  }
+
+  /// PERMISSION_DENIED unless the directory, read now (no cache), holds `actor` as one active
+  /// person: a decision is never taken by an account disabled since its session or snapshot.
+  func requireActiveNow(_ actor: Actor) async throws {
+    guard let person = try await resolver.person(uid: actor.uid, fresh: true), person.active else {
+      throw APIError.denied("PERSON_DISABLED", "\(actor.uid) is disabled in the directory: a disabled account cannot decide")
+    }
+  }
+
   // MARK: Reading
 
   /// The request, or NOT_FOUND.
@@ -85,11 +127,12 @@ final class RenewalApplication: Sendable {
     return renewal
   }
 
-  /// PERMISSION_DENIED unless `actor` is the request's agent, an approver its routing snapshot
-  /// names, or a DSI operator.
+  /// PERMISSION_DENIED unless `actor` is the request's agent (with the agent capacity), an approver
+  /// its routing snapshot names (with the approver capacity), or a DSI operator.
   static func requireVisible(_ renewal: RenewalRequest, to actor: Actor) throws {
-    let approver = renewal.routed && renewal.routing.namesApprover(actor.uid)
-    guard renewal.agentUID == actor.uid || approver || actor.isDSI else {
+    let agent = renewal.agentUID == actor.uid && actor.capacities.contains(.agent)
+    let approver = renewal.routed && renewal.routing.namesApprover(actor.uid) && actor.capacities.contains(.approver)
+    guard agent || approver || actor.isDSI else {
       throw APIError.denied("NOT_YOUR_REQUEST", "request \(renewal.id) is not yours: agents see their own requests only")
     }
   }
@@ -159,42 +202,86 @@ extension Optional {
 
 /// Sessions: issued at login, stored hashed, found by token hash until they expire. A session found
 /// is remembered for a few seconds (never past its expiry), so that a person's calls do not each
-/// read the database; unknown tokens are never remembered.
+/// read the database; unknown tokens are never remembered. The person and their groups are read
+/// again from the directory at most `recheckSeconds` after the last read: a person disabled or gone
+/// loses the session, a person removed from a group loses its rights.
 struct SessionBook: Sendable {
   let store: any RenewalStore
   let clock: @Sendable () -> Instant
+  let resolver: RoutingResolver
+  let logger: Logger
   /// Sessions found in the database, by token hash, trusted for 30 s without reading them again.
   private let recent = TTLCache<String, Principal>(ttl: .seconds(30), capacity: 10_000)
+  /// Sessions whose person and groups were read from the directory less than `recheckSeconds` ago.
+  private let checked: TTLCache<String, Principal>
   /// Sessions ended by logout, kept longer than `recent` keeps anything: a call that read the
   /// session just before the logout cannot put it back in `recent` for later calls.
   private let ended = TTLCache<String, Bool>(ttl: .seconds(60), capacity: 10_000)
 
-  init(store: any RenewalStore, clock: @escaping @Sendable () -> Instant) {
+  init(store: any RenewalStore, clock: @escaping @Sendable () -> Instant, resolver: RoutingResolver, recheckSeconds: Int, logger: Logger) {
     self.store = store
     self.clock = clock
+    self.resolver = resolver
+    self.logger = logger
+    self.checked = TTLCache(ttl: .seconds(recheckSeconds), capacity: 10_000)
   }
 
   func open(for person: DirectoryPerson, groups: Set<Actor.GroupRole>, ttlSeconds: Int) async throws -> (token: String, expiresAt: Instant) {
     let token = Tokens.make()
     let now = clock()
     let expiresAt = now.adding(seconds: Int64(ttlSeconds))
+    let hash = Tokens.hash(token)
     try await store.saveSession(
       StoredSession(
-        tokenHash: Tokens.hash(token), uid: person.uid, createdAt: now, expiresAt: expiresAt, dn: person.dn,
+        tokenHash: hash, uid: person.uid, createdAt: now, expiresAt: expiresAt, dn: person.dn,
         displayName: person.displayName, mail: person.mail, groups: groups))
+    // Just read from the directory by the login itself.
+    checked.insert(Principal(person: person, actor: Actor(uid: person.uid, groups: groups), kind: .session(tokenHash: hash, expiresAt: expiresAt)), for: hash)
     return (token, expiresAt)
   }
 
-  /// Ends a session: its token stops working at once (the remembered entry goes too).
+  /// Ends a session: its token stops working at once (the remembered entries go too).
   func close(tokenHash hash: String) async throws -> Bool {
     ended.insert(true, for: hash)
     recent.remove(hash)
+    checked.remove(hash)
     return try await store.deleteSession(tokenHash: hash)
   }
 
+  /// The session of `hash`, with its person and groups as the directory gives them (re-read when
+  /// the last read is older than `recheckSeconds`); nil when unknown, expired, ended or revoked.
   func session(forTokenHash hash: String) async throws -> Principal? {
     let now = clock()
     if ended.cached(hash) != nil { return nil }
+    if let principal = checked.cached(hash) {
+      guard case .session(_, let expiresAt) = principal.kind, now < expiresAt else {
+        checked.remove(hash)
+        return nil
+      }
+      return principal
+    }
+    guard var principal = try await stored(hash, now: now) else { return nil }
+    let uid = principal.actor.uid
+    do {
+      guard let person = try await resolver.person(uid: uid, fresh: true), person.active else {
+        logger.notice("session revoked", metadata: ["uid": "\(uid)", "why": "disabled or no longer a single entry in the directory"])
+        _ = try await close(tokenHash: hash)
+        return nil
+      }
+      principal.person = person
+      principal.actor.groups = try await resolver.groupRoles(of: person)
+    } catch let error as DirectoryError {
+      // An outage must not lock everyone out: keep what the session knew, and read again next call.
+      logger.warning("session not re-read: directory unavailable", metadata: ["uid": "\(uid)", "cause": "\(error)"])
+      return principal
+    }
+    if ended.cached(hash) != nil { return nil }
+    checked.insert(principal, for: hash)
+    recent.insert(principal, for: hash)
+    return principal
+  }
+
+  private func stored(_ hash: String, now: Instant) async throws -> Principal? {
     if let principal = recent.cached(hash) {
       guard case .session(_, let expiresAt) = principal.kind, now < expiresAt else {
         recent.remove(hash)

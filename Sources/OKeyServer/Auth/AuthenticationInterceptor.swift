@@ -1,6 +1,8 @@
 import Foundation
 import GRPCCore
+import GRPCNIOTransportHTTP2
 import Logging
+import X509
 import OKeyDirectory
 import OKeyDomain
 import OKeyStore
@@ -25,7 +27,7 @@ struct AuthenticationInterceptor: ServerInterceptor {
     }
     let principal: Principal
     do {
-      principal = try await authenticate(request.metadata)
+      principal = try await authenticate(request.metadata, context: context)
     } catch {
       logger.notice(
         "call denied", metadata: ["method": "\(method)", "peer": "\(context.remotePeer)", "why": "\(String(describing: (error as? APIError)?.reason ?? "\(type(of: error))"))"])
@@ -50,7 +52,9 @@ struct AuthenticationInterceptor: ServerInterceptor {
     return response
   }
 
-  func authenticate(_ metadata: Metadata) async throws -> Principal {
+  /// Authenticates first, then decides what the credential may do: a credential that is not valid
+  /// is UNAUTHENTICATED whatever else the call carries.
+  func authenticate(_ metadata: Metadata, context: ServerContext? = nil) async throws -> Principal {
     let header = metadata[stringValues: "authorization"].first(where: { _ in true }) ?? ""
     guard header.lowercased().hasPrefix("bearer "), case let token = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces), !token.isEmpty else {
       throw APIError.unauthenticated("TOKEN_MISSING", "no token: log in (AuthService.Login) and send authorization: Bearer <token>")
@@ -59,8 +63,14 @@ struct AuthenticationInterceptor: ServerInterceptor {
     let hash = Tokens.hash(token)
     let onBehalfOf = metadata[stringValues: "x-okey-on-behalf-of"].first(where: { _ in true })
     if let account = application.configuration.serviceAccounts.first(where: { Tokens.equal($0.keySHA256, hash) }) {
+      if let subject = account.clientCertificateSubject {
+        guard let presented = Self.clientCertificateSubject(context), Self.sameSubject(presented, subject) else {
+          throw APIError.unauthenticated(
+            "CLIENT_CERTIFICATE", "service account \(account.name)'s key is accepted only from its own client certificate")
+        }
+      }
       guard let uid = onBehalfOf, !uid.isEmpty else {
-        return Principal(person: nil, actor: Actor(uid: "", serviceAccount: account.name), kind: .serviceAccount(name: account.name))
+        return Principal(person: nil, actor: Actor(uid: "", serviceAccount: account.name, capacities: []), kind: .serviceAccount(name: account.name))
       }
       guard account.actsForPeople else {
         throw APIError.denied("ON_BEHALF_OF_NOT_ALLOWED", "service account \(account.name) may not act for people")
@@ -68,24 +78,50 @@ struct AuthenticationInterceptor: ServerInterceptor {
       guard RenewalApplication.isPlausibleUID(uid) else {
         throw APIError.denied("UNKNOWN_PERSON", "x-okey-on-behalf-of names no single person of the directory")
       }
-      let application = self.application
-      // The person and their groups for the directory cache's lifetime: one lookup, not one per call.
-      let principal: Principal? = try await application.actingPrincipals.value(for: account.name + "\u{0}" + uid) {
-        guard let person = try await application.resolver.person(uid: uid) else { return nil }
-        let groups = try await application.resolver.groupRoles(of: person)
-        return Principal(person: person, actor: Actor(uid: person.uid, groups: groups, serviceAccount: account.name), kind: .serviceAccount(name: account.name))
-      }
-      guard let principal else {
+      guard let person = try await application.actingPerson(uid) else {
         throw APIError.denied("UNKNOWN_PERSON", "x-okey-on-behalf-of names no single person of the directory")
       }
-      return principal
-    }
-    if onBehalfOf != nil {
-      throw APIError.denied("ON_BEHALF_OF_NOT_ALLOWED", "only service accounts may send x-okey-on-behalf-of")
+      guard person.person.active else {
+        throw APIError.denied("PERSON_DISABLED", "\(uid) is disabled in the directory: nobody may act for them")
+      }
+      return Principal.acting(for: person.person, groups: person.groups, through: account)
     }
     guard let session = try await application.sessions.session(forTokenHash: hash) else {
       throw APIError.unauthenticated("TOKEN_INVALID", "the token is unknown or expired: log in again")
     }
+    if onBehalfOf != nil {
+      throw APIError.denied("ON_BEHALF_OF_NOT_ALLOWED", "only service accounts may send x-okey-on-behalf-of")
+    }
     return session
+  }
+
+  /// The subject of the mutual-TLS client certificate of the call, if any.
+  static func clientCertificateSubject(_ context: ServerContext?) -> String? {
+    guard let posix = context?.transportSpecific as? HTTP2ServerTransport.Posix.Context, let certificate = posix.peerCertificate else { return nil }
+    return String(describing: certificate.subject)
+  }
+
+  static func sameSubject(_ lhs: String, _ rhs: String) -> Bool {
+    func normal(_ text: String) -> String {
+      text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.joined(separator: ",")
+    }
+    return normal(lhs) == normal(rhs)
+  }
+}
+
+extension Principal {
+  /// A service account acting for `person`: the person's rights, limited to the roles the account
+  /// is configured for, never more.
+  static func acting(for person: DirectoryPerson, groups: Set<Actor.GroupRole>, through account: OKeyConfiguration.ServiceAccount) -> Principal {
+    let roles = Set(account.roles)
+    var capacities: Set<Actor.Capacity> = []
+    if roles.contains(.agent) { capacities.insert(.agent) }
+    if roles.contains(.approver) { capacities.insert(.approver) }
+    var allowedGroups: Set<Actor.GroupRole> = []
+    if roles.contains(.dsi), groups.contains(.dsi) { allowedGroups.insert(.dsi) }
+    if roles.contains(.support), groups.contains(.support) { allowedGroups.insert(.support) }
+    return Principal(
+      person: person, actor: Actor(uid: person.uid, groups: allowedGroups, serviceAccount: account.name, capacities: capacities),
+      kind: .serviceAccount(name: account.name))
   }
 }

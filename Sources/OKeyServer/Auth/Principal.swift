@@ -30,6 +30,18 @@ struct Principal: Sendable {
     return (person, actor)
   }
 
+  /// The person and actor, or PERMISSION_DENIED unless the caller may act with `capacity` (a
+  /// person's own session may; an internal system only when its roles list it).
+  func require(_ capacity: Actor.Capacity) throws -> (DirectoryPerson, Actor) {
+    let (person, actor) = try requirePerson()
+    guard actor.capacities.contains(capacity) else {
+      throw APIError.denied(
+        "SCOPE_NOT_GRANTED",
+        "service account \(actor.serviceAccount ?? "?") may not act as \(capacity == .agent ? "the agent" : "a validator") for people: its roles do not list \(capacity.rawValue.lowercased())")
+    }
+    return (person, actor)
+  }
+
   /// PERMISSION_DENIED unless the caller is a DSI operator.
   func requireDSI() throws -> Actor {
     let (_, actor) = try requirePerson()

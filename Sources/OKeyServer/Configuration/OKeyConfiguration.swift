@@ -9,9 +9,11 @@ import Yams
 public struct OKeyConfiguration: Sendable, Equatable, Codable {
   /// Where okeyd listens. Default 127.0.0.1:50051.
   public var listen = ListenAddress(host: "127.0.0.1", port: 50051)
-  /// TLS on the gRPC listener; nil for none (then `plaintext` must say so).
+  /// TLS on the gRPC listener; nil for none (allowed on a loopback address, elsewhere only with
+  /// `plaintext`).
   public var tls: TLSSettings?
-  /// Listen without TLS: only when set explicitly (file, or OKEY_PLAINTEXT=true). Default false.
+  /// Listen without TLS on a non-loopback address: only when set explicitly (file, or
+  /// OKEY_PLAINTEXT=true). A loopback address needs no TLS and no flag. Default false.
   public var plaintext = false
 
   /// The listener's certificate and, for internal systems, client-certificate verification.
@@ -53,6 +55,8 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
   public var mail = Mail()
   /// Where Prometheus scrapes `GET /metrics` (HOST:PORT); nil for no metrics listener.
   public var metricsListen: ListenAddress?
+  /// The audit trail's key and head export.
+  public var audit = Audit()
 
   /// Notification mail: how messages leave the outbox.
   public struct Mail: Sendable, Equatable, Codable {
@@ -114,24 +118,47 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
     public var maxFailedLogins = 5
     /// How long logins for a uid pause after too many failures, in seconds. Default 300.
     public var lockoutSeconds = 300
+    /// Longest time a session's person and groups are trusted without reading them again from the
+    /// directory, in seconds: a person disabled or removed from a group loses those rights within it.
+    /// Default 300.
+    public var recheckSeconds = 300
     /// The defaults.
     public init() {}
   }
 
   /// An internal system allowed to call the API with a key, possibly for people.
   public struct ServiceAccount: Sendable, Equatable, Codable {
+    /// What a service account may do for the person it acts for.
+    public enum Role: String, Sendable, Hashable, Codable, CaseIterable {
+      /// The person's own requests, through RenewalService.
+      case agent
+      /// Decisions as N+1 or N+2 (ApprovalService, and reading the requests to decide).
+      case approver
+      /// The DSI's operations, when the person is a DSI operator.
+      case dsi
+      /// Support's read-only queries, when the person is support staff.
+      case support
+    }
+
     /// Its name, as the audit trail shows it (e.g. "portal").
     public var name: String
     /// Lower-case hex SHA-256 of its key (the key itself is never in the file).
     public var keySHA256: String
     /// True when it may act for a person with `x-okey-on-behalf-of`. Default true.
     public var actsForPeople = true
+    /// The roles it may exercise for a person, never more than the person holds. Default [agent].
+    public var roles: [Role] = [.agent]
+    /// When set, the key is accepted only from a mutual-TLS client whose certificate subject is this
+    /// (RFC 4514 text, e.g. `CN=portal,O=ac-test`; compared without case). Default none.
+    public var clientCertificateSubject: String?
 
     /// Creates a service account.
-    public init(name: String, keySHA256: String, actsForPeople: Bool = true) {
+    public init(name: String, keySHA256: String, actsForPeople: Bool = true, roles: [Role] = [.agent], clientCertificateSubject: String? = nil) {
       self.name = name
       self.keySHA256 = keySHA256
       self.actsForPeople = actsForPeople
+      self.roles = roles
+      self.clientCertificateSubject = clientCertificateSubject
     }
 
     public init(from decoder: any Decoder) throws {
@@ -139,7 +166,24 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
       name = try container.decode(String.self, forKey: .name)
       keySHA256 = try container.decode(String.self, forKey: .keySHA256)
       actsForPeople = try container.decodeIfPresent(Bool.self, forKey: .actsForPeople) ?? true
+      roles = try container.decodeIfPresent([Role].self, forKey: .roles) ?? [.agent]
+      clientCertificateSubject = try container.decodeIfPresent(String.self, forKey: .clientCertificateSubject)
     }
+  }
+
+  /// The audit trail's protection.
+  public struct Audit: Sendable, Equatable, Codable {
+    /// A file holding the HMAC key of the audit trail (at least 32 bytes; e.g.
+    /// `head -c 32 /dev/urandom > audit.key`), kept outside the database and its backups. Required
+    /// unless `allowUnkeyed`.
+    public var keyFile: String?
+    /// Start without an audit key (demos only): events are chained but not signed. Default false.
+    public var allowUnkeyed = false
+    /// How often okeyd logs the chain's head (sequence, hash, time) at notice level, in minutes, for
+    /// operators to keep outside; 0 turns it off. Default 60.
+    public var headLogMinutes = 60
+    /// The defaults.
+    public init() {}
   }
 
   /// The configuration with every default.
@@ -198,7 +242,7 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
   }
 
   /// Applies the environment overrides: OKEY_LISTEN, OKEY_DATABASE_PATH, OKEY_LOG_LEVEL,
-  /// OKEY_LDAP_URI, OKEY_LDAP_BIND_PASSWORD, OKEY_PLAINTEXT.
+  /// OKEY_LDAP_URI, OKEY_LDAP_BIND_PASSWORD, OKEY_PLAINTEXT, OKEY_AUDIT_KEY_FILE.
   public mutating func applyEnvironment(_ environment: [String: String]) throws {
     func value(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
     if let listen = value("OKEY_LISTEN") { self.listen = try ListenAddress(parsing: listen, field: "OKEY_LISTEN") }
@@ -207,13 +251,16 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
     if let uri = value("OKEY_LDAP_URI") { directory.uri = uri }
     if let plain = value("OKEY_PLAINTEXT") { plaintext = ["1", "true", "yes"].contains(plain.lowercased()) }
     if let password = value("OKEY_LDAP_BIND_PASSWORD") { directory.bindPassword = password }
+    if let keyFile = value("OKEY_AUDIT_KEY_FILE") { audit.keyFile = keyFile }
     try validate()
   }
 
   /// Refuses values that cannot work, naming the setting.
   public func validate() throws {
-    if tls == nil, !plaintext {
-      throw ConfigurationError("no TLS: set tls.certificateFile and tls.privateKeyFile, or plaintext: true (OKEY_PLAINTEXT=true) to listen without TLS")
+    if tls == nil, !plaintext, !listen.isLoopback {
+      throw ConfigurationError(
+        "no TLS on \(listen), which is not a loopback address: set tls.certificateFile and tls.privateKeyFile, or plaintext: true (OKEY_PLAINTEXT=true) to listen without TLS"
+      )
     }
     if let tls {
       for (name, path) in [("tls.certificateFile", tls.certificateFile), ("tls.privateKeyFile", tls.privateKeyFile)] + (tls.clientCAFile.map { [("tls.clientCAFile", $0)] } ?? []) {
@@ -235,6 +282,18 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
     }
     guard shutdownGraceSeconds >= 0 else { throw ConfigurationError("shutdownGraceSeconds must not be negative") }
     guard sessions.ttlSeconds >= 60 else { throw ConfigurationError("sessions.ttlSeconds must be at least 60") }
+    guard sessions.recheckSeconds >= 0, sessions.recheckSeconds <= 3600 else {
+      throw ConfigurationError("sessions.recheckSeconds must be between 0 and 3600")
+    }
+    if audit.keyFile == nil, !audit.allowUnkeyed {
+      throw ConfigurationError(
+        "audit.keyFile is not set: give a file holding the audit trail's HMAC key (head -c 32 /dev/urandom > audit.key), or audit.allowUnkeyed: true for a demo"
+      )
+    }
+    if let keyFile = audit.keyFile {
+      _ = try AuditKeyFile.read(keyFile)
+    }
+    guard audit.headLogMinutes >= 0 else { throw ConfigurationError("audit.headLogMinutes must not be negative") }
     guard directory.poolSize >= 1, directory.poolSize <= 64 else { throw ConfigurationError("directory.poolSize must be between 1 and 64") }
     guard ["fr", "en"].contains(mail.language) else { throw ConfigurationError("mail.language must be fr or en, not '\(mail.language)'") }
     guard mail.maxAttempts >= 1, mail.initialBackoffSeconds >= 1, mail.maxBackoffSeconds >= mail.initialBackoffSeconds else {
@@ -244,6 +303,10 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
     for account in serviceAccounts {
       guard account.keySHA256.count == 64, account.keySHA256.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) else {
         throw ConfigurationError("serviceAccounts[\(account.name)].keySHA256 must be the lower-case hex SHA-256 of the key (64 characters)")
+      }
+      if account.clientCertificateSubject != nil, tls?.clientCAFile == nil {
+        throw ConfigurationError(
+          "serviceAccounts[\(account.name)].clientCertificateSubject needs mutual TLS: set tls.clientCAFile")
       }
     }
   }
@@ -297,9 +360,14 @@ public struct ListenAddress: Sendable, Equatable, Codable, CustomStringConvertib
     try container.encode(description)
   }
 
-  /// True for 127.0.0.0/8, ::1 and localhost.
+  /// True for 127.0.0.0/8 (written as four decimal numbers), ::1 and localhost.
   public var isLoopback: Bool {
-    host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    if host == "localhost" || host == "::1" || host == "[::1]" { return true }
+    let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+    guard parts.count == 4, parts[0] == "127" else { return false }
+    return parts.allSatisfy { part in
+      (1...3).contains(part.count) && part.allSatisfy(\.isASCII) && part.allSatisfy(\.isNumber) && (Int(part) ?? 256) <= 255
+    }
   }
 
   public var description: String { "\(host):\(port)" }
@@ -312,4 +380,20 @@ public struct ConfigurationError: Error, CustomStringConvertible, Equatable {
   /// Creates an error.
   public init(_ message: String) { self.message = message }
   public var description: String { message }
+}
+
+/// The audit trail's HMAC key, read from the file `audit.keyFile` names.
+public enum AuditKeyFile {
+  /// The key's bytes (surrounding white space trimmed); refuses a missing, unreadable or short file.
+  public static func read(_ path: String) throws -> [UInt8] {
+    guard let data = FileManager.default.contents(atPath: path) else {
+      throw ConfigurationError("audit.keyFile: cannot read \(path)")
+    }
+    var bytes = [UInt8](data)
+    while let last = bytes.last, last == 0x0A || last == 0x0D || last == 0x20 || last == 0x09 { bytes.removeLast() }
+    guard bytes.count >= 32 else {
+      throw ConfigurationError("audit.keyFile: \(path) holds \(bytes.count) bytes; the key needs at least 32 (head -c 32 /dev/urandom > \(path))")
+    }
+    return bytes
+  }
 }

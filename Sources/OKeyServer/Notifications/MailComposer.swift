@@ -92,6 +92,18 @@ struct MailComposer: Sendable {
     case (.agentCompleted, false):
       subject = "Your new OTP key is active"
       text = "Request \(id) is complete: your new key \(message.details) is active and the old one replaced. The PIN stays the one of your old key."
+    case (.validatorReplaced, true):
+      subject = "OKEY : \(agent) a désigné un autre valideur"
+      text = "L'annuaire vous propose comme valideur (N+1) de la demande \(id) de \(agent), mais l'agent a désigné \(message.details) à votre place. Si ce choix vous paraît anormal, signalez-le à la DSI."
+    case (.validatorReplaced, false):
+      subject = "OKEY: \(agent) named another validator"
+      text = "The directory proposes you as the validator (N+1) of request \(id) from \(agent), but the agent named \(message.details) instead. If this looks wrong, tell the DSI."
+    case (.n1Informed, true):
+      subject = "OKEY : le N+2 a statué sur la demande de \(agent)"
+      text = "En votre absence, la demande \(id) de \(agent) dont vous êtes le valideur a été \(message.details.hasPrefix("approved") ? "approuvée" : "refusée") par le N+2 (\(message.details.split(separator: " ").last.map(String.init) ?? "-"))."
+    case (.n1Informed, false):
+      subject = "OKEY: the N+2 decided on the request of \(agent)"
+      text = "In your absence, request \(id) from \(agent), of which you are the validator, was \(message.details)."
     case (.dsiWork, true):
       subject = "OKEY : une opération attend la DSI (\(agent))"
       text = "Demande \(id) de \(agent) : \(message.details). Voir `okey ops work`."

@@ -8,7 +8,7 @@ struct ApprovalRPCService: Okey_V1_ApprovalService.SimpleServiceProtocol {
   let application: RenewalApplication
 
   func listPendingApprovals(request: Okey_V1_ListPendingApprovalsRequest, context: ServerContext) async throws -> Okey_V1_ListPendingApprovalsResponse {
-    let (_, actor) = try Principal.required().requirePerson()
+    let (_, actor) = try Principal.required().require(.approver)
     var query = RenewalQuery()
     query.approverUID = actor.uid
     query.statuses = [.pendingApproval]
@@ -25,7 +25,8 @@ struct ApprovalRPCService: Okey_V1_ApprovalService.SimpleServiceProtocol {
   }
 
   func approve(request: Okey_V1_ApproveRequest, context: ServerContext) async throws -> Okey_V1_ApproveResponse {
-    let (_, actor) = try Principal.required().requirePerson()
+    let (_, actor) = try Principal.required().require(.approver)
+    try await application.requireActiveNow(actor)
     let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, operation: "approve") { _, _ in
       .approve(comment: request.comment)
     }
@@ -33,7 +34,8 @@ struct ApprovalRPCService: Okey_V1_ApprovalService.SimpleServiceProtocol {
   }
 
   func reject(request: Okey_V1_RejectRequest, context: ServerContext) async throws -> Okey_V1_RejectResponse {
-    let (_, actor) = try Principal.required().requirePerson()
+    let (_, actor) = try Principal.required().require(.approver)
+    try await application.requireActiveNow(actor)
     let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, operation: "reject") { _, _ in
       .reject(reason: request.reason)
     }

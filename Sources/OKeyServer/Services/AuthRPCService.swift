@@ -19,7 +19,7 @@ struct AuthRPCService: Okey_V1_AuthService.SimpleServiceProtocol {
         code: .resourceExhausted, reason: "LOGIN_THROTTLED",
         message: "too many failed logins for \(request.uid): try again in \(wait) seconds")
     }
-    guard let person = try await application.resolver.person(uid: request.uid) else {
+    guard let person = try await application.resolver.person(uid: request.uid, fresh: true) else {
       throttle.recordFailure(for: request.uid, now: application.clock())
       logger.notice("login refused", metadata: ["uid": "\(request.uid)", "peer": "\(context.remotePeer)", "why": "no single directory entry"])
       throw refused
@@ -27,6 +27,12 @@ struct AuthRPCService: Okey_V1_AuthService.SimpleServiceProtocol {
     guard try await application.directory.checkPassword(dn: person.dn, password: request.password) else {
       throttle.recordFailure(for: request.uid, now: application.clock())
       logger.notice("login refused", metadata: ["uid": "\(request.uid)", "peer": "\(context.remotePeer)", "why": "wrong password"])
+      throw refused
+    }
+    // Same refusal as a wrong password: nobody learns from it that the account exists.
+    guard person.active else {
+      throttle.recordFailure(for: request.uid, now: application.clock())
+      logger.notice("login refused", metadata: ["uid": "\(request.uid)", "peer": "\(context.remotePeer)", "why": "account disabled in the directory"])
       throw refused
     }
     throttle.recordSuccess(for: request.uid)

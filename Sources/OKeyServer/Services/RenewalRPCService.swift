@@ -1,3 +1,4 @@
+import Foundation
 import GRPCCore
 import OKeyAPI
 import OKeyDomain
@@ -9,7 +10,7 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
   let application: RenewalApplication
 
   func startRenewal(request: Okey_V1_StartRenewalRequest, context: ServerContext) async throws -> Okey_V1_StartRenewalResponse {
-    let (_, actor) = try Principal.required().requirePerson()
+    let (_, actor) = try Principal.required().require(.agent)
     let keyType = try Wire.keyType(request.keyType)
     let motif = try Wire.motif(request.motif)
     let key = try RenewalApplication.checkIdempotencyKey(request.idempotencyKey)
@@ -36,7 +37,7 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
   }
 
   func addDocument(request: Okey_V1_AddDocumentRequest, context: ServerContext) async throws -> Okey_V1_AddDocumentResponse {
-    let (_, actor) = try Principal.required().requirePerson()
+    let (_, actor) = try Principal.required().require(.agent)
     let content = [UInt8](request.content)
     let inspected = application.documentRules.inspect(
       filename: request.filename, claimedMediaType: request.mediaType, kind: request.kind, content: content, catalogue: application.catalogue)
@@ -53,7 +54,7 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
   }
 
   func removeDocument(request: Okey_V1_RemoveDocumentRequest, context: ServerContext) async throws -> Okey_V1_RemoveDocumentResponse {
-    let (_, actor) = try Principal.required().requirePerson()
+    let (_, actor) = try Principal.required().require(.agent)
     try RenewalApplication.checkID(request.documentID, field: "document_id")
     let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, operation: "remove-document") { _, _ in
       .removeDocument(id: request.documentID)
@@ -62,13 +63,11 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
   }
 
   func setValidator(request: Okey_V1_SetValidatorRequest, context: ServerContext) async throws -> Okey_V1_SetValidatorResponse {
-    let (_, actor) = try Principal.required().requirePerson()
+    let (_, actor) = try Principal.required().require(.agent)
     guard RenewalApplication.isPlausibleUID(request.validatorUid) else { throw APIError.invalidArgument("validator_uid", "give the validator's directory login") }
     let current = try await application.loadVisible(request.requestID, to: actor)
-    guard current.agentUID == actor.uid else {
-      throw RenewalRefusal(.notYourRequest, "request \(current.id) is not yours: agents act on their own requests only")
-    }
-    // The directory is consulted before the transaction; the domain re-checks state and version inside it.
+    // The directory is consulted before the transaction; the domain checks who asks, the state and
+    // the version inside it.
     let corrected = try await application.resolver.correctValidator(of: current.routing, to: request.validatorUid).get()
     let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, operation: "set-validator") { _, _ in
       .setValidator(corrected: corrected)
@@ -77,11 +76,17 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
   }
 
   func submitRenewal(request: Okey_V1_SubmitRenewalRequest, context: ServerContext) async throws -> Okey_V1_SubmitRenewalResponse {
-    let (_, actor) = try Principal.required().requirePerson()
+    let (_, actor) = try Principal.required().require(.agent)
     let key = try RenewalApplication.checkIdempotencyKey(request.idempotencyKey)
+    let current = try await application.loadVisible(request.requestID, to: actor)
+    // Routing as of submission, resolved outside the transaction: a directory outage writes nothing.
+    let (routing, changes) = try await application.resolver.routingAtSubmission(of: current.routing)
+    if routing.problems.contains(where: { $0.code == "NO_ENTRY" || $0.code == "SEVERAL_ENTRIES" }) {
+      throw APIError(code: .failedPrecondition, reason: "DIRECTORY_ENTRY", message: routing.problems.map(\.message).joined(separator: "; ") + ": contact support")
+    }
     let renewal = try await application.change(
       request.requestID, expectedVersion: request.expectedVersion, actor: actor, operation: "submit", idempotencyKey: key
-    ) { _, _ in .submit }
+    ) { _, _ in .submitting(routing: routing, changes: changes) }
     return .with {
       $0.renewal = Wire.renewal(renewal, catalogue: application.catalogue)
       $0.routed = renewal.routed
@@ -89,7 +94,7 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
   }
 
   func cancelRenewal(request: Okey_V1_CancelRenewalRequest, context: ServerContext) async throws -> Okey_V1_CancelRenewalResponse {
-    let (_, actor) = try Principal.required().requirePerson()
+    let (_, actor) = try Principal.required().require(.agent)
     let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, operation: "cancel") { _, _ in
       .cancel(reason: request.reason)
     }
@@ -104,7 +109,7 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
   }
 
   func listMyRenewals(request: Okey_V1_ListMyRenewalsRequest, context: ServerContext) async throws -> Okey_V1_ListMyRenewalsResponse {
-    let (_, actor) = try Principal.required().requirePerson()
+    let (_, actor) = try Principal.required().require(.agent)
     var query = RenewalQuery()
     query.agentUID = actor.uid
     query.limit = try Wire.pageSize(request.pageSize)
@@ -117,7 +122,7 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
   }
 
   func chooseMobilePlatform(request: Okey_V1_ChooseMobilePlatformRequest, context: ServerContext) async throws -> Okey_V1_ChooseMobilePlatformResponse {
-    let (_, actor) = try Principal.required().requirePerson()
+    let (_, actor) = try Principal.required().require(.agent)
     let platform = try Wire.platform(request.platform)
     let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, operation: "choose-platform") { _, _ in
       .choosePlatform(platform)
@@ -149,7 +154,7 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
   }
 
   func signCharter(request: Okey_V1_SignCharterRequest, context: ServerContext) async throws -> Okey_V1_SignCharterResponse {
-    let (_, actor) = try Principal.required().requirePerson()
+    let (_, actor) = try Principal.required().require(.agent)
     let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, operation: "sign-charter") { _, reader in
       .signCharter(code: request.charterCode, acknowledged: request.acknowledged, current: try reader.currentCharter())
     }
@@ -173,7 +178,7 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
   }
 
   func bookPickup(request: Okey_V1_BookPickupRequest, context: ServerContext) async throws -> Okey_V1_BookPickupResponse {
-    let (_, actor) = try Principal.required().requirePerson()
+    let (_, actor) = try Principal.required().require(.agent)
     try RenewalApplication.checkID(request.slotID, field: "slot_id")
     let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, operation: "book-pickup") { _, reader in
       // An unknown slot goes to the domain as a slot of no place: it checks who asks before it
@@ -187,30 +192,88 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
     return response
   }
 
+  func getDocument(request: Okey_V1_GetDocumentRequest, context: ServerContext) async throws -> Okey_V1_GetDocumentResponse {
+    let (_, actor) = try Principal.required().requirePerson()
+    try RenewalApplication.checkID(request.documentID, field: "document_id")
+    let renewal = try await application.load(request.requestID)
+    let hidden = APIError.notFound("no document \(request.documentID) on a request you may read")
+    // Who reads decides what: the content for the agent, the snapshot's validators and the DSI;
+    // metadata for support; nothing (not even that it exists) for anyone else.
+    let role: ActingRole
+    if renewal.agentUID == actor.uid && actor.capacities.contains(.agent) {
+      role = .agent
+    } else if renewal.routed && renewal.routing.namesApprover(actor.uid) && actor.capacities.contains(.approver) {
+      role = .approver
+    } else if actor.isDSI {
+      role = .dsi
+    } else if actor.groups.contains(.support) {
+      role = .support
+    } else {
+      throw hidden
+    }
+    guard let summary = renewal.documents.first(where: { $0.id == request.documentID }) else { throw hidden }
+    var content: [UInt8] = []
+    if role != .support {
+      guard let stored = try await application.store.documentContent(id: summary.id) else { throw hidden }
+      content = stored
+    }
+    try CallCancellation.check()
+    let event = RenewalEvent(
+      action: "read-document", actor: actor.serviceAccount ?? actor.uid, onBehalfOf: actor.serviceAccount == nil ? nil : actor.uid,
+      role: role, from: renewal.status, to: renewal.status,
+      details: "\(summary.kind): \(summary.filename) (sha256 \(summary.sha256))" + (role == .support ? ", metadata only" : ""),
+      at: application.clock())
+    try await application.store.recordRead(renewalID: renewal.id, event: event)
+    return .with {
+      $0.document = Wire.document(summary)
+      $0.content = Data(content)
+      $0.contentIncluded = role != .support
+    }
+  }
+
   func watchRenewal(
     request: Okey_V1_WatchRenewalRequest,
     response: RPCWriter<Okey_V1_WatchRenewalResponse>,
     context: ServerContext
   ) async throws {
-    let (_, actor) = try Principal.required().requirePerson()
+    let principal = try Principal.required()
+    let (_, actor) = try principal.requirePerson()
     try RenewalApplication.checkID(request.requestID)
     // Subscribe first, then read: no change can fall between the two.
     let subscription = application.changes.subscribe(request.requestID)
     defer { subscription.stop() }
-    var current = try await application.loadVisible(request.requestID, to: actor)
+    let first = try await application.loadVisible(request.requestID, to: actor)
+    let catalogue = application.catalogue
     try await response.write(.with {
-      $0.renewal = Wire.renewal(current, catalogue: application.catalogue)
-      $0.changedAt = .init(current.updatedAt)
+      $0.renewal = Wire.renewal(first, catalogue: catalogue)
+      $0.changedAt = .init(first.updatedAt)
     })
-    if current.status.isTerminal { return }
+    if first.status.isTerminal { return }
+    let application = self.application
+    // The caller's rights are checked again while the stream is open: a session that ends or a
+    // person disabled ends the stream.
+    let recheck = Duration.seconds(max(1, min(application.configuration.sessions.recheckSeconds, 60)))
     try await withRPCCancellationHandler {
-      for await change in subscription.changes where change.version > current.version {
-        current = change
-        try await response.write(.with {
-          $0.renewal = Wire.renewal(change, catalogue: application.catalogue)
-          $0.changedAt = .init(change.updatedAt)
-        })
-        if change.status.isTerminal { return }
+      try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask {
+          var current = first
+          for await change in subscription.changes where change.version > current.version {
+            current = change
+            try await response.write(.with {
+              $0.renewal = Wire.renewal(change, catalogue: catalogue)
+              $0.changedAt = .init(change.updatedAt)
+            })
+            if change.status.isTerminal { return }
+          }
+        }
+        group.addTask {
+          while !Task.isCancelled {
+            try await Task.sleep(for: recheck)
+            try await application.revalidate(principal)
+          }
+        }
+        try await group.next()
+        group.cancelAll()
       }
     } onCancelRPC: {
       subscription.stop()

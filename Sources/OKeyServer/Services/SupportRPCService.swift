@@ -51,17 +51,40 @@ struct SupportRPCService: Okey_V1_SupportService.SimpleServiceProtocol {
 
   func verifyAuditTrail(request: Okey_V1_VerifyAuditTrailRequest, context: ServerContext) async throws -> Okey_V1_VerifyAuditTrailResponse {
     _ = try Principal.required().requireSupport()
-    let result = try await application.store.verifyAuditTrail()
+    var expected: AuditHead?
+    if request.expectedHeadSequence != 0 || !request.expectedHeadHash.isEmpty {
+      guard request.expectedHeadSequence > 0 else {
+        throw APIError.invalidArgument("expected_head_sequence", "a positive sequence number, as `okey audit head` printed it")
+      }
+      guard request.expectedHeadHash.count == 64, request.expectedHeadHash.allSatisfy({ $0.isHexDigit }) else {
+        throw APIError.invalidArgument("expected_head_hash", "the 64 hex characters `okey audit head` printed")
+      }
+      expected = AuditHead(sequence: request.expectedHeadSequence, hash: request.expectedHeadHash.lowercased())
+    }
+    let result = try await application.store.verifyAuditTrail(expectedHead: expected)
     return .with {
       $0.intact = result.intact
       $0.eventsChecked = result.eventsChecked
+      $0.requestsChecked = result.requestsChecked
+      $0.keyed = result.keyed
       $0.problems = result.problems.map { problem in
         .with {
           $0.sequence = problem.sequence
           $0.kind = problem.kind.rawValue
           $0.message = problem.message
+          $0.requestID = problem.renewalID ?? ""
         }
       }
+    }
+  }
+
+  func getAuditHead(request: Okey_V1_GetAuditHeadRequest, context: ServerContext) async throws -> Okey_V1_GetAuditHeadResponse {
+    _ = try Principal.required().requireSupport()
+    let head = try await application.store.auditHead()
+    return .with {
+      $0.sequence = head.sequence
+      $0.hash = head.hash
+      if let at = head.at { $0.at = .init(at) }
     }
   }
 
