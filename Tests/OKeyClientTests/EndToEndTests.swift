@@ -65,6 +65,14 @@ struct EndToEndTests {
     let daemon = try await ChildProcess.run(TestPaths.executable("okeyd"), ["--help"])
     #expect(daemon.output.contains("--config"))
     #expect(daemon.output.contains("--listen"))
+    // ArgumentParser wraps the overview: no line of a paragraph is cut short in mid-sentence (a
+    // hard break in the source shows as a short line followed by more of the same sentence).
+    let overview = daemon.output.components(separatedBy: "USAGE:").first ?? ""
+    let lines = overview.components(separatedBy: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+    for (line, next) in zip(lines, lines.dropFirst()) where !line.isEmpty && !next.isEmpty {
+      #expect(line.count + 1 + (next.split(separator: " ").first?.count ?? 0) > 72, "a hard break after: \(line)")
+    }
+    #expect(overview.contains("OKEY_LDAP_BIND_PASSWORD"))
   }
 
   @Test("a malformed --server is a usage error")
