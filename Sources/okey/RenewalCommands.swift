@@ -13,18 +13,8 @@ struct RenewalCommands: AsyncParsableCommand {
     commandName: "renewal",
     abstract: "The agent's procedure (your session, or a service account with --on-behalf-of).",
     subcommands: [Start.self, AddDocument.self, RemoveDocument.self, SetValidator.self, Submit.self, Cancel.self, Show.self, List.self,
-      Platform.self, SignCharter.self, PickupSlots.self, Book.self, Watch.self, Document.self])
+      Platform.self, SignCharter.self, PickupSlots.self, Book.self, Watch.self, DocumentCommand.self])
 
-  struct Document: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Save one of your request's supporting documents.")
-    @OptionGroup var connection: ConnectionOptions
-    @Argument(help: "The request id.") var requestID: String
-    @Argument(help: "The document id (okey renewal show lists them).") var documentID: String
-    @Option(name: .shortAndLong, help: "Where to write the content (a new file).") var output: String
-    func run() async throws {
-      try await saveDocument(connection, requestID: requestID, documentID: documentID, to: output)
-    }
-  }
 
   struct Start: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Start a renewal request (DRAFT), with the validator the directory proposes.")
@@ -220,9 +210,25 @@ struct AnyEncodable: Encodable {
   func encode(to encoder: any Encoder) throws { try encodeValue(encoder) }
 }
 
+/// `okey renewal document` and `okey approvals document`: one command under both.
+struct DocumentCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "document", abstract: "Save a supporting document of a request (yours, or one you validate); the read is audited.")
+  @OptionGroup var connection: ConnectionOptions
+  @Argument(help: "The request id.") var requestID: String
+  @Argument(help: "The document id (okey renewal show lists them).") var documentID: String
+  @Option(name: .shortAndLong, help: "Where to write the content (a new file).") var output: String
+  func run() async throws {
+    try await saveDocument(connection, requestID: requestID, documentID: documentID, to: output)
+  }
+}
+
 /// Fetches a document and writes its content to a new file (never over an existing one), or prints
 /// its metadata when only that is given (support staff).
 func saveDocument(_ connection: ConnectionOptions, requestID: String, documentID: String, to output: String) async throws {
+  guard !FileManager.default.fileExists(atPath: output) else {
+    throw ValidationError("\(output) already exists: choose a new file")
+  }
   let fetched = try await withClient(connection) { try await $0.document(requestID: requestID, documentID: documentID) }
   let d = fetched.document
   if connection.json { try printJSON(d) }
@@ -234,9 +240,6 @@ func saveDocument(_ connection: ConnectionOptions, requestID: String, documentID
     let handle = FileHandle(forWritingAtPath: output)
   else {
     throw ValidationError("cannot create \(output)")
-  }
-  if (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0 > 0 {
-    throw ValidationError("\(output) already exists: choose a new file")
   }
   try handle.write(contentsOf: fetched.content)
   try handle.close()

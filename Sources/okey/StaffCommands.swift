@@ -5,18 +5,8 @@ import OKeyClient
 struct Approvals: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "For validators (N+1, N+2): list, open the supporting documents, approve, reject.",
-    subcommands: [List.self, Document.self, Approve.self, Reject.self])
+    subcommands: [List.self, DocumentCommand.self, Approve.self, Reject.self])
 
-  struct Document: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Save a supporting document of a request you validate (the read is audited).")
-    @OptionGroup var connection: ConnectionOptions
-    @Argument(help: "The request id.") var requestID: String
-    @Argument(help: "The document id (okey renewal show lists them).") var documentID: String
-    @Option(name: .shortAndLong, help: "Where to write the content (a new file).") var output: String
-    func run() async throws {
-      try await saveDocument(connection, requestID: requestID, documentID: documentID, to: output)
-    }
-  }
 
   struct List: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Requests waiting for your decision, oldest first.")

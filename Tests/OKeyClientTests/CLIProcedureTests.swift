@@ -85,6 +85,13 @@ struct CLIProcedureTests {
 
         let pending = try await cli.json(["approvals", "list"], token: ien) as? [[String: Any]]
         #expect(pending?.compactMap { $0["id"] as? String } == [id])
+        // The N+1 opens the evidence before deciding: the file written is the one uploaded.
+        let documentID = try #require((renewal?["documents"] as? [[String: Any]])?.first?["id"] as? String)
+        let saved = try await cli.run(["approvals", "document", id, documentID, "-o", folder + "/evidence.pdf"], token: ien)
+        #expect(saved.status == 0, "\(saved.error)")
+        #expect(FileManager.default.contents(atPath: folder + "/evidence.pdf") == FileManager.default.contents(atPath: folder + "/proof.pdf"))
+        let again = try await cli.run(["approvals", "document", id, documentID, "-o", folder + "/evidence.pdf"], token: ien)
+        #expect(again.status == 64, "an existing file is never overwritten: \(again.error)")
         renewal = try await cli.json(["approvals", "approve", id, "--comment", "ok"], token: ien) as? [String: Any]
         #expect(renewal?["status"] as? String == "AWAITING_CHARTER")
 
