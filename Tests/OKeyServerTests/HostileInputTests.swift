@@ -101,6 +101,43 @@ struct HostileInputTests {
     }
   }
 
+  @Test("extreme timestamps, negative limits and forged page tokens are INVALID_ARGUMENT naming the field, and okeyd keeps serving")
+  func extremeValues() async throws {
+    try await withAcademy { _, client in
+      let support = try await Caller.session(client, "helpdesk1")
+      let dsi = try await Caller.session(client, "dsi-op1")
+      let huge = Google_Protobuf_Timestamp(seconds: 1 << 62, nanos: 0)
+      let cases: [(String, @Sendable () async throws -> Void)] = [
+        ("created_after.seconds", { _ = try await support.support.searchRenewals(.with { $0.createdAfter = huge }, metadata: support.metadata) }),
+        ("created_before.seconds", { _ = try await support.support.searchRenewals(.with { $0.createdBefore = .init(seconds: Int64.min, nanos: 0) }, metadata: support.metadata) }),
+        ("created_after.nanos", { _ = try await support.support.searchRenewals(.with { $0.createdAfter = .init(seconds: 0, nanos: -1) }, metadata: support.metadata) }),
+        ("slots[0].starts_at.seconds", {
+          _ = try await dsi.operations.publishPickupSlots(.with {
+            $0.place = .with { $0.placeID = "edge"; $0.name = "Edge" }
+            $0.slots = [.with { $0.startsAt = huge; $0.endsAt = huge; $0.capacity = 1 }]
+          }, metadata: dsi.metadata)
+        }),
+        ("limit", { _ = try await support.support.listOutbox(.with { $0.limit = Int32.min }, metadata: support.metadata) }),
+        ("page_token", {
+          let token = Data("\(Int64.max):x".utf8).base64EncodedString()
+          _ = try await support.support.searchRenewals(.with { $0.pageToken = token }, metadata: support.metadata)
+        }),
+        ("page_size", { _ = try await support.support.searchRenewals(.with { $0.pageSize = Int32.min }, metadata: support.metadata) }),
+      ]
+      for (field, call) in cases {
+        do {
+          try await call()
+          Issue.record("\(field): accepted")
+        } catch let error as RPCError {
+          #expect(error.code == .invalidArgument, "\(field): \(error)")
+          #expect(error.message.contains(field), "\(field): \(error.message)")
+        }
+      }
+      // Still serving.
+      _ = try await support.support.stats(.init(), metadata: support.metadata)
+    }
+  }
+
   @Test("repeated wrong passwords pause logins for that uid only, even with the right password")
   func loginThrottle() async throws {
     try await withAcademy(configure: { $0.sessions.maxFailedLogins = 3 }) { _, client in

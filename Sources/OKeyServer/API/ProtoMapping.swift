@@ -12,8 +12,21 @@ extension Google_Protobuf_Timestamp {
     self.init(seconds: seconds, nanos: Int32((instant.millisecondsSinceEpoch - seconds * 1000) * 1_000_000))
   }
 
-  var instant: Instant {
-    Instant(millisecondsSinceEpoch: seconds * 1000 + Int64(nanos / 1_000_000))
+  /// Seconds of 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z, the range RFC 3339 and protobuf's
+  /// Timestamp allow.
+  static let secondsRange: ClosedRange<Int64> = -62_135_596_800...253_402_300_799
+
+  /// The instant a client sent, or INVALID_ARGUMENT naming `field` when seconds or nanos are out of
+  /// protobuf's range (no arithmetic on a client value can trap).
+  func instant(field: String) throws -> Instant {
+    guard Self.secondsRange.contains(seconds) else {
+      throw APIError.invalidArgument("\(field).seconds", "must be between 0001-01-01 and 9999-12-31 (\(Self.secondsRange.lowerBound) to \(Self.secondsRange.upperBound)), not \(seconds)")
+    }
+    guard (0...999_999_999).contains(nanos) else {
+      throw APIError.invalidArgument("\(field).nanos", "must be between 0 and 999,999,999, not \(nanos)")
+    }
+    // In range, seconds × 1000 stays far within Int64.
+    return Instant(millisecondsSinceEpoch: seconds * 1000 + Int64(nanos / 1_000_000))
   }
 }
 
@@ -282,7 +295,8 @@ enum Wire {
   static func cursor(_ token: String) throws -> RenewalCursor? {
     guard !token.isEmpty else { return nil }
     guard token.count <= 400, let data = Data(base64Encoded: token), let text = String(data: data, encoding: .utf8),
-      let colon = text.firstIndex(of: ":"), let millis = Int64(text[..<colon])
+      let colon = text.firstIndex(of: ":"), let millis = Int64(text[..<colon]),
+      (Google_Protobuf_Timestamp.secondsRange.lowerBound * 1000...Google_Protobuf_Timestamp.secondsRange.upperBound * 1000).contains(millis)
     else {
       throw APIError.invalidArgument("page_token", "not a token this server gave: pass next_page_token unchanged, or empty for the first page")
     }

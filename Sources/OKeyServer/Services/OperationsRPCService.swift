@@ -60,8 +60,8 @@ struct OperationsRPCService: Okey_V1_OperationsService.SimpleServiceProtocol {
     let place = PickupPlace(id: placeMessage.placeID, name: placeMessage.name, address: placeMessage.address)
     var slots: [PickupSlot] = []
     for (index, spec) in request.slots.enumerated() {
-      let start = spec.startsAt.instant
-      let end = spec.endsAt.instant
+      let start = try spec.startsAt.instant(field: "slots[\(index)].starts_at")
+      let end = try spec.endsAt.instant(field: "slots[\(index)].ends_at")
       guard spec.hasStartsAt, spec.hasEndsAt, start > now, end > start else {
         throw APIError.invalidArgument("slots[\(index)]", "starts_at must be in the future and ends_at after it")
       }

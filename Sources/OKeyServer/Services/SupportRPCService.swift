@@ -17,8 +17,8 @@ struct SupportRPCService: Okey_V1_SupportService.SimpleServiceProtocol {
     default: query.keyType = try Wire.keyType(request.keyType)
     }
     if !request.approverUid.isEmpty { query.approverUID = request.approverUid }
-    if request.hasCreatedAfter { query.createdAfter = request.createdAfter.instant }
-    if request.hasCreatedBefore { query.createdBefore = request.createdBefore.instant }
+    if request.hasCreatedAfter { query.createdAfter = try request.createdAfter.instant(field: "created_after") }
+    if request.hasCreatedBefore { query.createdBefore = try request.createdBefore.instant(field: "created_before") }
     query.limit = try Wire.pageSize(request.pageSize)
     query.after = try Wire.cursor(request.pageToken)
     let page = try await application.store.search(query)
@@ -113,7 +113,8 @@ struct SupportRPCService: Okey_V1_SupportService.SimpleServiceProtocol {
     _ = try Principal.required().requireSupport()
     let state = request.state.isEmpty ? OutboxMessage.State.dead : OutboxMessage.State(rawValue: request.state.uppercased())
     guard let state else { throw APIError.invalidArgument("state", "use PENDING, SENDING, SENT or DEAD") }
-    let limit = request.limit <= 0 ? 50 : min(Int(request.limit), 500)
+    guard request.limit >= 0 else { throw APIError.invalidArgument("limit", "must not be negative") }
+    let limit = request.limit == 0 ? 50 : min(Int(request.limit), 500)
     let messages = try await application.store.outboxMessages(state: state, limit: limit)
     let mailbox = application.configuration.dsiMailbox
     return .with {
