@@ -24,7 +24,7 @@ EXPECTED_RPCS = {
     "okey.v1.RenewalService": [
         "StartRenewal", "AddDocument", "RemoveDocument", "SetValidator", "SubmitRenewal",
         "CancelRenewal", "GetRenewal", "ListMyRenewals", "ChooseMobilePlatform", "GetCharter",
-        "SignCharter", "ListPickupSlots", "BookPickup", "WatchRenewal",
+        "SignCharter", "ListPickupSlots", "BookPickup", "WatchRenewal", "GetDocument",
     ],
     "okey.v1.ApprovalService": ["ListPendingApprovals", "Approve", "Reject"],
     "okey.v1.OperationsService": [
@@ -32,7 +32,7 @@ EXPECTED_RPCS = {
         "RecordHandover", "PublishCharter", "Reroute",
     ],
     "okey.v1.SupportService": [
-        "SearchRenewals", "GetRenewal", "ResolveRouting", "ListKeys", "VerifyAuditTrail", "Stats",
+        "SearchRenewals", "GetRenewal", "ResolveRouting", "ListKeys", "VerifyAuditTrail", "GetAuditHead", "Stats",
     ],
 }
 
