@@ -46,6 +46,32 @@ struct TLSTests {
     }
   }
 
+  @Test("a service account bound to a client certificate is refused from another certificate of the same CA")
+  func keyBoundToCertificate() async throws {
+    try await withTemporaryDirectory { folder in
+      let pki = try await TestPKI.make(in: folder)
+      try await withOKeyDaemon(configure: {
+        $0.plaintext = false
+        $0.tls = .init(certificateFile: pki.serverCertificate, privateKeyFile: pki.serverKey, clientCAFile: pki.ca)
+        $0.serviceAccounts = [.init(name: "portal", keySHA256: sha256Hex("bound-portal-key"), actsForPeople: false, clientCertificateSubject: "CN=portal")]
+      }) { _, address in
+        func whoAmI(certificate: String, key: String) async throws -> PrincipalInfo {
+          var settings = OKeyClientSettings(host: "127.0.0.1", port: address.port, token: "bound-portal-key", timeout: .seconds(5))
+          settings.tls = .init(caCertificateFile: pki.ca, clientCertificateFile: certificate, clientKeyFile: key)
+          return try await OKeyClient.with(settings) { try await $0.whoAmI() }
+        }
+        let own = try await whoAmI(certificate: pki.clientCertificate, key: pki.clientKey)
+        #expect(own.serviceAccount == "portal")
+        await #expect {
+          _ = try await whoAmI(certificate: pki.otherClientCertificate, key: pki.otherClientKey)
+        } throws: { error in
+          guard case .unauthenticated(let message) = error as? OKeyClientError else { return false }
+          return message.contains("client certificate")
+        }
+      }
+    }
+  }
+
   @Test("okeyd without TLS and without plaintext refuses a non-loopback address (exit 64, naming the setting)")
   func explicitPlaintext() async throws {
     let result = try await ChildProcess.run(

@@ -17,7 +17,7 @@ struct AuthorisationMatrixTests {
   }
 
   /// People through their sessions.
-  static let sessions: Set<String> = ["agent", "other-agent", "n1", "n2", "unrelated-manager", "dsi", "support"]
+  static let sessions: Set<String> = ["agent", "colleague", "n1", "n2", "unrelated-manager", "dsi", "support"]
   /// Anyone who may act as an agent for themselves: sessions, and internal systems with the agent role.
   static let everyone: Set<String> = sessions.union(["portal-obo", "portal-for-n1", "portal-for-dsi"])
   /// Anyone authenticated, whatever their roles.
@@ -116,7 +116,7 @@ struct AuthorisationMatrixTests {
     },
   ]
 
-  @Test("every RPC against anonymous, the agent, another agent, N+1, N+2, an unrelated manager, DSI, support, a disabled person, and service accounts with each scope, with and without on-behalf-of")
+  @Test("every RPC against anonymous, the agent, a colleague, N+1, N+2, an unrelated manager, DSI, support, a disabled person, and service accounts with each scope, with and without on-behalf-of")
   func matrix() async throws {
     try await withAcademy { _, client in
       let callers: [Caller] = [
@@ -124,7 +124,7 @@ struct AuthorisationMatrixTests {
         try await Caller.session(client, "ens1a").renamed("agent"),
         Caller.portal(client, for: "ens1a").renamed("portal-obo"),
         Caller.portal(client, for: nil).renamed("portal-no-obo"),
-        try await Caller.session(client, "ens1b").renamed("other-agent"),
+        try await Caller.session(client, "ens1b").renamed("colleague"),
         try await Caller.session(client, "ien1").renamed("n1"),
         try await Caller.session(client, "dasen974").renamed("n2"),
         try await Caller.session(client, "principal1").renamed("unrelated-manager"),
@@ -165,6 +165,24 @@ struct AuthorisationMatrixTests {
         }
       }
       #expect(mismatches.isEmpty, "\(mismatches.joined(separator: "\n"))")
+    }
+  }
+}
+
+extension AuthorisationMatrixTests {
+  @Test("a DSI operator is refused every operation on their own request (OWN_REQUEST), whatever its state")
+  func dsiOnOwnRequest() async throws {
+    try await withAcademy { _, client in
+      let operatorSelf = try await Caller.session(client, "dsi-op1")
+      let own = try await operatorSelf.startAndSubmit(.software)
+      let operations = Self.cases.filter { $0.rpc.hasPrefix("Operations.") && !["Operations.ListWork", "Operations.PublishPickupSlots", "Operations.PublishCharter"].contains($0.rpc) }
+      #expect(operations.map(\.rpc).sorted() == ["Operations.ConfirmEnrolmentElements", "Operations.Finalize", "Operations.RecordHandover", "Operations.Reroute"])
+      for operation in operations {
+        let outcome = await failure { try await operation.call(operatorSelf, own.requestID, own.version) }
+        #expect(outcome?.code == .permissionDenied, "\(operation.rpc)")
+        #expect(outcome?.reason == "OWN_REQUEST", "\(operation.rpc)")
+      }
+      #expect(try await operatorSelf.get(own.requestID).version == own.version)
     }
   }
 }

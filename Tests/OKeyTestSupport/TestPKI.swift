@@ -9,6 +9,9 @@ public struct TestPKI: Sendable {
   public var serverKey: String { folder + "/server.key" }
   public var clientCertificate: String { folder + "/client.pem" }
   public var clientKey: String { folder + "/client.key" }
+  /// A second client certificate from the same CA, of another internal system (CN=other-system).
+  public var otherClientCertificate: String { folder + "/other.pem" }
+  public var otherClientKey: String { folder + "/other.key" }
 
   /// Makes the CA and both certificates in `folder`.
   public static func make(in folder: String) async throws -> TestPKI {
@@ -22,6 +25,8 @@ public struct TestPKI: Sendable {
       openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile san.ext 2>/dev/null
       openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr -subj /CN=portal 2>/dev/null
       openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days 2 2>/dev/null
+      openssl req -newkey rsa:2048 -nodes -keyout other.key -out other.csr -subj /CN=other-system 2>/dev/null
+      openssl x509 -req -in other.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out other.pem -days 2 2>/dev/null
       """
     let result = try await ChildProcess.run("/bin/sh", ["-c", script])
     guard result.status == 0 else { throw ChildProcessError("openssl failed: \(result.error)") }
