@@ -15,6 +15,8 @@ let toolsKey = "tools-test-key-no-people"
 let approvalsKey = "approvals-test-key-approver-only"
 /// An internal system of the DSI (roles agent and dsi).
 let deskKey = "dsi-desk-test-key-agent-and-dsi"
+/// An internal system of support (role support only).
+let helpdeskKey = "helpdesk-tool-test-key-support"
 
 /// Runs `body` with the sample academy in a slapd and an okeyd in-process using it.
 func withAcademy<Result: Sendable>(
@@ -38,6 +40,7 @@ func withAcademy<Result: Sendable>(
         .init(name: "dsi-tools", keySHA256: Tokens.hash(toolsKey), actsForPeople: false),
         .init(name: "approvals", keySHA256: Tokens.hash(approvalsKey), roles: [.approver]),
         .init(name: "dsi-desk", keySHA256: Tokens.hash(deskKey), roles: [.agent, .dsi]),
+        .init(name: "helpdesk-tool", keySHA256: Tokens.hash(helpdeskKey), roles: [.support]),
       ]
       configure(&configuration)
     }) { daemon, address in

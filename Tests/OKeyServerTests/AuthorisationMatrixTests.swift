@@ -19,13 +19,17 @@ struct AuthorisationMatrixTests {
   /// People through their sessions.
   static let sessions: Set<String> = ["agent", "colleague", "n1", "n2", "unrelated-manager", "dsi", "support"]
   /// Anyone who may act as an agent for themselves: sessions, and internal systems with the agent role.
-  static let everyone: Set<String> = sessions.union(["portal-obo", "portal-for-n1", "portal-for-dsi"])
+  static let everyone: Set<String> = sessions.union(["portal-obo", "portal-for-n1", "portal-for-dsi", "desk-for-dsi"])
   /// Anyone authenticated, whatever their roles.
-  static let anyCaller: Set<String> = everyone.union(["portal-no-obo", "approvals-for-n1"])
+  static let anyCaller: Set<String> = everyone.union(["portal-no-obo", "approvals-for-n1", "helpdesk-tool"])
+  /// DSI operators: the session, and an internal system with the dsi role acting for one.
+  static let dsi: Set<String> = ["dsi", "desk-for-dsi"]
+  /// Support staff: the session, and an internal system with the support role acting for one.
+  static let support: Set<String> = ["support", "helpdesk-tool"]
   /// Those who may decide as validators: sessions, and internal systems with the approver role.
   static let deciders: Set<String> = sessions.union(["approvals-for-n1"])
   static let owner: Set<String> = ["agent", "portal-obo"]
-  static let readers: Set<String> = ["agent", "portal-obo", "n1", "n2", "dsi", "approvals-for-n1"]
+  static let readers: Set<String> = ["agent", "portal-obo", "n1", "n2", "dsi", "desk-for-dsi", "approvals-for-n1"]
   /// The document id of the target request, for GetDocument.
   @TaskLocal static var documentID = ""
 
@@ -70,40 +74,40 @@ struct AuthorisationMatrixTests {
         for try await _ in response.messages { break }
       }
     },
-    Case(rpc: "Renewal.GetDocument", allowed: readers.union(["support"]), denied: .notFound) { c, id, _ in
+    Case(rpc: "Renewal.GetDocument", allowed: readers.union(support).union(dsi), denied: .notFound) { c, id, _ in
       _ = try await c.renewals.getDocument(.with { $0.requestID = id; $0.documentID = documentID }, metadata: c.metadata)
     },
     Case(rpc: "Approval.ListPendingApprovals", allowed: deciders) { c, _, _ in
       _ = try await c.approvals.listPendingApprovals(.init(), metadata: c.metadata)
     },
-    Case(rpc: "Operations.ListWork", allowed: ["dsi"]) { c, _, _ in _ = try await c.operations.listWork(.init(), metadata: c.metadata) },
-    Case(rpc: "Operations.ConfirmEnrolmentElements", allowed: ["dsi"]) { c, id, v in
+    Case(rpc: "Operations.ListWork", allowed: dsi) { c, _, _ in _ = try await c.operations.listWork(.init(), metadata: c.metadata) },
+    Case(rpc: "Operations.ConfirmEnrolmentElements", allowed: dsi) { c, id, v in
       _ = try await c.operations.confirmEnrolmentElements(.with { $0.requestID = id; $0.expectedVersion = v }, metadata: c.metadata)
     },
-    Case(rpc: "Operations.Finalize", allowed: ["dsi"]) { c, id, v in
+    Case(rpc: "Operations.Finalize", allowed: dsi) { c, id, v in
       _ = try await c.operations.finalize(.with { $0.requestID = id; $0.newKeySerial = "X1"; $0.expectedVersion = v }, metadata: c.metadata)
     },
-    Case(rpc: "Operations.PublishPickupSlots", allowed: ["dsi"]) { c, _, _ in
+    Case(rpc: "Operations.PublishPickupSlots", allowed: dsi) { c, _, _ in
       _ = try await c.operations.publishPickupSlots(.with { $0.place = .with { $0.placeID = "matrix"; $0.name = "Matrix" } }, metadata: c.metadata)
     },
-    Case(rpc: "Operations.RecordHandover", allowed: ["dsi"]) { c, id, v in
+    Case(rpc: "Operations.RecordHandover", allowed: dsi) { c, id, v in
       _ = try await c.operations.recordHandover(.with { $0.requestID = id; $0.expectedVersion = v }, metadata: c.metadata)
     },
-    Case(rpc: "Operations.PublishCharter", allowed: ["dsi"]) { c, _, _ in
+    Case(rpc: "Operations.PublishCharter", allowed: dsi) { c, _, _ in
       _ = try await c.operations.publishCharter(.with { $0.version = "m-\(UInt32.random(in: 0...UInt32.max))"; $0.text = "t"; $0.code = "1234" }, metadata: c.metadata)
     },
-    Case(rpc: "Operations.Reroute", allowed: ["dsi"]) { c, id, v in
+    Case(rpc: "Operations.Reroute", allowed: dsi) { c, id, v in
       _ = try await c.operations.reroute(.with { $0.requestID = id; $0.expectedVersion = v }, metadata: c.metadata)
     },
-    Case(rpc: "Support.SearchRenewals", allowed: ["support"]) { c, _, _ in _ = try await c.support.searchRenewals(.init(), metadata: c.metadata) },
-    Case(rpc: "Support.GetRenewal", allowed: ["support"]) { c, id, _ in _ = try await c.support.getRenewal(.with { $0.requestID = id }, metadata: c.metadata) },
-    Case(rpc: "Support.ResolveRouting", allowed: ["support"]) { c, _, _ in
+    Case(rpc: "Support.SearchRenewals", allowed: support) { c, _, _ in _ = try await c.support.searchRenewals(.init(), metadata: c.metadata) },
+    Case(rpc: "Support.GetRenewal", allowed: support) { c, id, _ in _ = try await c.support.getRenewal(.with { $0.requestID = id }, metadata: c.metadata) },
+    Case(rpc: "Support.ResolveRouting", allowed: support) { c, _, _ in
       _ = try await c.support.resolveRouting(.with { $0.uid = "ens1a" }, metadata: c.metadata)
     },
-    Case(rpc: "Support.ListKeys", allowed: ["support"]) { c, _, _ in _ = try await c.support.listKeys(.with { $0.uid = "ens1a" }, metadata: c.metadata) },
-    Case(rpc: "Support.VerifyAuditTrail", allowed: ["support"]) { c, _, _ in _ = try await c.support.verifyAuditTrail(.init(), metadata: c.metadata) },
-    Case(rpc: "Support.GetAuditHead", allowed: ["support"]) { c, _, _ in _ = try await c.support.getAuditHead(.init(), metadata: c.metadata) },
-    Case(rpc: "Support.Stats", allowed: ["support"]) { c, _, _ in _ = try await c.support.stats(.init(), metadata: c.metadata) },
+    Case(rpc: "Support.ListKeys", allowed: support) { c, _, _ in _ = try await c.support.listKeys(.with { $0.uid = "ens1a" }, metadata: c.metadata) },
+    Case(rpc: "Support.VerifyAuditTrail", allowed: support) { c, _, _ in _ = try await c.support.verifyAuditTrail(.init(), metadata: c.metadata) },
+    Case(rpc: "Support.GetAuditHead", allowed: support) { c, _, _ in _ = try await c.support.getAuditHead(.init(), metadata: c.metadata) },
+    Case(rpc: "Support.Stats", allowed: support) { c, _, _ in _ = try await c.support.stats(.init(), metadata: c.metadata) },
     // Deciding last: the request then leaves PENDING_APPROVAL.
     Case(rpc: "Approval.Reject", allowed: ["n1", "n2", "approvals-for-n1"]) { c, id, v in
       _ = try await c.approvals.reject(.with { $0.requestID = id; $0.reason = "matrix"; $0.expectedVersion = v + 1000 }, metadata: c.metadata)
@@ -134,6 +138,8 @@ struct AuthorisationMatrixTests {
         Caller.portal(client, for: "dsi-op1").renamed("portal-for-dsi"),
         Caller.portal(client, for: "ien1", key: approvalsKey).renamed("approvals-for-n1"),
         Caller.portal(client, for: "disabled-boss").renamed("disabled"),
+        Caller.portal(client, for: "dsi-op1", key: deskKey).renamed("desk-for-dsi"),
+        Caller.portal(client, for: "helpdesk1", key: helpdeskKey).renamed("helpdesk-tool"),
         Caller(client, name: "forged-obo", metadata: ["authorization": "Bearer forged-token", "x-okey-on-behalf-of": "ens1a"]),
       ]
       let support = callers.first { $0.name == "support" }!
