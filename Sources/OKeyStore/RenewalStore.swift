@@ -6,22 +6,24 @@ import OKeyDomain
 /// domain or the RPC layer.
 public protocol RenewalStore: Sendable {
   /// Starts a request. `decide` gets the agent's open request id (if any) inside the transaction
-  /// and returns the domain's decision. A retry with the same idempotency key returns the first result.
+  /// and returns the domain's decision. A retry with the same idempotency key in the same `scope`
+  /// (the caller's) returns the first result.
   func start(
     agentUID: String,
+    scope: String,
     idempotencyKey: String?,
-    decide: @escaping @Sendable (_ openRenewalID: String?) -> Result<RenewalDecision, RenewalRefusal>
+    decide: @escaping @Sendable (_ openRenewalID: String?) throws -> Result<RenewalDecision, RenewalRefusal>
   ) async throws -> RenewalRequest
 
   /// Changes a request: loads it, lets `decide` decide from it (and from what the reader finds in
-  /// the same transaction), writes the result. Throws the domain's ``RenewalRefusal`` or a
-  /// ``StoreError``. With an idempotency key, a retry returns the first result (the key is scoped to
+  /// the same transaction), writes the result. Throws the domain's ``RenewalRefusal``, a
+  /// ``StoreError``, or what `decide` throws (the transaction is then rolled back). With an idempotency key, a retry returns the first result (the key is scoped to
   /// the request's agent and `operation`).
   func change(
     renewalID: String,
     operation: String,
     idempotencyKey: String?,
-    decide: @escaping @Sendable (RenewalRequest, any ChangeReader) -> Result<RenewalDecision, RenewalRefusal>
+    decide: @escaping @Sendable (RenewalRequest, any ChangeReader) throws -> Result<RenewalDecision, RenewalRefusal>
   ) async throws -> RenewalRequest
 
   /// One request, or nil.
@@ -92,6 +94,15 @@ public protocol RenewalStore: Sendable {
 }
 
 extension RenewalStore {
+  /// Starts a request, idempotency keys scoped to the agent alone.
+  public func start(
+    agentUID: String,
+    idempotencyKey: String?,
+    decide: @escaping @Sendable (_ openRenewalID: String?) throws -> Result<RenewalDecision, RenewalRefusal>
+  ) async throws -> RenewalRequest {
+    try await start(agentUID: agentUID, scope: "start", idempotencyKey: idempotencyKey, decide: decide)
+  }
+
   /// Walks the audit chain and every request's state.
   public func verifyAuditTrail() async throws -> AuditVerification {
     try await verifyAuditTrail(expectedHead: nil)

@@ -110,10 +110,11 @@ public final class SQLiteRenewalStore: RenewalStore {
 
   public func start(
     agentUID: String,
+    scope: String,
     idempotencyKey: String?,
-    decide: @escaping @Sendable (String?) -> Result<RenewalDecision, RenewalRefusal>
+    decide: @escaping @Sendable (String?) throws -> Result<RenewalDecision, RenewalRefusal>
   ) async throws -> RenewalRequest {
-    let renewal = try await startUncached(agentUID: agentUID, idempotencyKey: idempotencyKey, decide: decide)
+    let renewal = try await startUncached(agentUID: agentUID, scope: scope, idempotencyKey: idempotencyKey, decide: decide)
     views.drop(renewal.id)
     committed.keep(renewal)
     return renewal
@@ -121,13 +122,14 @@ public final class SQLiteRenewalStore: RenewalStore {
 
   private func startUncached(
     agentUID: String,
+    scope: String,
     idempotencyKey: String?,
-    decide: @escaping @Sendable (String?) -> Result<RenewalDecision, RenewalRefusal>
+    decide: @escaping @Sendable (String?) throws -> Result<RenewalDecision, RenewalRefusal>
   ) async throws -> RenewalRequest {
     try await guarded {
       try await pool.write { db in
         if let idempotencyKey,
-          let prior = try Self.idempotentResult(db, agentUID: agentUID, operation: "start", key: idempotencyKey)
+          let prior = try Self.idempotentResult(db, agentUID: agentUID, operation: scope, key: idempotencyKey)
         {
           return prior
         }
@@ -151,7 +153,7 @@ public final class SQLiteRenewalStore: RenewalStore {
         )
         try Self.record(decision, stateJSON: json, key: auditKey, in: db)
         if let idempotencyKey {
-          try Self.rememberResult(db, agentUID: agentUID, operation: "start", key: idempotencyKey, renewal: renewal)
+          try Self.rememberResult(db, agentUID: agentUID, operation: scope, key: idempotencyKey, renewal: renewal)
         }
         return renewal
       }
@@ -162,7 +164,7 @@ public final class SQLiteRenewalStore: RenewalStore {
     renewalID: String,
     operation: String,
     idempotencyKey: String?,
-    decide: @escaping @Sendable (RenewalRequest, any ChangeReader) -> Result<RenewalDecision, RenewalRefusal>
+    decide: @escaping @Sendable (RenewalRequest, any ChangeReader) throws -> Result<RenewalDecision, RenewalRefusal>
   ) async throws -> RenewalRequest {
     // Dropped before and after: a read that started before the change cannot keep its old view.
     views.drop(renewalID)

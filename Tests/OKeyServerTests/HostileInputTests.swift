@@ -1,6 +1,9 @@
 import Foundation
 import GRPCCore
+import GRPCProtobuf
+import Logging
 import OKeyAPI
+import OKeyDomain
 @testable import OKeyServer
 import OKeyStore
 import OKeyTestSupport
@@ -168,6 +171,57 @@ struct HostileInputTests {
       let after = try await agent.get(renewal.requestID)
       #expect(after.version == renewal.version)
       #expect(after.documents.isEmpty)
+    }
+  }
+}
+
+@Suite("honest answers: replays and unexpected failures", .serialized)
+struct HonestAnswerTests {
+  struct Boom: Error {}
+
+  @Test("an unexpected failure inside a change writes nothing and is INTERNAL with the request id of its log line")
+  func internalFailure() async throws {
+    try await withAcademy { daemon, client in
+      let agent = try await Caller.session(client, "ens1a")
+      let r = try await agent.renewals.startRenewal(.with { $0.keyType = .software; $0.motif = .expired }, metadata: agent.metadata).renewal
+      await #expect(throws: Boom.self) {
+        _ = try await daemon.application.change(r.requestID, expectedVersion: r.version, actor: OKeyDomain.Actor(uid: "ens1a"), operation: "boom") { _, _ in
+          throw Boom()
+        }
+      }
+      #expect(try await agent.get(r.requestID).version == r.version)
+      let status = CallIdentity.$requestID.withValue("feedc0de") {
+        ErrorMapping.status(for: Boom(), logger: Logger(label: "test"), method: "okey.v1.RenewalService/SubmitRenewal")
+      }
+      #expect(status.code == .internalError)
+      #expect(status.message.contains("feedc0de"))
+      #expect(!status.message.contains("Boom"), "no internals in the message")
+    }
+  }
+
+  @Test("an idempotency key is scoped to its caller: another caller with the same key gets its own answer, not the first result")
+  func idempotencyScope() async throws {
+    try await withAcademy { _, client in
+      let portal = Caller.portal(client, for: "ens1a")
+      let first = try await portal.renewals.startRenewal(
+        .with { $0.keyType = .software; $0.motif = .expired; $0.idempotencyKey = "k-1" }, metadata: portal.metadata
+      ).renewal
+      let replay = try await portal.renewals.startRenewal(
+        .with { $0.keyType = .software; $0.motif = .expired; $0.idempotencyKey = "k-1" }, metadata: portal.metadata
+      ).renewal
+      #expect(replay.requestID == first.requestID)
+      let session = try await Caller.session(client, "ens1a")
+      let other = await failure {
+        _ = try await session.renewals.startRenewal(.with { $0.keyType = .software; $0.motif = .expired; $0.idempotencyKey = "k-1" }, metadata: session.metadata)
+      }
+      #expect(other?.code == .alreadyExists, "the agent's own session is another caller: the one-open-request rule answers")
+      // A replayed submit is refused to a caller who cannot see the request.
+      let colleague = try await Caller.session(client, "ens1b")
+      let stranger = await failure {
+        _ = try await colleague.renewals.submitRenewal(
+          .with { $0.requestID = first.requestID; $0.expectedVersion = first.version; $0.idempotencyKey = "k-2" }, metadata: colleague.metadata)
+      }
+      #expect(stranger?.reason == "NOT_YOUR_REQUEST")
     }
   }
 }

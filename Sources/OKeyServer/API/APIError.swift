@@ -62,8 +62,9 @@ enum ErrorMapping {
     case is CancellationError:
       return make(.cancelled, "CANCELLED", "the call was cancelled")
     default:
-      logger.error("unexpected error", metadata: ["method": "\(method)", "cause": "\(String(reflecting: error))"])
-      return make(.unknown, "INTERNAL", "an unexpected error occurred; it is logged: contact support with the time of the call")
+      let id = CallIdentity.requestID ?? "-"
+      logger.error("unexpected error", metadata: ["request-id": "\(id)", "method": "\(method)", "cause": "\(String(reflecting: error))"])
+      return make(.internalError, "INTERNAL", "an unexpected error occurred and nothing was changed; it is logged under request id \(id): give it to support")
     }
   }
 
@@ -134,4 +135,10 @@ extension RPCError {
   init(_ status: GoogleRPCStatus) {
     self.init(code: status.rpcErrorCode, message: status.rpcErrorMessage, metadata: status.rpcErrorMetadata)
   }
+}
+
+/// The identity of the current call in the logs, set by the outermost interceptor.
+enum CallIdentity {
+  /// The request id every log line of the call carries.
+  @TaskLocal static var requestID: String?
 }

@@ -63,6 +63,12 @@ final class RenewalApplication: Sendable {
     }
   }
 
+  /// The scope an idempotency key lives in: the operation, the caller (person, and the internal
+  /// system acting for them) — so that one caller's key never returns another caller's result.
+  static func idempotencyScope(_ operation: String, actor: Actor) -> String {
+    "\(operation)|\(actor.serviceAccount ?? "-")|\(actor.uid)"
+  }
+
   static func checkIdempotencyKey(_ key: String) throws -> String? {
     guard !key.isEmpty else { return nil }
     guard key.count <= 128 else { throw APIError.invalidArgument("idempotency_key", "at most 128 characters") }
@@ -173,19 +179,20 @@ final class RenewalApplication: Sendable {
     try CallCancellation.check()
     let context = DecisionContext(now: now ?? clock(), expectedVersion: expectedVersion, catalogue: catalogue, documentRules: documentRules)
     let cancellation = CallCancellation.handle
-    let renewal = try await store.change(renewalID: id, operation: operation, idempotencyKey: idempotencyKey) { current, reader in
+    if idempotencyKey != nil {
+      // A replay returns the first result only to a caller who may still see the request.
+      _ = try await loadVisible(id, to: actor)
+    }
+    let scope = Self.idempotencyScope(operation, actor: actor)
+    let renewal = try await store.change(renewalID: id, operation: scope, idempotencyKey: idempotencyKey) { current, reader in
       // Checked again inside the transaction (the handle is captured: task-locals do not reach the
       // writer's queue): a deadline that passed while waiting for the writer rolls it back.
-      if cancellation?.isCancelled == true {
-        return .failure(RenewalRefusal(.wrongState, "the call's deadline passed before the change was written; nothing was changed"))
-      }
+      if cancellation?.isCancelled == true { throw CallCancellation.deadlinePassed }
       do {
         let command = try build(current, reader)
         return RenewalWorkflow.decide(command, on: current, by: actor, context: context)
       } catch let refusal as RenewalRefusal {
         return .failure(refusal)
-      } catch {
-        return .failure(RenewalRefusal(.invalidField, "\(error)"))
       }
     }
     changes.publish(renewal)

@@ -99,11 +99,13 @@ enum Tokens {
 enum CallCancellation {
   @TaskLocal static var handle: ServerContext.RPCCancellationHandle?
 
+  /// The error of a call whose deadline passed before its change was written.
+  static let deadlinePassed = APIError(
+    code: .deadlineExceeded, reason: "DEADLINE_EXCEEDED", message: "the call's deadline passed before the change was written; nothing was changed")
+
   /// Throws when the current call is cancelled, so that nothing is written after its deadline.
   static func check() throws {
     try Task.checkCancellation()
-    if handle?.isCancelled == true {
-      throw APIError(code: .deadlineExceeded, reason: "DEADLINE_EXCEEDED", message: "the call's deadline passed before the change was written; nothing was changed")
-    }
+    if handle?.isCancelled == true { throw deadlinePassed }
   }
 }

@@ -74,7 +74,7 @@ struct MetricsInterceptor: ServerInterceptor {
       metrics.recordCall(method: method, code: code, duration: duration)
       logger.debug("rpc", metadata: ["request-id": "\(requestID)", "method": "\(method)", "code": "\(code)", "duration": "\(duration)", "peer": "\(context.remotePeer)"])
     }
-    var response = try await next(request, context)
+    var response = try await CallIdentity.$requestID.withValue(requestID) { try await next(request, context) }
     switch response.accepted {
     case .failure(let error):
       finish("\(error.code)")
@@ -82,7 +82,7 @@ struct MetricsInterceptor: ServerInterceptor {
       let producer = contents.producer
       contents.producer = { writer in
         do {
-          let trailers = try await producer(writer)
+          let trailers = try await CallIdentity.$requestID.withValue(requestID) { try await producer(writer) }
           finish("ok")
           return trailers
         } catch let error as RPCError {

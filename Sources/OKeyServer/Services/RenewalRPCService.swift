@@ -24,10 +24,9 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
     let now = application.clock()
     try CallCancellation.check()
     let cancellation = CallCancellation.handle
-    let renewal = try await application.store.start(agentUID: actor.uid, idempotencyKey: key) { open in
-      if cancellation?.isCancelled == true {
-        return .failure(RenewalRefusal(.wrongState, "the call's deadline passed before the request was written; nothing was changed"))
-      }
+    let scope = RenewalApplication.idempotencyScope("start", actor: actor)
+    let renewal = try await application.store.start(agentUID: actor.uid, scope: scope, idempotencyKey: key) { open in
+      if cancellation?.isCancelled == true { throw CallCancellation.deadlinePassed }
       return RenewalWorkflow.start(
         id: id, actor: actor, keyType: keyType, motif: motif, motifDetails: request.motifDetails, routing: routing,
         openRequestID: open, catalogue: catalogue, now: now)
