@@ -125,7 +125,9 @@ struct TrustTests {
     }
   }
 
-  @Test("a person removed from the DSI group loses the DSI rights at the next re-read, and an open Watch stream ends when the person is disabled")
+  @Test(
+    "a person removed from the DSI group loses the DSI rights at the next re-read, and an open Watch stream ends when the person is disabled",
+    .timeLimit(.minutes(1)))
   func groupRemovalAndWatch() async throws {
     try await withAcademy(configure: { $0.sessions.recheckSeconds = 0 }) { _, client, slapd in
       let dsi = try await Caller.session(client, "dsi-op1")
@@ -144,15 +146,17 @@ struct TrustTests {
       let agent = try await Caller.session(client, "ens1b")
       let draft = try await agent.renewals.startRenewal(.with { $0.keyType = .software; $0.motif = .expired }, metadata: agent.metadata).renewal
       let ended = await failure {
-        try await agent.renewals.watchRenewal(.with { $0.requestID = draft.requestID }, metadata: agent.metadata) { response in
-          var first = true
-          for try await _ in response.messages where first {
-            first = false
-            try await slapd.setDisabled("ens1b")
+        try await withTimeLimit(.seconds(20), "the Watch stream of a disabled person") {
+          try await agent.renewals.watchRenewal(.with { $0.requestID = draft.requestID }, metadata: agent.metadata) { response in
+            var first = true
+            for try await _ in response.messages where first {
+              first = false
+              try await slapd.setDisabled("ens1b")
+            }
           }
         }
       }
-      #expect(ended?.code == .unauthenticated)
+      #expect(ended?.code == .unauthenticated, "\(String(describing: ended))")
     }
   }
 

@@ -117,3 +117,18 @@ public func sqlite3(_ path: String, _ sql: String) async throws -> String {
   guard result.status == 0 else { throw ChildProcessError("sqlite3 failed: \(result.error)") }
   return result.output
 }
+
+/// Runs `body`, failing with a message naming `what` when it has not finished within `limit` (its
+/// task is then cancelled): a missing stream message fails the test instead of hanging the run.
+public func withTimeLimit<T: Sendable>(_ limit: Duration, _ what: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+  try await withThrowingTaskGroup(of: T.self) { group in
+    group.addTask { try await body() }
+    group.addTask {
+      try await Task.sleep(for: limit)
+      throw ChildProcessError("\(what) did not finish within \(limit)")
+    }
+    defer { group.cancelAll() }
+    guard let first = try await group.next() else { throw ChildProcessError("\(what) gave no result") }
+    return first
+  }
+}
