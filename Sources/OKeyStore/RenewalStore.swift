@@ -82,8 +82,9 @@ public protocol RenewalStore: Sendable {
   func outboxMessages(state: OutboxMessage.State, limit: Int) async throws -> [OutboxMessage]
   /// How many outbox messages are in a state.
   func outboxCount(state: OutboxMessage.State) async throws -> Int
-  /// Marks up to `limit` pending messages due at `now` as being sent, and returns them.
-  func claimDueOutboxMessages(now: Instant, limit: Int) async throws -> [OutboxMessage]
+  /// Marks up to `limit` pending messages due at `now` as being sent, and returns them; messages
+  /// claimed before `staleClaim` and never marked (their attempt's end was lost) are claimed again.
+  func claimDueOutboxMessages(now: Instant, limit: Int, reclaimingBefore staleClaim: Instant?) async throws -> [OutboxMessage]
   /// Records a message as sent.
   func markOutboxMessageSent(id: Int64, at: Instant) async throws
   /// Records a failed attempt: pending again at `retryAt`, or dead when `retryAt` is nil.
@@ -94,6 +95,11 @@ public protocol RenewalStore: Sendable {
 }
 
 extension RenewalStore {
+  /// Marks up to `limit` pending messages due at `now` as being sent, and returns them.
+  public func claimDueOutboxMessages(now: Instant, limit: Int) async throws -> [OutboxMessage] {
+    try await claimDueOutboxMessages(now: now, limit: limit, reclaimingBefore: nil)
+  }
+
   /// Starts a request, idempotency keys scoped to the agent alone.
   public func start(
     agentUID: String,

@@ -596,12 +596,19 @@ public final class SQLiteRenewalStore: RenewalStore {
     }
   }
 
-  public func claimDueOutboxMessages(now: Instant, limit: Int) async throws -> [OutboxMessage] {
+  public func claimDueOutboxMessages(now: Instant, limit: Int, reclaimingBefore staleClaim: Instant?) async throws -> [OutboxMessage] {
     try await guarded {
       try await pool.write { db in
+        // Due pending messages, and messages claimed long ago whose attempt never ended (its
+        // result could not be recorded): they are tried again.
         let rows = try Row.fetchAll(
-          db, sql: "SELECT * FROM outbox WHERE state = 'PENDING' AND next_attempt_at <= ? ORDER BY id LIMIT ?",
-          arguments: [now.millisecondsSinceEpoch, limit])
+          db,
+          sql: """
+            SELECT * FROM outbox
+            WHERE (state = 'PENDING' AND next_attempt_at <= ?) OR (state = 'SENDING' AND claimed_at < ?)
+            ORDER BY id LIMIT ?
+            """,
+          arguments: [now.millisecondsSinceEpoch, staleClaim?.millisecondsSinceEpoch ?? Int64.min, limit])
         var claimed: [OutboxMessage] = []
         for row in rows {
           var message = Self.outboxMessage(from: row)

@@ -178,4 +178,57 @@ struct NotificationTests {
       }
     }
   }
+
+  @Test("a sendmail command that exits without reading the message is a failed attempt, whatever its status, never a crash", arguments: ["/bin/true", "/bin/false"])
+  func commandThatDoesNotRead(command: String) async throws {
+    try await withAcademy(configure: { $0.mail.command = command }) { daemon, client in
+      _ = try await Caller.portal(client, for: "ens1a").startAndSubmit(.software)
+      #expect(try await daemon.notifications.deliverDue(now: daemon.application.clock()) == 0)
+      let pending = try await daemon.application.store.outboxMessages(state: .pending, limit: 10)
+      #expect(pending.count == 1)
+      #expect(pending.first?.attempts == 1)
+      #expect(pending.first?.lastError?.contains(command == "/bin/true" ? "exited after reading 0" : "exited with status 1") == true, "\(pending)")
+    }
+  }
+
+  @Test("a message claimed whose attempt never recorded its end is tried again after mail.claimTimeoutSeconds, not before")
+  func staleClaim() async throws {
+    try await withTemporaryDirectory { folder in
+      let capture = try MailCapture(folder: folder)
+      try await withAcademy(configure: { $0.mail.command = capture.command; $0.mail.claimTimeoutSeconds = 300 }) { daemon, client in
+        _ = try await Caller.portal(client, for: "ens1a").startAndSubmit(.software)
+        let start = daemon.application.clock()
+        let claimed = try await daemon.application.store.claimDueOutboxMessages(now: start, limit: 10)
+        #expect(claimed.count == 1)
+        #expect(try await daemon.notifications.deliverDue(now: start.adding(seconds: 299)) == 0)
+        #expect(try await daemon.notifications.deliverDue(now: start.adding(seconds: 301)) == 1)
+        #expect(capture.messages.compactMap { header("Message-ID", in: $0) } == claimed.map(\.messageID))
+      }
+    }
+  }
+
+  @Test("a directory mail value that sendmail -t would expand into several recipients is a dead letter with the reason", arguments: [
+    "ien1@ac-test.fr, boss@evil.example", "ien1@ac-test.fr;boss@evil.example", "Ines <ien1@ac-test.fr>", "ien1@ac-test.fr boss@evil.example",
+  ])
+  func expandingAddress(mail: String) async throws {
+    try await withTemporaryDirectory { folder in
+      let capture = try MailCapture(folder: folder)
+      try await withAcademy(configure: { $0.mail.command = capture.command }) { daemon, client, slapd in
+        try await slapd.modify(
+          """
+          dn: uid=ien1,ou=people,dc=ac-test,dc=fr
+          changetype: modify
+          replace: mail
+          mail: \(mail)
+
+          """)
+        _ = try await Caller.portal(client, for: "ens1a").startAndSubmit(.software)
+        #expect(try await daemon.notifications.deliverDue(now: daemon.application.clock()) == 0)
+        let dead = try await daemon.application.store.outboxMessages(state: .dead, limit: 10)
+        #expect(dead.count == 1)
+        #expect(dead.first?.lastError?.contains("mail address in the directory") == true)
+        #expect(capture.messages.isEmpty)
+      }
+    }
+  }
 }

@@ -77,6 +77,9 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
     public var maxBackoffSeconds = 3600
     /// How often the outbox is read, in seconds. Default 2.
     public var pollSeconds = 2.0
+    /// A message claimed for sending whose attempt never recorded its end (a store error after
+    /// sending, say) is tried again after this long, in seconds. Default 300.
+    public var claimTimeoutSeconds = 300
     /// Business days a routed request waits before its N+2 is told (once). Default 3.
     public var escalationBusinessDays = 3
     /// How often waiting requests are checked for escalation, in seconds. Default 600.
@@ -299,6 +302,7 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
     guard mail.maxAttempts >= 1, mail.initialBackoffSeconds >= 1, mail.maxBackoffSeconds >= mail.initialBackoffSeconds else {
       throw ConfigurationError("mail.maxAttempts and mail.initialBackoffSeconds must be at least 1, and mail.maxBackoffSeconds at least the initial backoff")
     }
+    guard mail.claimTimeoutSeconds >= 30 else { throw ConfigurationError("mail.claimTimeoutSeconds must be at least 30 (longer than the sendmail timeout)") }
     guard !mail.command.trimmingCharacters(in: .whitespaces).isEmpty else { throw ConfigurationError("mail.command must name a sendmail-compatible command") }
     for account in serviceAccounts {
       guard account.keySHA256.count == 64, account.keySHA256.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) else {

@@ -43,7 +43,8 @@ final class NotificationDelivery: Service, Sendable {
   func deliverDue(now: Instant) async throws -> Int {
     var sent = 0
     while true {
-      let batch = try await application.store.claimDueOutboxMessages(now: now, limit: 50)
+      let batch = try await application.store.claimDueOutboxMessages(
+        now: now, limit: 50, reclaimingBefore: now.adding(seconds: -Int64(settings.claimTimeoutSeconds)))
       if batch.isEmpty { return sent }
       for message in batch {
         if try await deliver(message, now: now) { sent += 1 }
@@ -54,6 +55,12 @@ final class NotificationDelivery: Service, Sendable {
   func deliver(_ message: OutboxMessage, now: Instant) async throws -> Bool {
     let renewal = try await application.store.renewal(id: message.renewalID)
     let date = Date(timeIntervalSince1970: Double(now.millisecondsSinceEpoch) / 1000)
+    if let address = message.recipient?.mail, !address.isEmpty, let problem = MailAddress.problem(address) {
+      // sendmail -t reads the To: header: a value with separators would reach other recipients.
+      try await application.store.markOutboxMessageFailed(id: message.id, error: "the recipient's mail address in the directory \(problem)", retryAt: nil)
+      logger.error("notification not sent: bad address in the directory", metadata: ["request": "\(message.renewalID)", "why": "\(problem)"])
+      return false
+    }
     guard let mail = composer.compose(message, renewal: renewal, date: date) else {
       try await application.store.markOutboxMessageFailed(id: message.id, error: "the recipient has no mail address in the directory", retryAt: nil)
       return false
@@ -119,13 +126,33 @@ enum Sendmail {
     var description: String
   }
 
+  /// Runs `command` with `message` on its standard input. The input is a private file (unlinked at
+  /// once) rather than a pipe: no SIGPIPE when the command does not read, and its read offset
+  /// (shared with the child) tells whether the command read the whole message: a command that
+  /// exits early, even with status 0, is a failed attempt.
   static func send(_ message: String, command: String, timeout: Duration = .seconds(30)) async throws {
     let parts = command.split(separator: " ").map(String.init)
     guard let executable = parts.first else { throw Failure(description: "no mail command configured") }
+    let bytes = Array(message.utf8)
+    var template = Array((NSTemporaryDirectory() + "/okey-mail-XXXXXX").utf8CString)
+    let fd = template.withUnsafeMutableBufferPointer { buffer -> Int32 in
+      guard let base = buffer.baseAddress else { return -1 }
+      return mkstemp(base)
+    }
+    guard fd >= 0 else { throw Failure(description: "cannot create the message file: errno \(errno)") }
+    template.withUnsafeBufferPointer { buffer in
+      if let base = buffer.baseAddress { _ = unlink(base) }
+    }
+    let input = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+    do {
+      try input.write(contentsOf: bytes)
+      try input.seek(toOffset: 0)
+    } catch {
+      throw Failure(description: "cannot write the message file: \(error)")
+    }
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = Array(parts.dropFirst())
-    let input = Pipe()
     let errors = Pipe()
     process.standardInput = input
     process.standardOutput = FileHandle.nullDevice
@@ -135,8 +162,6 @@ enum Sendmail {
     } catch {
       throw Failure(description: "cannot run \(executable): \(error.localizedDescription)")
     }
-    input.fileHandleForWriting.write(Data(message.utf8))
-    try? input.fileHandleForWriting.close()
     let clock = ContinuousClock()
     let deadline = clock.now + timeout
     while process.isRunning {
@@ -150,5 +175,25 @@ enum Sendmail {
       let detail = String(decoding: errors.fileHandleForReading.availableData.prefix(300), as: UTF8.self)
       throw Failure(description: "\(executable) exited with status \(process.terminationStatus) \(detail)")
     }
+    let read = lseek(fd, 0, SEEK_CUR)
+    guard read >= bytes.count else {
+      throw Failure(description: "\(executable) exited after reading \(max(0, read)) of the message's \(bytes.count) bytes: not sent")
+    }
+  }
+}
+
+/// A mail address from the directory, as sendmail -t would read it in a To: header.
+enum MailAddress {
+  /// Why `address` is not one plain address (nil when it is): separators or spaces would make
+  /// sendmail expand it into several recipients.
+  static func problem(_ address: String) -> String? {
+    if let bad = address.unicodeScalars.first(where: { ",;<> \t\"()[]\\:".unicodeScalars.contains($0) || $0.properties.generalCategory == .control }) {
+      return "contains '\(bad.escaped(asASCII: true))', which is not allowed in one address"
+    }
+    let parts = address.split(separator: "@", omittingEmptySubsequences: false)
+    guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty, address.utf8.count <= 254 else {
+      return "is not of the form local@domain"
+    }
+    return nil
   }
 }
