@@ -1,5 +1,6 @@
 import Foundation
 import GRPCCore
+import GRPCNIOTransportHTTP2
 import GRPCProtobuf
 import Logging
 import OKeyAPI
@@ -154,6 +155,77 @@ struct HostileInputTests {
       let other = try await auth.login(.with { $0.uid = "ens1b"; $0.password = SlapdFixture.personPassword })
       #expect(!other.token.isEmpty)
     }
+  }
+
+  @Test("a lockout holds whatever the spelling of the uid: trailing space or other case are the same person")
+  func throttleCanonical() async throws {
+    try await withAcademy(configure: { $0.sessions.maxFailedLogins = 3 }) { _, client in
+      let auth = Okey_V1_AuthService.Client(wrapping: client)
+      for _ in 0..<3 {
+        #expect(await failure { _ = try await auth.login(.with { $0.uid = "ens1a"; $0.password = "guess" }) }?.reason == "BAD_CREDENTIALS")
+      }
+      for spelling in ["ens1a ", "ENS1A", " Ens1a"] {
+        let reason = await Self.loginReason(auth, uid: spelling, password: SlapdFixture.personPassword)
+        #expect(reason == "LOGIN_THROTTLED", "'\(spelling)': \(reason)")
+      }
+    }
+  }
+
+  @Test("parallel wrong logins cannot all reach the directory: at most the limit are checked, the rest throttled")
+  func throttleParallel() async throws {
+    try await withAcademy(configure: { $0.sessions.maxFailedLogins = 3 }) { _, client in
+      let auth = Okey_V1_AuthService.Client(wrapping: client)
+      let reasons = await withTaskGroup(of: String.self) { group in
+        for _ in 0..<20 { group.addTask { await Self.loginReason(auth, uid: "ens1b", password: "guess") } }
+        var reasons: [String] = []
+        for await reason in group { reasons.append(reason) }
+        return reasons
+      }
+      #expect(reasons.filter { $0 == "BAD_CREDENTIALS" }.count <= 3, "\(reasons)")
+      #expect(reasons.filter { $0 == "LOGIN_THROTTLED" }.count >= 17, "\(reasons)")
+    }
+  }
+
+  /// The ErrorInfo reason of a login ("OK" if it went through).
+  static func loginReason(_ auth: Okey_V1_AuthService.Client<HTTP2ClientTransport.Posix>, uid: String, password: String) async -> String {
+    do {
+      _ = try await auth.login(.with { $0.uid = uid; $0.password = password })
+      return "OK"
+    } catch let error as RPCError {
+      return (try? error.unpackGoogleRPCStatus())??.details.first?.errorInfo?.reason ?? "\(error.code)"
+    } catch {
+      return "\(error)"
+    }
+  }
+
+  @Test("one address that keeps failing is paused, whichever uids it tries")
+  func throttlePeer() async throws {
+    try await withAcademy(configure: { $0.sessions.maxFailedLoginsPerPeer = 4 }) { _, client in
+      let auth = Okey_V1_AuthService.Client(wrapping: client)
+      for n in 0..<4 {
+        #expect(await Self.loginReason(auth, uid: "nobody-\(n)", password: "guess") == "BAD_CREDENTIALS")
+      }
+      #expect(await Self.loginReason(auth, uid: "ens3", password: SlapdFixture.personPassword) == "LOGIN_THROTTLED")
+    }
+  }
+
+  @Test("a flood of failures on unknown uids evicts old entries but never a real person's lockout")
+  func throttleEviction() {
+    let throttle = LoginThrottle(maxFailures: 2, maxPeerFailures: Int.max, windowSeconds: 300, capacity: 100)
+    let now = Instant(millisecondsSinceEpoch: 1_795_000_000_000)
+    for _ in 0..<2 {
+      guard case .success(let reservation) = throttle.reserve(canonicalUID: "ens1a", now: now) else {
+        Issue.record("refused before the limit")
+        return
+      }
+      throttle.finish(reservation, succeeded: false, peer: "ipv4:10.0.0.1", now: now)
+    }
+    for n in 0..<100_001 { throttle.recordUnknown(uid: "random-\(n)", peer: "ipv4:10.0.\(n % 250).\(n % 7)", now: now) }
+    guard case .failure = throttle.reserve(canonicalUID: "ENS1A", now: now.adding(seconds: 10)) else {
+      Issue.record("the lockout was wiped by the flood")
+      return
+    }
+    #expect(throttle.waitBeforeLookup(uid: "random-0", peer: "ipv4:192.0.2.1", now: now) == nil, "the oldest unknown entries were evicted")
   }
 
   @Test("an oversized message is refused and the server keeps serving")

@@ -39,7 +39,9 @@ final class RenewalApplication: Sendable {
     self.clock = clock
     self.sessions = SessionBook(
       store: store, clock: clock, resolver: resolver, recheckSeconds: configuration.sessions.recheckSeconds, logger: logger)
-    self.loginThrottle = LoginThrottle(maxFailures: configuration.sessions.maxFailedLogins, windowSeconds: configuration.sessions.lockoutSeconds)
+    self.loginThrottle = LoginThrottle(
+      maxFailures: configuration.sessions.maxFailedLogins, maxPeerFailures: configuration.sessions.maxFailedLoginsPerPeer,
+      windowSeconds: configuration.sessions.lockoutSeconds)
     self.actingPeople = TTLCache(
       ttl: .milliseconds(Int64(configuration.directory.cacheTTLSeconds * 1000)), capacity: configuration.directory.cacheCapacity)
   }

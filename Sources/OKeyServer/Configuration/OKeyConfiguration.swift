@@ -117,8 +117,12 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
   public struct Sessions: Sendable, Equatable, Codable {
     /// How long a session token works, in seconds. Default 8 hours.
     public var ttlSeconds = 8 * 3600
-    /// Failed logins for one uid within `lockoutSeconds` before logins for it pause. Default 5.
+    /// Failed logins for one person (or one unknown uid) within `lockoutSeconds` before logins for
+    /// it pause. Default 5.
     public var maxFailedLogins = 5
+    /// Failed logins from one peer address within `lockoutSeconds` before logins from it pause.
+    /// Default 100 (a school behind one address has many people).
+    public var maxFailedLoginsPerPeer = 100
     /// How long logins for a uid pause after too many failures, in seconds. Default 300.
     public var lockoutSeconds = 300
     /// Longest time a session's person and groups are trusted without reading them again from the

@@ -13,29 +13,44 @@ struct AuthRPCService: Okey_V1_AuthService.SimpleServiceProtocol {
     guard request.password.utf8.count <= 1024 else { throw APIError.invalidArgument("password", "too long") }
     let refused = APIError.unauthenticated("BAD_CREDENTIALS", "wrong uid or password")
     let throttle = application.loginThrottle
-    if let wait = throttle.wait(for: request.uid, now: application.clock()) {
-      logger.notice("login refused", metadata: ["uid": "\(request.uid)", "peer": "\(context.remotePeer)", "why": "too many failures"])
-      throw APIError(
-        code: .resourceExhausted, reason: "LOGIN_THROTTLED",
-        message: "too many failed logins for \(request.uid): try again in \(wait) seconds")
+    let peer = Self.peerAddress(context.remotePeer)
+    func throttled(_ wait: Int64, _ why: String) -> APIError {
+      logger.notice("login refused", metadata: ["uid": "\(request.uid)", "peer": "\(context.remotePeer)", "why": "\(why)"])
+      return APIError(code: .resourceExhausted, reason: "LOGIN_THROTTLED", message: "too many failed logins: try again in \(wait) seconds")
+    }
+    if let wait = throttle.waitBeforeLookup(uid: request.uid, peer: peer, now: application.clock()) {
+      throw throttled(wait, "too many failures for this uid or from this address")
     }
     guard let person = try await application.resolver.person(uid: request.uid, fresh: true) else {
-      throttle.recordFailure(for: request.uid, now: application.clock())
+      throttle.recordUnknown(uid: request.uid, peer: peer, now: application.clock())
       logger.notice("login refused", metadata: ["uid": "\(request.uid)", "peer": "\(context.remotePeer)", "why": "no single directory entry"])
       throw refused
     }
-    guard try await application.directory.checkPassword(dn: person.dn, password: request.password) else {
-      throttle.recordFailure(for: request.uid, now: application.clock())
+    // Counted on the directory's own uid, reserved before the bind.
+    let reservation: LoginThrottle.Reservation
+    switch throttle.reserve(canonicalUID: person.uid, now: application.clock()) {
+    case .success(let reserved): reservation = reserved
+    case .failure(let wait): throw throttled(wait.seconds, "too many failures for \(person.uid)")
+    }
+    let accepted: Bool
+    do {
+      accepted = try await application.directory.checkPassword(dn: person.dn, password: request.password)
+    } catch {
+      throttle.finish(reservation, succeeded: false, peer: peer, now: application.clock())
+      throw error
+    }
+    guard accepted else {
+      throttle.finish(reservation, succeeded: false, peer: peer, now: application.clock())
       logger.notice("login refused", metadata: ["uid": "\(request.uid)", "peer": "\(context.remotePeer)", "why": "wrong password"])
       throw refused
     }
     // Same refusal as a wrong password: nobody learns from it that the account exists.
     guard person.active else {
-      throttle.recordFailure(for: request.uid, now: application.clock())
+      throttle.finish(reservation, succeeded: false, peer: peer, now: application.clock())
       logger.notice("login refused", metadata: ["uid": "\(request.uid)", "peer": "\(context.remotePeer)", "why": "account disabled in the directory"])
       throw refused
     }
-    throttle.recordSuccess(for: request.uid)
+    throttle.finish(reservation, succeeded: true, peer: peer, now: application.clock())
     let groups = try await application.resolver.groupRoles(of: person)
     let session = try await application.sessions.open(for: person, groups: groups, ttlSeconds: application.configuration.sessions.ttlSeconds)
     logger.notice("login", metadata: ["uid": "\(person.uid)", "peer": "\(context.remotePeer)", "groups": "\(groups.map(\.rawValue).sorted())"])
@@ -71,6 +86,12 @@ struct AuthRPCService: Okey_V1_AuthService.SimpleServiceProtocol {
     }
     application.logger.notice("logout", metadata: ["uid": "\(principal.actor.uid)", "peer": "\(context.remotePeer)"])
     return .with { $0.uid = principal.actor.uid }
+  }
+
+  /// The address part of grpc-swift's peer description ("ipv4:127.0.0.1:5000" → "ipv4:127.0.0.1").
+  static func peerAddress(_ remotePeer: String) -> String {
+    guard let colon = remotePeer.lastIndex(of: ":"), remotePeer.hasPrefix("ipv") else { return remotePeer }
+    return String(remotePeer[..<colon])
   }
 
   static func principal(person: DirectoryPerson?, actor: Actor, serviceAccount: String?, expiresAt: Instant?) -> Okey_V1_Principal {
