@@ -84,9 +84,17 @@ struct AuditKeyTests {
 
       _ = try await sqlite3(path, "UPDATE audit_events SET actor = 'mallory' WHERE sequence = 2")
       #expect(try await store.verifyAuditTrail().problems.map(\.kind) == [.altered])
-      _ = try await sqlite3(path, "UPDATE audit_events SET actor = 'old-2' WHERE sequence = 2; UPDATE audit_meta SET legacy_until = 4")
-      let moved = try await store.verifyAuditTrail().problems
-      #expect(moved.contains { $0.kind == .altered && $0.sequence == 4 }, "\(moved)")
+      // Moving the boundary past event 4 and rewriting event 4 as an unsigned legacy event would
+      // pass every hash: the key's seal on the boundary is what tells.
+      _ = try await sqlite3(path, "UPDATE audit_events SET actor = 'old-2' WHERE sequence = 2")
+      let fourth = try #require(try await store.history(renewalID: "r-dan").last)
+      let legacyHash = AuditChain.hash(previous: fourth.previousHash, sequence: 4, renewalID: "r-dan", event: fourth.event, stateHash: nil)
+      _ = try await sqlite3(
+        path,
+        "UPDATE audit_meta SET legacy_until = 4; UPDATE audit_events SET hash = '\(legacyHash)', state_hash = NULL, mac = NULL WHERE sequence = 4; UPDATE audit_head SET last_hash = '\(legacyHash)'")
+      let moved = try await SQLiteRenewalStore(path: path, auditKey: key).verifyAuditTrail().problems
+      #expect(moved.map(\.kind) == [.altered], "\(moved)")
+      #expect(moved.first?.sequence == 4)
     }
   }
 }
