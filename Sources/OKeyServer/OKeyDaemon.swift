@@ -59,7 +59,7 @@ public final class OKeyDaemon: Sendable {
     self.application = application
 
     let services: [any RegistrableRPCService] = [
-      HealthService(board: board),
+      HealthService(board: board, streams: application.streams),
       ReflectionService(index: descriptors),
       ReflectionServiceV1Alpha(index: descriptors),
       AuthRPCService(application: application),
@@ -81,6 +81,10 @@ public final class OKeyDaemon: Sendable {
       config: .defaults { config in
         config.rpc.maxRequestPayloadSize = configuration.limits.maxMessageBytes
         config.http2.maxConcurrentStreams = configuration.limits.maxConcurrentStreamsPerConnection
+        let limits = configuration.limits
+        config.connection.maxIdleTime = limits.connectionMaxIdleSeconds > 0 ? .seconds(limits.connectionMaxIdleSeconds) : nil
+        config.connection.maxAge = limits.connectionMaxAgeSeconds > 0 ? .seconds(limits.connectionMaxAgeSeconds) : nil
+        config.connection.maxGraceTime = limits.connectionMaxAgeSeconds > 0 ? .seconds(limits.connectionMaxGraceSeconds) : nil
       }
     )
     let server = GRPCServer(transport: transport, services: services, interceptors: interceptors)

@@ -23,6 +23,8 @@ final class RenewalApplication: Sendable {
   let loginThrottle: LoginThrottle
   /// People service accounts act for, with their groups, cached like directory entries.
   let actingPeople: TTLCache<String, ActingPerson?>
+  /// The bound on open Watch streams, per connection and in all.
+  let streams: StreamQuota
 
   init(
     configuration: OKeyConfiguration, store: any RenewalStore, directory: any Directory, resolver: RoutingResolver,
@@ -42,6 +44,7 @@ final class RenewalApplication: Sendable {
     self.loginThrottle = LoginThrottle(
       maxFailures: configuration.sessions.maxFailedLogins, maxPeerFailures: configuration.sessions.maxFailedLoginsPerPeer,
       windowSeconds: configuration.sessions.lockoutSeconds)
+    self.streams = StreamQuota(perConnection: configuration.limits.maxWatchStreamsPerConnection, total: configuration.limits.maxWatchStreams)
     self.actingPeople = TTLCache(
       ttl: .milliseconds(Int64(configuration.directory.cacheTTLSeconds * 1000)), capacity: configuration.directory.cacheCapacity)
   }

@@ -98,6 +98,17 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
     public var maxDocumentBytes = 5 * 1024 * 1024
     /// Most documents on one request. Default 10.
     public var maxDocumentsPerRequest = 10
+    /// Most open Watch streams (WatchRenewal and Health.Watch) on one connection. Default 16.
+    public var maxWatchStreamsPerConnection = 16
+    /// Most open Watch streams in all. Default 2,000.
+    public var maxWatchStreams = 2000
+    /// A connection with no call for this long is closed, in seconds; 0 for never. Default 600.
+    public var connectionMaxIdleSeconds = 600
+    /// A connection older than this is asked to go away (its calls may finish within
+    /// `connectionMaxGraceSeconds`), in seconds; 0 for never. Default 3,600: clients reconnect.
+    public var connectionMaxAgeSeconds = 3600
+    /// How long calls may go on after a connection reached its maximum age, in seconds. Default 60.
+    public var connectionMaxGraceSeconds = 60
     /// The defaults.
     public init() {}
   }
@@ -284,6 +295,12 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
       throw ConfigurationError("limits.maxDocumentBytes must be positive and below limits.maxMessageBytes")
     }
     guard limits.maxDocumentsPerRequest >= 1 else { throw ConfigurationError("limits.maxDocumentsPerRequest must be at least 1") }
+    guard limits.maxWatchStreamsPerConnection >= 1, limits.maxWatchStreams >= limits.maxWatchStreamsPerConnection else {
+      throw ConfigurationError("limits.maxWatchStreamsPerConnection must be at least 1 and limits.maxWatchStreams at least as large")
+    }
+    guard limits.connectionMaxIdleSeconds >= 0, limits.connectionMaxAgeSeconds >= 0, limits.connectionMaxGraceSeconds >= 0 else {
+      throw ConfigurationError("limits.connectionMaxIdleSeconds, connectionMaxAgeSeconds and connectionMaxGraceSeconds must not be negative")
+    }
     guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(logLevel) else {
       throw ConfigurationError("logLevel must be one of trace, debug, info, notice, warning, error, critical; not '\(logLevel)'")
     }

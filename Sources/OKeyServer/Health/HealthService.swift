@@ -4,10 +4,12 @@ import OKeyAPI
 /// The standard `grpc.health.v1.Health` service, answering from a ``ServingStatusBoard``.
 public struct HealthService: Grpc_Health_V1_Health.SimpleServiceProtocol {
   let board: ServingStatusBoard
+  let streams: StreamQuota
 
-  /// Creates the service over `board`.
-  public init(board: ServingStatusBoard) {
+  /// Creates the service over `board`; Watch streams count in `streams`.
+  init(board: ServingStatusBoard, streams: StreamQuota) {
     self.board = board
+    self.streams = streams
   }
 
   public func check(
@@ -28,14 +30,16 @@ public struct HealthService: Grpc_Health_V1_Health.SimpleServiceProtocol {
     response: RPCWriter<Grpc_Health_V1_HealthCheckResponse>,
     context: ServerContext
   ) async throws {
-    let subscription = board.watch(request.service)
-    // A client that goes away while nothing changes must not leave the subscription open.
-    try await withRPCCancellationHandler {
-      for await status in subscription.statuses {
-        try await response.write(.with { $0.status = status })
+    try await streams.withPlace(for: context.remotePeer) {
+      let subscription = board.watch(request.service)
+      // A client that goes away while nothing changes must not leave the subscription open.
+      try await withRPCCancellationHandler {
+        for await status in subscription.statuses {
+          try await response.write(.with { $0.status = status })
+        }
+      } onCancelRPC: {
+        subscription.stop()
       }
-    } onCancelRPC: {
-      subscription.stop()
     }
   }
 }

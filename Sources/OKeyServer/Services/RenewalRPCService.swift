@@ -238,10 +238,18 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
     let principal = try Principal.required()
     let (_, actor) = try principal.requirePerson()
     try RenewalApplication.checkID(request.requestID)
+    try await application.streams.withPlace(for: context.remotePeer) {
+      try await watch(request.requestID, principal: principal, actor: actor, response: response)
+    }
+  }
+
+  private func watch(
+    _ requestID: String, principal: Principal, actor: OKeyDomain.Actor, response: RPCWriter<Okey_V1_WatchRenewalResponse>
+  ) async throws {
     // Subscribe first, then read: no change can fall between the two.
-    let subscription = application.changes.subscribe(request.requestID)
+    let subscription = application.changes.subscribe(requestID)
     defer { subscription.stop() }
-    let first = try await application.loadVisible(request.requestID, to: actor)
+    let first = try await application.loadVisible(requestID, to: actor)
     let catalogue = application.catalogue
     try await response.write(.with {
       $0.renewal = Wire.renewal(first, catalogue: catalogue)
