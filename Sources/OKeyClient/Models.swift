@@ -234,6 +234,18 @@ public struct ServiceStats: Sendable, Codable, Equatable {
   public var directoryCacheMisses: Int64
   public var outboxPending: Int64
   public var outboxDead: Int64
+  /// Rows and bytes of each table of the store.
+  public var tables: [TableStats] = []
+  /// The database file and its write-ahead log, in bytes.
+  public var databaseBytes: Int64 = 0
+  public var walBytes: Int64 = 0
+}
+
+/// Rows and bytes (indexes included) of one table of the store.
+public struct TableStats: Sendable, Codable, Equatable {
+  public var name: String
+  public var rows: Int64
+  public var bytes: Int64
 }
 
 // MARK: Conversions from the wire

@@ -309,7 +309,9 @@ extension OKeyClient {
     return ServiceStats(
       renewalsByStatus: Dictionary(uniqueKeysWithValues: response.renewalsByStatus.map { (FromWire.status($0.status).rawValue, $0.count) }),
       directoryCacheHits: response.directoryCacheHits, directoryCacheMisses: response.directoryCacheMisses,
-      outboxPending: response.outboxPending, outboxDead: response.outboxDead)
+      outboxPending: response.outboxPending, outboxDead: response.outboxDead,
+      tables: response.tables.map { TableStats(name: $0.name, rows: $0.rows, bytes: $0.bytes) },
+      databaseBytes: response.databaseBytes, walBytes: response.walBytes)
   }
 
   /// Outbox messages in a delivery state (DEAD by default) (support staff).

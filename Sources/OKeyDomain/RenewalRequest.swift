@@ -164,6 +164,9 @@ public enum RenewalEffect: Sendable, Hashable {
   case issueKey(KeyRecord)
   /// Record an approver's decision.
   case recordDecision(approverUID: String, approved: Bool, comment: String)
+  /// Delete the content of the request's documents (personal data), keeping their name, size and
+  /// SHA-256 in the state and the audit trail.
+  case purgeDocumentContent
 }
 
 /// What a command does: the new state, its audit events, its notifications and effects.

@@ -487,7 +487,13 @@ struct DecisionBuilder {
         throw RenewalRefusal(.cancelTooLate, "request \(original.id) is \(original.status.rawValue): the DSI is already preparing the key, contact the DSI to stop it")
       }
       let reason = try Self.checkText(reason, field: "reason", required: false)
-      record("cancel", role: .agent, to: .cancelled, details: reason)
+      var details = reason
+      if !renewal.documents.isEmpty {
+        // Supporting documents are personal data: gone with the request, their fingerprints kept.
+        effects.append(.purgeDocumentContent)
+        details += (details.isEmpty ? "" : "; ") + "content of \(renewal.documents.count) document(s) deleted, name, size and SHA-256 kept"
+      }
+      record("cancel", role: .agent, to: .cancelled, details: details)
 
     case .escalate(let delay):
       // The service's own scan asks; there is no caller to check.

@@ -35,7 +35,7 @@ public protocol RenewalStore: Sendable {
   func openRenewal(agentUID: String) async throws -> RenewalRequest?
   /// The audit events of one request, oldest first.
   func history(renewalID: String) async throws -> [AuditEvent]
-  /// The content of a document, or nil.
+  /// The content of a document, or nil (unknown, or deleted after the retention period).
   func documentContent(id: String) async throws -> [UInt8]?
   /// Requests matching a query, one page at a time.
   func search(_ query: RenewalQuery) async throws -> RenewalPage
@@ -66,6 +66,13 @@ public protocol RenewalStore: Sendable {
   func verifyAuditTrail(expectedHead: AuditHead?) async throws -> AuditVerification
   /// The last event of the audit chain.
   func auditHead() async throws -> AuditHead
+  /// Deletes the content of the documents of requests that ended before `cutoff` (name, size and
+  /// SHA-256 stay), with an audit event for each request; returns how many requests.
+  func purgeDocuments(endedBefore cutoff: Instant, now: Instant) async throws -> Int
+  /// Deletes idempotency keys created before `cutoff`; returns how many.
+  func deleteIdempotencyKeys(createdBefore cutoff: Instant) async throws -> Int
+  /// Rows and bytes of each table, and the database files' sizes.
+  func sizes() async throws -> StoreSizes
   /// Appends an audit event that changes nothing (a document read) to a request's trail.
   func recordRead(renewalID: String, event: RenewalEvent) async throws
 
@@ -113,6 +120,26 @@ extension RenewalStore {
   public func verifyAuditTrail() async throws -> AuditVerification {
     try await verifyAuditTrail(expectedHead: nil)
   }
+}
+
+/// The size of one table (its indexes included).
+public struct TableSize: Sendable, Hashable {
+  /// The table.
+  public var name: String
+  /// Its rows.
+  public var rows: Int64
+  /// Bytes of its pages and its indexes' (0 when SQLite has no dbstat).
+  public var bytes: Int64
+}
+
+/// How big the store is.
+public struct StoreSizes: Sendable, Hashable {
+  /// Each table.
+  public var tables: [TableSize]
+  /// The database file, in bytes.
+  public var fileBytes: Int64
+  /// Its write-ahead log, in bytes.
+  public var walBytes: Int64
 }
 
 /// A request as readers see it: the request, its history, its pickup place and booked slot.

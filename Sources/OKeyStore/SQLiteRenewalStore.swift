@@ -262,6 +262,8 @@ public final class SQLiteRenewalStore: RenewalStore {
         }
         let keys = try loadKeys(db, agentUID: key.agentUID)
         for updated in KeyInventory.issue(key, to: keys) { try saveKey(db, updated) }
+      case .purgeDocumentContent:
+        try db.run("UPDATE documents SET content = X'', purged_at = ? WHERE renewal_id = ? AND purged_at IS NULL", [now, renewal.id])
       case .recordDecision(let approver, let approved, let comment):
         try db.run(
           "INSERT INTO approvals (renewal_id, approver_uid, approved, comment, decided_at) VALUES (?, ?, ?, ?, ?)",
@@ -342,7 +344,7 @@ public final class SQLiteRenewalStore: RenewalStore {
   public func documentContent(id: String) async throws -> [UInt8]? {
     try await guarded {
       try await pool.read { db in
-        try db.value(Data.self, "SELECT content FROM documents WHERE id = ?", [id]).map { [UInt8]($0) }
+        try db.value(Data.self, "SELECT content FROM documents WHERE id = ? AND purged_at IS NULL", [id]).map { [UInt8]($0) }
       }
     }
   }
@@ -491,6 +493,68 @@ public final class SQLiteRenewalStore: RenewalStore {
 
   public func auditHead() async throws -> AuditHead {
     try await guarded { try await pool.read { db in try AuditChain.head(in: db) } }
+  }
+
+  public func purgeDocuments(endedBefore cutoff: Instant, now: Instant) async throws -> Int {
+    let key = auditKey
+    let purged: [String] = try await guarded {
+      try await pool.write { db in
+        let ids = try String.fetchAll(
+          db,
+          sql: """
+            SELECT DISTINCT r.id FROM renewals r JOIN documents d ON d.renewal_id = r.id
+            WHERE d.purged_at IS NULL AND r.status IN (\(Self.terminalStatusList)) AND r.updated_at < ?
+            """,
+          arguments: [cutoff.millisecondsSinceEpoch])
+        for id in ids {
+          let count = try db.value(Int.self, "SELECT COUNT(*) FROM documents WHERE renewal_id = ? AND purged_at IS NULL", [id]) ?? 0
+          try db.run("UPDATE documents SET content = X'', purged_at = ? WHERE renewal_id = ? AND purged_at IS NULL", [now.millisecondsSinceEpoch, id])
+          guard let json = try db.value(String.self, "SELECT state_json FROM renewals WHERE id = ?", [id]),
+            let status = try db.value(String.self, "SELECT status FROM renewals WHERE id = ?", [id]).flatMap(RenewalStatus.init(rawValue:))
+          else { continue }
+          let event = RenewalEvent(
+            action: "purge-documents", actor: "okey", onBehalfOf: nil, role: .system, from: status, to: status,
+            details: "retention: content of \(count) document(s) deleted, name, size and SHA-256 kept", at: now)
+          try AuditChain.append([event], renewalID: id, stateJSON: json, key: key, in: db)
+        }
+        return ids
+      }
+    }
+    for id in purged { views.drop(id) }
+    return purged.count
+  }
+
+  public func deleteIdempotencyKeys(createdBefore cutoff: Instant) async throws -> Int {
+    try await guarded {
+      try await pool.write { db in
+        try db.run("DELETE FROM idempotency_keys WHERE created_at < ?", [cutoff.millisecondsSinceEpoch])
+        return db.changesCount
+      }
+    }
+  }
+
+  public func sizes() async throws -> StoreSizes {
+    let path = self.path
+    let tables: [TableSize] = try await guarded {
+      try await pool.read { db in
+        let names = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+        var bytes: [String: Int64] = [:]
+        // dbstat (compiled into Debian's SQLite) gives the pages of each table and its indexes.
+        if let rows = try? Row.fetchAll(
+          db, sql: "SELECT m.tbl_name AS name, SUM(s.pgsize) AS bytes FROM dbstat s JOIN sqlite_master m ON m.name = s.name GROUP BY m.tbl_name")
+        {
+          for row in rows { bytes[row["name"]] = row["bytes"] }
+        }
+        return try names.map { name in
+          let count = try db.value(Int64.self, "SELECT COUNT(*) FROM \"\(name)\"") ?? 0
+          return TableSize(name: name, rows: count, bytes: bytes[name] ?? 0)
+        }
+      }
+    }
+    func fileSize(_ path: String) -> Int64 {
+      ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.int64Value ?? 0
+    }
+    return StoreSizes(tables: tables, fileBytes: fileSize(path), walBytes: fileSize(path + "-wal"))
   }
 
   public func recordRead(renewalID: String, event: RenewalEvent) async throws {
@@ -659,6 +723,9 @@ public final class SQLiteRenewalStore: RenewalStore {
     encoder.outputFormatting = []
     return encoder
   }()
+
+  /// The terminal statuses as an SQL list, derived from the domain.
+  static let terminalStatusList = RenewalStatus.allCases.filter(\.isTerminal).map { "'\($0.rawValue)'" }.joined(separator: ", ")
 
   static func encode<T: Encodable>(_ value: T) throws -> String {
     String(decoding: try encoder.encode(value), as: UTF8.self)

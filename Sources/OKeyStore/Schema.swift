@@ -3,7 +3,7 @@ import GRDB
 /// The versioned schema. Shipped migrations are never edited: a change is a new migration.
 enum Schema {
   /// Migration identifiers, oldest first.
-  static let versions = ["v1-renewals-documents-audit", "v2-charter-pickup-keys", "v3-outbox-sessions", "v4-session-person", "v5-outbox-delivery", "v6-audit-seal"]
+  static let versions = ["v1-renewals-documents-audit", "v2-charter-pickup-keys", "v3-outbox-sessions", "v4-session-person", "v5-outbox-delivery", "v6-audit-seal", "v7-document-retention"]
 
   static var migrator: DatabaseMigrator {
     var migrator = DatabaseMigrator()
@@ -201,6 +201,16 @@ enum Schema {
             seal TEXT
           );
           INSERT INTO audit_meta (id, legacy_until) SELECT 1, COALESCE(MAX(sequence), 0) FROM audit_events;
+          """
+      )
+    }
+    migrator.registerMigration(versions[6]) { db in
+      // Document content is deleted after the retention period (or at cancellation); the row keeps
+      // its name, size and SHA-256.
+      try db.execute(
+        sql: """
+          ALTER TABLE documents ADD COLUMN purged_at INTEGER;
+          CREATE INDEX idempotency_keys_by_age ON idempotency_keys(created_at);
           """
       )
     }

@@ -199,13 +199,16 @@ extension Okey {
   }
 
   struct Stats: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Request counts per status and directory cache figures (support).")
+    static let configuration = CommandConfiguration(abstract: "Request counts per status, directory cache figures, and the size of each table and of the database (support).")
     @OptionGroup var connection: ConnectionOptions
     func run() async throws {
       let stats = try await withClient(connection) { try await $0.stats() }
       if connection.json { try printJSON(stats); return }
       printTable([["STATUS", "REQUESTS"]] + stats.renewalsByStatus.sorted { $0.key < $1.key }.map { [$0.key, "\($0.value)"] })
       print("directory cache: \(stats.directoryCacheHits) hits, \(stats.directoryCacheMisses) misses; outbox: \(stats.outboxPending) pending, \(stats.outboxDead) dead")
+      print("")
+      printTable([["TABLE", "ROWS", "BYTES"]] + stats.tables.map { [$0.name, "\($0.rows)", "\($0.bytes)"] })
+      print("database file: \(stats.databaseBytes) bytes; write-ahead log: \(stats.walBytes) bytes")
     }
   }
 }

@@ -314,6 +314,35 @@ public nonisolated struct Okey_V1_StatsResponse: Sendable {
   /// Outbox messages given up after the maximum attempts.
   public var outboxDead: Int64 = 0
 
+  /// Each table of the store with its rows and bytes (indexes included).
+  public var tables: [Okey_V1_TableSize] = []
+
+  /// The database file, in bytes.
+  public var databaseBytes: Int64 = 0
+
+  /// Its write-ahead log, in bytes.
+  public var walBytes: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// The size of one table of the store.
+public nonisolated struct Okey_V1_TableSize: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The table.
+  public var name: String = String()
+
+  /// Its rows.
+  public var rows: Int64 = 0
+
+  /// Bytes of its pages and of its indexes' pages.
+  public var bytes: Int64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -881,7 +910,7 @@ nonisolated extension Okey_V1_StatusCount: SwiftProtobuf.Message, SwiftProtobuf.
 
 nonisolated extension Okey_V1_StatsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".StatsResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}renewals_by_status\0\u{3}directory_cache_hits\0\u{3}directory_cache_misses\0\u{3}outbox_pending\0\u{3}outbox_dead\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}renewals_by_status\0\u{3}directory_cache_hits\0\u{3}directory_cache_misses\0\u{3}outbox_pending\0\u{3}outbox_dead\0\u{1}tables\0\u{3}database_bytes\0\u{3}wal_bytes\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -894,6 +923,9 @@ nonisolated extension Okey_V1_StatsResponse: SwiftProtobuf.Message, SwiftProtobu
       case 3: try { try decoder.decodeSingularInt64Field(value: &self.directoryCacheMisses) }()
       case 4: try { try decoder.decodeSingularInt64Field(value: &self.outboxPending) }()
       case 5: try { try decoder.decodeSingularInt64Field(value: &self.outboxDead) }()
+      case 6: try { try decoder.decodeRepeatedMessageField(value: &self.tables) }()
+      case 7: try { try decoder.decodeSingularInt64Field(value: &self.databaseBytes) }()
+      case 8: try { try decoder.decodeSingularInt64Field(value: &self.walBytes) }()
       default: break
       }
     }
@@ -915,6 +947,15 @@ nonisolated extension Okey_V1_StatsResponse: SwiftProtobuf.Message, SwiftProtobu
     if self.outboxDead != 0 {
       try visitor.visitSingularInt64Field(value: self.outboxDead, fieldNumber: 5)
     }
+    if !self.tables.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.tables, fieldNumber: 6)
+    }
+    if self.databaseBytes != 0 {
+      try visitor.visitSingularInt64Field(value: self.databaseBytes, fieldNumber: 7)
+    }
+    if self.walBytes != 0 {
+      try visitor.visitSingularInt64Field(value: self.walBytes, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -924,6 +965,49 @@ nonisolated extension Okey_V1_StatsResponse: SwiftProtobuf.Message, SwiftProtobu
     if lhs.directoryCacheMisses != rhs.directoryCacheMisses {return false}
     if lhs.outboxPending != rhs.outboxPending {return false}
     if lhs.outboxDead != rhs.outboxDead {return false}
+    if lhs.tables != rhs.tables {return false}
+    if lhs.databaseBytes != rhs.databaseBytes {return false}
+    if lhs.walBytes != rhs.walBytes {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Okey_V1_TableSize: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".TableSize"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}rows\0\u{1}bytes\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.rows) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.bytes) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    if self.rows != 0 {
+      try visitor.visitSingularInt64Field(value: self.rows, fieldNumber: 2)
+    }
+    if self.bytes != 0 {
+      try visitor.visitSingularInt64Field(value: self.bytes, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Okey_V1_TableSize, rhs: Okey_V1_TableSize) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs.rows != rhs.rows {return false}
+    if lhs.bytes != rhs.bytes {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -57,6 +57,21 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
   public var metricsListen: ListenAddress?
   /// The audit trail's key and head export.
   public var audit = Audit()
+  /// How long personal data and replay keys are kept.
+  public var retention = Retention()
+
+  /// How long personal data and replay keys are kept, and how often they are swept.
+  public struct Retention: Sendable, Equatable, Codable {
+    /// Days after a request ends (completed or rejected) before its documents' content is deleted;
+    /// a cancelled request's is deleted at once. Name, size and SHA-256 stay. Default 90.
+    public var documentDays = 90
+    /// Days an idempotency key answers a retry with the first result. Default 7.
+    public var idempotencyKeyDays = 7
+    /// How often the sweep runs (documents, expired sessions, idempotency keys), in minutes. Default 60.
+    public var sweepMinutes = 60
+    /// The defaults.
+    public init() {}
+  }
 
   /// Notification mail: how messages leave the outbox.
   public struct Mail: Sendable, Equatable, Codable {
@@ -316,6 +331,9 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
     }
     if let keyFile = audit.keyFile {
       _ = try AuditKeyFile.read(keyFile)
+    }
+    guard retention.documentDays >= 0, retention.documentDays <= 3650, retention.idempotencyKeyDays >= 1, retention.sweepMinutes >= 1 else {
+      throw ConfigurationError("retention.documentDays must be 0 to 3650, retention.idempotencyKeyDays and retention.sweepMinutes at least 1")
     }
     guard audit.headLogMinutes >= 0 else { throw ConfigurationError("audit.headLogMinutes must not be negative") }
     guard directory.poolSize >= 1, directory.poolSize <= 64 else { throw ConfigurationError("directory.poolSize must be between 1 and 64") }

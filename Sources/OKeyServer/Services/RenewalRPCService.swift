@@ -213,7 +213,11 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
     guard let summary = renewal.documents.first(where: { $0.id == request.documentID }) else { throw hidden }
     var content: [UInt8] = []
     if role != .support {
-      guard let stored = try await application.store.documentContent(id: summary.id) else { throw hidden }
+      guard let stored = try await application.store.documentContent(id: summary.id) else {
+        throw APIError(
+          code: .failedPrecondition, reason: "DOCUMENT_PURGED",
+          message: "the content of \(summary.filename) was deleted when the request ended (personal data); its name, size and SHA-256 \(summary.sha256) remain")
+      }
       content = stored
     }
     try CallCancellation.check()

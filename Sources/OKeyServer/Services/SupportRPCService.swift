@@ -94,7 +94,11 @@ struct SupportRPCService: Okey_V1_SupportService.SimpleServiceProtocol {
     let pending = try await application.store.outboxCount(state: .pending)
     let dead = try await application.store.outboxCount(state: .dead)
     let cache = application.resolver.cacheCounters
+    let sizes = try await application.store.sizes()
     return .with {
+      $0.tables = sizes.tables.map { table in .with { $0.name = table.name; $0.rows = table.rows; $0.bytes = table.bytes } }
+      $0.databaseBytes = sizes.fileBytes
+      $0.walBytes = sizes.walBytes
       $0.renewalsByStatus = RenewalStatus.allCases.compactMap { status in
         guard let count = counts[status] else { return nil }
         return .with {
