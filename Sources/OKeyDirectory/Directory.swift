@@ -13,6 +13,9 @@ public protocol Directory: Sendable {
   /// True when `password` is the password of `dn`, checked by a bind on a connection of its own.
   /// An empty password is refused before any bind.
   func checkPassword(dn: String, password: String) async throws -> Bool
+  /// Every person entry whose uid is `uid`, read for a login: never from a cache, and on the
+  /// directory's login lane so that a flood of logins cannot starve the service's own lookups.
+  func loginEntries(withUID uid: String) async throws -> [DirectoryEntry]
   /// True when at least one person entry names `dn` in its manager attribute.
   func managesSomeone(dn: String) async throws -> Bool
   /// Drops what is remembered of `uid` (a cache's entries), so that the next read asks the directory.
@@ -54,6 +57,8 @@ public struct DirectoryError: Error, Sendable, Hashable, CustomStringConvertible
   public enum Code: String, Sendable, Hashable {
     /// The directory cannot be reached or did not answer in time: try again later.
     case unavailable = "DIRECTORY_UNAVAILABLE"
+    /// Too many calls wait for the directory already (a full queue): refused at once, try again.
+    case busy = "DIRECTORY_BUSY"
     /// OKEY's own directory settings are wrong (URI, service account, TLS).
     case configuration = "DIRECTORY_CONFIGURATION"
     /// A bind was refused (wrong DN or password).

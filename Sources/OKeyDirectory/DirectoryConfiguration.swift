@@ -18,8 +18,18 @@ public struct DirectoryConfiguration: Sendable, Hashable, Codable {
   public var peopleBase = "dc=ac-test,dc=fr"
   /// Where groups are searched.
   public var groupsBase = "ou=groups,dc=ac-test,dc=fr"
-  /// Connections (and threads) for directory calls. Default 4.
+  /// Connections (and threads) for the service's own lookups (routing, people acted for, groups).
+  /// Default 4.
   public var poolSize = 4
+  /// Lookups that may wait for a thread before new ones are refused at once (DIRECTORY_BUSY).
+  /// Default 1,024.
+  public var lookupQueueLength = 1024
+  /// Threads for logins (the login's lookup and its password bind), apart from the lookups so that
+  /// a flood of logins cannot starve the service. Default 2.
+  public var loginPoolSize = 2
+  /// Logins that may wait for a login thread before new ones are refused at once
+  /// (RESOURCE_EXHAUSTED). Default 64.
+  public var loginQueueLength = 64
   /// Longest wait to connect, in seconds. Default 3.
   public var networkTimeoutSeconds = 3.0
   /// Longest wait for one operation, in seconds. Default 5.

@@ -37,6 +37,14 @@ public struct RoutingResolver: Sendable {
     try await resolutions.value(for: uid) { try await resolveUncached(uid: uid) }
   }
 
+  /// The person logging in as `uid`, read on the directory's login lane (never from a cache), when
+  /// exactly one entry has it.
+  public func loginPerson(uid: String) async throws -> DirectoryPerson? {
+    let entries = try await directory.loginEntries(withUID: uid)
+    guard entries.count == 1, let entry = entries.first else { return nil }
+    return person(from: entry)
+  }
+
   /// The person with `uid` and their directory DN, when exactly one active-or-not entry has it.
   /// With `fresh`, read from the directory itself, not from a cache.
   public func person(uid: String, fresh: Bool = false) async throws -> DirectoryPerson? {

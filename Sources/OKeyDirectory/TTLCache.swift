@@ -111,6 +111,10 @@ public final class CachingDirectory: Directory {
     try await base.checkPassword(dn: dn, password: password)
   }
 
+  public func loginEntries(withUID uid: String) async throws -> [DirectoryEntry] {
+    try await base.loginEntries(withUID: uid)
+  }
+
   public func managesSomeone(dn: String) async throws -> Bool {
     try await manages.value(for: LDAPText.normalizeDN(dn) ?? dn) { try await base.managesSomeone(dn: dn) }
   }

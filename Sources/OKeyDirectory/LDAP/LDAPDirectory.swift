@@ -10,6 +10,9 @@ public final class LDAPDirectory: Directory {
   private let configuration: DirectoryConfiguration
   private let routing: RoutingConfiguration
   private let threads: NIOThreadPool
+  private let loginThreads: NIOThreadPool
+  private let lookups: Admission
+  private let logins: Admission
   private let idle = Mutex<[ConnectionBox]>([])
   private let logger: Logger
   /// Latency of the directory operations made so far.
@@ -28,11 +31,16 @@ public final class LDAPDirectory: Directory {
     )
     threads = NIOThreadPool(numberOfThreads: max(1, configuration.poolSize))
     threads.start()
+    loginThreads = NIOThreadPool(numberOfThreads: max(1, configuration.loginPoolSize))
+    loginThreads.start()
+    lookups = Admission(limit: max(1, configuration.poolSize) + max(0, configuration.lookupQueueLength), lane: "directory lookups")
+    logins = Admission(limit: max(1, configuration.loginPoolSize) + max(0, configuration.loginQueueLength), lane: "logins")
   }
 
   /// Stops the threads and closes the connections.
   public func shutdown() async {
     try? await threads.shutdownGracefully()
+    try? await loginThreads.shutdownGracefully()
     idle.withLock { $0.removeAll() }
   }
 
@@ -78,16 +86,29 @@ public final class LDAPDirectory: Directory {
     // An empty password would be an anonymous bind, which succeeds: refuse it before any bind.
     guard !password.isEmpty, !dn.isEmpty else { return false }
     let settings = self.settings
-    return try await timed {
-      try await threads.runIfActive {
-        // The user's own connection: a bind changes a connection's identity, so never a pooled one.
-        let connection = try LDAPConnection(settings)
-        do {
-          try connection.bind(dn: dn, password: password)
-          return true
-        } catch let error as DirectoryError where error.code == .invalidCredentials || error.code == .invalidDN {
-          return false
+    return try await logins.admit {
+      try await timed {
+        try await loginThreads.runIfActive {
+          // The user's own connection: a bind changes a connection's identity, so never a pooled one.
+          let connection = try LDAPConnection(settings)
+          do {
+            try connection.bind(dn: dn, password: password)
+            return true
+          } catch let error as DirectoryError where error.code == .invalidCredentials || error.code == .invalidDN {
+            return false
+          }
         }
+      }
+    }
+  }
+
+  public func loginEntries(withUID uid: String) async throws -> [DirectoryEntry] {
+    let filter = "(&(objectClass=person)(\(routing.uidAttribute)=\(LDAPText.escapeFilterValue(uid))))"
+    let base = configuration.peopleBase
+    let attributes = routing.personAttributes
+    return try await logins.admit {
+      try await withConnection(on: loginThreads) { connection in
+        try connection.search(base: base, scope: .subtree, filter: filter, attributes: attributes, sizeLimit: 1000)
       }
     }
   }
@@ -95,8 +116,10 @@ public final class LDAPDirectory: Directory {
   /// A raw search on a pooled connection (also used by the benchmark as the libldap baseline).
   public func search(base: String, scope: SearchScope, filter: String, attributes: [String], sizeLimit: Int32 = 1000) async throws -> [DirectoryEntry] {
     let ldapScope: LDAPScope = scope == .base ? .base : (scope == .oneLevel ? .oneLevel : .subtree)
-    return try await withConnection { connection in
-      try connection.search(base: base, scope: ldapScope, filter: filter, attributes: attributes, sizeLimit: sizeLimit)
+    return try await lookups.admit {
+      try await withConnection(on: threads) { connection in
+        try connection.search(base: base, scope: ldapScope, filter: filter, attributes: attributes, sizeLimit: sizeLimit)
+      }
     }
   }
 
@@ -109,9 +132,11 @@ public final class LDAPDirectory: Directory {
     return try await body()
   }
 
-  private func withConnection<T: Sendable>(_ body: @escaping @Sendable (LDAPConnection) throws -> T) async throws -> T {
+  private func withConnection<T: Sendable>(
+    on pool: NIOThreadPool? = nil, _ body: @escaping @Sendable (LDAPConnection) throws -> T
+  ) async throws -> T {
     try await timed {
-      try await threads.runIfActive { [self] in
+      try await (pool ?? threads).runIfActive { [self] in
         var attempt = 0
         while true {
           let box = try checkout()
@@ -153,6 +178,30 @@ public final class LDAPDirectory: Directory {
     } catch {
       return error
     }
+  }
+}
+
+/// A bounded queue in front of a thread pool: at most `limit` calls in it (running or waiting); one
+/// more is refused at once rather than waiting behind a flood.
+final class Admission: Sendable {
+  private let inside = Mutex(0)
+  let limit: Int
+  let lane: String
+
+  init(limit: Int, lane: String) {
+    self.limit = limit
+    self.lane = lane
+  }
+
+  func admit<T>(_ body: () async throws -> T) async throws -> T {
+    let admitted = inside.withLock { count -> Bool in
+      guard count < limit else { return false }
+      count += 1
+      return true
+    }
+    guard admitted else { throw DirectoryError(.busy, "\(limit) \(lane) already wait for the directory") }
+    defer { inside.withLock { $0 -= 1 } }
+    return try await body()
   }
 }
 

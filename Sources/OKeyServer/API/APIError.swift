@@ -52,6 +52,9 @@ enum ErrorMapping {
     case let error as DirectoryError:
       logger.error("directory failure", metadata: ["method": "\(method)", "cause": "\(error)"])
       switch error.code {
+      case .busy:
+        return make(
+          .resourceExhausted, "DIRECTORY_BUSY", "too many calls wait for the directory at this moment (\(error.message)): try again in a few seconds")
       case .configuration:
         return make(.unavailable, "DIRECTORY_UNAVAILABLE", "the directory refuses OKEY's service account: the operators must fix okeyd's directory settings")
       default:

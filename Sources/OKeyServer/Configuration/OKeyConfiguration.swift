@@ -337,6 +337,10 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
     }
     guard audit.headLogMinutes >= 0 else { throw ConfigurationError("audit.headLogMinutes must not be negative") }
     guard directory.poolSize >= 1, directory.poolSize <= 64 else { throw ConfigurationError("directory.poolSize must be between 1 and 64") }
+    guard directory.loginPoolSize >= 1, directory.loginPoolSize <= 64 else { throw ConfigurationError("directory.loginPoolSize must be between 1 and 64") }
+    guard directory.loginQueueLength >= 0, directory.lookupQueueLength >= 0 else {
+      throw ConfigurationError("directory.loginQueueLength and directory.lookupQueueLength must not be negative")
+    }
     guard ["fr", "en"].contains(mail.language) else { throw ConfigurationError("mail.language must be fr or en, not '\(mail.language)'") }
     guard mail.maxAttempts >= 1, mail.initialBackoffSeconds >= 1, mail.maxBackoffSeconds >= mail.initialBackoffSeconds else {
       throw ConfigurationError("mail.maxAttempts and mail.initialBackoffSeconds must be at least 1, and mail.maxBackoffSeconds at least the initial backoff")

@@ -21,7 +21,7 @@ struct AuthRPCService: Okey_V1_AuthService.SimpleServiceProtocol {
     if let wait = throttle.waitBeforeLookup(uid: request.uid, peer: peer, now: application.clock()) {
       throw throttled(wait, "too many failures for this uid or from this address")
     }
-    guard let person = try await application.resolver.person(uid: request.uid, fresh: true) else {
+    guard let person = try await application.resolver.loginPerson(uid: request.uid) else {
       throttle.recordUnknown(uid: request.uid, peer: peer, now: application.clock())
       logger.notice("login refused", metadata: ["uid": "\(request.uid)", "peer": "\(context.remotePeer)", "why": "no single directory entry"])
       throw refused
