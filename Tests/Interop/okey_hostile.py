@@ -147,6 +147,29 @@ class Okeyd:
             response_deserializer=self.message_class(method.output_type).FromString)
         return call(request, metadata=metadata, timeout=timeout)
 
+    def raw_call(self, method, payload, metadata):
+        """The status code of a call whose request bytes are written by hand."""
+        call = self.channel.unary_unary(
+            f"/{method.containing_service.full_name}/{method.name}",
+            request_serializer=lambda b: b, response_deserializer=lambda b: b)
+        try:
+            if method.server_streaming:
+                stream = self.channel.unary_stream(
+                    f"/{method.containing_service.full_name}/{method.name}",
+                    request_serializer=lambda b: b, response_deserializer=lambda b: b)(payload, metadata=metadata, timeout=2)
+                try:
+                    next(stream)
+                finally:
+                    stream.cancel()
+            else:
+                call(payload, metadata=metadata, timeout=5)
+            return grpc.StatusCode.OK, ""
+        except grpc.RpcError as error:
+            code = error.code()
+            if code == grpc.StatusCode.CANCELLED or code == grpc.StatusCode.DEADLINE_EXCEEDED and method.server_streaming:
+                return grpc.StatusCode.OK, ""
+            return code, error.details() or ""
+
     def call(self, method, request, metadata):
         """The status code of one call (OK when it succeeded)."""
         try:
@@ -219,6 +242,16 @@ def main():
                     codes[code.name] += 1
                     if code in (grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL):
                         unknown.append(f"{method.name} as {caller} with {path}: {code.name} {details[:120]}")
+                # Invalid UTF-8 in each string field: no runtime of this language would write it.
+                for field in method.input_type.fields:
+                    if field.type != F.TYPE_STRING or field.number > 15:
+                        continue
+                    payload = bytes([(field.number << 3) | 2, 3]) + b"\xff\xfe\x00"
+                    code, details = okeyd.raw_call(method, payload, metadata)
+                    calls += 1
+                    codes[code.name] += 1
+                    if code in (grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL):
+                        unknown.append(f"{method.name} as {caller} with invalid UTF-8 in {field.name}: {code.name} {details[:120]}")
                 if time.monotonic() - started > BUDGET_SECONDS:
                     print(f"FAIL past the time budget after {calls} calls")
                     sys.exit(1)
