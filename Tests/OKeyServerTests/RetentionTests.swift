@@ -42,9 +42,14 @@ struct RetentionTests {
       _ = try await agent.renewals.getDocument(.with { $0.requestID = request.requestID; $0.documentID = document.documentID }, metadata: agent.metadata)
       try await daemon.application.store.saveSession(
         StoredSession(tokenHash: Tokens.hash("old"), uid: "ens1a", createdAt: now.adding(seconds: -7200), expiresAt: now.adding(seconds: -60)))
+      let keyed = try await agent.renewals.startRenewal(
+        .with { $0.keyType = .hardware; $0.motif = .expired; $0.idempotencyKey = "k-old" }, metadata: agent.metadata
+      ).renewal
       let swept = try await sweeper.sweep(now: now.adding(seconds: 91 * 86_400))
       #expect(swept.documents == 1)
       #expect(swept.sessions >= 1)
+      #expect(swept.idempotencyKeys >= 1, "a key older than retention.idempotencyKeyDays is gone")
+      _ = keyed
       let read = await failure { _ = try await agent.renewals.getDocument(.with { $0.requestID = request.requestID; $0.documentID = document.documentID }, metadata: agent.metadata) }
       #expect(read?.reason == "DOCUMENT_PURGED")
       #expect(try await agent.get(request.requestID).history.last?.action == "purge-documents")

@@ -54,9 +54,15 @@ struct StreamLimitTests {
     }
   }
 
-  @Test("an idle HTTP/2 connection is closed by okeyd after limits.connectionMaxIdleSeconds (GOAWAY)", .timeLimit(.minutes(1)))
-  func idleConnection() async throws {
-    try await withOKeyDaemon(configure: { $0.limits.connectionMaxIdleSeconds = 1 }) { _, address in
+  @Test(
+    "okeyd sends GOAWAY to an idle HTTP/2 connection after limits.connectionMaxIdleSeconds, and to any connection after connectionMaxAgeSeconds",
+    .timeLimit(.minutes(1)), arguments: ["idle", "age"])
+  func idleConnection(limit: String) async throws {
+    try await withOKeyDaemon(configure: {
+      $0.limits.connectionMaxIdleSeconds = limit == "idle" ? 1 : 0
+      $0.limits.connectionMaxAgeSeconds = limit == "age" ? 1 : 0
+      $0.limits.connectionMaxGraceSeconds = 1
+    }) { _, address in
       // A raw HTTP/2 client: the connection preface and an empty SETTINGS frame, then nothing.
       let script = """
         import socket, sys, time
