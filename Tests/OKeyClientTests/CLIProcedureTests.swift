@@ -163,7 +163,7 @@ struct CLIProcedureTests {
     }
   }
 
-  @Test("okey renewal watch prints each change as it happens and ends with the request")
+  @Test("okey renewal watch prints each change as it happens and ends with the request", .timeLimit(.minutes(1)))
   func watch() async throws {
     try await withOKeydAndSlapd { cli in
       let portal = "portal-cli-key"

@@ -47,7 +47,7 @@ struct HealthTests {
     }
   }
 
-  @Test("Watch sends the current status, then NOT_SERVING when shutdown starts, then ends")
+  @Test("Watch sends the current status, then NOT_SERVING when shutdown starts, then ends", .timeLimit(.minutes(1)))
   func watchThroughShutdown() async throws {
     try await withOKeyDaemon { daemon, address in
       try await withClient(address) { client in
@@ -69,7 +69,7 @@ struct HealthTests {
     }
   }
 
-  @Test("Watch of an unknown service says SERVICE_UNKNOWN, then follows it once it is known")
+  @Test("Watch of an unknown service says SERVICE_UNKNOWN, then follows it once it is known", .timeLimit(.minutes(1)))
   func watchUnknownThenKnown() async throws {
     try await withOKeyDaemon { daemon, address in
       try await withClient(address) { client in
@@ -88,7 +88,7 @@ struct HealthTests {
     }
   }
 
-  @Test("a client that leaves a Watch leaves no subscription behind")
+  @Test("a client that leaves a Watch leaves no subscription behind", .timeLimit(.minutes(1)))
   func watchClientLeaves() async throws {
     try await withOKeyDaemon { daemon, address in
       try await withClient(address) { client in

@@ -189,7 +189,7 @@ struct ProcedureTests {
     }
   }
 
-  @Test("WatchRenewal streams each status change and ends at a terminal status")
+  @Test("WatchRenewal streams each status change and ends at a terminal status", .timeLimit(.minutes(1)))
   func watch() async throws {
     try await withAcademy { daemon, client in
       let agent = try await Caller.session(client, "ens1b")
@@ -214,7 +214,7 @@ struct ProcedureTests {
     }
   }
 
-  @Test("clients that drop mid-stream leave no Watch subscription behind")
+  @Test("clients that drop mid-stream leave no Watch subscription behind", .timeLimit(.minutes(1)))
   func watchLeak() async throws {
     try await withAcademy { daemon, client in
       let agent = try await Caller.session(client, "ens1b")

@@ -72,7 +72,7 @@ struct ReflectionTests {
     }
   }
 
-  @Test("an unknown symbol or file gets a NOT_FOUND error response on a stream that stays open")
+  @Test("an unknown symbol or file gets a NOT_FOUND error response on a stream that stays open", .timeLimit(.minutes(1)))
   func unknownSymbol() async throws {
     try await withOKeyDaemon { _, address in
       let responses = try await ask(
