@@ -55,7 +55,8 @@ public final class OKeyDaemon: Sendable {
     let resolver = RoutingResolver(
       directory: cached, configuration: configuration.routing, cacheTTL: ttl, cacheCapacity: configuration.directory.cacheCapacity,
       now: RenewalApplication.systemClock)
-    let application = RenewalApplication(configuration: configuration, store: store, directory: cached, resolver: resolver, logger: logger)
+    let application = RenewalApplication(
+      configuration: configuration, store: store, directory: cached, resolver: resolver, logger: logger, tokenKey: auditKey)
     self.application = application
 
     let services: [any RegistrableRPCService] = [

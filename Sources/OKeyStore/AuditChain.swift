@@ -93,6 +93,10 @@ public struct AuditKey: Sendable {
     key = SymmetricKey(data: bytes)
   }
 
+  /// Lower-case hex HMAC-SHA-256 of `text` under this key (also what okeyd stores of session
+  /// tokens, so that rows written into the file by hand open no session).
+  public func authenticationCode(_ text: String) -> String { sign(text) }
+
   /// Lower-case hex HMAC-SHA-256 of `text`.
   func sign(_ text: String) -> String {
     SHA256Hex.hex(Array(HMAC<SHA256>.authenticationCode(for: Array(text.utf8), using: key)))
@@ -138,6 +142,20 @@ enum AuditChain {
   static func sealBoundary(with key: AuditKey, in db: Database) throws {
     guard let legacyUntil = try db.value(Int64.self, "SELECT legacy_until FROM audit_meta WHERE id = 1 AND seal IS NULL") else { return }
     try db.run("UPDATE audit_meta SET seal = ? WHERE id = 1 AND seal IS NULL", [key.sign(boundaryText(legacyUntil))])
+  }
+
+  /// Throws ``StoreError/tampered`` when the request's stored state (`stateJSON`, as read in this
+  /// transaction before any write) is not the one its last signed event recorded: a row changed
+  /// outside okeyd must never be carried forward and signed by the next change.
+  static func requireUntampered(renewalID: String, stateJSON: String, in db: Database) throws {
+    guard let row = try db.row("SELECT state_hash FROM audit_events WHERE renewal_id = ? ORDER BY sequence DESC LIMIT 1", [renewalID]) else {
+      return
+    }
+    guard let recorded: String = row["state_hash"] else { return }  // a legacy event: no state recorded
+    guard recorded == stateHash(stateJSON) else {
+      throw StoreError(
+        .tampered, "request \(renewalID) was changed outside OKEY since its last audited change: nothing is written on it; support must run okey audit verify")
+    }
   }
 
   /// Appends events in the current transaction and moves the head. `stateJSON` is the request's
@@ -216,6 +234,8 @@ enum AuditChain {
     var expectedSequence: Int64 = 1
     var checked: Int64 = 0
     var hashes: [Int64: String] = [:]
+    // Each request's events must follow one another: an event starts where the one before ended.
+    var lastStatus: [String: RenewalStatus] = [:]
     let cursor = try Row.fetchCursor(db, sql: "SELECT * FROM audit_events ORDER BY sequence")
     while let row = try cursor.next() {
       let stored = event(from: row)
@@ -242,6 +262,14 @@ enum AuditChain {
         problems.append(AuditProblem(sequence: stored.sequence, kind: .altered, message: "event \(stored.sequence) was changed after it was written"))
       }
       if let expectedHead, stored.sequence == expectedHead.sequence { hashes[stored.sequence] = stored.hash }
+      if let from = stored.event.from, let before = lastStatus[stored.renewalID], from != before {
+        problems.append(
+          AuditProblem(
+            sequence: stored.sequence, kind: .stateMismatch,
+            message: "event \(stored.sequence) of request \(stored.renewalID) starts from \(from.rawValue) but the request was \(before.rawValue)",
+            renewalID: stored.renewalID))
+      }
+      lastStatus[stored.renewalID] = stored.event.to
       expectedPrevious = stored.hash
       expectedSequence = stored.sequence + 1
     }

@@ -300,6 +300,9 @@ public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
     case conflict = "CONFLICT"
     /// The database cannot be read or written now (disk full, I/O error, locked).
     case unavailable = "UNAVAILABLE"
+    /// The stored request no longer matches its audit trail (changed outside okeyd): nothing is
+    /// written on top of it until an operator has looked.
+    case tampered = "REQUEST_TAMPERED"
   }
 
   /// The reason.

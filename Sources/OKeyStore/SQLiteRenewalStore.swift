@@ -188,6 +188,11 @@ public final class SQLiteRenewalStore: RenewalStore {
           }
           return prior
         }
+        // The row must be what the trail last recorded: a state edited in the file is refused, not
+        // carried forward and signed.
+        if let json = try db.value(String.self, "SELECT state_json FROM renewals WHERE id = ?", [renewalID]) {
+          try AuditChain.requireUntampered(renewalID: renewalID, stateJSON: json, in: db)
+        }
         let decision = try decide(current, Reader(db: db)).get()
         let renewal = decision.renewal
         // Every change makes a new version: a version number names one committed state only.
@@ -512,6 +517,8 @@ public final class SQLiteRenewalStore: RenewalStore {
           guard let json = try db.value(String.self, "SELECT state_json FROM renewals WHERE id = ?", [id]),
             let status = try db.value(String.self, "SELECT status FROM renewals WHERE id = ?", [id]).flatMap(RenewalStatus.init(rawValue:))
           else { continue }
+          // A tampered request keeps its evidence for the investigation and gets no new signed event.
+          if (try? AuditChain.requireUntampered(renewalID: id, stateJSON: json, in: db)) == nil { continue }
           let event = RenewalEvent(
             action: "purge-documents", actor: "okey", onBehalfOf: nil, role: .system, from: status, to: status,
             details: "retention: content of \(count) document(s) deleted, name, size and SHA-256 kept", at: now)
@@ -564,6 +571,7 @@ public final class SQLiteRenewalStore: RenewalStore {
         guard let json = try db.value(String.self, "SELECT state_json FROM renewals WHERE id = ?", [renewalID]) else {
           throw StoreError(.notFound, "no renewal request \(renewalID)")
         }
+        try AuditChain.requireUntampered(renewalID: renewalID, stateJSON: json, in: db)
         try AuditChain.append([event], renewalID: renewalID, stateJSON: json, key: key, in: db)
       }
     }

@@ -25,7 +25,7 @@ struct HostileInputTests {
       let token = "expired-session-token"
       let now = RenewalApplication.systemClock()
       try await daemon.application.store.saveSession(
-        StoredSession(tokenHash: Tokens.hash(token), uid: "ens1a", createdAt: now.adding(seconds: -7200), expiresAt: now.adding(seconds: -60)))
+        StoredSession(tokenHash: daemon.application.sessions.hash(token), uid: "ens1a", createdAt: now.adding(seconds: -7200), expiresAt: now.adding(seconds: -60)))
       let expired = Caller(client, name: "expired", metadata: ["authorization": "Bearer \(token)"])
       #expect(await failure { _ = try await expired.renewals.listMyRenewals(.init(), metadata: expired.metadata) }?.code == .unauthenticated)
 

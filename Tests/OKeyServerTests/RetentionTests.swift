@@ -41,7 +41,7 @@ struct RetentionTests {
       #expect(try await sweeper.sweep(now: now.adding(seconds: 89 * 86_400)).documents == 0)
       _ = try await agent.renewals.getDocument(.with { $0.requestID = request.requestID; $0.documentID = document.documentID }, metadata: agent.metadata)
       try await daemon.application.store.saveSession(
-        StoredSession(tokenHash: Tokens.hash("old"), uid: "ens1a", createdAt: now.adding(seconds: -7200), expiresAt: now.adding(seconds: -60)))
+        StoredSession(tokenHash: daemon.application.sessions.hash("old"), uid: "ens1a", createdAt: now.adding(seconds: -7200), expiresAt: now.adding(seconds: -60)))
       let keyed = try await agent.renewals.startRenewal(
         .with { $0.keyType = .hardware; $0.motif = .expired; $0.idempotencyKey = "k-old" }, metadata: agent.metadata
       ).renewal

@@ -290,6 +290,73 @@ struct TrustTests {
   }
 }
 
+@Suite("trust: what someone with write access to the database file cannot do", .serialized)
+struct DatabaseWriterTests {
+  @Test("a session row written into the file by hand opens no session: tokens are stored as an HMAC under the key")
+  func forgedSessionRow() async throws {
+    try await withAcademy { daemon, client in
+      let token = "forged-session-token"
+      let later = Int64(Date().timeIntervalSince1970 * 1000) + 3_600_000
+      _ = try await sqlite3(
+        daemon.configuration.database.path,
+        "INSERT INTO sessions (token_hash, uid, created_at, expires_at, dn, display_name, mail, groups) VALUES ('\(sha256Hex(token))', 'ien1', 0, \(later), 'uid=ien1,ou=people,dc=ac-test,dc=fr', '', '', '')")
+      let forged = Caller(client, name: "forged", metadata: ["authorization": "Bearer \(token)"])
+      #expect(await failure { _ = try await forged.auth.whoAmI(.init(), metadata: forged.metadata) }?.code == .unauthenticated)
+    }
+  }
+
+  @Test("a request edited in the file is never carried forward: the next change is refused DATA_LOSS and the trail shows it")
+  func tamperedRequestRefused() async throws {
+    try await withAcademy { daemon, client in
+      let agent = try await Caller.session(client, "ens1a")
+      let request = try await agent.startAndSubmit(.software)
+      let database = daemon.configuration.database.path
+      // The accomplice ens1b written into the state as N+1, the columns to match, the version bumped.
+      _ = try await sqlite3(
+        database,
+        "UPDATE renewals SET state_json = replace(state_json, '\"uid\":\"ien1\"', '\"uid\":\"ens1b\"'), n1_uid = 'ens1b', version = version + 1, state_json = replace(replace(state_json, '\"uid\":\"ien1\"', '\"uid\":\"ens1b\"'), '\"version\":\(request.version)', '\"version\":\(request.version + 1)') WHERE id = '\(request.requestID)'")
+      let accomplice = try await Caller.session(client, "ens1b")
+      let outcome = await failure {
+        _ = try await accomplice.approvals.approve(.with { $0.requestID = request.requestID; $0.expectedVersion = request.version + 1 }, metadata: accomplice.metadata)
+      }
+      #expect(outcome?.code == .dataLoss, "\(String(describing: outcome))")
+      #expect(outcome?.reason == "REQUEST_TAMPERED")
+      let support = try await Caller.session(client, "helpdesk1")
+      let kinds = try await support.support.verifyAuditTrail(.init(), metadata: support.metadata).problems.map(\.kind)
+      #expect(kinds.contains("STATE_MISMATCH"))
+    }
+  }
+
+  @Test("document bytes replaced in the file are not served to the approver")
+  func alteredDocument() async throws {
+    try await withAcademy { daemon, client in
+      let agent = try await Caller.session(client, "ens1a")
+      let request = try await agent.startAndSubmit(.software)
+      let document = try #require(request.documents.first)
+      _ = try await sqlite3(daemon.configuration.database.path, "UPDATE documents SET content = X'25504446' WHERE id = '\(document.documentID)'")
+      let n1 = try await Caller.session(client, "ien1")
+      let outcome = await failure {
+        _ = try await n1.renewals.getDocument(.with { $0.requestID = request.requestID; $0.documentID = document.documentID }, metadata: n1.metadata)
+      }
+      #expect(outcome?.code == .dataLoss)
+      #expect(outcome?.reason == "DOCUMENT_ALTERED")
+    }
+  }
+
+  @Test("while the directory is down a session keeps its own requests but not its DSI rights (fail closed)")
+  func outageWithholdsRoles() async throws {
+    try await withAcademy(configure: { $0.sessions.recheckSeconds = 0 }) { _, client, slapd in
+      let dsi = try await Caller.session(client, "dsi-op1")
+      _ = try await dsi.operations.listWork(.init(), metadata: dsi.metadata)
+      try await slapd.stop()
+      #expect(await failure { _ = try await dsi.operations.listWork(.init(), metadata: dsi.metadata) }?.reason == "NOT_DSI")
+      _ = try await dsi.renewals.listMyRenewals(.init(), metadata: dsi.metadata)
+      try await slapd.restart()
+      _ = try await dsi.operations.listWork(.init(), metadata: dsi.metadata)
+    }
+  }
+}
+
 extension Caller {
   /// Adds a document to a draft and submits it.
   func startAndSubmitExisting(_ draft: Okey_V1_Renewal, kind: String = "supporting-document") async throws -> Okey_V1_Renewal {

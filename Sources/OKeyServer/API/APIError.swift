@@ -45,6 +45,9 @@ enum ErrorMapping {
       case .openRequestExists: return make(.alreadyExists, "OPEN_REQUEST_EXISTS", error.message)
       case .slotFull: return make(.failedPrecondition, "SLOT_FULL", error.message)
       case .conflict: return make(.alreadyExists, "CONFLICT", error.message)
+      case .tampered:
+        logger.critical("request changed outside OKEY", metadata: ["method": "\(method)", "cause": "\(error.message)"])
+        return make(.dataLoss, "REQUEST_TAMPERED", error.message)
       case .unavailable:
         logger.error("store unavailable", metadata: ["method": "\(method)", "cause": "\(error.message)"])
         return make(.unavailable, "STORE_UNAVAILABLE", "the database is unavailable now: try again in a moment")

@@ -28,7 +28,7 @@ final class RenewalApplication: Sendable {
 
   init(
     configuration: OKeyConfiguration, store: any RenewalStore, directory: any Directory, resolver: RoutingResolver,
-    logger: Logger, clock: @escaping @Sendable () -> Instant = RenewalApplication.systemClock
+    logger: Logger, tokenKey: AuditKey? = nil, clock: @escaping @Sendable () -> Instant = RenewalApplication.systemClock
   ) {
     self.configuration = configuration
     self.store = store
@@ -40,13 +40,15 @@ final class RenewalApplication: Sendable {
     self.logger = logger
     self.clock = clock
     self.sessions = SessionBook(
-      store: store, clock: clock, resolver: resolver, recheckSeconds: configuration.sessions.recheckSeconds, logger: logger)
+      store: store, clock: clock, resolver: resolver, recheckSeconds: configuration.sessions.recheckSeconds, logger: logger, tokenKey: tokenKey)
     self.loginThrottle = LoginThrottle(
       maxFailures: configuration.sessions.maxFailedLogins, maxPeerFailures: configuration.sessions.maxFailedLoginsPerPeer,
       windowSeconds: configuration.sessions.lockoutSeconds)
     self.streams = StreamQuota(perConnection: configuration.limits.maxWatchStreamsPerConnection, total: configuration.limits.maxWatchStreams)
+    // Never longer than a session trusts its person: a disabled person is not acted for past it.
     self.actingPeople = TTLCache(
-      ttl: .milliseconds(Int64(configuration.directory.cacheTTLSeconds * 1000)), capacity: configuration.directory.cacheCapacity)
+      ttl: .milliseconds(Int64(min(configuration.directory.cacheTTLSeconds, Double(configuration.sessions.recheckSeconds)) * 1000)),
+      capacity: configuration.directory.cacheCapacity)
   }
 
   @Sendable static func systemClock() -> Instant {
@@ -97,19 +99,24 @@ final class RenewalApplication: Sendable {
     }
   }
 
-  /// Throws when `principal` no longer holds: a session ended, revoked or expired, or a person acted
-  /// for who is gone or disabled. Long calls (WatchRenewal) ask it from time to time.
-  func revalidate(_ principal: Principal) async throws {
+  /// The caller as the directory gives them now; throws when `principal` no longer holds: a session
+  /// ended, revoked or expired, or a person acted for who is gone or disabled. Long calls
+  /// (WatchRenewal) ask it from time to time.
+  func revalidate(_ principal: Principal) async throws -> Principal {
     switch principal.kind {
     case .session(let hash, _):
-      guard try await sessions.session(forTokenHash: hash) != nil else {
+      guard let fresh = try await sessions.session(forTokenHash: hash) else {
         throw APIError.unauthenticated("TOKEN_INVALID", "the session ended: log in again")
       }
-    case .serviceAccount:
-      guard let uid = principal.person?.uid else { return }
-      guard let acting = try await actingPerson(uid), acting.person.active else {
+      return fresh
+    case .serviceAccount(let name):
+      guard let uid = principal.person?.uid else { return principal }
+      guard let acting = try await actingPerson(uid), acting.person.active,
+        let account = configuration.serviceAccounts.first(where: { $0.name == name })
+      else {
         throw APIError.denied("PERSON_DISABLED", "\(uid) is disabled in the directory: nobody may act for them")
       }
+      return Principal.acting(for: acting.person, groups: acting.groups, through: account)
     }
   }
 
@@ -222,6 +229,8 @@ struct SessionBook: Sendable {
   let clock: @Sendable () -> Instant
   let resolver: RoutingResolver
   let logger: Logger
+  /// The key session tokens are stored under (HMAC); nil (demos) for plain SHA-256.
+  let tokenKey: AuditKey?
   /// Sessions found in the database, by token hash, trusted for 30 s without reading them again.
   private let recent = TTLCache<String, Principal>(ttl: .seconds(30), capacity: 10_000)
   /// Sessions whose person and groups were read from the directory less than `recheckSeconds` ago.
@@ -230,7 +239,11 @@ struct SessionBook: Sendable {
   /// session just before the logout cannot put it back in `recent` for later calls.
   private let ended = TTLCache<String, Bool>(ttl: .seconds(60), capacity: 10_000)
 
-  init(store: any RenewalStore, clock: @escaping @Sendable () -> Instant, resolver: RoutingResolver, recheckSeconds: Int, logger: Logger) {
+  init(
+    store: any RenewalStore, clock: @escaping @Sendable () -> Instant, resolver: RoutingResolver, recheckSeconds: Int, logger: Logger,
+    tokenKey: AuditKey? = nil
+  ) {
+    self.tokenKey = tokenKey
     self.store = store
     self.clock = clock
     self.resolver = resolver
@@ -242,7 +255,7 @@ struct SessionBook: Sendable {
     let token = Tokens.make()
     let now = clock()
     let expiresAt = now.adding(seconds: Int64(ttlSeconds))
-    let hash = Tokens.hash(token)
+    let hash = self.hash(token)
     try await store.saveSession(
       StoredSession(
         tokenHash: hash, uid: person.uid, createdAt: now, expiresAt: expiresAt, dn: person.dn,
@@ -250,6 +263,12 @@ struct SessionBook: Sendable {
     // Just read from the directory by the login itself.
     checked.insert(Principal(person: person, actor: Actor(uid: person.uid, groups: groups), kind: .session(tokenHash: hash, expiresAt: expiresAt)), for: hash)
     return (token, expiresAt)
+  }
+
+  /// What the store keeps of a session token: its HMAC under the key kept outside the database, so
+  /// that someone able to write the file cannot mint a session (SHA-256 when okeyd has no key).
+  func hash(_ token: String) -> String {
+    tokenKey.map { $0.authenticationCode("okey-session:" + token) } ?? Tokens.hash(token)
   }
 
   /// Ends a session: its token stops working at once (the remembered entries go too).
@@ -282,9 +301,12 @@ struct SessionBook: Sendable {
       }
       principal.person = person
       principal.actor.groups = try await resolver.groupRoles(of: person)
-    } catch let error as DirectoryError {
-      // An outage must not lock everyone out: keep what the session knew, and read again next call.
-      logger.warning("session not re-read: directory unavailable", metadata: ["uid": "\(uid)", "cause": "\(error)"])
+    } catch let error as DirectoryError where error.code == .unavailable {
+      // An outage must not lock everyone out of their own requests, but rights the directory gives
+      // cannot be confirmed: the DSI and support roles are withheld until it answers again (fail
+      // closed). Approvals read the directory themselves and fail UNAVAILABLE.
+      logger.warning("session not re-read: directory unavailable; DSI and support rights withheld", metadata: ["uid": "\(uid)", "cause": "\(error)"])
+      principal.actor.groups = []
       return principal
     }
     if ended.cached(hash) != nil { return nil }

@@ -86,7 +86,7 @@ struct AuthenticationInterceptor: ServerInterceptor {
       }
       return Principal.acting(for: person.person, groups: person.groups, through: account)
     }
-    guard let session = try await application.sessions.session(forTokenHash: hash) else {
+    guard let session = try await application.sessions.session(forTokenHash: application.sessions.hash(token)) else {
       throw APIError.unauthenticated("TOKEN_INVALID", "the token is unknown or expired: log in again")
     }
     if onBehalfOf != nil {

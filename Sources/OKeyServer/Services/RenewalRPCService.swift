@@ -194,8 +194,15 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
   func getDocument(request: Okey_V1_GetDocumentRequest, context: ServerContext) async throws -> Okey_V1_GetDocumentResponse {
     let (_, actor) = try Principal.required().requirePerson()
     try RenewalApplication.checkID(request.documentID, field: "document_id")
-    let renewal = try await application.load(request.requestID)
     let hidden = APIError.notFound("no document \(request.documentID) on a request you may read")
+    // The same answer whether the request exists or not.
+    try RenewalApplication.checkID(request.requestID)
+    let renewal: RenewalRequest
+    do {
+      renewal = try await application.load(request.requestID)
+    } catch let error as APIError where error.code == .notFound {
+      throw hidden
+    }
     // Who reads decides what: the content for the agent, the snapshot's validators and the DSI;
     // metadata for support; nothing (not even that it exists) for anyone else.
     let role: ActingRole
@@ -217,6 +224,13 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
         throw APIError(
           code: .failedPrecondition, reason: "DOCUMENT_PURGED",
           message: "the content of \(summary.filename) was deleted when the request ended (personal data); its name, size and SHA-256 \(summary.sha256) remain")
+      }
+      // The bytes must still be the ones uploaded: the approver decides on what the agent sent.
+      guard SHA256Hex.digest(stored) == summary.sha256 else {
+        application.logger.critical("document changed outside OKEY", metadata: ["request": "\(renewal.id)", "document": "\(summary.id)"])
+        throw APIError(
+          code: .dataLoss, reason: "DOCUMENT_ALTERED",
+          message: "document \(summary.filename) no longer matches the SHA-256 recorded at upload: it is not served; tell support")
       }
       content = stored
     }
@@ -280,7 +294,10 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
         group.addTask {
           while !Task.isCancelled {
             try await Task.sleep(for: recheck)
-            try await application.revalidate(principal)
+            // Still this caller, and still allowed to see the request (a re-route or a group
+            // removal ends the stream too).
+            let fresh = try await application.revalidate(principal)
+            try RenewalApplication.requireVisible(try await application.load(requestID), to: fresh.actor)
           }
         }
         try await group.next()
