@@ -12,11 +12,22 @@ final class Acknowledged: Sendable {
       $0.versions[renewal.id] = max($0.versions[renewal.id] ?? 0, renewal.version)
       $0.changes += 1
     }
+    lastSeen.withLock { $0 = ContinuousClock.now }
   }
   /// The highest version seen per request.
   var all: [String: Int64] { entries.withLock { $0.versions } }
   /// Changes seen to succeed.
   var changes: Int { entries.withLock { $0.changes } }
+
+  /// When the last change was seen.
+  let lastSeen = Mutex<ContinuousClock.Instant?>(nil)
+  /// Workers still playing the procedure.
+  let running = Mutex(0)
+  /// Errors the workers met, with when.
+  let errors = Mutex<[(at: ContinuousClock.Instant, error: String)]>([])
+  func failed(_ error: any Error) { errors.withLock { $0.append((ContinuousClock.now, "\(error)")) } }
+  /// Errors met before `instant`.
+  func errors(before instant: ContinuousClock.Instant) -> [String] { errors.withLock { $0.filter { $0.at < instant }.map(\.error) } }
 
   let serials = Mutex<[String: String]>([:])
   /// Records a completion seen, with the serial of the key it issued.
@@ -80,7 +91,10 @@ struct FaultTests {
                 agentSettings.onBehalfOf = agent
                 var approverSettings = base
                 approverSettings.token = tokens[approverUID]
-                try? await OKeyClient.with(agentSettings) { okey in
+                acknowledged.running.withLock { $0 += 1 }
+                defer { acknowledged.running.withLock { $0 -= 1 } }
+                do {
+                try await OKeyClient.with(agentSettings) { okey in
                   let approver = okey.with(approverSettings)
                   let dsi = okey.with(dsiSettings)
                   for round in 0..<10_000 {
@@ -105,9 +119,14 @@ struct FaultTests {
                       acknowledged.record(r)
                       if r.status == .completed { acknowledged.completed(r.id, serial: serial) }
                     } catch {
+                      // Counted, never swallowed: before the kill any error fails the test.
+                      acknowledged.failed(error)
                       return
                     }
                   }
+                }
+                } catch {
+                  acknowledged.failed(error)
                 }
               }
             }
@@ -118,9 +137,15 @@ struct FaultTests {
         while acknowledged.changes < 60 || acknowledged.completions.isEmpty, clock.now < deadline {
           try await Task.sleep(for: .milliseconds(20))
         }
+        // The load is running at the kill: every worker still playing, a change seen just before.
+        #expect(acknowledged.running.withLock { $0 } == agents.count, "a worker stopped before the kill")
+        let quietFor = acknowledged.lastSeen.withLock { $0 }.map { clock.now - $0 }
+        #expect(quietFor.map { $0 < .seconds(2) } == true, "no change acknowledged in the 2 s before the kill")
+        let killedAt = clock.now
         okeyd.child.send(SIGKILL)
         _ = try await okeyd.child.waitForExit(timeout: .seconds(10))
         await load.value
+        #expect(acknowledged.errors(before: killedAt).isEmpty, "\(acknowledged.errors(before: killedAt))")
         let seen = acknowledged.all
         #expect(acknowledged.changes >= 60)
         let done = acknowledged.completions
