@@ -29,8 +29,10 @@ struct DeadlineTests {
           }
           #expect(outcome?.code == .deadlineExceeded)
           try await resume.value
-          // Give the abandoned handler time to finish its directory call.
-          try await Task.sleep(for: .milliseconds(1500))
+          // Wait until the abandoned handler has returned (no fixed sleep: a slow machine waits longer).
+          try await pollUntil("the abandoned StartRenewal handler returned", limit: .seconds(20)) {
+            daemon.metrics.callsFinished(method: "okey.v1.RenewalService/StartRenewal") >= 1
+          }
           let mine = try await agent.renewals.listMyRenewals(.init(), metadata: agent.metadata).renewals
           #expect(mine.isEmpty, "a call past its deadline wrote a request")
           #expect(try await daemon.application.store.verifyAuditTrail().eventsChecked == 0)

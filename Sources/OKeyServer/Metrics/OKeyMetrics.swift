@@ -10,6 +10,10 @@ final class OKeyMetrics: Sendable {
   static let buckets: [Duration] = [.milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5)]
 
   private let handles = Mutex<[String: (Counter, DurationHistogram)]>([:])
+  private let finished = Mutex<[String: Int]>([:])
+
+  /// Calls of `method` whose handler has returned (tests wait on it instead of sleeping).
+  func callsFinished(method: String) -> Int { finished.withLock { $0[method, default: 0] } }
 
   func recordCall(method: String, code: String, duration: Duration) {
     let key = method + " " + code
@@ -27,6 +31,7 @@ final class OKeyMetrics: Sendable {
     }
     counter.increment()
     histogram.record(duration)
+    finished.withLock { $0[method, default: 0] += 1 }
   }
 
   static func name(_ metric: String, unit: String = "", help: String) -> MetricNameDescriptor {
