@@ -16,12 +16,13 @@ public struct RoutingResolver: Sendable {
     configuration: RoutingConfiguration = RoutingConfiguration(),
     cacheTTL: Duration = .seconds(60),
     cacheCapacity: Int = 50_000,
+    cacheClock: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now },
     now: @escaping @Sendable () -> Instant
   ) {
     self.directory = directory
     self.configuration = configuration
     self.now = now
-    self.resolutions = TTLCache(ttl: cacheTTL, capacity: cacheCapacity)
+    self.resolutions = TTLCache(ttl: cacheTTL, capacity: cacheCapacity, now: cacheClock)
   }
 
   /// Hits and misses of the resolution cache.

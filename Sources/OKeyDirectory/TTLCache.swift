@@ -11,11 +11,14 @@ public final class TTLCache<Key: Hashable & Sendable, Value: Sendable>: Sendable
   private let state = Mutex(State())
   private let ttl: Duration
   private let capacity: Int
+  private let now: @Sendable () -> ContinuousClock.Instant
 
-  /// Creates a cache keeping values for `ttl`, at most `capacity` of them.
-  public init(ttl: Duration, capacity: Int) {
+  /// Creates a cache keeping values for `ttl`, at most `capacity` of them; `now` is the clock
+  /// (tests give one they move by hand).
+  public init(ttl: Duration, capacity: Int, now: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now }) {
     self.ttl = ttl
     self.capacity = max(1, capacity)
+    self.now = now
   }
 
   /// True when the cache keeps anything.
@@ -32,7 +35,7 @@ public final class TTLCache<Key: Hashable & Sendable, Value: Sendable>: Sendable
   /// The cached value for `key` if it has not expired (counted as a hit or a miss).
   public func cached(_ key: Key) -> Value? {
     guard isEnabled else { return nil }
-    let now = ContinuousClock.now
+    let now = self.now()
     return state.withLock { state in
       if let item = state.items[key], item.expires > now {
         state.hits += 1
@@ -46,7 +49,7 @@ public final class TTLCache<Key: Hashable & Sendable, Value: Sendable>: Sendable
   /// Keeps `value` for `key` for the cache's TTL.
   public func insert(_ value: Value, for key: Key) {
     guard isEnabled else { return }
-    let now = ContinuousClock.now
+    let now = self.now()
     state.withLock { state in
       if state.items.count >= capacity {
         state.items = state.items.filter { $0.value.expires > now }

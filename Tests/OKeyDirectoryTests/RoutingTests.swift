@@ -1,6 +1,7 @@
 import OKeyDirectory
 import OKeyDomain
 import OKeyTestSupport
+import Synchronization
 import Testing
 
 /// 2026-11-29, the day the fixture's delegation windows are read against.
@@ -151,17 +152,23 @@ struct RoutingTests {
   func cache() async throws {
     try await withSlapd { slapd in
       try await withLDAPDirectory(slapd) { directory in
-        let resolver = RoutingResolver(directory: directory, cacheTTL: .milliseconds(300), now: { today })
+        // The cache's clock moves by hand: no race with a TTL on a shared machine.
+        let clock = Mutex(ContinuousClock.now)
+        let resolver = RoutingResolver(directory: directory, cacheTTL: .seconds(60), cacheClock: { clock.withLock { $0 } }, now: { today })
         let first = try await resolver.resolve(uid: "ens1a")
         let operations = directory.latency.snapshot.count
         let second = try await resolver.resolve(uid: "ens1a")
         #expect(second == first)
         #expect(directory.latency.snapshot.count == operations, "a warm resolution went to the directory")
         #expect(resolver.cacheCounters.hits == 1)
-        try await Task.sleep(for: .milliseconds(400))
+        clock.withLock { $0 = $0.advanced(by: .seconds(59)) }
+        _ = try await resolver.resolve(uid: "ens1a")
+        #expect(directory.latency.snapshot.count == operations, "still within the TTL")
+        clock.withLock { $0 = $0.advanced(by: .seconds(2)) }
         _ = try await resolver.resolve(uid: "ens1a")
         #expect(directory.latency.snapshot.count > operations)
         #expect(resolver.cacheCounters.misses == 2)
+        #expect(resolver.cacheCounters.hits == 2)
       }
     }
   }
