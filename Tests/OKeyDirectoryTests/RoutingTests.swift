@@ -129,7 +129,17 @@ struct RoutingTests {
         #expect(corrected.proposedN1?.person.uid == "principal1")
         for refused in ["ghost", "ens-clg", "disabled-boss", "twin", "*"] {
           let result = try await resolver.correctValidator(of: routing, to: refused)
-          #expect((try? result.get()) == nil, "\(refused) accepted")
+          guard case .failure(let refusal) = result else {
+            Issue.record("\(refused) accepted")
+            continue
+          }
+          #expect(refusal.code == .validatorInvalid, "\(refused): \(refusal)")
+        }
+        // A colleague exists and is active, but holds no management position.
+        if case .failure(let refusal) = try await resolver.correctValidator(of: routing, to: "ens-lyc") {
+          #expect(refusal.code == .validatorNotAllowed)
+        } else {
+          Issue.record("a colleague without a management position accepted under validatorChoice managers")
         }
       }
     }

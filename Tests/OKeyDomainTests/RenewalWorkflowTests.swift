@@ -272,7 +272,12 @@ struct RefusalTests {
   func otherNeedsDetails() {
     let result = RenewalWorkflow.start(
       id: "r", actor: agent, keyType: .software, motif: .other, motifDetails: " ", routing: routing(), openRequestID: nil, now: t0)
-    #expect((try? result.get()) == nil)
+    guard case .failure(let refused) = result else {
+      Issue.record("OTHER without details accepted")
+      return
+    }
+    #expect(refused.code == .invalidField)
+    #expect(refused.message.contains("motif_details"))
   }
 
   @Test("a wrong charter code, an unticked box or no charter are refused")
@@ -343,7 +348,11 @@ struct RefusalTests {
     let rules = DocumentRules(maxBytes: 100, maxCount: 1)
     r = try RenewalWorkflow.decide(.addDocument(id: "a", pdf(), sha256: "0"), on: r, by: agent, context: DecisionContext(now: t0, expectedVersion: r.version, documentRules: rules)).get().renewal
     let second = RenewalWorkflow.decide(.addDocument(id: "b", pdf(), sha256: "0"), on: r, by: agent, context: DecisionContext(now: t0, expectedVersion: r.version, documentRules: rules))
-    #expect((try? second.get()) == nil)
+    guard case .failure(let tooMany) = second else {
+      Issue.record("a second document accepted past the limit of one")
+      return
+    }
+    #expect(tooMany.code == .documentLimit)
     #expect(refusal(r, .removeDocument(id: "zzz"), by: agent)?.code == .documentNotFound)
   }
 }
