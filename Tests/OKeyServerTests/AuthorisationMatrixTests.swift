@@ -106,6 +106,7 @@ struct AuthorisationMatrixTests {
     },
     Case(rpc: "Support.ListKeys", allowed: support) { c, _, _ in _ = try await c.support.listKeys(.with { $0.uid = "ens1a" }, metadata: c.metadata) },
     Case(rpc: "Support.VerifyAuditTrail", allowed: support) { c, _, _ in _ = try await c.support.verifyAuditTrail(.init(), metadata: c.metadata) },
+    Case(rpc: "Support.ListOutbox", allowed: support) { c, _, _ in _ = try await c.support.listOutbox(.init(), metadata: c.metadata) },
     Case(rpc: "Support.GetAuditHead", allowed: support) { c, _, _ in _ = try await c.support.getAuditHead(.init(), metadata: c.metadata) },
     Case(rpc: "Support.Stats", allowed: support) { c, _, _ in _ = try await c.support.stats(.init(), metadata: c.metadata) },
     // Deciding last: the request then leaves PENDING_APPROVAL.
@@ -118,6 +119,8 @@ struct AuthorisationMatrixTests {
     Case(rpc: "Renewal.CancelRenewal", allowed: owner) { c, id, v in
       _ = try await c.renewals.cancelRenewal(.with { $0.requestID = id; $0.expectedVersion = v }, metadata: c.metadata)
     },
+    // Last: it ends the sessions the other cases use (a service account gets NOT_A_SESSION).
+    Case(rpc: "Auth.Logout", allowed: anyCaller) { c, _, _ in _ = try await c.auth.logout(.init(), metadata: c.metadata) },
   ]
 
   @Test("every RPC against anonymous, the agent, a colleague, N+1, N+2, an unrelated manager, DSI, support, a disabled person, and service accounts with each scope, with and without on-behalf-of")
@@ -142,11 +145,12 @@ struct AuthorisationMatrixTests {
         Caller.portal(client, for: "helpdesk1", key: helpdeskKey).renamed("helpdesk-tool"),
         Caller(client, name: "forged-obo", metadata: ["authorization": "Bearer forged-token", "x-okey-on-behalf-of": "ens1a"]),
       ]
-      let support = callers.first { $0.name == "support" }!
+      // Its own session: the Logout case ends the callers' sessions.
+      let support = try await Caller.session(client, "helpdesk1")
       let agent = callers.first { $0.name == "agent" }!
       let target = try await agent.startAndSubmit(.software)
       #expect(target.status == .pendingApproval)
-      #expect(Set(Self.cases.map(\.rpc)).count == 33)
+      #expect(Set(Self.cases.map(\.rpc)).count == 35)
       let documentID = try #require(target.documents.first?.documentID)
 
       var mismatches: [String] = []
