@@ -180,6 +180,21 @@ struct AuthorisationMatrixTests {
 }
 
 extension AuthorisationMatrixTests {
+  /// The matrix as the README shows it: one line per RPC, the callers allowed.
+  static var readmeTable: String {
+    var lines = ["| RPC | callers allowed (every other caller is refused) |", "|---|---|"]
+    for rpcCase in cases {
+      lines.append("| `\(rpcCase.rpc)` | \(rpcCase.allowed.sorted().joined(separator: ", ")) |")
+    }
+    return lines.joined(separator: "\n")
+  }
+
+  @Test("the README's authorisation table is the matrix this suite plays, line for line")
+  func readme() throws {
+    let readme = try String(contentsOfFile: TestPaths.packageRoot + "/README.md", encoding: .utf8)
+    #expect(readme.contains(Self.readmeTable), "README.md must hold this table (paste it):\n\(Self.readmeTable)")
+  }
+
   @Test("a DSI operator is refused every operation on their own request (OWN_REQUEST), whatever its state")
   func dsiOnOwnRequest() async throws {
     try await withAcademy { _, client in
