@@ -243,15 +243,21 @@ struct TrustTests {
     }
   }
 
-  @Test("the N+1 is told by mail when the N+2 decides")
+  @Test("the N+2 approves one request and rejects another; the N+1 is told by mail each time")
   func n1Informed() async throws {
     try await withAcademy { daemon, client in
       let agent = try await Caller.session(client, "ens1a")
       let request = try await agent.startAndSubmit(.software)
       let n2 = try await Caller.session(client, "dasen974")
       _ = try await n2.approvals.approve(.with { $0.requestID = request.requestID; $0.expectedVersion = request.version }, metadata: n2.metadata)
+      let colleague = try await Caller.session(client, "ens1b")
+      let second = try await colleague.startAndSubmit(.hardware)
+      let rejected = try await n2.approvals.reject(
+        .with { $0.requestID = second.requestID; $0.reason = "pas de justificatif lisible"; $0.expectedVersion = second.version }, metadata: n2.metadata)
+      #expect(rejected.renewal.status == .rejected, "the N+2 rejects too")
       let told = try await pending(daemon).filter { $0.kind == .n1Informed }
-      #expect(told.map { $0.recipient?.uid } == ["ien1"])
+      #expect(told.map { $0.recipient?.uid } == ["ien1", "ien1"])
+      #expect(Set(told.map(\.renewalID)) == [request.requestID, second.requestID])
     }
   }
 
