@@ -147,51 +147,29 @@ class Okeyd:
             response_deserializer=self.message_class(method.output_type).FromString)
         return call(request, metadata=metadata, timeout=timeout)
 
+    def call(self, method, request, metadata):
+        """The status code of one call (OK when it succeeded)."""
+        return self.raw_call(method, request.SerializeToString(), metadata)
+
     def raw_call(self, method, payload, metadata):
-        """The status code of a call whose request bytes are written by hand."""
-        call = self.channel.unary_unary(
-            f"/{method.containing_service.full_name}/{method.name}",
-            request_serializer=lambda b: b, response_deserializer=lambda b: b)
+        """The status code of a call with these request bytes (serialized, or written by hand)."""
+        path = f"/{method.containing_service.full_name}/{method.name}"
+        identity = {"request_serializer": lambda b: b, "response_deserializer": lambda b: b}
         try:
             if method.server_streaming:
-                stream = self.channel.unary_stream(
-                    f"/{method.containing_service.full_name}/{method.name}",
-                    request_serializer=lambda b: b, response_deserializer=lambda b: b)(payload, metadata=metadata, timeout=2)
+                stream = self.channel.unary_stream(path, **identity)(payload, metadata=metadata, timeout=2)
                 try:
                     next(stream)
                 finally:
                     stream.cancel()
             else:
-                call(payload, metadata=metadata, timeout=5)
+                self.channel.unary_unary(path, **identity)(payload, metadata=metadata, timeout=5)
             return grpc.StatusCode.OK, ""
         except grpc.RpcError as error:
             code = error.code()
             if code == grpc.StatusCode.CANCELLED or code == grpc.StatusCode.DEADLINE_EXCEEDED and method.server_streaming:
                 return grpc.StatusCode.OK, ""
             return code, error.details() or ""
-
-    def call(self, method, request, metadata):
-        """The status code of one call (OK when it succeeded)."""
-        try:
-            if method.server_streaming:
-                call = self.channel.unary_stream(
-                    f"/{method.containing_service.full_name}/{method.name}",
-                    request_serializer=lambda m: m.SerializeToString(),
-                    response_deserializer=self.message_class(method.output_type).FromString)
-                stream = call(request, metadata=metadata, timeout=2)
-                try:
-                    next(stream)
-                finally:
-                    stream.cancel()
-                return grpc.StatusCode.OK, ""
-            self.unary(method, request, metadata)
-            return grpc.StatusCode.OK, ""
-        except grpc.RpcError as error:
-            code = error.code()
-            if code == grpc.StatusCode.CANCELLED or code == grpc.StatusCode.DEADLINE_EXCEEDED and method.server_streaming:
-                return grpc.StatusCode.OK, ""
-            return code, error.details() or ""
-
 
 def main():
     if len(sys.argv) != 3:
