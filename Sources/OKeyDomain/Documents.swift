@@ -167,7 +167,8 @@ public struct DocumentRules: Sendable, Hashable {
 }
 
 extension String {
-  var trimmingSpaces: String {
+  /// The text without leading and trailing white space (the domain's texts, the throttle's keys).
+  public var trimmingSpaces: String {
     var scalars = Substring(self)
     while let first = scalars.first, first.isWhitespace { scalars.removeFirst() }
     while let last = scalars.last, last.isWhitespace { scalars.removeLast() }

@@ -130,11 +130,3 @@ final class LoginThrottle: Sendable {
   }
 }
 
-extension String {
-  fileprivate var trimmingSpaces: String {
-    var scalars = Substring(self)
-    while let first = scalars.first, first == " " || first == "\t" { scalars = scalars.dropFirst() }
-    while let last = scalars.last, last == " " || last == "\t" { scalars = scalars.dropLast() }
-    return String(scalars)
-  }
-}
