@@ -4,6 +4,7 @@ import GRPCNIOTransportHTTP2
 import OKeyAPI
 @testable import OKeyServer
 import OKeyTestSupport
+import Synchronization
 import Testing
 
 @Suite("logins cannot starve the service", .serialized)
@@ -76,4 +77,72 @@ struct LoginFloodTests {
       print("login flood: p99 quiet \(String(format: "%.4f", quiet)) s, loaded \(String(format: "%.4f", loaded)) s (ratio \(String(format: "%.1f", loaded / quiet))), flood \(String(format: "%.3f", floodSeconds)) s; busy \(reasons.filter { $0 == "DIRECTORY_BUSY" }.count)")
     }
   }
+
+  /// The reason of a refused on-behalf-of GetRenewal, or "OK".
+  static func getReason(_ portal: Caller, _ id: String) async -> String {
+    do {
+      _ = try await portal.get(id)
+      return "OK"
+    } catch let error as RPCError {
+      return (try? error.unpackGoogleRPCStatus())??.details.first?.errorInfo?.reason ?? "\(error.code)"
+    } catch {
+      return "\(error)"
+    }
+  }
+
+  @Test(
+    "while logins keep their own lane full, every lookup of the portal's calls is admitted: the lanes are separate",
+    .timeLimit(.minutes(2)))
+  func lanesAreSeparate() async throws {
+    try await withAcademy(configure: {
+      $0.sessions.maxFailedLoginsPerPeer = 1_000_000
+      $0.directory.loginPoolSize = 1
+      $0.directory.loginQueueLength = 1
+      $0.directory.poolSize = 2
+      $0.directory.lookupQueueLength = 4
+      $0.directory.cacheTTLSeconds = 0
+    }) { daemon, client in
+      let portal = Caller.portal(client, for: "ens1a")
+      let renewal = try await portal.renewals.startRenewal(.with { $0.keyType = .software; $0.motif = .expired }, metadata: portal.metadata).renewal
+      let address = try await daemon.listeningAddress
+      let (portalReasons, loginReasons) = try await withClient(address) { floodClient in
+        let auth = Okey_V1_AuthService.Client(wrapping: floodClient)
+        let portalDone = DoneFlag()
+        // 16 people keep logging in with unknown uids until the portal's calls are done: far more
+        // than the login lane (1 running, 1 waiting) or the lookup lane (2 + 4) could hold.
+        let flood = Task {
+          await withTaskGroup(of: [String].self) { group in
+            for worker in 0..<16 {
+              group.addTask {
+                var reasons: [String] = []
+                var n = 0
+                while !portalDone.isSet || n < 3 {
+                  reasons.append(await HostileInputTests.loginReason(auth, uid: "lane-\(worker)-\(n)", password: "guess"))
+                  n += 1
+                }
+                return reasons
+              }
+            }
+            var all: [String] = []
+            for await part in group { all += part }
+            return all
+          }
+        }
+        var portalReasons: [String] = []
+        for _ in 0..<60 { portalReasons.append(await Self.getReason(portal, renewal.requestID)) }
+        portalDone.set()
+        return (portalReasons, await flood.value)
+      }
+      #expect(loginReasons.filter { $0 == "DIRECTORY_BUSY" }.count > 0, "the logins filled their lane: \(Set(loginReasons))")
+      #expect(Set(loginReasons).isSubset(of: ["BAD_CREDENTIALS", "DIRECTORY_BUSY"]), "\(Set(loginReasons))")
+      #expect(portalReasons.allSatisfy { $0 == "OK" }, "portal calls refused while logins flood: \(portalReasons.filter { $0 != "OK" })")
+    }
+  }
+}
+
+/// A flag one task sets and others read.
+final class DoneFlag: Sendable {
+  private let value = Atomic<Bool>(false)
+  var isSet: Bool { value.load(ordering: .relaxed) }
+  func set() { value.store(true, ordering: .relaxed) }
 }
