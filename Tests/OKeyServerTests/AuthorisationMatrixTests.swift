@@ -1,5 +1,6 @@
 import Foundation
 import GRPCCore
+import GRPCNIOTransportHTTP2
 import OKeyAPI
 import OKeyTestSupport
 import SwiftProtobuf
@@ -7,13 +8,75 @@ import Testing
 
 @Suite("authorisation matrix", .serialized)
 struct AuthorisationMatrixTests {
-  /// One RPC: how to call it on the target request, and who may.
+  /// One RPC: the state its target request must be in, how to call it, and who may.
   struct Case: Sendable {
     var rpc: String
     var allowed: Set<String>
-    /// The code a caller outside `allowed` gets (NOT_FOUND where existence is not revealed).
+    /// The state of the fresh request the call acts on.
+    var stage: Stage = .none
+    /// The code a person outside `allowed` gets (NOT_FOUND where existence is not revealed).
     var denied: RPCError.Code = .permissionDenied
-    var call: @Sendable (Caller, _ id: String, _ version: Int64) async throws -> Void
+    /// The ErrorInfo reason that goes with `denied`.
+    var deniedReason: String
+    /// The role an internal system needs for it (SCOPE_NOT_GRANTED without), when one does.
+    var scope: String? = nil
+    /// The reason the request's own agent gets, when it differs.
+    var ownerReason: String? = nil
+    /// False for the calls that need no person behind an internal system (Logout).
+    var needsPerson = true
+    var call: @Sendable (Caller, Target) async throws -> Void
+  }
+
+  /// What a call acts on: the agent's request prepared for it, and what the DSI published.
+  struct Target: Sendable {
+    var id = ""
+    var version: Int64 = 0
+    var documentID = ""
+    var slotID = ""
+  }
+
+  /// The state a case needs its target request in (the agent's request, ens1a's).
+  enum Stage: Sendable, Equatable {
+    /// No request: the agent has nothing open.
+    case none
+    /// Started, one document added, not submitted.
+    case draft
+    case pendingApproval
+    /// Software, approved, no platform chosen.
+    case awaitingEnrolment
+    /// Software, platform chosen, elements not confirmed.
+    case platformChosen
+    /// Hardware, approved.
+    case awaitingCharter
+    /// Software, charter signed.
+    case awaitingDSI
+    /// Hardware, finalised at the matrix's pickup place.
+    case readyForPickup
+    case pickupBooked
+  }
+
+  /// The roles of the internal systems among the callers (their service accounts' `roles`).
+  static let serviceRoles: [String: Set<String>] = [
+    "portal-obo": ["agent"], "portal-for-n1": ["agent"], "portal-for-dsi": ["agent"], "portal-no-obo": ["agent"], "disabled": ["agent"],
+    "approvals-for-n1": ["approver"], "desk-for-dsi": ["agent", "dsi"], "helpdesk-tool": ["support"],
+  ]
+
+  /// The code and reason a caller outside a case's `allowed` gets, in the order okeyd checks.
+  static func denial(of rpcCase: Case, to caller: String) -> (code: RPCError.Code, reason: String) {
+    switch caller {
+    case "anonymous": return (.unauthenticated, "TOKEN_MISSING")
+    // A credential that is not valid is UNAUTHENTICATED, whatever else the call carries.
+    case "forged-obo": return (.unauthenticated, "TOKEN_INVALID")
+    case "logged-out": return (.unauthenticated, "TOKEN_INVALID")
+    case "disabled": return (.permissionDenied, "PERSON_DISABLED")
+    case "portal-no-obo" where rpcCase.needsPerson: return (.permissionDenied, "ON_BEHALF_OF_REQUIRED")
+    default: break
+    }
+    if let scope = rpcCase.scope, let roles = serviceRoles[caller], !roles.contains(scope) {
+      return (.permissionDenied, "SCOPE_NOT_GRANTED")
+    }
+    if let ownerReason = rpcCase.ownerReason, owner.contains(caller) { return (.permissionDenied, ownerReason) }
+    return (rpcCase.denied, rpcCase.deniedReason)
   }
 
   /// People through their sessions.
@@ -30,100 +93,109 @@ struct AuthorisationMatrixTests {
   static let deciders: Set<String> = sessions.union(["approvals-for-n1"])
   static let owner: Set<String> = ["agent", "portal-obo"]
   static let readers: Set<String> = ["agent", "portal-obo", "n1", "n2", "dsi", "desk-for-dsi", "approvals-for-n1"]
-  /// The document id of the target request, for GetDocument.
-  @TaskLocal static var documentID = ""
+  /// The charter code the matrix publishes.
+  static let charterCode = "5555"
+  /// The pickup place the matrix publishes.
+  static let placeID = "matrix"
 
   static let cases: [Case] = [
-    Case(rpc: "Auth.WhoAmI", allowed: anyCaller) { c, _, _ in _ = try await c.auth.whoAmI(.init(), metadata: c.metadata) },
-    Case(rpc: "Renewal.StartRenewal", allowed: everyone) { c, _, _ in
-      _ = try await c.renewals.startRenewal(.with { $0.keyType = .software; $0.motif = .expired }, metadata: c.metadata)
+    Case(rpc: "Auth.WhoAmI", allowed: anyCaller, deniedReason: "") { c, _ in _ = try await c.auth.whoAmI(.init(), metadata: c.metadata) },
+    // The caller's own draft, cancelled at once so that the next caller's person has none open.
+    Case(rpc: "Renewal.StartRenewal", allowed: everyone, deniedReason: "", scope: "agent") { c, _ in
+      let draft = try await c.renewals.startRenewal(.with { $0.keyType = .software; $0.motif = .expired }, metadata: c.metadata).renewal
+      _ = try await c.renewals.cancelRenewal(.with { $0.requestID = draft.requestID; $0.expectedVersion = draft.version }, metadata: c.metadata)
     },
-    Case(rpc: "Renewal.AddDocument", allowed: owner) { c, id, v in
+    Case(rpc: "Renewal.AddDocument", allowed: owner, stage: .draft, deniedReason: "NOT_YOUR_REQUEST", scope: "agent") { c, t in
       _ = try await c.renewals.addDocument(.with {
-        $0.requestID = id; $0.filename = "a.pdf"; $0.kind = "supporting-document"; $0.content = pdfBytes; $0.expectedVersion = v
+        $0.requestID = t.id; $0.filename = "a.pdf"; $0.kind = "supporting-document"; $0.content = pdfBytes; $0.expectedVersion = t.version
       }, metadata: c.metadata)
     },
-    Case(rpc: "Renewal.RemoveDocument", allowed: owner) { c, id, v in
-      _ = try await c.renewals.removeDocument(.with { $0.requestID = id; $0.documentID = "missing"; $0.expectedVersion = v }, metadata: c.metadata)
+    Case(rpc: "Renewal.RemoveDocument", allowed: owner, stage: .draft, deniedReason: "NOT_YOUR_REQUEST", scope: "agent") { c, t in
+      _ = try await c.renewals.removeDocument(.with { $0.requestID = t.id; $0.documentID = t.documentID; $0.expectedVersion = t.version }, metadata: c.metadata)
     },
-    Case(rpc: "Renewal.SetValidator", allowed: owner) { c, id, v in
-      _ = try await c.renewals.setValidator(.with { $0.requestID = id; $0.validatorUid = "dir1"; $0.expectedVersion = v }, metadata: c.metadata)
+    Case(rpc: "Renewal.SetValidator", allowed: owner, stage: .draft, deniedReason: "NOT_YOUR_REQUEST", scope: "agent") { c, t in
+      _ = try await c.renewals.setValidator(.with { $0.requestID = t.id; $0.validatorUid = "principal1"; $0.expectedVersion = t.version }, metadata: c.metadata)
     },
-    Case(rpc: "Renewal.SubmitRenewal", allowed: owner) { c, id, v in
-      _ = try await c.renewals.submitRenewal(.with { $0.requestID = id; $0.expectedVersion = v }, metadata: c.metadata)
+    Case(rpc: "Renewal.SubmitRenewal", allowed: owner, stage: .draft, deniedReason: "NOT_YOUR_REQUEST", scope: "agent") { c, t in
+      _ = try await c.renewals.submitRenewal(.with { $0.requestID = t.id; $0.expectedVersion = t.version }, metadata: c.metadata)
     },
-    Case(rpc: "Renewal.GetRenewal", allowed: readers) { c, id, _ in _ = try await c.renewals.getRenewal(.with { $0.requestID = id }, metadata: c.metadata) },
-    Case(rpc: "Renewal.ListMyRenewals", allowed: everyone) { c, _, _ in _ = try await c.renewals.listMyRenewals(.init(), metadata: c.metadata) },
-    Case(rpc: "Renewal.ChooseMobilePlatform", allowed: owner) { c, id, v in
-      _ = try await c.renewals.chooseMobilePlatform(.with { $0.requestID = id; $0.platform = .ios; $0.expectedVersion = v }, metadata: c.metadata)
+    Case(rpc: "Renewal.GetRenewal", allowed: readers, stage: .pendingApproval, deniedReason: "NOT_YOUR_REQUEST") { c, t in
+      _ = try await c.renewals.getRenewal(.with { $0.requestID = t.id }, metadata: c.metadata)
     },
-    Case(rpc: "Renewal.GetCharter", allowed: anyCaller) { c, _, _ in
+    Case(rpc: "Renewal.ListMyRenewals", allowed: everyone, deniedReason: "", scope: "agent") { c, _ in _ = try await c.renewals.listMyRenewals(.init(), metadata: c.metadata) },
+    Case(rpc: "Renewal.ChooseMobilePlatform", allowed: owner, stage: .awaitingEnrolment, deniedReason: "NOT_YOUR_REQUEST", scope: "agent") { c, t in
+      _ = try await c.renewals.chooseMobilePlatform(.with { $0.requestID = t.id; $0.platform = .ios; $0.expectedVersion = t.version }, metadata: c.metadata)
+    },
+    Case(rpc: "Renewal.GetCharter", allowed: anyCaller, deniedReason: "") { c, _ in
       _ = try await c.renewals.getCharter(.init(), metadata: c.metadata)
     },
-    Case(rpc: "Renewal.SignCharter", allowed: owner) { c, id, v in
-      _ = try await c.renewals.signCharter(.with { $0.requestID = id; $0.charterCode = "0000"; $0.acknowledged = true; $0.expectedVersion = v }, metadata: c.metadata)
+    Case(rpc: "Renewal.SignCharter", allowed: owner, stage: .awaitingCharter, deniedReason: "NOT_YOUR_REQUEST", scope: "agent") { c, t in
+      _ = try await c.renewals.signCharter(.with { $0.requestID = t.id; $0.charterCode = charterCode; $0.acknowledged = true; $0.expectedVersion = t.version }, metadata: c.metadata)
     },
-    Case(rpc: "Renewal.ListPickupSlots", allowed: readers) { c, id, _ in
-      _ = try await c.renewals.listPickupSlots(.with { $0.requestID = id }, metadata: c.metadata)
+    Case(rpc: "Renewal.ListPickupSlots", allowed: readers, stage: .readyForPickup, deniedReason: "NOT_YOUR_REQUEST") { c, t in
+      _ = try await c.renewals.listPickupSlots(.with { $0.requestID = t.id }, metadata: c.metadata)
     },
-    Case(rpc: "Renewal.BookPickup", allowed: owner) { c, id, v in
-      _ = try await c.renewals.bookPickup(.with { $0.requestID = id; $0.slotID = "nope"; $0.expectedVersion = v }, metadata: c.metadata)
+    Case(rpc: "Renewal.BookPickup", allowed: owner, stage: .readyForPickup, deniedReason: "NOT_YOUR_REQUEST", scope: "agent") { c, t in
+      _ = try await c.renewals.bookPickup(.with { $0.requestID = t.id; $0.slotID = t.slotID; $0.expectedVersion = t.version }, metadata: c.metadata)
     },
-    Case(rpc: "Renewal.WatchRenewal", allowed: readers) { c, id, _ in
-      try await c.renewals.watchRenewal(.with { $0.requestID = id }, metadata: c.metadata) { response in
+    Case(rpc: "Renewal.WatchRenewal", allowed: readers, stage: .pendingApproval, deniedReason: "NOT_YOUR_REQUEST") { c, t in
+      try await c.renewals.watchRenewal(.with { $0.requestID = t.id }, metadata: c.metadata) { response in
         for try await _ in response.messages { break }
       }
     },
-    Case(rpc: "Renewal.GetDocument", allowed: readers.union(support).union(dsi), denied: .notFound) { c, id, _ in
-      _ = try await c.renewals.getDocument(.with { $0.requestID = id; $0.documentID = documentID }, metadata: c.metadata)
+    Case(rpc: "Renewal.GetDocument", allowed: readers.union(support).union(dsi), stage: .pendingApproval, denied: .notFound, deniedReason: "NOT_FOUND") { c, t in
+      _ = try await c.renewals.getDocument(.with { $0.requestID = t.id; $0.documentID = t.documentID }, metadata: c.metadata)
     },
-    Case(rpc: "Approval.ListPendingApprovals", allowed: deciders) { c, _, _ in
+    Case(rpc: "Approval.ListPendingApprovals", allowed: deciders, deniedReason: "", scope: "approver") { c, _ in
       _ = try await c.approvals.listPendingApprovals(.init(), metadata: c.metadata)
     },
-    Case(rpc: "Operations.ListWork", allowed: dsi) { c, _, _ in _ = try await c.operations.listWork(.init(), metadata: c.metadata) },
-    Case(rpc: "Operations.ConfirmEnrolmentElements", allowed: dsi) { c, id, v in
-      _ = try await c.operations.confirmEnrolmentElements(.with { $0.requestID = id; $0.expectedVersion = v }, metadata: c.metadata)
+    Case(rpc: "Operations.ListWork", allowed: dsi, deniedReason: "NOT_DSI") { c, _ in _ = try await c.operations.listWork(.init(), metadata: c.metadata) },
+    Case(rpc: "Operations.ConfirmEnrolmentElements", allowed: dsi, stage: .platformChosen, deniedReason: "NOT_DSI") { c, t in
+      _ = try await c.operations.confirmEnrolmentElements(.with { $0.requestID = t.id; $0.expectedVersion = t.version }, metadata: c.metadata)
     },
-    Case(rpc: "Operations.Finalize", allowed: dsi) { c, id, v in
-      _ = try await c.operations.finalize(.with { $0.requestID = id; $0.newKeySerial = "X1"; $0.expectedVersion = v }, metadata: c.metadata)
+    Case(rpc: "Operations.Finalize", allowed: dsi, stage: .awaitingDSI, deniedReason: "NOT_DSI") { c, t in
+      _ = try await c.operations.finalize(.with { $0.requestID = t.id; $0.newKeySerial = "SW-\(UInt32.random(in: 0...UInt32.max))"; $0.expectedVersion = t.version }, metadata: c.metadata)
     },
-    Case(rpc: "Operations.PublishPickupSlots", allowed: dsi) { c, _, _ in
-      _ = try await c.operations.publishPickupSlots(.with { $0.place = .with { $0.placeID = "matrix"; $0.name = "Matrix" } }, metadata: c.metadata)
+    Case(rpc: "Operations.PublishPickupSlots", allowed: dsi, deniedReason: "NOT_DSI") { c, _ in
+      _ = try await c.operations.publishPickupSlots(.with { $0.place = .with { $0.placeID = placeID; $0.name = "Matrix" } }, metadata: c.metadata)
     },
-    Case(rpc: "Operations.RecordHandover", allowed: dsi) { c, id, v in
-      _ = try await c.operations.recordHandover(.with { $0.requestID = id; $0.expectedVersion = v }, metadata: c.metadata)
+    Case(rpc: "Operations.RecordHandover", allowed: dsi, stage: .pickupBooked, deniedReason: "NOT_DSI") { c, t in
+      _ = try await c.operations.recordHandover(.with { $0.requestID = t.id; $0.expectedVersion = t.version }, metadata: c.metadata)
     },
-    Case(rpc: "Operations.PublishCharter", allowed: dsi) { c, _, _ in
-      _ = try await c.operations.publishCharter(.with { $0.version = "m-\(UInt32.random(in: 0...UInt32.max))"; $0.text = "t"; $0.code = "1234" }, metadata: c.metadata)
+    Case(rpc: "Operations.PublishCharter", allowed: dsi, deniedReason: "NOT_DSI") { c, _ in
+      _ = try await c.operations.publishCharter(.with { $0.version = "m-\(UInt32.random(in: 0...UInt32.max))"; $0.text = "t"; $0.code = charterCode }, metadata: c.metadata)
     },
-    Case(rpc: "Operations.Reroute", allowed: dsi) { c, id, v in
-      _ = try await c.operations.reroute(.with { $0.requestID = id; $0.expectedVersion = v }, metadata: c.metadata)
+    Case(rpc: "Operations.Reroute", allowed: dsi, stage: .pendingApproval, deniedReason: "NOT_DSI") { c, t in
+      _ = try await c.operations.reroute(.with { $0.requestID = t.id; $0.expectedVersion = t.version }, metadata: c.metadata)
     },
-    Case(rpc: "Support.SearchRenewals", allowed: support) { c, _, _ in _ = try await c.support.searchRenewals(.init(), metadata: c.metadata) },
-    Case(rpc: "Support.GetRenewal", allowed: support) { c, id, _ in _ = try await c.support.getRenewal(.with { $0.requestID = id }, metadata: c.metadata) },
-    Case(rpc: "Support.ResolveRouting", allowed: support) { c, _, _ in
+    Case(rpc: "Support.SearchRenewals", allowed: support, deniedReason: "NOT_SUPPORT") { c, _ in _ = try await c.support.searchRenewals(.init(), metadata: c.metadata) },
+    Case(rpc: "Support.GetRenewal", allowed: support, stage: .pendingApproval, deniedReason: "NOT_SUPPORT") { c, t in
+      _ = try await c.support.getRenewal(.with { $0.requestID = t.id }, metadata: c.metadata)
+    },
+    Case(rpc: "Support.ResolveRouting", allowed: support, deniedReason: "NOT_SUPPORT") { c, _ in
       _ = try await c.support.resolveRouting(.with { $0.uid = "ens1a" }, metadata: c.metadata)
     },
-    Case(rpc: "Support.ListKeys", allowed: support) { c, _, _ in _ = try await c.support.listKeys(.with { $0.uid = "ens1a" }, metadata: c.metadata) },
-    Case(rpc: "Support.VerifyAuditTrail", allowed: support) { c, _, _ in _ = try await c.support.verifyAuditTrail(.init(), metadata: c.metadata) },
-    Case(rpc: "Support.ListOutbox", allowed: support) { c, _, _ in _ = try await c.support.listOutbox(.init(), metadata: c.metadata) },
-    Case(rpc: "Support.GetAuditHead", allowed: support) { c, _, _ in _ = try await c.support.getAuditHead(.init(), metadata: c.metadata) },
-    Case(rpc: "Support.Stats", allowed: support) { c, _, _ in _ = try await c.support.stats(.init(), metadata: c.metadata) },
-    // Deciding last: the request then leaves PENDING_APPROVAL.
-    Case(rpc: "Approval.Reject", allowed: ["n1", "n2", "approvals-for-n1"]) { c, id, v in
-      _ = try await c.approvals.reject(.with { $0.requestID = id; $0.reason = "matrix"; $0.expectedVersion = v + 1000 }, metadata: c.metadata)
+    Case(rpc: "Support.ListKeys", allowed: support, deniedReason: "NOT_SUPPORT") { c, _ in _ = try await c.support.listKeys(.with { $0.uid = "ens1a" }, metadata: c.metadata) },
+    Case(rpc: "Support.VerifyAuditTrail", allowed: support, deniedReason: "NOT_SUPPORT") { c, _ in _ = try await c.support.verifyAuditTrail(.init(), metadata: c.metadata) },
+    Case(rpc: "Support.ListOutbox", allowed: support, deniedReason: "NOT_SUPPORT") { c, _ in _ = try await c.support.listOutbox(.init(), metadata: c.metadata) },
+    Case(rpc: "Support.GetAuditHead", allowed: support, deniedReason: "NOT_SUPPORT") { c, _ in _ = try await c.support.getAuditHead(.init(), metadata: c.metadata) },
+    Case(rpc: "Support.Stats", allowed: support, deniedReason: "NOT_SUPPORT") { c, _ in _ = try await c.support.stats(.init(), metadata: c.metadata) },
+    Case(rpc: "Approval.Reject", allowed: ["n1", "n2", "approvals-for-n1"], stage: .pendingApproval, deniedReason: "NOT_AN_APPROVER", scope: "approver", ownerReason: "OWN_REQUEST") { c, t in
+      _ = try await c.approvals.reject(.with { $0.requestID = t.id; $0.reason = "matrix"; $0.expectedVersion = t.version }, metadata: c.metadata)
     },
-    Case(rpc: "Approval.Approve", allowed: ["n1", "n2", "approvals-for-n1"]) { c, id, v in
-      _ = try await c.approvals.approve(.with { $0.requestID = id; $0.expectedVersion = v }, metadata: c.metadata)
+    Case(rpc: "Approval.Approve", allowed: ["n1", "n2", "approvals-for-n1"], stage: .pendingApproval, deniedReason: "NOT_AN_APPROVER", scope: "approver", ownerReason: "OWN_REQUEST") { c, t in
+      _ = try await c.approvals.approve(.with { $0.requestID = t.id; $0.expectedVersion = t.version }, metadata: c.metadata)
     },
-    Case(rpc: "Renewal.CancelRenewal", allowed: owner) { c, id, v in
-      _ = try await c.renewals.cancelRenewal(.with { $0.requestID = id; $0.expectedVersion = v }, metadata: c.metadata)
+    Case(rpc: "Renewal.CancelRenewal", allowed: owner, stage: .draft, deniedReason: "NOT_YOUR_REQUEST", scope: "agent") { c, t in
+      _ = try await c.renewals.cancelRenewal(.with { $0.requestID = t.id; $0.expectedVersion = t.version }, metadata: c.metadata)
     },
-    // Last: it ends the sessions the other cases use (a service account gets NOT_A_SESSION).
-    Case(rpc: "Auth.Logout", allowed: anyCaller) { c, _, _ in _ = try await c.auth.logout(.init(), metadata: c.metadata) },
+    // Last: it ends the sessions the other cases use. Only a session can be ended.
+    Case(rpc: "Auth.Logout", allowed: sessions, denied: .failedPrecondition, deniedReason: "NOT_A_SESSION", needsPerson: false) { c, _ in _ = try await c.auth.logout(.init(), metadata: c.metadata) },
   ]
 
-  @Test("every RPC against anonymous, the agent, a colleague, N+1, N+2, an unrelated manager, DSI, support, a disabled person, and service accounts with each scope, with and without on-behalf-of")
+  @Test(
+    "every RPC against anonymous, a logged-out session, the agent, a colleague, N+1, N+2, an unrelated manager, DSI, support, a disabled person, and service accounts with each scope, with and without on-behalf-of: allowed cells succeed on a fresh request in the right state, denied cells get the exact code and reason and change nothing",
+    .timeLimit(.minutes(3)))
   func matrix() async throws {
     try await withAcademy { _, client in
       let callers: [Caller] = [
@@ -144,47 +216,169 @@ struct AuthorisationMatrixTests {
         Caller.portal(client, for: "dsi-op1", key: deskKey).renamed("desk-for-dsi"),
         Caller.portal(client, for: "helpdesk1", key: helpdeskKey).renamed("helpdesk-tool"),
         Caller(client, name: "forged-obo", metadata: ["authorization": "Bearer forged-token", "x-okey-on-behalf-of": "ens1a"]),
+        try await Caller.session(client, "ens1a").renamed("logged-out"),
       ]
-      // Its own session: the Logout case ends the callers' sessions.
-      let support = try await Caller.session(client, "helpdesk1")
-      let agent = callers.first { $0.name == "agent" }!
-      let target = try await agent.startAndSubmit(.software)
-      #expect(target.status == .pendingApproval)
+      let loggedOut = callers[callers.count - 1]
+      _ = try await loggedOut.auth.logout(.init(), metadata: loggedOut.metadata)
       #expect(Set(Self.cases.map(\.rpc)).count == 35)
-      let documentID = try #require(target.documents.first?.documentID)
-
+      // The preparers' own sessions: the Logout case ends the callers' ones.
+      let stager = try await Stager(client)
       var mismatches: [String] = []
       for rpcCase in Self.cases {
+        var target = try await stager.prepare(rpcCase.stage)
         for caller in callers {
-          let version = try await support.support.getRenewal(.with { $0.requestID = target.requestID }, metadata: support.metadata).renewal.version
-          let outcome = await Self.$documentID.withValue(documentID) { await failure { try await rpcCase.call(caller, target.requestID, version) } }
-          let code = outcome?.code
-          let allowed = rpcCase.allowed.contains(caller.name)
-          let ok: Bool
-          if allowed {
-            ok = code != .unauthenticated && code != .permissionDenied
-          } else if caller.name == "anonymous" || caller.name == "forged-obo" {
-            // A credential that is not valid is UNAUTHENTICATED, whatever else the call carries.
-            ok = code == .unauthenticated
-          } else if caller.name == "disabled" || caller.name == "portal-no-obo" {
-            ok = code == .permissionDenied
-          } else {
-            ok = code == rpcCase.denied
+          let outcome = await failure { try await rpcCase.call(caller, target) }
+          let expected = rpcCase.allowed.contains(caller.name) ? nil : Self.denial(of: rpcCase, to: caller.name)
+          let matches = outcome?.code == expected?.code && (outcome?.reason ?? "") == (expected?.reason ?? "")
+          if !matches {
+            mismatches.append("\(rpcCase.rpc) by \(caller.name): expected \(expected.map { "\($0.code) \($0.reason)" } ?? "OK"), got \(outcome.map { "\($0.code) \($0.reason)" } ?? "OK")")
           }
-          if !ok { mismatches.append("\(rpcCase.rpc) by \(caller.name): \(allowed ? "allowed" : "denied") expected, got \(code.map { "\($0)" } ?? "OK") \(outcome?.reason ?? "")") }
+          if outcome == nil, rpcCase.stage != .none {
+            // It acted: the next caller gets a fresh request.
+            target = try await stager.prepare(rpcCase.stage)
+          } else if outcome != nil, rpcCase.stage != .none {
+            let now = try await stager.version(of: target.id)
+            if now != target.version { mismatches.append("\(rpcCase.rpc) by \(caller.name): refused, yet the request went from version \(target.version) to \(now)") }
+          }
         }
       }
-      #expect(mismatches.isEmpty, "\(mismatches.joined(separator: "\n"))")
+      #expect(mismatches.isEmpty, "\(mismatches.count) cells:\n\(mismatches.joined(separator: "\n"))")
     }
   }
 }
 
+/// Brings the agent's (ens1a's) request into the state a case needs, through the agent, the N+1
+/// and a DSI operator's own sessions; anything the agent has open is first carried to its end.
+struct Stager: Sendable {
+  let agent: Caller
+  let n1: Caller
+  let dsi: Caller
+  let support: Caller
+  let slotID: String
+
+  init(_ client: GRPCClient<HTTP2ClientTransport.Posix>) async throws {
+    agent = try await Caller.session(client, "ens1a")
+    n1 = try await Caller.session(client, "ien1")
+    dsi = try await Caller.session(client, "dsi-op1")
+    support = try await Caller.session(client, "helpdesk1")
+    _ = try await dsi.operations.publishCharter(.with {
+      $0.version = "matrix"; $0.text = "Je garde ma clef pour moi."; $0.code = AuthorisationMatrixTests.charterCode
+    }, metadata: dsi.metadata)
+    let tomorrow = Date().addingTimeInterval(86_400)
+    let published = try await dsi.operations.publishPickupSlots(.with {
+      $0.place = .with { $0.placeID = AuthorisationMatrixTests.placeID; $0.name = "Matrix" }
+      $0.slots = [.with {
+        $0.startsAt = Google_Protobuf_Timestamp(date: tomorrow)
+        $0.endsAt = Google_Protobuf_Timestamp(date: tomorrow.addingTimeInterval(1800))
+        $0.capacity = 1_000
+      }]
+    }, metadata: dsi.metadata)
+    slotID = try #require(published.slots.first?.slotID)
+  }
+
+  func version(of id: String) async throws -> Int64 {
+    try await support.support.getRenewal(.with { $0.requestID = id }, metadata: support.metadata).renewal.version
+  }
+
+  func prepare(_ stage: AuthorisationMatrixTests.Stage) async throws -> AuthorisationMatrixTests.Target {
+    try await closeOpenRequests()
+    guard stage != .none else { return .init(slotID: slotID) }
+    let hardware = [.awaitingCharter, .readyForPickup, .pickupBooked].contains(stage)
+    var renewal = try await agent.renewals.startRenewal(.with { $0.keyType = hardware ? .hardware : .software; $0.motif = .expired }, metadata: agent.metadata).renewal
+    renewal = try await agent.renewals.addDocument(.with {
+      $0.requestID = renewal.requestID; $0.filename = "justificatif.pdf"; $0.kind = "supporting-document"; $0.content = pdfBytes; $0.expectedVersion = renewal.version
+    }, metadata: agent.metadata).renewal
+    let documentID = renewal.documents.first?.documentID ?? ""
+    if stage != .draft { renewal = try await advance(renewal, until: stage) }
+    return .init(id: renewal.requestID, version: renewal.version, documentID: documentID, slotID: slotID)
+  }
+
+  /// One step at a time along the procedure until `stage`.
+  private func advance(_ start: Okey_V1_Renewal, until stage: AuthorisationMatrixTests.Stage) async throws -> Okey_V1_Renewal {
+    var renewal = start
+    while true {
+      let id = renewal.requestID
+      let v = renewal.version
+      switch (renewal.status, stage) {
+      case (.draft, _):
+        renewal = try await agent.renewals.submitRenewal(.with { $0.requestID = id; $0.expectedVersion = v }, metadata: agent.metadata).renewal
+      case (.pendingApproval, .pendingApproval), (.awaitingEnrolment, .awaitingEnrolment), (.awaitingCharter, .awaitingCharter),
+        (.awaitingDsi, .awaitingDSI), (.readyForPickup, .readyForPickup), (.pickupBooked, .pickupBooked):
+        return renewal
+      case (.awaitingEnrolment, .platformChosen) where renewal.platform != .unspecified:
+        return renewal
+      default:
+        renewal = try await step(renewal)
+      }
+    }
+  }
+
+  /// The next step of the procedure for `renewal`, by whoever takes it.
+  private func step(_ renewal: Okey_V1_Renewal) async throws -> Okey_V1_Renewal {
+    let id = renewal.requestID
+    let v = renewal.version
+    switch renewal.status {
+    case .draft, .awaitingDocuments, .pendingApproval, .awaitingEnrolment, .awaitingCharter:
+      if renewal.status == .pendingApproval {
+        return try await n1.approvals.approve(.with { $0.requestID = id; $0.expectedVersion = v }, metadata: n1.metadata).renewal
+      }
+      if renewal.status == .awaitingEnrolment, renewal.platform == .unspecified {
+        return try await agent.renewals.chooseMobilePlatform(.with { $0.requestID = id; $0.platform = .android; $0.expectedVersion = v }, metadata: agent.metadata).renewal
+      }
+      if renewal.status == .awaitingEnrolment {
+        return try await dsi.operations.confirmEnrolmentElements(.with { $0.requestID = id; $0.expectedVersion = v }, metadata: dsi.metadata).renewal
+      }
+      if renewal.status == .awaitingCharter {
+        return try await agent.renewals.signCharter(.with {
+          $0.requestID = id; $0.charterCode = AuthorisationMatrixTests.charterCode; $0.acknowledged = true; $0.expectedVersion = v
+        }, metadata: agent.metadata).renewal
+      }
+      throw StagingError(status: renewal.status)
+    case .awaitingDsi:
+      return try await dsi.operations.finalize(.with {
+        $0.requestID = id; $0.expectedVersion = v; $0.newKeySerial = "M-\(UInt32.random(in: 0...UInt32.max))"
+        if renewal.keyType == .hardware { $0.pickupPlaceID = AuthorisationMatrixTests.placeID }
+      }, metadata: dsi.metadata).renewal
+    case .readyForPickup:
+      return try await agent.renewals.bookPickup(.with { $0.requestID = id; $0.slotID = slotID; $0.expectedVersion = v }, metadata: agent.metadata).renewal
+    case .pickupBooked:
+      return try await dsi.operations.recordHandover(.with { $0.requestID = id; $0.expectedVersion = v }, metadata: dsi.metadata).renewal
+    default:
+      throw StagingError(status: renewal.status)
+    }
+  }
+
+  /// Cancels what the agent may still cancel, and carries the rest to completion.
+  private func closeOpenRequests() async throws {
+    let mine = try await agent.renewals.listMyRenewals(.init(), metadata: agent.metadata).renewals
+    for var renewal in mine where ![.completed, .rejected, .cancelled].contains(renewal.status) {
+      while ![.completed, .rejected, .cancelled].contains(renewal.status) {
+        if [.draft, .awaitingDocuments, .pendingApproval, .awaitingEnrolment, .awaitingCharter].contains(renewal.status) {
+          renewal = try await agent.renewals.cancelRenewal(.with { $0.requestID = renewal.requestID; $0.expectedVersion = renewal.version }, metadata: agent.metadata).renewal
+        } else {
+          renewal = try await step(renewal)
+        }
+      }
+    }
+  }
+}
+
+struct StagingError: Error {
+  var status: Okey_V1_RenewalStatus
+}
+
 extension AuthorisationMatrixTests {
-  /// The matrix as the README shows it: one line per RPC, the callers allowed.
+  /// The matrix as the README shows it: one line per RPC, the callers allowed, what the others get.
   static var readmeTable: String {
-    var lines = ["| RPC | callers allowed (every other caller is refused) |", "|---|---|"]
+    var lines = [
+      "| RPC | callers allowed (each shown succeeding) | every other caller gets | internal system without the role |",
+      "|---|---|---|---|",
+    ]
     for rpcCase in cases {
-      lines.append("| `\(rpcCase.rpc)` | \(rpcCase.allowed.sorted().joined(separator: ", ")) |")
+      let code = "\(rpcCase.denied)".reduce(into: "") { $0 += $1.isUppercase ? "_\($1)" : $1.uppercased() }
+      let refused = rpcCase.deniedReason.isEmpty ? "—" : "\(code) `\(rpcCase.deniedReason)`" + (rpcCase.ownerReason.map { " (the agent: `\($0)`)" } ?? "")
+      let scope = rpcCase.scope.map { "[\($0)] needed: `SCOPE_NOT_GRANTED`" } ?? "—"
+      lines.append("| `\(rpcCase.rpc)` | \(rpcCase.allowed.sorted().joined(separator: ", ")) | \(refused) | \(scope) |")
     }
     return lines.joined(separator: "\n")
   }
@@ -203,7 +397,7 @@ extension AuthorisationMatrixTests {
       let operations = Self.cases.filter { $0.rpc.hasPrefix("Operations.") && !["Operations.ListWork", "Operations.PublishPickupSlots", "Operations.PublishCharter"].contains($0.rpc) }
       #expect(operations.map(\.rpc).sorted() == ["Operations.ConfirmEnrolmentElements", "Operations.Finalize", "Operations.RecordHandover", "Operations.Reroute"])
       for operation in operations {
-        let outcome = await failure { try await operation.call(operatorSelf, own.requestID, own.version) }
+        let outcome = await failure { try await operation.call(operatorSelf, .init(id: own.requestID, version: own.version)) }
         #expect(outcome?.code == .permissionDenied, "\(operation.rpc)")
         #expect(outcome?.reason == "OWN_REQUEST", "\(operation.rpc)")
       }
