@@ -126,7 +126,7 @@ let package = Package(
     .testTarget(name: "OKeyStoreTests", dependencies: ["OKeyStore", "OKeyDomain", "OKeyTestSupport"], swiftSettings: swiftSettings),
     .testTarget(
       name: "OKeyServerTests",
-      dependencies: ["OKeyServer", "OKeyAPI", "OKeyTestSupport", grpcCore, grpcHTTP2, grpcProtobuf],
+      dependencies: ["OKeyServer", "OKeyAPI", "OKeyTestSupport", grpcCore, grpcHTTP2, grpcProtobuf, .product(name: "Yams", package: "Yams")],
       swiftSettings: swiftSettings
     ),
     .testTarget(name: "OKeyClientTests", dependencies: ["OKeyClient", "OKeyTestSupport"], swiftSettings: swiftSettings),

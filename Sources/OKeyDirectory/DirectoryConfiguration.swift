@@ -46,7 +46,7 @@ public struct DirectoryConfiguration: Sendable, Hashable, Codable {
 /// How routing reads the directory: attribute names, codes, strategies and fallbacks (DESIGN §4).
 public struct RoutingConfiguration: Sendable, Hashable, Codable {
   /// Where to look for N+1 and N+2, tried in order.
-  public enum Strategy: String, Sendable, Hashable, Codable {
+  public enum Strategy: String, Sendable, Hashable, Codable, CaseIterable {
     /// N+1 is the entry named by the manager attribute.
     case managerAttribute = "manager"
     /// N+1 is the person responsible for the agent's establishment.

@@ -11,7 +11,7 @@ import Synchronization
 /// - `normal`: SQLite syncs only at checkpoints. A process crash still loses nothing (the WAL is in
 ///   the OS's cache), but a power loss or an OS crash can lose the last commits acknowledged before
 ///   it (never corrupts). About 10× faster.
-public enum Durability: String, Sendable, Hashable, Codable {
+public enum Durability: String, Sendable, Hashable, Codable, CaseIterable {
   case full = "FULL"
   case normal = "NORMAL"
 

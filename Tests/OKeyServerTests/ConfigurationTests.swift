@@ -2,6 +2,7 @@ import Foundation
 import OKeyServer
 import OKeyTestSupport
 import Testing
+import Yams
 
 /// Lets a configuration start without an audit key (as demos may).
 let unkeyed = "audit:\n  allowUnkeyed: true\n"
@@ -121,6 +122,65 @@ struct ConfigurationTests {
   func refused(yaml: String, setting: String) throws {
     let error = #expect(throws: ConfigurationError.self) { try OKeyConfiguration.parse(yaml: unkeyed + "plaintext: true\n" + yaml) }
     #expect(error?.message.contains(setting) == true, "\(error?.message ?? "")")
+  }
+
+  @Test(
+    "a setting okeyd does not have, or a value outside an enumerated setting's list, is refused with its path and the closest known name",
+    arguments: [
+      ("databse:\n  path: /tmp/x.sqlite\n", "unknown setting databse: did you mean database?"),
+      ("logLevl: debug\n", "unknown setting logLevl: did you mean logLevel?"),
+      ("database:\n  durabilty: FULL\n", "unknown setting database.durabilty: did you mean durability?"),
+      ("mail:\n  comand: /bin/true\n", "unknown setting mail.comand: did you mean command?"),
+      ("tls:\n  certificatFile: a\n  privateKeyFile: b\n", "unknown setting tls.certificatFile: did you mean certificateFile?"),
+      ("serviceAccounts:\n  - name: a\n    keySHA256: x\n    role: [agent]\n", "unknown setting serviceAccounts[0].role: did you mean roles?"),
+      ("database:\n  durability: FUL\n", "unknown value 'FUL' for database.durability: did you mean FULL?"),
+      ("logLevel: verbose\n", "unknown value 'verbose' for logLevel"),
+      ("routing:\n  validatorChoice: manager\n", "unknown value 'manager' for routing.validatorChoice: did you mean managers?"),
+      ("routing:\n  strategies: [manager, etablissement]\n", "unknown value 'etablissement' for routing.strategies[1]: did you mean establishment?"),
+      ("serviceAccounts:\n  - name: a\n    keySHA256: x\n    roles: [agent, dsj]\n", "unknown value 'dsj' for serviceAccounts[0].roles[1]: did you mean dsi?"),
+      ("zzz: 1\n", "unknown setting zzz: the settings here are audit, database, directory,"),
+    ])
+  func unknownSetting(yaml: String, message: String) throws {
+    let error = #expect(throws: ConfigurationError.self) { try OKeyConfiguration.parse(yaml: unkeyed + yaml, source: "okeyd.yaml") }
+    #expect(error?.message.hasPrefix("okeyd.yaml: " + message) == true, "\(error?.message ?? "")")
+  }
+
+  @Test("every setting okeyd has is accepted back, and the routing fallbacks' keys are data (any department code)")
+  func knownSettingsAccepted() throws {
+    var full = OKeyConfiguration()
+    full.tls = .init(certificateFile: "/c", privateKeyFile: "/k", clientCAFile: "/ca")
+    full.metricsListen = full.listen
+    full.serviceAccounts = [.init(name: "portal", keySHA256: String(repeating: "a", count: 64), roles: [.agent, .dsi], clientCertificateSubject: "CN=x")]
+    full.audit.keyFile = "/key"
+    full.directory.caCertificateFile = "/ca"
+    full.routing.validatorsGroupDN = "cn=v"
+    full.routing.fallbacks = ["976": "dasen976", "*": "recteur"]
+    let yaml = try YAMLEncoder().encode(full)
+    let parsed = try OKeyConfiguration.parse(yaml: yaml, validate: false)
+    #expect(parsed == full)
+  }
+
+  @Test("okeyd --check-config: exit 0 with a summary for a valid file, 64 with the setting's path for a typo, and okeyd itself refuses to start on it")
+  func checkConfigCommand() async throws {
+    let good = FileManager.default.temporaryDirectory.appendingPathComponent("okey-good-\(UInt32.random(in: 0...UInt32.max)).yaml").path
+    let typo = FileManager.default.temporaryDirectory.appendingPathComponent("okey-typo-\(UInt32.random(in: 0...UInt32.max)).yaml").path
+    defer {
+      try? FileManager.default.removeItem(atPath: good)
+      try? FileManager.default.removeItem(atPath: typo)
+    }
+    try (unkeyed + "database:\n  path: /tmp/never.sqlite\n").write(toFile: good, atomically: true, encoding: .utf8)
+    try (unkeyed + "databse:\n  path: /tmp/never.sqlite\nlogLevl: debug\n").write(toFile: typo, atomically: true, encoding: .utf8)
+    let okeyd = TestPaths.executable("okeyd")
+    let valid = try await ChildProcess.run(okeyd, ["--check-config", good])
+    #expect(valid.status == 0, "\(valid.error)")
+    #expect(valid.output.contains("valid (listen 127.0.0.1:50051, database /tmp/never.sqlite"), "\(valid.output)")
+    let refused = try await ChildProcess.run(okeyd, ["--check-config", typo])
+    #expect(refused.status == 64)
+    #expect(refused.error.contains("unknown setting databse: did you mean database?"), "\(refused.error)")
+    let started = try await ChildProcess.run(okeyd, ["--config", typo, "--listen", "127.0.0.1:0"])
+    #expect(started.status == 64, "okeyd must not start with every default")
+    #expect(started.error.contains("unknown setting databse"), "\(started.error)")
+    #expect(!FileManager.default.fileExists(atPath: "/tmp/never.sqlite"))
   }
 
   @Test("the example configuration in the repository parses")

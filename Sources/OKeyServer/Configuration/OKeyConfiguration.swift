@@ -222,6 +222,11 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
   /// The configuration with every default.
   public init() {}
 
+  /// The values `logLevel` accepts.
+  public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+  /// The languages mails are written in.
+  public static let mailLanguages = ["fr", "en"]
+
   /// Reads a YAML configuration file; keys it leaves out keep their defaults. With `validate`
   /// false, the caller validates after applying the environment.
   public static func load(file path: String, validate: Bool = true) throws -> OKeyConfiguration {
@@ -246,6 +251,7 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
     var merged = try Yams.compose(yaml: YAMLEncoder().encode(OKeyConfiguration())) ?? Node.mapping([:])
     if let file {
       guard file.mapping != nil else { throw ConfigurationError("\(source): expected a mapping of settings at the top") }
+      try SettingsCheck.check(file, source: source)
       merged = overlay(file, on: merged)
     }
     let configuration: OKeyConfiguration
@@ -260,14 +266,18 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
     return configuration
   }
 
-  private static func overlay(_ file: Node, on defaults: Node) -> Node {
-    guard let fileMapping = file.mapping, let defaultMapping = defaults.mapping else { return file }
+  /// The file's settings over the defaults; a map whose keys are data (``SettingsCheck/freeKeyed``)
+  /// given in the file replaces the default map instead of adding to it.
+  private static func overlay(_ file: Node, on defaults: Node, path: String = "") -> Node {
+    guard let fileMapping = file.mapping else { return file }
+    if SettingsCheck.freeKeyed.contains(path) { return .mapping(Node.Mapping(fileMapping.map { (Node($0.key.string ?? ""), $0.value) })) }
+    guard let defaultMapping = defaults.mapping else { return file }
     var pairs: [(Node, Node)] = []
     var seen: Set<String> = []
     for (key, value) in defaultMapping {
       let name = key.string ?? ""
       seen.insert(name)
-      pairs.append((key, fileMapping[name].map { overlay($0, on: value) } ?? value))
+      pairs.append((key, fileMapping[name].map { overlay($0, on: value, path: path.isEmpty ? name : "\(path).\(name)") } ?? value))
     }
     // Keys are rebuilt as plain scalars: the decoder looks them up that way ("975" quoted would not match).
     for (key, value) in fileMapping where !seen.contains(key.string ?? "") { pairs.append((Node(key.string ?? ""), value)) }
@@ -316,8 +326,8 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
     guard limits.connectionMaxIdleSeconds >= 0, limits.connectionMaxAgeSeconds >= 0, limits.connectionMaxGraceSeconds >= 0 else {
       throw ConfigurationError("limits.connectionMaxIdleSeconds, connectionMaxAgeSeconds and connectionMaxGraceSeconds must not be negative")
     }
-    guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(logLevel) else {
-      throw ConfigurationError("logLevel must be one of trace, debug, info, notice, warning, error, critical; not '\(logLevel)'")
+    guard Self.logLevels.contains(logLevel) else {
+      throw ConfigurationError("logLevel must be one of \(Self.logLevels.joined(separator: ", ")); not '\(logLevel)'")
     }
     guard shutdownGraceSeconds >= 0 else { throw ConfigurationError("shutdownGraceSeconds must not be negative") }
     guard sessions.ttlSeconds >= 60 else { throw ConfigurationError("sessions.ttlSeconds must be at least 60") }
@@ -341,7 +351,7 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
     guard directory.loginQueueLength >= 0, directory.lookupQueueLength >= 0 else {
       throw ConfigurationError("directory.loginQueueLength and directory.lookupQueueLength must not be negative")
     }
-    guard ["fr", "en"].contains(mail.language) else { throw ConfigurationError("mail.language must be fr or en, not '\(mail.language)'") }
+    guard Self.mailLanguages.contains(mail.language) else { throw ConfigurationError("mail.language must be fr or en, not '\(mail.language)'") }
     guard mail.maxAttempts >= 1, mail.initialBackoffSeconds >= 1, mail.maxBackoffSeconds >= mail.initialBackoffSeconds else {
       throw ConfigurationError("mail.maxAttempts and mail.initialBackoffSeconds must be at least 1, and mail.maxBackoffSeconds at least the initial backoff")
     }
