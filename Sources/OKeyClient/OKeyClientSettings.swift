@@ -8,7 +8,7 @@ public struct OKeyClientSettings: Sendable, Equatable {
   public var token: String?
   /// For a service account: the uid of the person it acts for (`x-okey-on-behalf-of`).
   public var onBehalfOf: String?
-  /// Longest time one call may take before it fails with ``OKeyClientError/deadlineExceeded(_:)``.
+  /// Longest time one call may take before it fails with ``OKeyClientError/Kind/deadlineExceeded``.
   /// Default 10 seconds.
   public var timeout: Duration
   /// TLS: nil for plaintext.
@@ -45,7 +45,7 @@ public struct OKeyClientSettings: Sendable, Equatable {
     guard let colon = server.lastIndex(of: ":"), colon != server.startIndex,
       let port = Int(server[server.index(after: colon)...]), (1...65535).contains(port)
     else {
-      throw OKeyClientError.invalidArgument("the server address must be HOST:PORT, e.g. 127.0.0.1:50051, not '\(server)'")
+      throw OKeyClientError(kind: .invalidArgument, message: "the server address must be HOST:PORT, e.g. 127.0.0.1:50051, not '\(server)'")
     }
     var host = String(server[..<colon])
     if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }

@@ -62,11 +62,24 @@ public struct RenewalRefusal: Error, Sendable, Hashable, CustomStringConvertible
   public var code: Code
   /// For people: what is wrong and what to do.
   public var message: String
+  /// For programs: the values a client needs to act on the refusal (e.g. "request_id" of the open
+  /// request, "current_version" of a stale one).
+  public var metadata: [String: String]
 
   /// Creates a refusal.
-  public init(_ code: Code, _ message: String) {
+  public init(_ code: Code, _ message: String, metadata: [String: String] = [:]) {
     self.code = code
     self.message = message
+    self.metadata = metadata
+  }
+
+  /// The field an ``Code/invalidField`` refusal names: its message starts with the field's path and
+  /// a colon ("motif_details: ...").
+  public var field: String? {
+    guard code == .invalidField, let colon = message.firstIndex(of: ":") else { return nil }
+    let path = message[..<colon]
+    guard !path.isEmpty, path.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || "_.[]".contains($0)) }) else { return nil }
+    return String(path)
   }
 
   public static func == (lhs: RenewalRefusal, rhs: RenewalRefusal) -> Bool { lhs.code == rhs.code }

@@ -101,7 +101,10 @@ public enum RenewalWorkflow {
     now: Instant
   ) -> Result<RenewalDecision, RenewalRefusal> {
     if let openRequestID {
-      return .failure(.init(.openRequestExists, "you already have an open renewal request (\(openRequestID)): continue or cancel it first"))
+      return .failure(
+        .init(
+          .openRequestExists, "you already have an open renewal request (\(openRequestID)): continue or cancel it first",
+          metadata: ["request_id": openRequestID]))
     }
     let details = motifDetails.trimmingSpaces
     if details.count > maxTextLength {
@@ -207,7 +210,8 @@ struct DecisionBuilder {
     guard context.expectedVersion == original.version else {
       throw RenewalRefusal(
         .staleVersion,
-        "request \(original.id) changed since you read it (you sent version \(context.expectedVersion), it is at \(original.version)): reload it and try again"
+        "request \(original.id) changed since you read it (you sent version \(context.expectedVersion), it is at \(original.version)): reload it and try again",
+        metadata: ["request_id": original.id, "current_version": "\(original.version)"]
       )
     }
   }

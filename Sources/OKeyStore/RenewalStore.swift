@@ -300,6 +300,8 @@ public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
     case conflict = "CONFLICT"
     /// The database cannot be read or written now (disk full, I/O error, locked).
     case unavailable = "UNAVAILABLE"
+    /// An idempotency key came back with other arguments than its first call's.
+    case keyReused = "IDEMPOTENCY_KEY_REUSED"
     /// The stored request no longer matches its audit trail (changed outside okeyd): nothing is
     /// written on top of it until an operator has looked.
     case tampered = "REQUEST_TAMPERED"

@@ -81,10 +81,10 @@ extension Okey {
       do {
         let uid = try await OKeyClient.with(settings) { try await $0.logout() }
         print("logged out: the session of \(uid) has ended")
-      } catch OKeyClientError.unauthenticated {
+      } catch let error as OKeyClientError where error.kind == .unauthenticated {
         print("the session had already ended")
       } catch let error as OKeyClientError {
-        if case .unavailable = error {
+        if error.kind == .unavailable {
           FileHandle.standardError.write(Data("okey: the session could not be ended on the server and stays valid until it expires\n".utf8))
         }
         throw ExitStatus.report(error)

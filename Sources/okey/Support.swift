@@ -78,10 +78,10 @@ enum ExitStatus {
   /// Prints the server's message on one line and returns the exit code for `error`'s kind.
   static func report(_ error: OKeyClientError) -> ExitCode {
     FileHandle.standardError.write(Data("okey: \(error.message.replacingOccurrences(of: "\n", with: " "))\n".utf8))
-    switch error {
+    switch error.kind {
     case .invalidArgument, .failedPrecondition, .aborted, .alreadyExists: return ExitCode(refused)
     case .notFound: return ExitCode(notFound)
-    case .unavailable, .deadlineExceeded: return ExitCode(unavailable)
+    case .unavailable, .deadlineExceeded, .resourceExhausted: return ExitCode(unavailable)
     case .permissionDenied, .unauthenticated: return ExitCode(denied)
     case .unimplemented, .other: return ExitCode(failure)
     }

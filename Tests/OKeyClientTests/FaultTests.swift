@@ -211,11 +211,12 @@ struct FaultTests {
             _ = try await okey.startRenewal(keyType: .software, motif: .expired)
             Issue.record("a start succeeded without the directory")
           } catch let error as OKeyClientError {
-            guard case .unavailable(let message) = error else {
+            guard error.kind == .unavailable else {
               Issue.record("expected UNAVAILABLE, got \(error)")
               return
             }
-            #expect(message.contains("directory"))
+            #expect(error.message.contains("directory"))
+            #expect(error.reason == .directoryUnavailable)
           }
           #expect(clock.now - start < .seconds(8))
         }
@@ -224,7 +225,7 @@ struct FaultTests {
         await #expect {
           _ = try await OKeyClient.with(portal) { try await $0.myRenewals() }
         } throws: { error in
-          if case .unavailable = error as? OKeyClientError { return true }
+          if (error as? OKeyClientError)?.kind == .unavailable { return true }
           return false
         }
 

@@ -23,7 +23,7 @@ struct TLSTests {
           _ = try await OKeyClient.with(plain) { try await $0.servingStatus() }
         } throws: { error in
           // A plaintext client speaking to a TLS listener never gets an answer: UNAVAILABLE.
-          if case .unavailable = error as? OKeyClientError { return true }
+          if (error as? OKeyClientError)?.kind == .unavailable { return true }
           return false
         }
         // And through the CLI.
@@ -47,7 +47,7 @@ struct TLSTests {
           _ = try await OKeyClient.with(anonymous) { try await $0.servingStatus() }
         } throws: { error in
           // The handshake fails without a client certificate: UNAVAILABLE.
-          if case .unavailable = error as? OKeyClientError { return true }
+          if (error as? OKeyClientError)?.kind == .unavailable { return true }
           return false
         }
         var trusted = anonymous
@@ -77,8 +77,8 @@ struct TLSTests {
         await #expect {
           _ = try await whoAmI(certificate: pki.otherClientCertificate, key: pki.otherClientKey)
         } throws: { error in
-          guard case .unauthenticated(let message) = error as? OKeyClientError else { return false }
-          return message.contains("client certificate")
+          guard let clientError = error as? OKeyClientError, clientError.kind == .unauthenticated else { return false }
+          return clientError.message.contains("client certificate") && clientError.reason == .clientCertificate
         }
       }
     }

@@ -106,7 +106,7 @@ final class RenewalApplication: Sendable {
     switch principal.kind {
     case .session(let hash, _):
       guard let fresh = try await sessions.session(forTokenHash: hash) else {
-        throw APIError.unauthenticated("TOKEN_INVALID", "the session ended: log in again")
+        throw APIError.unauthenticated(.tokenInvalid, "the session ended: log in again")
       }
       return fresh
     case .serviceAccount(let name):
@@ -114,7 +114,7 @@ final class RenewalApplication: Sendable {
       guard let acting = try await actingPerson(uid), acting.person.active,
         let account = configuration.serviceAccounts.first(where: { $0.name == name })
       else {
-        throw APIError.denied("PERSON_DISABLED", "\(uid) is disabled in the directory: nobody may act for them")
+        throw APIError.denied(.personDisabled, "\(uid) is disabled in the directory: nobody may act for them")
       }
       return Principal.acting(for: acting.person, groups: acting.groups, through: account)
     }
@@ -124,7 +124,7 @@ final class RenewalApplication: Sendable {
   /// person: a decision is never taken by an account disabled since its session or snapshot.
   func requireActiveNow(_ actor: Actor) async throws {
     guard let person = try await resolver.person(uid: actor.uid, fresh: true), person.active else {
-      throw APIError.denied("PERSON_DISABLED", "\(actor.uid) is disabled in the directory: a disabled account cannot decide")
+      throw APIError.denied(.personDisabled, "\(actor.uid) is disabled in the directory: a disabled account cannot decide")
     }
   }
 
@@ -151,7 +151,7 @@ final class RenewalApplication: Sendable {
     let agent = renewal.agentUID == actor.uid && actor.capacities.contains(.agent)
     let approver = renewal.routed && renewal.routing.namesApprover(actor.uid) && actor.capacities.contains(.approver)
     guard agent || approver || actor.isDSI else {
-      throw APIError.denied("NOT_YOUR_REQUEST", "request \(renewal.id) is not yours: agents see their own requests only")
+      throw APIError.denied(.notYourRequest, "request \(renewal.id) is not yours: agents see their own requests only")
     }
   }
 

@@ -30,7 +30,7 @@ final class StreamQuota: Sendable {
       state.byConnection[connection, default: 0] += 1
       return nil
     }
-    if let refusal { throw RPCError(code: .resourceExhausted, message: refusal) }
+    if let refusal { throw APIError(code: .resourceExhausted, reason: .watchLimit, message: refusal) }
     defer {
       state.withLock { state in
         state.total -= 1

@@ -30,7 +30,7 @@ struct AuthenticationInterceptor: ServerInterceptor {
       principal = try await authenticate(request.metadata, context: context)
     } catch {
       logger.notice(
-        "call denied", metadata: ["method": "\(method)", "peer": "\(context.remotePeer)", "why": "\(String(describing: (error as? APIError)?.reason ?? "\(type(of: error))"))"])
+        "call denied", metadata: ["method": "\(method)", "peer": "\(context.remotePeer)", "why": "\((error as? APIError)?.reason.wireName ?? "\(type(of: error))")"])
       throw error
     }
     let cancellation = context.cancellation
@@ -57,40 +57,40 @@ struct AuthenticationInterceptor: ServerInterceptor {
   func authenticate(_ metadata: Metadata, context: ServerContext? = nil) async throws -> Principal {
     let header = metadata[stringValues: "authorization"].first(where: { _ in true }) ?? ""
     guard header.lowercased().hasPrefix("bearer "), case let token = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces), !token.isEmpty else {
-      throw APIError.unauthenticated("TOKEN_MISSING", "no token: log in (AuthService.Login) and send authorization: Bearer <token>")
+      throw APIError.unauthenticated(.tokenMissing, "no token: log in (AuthService.Login) and send authorization: Bearer <token>")
     }
-    guard token.count <= 512 else { throw APIError.unauthenticated("TOKEN_INVALID", "the token is not valid: log in again") }
+    guard token.count <= 512 else { throw APIError.unauthenticated(.tokenInvalid, "the token is not valid: log in again") }
     let hash = Tokens.hash(token)
     let onBehalfOf = metadata[stringValues: "x-okey-on-behalf-of"].first(where: { _ in true })
     if let account = application.configuration.serviceAccounts.first(where: { Tokens.equal($0.keySHA256, hash) }) {
       if let subject = account.clientCertificateSubject {
         guard let presented = Self.clientCertificateSubject(context), Self.sameSubject(presented, subject) else {
           throw APIError.unauthenticated(
-            "CLIENT_CERTIFICATE", "service account \(account.name)'s key is accepted only from its own client certificate")
+            .clientCertificate, "service account \(account.name)'s key is accepted only from its own client certificate")
         }
       }
       guard let uid = onBehalfOf, !uid.isEmpty else {
         return Principal(person: nil, actor: Actor(uid: "", serviceAccount: account.name, capacities: []), kind: .serviceAccount(name: account.name))
       }
       guard account.actsForPeople else {
-        throw APIError.denied("ON_BEHALF_OF_NOT_ALLOWED", "service account \(account.name) may not act for people")
+        throw APIError.denied(.onBehalfOfNotAllowed, "service account \(account.name) may not act for people")
       }
       guard RenewalApplication.isPlausibleUID(uid) else {
-        throw APIError.denied("UNKNOWN_PERSON", "x-okey-on-behalf-of names no single person of the directory")
+        throw APIError.denied(.unknownPerson, "x-okey-on-behalf-of names no single person of the directory")
       }
       guard let person = try await application.actingPerson(uid) else {
-        throw APIError.denied("UNKNOWN_PERSON", "x-okey-on-behalf-of names no single person of the directory")
+        throw APIError.denied(.unknownPerson, "x-okey-on-behalf-of names no single person of the directory")
       }
       guard person.person.active else {
-        throw APIError.denied("PERSON_DISABLED", "\(uid) is disabled in the directory: nobody may act for them")
+        throw APIError.denied(.personDisabled, "\(uid) is disabled in the directory: nobody may act for them")
       }
       return Principal.acting(for: person.person, groups: person.groups, through: account)
     }
     guard let session = try await application.sessions.session(forTokenHash: application.sessions.hash(token)) else {
-      throw APIError.unauthenticated("TOKEN_INVALID", "the token is unknown or expired: log in again")
+      throw APIError.unauthenticated(.tokenInvalid, "the token is unknown or expired: log in again")
     }
     if onBehalfOf != nil {
-      throw APIError.denied("ON_BEHALF_OF_NOT_ALLOWED", "only service accounts may send x-okey-on-behalf-of")
+      throw APIError.denied(.onBehalfOfNotAllowed, "only service accounts may send x-okey-on-behalf-of")
     }
     return session
   }

@@ -25,7 +25,7 @@ struct Principal: Sendable {
   func requirePerson() throws -> (DirectoryPerson, Actor) {
     guard let person else {
       throw APIError.denied(
-        "ON_BEHALF_OF_REQUIRED", "a service account must name the person it acts for in x-okey-on-behalf-of for this call")
+        .onBehalfOfRequired, "a service account must name the person it acts for in x-okey-on-behalf-of for this call")
     }
     return (person, actor)
   }
@@ -36,7 +36,7 @@ struct Principal: Sendable {
     let (person, actor) = try requirePerson()
     guard actor.capacities.contains(capacity) else {
       throw APIError.denied(
-        "SCOPE_NOT_GRANTED",
+        .scopeNotGranted,
         "service account \(actor.serviceAccount ?? "?") may not act as \(capacity == .agent ? "the agent" : "a validator") for people: its roles do not list \(capacity.rawValue.lowercased())")
     }
     return (person, actor)
@@ -45,14 +45,14 @@ struct Principal: Sendable {
   /// PERMISSION_DENIED unless the caller is a DSI operator.
   func requireDSI() throws -> Actor {
     let (_, actor) = try requirePerson()
-    guard actor.groups.contains(.dsi) else { throw APIError.denied("NOT_DSI", "this operation is for DSI operators") }
+    guard actor.groups.contains(.dsi) else { throw APIError.denied(.notDsi, "this operation is for DSI operators") }
     return actor
   }
 
   /// PERMISSION_DENIED unless the caller is support staff.
   func requireSupport() throws -> Actor {
     let (_, actor) = try requirePerson()
-    guard actor.groups.contains(.support) else { throw APIError.denied("NOT_SUPPORT", "this query is for support staff") }
+    guard actor.groups.contains(.support) else { throw APIError.denied(.notSupport, "this query is for support staff") }
     return actor
   }
 
@@ -61,7 +61,7 @@ struct Principal: Sendable {
 
   /// The current principal, or UNAUTHENTICATED.
   static func required() throws -> Principal {
-    guard let current else { throw APIError.unauthenticated("TOKEN_MISSING", "log in first and send authorization: Bearer <token>") }
+    guard let current else { throw APIError.unauthenticated(.tokenMissing, "log in first and send authorization: Bearer <token>") }
     return current
   }
 }
@@ -101,7 +101,7 @@ enum CallCancellation {
 
   /// The error of a call whose deadline passed before its change was written.
   static let deadlinePassed = APIError(
-    code: .deadlineExceeded, reason: "DEADLINE_EXCEEDED", message: "the call's deadline passed before the change was written; nothing was changed")
+    code: .deadlineExceeded, reason: .deadlineExceeded, message: "the call's deadline passed before the change was written; nothing was changed")
 
   /// Throws when the current call is cancelled, so that nothing is written after its deadline.
   static func check() throws {

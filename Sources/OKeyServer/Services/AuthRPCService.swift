@@ -11,12 +11,12 @@ struct AuthRPCService: Okey_V1_AuthService.SimpleServiceProtocol {
     guard RenewalApplication.isPlausibleUID(request.uid) else { throw APIError.invalidArgument("uid", "give your directory login (1 to 64 characters)") }
     guard !request.password.isEmpty else { throw APIError.invalidArgument("password", "required") }
     guard request.password.utf8.count <= 1024 else { throw APIError.invalidArgument("password", "too long") }
-    let refused = APIError.unauthenticated("BAD_CREDENTIALS", "wrong uid or password")
+    let refused = APIError.unauthenticated(.badCredentials, "wrong uid or password")
     let throttle = application.loginThrottle
     let peer = Self.peerAddress(context.remotePeer)
     func throttled(_ wait: Int64, _ why: String) -> APIError {
       logger.notice("login refused", metadata: ["uid": "\(request.uid)", "peer": "\(context.remotePeer)", "why": "\(why)"])
-      return APIError(code: .resourceExhausted, reason: "LOGIN_THROTTLED", message: "too many failed logins: try again in \(wait) seconds")
+      return APIError(code: .resourceExhausted, reason: .loginThrottled, message: "too many failed logins: try again in \(wait) seconds", metadata: ["retry_after_seconds": "\(wait)"])
     }
     if let wait = throttle.waitBeforeLookup(uid: request.uid, peer: peer, now: application.clock()) {
       throw throttled(wait, "too many failures for this uid or from this address")
@@ -78,11 +78,11 @@ struct AuthRPCService: Okey_V1_AuthService.SimpleServiceProtocol {
     let principal = try Principal.required()
     guard case .session(let tokenHash, _) = principal.kind else {
       throw APIError(
-        code: .failedPrecondition, reason: "NOT_A_SESSION",
+        code: .failedPrecondition, reason: .notASession,
         message: "service-account keys are configured, not sessions: there is nothing to log out")
     }
     guard try await application.sessions.close(tokenHash: tokenHash) else {
-      throw APIError.unauthenticated("TOKEN_INVALID", "the session had already ended: log in again")
+      throw APIError.unauthenticated(.tokenInvalid, "the session had already ended: log in again")
     }
     application.logger.notice("logout", metadata: ["uid": "\(principal.actor.uid)", "peer": "\(context.remotePeer)"])
     return .with { $0.uid = principal.actor.uid }

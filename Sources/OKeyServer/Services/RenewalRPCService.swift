@@ -17,7 +17,7 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
     // The directory is asked before the transaction, never inside it.
     let routing = try await application.resolver.resolve(uid: actor.uid)
     if routing.problems.contains(where: { $0.code == "NO_ENTRY" || $0.code == "SEVERAL_ENTRIES" }) {
-      throw APIError(code: .failedPrecondition, reason: "DIRECTORY_ENTRY", message: routing.problems.map(\.message).joined(separator: "; ") + ": contact support")
+      throw APIError(code: .failedPrecondition, reason: .directoryEntry, message: routing.problems.map(\.message).joined(separator: "; ") + ": contact support")
     }
     let id = RenewalApplication.newID()
     let catalogue = application.catalogue
@@ -81,7 +81,7 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
     // Routing as of submission, resolved outside the transaction: a directory outage writes nothing.
     let (routing, changes) = try await application.resolver.routingAtSubmission(of: current.routing)
     if routing.problems.contains(where: { $0.code == "NO_ENTRY" || $0.code == "SEVERAL_ENTRIES" }) {
-      throw APIError(code: .failedPrecondition, reason: "DIRECTORY_ENTRY", message: routing.problems.map(\.message).joined(separator: "; ") + ": contact support")
+      throw APIError(code: .failedPrecondition, reason: .directoryEntry, message: routing.problems.map(\.message).joined(separator: "; ") + ": contact support")
     }
     let renewal = try await application.change(
       request.requestID, expectedVersion: request.expectedVersion, actor: actor, operation: "submit", idempotencyKey: key
@@ -222,14 +222,14 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
     if role != .support {
       guard let stored = try await application.store.documentContent(id: summary.id) else {
         throw APIError(
-          code: .failedPrecondition, reason: "DOCUMENT_PURGED",
+          code: .failedPrecondition, reason: .documentPurged,
           message: "the content of \(summary.filename) was deleted when the request ended (personal data); its name, size and SHA-256 \(summary.sha256) remain")
       }
       // The bytes must still be the ones uploaded: the approver decides on what the agent sent.
       guard SHA256Hex.digest(stored) == summary.sha256 else {
         application.logger.critical("document changed outside OKEY", metadata: ["request": "\(renewal.id)", "document": "\(summary.id)"])
         throw APIError(
-          code: .dataLoss, reason: "DOCUMENT_ALTERED",
+          code: .dataLoss, reason: .documentAltered,
           message: "document \(summary.filename) no longer matches the SHA-256 recorded at upload: it is not served; tell support")
       }
       content = stored
