@@ -34,7 +34,9 @@ public struct RenewalRequest: Sendable, Hashable, Codable {
   public var appointmentSlotID: String?
   /// When the appointment was booked.
   public var appointmentBookedAt: Instant?
-  /// Who approved or rejected ("auto" for automatic validation).
+  /// What ``decidedBy`` holds for an automatic validation.
+  public static let automaticDecision = "auto"
+  /// Who approved or rejected (``automaticDecision`` for automatic validation).
   public var decidedBy: String?
   /// Approval comment or rejection reason.
   public var decisionComment: String?

@@ -337,7 +337,7 @@ struct DecisionBuilder {
         renewal.routedAt = context.now
         effects.append(.snapshotRouting(reason: "submit"))
         record("submit", role: .agent, to: .pendingApproval, details: "validated automatically: \(reason)" + changed)
-        renewal.decidedBy = "auto"
+        renewal.decidedBy = RenewalRequest.automaticDecision
         renewal.decisionComment = reason
         let from = renewal.status
         moveOnAfterApproval()

@@ -11,7 +11,7 @@ public protocol RenewalStore: Sendable {
   func start(
     agentUID: String,
     scope: String,
-    idempotencyKey: String?,
+    idempotencyKey: IdempotencyKey?,
     decide: @escaping @Sendable (_ openRenewalID: String?) throws -> Result<RenewalDecision, RenewalRefusal>
   ) async throws -> RenewalRequest
 
@@ -22,7 +22,7 @@ public protocol RenewalStore: Sendable {
   func change(
     renewalID: String,
     operation: String,
-    idempotencyKey: String?,
+    idempotencyKey: IdempotencyKey?,
     decide: @escaping @Sendable (RenewalRequest, any ChangeReader) throws -> Result<RenewalDecision, RenewalRefusal>
   ) async throws -> RenewalRequest
 
@@ -46,6 +46,14 @@ public protocol RenewalStore: Sendable {
   func publishCharter(_ charter: Charter) async throws
   /// The charter published last, or nil.
   func currentCharter() async throws -> Charter?
+
+  /// Creates or updates a pickup place and adds slots there. With an idempotency key (scoped to
+  /// `ownerUID` and `operation`), `result` (the reply, as text) is kept with the change, and a retry
+  /// gets the first call's result back without writing anything; the return value is the result to
+  /// answer with.
+  func savePickupPlace(_ place: PickupPlace, addingSlots slots: [PickupSlot], idempotency: KeyedResult?) async throws -> String?
+  /// Publishes a charter version, with an idempotency key as ``savePickupPlace(_:addingSlots:idempotency:)``.
+  func publishCharter(_ charter: Charter, idempotency: KeyedResult?) async throws -> String?
 
   /// Creates or updates a pickup place and adds slots there.
   func savePickupPlace(_ place: PickupPlace, addingSlots slots: [PickupSlot]) async throws
@@ -86,7 +94,7 @@ public protocol RenewalStore: Sendable {
   func deleteExpiredSessions(now: Instant) async throws -> Int
 
   /// Outbox messages in a state, oldest first.
-  func outboxMessages(state: OutboxMessage.State, limit: Int) async throws -> [OutboxMessage]
+  func outboxMessages(state: OutboxMessage.State, limit: Int, afterID: Int64) async throws -> [OutboxMessage]
   /// How many outbox messages are in a state.
   func outboxCount(state: OutboxMessage.State) async throws -> Int
   /// Marks up to `limit` pending messages due at `now` as being sent, and returns them; messages
@@ -102,6 +110,11 @@ public protocol RenewalStore: Sendable {
 }
 
 extension RenewalStore {
+  /// The first `limit` messages in `state`, oldest first.
+  public func outboxMessages(state: OutboxMessage.State, limit: Int) async throws -> [OutboxMessage] {
+    try await outboxMessages(state: state, limit: limit, afterID: 0)
+  }
+
   /// Marks up to `limit` pending messages due at `now` as being sent, and returns them.
   public func claimDueOutboxMessages(now: Instant, limit: Int) async throws -> [OutboxMessage] {
     try await claimDueOutboxMessages(now: now, limit: limit, reclaimingBefore: nil)
@@ -110,7 +123,7 @@ extension RenewalStore {
   /// Starts a request, idempotency keys scoped to the agent alone.
   public func start(
     agentUID: String,
-    idempotencyKey: String?,
+    idempotencyKey: IdempotencyKey?,
     decide: @escaping @Sendable (_ openRenewalID: String?) throws -> Result<RenewalDecision, RenewalRefusal>
   ) async throws -> RenewalRequest {
     try await start(agentUID: agentUID, scope: "start", idempotencyKey: idempotencyKey, decide: decide)
@@ -282,6 +295,52 @@ public struct OutboxMessage: Sendable, Hashable {
   public var lastError: String?
   /// When it was written.
   public var createdAt: Instant
+}
+
+/// A client's idempotency key with the fingerprint of its call's arguments: the same key with other
+/// arguments is refused (``StoreError/Code/keyReused``), never answered with another call's result.
+public struct IdempotencyKey: Sendable, Hashable {
+  /// The key the client chose.
+  public var key: String
+  /// A digest of the call's arguments (the key left out); empty to accept any arguments.
+  public var fingerprint: String
+
+  /// Creates a key.
+  public init(key: String, fingerprint: String) {
+    self.key = key
+    self.fingerprint = fingerprint
+  }
+}
+
+extension IdempotencyKey: ExpressibleByStringLiteral {
+  /// A key that accepts any arguments (tests, tools).
+  public init(stringLiteral key: String) {
+    self.init(key: key, fingerprint: "")
+  }
+}
+
+/// An idempotency key for a change that is not a request's, with who it belongs to, and the reply
+/// to keep for its retries.
+public struct KeyedResult: Sendable {
+  /// The key and its fingerprint.
+  public var key: IdempotencyKey
+  /// Who the key belongs to (the caller's uid).
+  public var ownerUID: String
+  /// The operation and caller scope the key lives in.
+  public var operation: String
+  /// The reply to keep, as text.
+  public var result: String
+  /// When the change is made (the key is swept `retention.idempotencyKeyDays` later).
+  public var at: Instant
+
+  /// Creates one.
+  public init(key: IdempotencyKey, ownerUID: String, operation: String, result: String, at: Instant) {
+    self.key = key
+    self.ownerUID = ownerUID
+    self.operation = operation
+    self.result = result
+    self.at = at
+  }
 }
 
 /// A failure of the store itself (the domain's refusals are ``RenewalRefusal``).

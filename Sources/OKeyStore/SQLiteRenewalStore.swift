@@ -111,7 +111,7 @@ public final class SQLiteRenewalStore: RenewalStore {
   public func start(
     agentUID: String,
     scope: String,
-    idempotencyKey: String?,
+    idempotencyKey: IdempotencyKey?,
     decide: @escaping @Sendable (String?) throws -> Result<RenewalDecision, RenewalRefusal>
   ) async throws -> RenewalRequest {
     let renewal = try await startUncached(agentUID: agentUID, scope: scope, idempotencyKey: idempotencyKey, decide: decide)
@@ -123,15 +123,13 @@ public final class SQLiteRenewalStore: RenewalStore {
   private func startUncached(
     agentUID: String,
     scope: String,
-    idempotencyKey: String?,
+    idempotencyKey: IdempotencyKey?,
     decide: @escaping @Sendable (String?) throws -> Result<RenewalDecision, RenewalRefusal>
   ) async throws -> RenewalRequest {
     try await guarded {
       try await pool.write { db in
-        if let idempotencyKey,
-          let prior = try Self.idempotentResult(db, agentUID: agentUID, operation: scope, key: idempotencyKey)
-        {
-          return prior
+        if let idempotencyKey, let prior = try Self.idempotentResult(db, agentUID: agentUID, operation: scope, key: idempotencyKey) {
+          return try Self.decodeRenewal(prior)
         }
         let open = try db.value(
           String.self,
@@ -153,7 +151,7 @@ public final class SQLiteRenewalStore: RenewalStore {
         )
         try Self.record(decision, stateJSON: json, key: auditKey, in: db)
         if let idempotencyKey {
-          try Self.rememberResult(db, agentUID: agentUID, operation: scope, key: idempotencyKey, renewal: renewal)
+          try Self.rememberResult(db, agentUID: agentUID, operation: scope, key: idempotencyKey, renewalID: renewal.id, result: try Self.encode(renewal), at: renewal.updatedAt)
         }
         return renewal
       }
@@ -163,7 +161,7 @@ public final class SQLiteRenewalStore: RenewalStore {
   public func change(
     renewalID: String,
     operation: String,
-    idempotencyKey: String?,
+    idempotencyKey: IdempotencyKey?,
     decide: @escaping @Sendable (RenewalRequest, any ChangeReader) throws -> Result<RenewalDecision, RenewalRefusal>
   ) async throws -> RenewalRequest {
     // Dropped before and after: a read that started before the change cannot keep its old view.
@@ -179,14 +177,13 @@ public final class SQLiteRenewalStore: RenewalStore {
           throw StoreError(.notFound, "no renewal request \(renewalID)")
         }
         if let idempotencyKey,
-          let prior = try Self.idempotentResult(
-            db, agentUID: current.agentUID, operation: operation, key: idempotencyKey)
+          let prior = try Self.idempotentResult(db, agentUID: current.agentUID, operation: operation, key: idempotencyKey)
         {
-          guard prior.id == renewalID else {
-            throw StoreError(
-              .conflict, "idempotency key already used for request \(prior.id): use a new key for each request")
+          let renewal = try Self.decodeRenewal(prior)
+          guard renewal.id == renewalID else {
+            throw StoreError(.keyReused, "idempotency key already used for request \(renewal.id): use a new key for each change")
           }
-          return prior
+          return renewal
         }
         // The row must be what the trail last recorded: a state edited in the file is refused, not
         // carried forward and signed.
@@ -218,7 +215,7 @@ public final class SQLiteRenewalStore: RenewalStore {
         try Self.record(decision, stateJSON: json, key: auditKey, in: db)
         if let idempotencyKey {
           try Self.rememberResult(
-            db, agentUID: current.agentUID, operation: operation, key: idempotencyKey, renewal: renewal)
+            db, agentUID: current.agentUID, operation: operation, key: idempotencyKey, renewalID: renewal.id, result: json, at: renewal.updatedAt)
         }
         return renewal
       }
@@ -420,8 +417,15 @@ public final class SQLiteRenewalStore: RenewalStore {
   // MARK: Charter, pickup, keys
 
   public func publishCharter(_ charter: Charter) async throws {
+    _ = try await publishCharter(charter, idempotency: nil)
+  }
+
+  public func publishCharter(_ charter: Charter, idempotency: KeyedResult?) async throws -> String? {
     try await guarded {
       try await pool.write { db in
+        if let idempotency, let prior = try Self.idempotentResult(db, agentUID: idempotency.ownerUID, operation: idempotency.operation, key: idempotency.key) {
+          return prior
+        }
         if try db.value(Bool.self, "SELECT 1 FROM charters WHERE version = ?", [charter.version]) == true {
           throw StoreError(.conflict, "charter version \(charter.version) already exists: publish under a new version")
         }
@@ -429,6 +433,12 @@ public final class SQLiteRenewalStore: RenewalStore {
           "INSERT INTO charters (version, text, code, published_at) VALUES (?, ?, ?, ?)",
           [charter.version, charter.text, charter.code, charter.publishedAt.millisecondsSinceEpoch]
         )
+        if let idempotency {
+          try Self.rememberResult(
+            db, agentUID: idempotency.ownerUID, operation: idempotency.operation, key: idempotency.key, renewalID: "", result: idempotency.result,
+            at: idempotency.at)
+        }
+        return idempotency?.result
       }
     }
   }
@@ -438,8 +448,15 @@ public final class SQLiteRenewalStore: RenewalStore {
   }
 
   public func savePickupPlace(_ place: PickupPlace, addingSlots slots: [PickupSlot]) async throws {
+    _ = try await savePickupPlace(place, addingSlots: slots, idempotency: nil)
+  }
+
+  public func savePickupPlace(_ place: PickupPlace, addingSlots slots: [PickupSlot], idempotency: KeyedResult?) async throws -> String? {
     try await guarded {
       try await pool.write { db in
+        if let idempotency, let prior = try Self.idempotentResult(db, agentUID: idempotency.ownerUID, operation: idempotency.operation, key: idempotency.key) {
+          return prior
+        }
         try db.run(
           "INSERT INTO pickup_places (id, name, address) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET name = excluded.name, address = excluded.address",
           [place.id, place.name, place.address]
@@ -453,6 +470,12 @@ public final class SQLiteRenewalStore: RenewalStore {
             ]
           )
         }
+        if let idempotency {
+          try Self.rememberResult(
+            db, agentUID: idempotency.ownerUID, operation: idempotency.operation, key: idempotency.key, renewalID: "", result: idempotency.result,
+            at: idempotency.at)
+        }
+        return idempotency?.result
       }
     }
   }
@@ -635,11 +658,11 @@ public final class SQLiteRenewalStore: RenewalStore {
     }
   }
 
-  public func outboxMessages(state: OutboxMessage.State, limit: Int) async throws -> [OutboxMessage] {
+  public func outboxMessages(state: OutboxMessage.State, limit: Int, afterID: Int64 = 0) async throws -> [OutboxMessage] {
     try await guarded {
       try await pool.read { db in
         try Row.fetchAll(
-          db, sql: "SELECT * FROM outbox WHERE state = ? ORDER BY id LIMIT ?", arguments: [state.rawValue, limit]
+          db, sql: "SELECT * FROM outbox WHERE state = ? AND id > ? ORDER BY id LIMIT ?", arguments: [state.rawValue, afterID, limit]
         )
         .map(Self.outboxMessage(from:))
       }
@@ -747,21 +770,27 @@ public final class SQLiteRenewalStore: RenewalStore {
     try db.value(String.self, "SELECT state_json FROM renewals WHERE id = ?", [id]).map(decodeRenewal)
   }
 
-  static func idempotentResult(_ db: Database, agentUID: String, operation: String, key: String) throws
-    -> RenewalRequest?
-  {
-    try db.value(
-      String.self, "SELECT result_json FROM idempotency_keys WHERE agent_uid = ? AND operation = ? AND key = ?",
-      [agentUID, operation, key]
-    ).map(decodeRenewal)
+  /// The result kept for `key`, or nil; throws ``StoreError/Code/keyReused`` when the key came with
+  /// other arguments.
+  static func idempotentResult(_ db: Database, agentUID: String, operation: String, key: IdempotencyKey) throws -> String? {
+    guard
+      let row = try Row.fetchOne(
+        db, sql: "SELECT result_json, fingerprint FROM idempotency_keys WHERE agent_uid = ? AND operation = ? AND key = ?",
+        arguments: [agentUID, operation, key.key])
+    else { return nil }
+    let fingerprint: String = row["fingerprint"]
+    guard fingerprint.isEmpty || key.fingerprint.isEmpty || fingerprint == key.fingerprint else {
+      throw StoreError(.keyReused, "idempotency key '\(key.key)' was used for a call with other arguments: use a new key for each distinct change")
+    }
+    return row["result_json"]
   }
 
-  static func rememberResult(_ db: Database, agentUID: String, operation: String, key: String, renewal: RenewalRequest)
+  static func rememberResult(_ db: Database, agentUID: String, operation: String, key: IdempotencyKey, renewalID: String, result: String, at: Instant)
     throws
   {
     try db.run(
-      "INSERT INTO idempotency_keys (agent_uid, operation, key, renewal_id, result_json, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-      [agentUID, operation, key, renewal.id, try encode(renewal), renewal.updatedAt.millisecondsSinceEpoch]
+      "INSERT INTO idempotency_keys (agent_uid, operation, key, renewal_id, result_json, created_at, fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      [agentUID, operation, key.key, renewalID, result, at.millisecondsSinceEpoch, key.fingerprint]
     )
   }
 

@@ -3,7 +3,7 @@ import GRDB
 /// The versioned schema. Shipped migrations are never edited: a change is a new migration.
 enum Schema {
   /// Migration identifiers, oldest first.
-  static let versions = ["v1-renewals-documents-audit", "v2-charter-pickup-keys", "v3-outbox-sessions", "v4-session-person", "v5-outbox-delivery", "v6-audit-seal", "v7-document-retention"]
+  static let versions = ["v1-renewals-documents-audit", "v2-charter-pickup-keys", "v3-outbox-sessions", "v4-session-person", "v5-outbox-delivery", "v6-audit-seal", "v7-document-retention", "v8-idempotency-fingerprint"]
 
   static var migrator: DatabaseMigrator {
     var migrator = DatabaseMigrator()
@@ -213,6 +213,11 @@ enum Schema {
           CREATE INDEX idempotency_keys_by_age ON idempotency_keys(created_at);
           """
       )
+    }
+    migrator.registerMigration(versions[7]) { db in
+      // Every change may take an idempotency key: the digest of its call's arguments is kept beside
+      // it, so that the key coming back with other arguments is refused rather than replayed.
+      try db.execute(sql: "ALTER TABLE idempotency_keys ADD COLUMN fingerprint TEXT NOT NULL DEFAULT ''")
     }
     return migrator
   }

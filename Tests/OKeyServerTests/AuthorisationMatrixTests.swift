@@ -33,6 +33,8 @@ struct AuthorisationMatrixTests {
     var version: Int64 = 0
     var documentID = ""
     var slotID = ""
+    /// The idempotency key mutating calls send (empty: none).
+    var key = ""
   }
 
   /// The state a case needs its target request in (the agent's request, ens1a's).
@@ -108,35 +110,36 @@ struct AuthorisationMatrixTests {
     Case(rpc: "Renewal.AddDocument", allowed: owner, stage: .draft, deniedReason: "NOT_YOUR_REQUEST", scope: "agent") { c, t in
       _ = try await c.renewals.addDocument(.with {
         $0.requestID = t.id; $0.filename = "a.pdf"; $0.kind = "supporting-document"; $0.content = pdfBytes; $0.expectedVersion = t.version
+        $0.idempotencyKey = t.key
       }, metadata: c.metadata)
     },
     Case(rpc: "Renewal.RemoveDocument", allowed: owner, stage: .draft, deniedReason: "NOT_YOUR_REQUEST", scope: "agent") { c, t in
-      _ = try await c.renewals.removeDocument(.with { $0.requestID = t.id; $0.documentID = t.documentID; $0.expectedVersion = t.version }, metadata: c.metadata)
+      _ = try await c.renewals.removeDocument(.with { $0.requestID = t.id; $0.documentID = t.documentID; $0.expectedVersion = t.version; $0.idempotencyKey = t.key }, metadata: c.metadata)
     },
     Case(rpc: "Renewal.SetValidator", allowed: owner, stage: .draft, deniedReason: "NOT_YOUR_REQUEST", scope: "agent") { c, t in
-      _ = try await c.renewals.setValidator(.with { $0.requestID = t.id; $0.validatorUid = "principal1"; $0.expectedVersion = t.version }, metadata: c.metadata)
+      _ = try await c.renewals.setValidator(.with { $0.requestID = t.id; $0.validatorUid = "principal1"; $0.expectedVersion = t.version; $0.idempotencyKey = t.key }, metadata: c.metadata)
     },
     Case(rpc: "Renewal.SubmitRenewal", allowed: owner, stage: .draft, deniedReason: "NOT_YOUR_REQUEST", scope: "agent") { c, t in
-      _ = try await c.renewals.submitRenewal(.with { $0.requestID = t.id; $0.expectedVersion = t.version }, metadata: c.metadata)
+      _ = try await c.renewals.submitRenewal(.with { $0.requestID = t.id; $0.expectedVersion = t.version; $0.idempotencyKey = t.key }, metadata: c.metadata)
     },
     Case(rpc: "Renewal.GetRenewal", allowed: readers, stage: .pendingApproval, deniedReason: "NOT_YOUR_REQUEST") { c, t in
       _ = try await c.renewals.getRenewal(.with { $0.requestID = t.id }, metadata: c.metadata)
     },
     Case(rpc: "Renewal.ListMyRenewals", allowed: everyone, deniedReason: "", scope: "agent") { c, _ in _ = try await c.renewals.listMyRenewals(.init(), metadata: c.metadata) },
     Case(rpc: "Renewal.ChooseMobilePlatform", allowed: owner, stage: .awaitingEnrolment, deniedReason: "NOT_YOUR_REQUEST", scope: "agent") { c, t in
-      _ = try await c.renewals.chooseMobilePlatform(.with { $0.requestID = t.id; $0.platform = .ios; $0.expectedVersion = t.version }, metadata: c.metadata)
+      _ = try await c.renewals.chooseMobilePlatform(.with { $0.requestID = t.id; $0.platform = .ios; $0.expectedVersion = t.version; $0.idempotencyKey = t.key }, metadata: c.metadata)
     },
     Case(rpc: "Renewal.GetCharter", allowed: anyCaller, deniedReason: "") { c, _ in
       _ = try await c.renewals.getCharter(.init(), metadata: c.metadata)
     },
     Case(rpc: "Renewal.SignCharter", allowed: owner, stage: .awaitingCharter, deniedReason: "NOT_YOUR_REQUEST", scope: "agent") { c, t in
-      _ = try await c.renewals.signCharter(.with { $0.requestID = t.id; $0.charterCode = charterCode; $0.acknowledged = true; $0.expectedVersion = t.version }, metadata: c.metadata)
+      _ = try await c.renewals.signCharter(.with { $0.requestID = t.id; $0.charterCode = charterCode; $0.acknowledged = true; $0.expectedVersion = t.version; $0.idempotencyKey = t.key }, metadata: c.metadata)
     },
     Case(rpc: "Renewal.ListPickupSlots", allowed: readers, stage: .readyForPickup, deniedReason: "NOT_YOUR_REQUEST") { c, t in
       _ = try await c.renewals.listPickupSlots(.with { $0.requestID = t.id }, metadata: c.metadata)
     },
     Case(rpc: "Renewal.BookPickup", allowed: owner, stage: .readyForPickup, deniedReason: "NOT_YOUR_REQUEST", scope: "agent") { c, t in
-      _ = try await c.renewals.bookPickup(.with { $0.requestID = t.id; $0.slotID = t.slotID; $0.expectedVersion = t.version }, metadata: c.metadata)
+      _ = try await c.renewals.bookPickup(.with { $0.requestID = t.id; $0.slotID = t.slotID; $0.expectedVersion = t.version; $0.idempotencyKey = t.key }, metadata: c.metadata)
     },
     Case(rpc: "Renewal.WatchRenewal", allowed: readers, stage: .pendingApproval, deniedReason: "NOT_YOUR_REQUEST") { c, t in
       try await c.renewals.watchRenewal(.with { $0.requestID = t.id }, metadata: c.metadata) { response in
@@ -151,22 +154,30 @@ struct AuthorisationMatrixTests {
     },
     Case(rpc: "Operations.ListWork", allowed: dsi, deniedReason: "NOT_DSI") { c, _ in _ = try await c.operations.listWork(.init(), metadata: c.metadata) },
     Case(rpc: "Operations.ConfirmEnrolmentElements", allowed: dsi, stage: .platformChosen, deniedReason: "NOT_DSI") { c, t in
-      _ = try await c.operations.confirmEnrolmentElements(.with { $0.requestID = t.id; $0.expectedVersion = t.version }, metadata: c.metadata)
+      _ = try await c.operations.confirmEnrolmentElements(.with { $0.requestID = t.id; $0.expectedVersion = t.version; $0.idempotencyKey = t.key }, metadata: c.metadata)
     },
     Case(rpc: "Operations.Finalize", allowed: dsi, stage: .awaitingDSI, deniedReason: "NOT_DSI") { c, t in
-      _ = try await c.operations.finalize(.with { $0.requestID = t.id; $0.newKeySerial = "SW-\(UInt32.random(in: 0...UInt32.max))"; $0.expectedVersion = t.version }, metadata: c.metadata)
+      _ = try await c.operations.finalize(.with {
+        $0.requestID = t.id; $0.newKeySerial = t.key.isEmpty ? "SW-\(UInt32.random(in: 0...UInt32.max))" : "SW-\(t.key)"
+        $0.expectedVersion = t.version; $0.idempotencyKey = t.key
+      }, metadata: c.metadata)
     },
-    Case(rpc: "Operations.PublishPickupSlots", allowed: dsi, deniedReason: "NOT_DSI") { c, _ in
-      _ = try await c.operations.publishPickupSlots(.with { $0.place = .with { $0.placeID = placeID; $0.name = "Matrix" } }, metadata: c.metadata)
+    Case(rpc: "Operations.PublishPickupSlots", allowed: dsi, deniedReason: "NOT_DSI") { c, t in
+      _ = try await c.operations.publishPickupSlots(
+        .with { $0.place = .with { $0.placeID = placeID; $0.name = "Matrix \(t.version)" }; $0.idempotencyKey = t.key }, metadata: c.metadata)
     },
     Case(rpc: "Operations.RecordHandover", allowed: dsi, stage: .pickupBooked, deniedReason: "NOT_DSI") { c, t in
-      _ = try await c.operations.recordHandover(.with { $0.requestID = t.id; $0.expectedVersion = t.version }, metadata: c.metadata)
+      _ = try await c.operations.recordHandover(.with { $0.requestID = t.id; $0.expectedVersion = t.version; $0.idempotencyKey = t.key }, metadata: c.metadata)
     },
-    Case(rpc: "Operations.PublishCharter", allowed: dsi, deniedReason: "NOT_DSI") { c, _ in
-      _ = try await c.operations.publishCharter(.with { $0.version = "m-\(UInt32.random(in: 0...UInt32.max))"; $0.text = "t"; $0.code = charterCode }, metadata: c.metadata)
+    Case(rpc: "Operations.PublishCharter", allowed: dsi, deniedReason: "NOT_DSI") { c, t in
+      _ = try await c.operations.publishCharter(
+        .with {
+          $0.version = t.key.isEmpty ? "m-\(UInt32.random(in: 0...UInt32.max))" : "k-\(t.key)"; $0.text = "t \(t.version)"; $0.code = charterCode
+          $0.idempotencyKey = t.key
+        }, metadata: c.metadata)
     },
     Case(rpc: "Operations.Reroute", allowed: dsi, stage: .pendingApproval, deniedReason: "NOT_DSI") { c, t in
-      _ = try await c.operations.reroute(.with { $0.requestID = t.id; $0.expectedVersion = t.version }, metadata: c.metadata)
+      _ = try await c.operations.reroute(.with { $0.requestID = t.id; $0.expectedVersion = t.version; $0.idempotencyKey = t.key }, metadata: c.metadata)
     },
     Case(rpc: "Support.SearchRenewals", allowed: support, deniedReason: "NOT_SUPPORT") { c, _ in _ = try await c.support.searchRenewals(.init(), metadata: c.metadata) },
     Case(rpc: "Support.GetRenewal", allowed: support, stage: .pendingApproval, deniedReason: "NOT_SUPPORT") { c, t in
@@ -181,13 +192,13 @@ struct AuthorisationMatrixTests {
     Case(rpc: "Support.GetAuditHead", allowed: support, deniedReason: "NOT_SUPPORT") { c, _ in _ = try await c.support.getAuditHead(.init(), metadata: c.metadata) },
     Case(rpc: "Support.Stats", allowed: support, deniedReason: "NOT_SUPPORT") { c, _ in _ = try await c.support.stats(.init(), metadata: c.metadata) },
     Case(rpc: "Approval.Reject", allowed: ["n1", "n2", "approvals-for-n1"], stage: .pendingApproval, deniedReason: "NOT_AN_APPROVER", scope: "approver", ownerReason: "OWN_REQUEST") { c, t in
-      _ = try await c.approvals.reject(.with { $0.requestID = t.id; $0.reason = "matrix"; $0.expectedVersion = t.version }, metadata: c.metadata)
+      _ = try await c.approvals.reject(.with { $0.requestID = t.id; $0.reason = "matrix"; $0.expectedVersion = t.version; $0.idempotencyKey = t.key }, metadata: c.metadata)
     },
     Case(rpc: "Approval.Approve", allowed: ["n1", "n2", "approvals-for-n1"], stage: .pendingApproval, deniedReason: "NOT_AN_APPROVER", scope: "approver", ownerReason: "OWN_REQUEST") { c, t in
-      _ = try await c.approvals.approve(.with { $0.requestID = t.id; $0.expectedVersion = t.version }, metadata: c.metadata)
+      _ = try await c.approvals.approve(.with { $0.requestID = t.id; $0.expectedVersion = t.version; $0.idempotencyKey = t.key }, metadata: c.metadata)
     },
     Case(rpc: "Renewal.CancelRenewal", allowed: owner, stage: .draft, deniedReason: "NOT_YOUR_REQUEST", scope: "agent") { c, t in
-      _ = try await c.renewals.cancelRenewal(.with { $0.requestID = t.id; $0.expectedVersion = t.version }, metadata: c.metadata)
+      _ = try await c.renewals.cancelRenewal(.with { $0.requestID = t.id; $0.expectedVersion = t.version; $0.idempotencyKey = t.key }, metadata: c.metadata)
     },
     // Last: it ends the sessions the other cases use. Only a session can be ended.
     Case(rpc: "Auth.Logout", allowed: sessions, denied: .failedPrecondition, deniedReason: "NOT_A_SESSION", needsPerson: false) { c, _ in _ = try await c.auth.logout(.init(), metadata: c.metadata) },

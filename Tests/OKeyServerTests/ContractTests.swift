@@ -55,3 +55,151 @@ struct ContractTests {
     }
   }
 }
+
+/// The okey.v1 files of the descriptor set okeyd serves (with their comments), walked by the
+/// contract check: a new RPC, message or field is checked without editing the test.
+struct ContractWalk {
+  let files: [Google_Protobuf_FileDescriptorProto]
+
+  init() throws {
+    let data = try #require(Data(base64Encoded: OKeyDescriptorSet.base64, options: .ignoreUnknownCharacters))
+    files = try Google_Protobuf_FileDescriptorSet(serializedBytes: [UInt8](data)).file.filter { $0.package == "okey.v1" }
+  }
+
+  /// The RPCs that change nothing on a retry and so need no idempotency key, with why.
+  static let exemptFromIdempotencyKey: [String: String] = [
+    "okey.v1.AuthService.Login": "a retry opens another session and the lost one expires unused; replaying a login would mean keeping its token",
+  ]
+
+  /// The leading comment of the element at `path` in `file`.
+  static func comment(_ file: Google_Protobuf_FileDescriptorProto, _ path: [Int32]) -> String {
+    file.sourceCodeInfo.location.first { $0.path == path }?.leadingComments.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+  }
+
+  /// Every message with its full name, its path in the file, and its file.
+  var messages: [(name: String, path: [Int32], message: Google_Protobuf_DescriptorProto, file: Google_Protobuf_FileDescriptorProto)] {
+    var all: [(String, [Int32], Google_Protobuf_DescriptorProto, Google_Protobuf_FileDescriptorProto)] = []
+    func visit(_ message: Google_Protobuf_DescriptorProto, _ prefix: String, _ path: [Int32], _ file: Google_Protobuf_FileDescriptorProto) {
+      let name = prefix + "." + message.name
+      all.append((name, path, message, file))
+      for (index, nested) in message.nestedType.enumerated() where !nested.options.mapEntry {
+        visit(nested, name, path + [3, Int32(index)], file)
+      }
+    }
+    for file in files {
+      for (index, message) in file.messageType.enumerated() { visit(message, "okey.v1", [4, Int32(index)], file) }
+    }
+    return all
+  }
+
+  /// Every enum with its full name, its path and its file.
+  var enums: [(name: String, path: [Int32], enumeration: Google_Protobuf_EnumDescriptorProto, file: Google_Protobuf_FileDescriptorProto)] {
+    var all: [(String, [Int32], Google_Protobuf_EnumDescriptorProto, Google_Protobuf_FileDescriptorProto)] = []
+    for file in files {
+      for (index, enumeration) in file.enumType.enumerated() { all.append(("okey.v1." + enumeration.name, [5, Int32(index)], enumeration, file)) }
+    }
+    for (name, path, message, file) in messages {
+      for (index, enumeration) in message.enumType.enumerated() { all.append((name + "." + enumeration.name, path + [4, Int32(index)], enumeration, file)) }
+    }
+    return all
+  }
+
+  /// Every RPC with its full name, its path and its file.
+  var methods: [(name: String, path: [Int32], method: Google_Protobuf_MethodDescriptorProto, file: Google_Protobuf_FileDescriptorProto)] {
+    var all: [(String, [Int32], Google_Protobuf_MethodDescriptorProto, Google_Protobuf_FileDescriptorProto)] = []
+    for file in files {
+      for (s, service) in file.service.enumerated() {
+        for (m, method) in service.method.enumerated() {
+          all.append(("okey.v1.\(service.name).\(method.name)", [6, Int32(s), 2, Int32(m)], method, file))
+        }
+      }
+    }
+    return all
+  }
+}
+
+extension ContractTests {
+  @Test("contract check: every service, RPC, message, field, enum and value has a comment")
+  func everyElementCommented() throws {
+    let walk = try ContractWalk()
+    var missing: [String] = []
+    for file in walk.files {
+      for (s, service) in file.service.enumerated() where ContractWalk.comment(file, [6, Int32(s)]).isEmpty { missing.append("okey.v1.\(service.name)") }
+    }
+    for (name, path, _, file) in walk.methods where ContractWalk.comment(file, path).isEmpty { missing.append(name) }
+    for (name, path, message, file) in walk.messages {
+      if ContractWalk.comment(file, path).isEmpty { missing.append(name) }
+      for (index, field) in message.field.enumerated() where ContractWalk.comment(file, path + [2, Int32(index)]).isEmpty {
+        missing.append(name + "." + field.name)
+      }
+    }
+    for (name, path, enumeration, file) in walk.enums {
+      if ContractWalk.comment(file, path).isEmpty { missing.append(name) }
+      for (index, value) in enumeration.value.enumerated() where ContractWalk.comment(file, path + [2, Int32(index)]).isEmpty {
+        missing.append(name + "." + value.name)
+      }
+    }
+    #expect(missing.isEmpty, "no comment: \(missing)")
+  }
+
+  @Test("contract check: each RPC has its own request and response messages")
+  func uniqueRequestResponse() throws {
+    let walk = try ContractWalk()
+    var users: [String: [String]] = [:]
+    for (name, _, method, _) in walk.methods {
+      users[method.inputType, default: []].append(name)
+      users[method.outputType, default: []].append(name)
+    }
+    let shared = users.filter { $0.value.count > 1 }
+    #expect(shared.isEmpty, "shared by several RPCs: \(shared)")
+  }
+
+  @Test("contract check: every enum's zero value is its _UNSPECIFIED, values prefixed by the enum's name")
+  func enumsUnspecified() throws {
+    let walk = try ContractWalk()
+    var wrong: [String] = []
+    for (name, _, enumeration, _) in walk.enums {
+      let prefix = enumeration.name.reduce(into: "") { $0 += ($1.isUppercase && !$0.isEmpty ? "_" : "") + $1.uppercased() } + "_"
+      if enumeration.value.first(where: { $0.number == 0 })?.name != prefix + "UNSPECIFIED" { wrong.append("\(name): no \(prefix)UNSPECIFIED = 0") }
+      for value in enumeration.value where !value.name.hasPrefix(prefix) { wrong.append("\(name).\(value.name): not prefixed \(prefix)") }
+    }
+    #expect(wrong.isEmpty, "\(wrong)")
+  }
+
+  @Test("contract check: every RPC that changes something takes an idempotency_key (read-only ones say NO_SIDE_EFFECTS)")
+  func mutatingRPCsTakeAKey() throws {
+    let walk = try ContractWalk()
+    let messages = Dictionary(walk.messages.map { ("." + $0.name, $0.message) }, uniquingKeysWith: { first, _ in first })
+    var missing: [String] = []
+    for (name, _, method, _) in walk.methods {
+      let level = method.options.idempotencyLevel
+      guard level != .noSideEffects, level != .idempotent, ContractWalk.exemptFromIdempotencyKey[name] == nil else { continue }
+      let request = try #require(messages[method.inputType], "\(method.inputType)")
+      if !request.field.contains(where: { $0.name == "idempotency_key" && $0.type == .string }) { missing.append(name) }
+    }
+    #expect(missing.isEmpty, "no idempotency_key: \(missing)")
+  }
+
+  @Test("contract check: every field says its behaviour first (Required., Optional. or Output only.)")
+  func fieldBehaviour() throws {
+    let walk = try ContractWalk()
+    var missing: [String] = []
+    for (name, path, message, file) in walk.messages {
+      for (index, field) in message.field.enumerated() {
+        let comment = ContractWalk.comment(file, path + [2, Int32(index)])
+        if !["Required.", "Optional.", "Output only."].contains(where: { comment.hasPrefix($0) }) { missing.append(name + "." + field.name) }
+      }
+    }
+    #expect(missing.isEmpty, "\(missing.count) fields without behaviour: \(missing)")
+  }
+
+  @Test("contract check: every file names its Java package (multiple files) and Go package")
+  func languageOptions() throws {
+    let walk = try ContractWalk()
+    for file in walk.files {
+      #expect(file.options.javaPackage == "fr.academie.okey.v1", "\(file.name)")
+      #expect(file.options.javaMultipleFiles, "\(file.name)")
+      #expect(file.options.goPackage.hasSuffix("okey/v1;okeyv1"), "\(file.name)")
+    }
+  }
+}

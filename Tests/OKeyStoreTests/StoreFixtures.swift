@@ -35,7 +35,7 @@ func start(_ store: some RenewalStore, _ uid: String, keyType: KeyType = .hardwa
   async throws -> RenewalRequest
 {
   let id = id ?? "r-\(uid)"
-  return try await store.start(agentUID: uid, idempotencyKey: key) { open in
+  return try await store.start(agentUID: uid, idempotencyKey: key.map { IdempotencyKey(key: $0, fingerprint: "") }) { open in
     RenewalWorkflow.start(
       id: id, actor: Actor(uid: uid), keyType: keyType, motif: .expired, motifDetails: "", routing: routingFor(uid),
       openRequestID: open, now: base.adding(seconds: offset))
@@ -48,7 +48,7 @@ func apply(
   _ store: some RenewalStore, _ request: RenewalRequest, _ command: RenewalCommand, by actor: Actor,
   version: Int64? = nil, key: String? = nil, at offset: Int64 = 60
 ) async throws -> RenewalRequest {
-  try await store.change(renewalID: request.id, operation: command.action, idempotencyKey: key) { current, reader in
+  try await store.change(renewalID: request.id, operation: command.action, idempotencyKey: key.map { IdempotencyKey(key: $0, fingerprint: "") }) { current, reader in
     var command = command
     if case .bookPickup(let slot) = command, let fresh = try? reader.pickupSlot(id: slot.id) { command = .bookPickup(fresh) }
     return RenewalWorkflow.decide(

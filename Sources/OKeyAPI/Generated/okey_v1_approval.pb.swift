@@ -28,10 +28,10 @@ public nonisolated struct Okey_V1_ListPendingApprovalsRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Maximum number of requests to return (default 20, at most 100).
+  /// Optional. Maximum number of requests to return (default 20, at most 100).
   public var pageSize: Int32 = 0
 
-  /// The next_page_token of the previous page; empty for the first.
+  /// Optional. The next_page_token of the previous page; empty for the first.
   public var pageToken: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -45,10 +45,10 @@ public nonisolated struct Okey_V1_ListPendingApprovalsResponse: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Requests waiting for the caller's decision.
+  /// Output only. Requests waiting for the caller's decision.
   public var renewals: [Okey_V1_Renewal] = []
 
-  /// Token of the next page; empty on the last page.
+  /// Output only. Token of the next page; empty on the last page.
   public var nextPageToken: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -62,14 +62,20 @@ public nonisolated struct Okey_V1_ApproveRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The request.
+  /// Required. The request.
   public var requestID: String = String()
 
-  /// Optional comment, at most 2,000 characters.
+  /// Optional. Comment, at most 2,000 characters.
   public var comment: String = String()
 
-  /// The version of the request the caller saw.
+  /// Required. The version of the request the caller saw (its `version`; versions start at 1). 0 is refused
+  /// with INVALID_ARGUMENT: a client that forgot the field would otherwise change blindly.
   public var expectedVersion: Int64 = 0
+
+  /// Optional. Makes a retry after a lost reply safe: the same key with the same arguments returns the first
+  /// result; with other arguments, FAILED_PRECONDITION (IDEMPOTENCY_KEY_REUSED). At most 128
+  /// characters; kept `retention.idempotencyKeyDays` (7 by default).
+  public var idempotencyKey: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -82,7 +88,7 @@ public nonisolated struct Okey_V1_ApproveResponse: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The approved request.
+  /// Output only. The approved request.
   public var renewal: Okey_V1_Renewal {
     get {_renewal ?? Okey_V1_Renewal()}
     set {_renewal = newValue}
@@ -105,14 +111,20 @@ public nonisolated struct Okey_V1_RejectRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The request.
+  /// Required. The request.
   public var requestID: String = String()
 
-  /// Why; required, at most 2,000 characters. The agent reads it.
+  /// Required. Why; required, at most 2,000 characters. The agent reads it.
   public var reason: String = String()
 
-  /// The version of the request the caller saw.
+  /// Required. The version of the request the caller saw (its `version`; versions start at 1). 0 is refused
+  /// with INVALID_ARGUMENT: a client that forgot the field would otherwise change blindly.
   public var expectedVersion: Int64 = 0
+
+  /// Optional. Makes a retry after a lost reply safe: the same key with the same arguments returns the first
+  /// result; with other arguments, FAILED_PRECONDITION (IDEMPOTENCY_KEY_REUSED). At most 128
+  /// characters; kept `retention.idempotencyKeyDays` (7 by default).
+  public var idempotencyKey: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -125,7 +137,7 @@ public nonisolated struct Okey_V1_RejectResponse: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The rejected request.
+  /// Output only. The rejected request.
   public var renewal: Okey_V1_Renewal {
     get {_renewal ?? Okey_V1_Renewal()}
     set {_renewal = newValue}
@@ -218,7 +230,7 @@ nonisolated extension Okey_V1_ListPendingApprovalsResponse: SwiftProtobuf.Messag
 
 nonisolated extension Okey_V1_ApproveRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ApproveRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}comment\0\u{3}expected_version\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}comment\0\u{3}expected_version\0\u{3}idempotency_key\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -229,6 +241,7 @@ nonisolated extension Okey_V1_ApproveRequest: SwiftProtobuf.Message, SwiftProtob
       case 1: try { try decoder.decodeSingularStringField(value: &self.requestID) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.comment) }()
       case 3: try { try decoder.decodeSingularInt64Field(value: &self.expectedVersion) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
       default: break
       }
     }
@@ -244,6 +257,9 @@ nonisolated extension Okey_V1_ApproveRequest: SwiftProtobuf.Message, SwiftProtob
     if self.expectedVersion != 0 {
       try visitor.visitSingularInt64Field(value: self.expectedVersion, fieldNumber: 3)
     }
+    if !self.idempotencyKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -251,6 +267,7 @@ nonisolated extension Okey_V1_ApproveRequest: SwiftProtobuf.Message, SwiftProtob
     if lhs.requestID != rhs.requestID {return false}
     if lhs.comment != rhs.comment {return false}
     if lhs.expectedVersion != rhs.expectedVersion {return false}
+    if lhs.idempotencyKey != rhs.idempotencyKey {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -292,7 +309,7 @@ nonisolated extension Okey_V1_ApproveResponse: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Okey_V1_RejectRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RejectRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}reason\0\u{3}expected_version\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}reason\0\u{3}expected_version\0\u{3}idempotency_key\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -303,6 +320,7 @@ nonisolated extension Okey_V1_RejectRequest: SwiftProtobuf.Message, SwiftProtobu
       case 1: try { try decoder.decodeSingularStringField(value: &self.requestID) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.reason) }()
       case 3: try { try decoder.decodeSingularInt64Field(value: &self.expectedVersion) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
       default: break
       }
     }
@@ -318,6 +336,9 @@ nonisolated extension Okey_V1_RejectRequest: SwiftProtobuf.Message, SwiftProtobu
     if self.expectedVersion != 0 {
       try visitor.visitSingularInt64Field(value: self.expectedVersion, fieldNumber: 3)
     }
+    if !self.idempotencyKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -325,6 +346,7 @@ nonisolated extension Okey_V1_RejectRequest: SwiftProtobuf.Message, SwiftProtobu
     if lhs.requestID != rhs.requestID {return false}
     if lhs.reason != rhs.reason {return false}
     if lhs.expectedVersion != rhs.expectedVersion {return false}
+    if lhs.idempotencyKey != rhs.idempotencyKey {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -28,10 +28,10 @@ public nonisolated struct Okey_V1_LoginRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Directory login.
+  /// Required. Directory login.
   public var uid: String = String()
 
-  /// Directory password. Sent once, checked by a bind, never stored or logged.
+  /// Required. Directory password. Sent once, checked by a bind, never stored or logged.
   public var password: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -45,10 +45,10 @@ public nonisolated struct Okey_V1_LoginResponse: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Opaque session token: send it as `authorization: Bearer <token>`. Stored hashed by the server.
+  /// Output only. Opaque session token: send it as `authorization: Bearer <token>`. Stored hashed by the server.
   public var token: String = String()
 
-  /// When the token stops working.
+  /// Output only. When the token stops working.
   public var expiresAt: SwiftProtobuf.Google_Protobuf_Timestamp {
     get {_expiresAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
     set {_expiresAt = newValue}
@@ -58,7 +58,7 @@ public nonisolated struct Okey_V1_LoginResponse: Sendable {
   /// Clears the value of `expiresAt`. Subsequent reads from it will return its default value.
   public mutating func clearExpiresAt() {self._expiresAt = nil}
 
-  /// Who the token belongs to.
+  /// Output only. Who the token belongs to.
   public var principal: Okey_V1_Principal {
     get {_principal ?? Okey_V1_Principal()}
     set {_principal = newValue}
@@ -93,7 +93,7 @@ public nonisolated struct Okey_V1_WhoAmIResponse: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The caller.
+  /// Output only. The caller.
   public var principal: Okey_V1_Principal {
     get {_principal ?? Okey_V1_Principal()}
     set {_principal = newValue}
@@ -127,7 +127,7 @@ public nonisolated struct Okey_V1_LogoutResponse: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The uid whose session ended.
+  /// Output only. The uid whose session ended.
   public var uid: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()

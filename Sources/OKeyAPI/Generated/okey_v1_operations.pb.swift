@@ -28,13 +28,13 @@ public nonisolated struct Okey_V1_ListWorkRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Statuses to list; empty for the defaults above.
+  /// Optional. Statuses to list; empty for the defaults above.
   public var statuses: [Okey_V1_RenewalStatus] = []
 
-  /// Maximum number of requests to return (default 20, at most 100).
+  /// Optional. Maximum number of requests to return (default 20, at most 100).
   public var pageSize: Int32 = 0
 
-  /// The next_page_token of the previous page; empty for the first.
+  /// Optional. The next_page_token of the previous page; empty for the first.
   public var pageToken: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -48,10 +48,10 @@ public nonisolated struct Okey_V1_ListWorkResponse: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Requests waiting for the DSI.
+  /// Output only. Requests waiting for the DSI.
   public var renewals: [Okey_V1_Renewal] = []
 
-  /// Token of the next page; empty on the last page.
+  /// Output only. Token of the next page; empty on the last page.
   public var nextPageToken: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -65,14 +65,20 @@ public nonisolated struct Okey_V1_ConfirmEnrolmentElementsRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The request.
+  /// Required. The request.
   public var requestID: String = String()
 
-  /// The version of the request the caller saw.
+  /// Required. The version of the request the caller saw (its `version`; versions start at 1). 0 is refused
+  /// with INVALID_ARGUMENT: a client that forgot the field would otherwise change blindly.
   public var expectedVersion: Int64 = 0
 
-  /// Optional comment, at most 2,000 characters.
+  /// Optional. Comment, at most 2,000 characters.
   public var comment: String = String()
+
+  /// Optional. Makes a retry after a lost reply safe: the same key with the same arguments returns the first
+  /// result; with other arguments, FAILED_PRECONDITION (IDEMPOTENCY_KEY_REUSED). At most 128
+  /// characters; kept `retention.idempotencyKeyDays` (7 by default).
+  public var idempotencyKey: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -85,7 +91,7 @@ public nonisolated struct Okey_V1_ConfirmEnrolmentElementsResponse: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The request after the change (AWAITING_CHARTER).
+  /// Output only. The request after the change (AWAITING_CHARTER).
   public var renewal: Okey_V1_Renewal {
     get {_renewal ?? Okey_V1_Renewal()}
     set {_renewal = newValue}
@@ -108,17 +114,23 @@ public nonisolated struct Okey_V1_FinalizeRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The request.
+  /// Required. The request.
   public var requestID: String = String()
 
-  /// The version of the request the caller saw.
+  /// Required. The version of the request the caller saw (its `version`; versions start at 1). 0 is refused
+  /// with INVALID_ARGUMENT: a client that forgot the field would otherwise change blindly.
   public var expectedVersion: Int64 = 0
 
-  /// Serial of the new key. Required: 1 to 64 letters, digits, '-' or '_'.
+  /// Required. Serial of the new key: 1 to 64 letters, digits, '-' or '_'.
   public var newKeySerial: String = String()
 
-  /// Hardware keys: the pickup place (an existing place_id). Must be empty for software keys.
+  /// Optional. Hardware keys: the pickup place (an existing place_id). Must be empty for software keys.
   public var pickupPlaceID: String = String()
+
+  /// Optional. Makes a retry after a lost reply safe: the same key with the same arguments returns the first
+  /// result; with other arguments, FAILED_PRECONDITION (IDEMPOTENCY_KEY_REUSED). At most 128
+  /// characters; kept `retention.idempotencyKeyDays` (7 by default).
+  public var idempotencyKey: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -131,7 +143,7 @@ public nonisolated struct Okey_V1_FinalizeResponse: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The request after the change.
+  /// Output only. The request after the change.
   public var renewal: Okey_V1_Renewal {
     get {_renewal ?? Okey_V1_Renewal()}
     set {_renewal = newValue}
@@ -154,7 +166,7 @@ public nonisolated struct Okey_V1_PickupSlotSpec: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Start of the slot; must be in the future.
+  /// Required. Start of the slot; must be in the future.
   public var startsAt: SwiftProtobuf.Google_Protobuf_Timestamp {
     get {_startsAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
     set {_startsAt = newValue}
@@ -164,7 +176,7 @@ public nonisolated struct Okey_V1_PickupSlotSpec: Sendable {
   /// Clears the value of `startsAt`. Subsequent reads from it will return its default value.
   public mutating func clearStartsAt() {self._startsAt = nil}
 
-  /// End of the slot; after its start.
+  /// Required. End of the slot; after its start.
   public var endsAt: SwiftProtobuf.Google_Protobuf_Timestamp {
     get {_endsAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
     set {_endsAt = newValue}
@@ -174,7 +186,7 @@ public nonisolated struct Okey_V1_PickupSlotSpec: Sendable {
   /// Clears the value of `endsAt`. Subsequent reads from it will return its default value.
   public mutating func clearEndsAt() {self._endsAt = nil}
 
-  /// How many agents can be received (1 to 1,000).
+  /// Required. How many agents can be received (1 to 1,000).
   public var capacity: Int32 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -191,7 +203,7 @@ public nonisolated struct Okey_V1_PublishPickupSlotsRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The place (created, or updated when place_id exists).
+  /// Required. The place (created, or updated when place_id exists).
   public var place: Okey_V1_PickupPlace {
     get {_place ?? Okey_V1_PickupPlace()}
     set {_place = newValue}
@@ -201,8 +213,13 @@ public nonisolated struct Okey_V1_PublishPickupSlotsRequest: Sendable {
   /// Clears the value of `place`. Subsequent reads from it will return its default value.
   public mutating func clearPlace() {self._place = nil}
 
-  /// Slots to add at that place.
+  /// Optional. Slots to add at that place, at most 500 per call.
   public var slots: [Okey_V1_PickupSlotSpec] = []
+
+  /// Optional. Makes a retry after a lost reply safe: the same key with the same arguments returns the first
+  /// result; with other arguments, FAILED_PRECONDITION (IDEMPOTENCY_KEY_REUSED). At most 128
+  /// characters; kept `retention.idempotencyKeyDays` (7 by default).
+  public var idempotencyKey: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -217,7 +234,7 @@ public nonisolated struct Okey_V1_PublishPickupSlotsResponse: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The place as stored.
+  /// Output only. The place as stored.
   public var place: Okey_V1_PickupPlace {
     get {_place ?? Okey_V1_PickupPlace()}
     set {_place = newValue}
@@ -227,7 +244,7 @@ public nonisolated struct Okey_V1_PublishPickupSlotsResponse: Sendable {
   /// Clears the value of `place`. Subsequent reads from it will return its default value.
   public mutating func clearPlace() {self._place = nil}
 
-  /// The slots created.
+  /// Output only. The slots created.
   public var slots: [Okey_V1_PickupSlot] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -243,14 +260,20 @@ public nonisolated struct Okey_V1_RecordHandoverRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The request.
+  /// Required. The request.
   public var requestID: String = String()
 
-  /// The version of the request the caller saw.
+  /// Required. The version of the request the caller saw (its `version`; versions start at 1). 0 is refused
+  /// with INVALID_ARGUMENT: a client that forgot the field would otherwise change blindly.
   public var expectedVersion: Int64 = 0
 
-  /// Optional comment, at most 2,000 characters.
+  /// Optional. Comment, at most 2,000 characters.
   public var comment: String = String()
+
+  /// Optional. Makes a retry after a lost reply safe: the same key with the same arguments returns the first
+  /// result; with other arguments, FAILED_PRECONDITION (IDEMPOTENCY_KEY_REUSED). At most 128
+  /// characters; kept `retention.idempotencyKeyDays` (7 by default).
+  public var idempotencyKey: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -263,7 +286,7 @@ public nonisolated struct Okey_V1_RecordHandoverResponse: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The completed request.
+  /// Output only. The completed request.
   public var renewal: Okey_V1_Renewal {
     get {_renewal ?? Okey_V1_Renewal()}
     set {_renewal = newValue}
@@ -286,14 +309,19 @@ public nonisolated struct Okey_V1_PublishCharterRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Version label, new (ALREADY_EXISTS otherwise).
+  /// Required. Version label, new (ALREADY_EXISTS otherwise).
   public var version: String = String()
 
-  /// The charter's text.
+  /// Required. The charter's text, at most 200,000 bytes.
   public var text: String = String()
 
-  /// The code printed at the bottom, which agents type to sign: 4 to 12 letters or digits.
+  /// Required. The code printed at the bottom, which agents type to sign: 4 to 12 letters or digits.
   public var code: String = String()
+
+  /// Optional. Makes a retry after a lost reply safe: the same key with the same arguments returns the first
+  /// result; with other arguments, FAILED_PRECONDITION (IDEMPOTENCY_KEY_REUSED). At most 128
+  /// characters; kept `retention.idempotencyKeyDays` (7 by default).
+  public var idempotencyKey: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -306,7 +334,7 @@ public nonisolated struct Okey_V1_PublishCharterResponse: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The published charter.
+  /// Output only. The published charter.
   public var charter: Okey_V1_Charter {
     get {_charter ?? Okey_V1_Charter()}
     set {_charter = newValue}
@@ -329,11 +357,17 @@ public nonisolated struct Okey_V1_RerouteRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The request (PENDING_APPROVAL).
+  /// Required. The request (PENDING_APPROVAL).
   public var requestID: String = String()
 
-  /// The version of the request the caller saw.
+  /// Required. The version of the request the caller saw (its `version`; versions start at 1). 0 is refused
+  /// with INVALID_ARGUMENT: a client that forgot the field would otherwise change blindly.
   public var expectedVersion: Int64 = 0
+
+  /// Optional. Makes a retry after a lost reply safe: the same key with the same arguments returns the first
+  /// result; with other arguments, FAILED_PRECONDITION (IDEMPOTENCY_KEY_REUSED). At most 128
+  /// characters; kept `retention.idempotencyKeyDays` (7 by default).
+  public var idempotencyKey: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -346,7 +380,7 @@ public nonisolated struct Okey_V1_RerouteResponse: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The request with its new routing snapshot.
+  /// Output only. The request with its new routing snapshot.
   public var renewal: Okey_V1_Renewal {
     get {_renewal ?? Okey_V1_Renewal()}
     set {_renewal = newValue}
@@ -444,7 +478,7 @@ nonisolated extension Okey_V1_ListWorkResponse: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension Okey_V1_ConfirmEnrolmentElementsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ConfirmEnrolmentElementsRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}expected_version\0\u{1}comment\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}expected_version\0\u{1}comment\0\u{3}idempotency_key\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -455,6 +489,7 @@ nonisolated extension Okey_V1_ConfirmEnrolmentElementsRequest: SwiftProtobuf.Mes
       case 1: try { try decoder.decodeSingularStringField(value: &self.requestID) }()
       case 2: try { try decoder.decodeSingularInt64Field(value: &self.expectedVersion) }()
       case 3: try { try decoder.decodeSingularStringField(value: &self.comment) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
       default: break
       }
     }
@@ -470,6 +505,9 @@ nonisolated extension Okey_V1_ConfirmEnrolmentElementsRequest: SwiftProtobuf.Mes
     if !self.comment.isEmpty {
       try visitor.visitSingularStringField(value: self.comment, fieldNumber: 3)
     }
+    if !self.idempotencyKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -477,6 +515,7 @@ nonisolated extension Okey_V1_ConfirmEnrolmentElementsRequest: SwiftProtobuf.Mes
     if lhs.requestID != rhs.requestID {return false}
     if lhs.expectedVersion != rhs.expectedVersion {return false}
     if lhs.comment != rhs.comment {return false}
+    if lhs.idempotencyKey != rhs.idempotencyKey {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -518,7 +557,7 @@ nonisolated extension Okey_V1_ConfirmEnrolmentElementsResponse: SwiftProtobuf.Me
 
 nonisolated extension Okey_V1_FinalizeRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".FinalizeRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}expected_version\0\u{3}new_key_serial\0\u{3}pickup_place_id\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}expected_version\0\u{3}new_key_serial\0\u{3}pickup_place_id\0\u{3}idempotency_key\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -530,6 +569,7 @@ nonisolated extension Okey_V1_FinalizeRequest: SwiftProtobuf.Message, SwiftProto
       case 2: try { try decoder.decodeSingularInt64Field(value: &self.expectedVersion) }()
       case 3: try { try decoder.decodeSingularStringField(value: &self.newKeySerial) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.pickupPlaceID) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
       default: break
       }
     }
@@ -548,6 +588,9 @@ nonisolated extension Okey_V1_FinalizeRequest: SwiftProtobuf.Message, SwiftProto
     if !self.pickupPlaceID.isEmpty {
       try visitor.visitSingularStringField(value: self.pickupPlaceID, fieldNumber: 4)
     }
+    if !self.idempotencyKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -556,6 +599,7 @@ nonisolated extension Okey_V1_FinalizeRequest: SwiftProtobuf.Message, SwiftProto
     if lhs.expectedVersion != rhs.expectedVersion {return false}
     if lhs.newKeySerial != rhs.newKeySerial {return false}
     if lhs.pickupPlaceID != rhs.pickupPlaceID {return false}
+    if lhs.idempotencyKey != rhs.idempotencyKey {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -641,7 +685,7 @@ nonisolated extension Okey_V1_PickupSlotSpec: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Okey_V1_PublishPickupSlotsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PublishPickupSlotsRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}place\0\u{1}slots\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}place\0\u{1}slots\0\u{3}idempotency_key\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -651,6 +695,7 @@ nonisolated extension Okey_V1_PublishPickupSlotsRequest: SwiftProtobuf.Message, 
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularMessageField(value: &self._place) }()
       case 2: try { try decoder.decodeRepeatedMessageField(value: &self.slots) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
       default: break
       }
     }
@@ -667,12 +712,16 @@ nonisolated extension Okey_V1_PublishPickupSlotsRequest: SwiftProtobuf.Message, 
     if !self.slots.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.slots, fieldNumber: 2)
     }
+    if !self.idempotencyKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Okey_V1_PublishPickupSlotsRequest, rhs: Okey_V1_PublishPickupSlotsRequest) -> Bool {
     if lhs._place != rhs._place {return false}
     if lhs.slots != rhs.slots {return false}
+    if lhs.idempotencyKey != rhs.idempotencyKey {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -719,7 +768,7 @@ nonisolated extension Okey_V1_PublishPickupSlotsResponse: SwiftProtobuf.Message,
 
 nonisolated extension Okey_V1_RecordHandoverRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RecordHandoverRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}expected_version\0\u{1}comment\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}expected_version\0\u{1}comment\0\u{3}idempotency_key\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -730,6 +779,7 @@ nonisolated extension Okey_V1_RecordHandoverRequest: SwiftProtobuf.Message, Swif
       case 1: try { try decoder.decodeSingularStringField(value: &self.requestID) }()
       case 2: try { try decoder.decodeSingularInt64Field(value: &self.expectedVersion) }()
       case 3: try { try decoder.decodeSingularStringField(value: &self.comment) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
       default: break
       }
     }
@@ -745,6 +795,9 @@ nonisolated extension Okey_V1_RecordHandoverRequest: SwiftProtobuf.Message, Swif
     if !self.comment.isEmpty {
       try visitor.visitSingularStringField(value: self.comment, fieldNumber: 3)
     }
+    if !self.idempotencyKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -752,6 +805,7 @@ nonisolated extension Okey_V1_RecordHandoverRequest: SwiftProtobuf.Message, Swif
     if lhs.requestID != rhs.requestID {return false}
     if lhs.expectedVersion != rhs.expectedVersion {return false}
     if lhs.comment != rhs.comment {return false}
+    if lhs.idempotencyKey != rhs.idempotencyKey {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -793,7 +847,7 @@ nonisolated extension Okey_V1_RecordHandoverResponse: SwiftProtobuf.Message, Swi
 
 nonisolated extension Okey_V1_PublishCharterRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PublishCharterRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}version\0\u{1}text\0\u{1}code\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}version\0\u{1}text\0\u{1}code\0\u{3}idempotency_key\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -804,6 +858,7 @@ nonisolated extension Okey_V1_PublishCharterRequest: SwiftProtobuf.Message, Swif
       case 1: try { try decoder.decodeSingularStringField(value: &self.version) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.text) }()
       case 3: try { try decoder.decodeSingularStringField(value: &self.code) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
       default: break
       }
     }
@@ -819,6 +874,9 @@ nonisolated extension Okey_V1_PublishCharterRequest: SwiftProtobuf.Message, Swif
     if !self.code.isEmpty {
       try visitor.visitSingularStringField(value: self.code, fieldNumber: 3)
     }
+    if !self.idempotencyKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -826,6 +884,7 @@ nonisolated extension Okey_V1_PublishCharterRequest: SwiftProtobuf.Message, Swif
     if lhs.version != rhs.version {return false}
     if lhs.text != rhs.text {return false}
     if lhs.code != rhs.code {return false}
+    if lhs.idempotencyKey != rhs.idempotencyKey {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -867,7 +926,7 @@ nonisolated extension Okey_V1_PublishCharterResponse: SwiftProtobuf.Message, Swi
 
 nonisolated extension Okey_V1_RerouteRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RerouteRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}expected_version\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}expected_version\0\u{3}idempotency_key\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -877,6 +936,7 @@ nonisolated extension Okey_V1_RerouteRequest: SwiftProtobuf.Message, SwiftProtob
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.requestID) }()
       case 2: try { try decoder.decodeSingularInt64Field(value: &self.expectedVersion) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
       default: break
       }
     }
@@ -889,12 +949,16 @@ nonisolated extension Okey_V1_RerouteRequest: SwiftProtobuf.Message, SwiftProtob
     if self.expectedVersion != 0 {
       try visitor.visitSingularInt64Field(value: self.expectedVersion, fieldNumber: 2)
     }
+    if !self.idempotencyKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Okey_V1_RerouteRequest, rhs: Okey_V1_RerouteRequest) -> Bool {
     if lhs.requestID != rhs.requestID {return false}
     if lhs.expectedVersion != rhs.expectedVersion {return false}
+    if lhs.idempotencyKey != rhs.idempotencyKey {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -33,10 +33,10 @@ public nonisolated struct Okey_V1_GetDocumentRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The request. Required.
+  /// Required. The request.
   public var requestID: String = String()
 
-  /// The document, as listed in Renewal.documents. Required.
+  /// Required. The document, as listed in Renewal.documents.
   public var documentID: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -50,7 +50,7 @@ public nonisolated struct Okey_V1_GetDocumentResponse: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The document's metadata: stored name, media type detected from the content, size, SHA-256.
+  /// Output only. The document's metadata: stored name, media type detected from the content, size, SHA-256.
   public var document: Okey_V1_Document {
     get {_document ?? Okey_V1_Document()}
     set {_document = newValue}
@@ -60,10 +60,10 @@ public nonisolated struct Okey_V1_GetDocumentResponse: Sendable {
   /// Clears the value of `document`. Subsequent reads from it will return its default value.
   public mutating func clearDocument() {self._document = nil}
 
-  /// The content, byte for byte as uploaded; empty for support staff (metadata only).
+  /// Output only. The content, byte for byte as uploaded; empty for support staff (metadata only).
   public var content: Data = Data()
 
-  /// True when `content` holds the document (false for support staff).
+  /// Output only. True when `content` holds the document (false for support staff).
   public var contentIncluded: Bool = false
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -79,17 +79,18 @@ public nonisolated struct Okey_V1_StartRenewalRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Key type asked for. Required.
+  /// Required. Key type asked for.
   public var keyType: Okey_V1_KeyType = .unspecified
 
-  /// Why. Required.
+  /// Required. Why.
   public var motif: Okey_V1_Motif = .unspecified
 
-  /// Free text; required for MOTIF_OTHER, at most 2,000 characters.
+  /// Optional. Free text; required for MOTIF_OTHER, at most 2,000 characters.
   public var motifDetails: String = String()
 
-  /// Client-chosen key (at most 128 characters) that makes retries safe: a second call with the same
-  /// key by the same agent returns the first result instead of starting anew. Optional.
+  /// Optional. Makes a retry after a lost reply safe: the same key with the same arguments returns the
+  /// first result instead of starting anew; with other arguments, FAILED_PRECONDITION
+  /// (IDEMPOTENCY_KEY_REUSED). At most 128 characters; kept `retention.idempotencyKeyDays` (7 by default).
   public var idempotencyKey: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -103,7 +104,7 @@ public nonisolated struct Okey_V1_StartRenewalResponse: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The new request, in DRAFT, with the routing the directory proposes.
+  /// Output only. The new request, in DRAFT, with the routing the directory proposes.
   public var renewal: Okey_V1_Renewal {
     get {_renewal ?? Okey_V1_Renewal()}
     set {_renewal = newValue}
@@ -126,24 +127,31 @@ public nonisolated struct Okey_V1_AddDocumentRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The request.
+  /// Required. The request.
   public var requestID: String = String()
 
-  /// The uploaded file's name; paths and unsafe characters are stripped before storing.
+  /// Required. The uploaded file's name; paths and unsafe characters are stripped before storing.
   public var filename: String = String()
 
-  /// The media type the uploader claims; the content decides (a mismatch gives INVALID_ARGUMENT).
+  /// Optional. The media type the uploader claims; the content decides (a mismatch gives INVALID_ARGUMENT).
   /// Empty to let the content decide.
   public var mediaType: String = String()
 
-  /// The file's bytes.
+  /// Required. The file's bytes: at most `limits.maxDocumentBytes` (5 MiB by default), with at most
+  /// `limits.maxDocumentsPerRequest` (10) documents on a request.
   public var content: Data = Data()
 
-  /// The document kind from the reasons catalogue, e.g. "theft-report".
+  /// Required. The document kind from the reasons catalogue, e.g. "theft-report".
   public var kind: String = String()
 
-  /// The version of the request the caller saw.
+  /// Required. The version of the request the caller saw (its `version`; versions start at 1). 0 is refused
+  /// with INVALID_ARGUMENT: a client that forgot the field would otherwise change blindly.
   public var expectedVersion: Int64 = 0
+
+  /// Optional. Makes a retry after a lost reply safe: the same key with the same arguments returns the first
+  /// result; with other arguments, FAILED_PRECONDITION (IDEMPOTENCY_KEY_REUSED). At most 128
+  /// characters; kept `retention.idempotencyKeyDays` (7 by default).
+  public var idempotencyKey: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -156,7 +164,7 @@ public nonisolated struct Okey_V1_AddDocumentResponse: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The request after the change.
+  /// Output only. The request after the change.
   public var renewal: Okey_V1_Renewal {
     get {_renewal ?? Okey_V1_Renewal()}
     set {_renewal = newValue}
@@ -166,7 +174,7 @@ public nonisolated struct Okey_V1_AddDocumentResponse: Sendable {
   /// Clears the value of `renewal`. Subsequent reads from it will return its default value.
   public mutating func clearRenewal() {self._renewal = nil}
 
-  /// The stored document.
+  /// Output only. The stored document.
   public var document: Okey_V1_Document {
     get {_document ?? Okey_V1_Document()}
     set {_document = newValue}
@@ -190,14 +198,20 @@ public nonisolated struct Okey_V1_RemoveDocumentRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The request.
+  /// Required. The request.
   public var requestID: String = String()
 
-  /// The document to remove.
+  /// Required. The document to remove.
   public var documentID: String = String()
 
-  /// The version of the request the caller saw.
+  /// Required. The version of the request the caller saw (its `version`; versions start at 1). 0 is refused
+  /// with INVALID_ARGUMENT: a client that forgot the field would otherwise change blindly.
   public var expectedVersion: Int64 = 0
+
+  /// Optional. Makes a retry after a lost reply safe: the same key with the same arguments returns the first
+  /// result; with other arguments, FAILED_PRECONDITION (IDEMPOTENCY_KEY_REUSED). At most 128
+  /// characters; kept `retention.idempotencyKeyDays` (7 by default).
+  public var idempotencyKey: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -210,7 +224,7 @@ public nonisolated struct Okey_V1_RemoveDocumentResponse: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The request after the change.
+  /// Output only. The request after the change.
   public var renewal: Okey_V1_Renewal {
     get {_renewal ?? Okey_V1_Renewal()}
     set {_renewal = newValue}
@@ -233,14 +247,20 @@ public nonisolated struct Okey_V1_SetValidatorRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The request.
+  /// Required. The request.
   public var requestID: String = String()
 
-  /// The uid of the validator to name instead of the proposed N+1.
+  /// Required. The uid of the validator to name instead of the proposed N+1.
   public var validatorUid: String = String()
 
-  /// The version of the request the caller saw.
+  /// Required. The version of the request the caller saw (its `version`; versions start at 1). 0 is refused
+  /// with INVALID_ARGUMENT: a client that forgot the field would otherwise change blindly.
   public var expectedVersion: Int64 = 0
+
+  /// Optional. Makes a retry after a lost reply safe: the same key with the same arguments returns the first
+  /// result; with other arguments, FAILED_PRECONDITION (IDEMPOTENCY_KEY_REUSED). At most 128
+  /// characters; kept `retention.idempotencyKeyDays` (7 by default).
+  public var idempotencyKey: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -253,7 +273,7 @@ public nonisolated struct Okey_V1_SetValidatorResponse: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The request after the change, with the corrected routing.
+  /// Output only. The request after the change, with the corrected routing.
   public var renewal: Okey_V1_Renewal {
     get {_renewal ?? Okey_V1_Renewal()}
     set {_renewal = newValue}
@@ -276,13 +296,14 @@ public nonisolated struct Okey_V1_SubmitRenewalRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The request.
+  /// Required. The request.
   public var requestID: String = String()
 
-  /// The version of the request the caller saw.
+  /// Required. The version of the request the caller saw (its `version`; versions start at 1). 0 is refused
+  /// with INVALID_ARGUMENT: a client that forgot the field would otherwise change blindly.
   public var expectedVersion: Int64 = 0
 
-  /// Makes retries safe, as for StartRenewal. Optional.
+  /// Optional. Makes retries safe, as for StartRenewal (same key, same arguments: the first result).
   public var idempotencyKey: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -296,7 +317,7 @@ public nonisolated struct Okey_V1_SubmitRenewalResponse: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The request after submission.
+  /// Output only. The request after submission.
   public var renewal: Okey_V1_Renewal {
     get {_renewal ?? Okey_V1_Renewal()}
     set {_renewal = newValue}
@@ -306,7 +327,7 @@ public nonisolated struct Okey_V1_SubmitRenewalResponse: Sendable {
   /// Clears the value of `renewal`. Subsequent reads from it will return its default value.
   public mutating func clearRenewal() {self._renewal = nil}
 
-  /// True when the request was sent to its validator or validated automatically; false when it waits
+  /// Output only. True when the request was sent to its validator or validated automatically; false when it waits
   /// for documents (see renewal.missing_document_kinds).
   public var routed: Bool = false
 
@@ -323,14 +344,20 @@ public nonisolated struct Okey_V1_CancelRenewalRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The request.
+  /// Required. The request.
   public var requestID: String = String()
 
-  /// The version of the request the caller saw.
+  /// Required. The version of the request the caller saw (its `version`; versions start at 1). 0 is refused
+  /// with INVALID_ARGUMENT: a client that forgot the field would otherwise change blindly.
   public var expectedVersion: Int64 = 0
 
-  /// Why, optional, at most 2,000 characters.
+  /// Optional. Why, at most 2,000 characters.
   public var reason: String = String()
+
+  /// Optional. Makes a retry after a lost reply safe: the same key with the same arguments returns the first
+  /// result; with other arguments, FAILED_PRECONDITION (IDEMPOTENCY_KEY_REUSED). At most 128
+  /// characters; kept `retention.idempotencyKeyDays` (7 by default).
+  public var idempotencyKey: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -343,7 +370,7 @@ public nonisolated struct Okey_V1_CancelRenewalResponse: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The cancelled request.
+  /// Output only. The cancelled request.
   public var renewal: Okey_V1_Renewal {
     get {_renewal ?? Okey_V1_Renewal()}
     set {_renewal = newValue}
@@ -366,7 +393,7 @@ public nonisolated struct Okey_V1_GetRenewalRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The request.
+  /// Required. The request.
   public var requestID: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -380,7 +407,7 @@ public nonisolated struct Okey_V1_GetRenewalResponse: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The request with its history.
+  /// Output only. The request with its history.
   public var renewal: Okey_V1_Renewal {
     get {_renewal ?? Okey_V1_Renewal()}
     set {_renewal = newValue}
@@ -403,10 +430,10 @@ public nonisolated struct Okey_V1_ListMyRenewalsRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Maximum number of requests to return (default 20, at most 100).
+  /// Optional. Maximum number of requests to return (default 20, at most 100).
   public var pageSize: Int32 = 0
 
-  /// The next_page_token of the previous page; empty for the first.
+  /// Optional. The next_page_token of the previous page; empty for the first.
   public var pageToken: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -420,10 +447,10 @@ public nonisolated struct Okey_V1_ListMyRenewalsResponse: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The caller's requests, newest first.
+  /// Output only. The caller's requests, newest first.
   public var renewals: [Okey_V1_Renewal] = []
 
-  /// Token of the next page; empty on the last page.
+  /// Output only. Token of the next page; empty on the last page.
   public var nextPageToken: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -437,14 +464,20 @@ public nonisolated struct Okey_V1_ChooseMobilePlatformRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The request (a software key in AWAITING_ENROLMENT).
+  /// Required. The request (a software key in AWAITING_ENROLMENT).
   public var requestID: String = String()
 
-  /// The phone platform.
+  /// Required. The phone platform.
   public var platform: Okey_V1_MobilePlatform = .unspecified
 
-  /// The version of the request the caller saw.
+  /// Required. The version of the request the caller saw (its `version`; versions start at 1). 0 is refused
+  /// with INVALID_ARGUMENT: a client that forgot the field would otherwise change blindly.
   public var expectedVersion: Int64 = 0
+
+  /// Optional. Makes a retry after a lost reply safe: the same key with the same arguments returns the first
+  /// result; with other arguments, FAILED_PRECONDITION (IDEMPOTENCY_KEY_REUSED). At most 128
+  /// characters; kept `retention.idempotencyKeyDays` (7 by default).
+  public var idempotencyKey: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -457,7 +490,7 @@ public nonisolated struct Okey_V1_ChooseMobilePlatformResponse: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The request after the change.
+  /// Output only. The request after the change.
   public var renewal: Okey_V1_Renewal {
     get {_renewal ?? Okey_V1_Renewal()}
     set {_renewal = newValue}
@@ -467,7 +500,7 @@ public nonisolated struct Okey_V1_ChooseMobilePlatformResponse: Sendable {
   /// Clears the value of `renewal`. Subsequent reads from it will return its default value.
   public mutating func clearRenewal() {self._renewal = nil}
 
-  /// What to do next on that platform.
+  /// Output only. What to do next on that platform.
   public var instructions: Okey_V1_EnrolmentInstructions {
     get {_instructions ?? Okey_V1_EnrolmentInstructions()}
     set {_instructions = newValue}
@@ -502,7 +535,7 @@ public nonisolated struct Okey_V1_GetCharterResponse: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The current charter. NOT_FOUND when the DSI has published none yet.
+  /// Output only. The current charter. NOT_FOUND when the DSI has published none yet.
   public var charter: Okey_V1_Charter {
     get {_charter ?? Okey_V1_Charter()}
     set {_charter = newValue}
@@ -525,17 +558,23 @@ public nonisolated struct Okey_V1_SignCharterRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The request.
+  /// Required. The request.
   public var requestID: String = String()
 
-  /// The code printed at the bottom of the current charter.
+  /// Required. The code printed at the bottom of the current charter.
   public var charterCode: String = String()
 
-  /// The "I have read the charter" box; must be true.
+  /// Required. The "I have read the charter" box; must be true.
   public var acknowledged: Bool = false
 
-  /// The version of the request the caller saw.
+  /// Required. The version of the request the caller saw (its `version`; versions start at 1). 0 is refused
+  /// with INVALID_ARGUMENT: a client that forgot the field would otherwise change blindly.
   public var expectedVersion: Int64 = 0
+
+  /// Optional. Makes a retry after a lost reply safe: the same key with the same arguments returns the first
+  /// result; with other arguments, FAILED_PRECONDITION (IDEMPOTENCY_KEY_REUSED). At most 128
+  /// characters; kept `retention.idempotencyKeyDays` (7 by default).
+  public var idempotencyKey: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -548,7 +587,7 @@ public nonisolated struct Okey_V1_SignCharterResponse: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The request after the signature (AWAITING_DSI).
+  /// Output only. The request after the signature (AWAITING_DSI).
   public var renewal: Okey_V1_Renewal {
     get {_renewal ?? Okey_V1_Renewal()}
     set {_renewal = newValue}
@@ -571,7 +610,7 @@ public nonisolated struct Okey_V1_ListPickupSlotsRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The request (a hardware key ready for pickup).
+  /// Required. The request (a hardware key ready for pickup).
   public var requestID: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -585,7 +624,7 @@ public nonisolated struct Okey_V1_ListPickupSlotsResponse: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The place the DSI indicated.
+  /// Output only. The place the DSI indicated.
   public var place: Okey_V1_PickupPlace {
     get {_place ?? Okey_V1_PickupPlace()}
     set {_place = newValue}
@@ -595,7 +634,7 @@ public nonisolated struct Okey_V1_ListPickupSlotsResponse: Sendable {
   /// Clears the value of `place`. Subsequent reads from it will return its default value.
   public mutating func clearPlace() {self._place = nil}
 
-  /// Future slots of that place with room left, earliest first.
+  /// Output only. Future slots of that place with room left, earliest first.
   public var slots: [Okey_V1_PickupSlot] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -611,14 +650,20 @@ public nonisolated struct Okey_V1_BookPickupRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The request.
+  /// Required. The request.
   public var requestID: String = String()
 
-  /// The slot to book (from ListPickupSlots).
+  /// Required. The slot to book (from ListPickupSlots).
   public var slotID: String = String()
 
-  /// The version of the request the caller saw.
+  /// Required. The version of the request the caller saw (its `version`; versions start at 1). 0 is refused
+  /// with INVALID_ARGUMENT: a client that forgot the field would otherwise change blindly.
   public var expectedVersion: Int64 = 0
+
+  /// Optional. Makes a retry after a lost reply safe: the same key with the same arguments returns the first
+  /// result; with other arguments, FAILED_PRECONDITION (IDEMPOTENCY_KEY_REUSED). At most 128
+  /// characters; kept `retention.idempotencyKeyDays` (7 by default).
+  public var idempotencyKey: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -631,7 +676,7 @@ public nonisolated struct Okey_V1_BookPickupResponse: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The request with its appointment (PICKUP_BOOKED).
+  /// Output only. The request with its appointment (PICKUP_BOOKED).
   public var renewal: Okey_V1_Renewal {
     get {_renewal ?? Okey_V1_Renewal()}
     set {_renewal = newValue}
@@ -654,7 +699,7 @@ public nonisolated struct Okey_V1_WatchRenewalRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The request to follow.
+  /// Required. The request to follow.
   public var requestID: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -668,7 +713,7 @@ public nonisolated struct Okey_V1_WatchRenewalResponse: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The request as it is now (without history).
+  /// Output only. The request as it is now (without history).
   public var renewal: Okey_V1_Renewal {
     get {_renewal ?? Okey_V1_Renewal()}
     set {_renewal = newValue}
@@ -678,7 +723,7 @@ public nonisolated struct Okey_V1_WatchRenewalResponse: Sendable {
   /// Clears the value of `renewal`. Subsequent reads from it will return its default value.
   public mutating func clearRenewal() {self._renewal = nil}
 
-  /// When this state was reached.
+  /// Output only. When this state was reached.
   public var changedAt: SwiftProtobuf.Google_Protobuf_Timestamp {
     get {_changedAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
     set {_changedAt = newValue}
@@ -860,7 +905,7 @@ nonisolated extension Okey_V1_StartRenewalResponse: SwiftProtobuf.Message, Swift
 
 nonisolated extension Okey_V1_AddDocumentRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".AddDocumentRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}filename\0\u{3}media_type\0\u{1}content\0\u{1}kind\0\u{3}expected_version\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}filename\0\u{3}media_type\0\u{1}content\0\u{1}kind\0\u{3}expected_version\0\u{3}idempotency_key\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -874,6 +919,7 @@ nonisolated extension Okey_V1_AddDocumentRequest: SwiftProtobuf.Message, SwiftPr
       case 4: try { try decoder.decodeSingularBytesField(value: &self.content) }()
       case 5: try { try decoder.decodeSingularStringField(value: &self.kind) }()
       case 6: try { try decoder.decodeSingularInt64Field(value: &self.expectedVersion) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
       default: break
       }
     }
@@ -898,6 +944,9 @@ nonisolated extension Okey_V1_AddDocumentRequest: SwiftProtobuf.Message, SwiftPr
     if self.expectedVersion != 0 {
       try visitor.visitSingularInt64Field(value: self.expectedVersion, fieldNumber: 6)
     }
+    if !self.idempotencyKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -908,6 +957,7 @@ nonisolated extension Okey_V1_AddDocumentRequest: SwiftProtobuf.Message, SwiftPr
     if lhs.content != rhs.content {return false}
     if lhs.kind != rhs.kind {return false}
     if lhs.expectedVersion != rhs.expectedVersion {return false}
+    if lhs.idempotencyKey != rhs.idempotencyKey {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -954,7 +1004,7 @@ nonisolated extension Okey_V1_AddDocumentResponse: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Okey_V1_RemoveDocumentRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RemoveDocumentRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}document_id\0\u{3}expected_version\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}document_id\0\u{3}expected_version\0\u{3}idempotency_key\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -965,6 +1015,7 @@ nonisolated extension Okey_V1_RemoveDocumentRequest: SwiftProtobuf.Message, Swif
       case 1: try { try decoder.decodeSingularStringField(value: &self.requestID) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.documentID) }()
       case 3: try { try decoder.decodeSingularInt64Field(value: &self.expectedVersion) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
       default: break
       }
     }
@@ -980,6 +1031,9 @@ nonisolated extension Okey_V1_RemoveDocumentRequest: SwiftProtobuf.Message, Swif
     if self.expectedVersion != 0 {
       try visitor.visitSingularInt64Field(value: self.expectedVersion, fieldNumber: 3)
     }
+    if !self.idempotencyKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -987,6 +1041,7 @@ nonisolated extension Okey_V1_RemoveDocumentRequest: SwiftProtobuf.Message, Swif
     if lhs.requestID != rhs.requestID {return false}
     if lhs.documentID != rhs.documentID {return false}
     if lhs.expectedVersion != rhs.expectedVersion {return false}
+    if lhs.idempotencyKey != rhs.idempotencyKey {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1028,7 +1083,7 @@ nonisolated extension Okey_V1_RemoveDocumentResponse: SwiftProtobuf.Message, Swi
 
 nonisolated extension Okey_V1_SetValidatorRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".SetValidatorRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}validator_uid\0\u{3}expected_version\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}validator_uid\0\u{3}expected_version\0\u{3}idempotency_key\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1039,6 +1094,7 @@ nonisolated extension Okey_V1_SetValidatorRequest: SwiftProtobuf.Message, SwiftP
       case 1: try { try decoder.decodeSingularStringField(value: &self.requestID) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.validatorUid) }()
       case 3: try { try decoder.decodeSingularInt64Field(value: &self.expectedVersion) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
       default: break
       }
     }
@@ -1054,6 +1110,9 @@ nonisolated extension Okey_V1_SetValidatorRequest: SwiftProtobuf.Message, SwiftP
     if self.expectedVersion != 0 {
       try visitor.visitSingularInt64Field(value: self.expectedVersion, fieldNumber: 3)
     }
+    if !self.idempotencyKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1061,6 +1120,7 @@ nonisolated extension Okey_V1_SetValidatorRequest: SwiftProtobuf.Message, SwiftP
     if lhs.requestID != rhs.requestID {return false}
     if lhs.validatorUid != rhs.validatorUid {return false}
     if lhs.expectedVersion != rhs.expectedVersion {return false}
+    if lhs.idempotencyKey != rhs.idempotencyKey {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1181,7 +1241,7 @@ nonisolated extension Okey_V1_SubmitRenewalResponse: SwiftProtobuf.Message, Swif
 
 nonisolated extension Okey_V1_CancelRenewalRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CancelRenewalRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}expected_version\0\u{1}reason\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}expected_version\0\u{1}reason\0\u{3}idempotency_key\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1192,6 +1252,7 @@ nonisolated extension Okey_V1_CancelRenewalRequest: SwiftProtobuf.Message, Swift
       case 1: try { try decoder.decodeSingularStringField(value: &self.requestID) }()
       case 2: try { try decoder.decodeSingularInt64Field(value: &self.expectedVersion) }()
       case 3: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
       default: break
       }
     }
@@ -1207,6 +1268,9 @@ nonisolated extension Okey_V1_CancelRenewalRequest: SwiftProtobuf.Message, Swift
     if !self.reason.isEmpty {
       try visitor.visitSingularStringField(value: self.reason, fieldNumber: 3)
     }
+    if !self.idempotencyKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1214,6 +1278,7 @@ nonisolated extension Okey_V1_CancelRenewalRequest: SwiftProtobuf.Message, Swift
     if lhs.requestID != rhs.requestID {return false}
     if lhs.expectedVersion != rhs.expectedVersion {return false}
     if lhs.reason != rhs.reason {return false}
+    if lhs.idempotencyKey != rhs.idempotencyKey {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1389,7 +1454,7 @@ nonisolated extension Okey_V1_ListMyRenewalsResponse: SwiftProtobuf.Message, Swi
 
 nonisolated extension Okey_V1_ChooseMobilePlatformRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ChooseMobilePlatformRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}platform\0\u{3}expected_version\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}platform\0\u{3}expected_version\0\u{3}idempotency_key\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1400,6 +1465,7 @@ nonisolated extension Okey_V1_ChooseMobilePlatformRequest: SwiftProtobuf.Message
       case 1: try { try decoder.decodeSingularStringField(value: &self.requestID) }()
       case 2: try { try decoder.decodeSingularEnumField(value: &self.platform) }()
       case 3: try { try decoder.decodeSingularInt64Field(value: &self.expectedVersion) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
       default: break
       }
     }
@@ -1415,6 +1481,9 @@ nonisolated extension Okey_V1_ChooseMobilePlatformRequest: SwiftProtobuf.Message
     if self.expectedVersion != 0 {
       try visitor.visitSingularInt64Field(value: self.expectedVersion, fieldNumber: 3)
     }
+    if !self.idempotencyKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1422,6 +1491,7 @@ nonisolated extension Okey_V1_ChooseMobilePlatformRequest: SwiftProtobuf.Message
     if lhs.requestID != rhs.requestID {return false}
     if lhs.platform != rhs.platform {return false}
     if lhs.expectedVersion != rhs.expectedVersion {return false}
+    if lhs.idempotencyKey != rhs.idempotencyKey {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1521,7 +1591,7 @@ nonisolated extension Okey_V1_GetCharterResponse: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Okey_V1_SignCharterRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".SignCharterRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}charter_code\0\u{1}acknowledged\0\u{3}expected_version\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}charter_code\0\u{1}acknowledged\0\u{3}expected_version\0\u{3}idempotency_key\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1533,6 +1603,7 @@ nonisolated extension Okey_V1_SignCharterRequest: SwiftProtobuf.Message, SwiftPr
       case 2: try { try decoder.decodeSingularStringField(value: &self.charterCode) }()
       case 3: try { try decoder.decodeSingularBoolField(value: &self.acknowledged) }()
       case 4: try { try decoder.decodeSingularInt64Field(value: &self.expectedVersion) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
       default: break
       }
     }
@@ -1551,6 +1622,9 @@ nonisolated extension Okey_V1_SignCharterRequest: SwiftProtobuf.Message, SwiftPr
     if self.expectedVersion != 0 {
       try visitor.visitSingularInt64Field(value: self.expectedVersion, fieldNumber: 4)
     }
+    if !self.idempotencyKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1559,6 +1633,7 @@ nonisolated extension Okey_V1_SignCharterRequest: SwiftProtobuf.Message, SwiftPr
     if lhs.charterCode != rhs.charterCode {return false}
     if lhs.acknowledged != rhs.acknowledged {return false}
     if lhs.expectedVersion != rhs.expectedVersion {return false}
+    if lhs.idempotencyKey != rhs.idempotencyKey {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1669,7 +1744,7 @@ nonisolated extension Okey_V1_ListPickupSlotsResponse: SwiftProtobuf.Message, Sw
 
 nonisolated extension Okey_V1_BookPickupRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".BookPickupRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}slot_id\0\u{3}expected_version\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}slot_id\0\u{3}expected_version\0\u{3}idempotency_key\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1680,6 +1755,7 @@ nonisolated extension Okey_V1_BookPickupRequest: SwiftProtobuf.Message, SwiftPro
       case 1: try { try decoder.decodeSingularStringField(value: &self.requestID) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.slotID) }()
       case 3: try { try decoder.decodeSingularInt64Field(value: &self.expectedVersion) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
       default: break
       }
     }
@@ -1695,6 +1771,9 @@ nonisolated extension Okey_V1_BookPickupRequest: SwiftProtobuf.Message, SwiftPro
     if self.expectedVersion != 0 {
       try visitor.visitSingularInt64Field(value: self.expectedVersion, fieldNumber: 3)
     }
+    if !self.idempotencyKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1702,6 +1781,7 @@ nonisolated extension Okey_V1_BookPickupRequest: SwiftProtobuf.Message, SwiftPro
     if lhs.requestID != rhs.requestID {return false}
     if lhs.slotID != rhs.slotID {return false}
     if lhs.expectedVersion != rhs.expectedVersion {return false}
+    if lhs.idempotencyKey != rhs.idempotencyKey {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -38,9 +38,9 @@ public enum Okey_V1_SupportService: Sendable {
         /// Namespace for "GetRenewal" metadata.
         public enum GetRenewal: Sendable {
             /// Request type for "GetRenewal".
-            public typealias Input = Okey_V1_GetRenewalRequest
+            public typealias Input = Okey_V1_SupportServiceGetRenewalRequest
             /// Response type for "GetRenewal".
-            public typealias Output = Okey_V1_GetRenewalResponse
+            public typealias Output = Okey_V1_SupportServiceGetRenewalResponse
             /// Descriptor for "GetRenewal".
             public static let descriptor = GRPCCore.MethodDescriptor(
                 service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "okey.v1.SupportService"),
@@ -191,16 +191,16 @@ extension Okey_V1_SupportService {
         /// > Returns any request with its history.
         ///
         /// - Parameters:
-        ///   - request: A streaming request of `Okey_V1_GetRenewalRequest` messages.
+        ///   - request: A streaming request of `Okey_V1_SupportServiceGetRenewalRequest` messages.
         ///   - context: Context providing information about the RPC.
         /// - Throws: Any error which occurred during the processing of the request. Thrown errors
         ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
         ///     to an internal error.
-        /// - Returns: A streaming response of `Okey_V1_GetRenewalResponse` messages.
+        /// - Returns: A streaming response of `Okey_V1_SupportServiceGetRenewalResponse` messages.
         func getRenewal(
-            request: GRPCCore.StreamingServerRequest<Okey_V1_GetRenewalRequest>,
+            request: GRPCCore.StreamingServerRequest<Okey_V1_SupportServiceGetRenewalRequest>,
             context: GRPCCore.ServerContext
-        ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_GetRenewalResponse>
+        ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_SupportServiceGetRenewalResponse>
 
         /// Handle the "ResolveRouting" method.
         ///
@@ -349,16 +349,16 @@ extension Okey_V1_SupportService {
         /// > Returns any request with its history.
         ///
         /// - Parameters:
-        ///   - request: A request containing a single `Okey_V1_GetRenewalRequest` message.
+        ///   - request: A request containing a single `Okey_V1_SupportServiceGetRenewalRequest` message.
         ///   - context: Context providing information about the RPC.
         /// - Throws: Any error which occurred during the processing of the request. Thrown errors
         ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
         ///     to an internal error.
-        /// - Returns: A response containing a single `Okey_V1_GetRenewalResponse` message.
+        /// - Returns: A response containing a single `Okey_V1_SupportServiceGetRenewalResponse` message.
         func getRenewal(
-            request: GRPCCore.ServerRequest<Okey_V1_GetRenewalRequest>,
+            request: GRPCCore.ServerRequest<Okey_V1_SupportServiceGetRenewalRequest>,
             context: GRPCCore.ServerContext
-        ) async throws -> GRPCCore.ServerResponse<Okey_V1_GetRenewalResponse>
+        ) async throws -> GRPCCore.ServerResponse<Okey_V1_SupportServiceGetRenewalResponse>
 
         /// Handle the "ResolveRouting" method.
         ///
@@ -505,16 +505,16 @@ extension Okey_V1_SupportService {
         /// > Returns any request with its history.
         ///
         /// - Parameters:
-        ///   - request: A `Okey_V1_GetRenewalRequest` message.
+        ///   - request: A `Okey_V1_SupportServiceGetRenewalRequest` message.
         ///   - context: Context providing information about the RPC.
         /// - Throws: Any error which occurred during the processing of the request. Thrown errors
         ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
         ///     to an internal error.
-        /// - Returns: A `Okey_V1_GetRenewalResponse` to respond with.
+        /// - Returns: A `Okey_V1_SupportServiceGetRenewalResponse` to respond with.
         func getRenewal(
-            request: Okey_V1_GetRenewalRequest,
+            request: Okey_V1_SupportServiceGetRenewalRequest,
             context: GRPCCore.ServerContext
-        ) async throws -> Okey_V1_GetRenewalResponse
+        ) async throws -> Okey_V1_SupportServiceGetRenewalResponse
 
         /// Handle the "ResolveRouting" method.
         ///
@@ -644,8 +644,8 @@ extension Okey_V1_SupportService.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: Okey_V1_SupportService.Method.GetRenewal.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Okey_V1_GetRenewalRequest>(),
-            serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_GetRenewalResponse>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Okey_V1_SupportServiceGetRenewalRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_SupportServiceGetRenewalResponse>(),
             handler: { request, context in
                 try await self.getRenewal(
                     request: request,
@@ -737,9 +737,9 @@ extension Okey_V1_SupportService.ServiceProtocol {
     }
 
     public func getRenewal(
-        request: GRPCCore.StreamingServerRequest<Okey_V1_GetRenewalRequest>,
+        request: GRPCCore.StreamingServerRequest<Okey_V1_SupportServiceGetRenewalRequest>,
         context: GRPCCore.ServerContext
-    ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_GetRenewalResponse> {
+    ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_SupportServiceGetRenewalResponse> {
         let response = try await self.getRenewal(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
@@ -831,10 +831,10 @@ extension Okey_V1_SupportService.SimpleServiceProtocol {
     }
 
     public func getRenewal(
-        request: GRPCCore.ServerRequest<Okey_V1_GetRenewalRequest>,
+        request: GRPCCore.ServerRequest<Okey_V1_SupportServiceGetRenewalRequest>,
         context: GRPCCore.ServerContext
-    ) async throws -> GRPCCore.ServerResponse<Okey_V1_GetRenewalResponse> {
-        return GRPCCore.ServerResponse<Okey_V1_GetRenewalResponse>(
+    ) async throws -> GRPCCore.ServerResponse<Okey_V1_SupportServiceGetRenewalResponse> {
+        return GRPCCore.ServerResponse<Okey_V1_SupportServiceGetRenewalResponse>(
             message: try await self.getRenewal(
                 request: request.message,
                 context: context
@@ -965,20 +965,20 @@ extension Okey_V1_SupportService {
         /// > Returns any request with its history.
         ///
         /// - Parameters:
-        ///   - request: A request containing a single `Okey_V1_GetRenewalRequest` message.
-        ///   - serializer: A serializer for `Okey_V1_GetRenewalRequest` messages.
-        ///   - deserializer: A deserializer for `Okey_V1_GetRenewalResponse` messages.
+        ///   - request: A request containing a single `Okey_V1_SupportServiceGetRenewalRequest` message.
+        ///   - serializer: A serializer for `Okey_V1_SupportServiceGetRenewalRequest` messages.
+        ///   - deserializer: A deserializer for `Okey_V1_SupportServiceGetRenewalResponse` messages.
         ///   - options: Options to apply to this RPC.
         ///   - handleResponse: A closure which handles the response and returns its result to
         ///       the caller. Returning from the closure will cancel the RPC if it hasn't
         ///       already finished.
         /// - Returns: The result of `handleResponse`.
         func getRenewal<Result>(
-            request: GRPCCore.ClientRequest<Okey_V1_GetRenewalRequest>,
-            serializer: some GRPCCore.MessageSerializer<Okey_V1_GetRenewalRequest>,
-            deserializer: some GRPCCore.MessageDeserializer<Okey_V1_GetRenewalResponse>,
+            request: GRPCCore.ClientRequest<Okey_V1_SupportServiceGetRenewalRequest>,
+            serializer: some GRPCCore.MessageSerializer<Okey_V1_SupportServiceGetRenewalRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Okey_V1_SupportServiceGetRenewalResponse>,
             options: GRPCCore.CallOptions,
-            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_GetRenewalResponse>) async throws -> Result
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_SupportServiceGetRenewalResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
 
         /// Call the "ResolveRouting" method.
@@ -1182,20 +1182,20 @@ extension Okey_V1_SupportService {
         /// > Returns any request with its history.
         ///
         /// - Parameters:
-        ///   - request: A request containing a single `Okey_V1_GetRenewalRequest` message.
-        ///   - serializer: A serializer for `Okey_V1_GetRenewalRequest` messages.
-        ///   - deserializer: A deserializer for `Okey_V1_GetRenewalResponse` messages.
+        ///   - request: A request containing a single `Okey_V1_SupportServiceGetRenewalRequest` message.
+        ///   - serializer: A serializer for `Okey_V1_SupportServiceGetRenewalRequest` messages.
+        ///   - deserializer: A deserializer for `Okey_V1_SupportServiceGetRenewalResponse` messages.
         ///   - options: Options to apply to this RPC.
         ///   - handleResponse: A closure which handles the response and returns its result to
         ///       the caller. Returning from the closure will cancel the RPC if it hasn't
         ///       already finished.
         /// - Returns: The result of `handleResponse`.
         public func getRenewal<Result>(
-            request: GRPCCore.ClientRequest<Okey_V1_GetRenewalRequest>,
-            serializer: some GRPCCore.MessageSerializer<Okey_V1_GetRenewalRequest>,
-            deserializer: some GRPCCore.MessageDeserializer<Okey_V1_GetRenewalResponse>,
+            request: GRPCCore.ClientRequest<Okey_V1_SupportServiceGetRenewalRequest>,
+            serializer: some GRPCCore.MessageSerializer<Okey_V1_SupportServiceGetRenewalRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Okey_V1_SupportServiceGetRenewalResponse>,
             options: GRPCCore.CallOptions = .defaults,
-            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_GetRenewalResponse>) async throws -> Result = { response in
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_SupportServiceGetRenewalResponse>) async throws -> Result = { response in
                 try response.message
             }
         ) async throws -> Result where Result: Sendable {
@@ -1455,23 +1455,23 @@ extension Okey_V1_SupportService.ClientProtocol {
     /// > Returns any request with its history.
     ///
     /// - Parameters:
-    ///   - request: A request containing a single `Okey_V1_GetRenewalRequest` message.
+    ///   - request: A request containing a single `Okey_V1_SupportServiceGetRenewalRequest` message.
     ///   - options: Options to apply to this RPC.
     ///   - handleResponse: A closure which handles the response and returns its result to
     ///       the caller. Returning from the closure will cancel the RPC if it hasn't
     ///       already finished.
     /// - Returns: The result of `handleResponse`.
     public func getRenewal<Result>(
-        request: GRPCCore.ClientRequest<Okey_V1_GetRenewalRequest>,
+        request: GRPCCore.ClientRequest<Okey_V1_SupportServiceGetRenewalRequest>,
         options: GRPCCore.CallOptions = .defaults,
-        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_GetRenewalResponse>) async throws -> Result = { response in
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_SupportServiceGetRenewalResponse>) async throws -> Result = { response in
             try response.message
         }
     ) async throws -> Result where Result: Sendable {
         try await self.getRenewal(
             request: request,
-            serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_GetRenewalRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Okey_V1_GetRenewalResponse>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_SupportServiceGetRenewalRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Okey_V1_SupportServiceGetRenewalResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -1704,14 +1704,14 @@ extension Okey_V1_SupportService.ClientProtocol {
     ///       already finished.
     /// - Returns: The result of `handleResponse`.
     public func getRenewal<Result>(
-        _ message: Okey_V1_GetRenewalRequest,
+        _ message: Okey_V1_SupportServiceGetRenewalRequest,
         metadata: GRPCCore.Metadata = [:],
         options: GRPCCore.CallOptions = .defaults,
-        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_GetRenewalResponse>) async throws -> Result = { response in
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_SupportServiceGetRenewalResponse>) async throws -> Result = { response in
             try response.message
         }
     ) async throws -> Result where Result: Sendable {
-        let request = GRPCCore.ClientRequest<Okey_V1_GetRenewalRequest>(
+        let request = GRPCCore.ClientRequest<Okey_V1_SupportServiceGetRenewalRequest>(
             message: message,
             metadata: metadata
         )

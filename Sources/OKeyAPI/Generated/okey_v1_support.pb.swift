@@ -22,25 +22,151 @@ fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobu
   typealias Version = _2
 }
 
+/// What is wrong with the audit trail.
+public nonisolated enum Okey_V1_AuditProblemKind: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+
+  /// Not set.
+  case unspecified // = 0
+
+  /// An event or its signature does not match what was written.
+  case altered // = 1
+
+  /// An event was added outside OKEY.
+  case inserted // = 2
+
+  /// Events are missing.
+  case removed // = 3
+
+  /// The chain ends before an exported head.
+  case truncated // = 4
+
+  /// No events while requests exist.
+  case emptied // = 5
+
+  /// A request's stored state is not the one its last event recorded.
+  case stateMismatch // = 6
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .altered
+    case 2: self = .inserted
+    case 3: self = .removed
+    case 4: self = .truncated
+    case 5: self = .emptied
+    case 6: self = .stateMismatch
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .altered: return 1
+    case .inserted: return 2
+    case .removed: return 3
+    case .truncated: return 4
+    case .emptied: return 5
+    case .stateMismatch: return 6
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Okey_V1_AuditProblemKind] = [
+    .unspecified,
+    .altered,
+    .inserted,
+    .removed,
+    .truncated,
+    .emptied,
+    .stateMismatch,
+  ]
+
+}
+
+/// Where a notification message stands in its delivery.
+public nonisolated enum Okey_V1_OutboxState: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+
+  /// Not set.
+  case unspecified // = 0
+
+  /// Waiting for its (next) attempt.
+  case pending // = 1
+
+  /// Claimed by the delivery loop, being handed to sendmail.
+  case sending // = 2
+
+  /// Handed to sendmail.
+  case sent // = 3
+
+  /// Given up after the maximum attempts, or undeliverable (a dead letter).
+  case dead // = 4
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .pending
+    case 2: self = .sending
+    case 3: self = .sent
+    case 4: self = .dead
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .pending: return 1
+    case .sending: return 2
+    case .sent: return 3
+    case .dead: return 4
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Okey_V1_OutboxState] = [
+    .unspecified,
+    .pending,
+    .sending,
+    .sent,
+    .dead,
+  ]
+
+}
+
 /// SearchRenewals input. Filters combine with AND; empty filters match everything.
 public nonisolated struct Okey_V1_SearchRenewalsRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Only this agent's requests.
+  /// Optional. Only this agent's requests.
   public var agentUid: String = String()
 
-  /// Only these statuses.
+  /// Optional. Only these statuses.
   public var statuses: [Okey_V1_RenewalStatus] = []
 
-  /// Only this key type.
+  /// Optional. Only this key type.
   public var keyType: Okey_V1_KeyType = .unspecified
 
-  /// Only requests whose routing names this uid as N+1 or N+2.
+  /// Optional. Only requests whose routing names this uid as N+1 or N+2.
   public var approverUid: String = String()
 
-  /// Only requests started at or after this time.
+  /// Optional. Only requests started at or after this time.
   public var createdAfter: SwiftProtobuf.Google_Protobuf_Timestamp {
     get {_createdAfter ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
     set {_createdAfter = newValue}
@@ -50,7 +176,7 @@ public nonisolated struct Okey_V1_SearchRenewalsRequest: Sendable {
   /// Clears the value of `createdAfter`. Subsequent reads from it will return its default value.
   public mutating func clearCreatedAfter() {self._createdAfter = nil}
 
-  /// Only requests started before this time.
+  /// Optional. Only requests started before this time.
   public var createdBefore: SwiftProtobuf.Google_Protobuf_Timestamp {
     get {_createdBefore ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
     set {_createdBefore = newValue}
@@ -60,10 +186,10 @@ public nonisolated struct Okey_V1_SearchRenewalsRequest: Sendable {
   /// Clears the value of `createdBefore`. Subsequent reads from it will return its default value.
   public mutating func clearCreatedBefore() {self._createdBefore = nil}
 
-  /// Maximum number of requests to return (default 20, at most 100).
+  /// Optional. Maximum number of requests to return (default 20, at most 100).
   public var pageSize: Int32 = 0
 
-  /// The next_page_token of the previous page; empty for the first.
+  /// Optional. The next_page_token of the previous page; empty for the first.
   public var pageToken: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -80,15 +206,52 @@ public nonisolated struct Okey_V1_SearchRenewalsResponse: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Matching requests, newest first.
+  /// Output only. Matching requests, newest first.
   public var renewals: [Okey_V1_Renewal] = []
 
-  /// Token of the next page; empty on the last page.
+  /// Output only. Token of the next page; empty on the last page.
   public var nextPageToken: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+}
+
+/// SupportService.GetRenewal input (the same fields as RenewalService's GetRenewalRequest).
+public nonisolated struct Okey_V1_SupportServiceGetRenewalRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Required. The request.
+  public var requestID: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// SupportService.GetRenewal result.
+public nonisolated struct Okey_V1_SupportServiceGetRenewalResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Output only. The request with its history.
+  public var renewal: Okey_V1_Renewal {
+    get {_renewal ?? Okey_V1_Renewal()}
+    set {_renewal = newValue}
+  }
+  /// Returns true if `renewal` has been explicitly set.
+  public var hasRenewal: Bool {self._renewal != nil}
+  /// Clears the value of `renewal`. Subsequent reads from it will return its default value.
+  public mutating func clearRenewal() {self._renewal = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _renewal: Okey_V1_Renewal? = nil
 }
 
 /// ResolveRouting input.
@@ -97,7 +260,7 @@ public nonisolated struct Okey_V1_ResolveRoutingRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The person's uid.
+  /// Required. The person's uid.
   public var uid: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -111,7 +274,7 @@ public nonisolated struct Okey_V1_ResolveRoutingResponse: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The routing as the directory gives it now.
+  /// Output only. The routing as the directory gives it now.
   public var routing: Okey_V1_Routing {
     get {_routing ?? Okey_V1_Routing()}
     set {_routing = newValue}
@@ -134,8 +297,14 @@ public nonisolated struct Okey_V1_ListKeysRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The person's uid.
+  /// Required. The person's uid.
   public var uid: String = String()
+
+  /// Optional. Maximum number of keys to return (default 50, at most 500).
+  public var pageSize: Int32 = 0
+
+  /// Optional. The next_page_token of the previous page; empty for the first.
+  public var pageToken: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -148,8 +317,11 @@ public nonisolated struct Okey_V1_ListKeysResponse: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The person's keys, newest first.
+  /// Output only. The person's keys, newest first.
   public var keys: [Okey_V1_Key] = []
+
+  /// Output only. Token of the next page; empty on the last page.
+  public var nextPageToken: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -162,11 +334,11 @@ public nonisolated struct Okey_V1_VerifyAuditTrailRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Optional: a head exported earlier (GetAuditHead, `okey audit head`). The chain must still hold
+  /// Optional. A head exported earlier (GetAuditHead, `okey audit head`). The chain must still hold
   /// that event with that hash; a shorter chain is reported TRUNCATED. 0 for none.
   public var expectedHeadSequence: Int64 = 0
 
-  /// The hash of that event (lower-case hex), with expected_head_sequence.
+  /// Optional. The hash of that event (lower-case hex), with expected_head_sequence.
   public var expectedHeadHash: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -180,19 +352,22 @@ public nonisolated struct Okey_V1_AuditProblem: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Sequence number of the event where the chain breaks (0 when it concerns no event).
+  /// Output only. Sequence number of the event where the chain breaks (0 when it concerns no event).
   public var sequence: Int64 = 0
 
-  /// What is wrong: ALTERED (an event or its signature does not match), INSERTED, REMOVED (events
-  /// missing), TRUNCATED (the chain ends before an exported head), EMPTIED (no events while requests
-  /// exist), STATE_MISMATCH (a request's stored state is not the one its last event recorded).
+  /// Output only. Deprecated: use problem_kind (the same names as text, filled for a release).
+  ///
+  /// NOTE: This field was marked as deprecated in the .proto file.
   public var kind: String = String()
 
-  /// For people.
+  /// Output only. For people.
   public var message: String = String()
 
-  /// The request concerned, for STATE_MISMATCH; empty otherwise.
+  /// Output only. The request concerned, for STATE_MISMATCH; empty otherwise.
   public var requestID: String = String()
+
+  /// Output only. What is wrong.
+  public var problemKind: Okey_V1_AuditProblemKind = .unspecified
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -205,19 +380,19 @@ public nonisolated struct Okey_V1_VerifyAuditTrailResponse: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// True when the whole chain verifies.
+  /// Output only. True when the whole chain verifies.
   public var intact: Bool = false
 
-  /// Number of events checked.
+  /// Output only. Number of events checked.
   public var eventsChecked: Int64 = 0
 
-  /// Breaks found; empty when intact.
+  /// Output only. Breaks found; empty when intact.
   public var problems: [Okey_V1_AuditProblem] = []
 
-  /// True when events are signed with okeyd's audit key (HMAC-SHA-256) and the signatures were checked.
+  /// Output only. True when events are signed with okeyd's audit key (HMAC-SHA-256) and the signatures were checked.
   public var keyed: Bool = false
 
-  /// Requests whose stored state was compared with their last event.
+  /// Output only. Requests whose stored state was compared with their last event.
   public var requestsChecked: Int64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -242,13 +417,13 @@ public nonisolated struct Okey_V1_GetAuditHeadResponse: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Sequence number of the last event (0 for an empty chain).
+  /// Output only. Sequence number of the last event (0 for an empty chain).
   public var sequence: Int64 = 0
 
-  /// Its hash (lower-case hex).
+  /// Output only. Its hash (lower-case hex).
   public var hash: String = String()
 
-  /// When it was written.
+  /// Output only. When it was written.
   public var at: SwiftProtobuf.Google_Protobuf_Timestamp {
     get {_at ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
     set {_at = newValue}
@@ -282,10 +457,10 @@ public nonisolated struct Okey_V1_StatusCount: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The status.
+  /// Output only. The status.
   public var status: Okey_V1_RenewalStatus = .unspecified
 
-  /// How many requests are in it.
+  /// Output only. How many requests are in it.
   public var count: Int64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -299,28 +474,28 @@ public nonisolated struct Okey_V1_StatsResponse: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Requests per status (statuses with none are omitted).
+  /// Output only. Requests per status (statuses with none are omitted).
   public var renewalsByStatus: [Okey_V1_StatusCount] = []
 
-  /// Directory cache hits since start.
+  /// Output only. Directory cache hits since start.
   public var directoryCacheHits: Int64 = 0
 
-  /// Directory cache misses since start.
+  /// Output only. Directory cache misses since start.
   public var directoryCacheMisses: Int64 = 0
 
-  /// Outbox messages waiting to be sent.
+  /// Output only. Outbox messages waiting to be sent.
   public var outboxPending: Int64 = 0
 
-  /// Outbox messages given up after the maximum attempts.
+  /// Output only. Outbox messages given up after the maximum attempts.
   public var outboxDead: Int64 = 0
 
-  /// Each table of the store with its rows and bytes (indexes included).
+  /// Output only. Each table of the store with its rows and bytes (indexes included).
   public var tables: [Okey_V1_TableSize] = []
 
-  /// The database file, in bytes.
+  /// Output only. The database file, in bytes.
   public var databaseBytes: Int64 = 0
 
-  /// Its write-ahead log, in bytes.
+  /// Output only. Its write-ahead log, in bytes.
   public var walBytes: Int64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -334,13 +509,13 @@ public nonisolated struct Okey_V1_TableSize: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The table.
+  /// Output only. The table.
   public var name: String = String()
 
-  /// Its rows.
+  /// Output only. Its rows.
   public var rows: Int64 = 0
 
-  /// Bytes of its pages and of its indexes' pages.
+  /// Output only. Bytes of its pages and of its indexes' pages.
   public var bytes: Int64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -354,11 +529,25 @@ public nonisolated struct Okey_V1_ListOutboxRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// PENDING, SENDING, SENT or DEAD; empty for DEAD (messages given up after the maximum attempts).
+  /// Optional. Deprecated: use delivery_state. PENDING, SENDING, SENT or DEAD; read only when delivery_state
+  /// is unset; empty for DEAD.
+  ///
+  /// NOTE: This field was marked as deprecated in the .proto file.
   public var state: String = String()
 
-  /// Maximum number of messages (default 50, at most 500).
+  /// Optional. Deprecated: use page_size. Read only when page_size is 0.
+  ///
+  /// NOTE: This field was marked as deprecated in the .proto file.
   public var limit: Int32 = 0
+
+  /// Optional. The delivery state to list; unset for DEAD (messages given up after the maximum attempts).
+  public var deliveryState: Okey_V1_OutboxState = .unspecified
+
+  /// Optional. Maximum number of messages to return (default 50, at most 500).
+  public var pageSize: Int32 = 0
+
+  /// Optional. The next_page_token of the previous page; empty for the first.
+  public var pageToken: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -371,34 +560,36 @@ public nonisolated struct Okey_V1_OutboxMessage: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Row id.
+  /// Output only. Row id.
   public var id: Int64 = 0
 
-  /// The request it is about.
+  /// Output only. The request it is about.
   public var requestID: String = String()
 
-  /// What it says, e.g. VALIDATOR_ROUTED, AGENT_APPROVED, N2_ESCALATION, DSI_WORK.
+  /// Output only. What it says, e.g. VALIDATOR_ROUTED, AGENT_APPROVED, N2_ESCALATION, DSI_WORK.
   public var kind: String = String()
 
-  /// The recipient's uid, or empty for the DSI mailbox.
+  /// Output only. The recipient's uid, or empty for the DSI mailbox.
   public var recipientUid: String = String()
 
-  /// The recipient's mail address (the DSI mailbox for DSI messages).
+  /// Output only. The recipient's mail address (the DSI mailbox for DSI messages).
   public var recipientMail: String = String()
 
-  /// PENDING, SENDING, SENT or DEAD.
+  /// Output only. Deprecated: use delivery_state (PENDING, SENDING, SENT or DEAD, filled for a release).
+  ///
+  /// NOTE: This field was marked as deprecated in the .proto file.
   public var state: String = String()
 
-  /// Delivery attempts so far.
+  /// Output only. Delivery attempts so far.
   public var attempts: Int32 = 0
 
-  /// The last delivery error.
+  /// Output only. The last delivery error.
   public var lastError: String = String()
 
-  /// The Message-ID header, the same on every attempt.
+  /// Output only. The Message-ID header, the same on every attempt.
   public var messageID: String = String()
 
-  /// When the change that called for it happened.
+  /// Output only. When the change that called for it happened.
   public var createdAt: SwiftProtobuf.Google_Protobuf_Timestamp {
     get {_createdAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
     set {_createdAt = newValue}
@@ -407,6 +598,9 @@ public nonisolated struct Okey_V1_OutboxMessage: Sendable {
   public var hasCreatedAt: Bool {self._createdAt != nil}
   /// Clears the value of `createdAt`. Subsequent reads from it will return its default value.
   public mutating func clearCreatedAt() {self._createdAt = nil}
+
+  /// Output only. Where its delivery stands.
+  public var deliveryState: Okey_V1_OutboxState = .unspecified
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -421,8 +615,11 @@ public nonisolated struct Okey_V1_ListOutboxResponse: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The messages, oldest first.
+  /// Output only. The messages, oldest first.
   public var messages: [Okey_V1_OutboxMessage] = []
+
+  /// Output only. Token of the next page; empty on the last page.
+  public var nextPageToken: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -432,6 +629,14 @@ public nonisolated struct Okey_V1_ListOutboxResponse: Sendable {
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "okey.v1"
+
+nonisolated extension Okey_V1_AuditProblemKind: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0AUDIT_PROBLEM_KIND_UNSPECIFIED\0\u{1}AUDIT_PROBLEM_KIND_ALTERED\0\u{1}AUDIT_PROBLEM_KIND_INSERTED\0\u{1}AUDIT_PROBLEM_KIND_REMOVED\0\u{1}AUDIT_PROBLEM_KIND_TRUNCATED\0\u{1}AUDIT_PROBLEM_KIND_EMPTIED\0\u{1}AUDIT_PROBLEM_KIND_STATE_MISMATCH\0")
+}
+
+nonisolated extension Okey_V1_OutboxState: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0OUTBOX_STATE_UNSPECIFIED\0\u{1}OUTBOX_STATE_PENDING\0\u{1}OUTBOX_STATE_SENDING\0\u{1}OUTBOX_STATE_SENT\0\u{1}OUTBOX_STATE_DEAD\0")
+}
 
 nonisolated extension Okey_V1_SearchRenewalsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".SearchRenewalsRequest"
@@ -537,6 +742,70 @@ nonisolated extension Okey_V1_SearchRenewalsResponse: SwiftProtobuf.Message, Swi
   }
 }
 
+nonisolated extension Okey_V1_SupportServiceGetRenewalRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SupportServiceGetRenewalRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.requestID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.requestID.isEmpty {
+      try visitor.visitSingularStringField(value: self.requestID, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Okey_V1_SupportServiceGetRenewalRequest, rhs: Okey_V1_SupportServiceGetRenewalRequest) -> Bool {
+    if lhs.requestID != rhs.requestID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Okey_V1_SupportServiceGetRenewalResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SupportServiceGetRenewalResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}renewal\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._renewal) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._renewal {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Okey_V1_SupportServiceGetRenewalResponse, rhs: Okey_V1_SupportServiceGetRenewalResponse) -> Bool {
+    if lhs._renewal != rhs._renewal {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
 nonisolated extension Okey_V1_ResolveRoutingRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ResolveRoutingRequest"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}uid\0")
@@ -603,7 +872,7 @@ nonisolated extension Okey_V1_ResolveRoutingResponse: SwiftProtobuf.Message, Swi
 
 nonisolated extension Okey_V1_ListKeysRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ListKeysRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}uid\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}uid\0\u{3}page_size\0\u{3}page_token\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -612,6 +881,8 @@ nonisolated extension Okey_V1_ListKeysRequest: SwiftProtobuf.Message, SwiftProto
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.uid) }()
+      case 2: try { try decoder.decodeSingularInt32Field(value: &self.pageSize) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.pageToken) }()
       default: break
       }
     }
@@ -621,11 +892,19 @@ nonisolated extension Okey_V1_ListKeysRequest: SwiftProtobuf.Message, SwiftProto
     if !self.uid.isEmpty {
       try visitor.visitSingularStringField(value: self.uid, fieldNumber: 1)
     }
+    if self.pageSize != 0 {
+      try visitor.visitSingularInt32Field(value: self.pageSize, fieldNumber: 2)
+    }
+    if !self.pageToken.isEmpty {
+      try visitor.visitSingularStringField(value: self.pageToken, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Okey_V1_ListKeysRequest, rhs: Okey_V1_ListKeysRequest) -> Bool {
     if lhs.uid != rhs.uid {return false}
+    if lhs.pageSize != rhs.pageSize {return false}
+    if lhs.pageToken != rhs.pageToken {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -633,7 +912,7 @@ nonisolated extension Okey_V1_ListKeysRequest: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Okey_V1_ListKeysResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ListKeysResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}keys\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}keys\0\u{3}next_page_token\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -642,6 +921,7 @@ nonisolated extension Okey_V1_ListKeysResponse: SwiftProtobuf.Message, SwiftProt
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeRepeatedMessageField(value: &self.keys) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.nextPageToken) }()
       default: break
       }
     }
@@ -651,11 +931,15 @@ nonisolated extension Okey_V1_ListKeysResponse: SwiftProtobuf.Message, SwiftProt
     if !self.keys.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.keys, fieldNumber: 1)
     }
+    if !self.nextPageToken.isEmpty {
+      try visitor.visitSingularStringField(value: self.nextPageToken, fieldNumber: 2)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Okey_V1_ListKeysResponse, rhs: Okey_V1_ListKeysResponse) -> Bool {
     if lhs.keys != rhs.keys {return false}
+    if lhs.nextPageToken != rhs.nextPageToken {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -698,7 +982,7 @@ nonisolated extension Okey_V1_VerifyAuditTrailRequest: SwiftProtobuf.Message, Sw
 
 nonisolated extension Okey_V1_AuditProblem: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".AuditProblem"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}sequence\0\u{1}kind\0\u{1}message\0\u{3}request_id\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}sequence\0\u{1}kind\0\u{1}message\0\u{3}request_id\0\u{3}problem_kind\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -710,6 +994,7 @@ nonisolated extension Okey_V1_AuditProblem: SwiftProtobuf.Message, SwiftProtobuf
       case 2: try { try decoder.decodeSingularStringField(value: &self.kind) }()
       case 3: try { try decoder.decodeSingularStringField(value: &self.message) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.requestID) }()
+      case 5: try { try decoder.decodeSingularEnumField(value: &self.problemKind) }()
       default: break
       }
     }
@@ -728,6 +1013,9 @@ nonisolated extension Okey_V1_AuditProblem: SwiftProtobuf.Message, SwiftProtobuf
     if !self.requestID.isEmpty {
       try visitor.visitSingularStringField(value: self.requestID, fieldNumber: 4)
     }
+    if self.problemKind != .unspecified {
+      try visitor.visitSingularEnumField(value: self.problemKind, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -736,6 +1024,7 @@ nonisolated extension Okey_V1_AuditProblem: SwiftProtobuf.Message, SwiftProtobuf
     if lhs.kind != rhs.kind {return false}
     if lhs.message != rhs.message {return false}
     if lhs.requestID != rhs.requestID {return false}
+    if lhs.problemKind != rhs.problemKind {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1015,7 +1304,7 @@ nonisolated extension Okey_V1_TableSize: SwiftProtobuf.Message, SwiftProtobuf._M
 
 nonisolated extension Okey_V1_ListOutboxRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ListOutboxRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}state\0\u{1}limit\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}state\0\u{1}limit\0\u{3}delivery_state\0\u{3}page_size\0\u{3}page_token\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1025,6 +1314,9 @@ nonisolated extension Okey_V1_ListOutboxRequest: SwiftProtobuf.Message, SwiftPro
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.state) }()
       case 2: try { try decoder.decodeSingularInt32Field(value: &self.limit) }()
+      case 3: try { try decoder.decodeSingularEnumField(value: &self.deliveryState) }()
+      case 4: try { try decoder.decodeSingularInt32Field(value: &self.pageSize) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.pageToken) }()
       default: break
       }
     }
@@ -1037,12 +1329,24 @@ nonisolated extension Okey_V1_ListOutboxRequest: SwiftProtobuf.Message, SwiftPro
     if self.limit != 0 {
       try visitor.visitSingularInt32Field(value: self.limit, fieldNumber: 2)
     }
+    if self.deliveryState != .unspecified {
+      try visitor.visitSingularEnumField(value: self.deliveryState, fieldNumber: 3)
+    }
+    if self.pageSize != 0 {
+      try visitor.visitSingularInt32Field(value: self.pageSize, fieldNumber: 4)
+    }
+    if !self.pageToken.isEmpty {
+      try visitor.visitSingularStringField(value: self.pageToken, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Okey_V1_ListOutboxRequest, rhs: Okey_V1_ListOutboxRequest) -> Bool {
     if lhs.state != rhs.state {return false}
     if lhs.limit != rhs.limit {return false}
+    if lhs.deliveryState != rhs.deliveryState {return false}
+    if lhs.pageSize != rhs.pageSize {return false}
+    if lhs.pageToken != rhs.pageToken {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1050,7 +1354,7 @@ nonisolated extension Okey_V1_ListOutboxRequest: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Okey_V1_OutboxMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".OutboxMessage"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}request_id\0\u{1}kind\0\u{3}recipient_uid\0\u{3}recipient_mail\0\u{1}state\0\u{1}attempts\0\u{3}last_error\0\u{3}message_id\0\u{3}created_at\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}request_id\0\u{1}kind\0\u{3}recipient_uid\0\u{3}recipient_mail\0\u{1}state\0\u{1}attempts\0\u{3}last_error\0\u{3}message_id\0\u{3}created_at\0\u{3}delivery_state\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1068,6 +1372,7 @@ nonisolated extension Okey_V1_OutboxMessage: SwiftProtobuf.Message, SwiftProtobu
       case 8: try { try decoder.decodeSingularStringField(value: &self.lastError) }()
       case 9: try { try decoder.decodeSingularStringField(value: &self.messageID) }()
       case 10: try { try decoder.decodeSingularMessageField(value: &self._createdAt) }()
+      case 11: try { try decoder.decodeSingularEnumField(value: &self.deliveryState) }()
       default: break
       }
     }
@@ -1108,6 +1413,9 @@ nonisolated extension Okey_V1_OutboxMessage: SwiftProtobuf.Message, SwiftProtobu
     try { if let v = self._createdAt {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
     } }()
+    if self.deliveryState != .unspecified {
+      try visitor.visitSingularEnumField(value: self.deliveryState, fieldNumber: 11)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1122,6 +1430,7 @@ nonisolated extension Okey_V1_OutboxMessage: SwiftProtobuf.Message, SwiftProtobu
     if lhs.lastError != rhs.lastError {return false}
     if lhs.messageID != rhs.messageID {return false}
     if lhs._createdAt != rhs._createdAt {return false}
+    if lhs.deliveryState != rhs.deliveryState {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1129,7 +1438,7 @@ nonisolated extension Okey_V1_OutboxMessage: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Okey_V1_ListOutboxResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ListOutboxResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}messages\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}messages\0\u{3}next_page_token\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1138,6 +1447,7 @@ nonisolated extension Okey_V1_ListOutboxResponse: SwiftProtobuf.Message, SwiftPr
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeRepeatedMessageField(value: &self.messages) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.nextPageToken) }()
       default: break
       }
     }
@@ -1147,11 +1457,15 @@ nonisolated extension Okey_V1_ListOutboxResponse: SwiftProtobuf.Message, SwiftPr
     if !self.messages.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.messages, fieldNumber: 1)
     }
+    if !self.nextPageToken.isEmpty {
+      try visitor.visitSingularStringField(value: self.nextPageToken, fieldNumber: 2)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Okey_V1_ListOutboxResponse, rhs: Okey_V1_ListOutboxResponse) -> Bool {
     if lhs.messages != rhs.messages {return false}
+    if lhs.nextPageToken != rhs.nextPageToken {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

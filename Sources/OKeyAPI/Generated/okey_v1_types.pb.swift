@@ -407,25 +407,175 @@ public nonisolated enum Okey_V1_KeyStatus: SwiftProtobuf.Enum, Swift.CaseIterabl
 
 }
 
+/// What routing found wrong in the directory.
+public nonisolated enum Okey_V1_RoutingProblemKind: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+
+  /// Not set, or a kind this version of the contract does not know (read `message`).
+  case unspecified // = 0
+
+  /// No directory entry has the uid.
+  case noEntry // = 1
+
+  /// Several entries have the uid.
+  case severalEntries // = 2
+
+  /// The entry has no manager attribute.
+  case managerMissing // = 3
+
+  /// The manager attribute names no entry.
+  case managerDangling // = 4
+
+  /// The manager attribute names the person themselves.
+  case managerIsSelf // = 5
+
+  /// Following managers comes back to someone already met.
+  case managerLoop // = 6
+
+  /// The establishment has no responsible person in the directory.
+  case noResponsible // = 7
+
+  /// Several people could be the validator; none is chosen.
+  case severalCandidates // = 8
+
+  /// An ONDE delegation is past its end.
+  case delegationExpired // = 9
+
+  /// The validator found is disabled in the directory.
+  case validatorDisabled // = 10
+
+  /// No N+2 above the N+1: only the N+1 can approve.
+  case noN2 // = 11
+
+  /// A directory value has not the expected form; ignored.
+  case malformedValue // = 12
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .noEntry
+    case 2: self = .severalEntries
+    case 3: self = .managerMissing
+    case 4: self = .managerDangling
+    case 5: self = .managerIsSelf
+    case 6: self = .managerLoop
+    case 7: self = .noResponsible
+    case 8: self = .severalCandidates
+    case 9: self = .delegationExpired
+    case 10: self = .validatorDisabled
+    case 11: self = .noN2
+    case 12: self = .malformedValue
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .noEntry: return 1
+    case .severalEntries: return 2
+    case .managerMissing: return 3
+    case .managerDangling: return 4
+    case .managerIsSelf: return 5
+    case .managerLoop: return 6
+    case .noResponsible: return 7
+    case .severalCandidates: return 8
+    case .delegationExpired: return 9
+    case .validatorDisabled: return 10
+    case .noN2: return 11
+    case .malformedValue: return 12
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Okey_V1_RoutingProblemKind] = [
+    .unspecified,
+    .noEntry,
+    .severalEntries,
+    .managerMissing,
+    .managerDangling,
+    .managerIsSelf,
+    .managerLoop,
+    .noResponsible,
+    .severalCandidates,
+    .delegationExpired,
+    .validatorDisabled,
+    .noN2,
+    .malformedValue,
+  ]
+
+}
+
+/// How a request was decided.
+public nonisolated enum Okey_V1_DecisionKind: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+
+  /// Not decided yet.
+  case unspecified // = 0
+
+  /// By a validator (decided_by names them).
+  case approver // = 1
+
+  /// Automatically (first-degree school director, ONDE delegation holder).
+  case automatic // = 2
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .approver
+    case 2: self = .automatic
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .approver: return 1
+    case .automatic: return 2
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Okey_V1_DecisionKind] = [
+    .unspecified,
+    .approver,
+    .automatic,
+  ]
+
+}
+
 /// A person of the directory, as OKEY shows them.
 public nonisolated struct Okey_V1_Person: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Directory login (uid).
+  /// Output only. Directory login (uid).
   public var uid: String = String()
 
-  /// Distinguished name of the directory entry.
+  /// Output only. Distinguished name of the directory entry.
   public var dn: String = String()
 
-  /// Name for people (cn, else givenName sn).
+  /// Output only. Name for people (cn, else givenName sn).
   public var displayName: String = String()
 
-  /// Mail address from the directory; empty when the entry has none.
+  /// Output only. Mail address from the directory; empty when the entry has none.
   public var mail: String = String()
 
-  /// False when the directory marks the account disabled.
+  /// Output only. False when the directory marks the account disabled.
   public var active: Bool = false
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -439,7 +589,7 @@ public nonisolated struct Okey_V1_RoutedApprover: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The person; absent when no approver could be found (see Routing.problems).
+  /// Output only. The person; absent when no approver could be found (see Routing.problems).
   public var person: Okey_V1_Person {
     get {_person ?? Okey_V1_Person()}
     set {_person = newValue}
@@ -449,7 +599,7 @@ public nonisolated struct Okey_V1_RoutedApprover: Sendable {
   /// Clears the value of `person`. Subsequent reads from it will return its default value.
   public mutating func clearPerson() {self._person = nil}
 
-  /// How the approver was found, for support staff: e.g. "manager attribute", "IEN1D of
+  /// Output only. How the approver was found, for support staff: e.g. "manager attribute", "IEN1D of
   /// circonscription 9740001A covering school 9741234X", "principal (DIR/D0010) of 9740100K",
   /// "fallback DASEN for department 974", "corrected by the agent".
   public var foundBy: String = String()
@@ -467,13 +617,16 @@ public nonisolated struct Okey_V1_RoutingProblem: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Stable code, e.g. NO_ENTRY, SEVERAL_ENTRIES, MANAGER_MISSING, MANAGER_DANGLING, MANAGER_IS_SELF,
-  /// MANAGER_LOOP, NO_RESPONSIBLE, SEVERAL_CANDIDATES, DELEGATION_EXPIRED, VALIDATOR_DISABLED,
-  /// NO_N2, MALFORMED_VALUE.
+  /// Output only. Deprecated: use kind (the same names as text, filled for a release).
+  ///
+  /// NOTE: This field was marked as deprecated in the .proto file.
   public var code: String = String()
 
-  /// What was found, for people.
+  /// Output only. What was found, for people.
   public var message: String = String()
+
+  /// Output only. What was found.
+  public var kind: Okey_V1_RoutingProblemKind = .unspecified
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -486,7 +639,7 @@ public nonisolated struct Okey_V1_Routing: @unchecked Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The agent's own directory entry.
+  /// Output only. The agent's own directory entry.
   public var requester: Okey_V1_Person {
     get {_storage._requester ?? Okey_V1_Person()}
     set {_uniqueStorage()._requester = newValue}
@@ -496,7 +649,7 @@ public nonisolated struct Okey_V1_Routing: @unchecked Sendable {
   /// Clears the value of `requester`. Subsequent reads from it will return its default value.
   public mutating func clearRequester() {_uniqueStorage()._requester = nil}
 
-  /// The line manager (N+1) proposed by the directory, or corrected by the agent.
+  /// Output only. The line manager (N+1) proposed by the directory, or corrected by the agent.
   public var n1: Okey_V1_RoutedApprover {
     get {_storage._n1 ?? Okey_V1_RoutedApprover()}
     set {_uniqueStorage()._n1 = newValue}
@@ -506,7 +659,7 @@ public nonisolated struct Okey_V1_Routing: @unchecked Sendable {
   /// Clears the value of `n1`. Subsequent reads from it will return its default value.
   public mutating func clearN1() {_uniqueStorage()._n1 = nil}
 
-  /// The N+1's own manager (N+2), who may approve when the N+1 is away.
+  /// Output only. The N+1's own manager (N+2), who may approve when the N+1 is away.
   public var n2: Okey_V1_RoutedApprover {
     get {_storage._n2 ?? Okey_V1_RoutedApprover()}
     set {_uniqueStorage()._n2 = newValue}
@@ -516,37 +669,37 @@ public nonisolated struct Okey_V1_Routing: @unchecked Sendable {
   /// Clears the value of `n2`. Subsequent reads from it will return its default value.
   public mutating func clearN2() {_uniqueStorage()._n2 = nil}
 
-  /// True when the agent is first-degree staff (primary schools and circonscriptions).
+  /// Output only. True when the agent is first-degree staff (primary schools and circonscriptions).
   public var firstDegree: Bool {
     get {_storage._firstDegree}
     set {_uniqueStorage()._firstDegree = newValue}
   }
 
-  /// True when the agent holds a first-degree school director post (FrEduFonctAdm DEC).
+  /// Output only. True when the agent holds a first-degree school director post (FrEduFonctAdm DEC).
   public var schoolDirector: Bool {
     get {_storage._schoolDirector}
     set {_uniqueStorage()._schoolDirector = newValue}
   }
 
-  /// True when the agent holds a current ONDE delegation (acting director).
+  /// Output only. True when the agent holds a current ONDE delegation (acting director).
   public var ondeDelegation: Bool {
     get {_storage._ondeDelegation}
     set {_uniqueStorage()._ondeDelegation = newValue}
   }
 
-  /// True when validation is automatic (first-degree director or ONDE delegate).
+  /// Output only. True when validation is automatic (first-degree director or ONDE delegate).
   public var autoValidated: Bool {
     get {_storage._autoValidated}
     set {_uniqueStorage()._autoValidated = newValue}
   }
 
-  /// Why validation is automatic, for people; empty otherwise.
+  /// Output only. Why validation is automatic, for people; empty otherwise.
   public var autoValidationReason: String {
     get {_storage._autoValidationReason}
     set {_uniqueStorage()._autoValidationReason = newValue}
   }
 
-  /// The person who is expected to approve: N+1, or N+2 when the N+1 is disabled.
+  /// Output only. The person who is expected to approve: N+1, or N+2 when the N+1 is disabled.
   public var effectiveValidator: Okey_V1_Person {
     get {_storage._effectiveValidator ?? Okey_V1_Person()}
     set {_uniqueStorage()._effectiveValidator = newValue}
@@ -556,13 +709,13 @@ public nonisolated struct Okey_V1_Routing: @unchecked Sendable {
   /// Clears the value of `effectiveValidator`. Subsequent reads from it will return its default value.
   public mutating func clearEffectiveValidator() {_uniqueStorage()._effectiveValidator = nil}
 
-  /// Problems found in the directory data.
+  /// Output only. Problems found in the directory data.
   public var problems: [Okey_V1_RoutingProblem] {
     get {_storage._problems}
     set {_uniqueStorage()._problems = newValue}
   }
 
-  /// When the routing was resolved.
+  /// Output only. When the routing was resolved.
   public var resolvedAt: SwiftProtobuf.Google_Protobuf_Timestamp {
     get {_storage._resolvedAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
     set {_uniqueStorage()._resolvedAt = newValue}
@@ -572,7 +725,7 @@ public nonisolated struct Okey_V1_Routing: @unchecked Sendable {
   /// Clears the value of `resolvedAt`. Subsequent reads from it will return its default value.
   public mutating func clearResolvedAt() {_uniqueStorage()._resolvedAt = nil}
 
-  /// The validator the directory proposed, when the agent corrected it (audit trail of the correction).
+  /// Output only. The validator the directory proposed, when the agent corrected it (audit trail of the correction).
   public var proposedN1: Okey_V1_Person {
     get {_storage._proposedN1 ?? Okey_V1_Person()}
     set {_uniqueStorage()._proposedN1 = newValue}
@@ -595,25 +748,25 @@ public nonisolated struct Okey_V1_Document: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Opaque identifier, unique within the service.
+  /// Output only. Opaque identifier, unique within the service.
   public var documentID: String = String()
 
-  /// The stored name: the uploaded name stripped of paths and unsafe characters.
+  /// Output only. The stored name: the uploaded name stripped of paths and unsafe characters.
   public var filename: String = String()
 
-  /// The media type recognised from the content (application/pdf, image/png or image/jpeg).
+  /// Output only. The media type recognised from the content (application/pdf, image/png or image/jpeg).
   public var mediaType: String = String()
 
-  /// The document kind from the reasons catalogue (e.g. "theft-report"), as given by the uploader.
+  /// Output only. The document kind from the reasons catalogue (e.g. "theft-report"), as given by the uploader.
   public var kind: String = String()
 
-  /// Size of the content in bytes.
+  /// Output only. Size of the content in bytes.
   public var sizeBytes: Int64 = 0
 
-  /// Lower-case hex SHA-256 of the content.
+  /// Output only. Lower-case hex SHA-256 of the content.
   public var sha256: String = String()
 
-  /// When the document was added.
+  /// Output only. When the document was added.
   public var addedAt: SwiftProtobuf.Google_Protobuf_Timestamp {
     get {_addedAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
     set {_addedAt = newValue}
@@ -636,10 +789,10 @@ public nonisolated struct Okey_V1_HistoryEvent: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Position in the global audit chain.
+  /// Output only. Position in the global audit chain.
   public var sequence: Int64 = 0
 
-  /// When it happened.
+  /// Output only. When it happened.
   public var at: SwiftProtobuf.Google_Protobuf_Timestamp {
     get {_at ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
     set {_at = newValue}
@@ -649,25 +802,25 @@ public nonisolated struct Okey_V1_HistoryEvent: Sendable {
   /// Clears the value of `at`. Subsequent reads from it will return its default value.
   public mutating func clearAt() {self._at = nil}
 
-  /// Who did it (a person's uid, or a service account's name).
+  /// Output only. Who did it (a person's uid, or a service account's name).
   public var actor: String = String()
 
-  /// For whom, when a service account acted for a person; empty otherwise.
+  /// Output only. For whom, when a service account acted for a person; empty otherwise.
   public var onBehalfOf: String = String()
 
-  /// The role under which the action was taken.
+  /// Output only. The role under which the action was taken.
   public var role: Okey_V1_Role = .unspecified
 
-  /// What was done, e.g. "start", "submit", "approve", "sign-charter".
+  /// Output only. What was done, e.g. "start", "submit", "approve", "sign-charter".
   public var action: String = String()
 
-  /// Status before.
+  /// Output only. Status before.
   public var fromStatus: Okey_V1_RenewalStatus = .unspecified
 
-  /// Status after.
+  /// Output only. Status after.
   public var toStatus: Okey_V1_RenewalStatus = .unspecified
 
-  /// Free details (comment, reason, corrected validator...). Never a secret.
+  /// Output only. Free details (comment, reason, corrected validator...). Never a secret.
   public var details: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -683,13 +836,13 @@ public nonisolated struct Okey_V1_PickupPlace: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Identifier chosen by the DSI, e.g. "rectorat-dsi".
+  /// Required. Identifier chosen by the DSI, e.g. "rectorat-dsi".
   public var placeID: String = String()
 
-  /// Name for people.
+  /// Required. Name for people.
   public var name: String = String()
 
-  /// Postal address and directions.
+  /// Optional. Postal address and directions, at most 1,000 characters.
   public var address: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -703,10 +856,10 @@ public nonisolated struct Okey_V1_PickupSlot: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Opaque identifier.
+  /// Output only. Opaque identifier.
   public var slotID: String = String()
 
-  /// The place.
+  /// Output only. The place.
   public var place: Okey_V1_PickupPlace {
     get {_place ?? Okey_V1_PickupPlace()}
     set {_place = newValue}
@@ -716,7 +869,7 @@ public nonisolated struct Okey_V1_PickupSlot: Sendable {
   /// Clears the value of `place`. Subsequent reads from it will return its default value.
   public mutating func clearPlace() {self._place = nil}
 
-  /// Start of the slot.
+  /// Output only. Start of the slot.
   public var startsAt: SwiftProtobuf.Google_Protobuf_Timestamp {
     get {_startsAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
     set {_startsAt = newValue}
@@ -726,7 +879,7 @@ public nonisolated struct Okey_V1_PickupSlot: Sendable {
   /// Clears the value of `startsAt`. Subsequent reads from it will return its default value.
   public mutating func clearStartsAt() {self._startsAt = nil}
 
-  /// End of the slot.
+  /// Output only. End of the slot.
   public var endsAt: SwiftProtobuf.Google_Protobuf_Timestamp {
     get {_endsAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
     set {_endsAt = newValue}
@@ -736,10 +889,10 @@ public nonisolated struct Okey_V1_PickupSlot: Sendable {
   /// Clears the value of `endsAt`. Subsequent reads from it will return its default value.
   public mutating func clearEndsAt() {self._endsAt = nil}
 
-  /// How many agents can be received in the slot.
+  /// Output only. How many agents can be received in the slot.
   public var capacity: Int32 = 0
 
-  /// How many appointments are booked.
+  /// Output only. How many appointments are booked.
   public var booked: Int32 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -757,7 +910,7 @@ public nonisolated struct Okey_V1_PickupAppointment: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The slot booked.
+  /// Output only. The slot booked.
   public var slot: Okey_V1_PickupSlot {
     get {_slot ?? Okey_V1_PickupSlot()}
     set {_slot = newValue}
@@ -767,7 +920,7 @@ public nonisolated struct Okey_V1_PickupAppointment: Sendable {
   /// Clears the value of `slot`. Subsequent reads from it will return its default value.
   public mutating func clearSlot() {self._slot = nil}
 
-  /// When it was booked.
+  /// Output only. When it was booked.
   public var bookedAt: SwiftProtobuf.Google_Protobuf_Timestamp {
     get {_bookedAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
     set {_bookedAt = newValue}
@@ -791,13 +944,13 @@ public nonisolated struct Okey_V1_EnrolmentInstructions: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The platform the instructions are for.
+  /// Output only. The platform the instructions are for.
   public var platform: Okey_V1_MobilePlatform = .unspecified
 
-  /// Ordered steps for the agent (install the authenticator, scan, send the elements...).
+  /// Output only. Ordered steps for the agent (install the authenticator, scan, send the elements...).
   public var steps: [String] = []
 
-  /// The DSI mailbox where the agent sends the enrolment elements.
+  /// Output only. The DSI mailbox where the agent sends the enrolment elements.
   public var dsiMailbox: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -811,61 +964,61 @@ public nonisolated struct Okey_V1_Renewal: @unchecked Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Opaque identifier.
+  /// Output only. Opaque identifier.
   public var requestID: String {
     get {_storage._requestID}
     set {_uniqueStorage()._requestID = newValue}
   }
 
-  /// The agent whose key is renewed.
+  /// Output only. The agent whose key is renewed.
   public var agentUid: String {
     get {_storage._agentUid}
     set {_uniqueStorage()._agentUid = newValue}
   }
 
-  /// Key type asked for.
+  /// Output only. Key type asked for.
   public var keyType: Okey_V1_KeyType {
     get {_storage._keyType}
     set {_uniqueStorage()._keyType = newValue}
   }
 
-  /// Why.
+  /// Output only. Why.
   public var motif: Okey_V1_Motif {
     get {_storage._motif}
     set {_uniqueStorage()._motif = newValue}
   }
 
-  /// Free text explaining the motif (required for MOTIF_OTHER).
+  /// Output only. Free text explaining the motif (required for MOTIF_OTHER).
   public var motifDetails: String {
     get {_storage._motifDetails}
     set {_uniqueStorage()._motifDetails = newValue}
   }
 
-  /// Where the request stands.
+  /// Output only. Where the request stands.
   public var status: Okey_V1_RenewalStatus {
     get {_storage._status}
     set {_uniqueStorage()._status = newValue}
   }
 
-  /// Version of the request; pass it back as `expected_version` in the next change.
+  /// Output only. Version of the request; pass it back as `expected_version` in the next change.
   public var version: Int64 {
     get {_storage._version}
     set {_uniqueStorage()._version = newValue}
   }
 
-  /// Supporting documents (metadata only).
+  /// Output only. Supporting documents (metadata only).
   public var documents: [Okey_V1_Document] {
     get {_storage._documents}
     set {_uniqueStorage()._documents = newValue}
   }
 
-  /// Document kinds the motif needs and no document provides yet; empty when complete.
+  /// Output only. Document kinds the motif needs and no document provides yet; empty when complete.
   public var missingDocumentKinds: [String] {
     get {_storage._missingDocumentKinds}
     set {_uniqueStorage()._missingDocumentKinds = newValue}
   }
 
-  /// The routing: proposed by the directory at start (updated by SetValidator), snapshotted at
+  /// Output only. The routing: proposed by the directory at start (updated by SetValidator), snapshotted at
   /// submission; approval rights are checked against the snapshot.
   public var routing: Okey_V1_Routing {
     get {_storage._routing ?? Okey_V1_Routing()}
@@ -876,25 +1029,25 @@ public nonisolated struct Okey_V1_Renewal: @unchecked Sendable {
   /// Clears the value of `routing`. Subsequent reads from it will return its default value.
   public mutating func clearRouting() {_uniqueStorage()._routing = nil}
 
-  /// True once the routing is snapshotted (the request was routed to its validator).
+  /// Output only. True once the routing is snapshotted (the request was routed to its validator).
   public var routed: Bool {
     get {_storage._routed}
     set {_uniqueStorage()._routed = newValue}
   }
 
-  /// Software keys: the chosen platform.
+  /// Output only. Software keys: the chosen platform.
   public var platform: Okey_V1_MobilePlatform {
     get {_storage._platform}
     set {_uniqueStorage()._platform = newValue}
   }
 
-  /// Charter version signed, once signed.
+  /// Output only. Charter version signed, once signed.
   public var charterVersion: String {
     get {_storage._charterVersion}
     set {_uniqueStorage()._charterVersion = newValue}
   }
 
-  /// When the charter was signed.
+  /// Output only. When the charter was signed.
   public var charterSignedAt: SwiftProtobuf.Google_Protobuf_Timestamp {
     get {_storage._charterSignedAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
     set {_uniqueStorage()._charterSignedAt = newValue}
@@ -904,13 +1057,13 @@ public nonisolated struct Okey_V1_Renewal: @unchecked Sendable {
   /// Clears the value of `charterSignedAt`. Subsequent reads from it will return its default value.
   public mutating func clearCharterSignedAt() {_uniqueStorage()._charterSignedAt = nil}
 
-  /// Serial of the new key, recorded by the DSI at finalisation.
+  /// Output only. Serial of the new key, recorded by the DSI at finalisation.
   public var newKeySerial: String {
     get {_storage._newKeySerial}
     set {_uniqueStorage()._newKeySerial = newValue}
   }
 
-  /// Hardware keys: where to collect the key (set at finalisation).
+  /// Output only. Hardware keys: where to collect the key (set at finalisation).
   public var pickupPlace: Okey_V1_PickupPlace {
     get {_storage._pickupPlace ?? Okey_V1_PickupPlace()}
     set {_uniqueStorage()._pickupPlace = newValue}
@@ -920,7 +1073,7 @@ public nonisolated struct Okey_V1_Renewal: @unchecked Sendable {
   /// Clears the value of `pickupPlace`. Subsequent reads from it will return its default value.
   public mutating func clearPickupPlace() {_uniqueStorage()._pickupPlace = nil}
 
-  /// Hardware keys: the booked appointment.
+  /// Output only. Hardware keys: the booked appointment.
   public var appointment: Okey_V1_PickupAppointment {
     get {_storage._appointment ?? Okey_V1_PickupAppointment()}
     set {_uniqueStorage()._appointment = newValue}
@@ -930,19 +1083,20 @@ public nonisolated struct Okey_V1_Renewal: @unchecked Sendable {
   /// Clears the value of `appointment`. Subsequent reads from it will return its default value.
   public mutating func clearAppointment() {_uniqueStorage()._appointment = nil}
 
-  /// Who approved or rejected (uid), or "auto" for automatic validation.
+  /// Output only. Who approved or rejected (uid). "auto" for automatic validation is deprecated: read
+  /// decision_kind.
   public var decidedBy: String {
     get {_storage._decidedBy}
     set {_uniqueStorage()._decidedBy = newValue}
   }
 
-  /// Approval comment or rejection reason.
+  /// Output only. Approval comment or rejection reason.
   public var decisionComment: String {
     get {_storage._decisionComment}
     set {_uniqueStorage()._decisionComment = newValue}
   }
 
-  /// When the request was started.
+  /// Output only. When the request was started.
   public var createdAt: SwiftProtobuf.Google_Protobuf_Timestamp {
     get {_storage._createdAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
     set {_uniqueStorage()._createdAt = newValue}
@@ -952,7 +1106,7 @@ public nonisolated struct Okey_V1_Renewal: @unchecked Sendable {
   /// Clears the value of `createdAt`. Subsequent reads from it will return its default value.
   public mutating func clearCreatedAt() {_uniqueStorage()._createdAt = nil}
 
-  /// When it last changed.
+  /// Output only. When it last changed.
   public var updatedAt: SwiftProtobuf.Google_Protobuf_Timestamp {
     get {_storage._updatedAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
     set {_uniqueStorage()._updatedAt = newValue}
@@ -962,10 +1116,16 @@ public nonisolated struct Okey_V1_Renewal: @unchecked Sendable {
   /// Clears the value of `updatedAt`. Subsequent reads from it will return its default value.
   public mutating func clearUpdatedAt() {_uniqueStorage()._updatedAt = nil}
 
-  /// Its history, oldest first (GetRenewal only; empty in lists).
+  /// Output only. Its history, oldest first (GetRenewal only; empty in lists).
   public var history: [Okey_V1_HistoryEvent] {
     get {_storage._history}
     set {_uniqueStorage()._history = newValue}
+  }
+
+  /// Output only. How it was decided; unset before the decision.
+  public var decisionKind: Okey_V1_DecisionKind {
+    get {_storage._decisionKind}
+    set {_uniqueStorage()._decisionKind = newValue}
   }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -981,16 +1141,16 @@ public nonisolated struct Okey_V1_Key: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Serial number printed on the token or recorded at enrolment.
+  /// Output only. Serial number printed on the token or recorded at enrolment.
   public var serial: String = String()
 
-  /// Hardware or software.
+  /// Output only. Hardware or software.
   public var keyType: Okey_V1_KeyType = .unspecified
 
-  /// Active or replaced.
+  /// Output only. Active or replaced.
   public var status: Okey_V1_KeyStatus = .unspecified
 
-  /// When it became active.
+  /// Output only. When it became active.
   public var activatedAt: SwiftProtobuf.Google_Protobuf_Timestamp {
     get {_activatedAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
     set {_activatedAt = newValue}
@@ -1000,7 +1160,7 @@ public nonisolated struct Okey_V1_Key: Sendable {
   /// Clears the value of `activatedAt`. Subsequent reads from it will return its default value.
   public mutating func clearActivatedAt() {self._activatedAt = nil}
 
-  /// When it was replaced; unset while active.
+  /// Output only. When it was replaced; unset while active.
   public var replacedAt: SwiftProtobuf.Google_Protobuf_Timestamp {
     get {_replacedAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
     set {_replacedAt = newValue}
@@ -1010,7 +1170,7 @@ public nonisolated struct Okey_V1_Key: Sendable {
   /// Clears the value of `replacedAt`. Subsequent reads from it will return its default value.
   public mutating func clearReplacedAt() {self._replacedAt = nil}
 
-  /// The renewal that issued it; empty for keys imported from before OKEY.
+  /// Output only. The renewal that issued it; empty for keys imported from before OKEY.
   public var requestID: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -1027,17 +1187,17 @@ public nonisolated struct Okey_V1_Charter: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Version label, e.g. "2026-09".
+  /// Output only. Version label, e.g. "2026-09".
   public var version: String = String()
 
-  /// The charter's text.
+  /// Output only. The charter's text.
   public var text: String = String()
 
-  /// The line printed at the bottom of the charter, with the code the agent types to sign it.
+  /// Output only. The line printed at the bottom of the charter, with the code the agent types to sign it.
   /// Show it under the text.
   public var footer: String = String()
 
-  /// When the DSI published this version.
+  /// Output only. When the DSI published this version.
   public var publishedAt: SwiftProtobuf.Google_Protobuf_Timestamp {
     get {_publishedAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
     set {_publishedAt = newValue}
@@ -1060,19 +1220,19 @@ public nonisolated struct Okey_V1_Principal: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The person's uid (for a service account acting for a person: that person's uid).
+  /// Output only. The person's uid (for a service account acting for a person: that person's uid).
   public var uid: String = String()
 
-  /// Name for people.
+  /// Output only. Name for people.
   public var displayName: String = String()
 
-  /// The roles held.
+  /// Output only. The roles held.
   public var roles: [Okey_V1_Role] = []
 
-  /// The service account's name when an internal system calls; empty for a person's session.
+  /// Output only. The service account's name when an internal system calls; empty for a person's session.
   public var serviceAccount: String = String()
 
-  /// When the session expires; unset for service-account keys.
+  /// Output only. When the session expires; unset for service-account keys.
   public var expiresAt: SwiftProtobuf.Google_Protobuf_Timestamp {
     get {_expiresAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
     set {_expiresAt = newValue}
@@ -1115,6 +1275,14 @@ nonisolated extension Okey_V1_Role: SwiftProtobuf._ProtoNameProviding {
 
 nonisolated extension Okey_V1_KeyStatus: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0KEY_STATUS_UNSPECIFIED\0\u{1}KEY_STATUS_ACTIVE\0\u{1}KEY_STATUS_REPLACED\0")
+}
+
+nonisolated extension Okey_V1_RoutingProblemKind: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ROUTING_PROBLEM_KIND_UNSPECIFIED\0\u{1}ROUTING_PROBLEM_KIND_NO_ENTRY\0\u{1}ROUTING_PROBLEM_KIND_SEVERAL_ENTRIES\0\u{1}ROUTING_PROBLEM_KIND_MANAGER_MISSING\0\u{1}ROUTING_PROBLEM_KIND_MANAGER_DANGLING\0\u{1}ROUTING_PROBLEM_KIND_MANAGER_IS_SELF\0\u{1}ROUTING_PROBLEM_KIND_MANAGER_LOOP\0\u{1}ROUTING_PROBLEM_KIND_NO_RESPONSIBLE\0\u{1}ROUTING_PROBLEM_KIND_SEVERAL_CANDIDATES\0\u{1}ROUTING_PROBLEM_KIND_DELEGATION_EXPIRED\0\u{1}ROUTING_PROBLEM_KIND_VALIDATOR_DISABLED\0\u{1}ROUTING_PROBLEM_KIND_NO_N2\0\u{1}ROUTING_PROBLEM_KIND_MALFORMED_VALUE\0")
+}
+
+nonisolated extension Okey_V1_DecisionKind: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0DECISION_KIND_UNSPECIFIED\0\u{1}DECISION_KIND_APPROVER\0\u{1}DECISION_KIND_AUTOMATIC\0")
 }
 
 nonisolated extension Okey_V1_Person: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
@@ -1208,7 +1376,7 @@ nonisolated extension Okey_V1_RoutedApprover: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Okey_V1_RoutingProblem: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RoutingProblem"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}code\0\u{1}message\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}code\0\u{1}message\0\u{1}kind\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1218,6 +1386,7 @@ nonisolated extension Okey_V1_RoutingProblem: SwiftProtobuf.Message, SwiftProtob
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.code) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.message) }()
+      case 3: try { try decoder.decodeSingularEnumField(value: &self.kind) }()
       default: break
       }
     }
@@ -1230,12 +1399,16 @@ nonisolated extension Okey_V1_RoutingProblem: SwiftProtobuf.Message, SwiftProtob
     if !self.message.isEmpty {
       try visitor.visitSingularStringField(value: self.message, fieldNumber: 2)
     }
+    if self.kind != .unspecified {
+      try visitor.visitSingularEnumField(value: self.kind, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Okey_V1_RoutingProblem, rhs: Okey_V1_RoutingProblem) -> Bool {
     if lhs.code != rhs.code {return false}
     if lhs.message != rhs.message {return false}
+    if lhs.kind != rhs.kind {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1706,7 +1879,7 @@ nonisolated extension Okey_V1_EnrolmentInstructions: SwiftProtobuf.Message, Swif
 
 nonisolated extension Okey_V1_Renewal: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Renewal"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}agent_uid\0\u{3}key_type\0\u{1}motif\0\u{3}motif_details\0\u{1}status\0\u{1}version\0\u{1}documents\0\u{3}missing_document_kinds\0\u{1}routing\0\u{1}routed\0\u{1}platform\0\u{3}charter_version\0\u{3}charter_signed_at\0\u{3}new_key_serial\0\u{3}pickup_place\0\u{1}appointment\0\u{3}decided_by\0\u{3}decision_comment\0\u{3}created_at\0\u{3}updated_at\0\u{1}history\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}agent_uid\0\u{3}key_type\0\u{1}motif\0\u{3}motif_details\0\u{1}status\0\u{1}version\0\u{1}documents\0\u{3}missing_document_kinds\0\u{1}routing\0\u{1}routed\0\u{1}platform\0\u{3}charter_version\0\u{3}charter_signed_at\0\u{3}new_key_serial\0\u{3}pickup_place\0\u{1}appointment\0\u{3}decided_by\0\u{3}decision_comment\0\u{3}created_at\0\u{3}updated_at\0\u{1}history\0\u{3}decision_kind\0")
 
   fileprivate class _StorageClass {
     var _requestID: String = String()
@@ -1731,6 +1904,7 @@ nonisolated extension Okey_V1_Renewal: SwiftProtobuf.Message, SwiftProtobuf._Mes
     var _createdAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
     var _updatedAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
     var _history: [Okey_V1_HistoryEvent] = []
+    var _decisionKind: Okey_V1_DecisionKind = .unspecified
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1763,6 +1937,7 @@ nonisolated extension Okey_V1_Renewal: SwiftProtobuf.Message, SwiftProtobuf._Mes
       _createdAt = source._createdAt
       _updatedAt = source._updatedAt
       _history = source._history
+      _decisionKind = source._decisionKind
     }
   }
 
@@ -1803,6 +1978,7 @@ nonisolated extension Okey_V1_Renewal: SwiftProtobuf.Message, SwiftProtobuf._Mes
         case 20: try { try decoder.decodeSingularMessageField(value: &_storage._createdAt) }()
         case 21: try { try decoder.decodeSingularMessageField(value: &_storage._updatedAt) }()
         case 22: try { try decoder.decodeRepeatedMessageField(value: &_storage._history) }()
+        case 23: try { try decoder.decodeSingularEnumField(value: &_storage._decisionKind) }()
         default: break
         }
       }
@@ -1881,6 +2057,9 @@ nonisolated extension Okey_V1_Renewal: SwiftProtobuf.Message, SwiftProtobuf._Mes
       if !_storage._history.isEmpty {
         try visitor.visitRepeatedMessageField(value: _storage._history, fieldNumber: 22)
       }
+      if _storage._decisionKind != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._decisionKind, fieldNumber: 23)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1912,6 +2091,7 @@ nonisolated extension Okey_V1_Renewal: SwiftProtobuf.Message, SwiftProtobuf._Mes
         if _storage._createdAt != rhs_storage._createdAt {return false}
         if _storage._updatedAt != rhs_storage._updatedAt {return false}
         if _storage._history != rhs_storage._history {return false}
+        if _storage._decisionKind != rhs_storage._decisionKind {return false}
         return true
       }
       if !storagesAreEqual {return false}

@@ -170,6 +170,7 @@ enum Wire {
     message.problems = routing.problems.map { problem in
       .with {
         $0.code = problem.code
+        $0.kind = Okey_V1_RoutingProblemKind(wireName: problem.code) ?? .unspecified
         $0.message = problem.message
       }
     }
@@ -257,6 +258,7 @@ enum Wire {
       }
     }
     message.decidedBy = renewal.decidedBy ?? ""
+    message.decisionKind = renewal.decidedBy.map { $0 == RenewalRequest.automaticDecision ? .automatic : .approver } ?? .unspecified
     message.decisionComment = renewal.decisionComment ?? ""
     message.createdAt = .init(renewal.createdAt)
     message.updatedAt = .init(renewal.updatedAt)
@@ -301,6 +303,38 @@ enum Wire {
       throw APIError.invalidArgument("page_token", "not a token this server gave: pass next_page_token unchanged, or empty for the first page")
     }
     return RenewalCursor(createdAt: Instant(millisecondsSinceEpoch: millis), id: String(text[text.index(after: colon)...]))
+  }
+
+  /// The token of a page that starts after `offset` items (lists read whole, handed out in pages).
+  static func offsetToken(_ offset: Int) -> String {
+    Data("o:\(offset)".utf8).base64EncodedString()
+  }
+
+  /// The offset a page token carries; 0 for an empty token.
+  static func offset(_ token: String) throws -> Int {
+    guard !token.isEmpty else { return 0 }
+    guard token.count <= 40, let data = Data(base64Encoded: token), let text = String(data: data, encoding: .utf8), text.hasPrefix("o:"),
+      let offset = Int(text.dropFirst(2)), offset >= 0
+    else {
+      throw APIError.invalidArgument("page_token", "not a token this server gave: pass next_page_token unchanged, or empty for the first page")
+    }
+    return offset
+  }
+
+  /// The token of a page that starts after row `id`.
+  static func rowIDToken(_ id: Int64) -> String {
+    Data("r:\(id)".utf8).base64EncodedString()
+  }
+
+  /// The row id a page token carries; 0 for an empty token.
+  static func rowID(_ token: String) throws -> Int64 {
+    guard !token.isEmpty else { return 0 }
+    guard token.count <= 40, let data = Data(base64Encoded: token), let text = String(data: data, encoding: .utf8), text.hasPrefix("r:"),
+      let id = Int64(text.dropFirst(2)), id >= 0
+    else {
+      throw APIError.invalidArgument("page_token", "not a token this server gave: pass next_page_token unchanged, or empty for the first page")
+    }
+    return id
   }
 
   static func pageSize(_ requested: Int32) throws -> Int {

@@ -76,11 +76,6 @@ final class RenewalApplication: Sendable {
     "\(operation)|\(actor.serviceAccount ?? "-")|\(actor.uid)"
   }
 
-  static func checkIdempotencyKey(_ key: String) throws -> String? {
-    guard !key.isEmpty else { return nil }
-    guard key.count <= 128 else { throw APIError.invalidArgument("idempotency_key", "at most 128 characters") }
-    return key
-  }
 
   /// A person a service account acts for, with their directory groups.
   struct ActingPerson: Sendable {
@@ -182,21 +177,25 @@ final class RenewalApplication: Sendable {
     expectedVersion: Int64,
     actor: Actor,
     operation: String,
-    idempotencyKey: String? = nil,
+    idempotency: IdempotencyKey? = nil,
     now: Instant? = nil,
     build: @escaping @Sendable (RenewalRequest, any ChangeReader) throws -> RenewalCommand
   ) async throws -> RenewalRequest {
     try Self.checkID(id)
+    // 0 is what a client that forgot the field sends: never a version a request had.
+    guard expectedVersion >= 1 else {
+      throw APIError.invalidArgument("expected_version", "give the version of the request you last read (versions start at 1)")
+    }
     // A call past its deadline is cancelled here and writes nothing.
     try CallCancellation.check()
     let context = DecisionContext(now: now ?? clock(), expectedVersion: expectedVersion, catalogue: catalogue, documentRules: documentRules)
     let cancellation = CallCancellation.handle
-    if idempotencyKey != nil {
+    if idempotency != nil {
       // A replay returns the first result only to a caller who may still see the request.
       _ = try await loadVisible(id, to: actor)
     }
     let scope = Self.idempotencyScope(operation, actor: actor)
-    let renewal = try await store.change(renewalID: id, operation: scope, idempotencyKey: idempotencyKey) { current, reader in
+    let renewal = try await store.change(renewalID: id, operation: scope, idempotencyKey: idempotency) { current, reader in
       // Checked again inside the transaction (the handle is captured: task-locals do not reach the
       // writer's queue): a deadline that passed while waiting for the writer rolls it back.
       if cancellation?.isCancelled == true { throw CallCancellation.deadlinePassed }

@@ -23,7 +23,7 @@ struct OperationsRPCService: Okey_V1_OperationsService.SimpleServiceProtocol {
 
   func confirmEnrolmentElements(request: Okey_V1_ConfirmEnrolmentElementsRequest, context: ServerContext) async throws -> Okey_V1_ConfirmEnrolmentElementsResponse {
     let actor = try Principal.required().requireDSI()
-    let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, operation: "confirm-enrolment") { _, _ in
+    let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, operation: "confirm-enrolment", idempotency: try Idempotency.key(request)) { _, _ in
       .confirmEnrolment(comment: request.comment)
     }
     return .with { $0.renewal = Wire.renewal(renewal, catalogue: application.catalogue) }
@@ -32,7 +32,7 @@ struct OperationsRPCService: Okey_V1_OperationsService.SimpleServiceProtocol {
   func finalize(request: Okey_V1_FinalizeRequest, context: ServerContext) async throws -> Okey_V1_FinalizeResponse {
     let actor = try Principal.required().requireDSI()
     if !request.pickupPlaceID.isEmpty { try RenewalApplication.checkID(request.pickupPlaceID, field: "pickup_place_id") }
-    let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, operation: "finalize") { _, reader in
+    let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, operation: "finalize", idempotency: try Idempotency.key(request)) { _, reader in
       var place: PickupPlace?
       if !request.pickupPlaceID.isEmpty {
         guard let found = try reader.pickupPlace(id: request.pickupPlaceID) else {
@@ -48,7 +48,8 @@ struct OperationsRPCService: Okey_V1_OperationsService.SimpleServiceProtocol {
   }
 
   func publishPickupSlots(request: Okey_V1_PublishPickupSlotsRequest, context: ServerContext) async throws -> Okey_V1_PublishPickupSlotsResponse {
-    _ = try Principal.required().requireDSI()
+    let actor = try Principal.required().requireDSI()
+    let key = try Idempotency.key(request)
     let placeMessage = request.place
     try RenewalApplication.checkID(placeMessage.placeID, field: "place.place_id")
     guard !placeMessage.name.trimmingCharacters(in: .whitespaces).isEmpty, placeMessage.name.count <= 200 else {
@@ -68,28 +69,42 @@ struct OperationsRPCService: Okey_V1_OperationsService.SimpleServiceProtocol {
       guard (1...1000).contains(spec.capacity) else { throw APIError.invalidArgument("slots[\(index)].capacity", "between 1 and 1,000") }
       slots.append(PickupSlot(id: RenewalApplication.newID(), placeID: place.id, startsAt: start, endsAt: end, capacity: Int(spec.capacity)))
     }
-    try await application.store.savePickupPlace(place, addingSlots: slots)
-    return .with {
+    let response = Okey_V1_PublishPickupSlotsResponse.with {
       $0.place = Wire.place(place)
       $0.slots = slots.map { Wire.slot($0, place: place) }
     }
+    let kept = try key.map {
+      KeyedResult(
+        key: $0, ownerUID: actor.uid, operation: RenewalApplication.idempotencyScope("publish-pickup-slots", actor: actor),
+        result: try response.jsonString(), at: now)
+    }
+    // A retry with the same key gets the slots the first call created, and creates none.
+    let answer = try await application.store.savePickupPlace(place, addingSlots: slots, idempotency: kept)
+    return try answer.map { try Okey_V1_PublishPickupSlotsResponse(jsonString: $0) } ?? response
   }
 
   func recordHandover(request: Okey_V1_RecordHandoverRequest, context: ServerContext) async throws -> Okey_V1_RecordHandoverResponse {
     let actor = try Principal.required().requireDSI()
-    let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, operation: "record-handover") { _, _ in
+    let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, operation: "record-handover", idempotency: try Idempotency.key(request)) { _, _ in
       .recordHandover(comment: request.comment)
     }
     return .with { $0.renewal = Wire.renewal(renewal, catalogue: application.catalogue) }
   }
 
   func publishCharter(request: Okey_V1_PublishCharterRequest, context: ServerContext) async throws -> Okey_V1_PublishCharterResponse {
-    _ = try Principal.required().requireDSI()
+    let actor = try Principal.required().requireDSI()
+    let key = try Idempotency.key(request)
     if let refusal = Charter.validate(version: request.version, text: request.text, code: request.code) { throw refusal }
     guard request.text.utf8.count <= 200_000 else { throw APIError.invalidArgument("text", "at most 200,000 bytes") }
     let charter = Charter(version: request.version, text: request.text, code: request.code, publishedAt: application.clock())
-    try await application.store.publishCharter(charter)
-    return .with { $0.charter = Wire.charter(charter) }
+    let response = Okey_V1_PublishCharterResponse.with { $0.charter = Wire.charter(charter) }
+    let kept = try key.map {
+      KeyedResult(
+        key: $0, ownerUID: actor.uid, operation: RenewalApplication.idempotencyScope("publish-charter", actor: actor),
+        result: try response.jsonString(), at: charter.publishedAt)
+    }
+    let answer = try await application.store.publishCharter(charter, idempotency: kept)
+    return try answer.map { try Okey_V1_PublishCharterResponse(jsonString: $0) } ?? response
   }
 
   func reroute(request: Okey_V1_RerouteRequest, context: ServerContext) async throws -> Okey_V1_RerouteResponse {
@@ -98,7 +113,7 @@ struct OperationsRPCService: Okey_V1_OperationsService.SimpleServiceProtocol {
     // Fresh from the directory, outside the transaction.
     application.resolver.forget(uid: current.agentUID)
     let routing = try await application.resolver.resolve(uid: current.agentUID)
-    let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, operation: "reroute") { _, _ in
+    let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, operation: "reroute", idempotency: try Idempotency.key(request)) { _, _ in
       .reroute(routing)
     }
     return .with { $0.renewal = Wire.renewal(renewal, catalogue: application.catalogue) }

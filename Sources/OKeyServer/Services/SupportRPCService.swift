@@ -28,9 +28,9 @@ struct SupportRPCService: Okey_V1_SupportService.SimpleServiceProtocol {
     }
   }
 
-  func getRenewal(request: Okey_V1_GetRenewalRequest, context: ServerContext) async throws -> Okey_V1_GetRenewalResponse {
+  func getRenewal(request: Okey_V1_SupportServiceGetRenewalRequest, context: ServerContext) async throws -> Okey_V1_SupportServiceGetRenewalResponse {
     _ = try Principal.required().requireSupport()
-    var response = Okey_V1_GetRenewalResponse()
+    var response = Okey_V1_SupportServiceGetRenewalResponse()
     response.renewal = try await application.visibleMessage(request.requestID, to: nil, history: true)
     return response
   }
@@ -45,8 +45,16 @@ struct SupportRPCService: Okey_V1_SupportService.SimpleServiceProtocol {
   func listKeys(request: Okey_V1_ListKeysRequest, context: ServerContext) async throws -> Okey_V1_ListKeysResponse {
     _ = try Principal.required().requireSupport()
     guard RenewalApplication.isPlausibleUID(request.uid) else { throw APIError.invalidArgument("uid", "give a directory login (1 to 64 characters)") }
+    // A person has a handful of keys: read them all, hand them out a page at a time.
     let keys = try await application.store.keys(agentUID: request.uid)
-    return .with { $0.keys = keys.map(Wire.key) }
+    guard request.pageSize >= 0 else { throw APIError.invalidArgument("page_size", "must not be negative") }
+    let size = request.pageSize == 0 ? 50 : min(Int(request.pageSize), 500)
+    let start = try Wire.offset(request.pageToken)
+    let page = keys.dropFirst(start).prefix(size)
+    return .with {
+      $0.keys = page.map(Wire.key)
+      $0.nextPageToken = start + page.count < keys.count ? Wire.offsetToken(start + page.count) : ""
+    }
   }
 
   func verifyAuditTrail(request: Okey_V1_VerifyAuditTrailRequest, context: ServerContext) async throws -> Okey_V1_VerifyAuditTrailResponse {
@@ -71,6 +79,7 @@ struct SupportRPCService: Okey_V1_SupportService.SimpleServiceProtocol {
         .with {
           $0.sequence = problem.sequence
           $0.kind = problem.kind.rawValue
+          $0.problemKind = Okey_V1_AuditProblemKind(wireName: problem.kind.rawValue) ?? .unspecified
           $0.message = problem.message
           $0.requestID = problem.renewalID ?? ""
         }
@@ -115,11 +124,26 @@ struct SupportRPCService: Okey_V1_SupportService.SimpleServiceProtocol {
 
   func listOutbox(request: Okey_V1_ListOutboxRequest, context: ServerContext) async throws -> Okey_V1_ListOutboxResponse {
     _ = try Principal.required().requireSupport()
-    let state = request.state.isEmpty ? OutboxMessage.State.dead : OutboxMessage.State(rawValue: request.state.uppercased())
-    guard let state else { throw APIError.invalidArgument("state", "use PENDING, SENDING, SENT or DEAD") }
+    let state: OutboxMessage.State?
+    switch request.deliveryState {
+    case .unspecified:
+      state = request.state.isEmpty ? .dead : OutboxMessage.State(rawValue: request.state.uppercased())
+      guard state != nil else { throw APIError.invalidArgument("state", "use PENDING, SENDING, SENT or DEAD (or delivery_state)") }
+    case .UNRECOGNIZED(let number):
+      throw APIError.invalidArgument("delivery_state", "\(number) is not an OutboxState")
+    default:
+      state = OutboxMessage.State(rawValue: request.deliveryState.wireName)
+    }
+    guard let state else { throw APIError.invalidArgument("delivery_state", "not a delivery state of the outbox") }
     guard request.limit >= 0 else { throw APIError.invalidArgument("limit", "must not be negative") }
-    let limit = request.limit == 0 ? 50 : min(Int(request.limit), 500)
-    let messages = try await application.store.outboxMessages(state: state, limit: limit)
+    guard request.pageSize >= 0 else { throw APIError.invalidArgument("page_size", "must not be negative") }
+    let requested = request.pageSize != 0 ? request.pageSize : request.limit
+    let limit = requested == 0 ? 50 : min(Int(requested), 500)
+    let afterID = try Wire.rowID(request.pageToken)
+    // One more than the page: whether another page follows.
+    var messages = try await application.store.outboxMessages(state: state, limit: limit + 1, afterID: afterID)
+    let more = messages.count > limit
+    if more { messages.removeLast() }
     let mailbox = application.configuration.dsiMailbox
     return .with {
       $0.messages = messages.map { message in
@@ -130,12 +154,14 @@ struct SupportRPCService: Okey_V1_SupportService.SimpleServiceProtocol {
           $0.recipientUid = message.recipient?.uid ?? ""
           $0.recipientMail = message.recipient?.mail ?? mailbox
           $0.state = message.state.rawValue
+          $0.deliveryState = Okey_V1_OutboxState(wireName: message.state.rawValue) ?? .unspecified
           $0.attempts = Int32(message.attempts)
           $0.lastError = message.lastError ?? ""
           $0.messageID = message.messageID
           $0.createdAt = .init(message.createdAt)
         }
       }
+      if more, let last = messages.last { $0.nextPageToken = Wire.rowIDToken(last.id) }
     }
   }
 }

@@ -1,0 +1,102 @@
+import Foundation
+import GRPCCore
+import OKeyAPI
+import OKeyTestSupport
+import SwiftProtobuf
+import Testing
+
+@Suite("every write is safe to retry", .serialized)
+struct RetryTests {
+  /// The RPCs that change something (walked from the contract, not listed here), but StartRenewal,
+  /// whose matrix call cancels what it starts (its retries are ProcedureTests.idempotency's).
+  static func mutatingCases() throws -> [AuthorisationMatrixTests.Case] {
+    let walk = try ContractWalk()
+    let mutating = Set(
+      walk.methods.filter { $0.method.options.idempotencyLevel == .idempotencyUnknown && ContractWalk.exemptFromIdempotencyKey[$0.name] == nil }
+        .map { $0.name.replacingOccurrences(of: "okey.v1.", with: "").replacingOccurrences(of: "Service.", with: ".") })
+    let cases = AuthorisationMatrixTests.cases.filter { mutating.contains($0.rpc) && $0.rpc != "Renewal.StartRenewal" }
+    #expect(Set(cases.map(\.rpc)).union(["Renewal.StartRenewal"]) == mutating, "every mutating RPC has a matrix case")
+    return cases
+  }
+
+  /// The caller the case is played by: the agent, the N+1, or a DSI operator.
+  static func player(of rpcCase: AuthorisationMatrixTests.Case, among callers: [String: Caller]) throws -> Caller {
+    let name = try #require(["agent", "n1", "dsi"].first { rpcCase.allowed.contains($0) }, "\(rpcCase.rpc)")
+    return try #require(callers[name])
+  }
+
+  @Test(
+    "each change retried with its idempotency key gets the first result and changes nothing more; the key with other arguments is FAILED_PRECONDITION IDEMPOTENCY_KEY_REUSED",
+    .timeLimit(.minutes(2)))
+  func retries() async throws {
+    try await withAcademy { _, client in
+      let callers = [
+        "agent": try await Caller.session(client, "ens1a"), "n1": try await Caller.session(client, "ien1"),
+        "dsi": try await Caller.session(client, "dsi-op1"),
+      ]
+      let support = try await Caller.session(client, "helpdesk1")
+      let stager = try await Stager(client)
+      var failures: [String] = []
+      for rpcCase in try Self.mutatingCases() {
+        let caller = try Self.player(of: rpcCase, among: callers)
+        var target = try await stager.prepare(rpcCase.stage)
+        target.key = "retry-\(UInt32.random(in: 0...UInt32.max))"
+        if let failure = await failure({ try await rpcCase.call(caller, target) }) {
+          failures.append("\(rpcCase.rpc): the first call failed \(failure)")
+          continue
+        }
+        let afterFirst = try await Self.snapshot(support, target)
+        if let failure = await failure({ try await rpcCase.call(caller, target) }) {
+          failures.append("\(rpcCase.rpc): the retry failed \(failure)")
+        }
+        let afterRetry = try await Self.snapshot(support, target)
+        if afterRetry != afterFirst { failures.append("\(rpcCase.rpc): the retry changed something (\(afterFirst) then \(afterRetry))") }
+        var other = target
+        other.version += 1
+        let reused = await failure { try await rpcCase.call(caller, other) }
+        if reused?.code != .failedPrecondition || reused?.reason != "IDEMPOTENCY_KEY_REUSED" {
+          failures.append("\(rpcCase.rpc): the key with other arguments gave \(reused.map { "\($0)" } ?? "OK")")
+        }
+      }
+      #expect(failures.isEmpty, "\(failures.joined(separator: "\n"))")
+    }
+  }
+
+  /// What a retry must leave as it is: the request's version and the audit head; the slots and the
+  /// charter for the publishing calls.
+  static func snapshot(_ support: Caller, _ target: AuthorisationMatrixTests.Target) async throws -> String {
+    let head = try await support.support.getAuditHead(.init(), metadata: support.metadata)
+    let version = target.id.isEmpty ? 0 : try await support.support.getRenewal(.with { $0.requestID = target.id }, metadata: support.metadata).renewal.version
+    let charter = try await support.renewals.getCharter(.init(), metadata: support.metadata).charter.version
+    let stats = try await support.support.stats(.init(), metadata: support.metadata).tables.first { $0.name == "pickup_slots" }?.rows ?? -1
+    return "version \(version), audit head \(head.sequence), charter \(charter), slots \(stats)"
+  }
+
+  @Test("expected_version 0 (a client that forgot it) is INVALID_ARGUMENT naming the field, on every RPC that takes one", .timeLimit(.minutes(2)))
+  func expectedVersionZero() async throws {
+    let walk = try ContractWalk()
+    let withVersion = Set(
+      walk.methods.filter { method in
+        walk.messages.first { "." + $0.name == method.method.inputType }?.message.field.contains { $0.name == "expected_version" } == true
+      }.map { $0.name.replacingOccurrences(of: "okey.v1.", with: "").replacingOccurrences(of: "Service.", with: ".") })
+    let cases = AuthorisationMatrixTests.cases.filter { withVersion.contains($0.rpc) }
+    #expect(Set(cases.map(\.rpc)) == withVersion)
+    try await withAcademy { _, client in
+      let callers = [
+        "agent": try await Caller.session(client, "ens1a"), "n1": try await Caller.session(client, "ien1"),
+        "dsi": try await Caller.session(client, "dsi-op1"),
+      ]
+      let stager = try await Stager(client)
+      var failures: [String] = []
+      for rpcCase in cases {
+        var target = try await stager.prepare(rpcCase.stage)
+        let before = try await stager.version(of: target.id)
+        target.version = 0
+        let outcome = await failure { try await rpcCase.call(try Self.player(of: rpcCase, among: callers), target) }
+        if outcome?.code != .invalidArgument || outcome?.reason != "INVALID_FIELD" { failures.append("\(rpcCase.rpc): \(outcome.map { "\($0)" } ?? "OK")") }
+        if try await stager.version(of: target.id) != before { failures.append("\(rpcCase.rpc): changed the request") }
+      }
+      #expect(failures.isEmpty, "\(failures)")
+    }
+  }
+}
