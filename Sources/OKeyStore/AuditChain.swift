@@ -20,7 +20,7 @@ public struct AuditEvent: Sendable, Hashable {
 /// A break found in the audit chain.
 public struct AuditProblem: Sendable, Hashable {
   /// What is wrong.
-  public enum Kind: String, Sendable, Hashable {
+  public enum Kind: String, Sendable, Hashable, CaseIterable {
     /// An event's content, or its signature, does not match.
     case altered = "ALTERED"
     /// An event that was not written by the service sits in the chain.

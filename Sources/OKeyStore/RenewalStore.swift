@@ -268,7 +268,7 @@ public struct StoredSession: Sendable, Hashable {
 /// A notification waiting in (or gone through) the outbox.
 public struct OutboxMessage: Sendable, Hashable {
   /// Delivery state.
-  public enum State: String, Sendable, Hashable {
+  public enum State: String, Sendable, Hashable, CaseIterable {
     case pending = "PENDING"
     case sending = "SENDING"
     case sent = "SENT"

@@ -32,7 +32,7 @@ EXPECTED_RPCS = {
         "RecordHandover", "PublishCharter", "Reroute",
     ],
     "okey.v1.SupportService": [
-        "SearchRenewals", "GetRenewal", "ResolveRouting", "ListKeys", "VerifyAuditTrail", "GetAuditHead", "Stats",
+        "SearchRenewals", "GetRenewal", "ResolveRouting", "ListKeys", "VerifyAuditTrail", "GetAuditHead", "Stats", "ListOutbox",
     ],
 }
 

@@ -203,3 +203,52 @@ extension ContractTests {
     }
   }
 }
+
+extension ContractTests {
+  @Test("the closed sets the server fills as text all have their enum value: audit problems, outbox states, routing problems (read from the resolver's code)")
+  func closedSets() throws {
+    #expect(AuditProblem.Kind.allCases.filter { Okey_V1_AuditProblemKind(wireName: $0.rawValue) == nil }.isEmpty)
+    #expect(OutboxMessage.State.allCases.filter { Okey_V1_OutboxState(wireName: $0.rawValue) == nil }.isEmpty)
+    let resolver = try String(contentsOfFile: TestPaths.packageRoot + "/Sources/OKeyDirectory/RoutingResolver.swift", encoding: .utf8)
+    let codes = Set(resolver.matches(of: /code: "([A-Z_0-9]+)"/).map { String($0.output.1) })
+    #expect(codes.count >= 10, "the walk finds the resolver's codes: \(codes)")
+    #expect(codes.filter { Okey_V1_RoutingProblemKind(wireName: $0) == nil }.isEmpty, "\(codes)")
+  }
+
+  @Test("ListOutbox and ListKeys hand out every item once, a page at a time", .timeLimit(.minutes(1)))
+  func pagination() async throws {
+    try await withAcademy { _, client in
+      let support = try await Caller.session(client, "helpdesk1")
+      let stager = try await Stager(client)
+      // Two completed requests: two keys for ens1a, and notifications in the outbox (mail is off).
+      _ = try await stager.prepare(.pickupBooked)
+      _ = try await stager.prepare(.awaitingDSI)
+      _ = try await stager.prepare(.none)
+      var keys: [String] = []
+      var token = ""
+      repeat {
+        let page = try await support.support.listKeys(.with { $0.uid = "ens1a"; $0.pageSize = 1; $0.pageToken = token }, metadata: support.metadata)
+        #expect(page.keys.count <= 1)
+        keys += page.keys.map(\.serial)
+        token = page.nextPageToken
+      } while !token.isEmpty
+      let all = try await support.support.listKeys(.with { $0.uid = "ens1a" }, metadata: support.metadata).keys.map(\.serial)
+      #expect(keys == all)
+      #expect(keys.count >= 2)
+
+      var ids: [Int64] = []
+      token = ""
+      repeat {
+        let page = try await support.support.listOutbox(.with { $0.deliveryState = .pending; $0.pageSize = 2; $0.pageToken = token }, metadata: support.metadata)
+        #expect(page.messages.count <= 2)
+        #expect(page.messages.allSatisfy { $0.deliveryState == .pending && $0.state == "PENDING" })
+        ids += page.messages.map(\.id)
+        token = page.nextPageToken
+      } while !token.isEmpty
+      let everything = try await support.support.listOutbox(.with { $0.deliveryState = .pending; $0.pageSize = 500 }, metadata: support.metadata).messages.map(\.id)
+      #expect(ids == everything)
+      #expect(ids.count >= 4)
+      #expect(Set(ids).count == ids.count)
+    }
+  }
+}

@@ -351,6 +351,7 @@ extension Okey_V1_RoutingProblemKind {
     case 10: return "VALIDATOR_DISABLED"
     case 11: return "NO_N2"
     case 12: return "MALFORMED_VALUE"
+    case 13: return "NO_N1"
     default: return "UNRECOGNIZED_\(rawValue)"
     }
   }
@@ -370,6 +371,7 @@ extension Okey_V1_RoutingProblemKind {
     case "VALIDATOR_DISABLED": self.init(rawValue: 10)
     case "NO_N2": self.init(rawValue: 11)
     case "MALFORMED_VALUE": self.init(rawValue: 12)
+    case "NO_N1": self.init(rawValue: 13)
     default: return nil
     }
   }

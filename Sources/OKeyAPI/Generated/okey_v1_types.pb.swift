@@ -449,6 +449,9 @@ public nonisolated enum Okey_V1_RoutingProblemKind: SwiftProtobuf.Enum, Swift.Ca
 
   /// A directory value has not the expected form; ignored.
   case malformedValue // = 12
+
+  /// No N+1 found for the person.
+  case noN1 // = 13
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -470,6 +473,7 @@ public nonisolated enum Okey_V1_RoutingProblemKind: SwiftProtobuf.Enum, Swift.Ca
     case 10: self = .validatorDisabled
     case 11: self = .noN2
     case 12: self = .malformedValue
+    case 13: self = .noN1
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -489,6 +493,7 @@ public nonisolated enum Okey_V1_RoutingProblemKind: SwiftProtobuf.Enum, Swift.Ca
     case .validatorDisabled: return 10
     case .noN2: return 11
     case .malformedValue: return 12
+    case .noN1: return 13
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -508,6 +513,7 @@ public nonisolated enum Okey_V1_RoutingProblemKind: SwiftProtobuf.Enum, Swift.Ca
     .validatorDisabled,
     .noN2,
     .malformedValue,
+    .noN1,
   ]
 
 }
@@ -1278,7 +1284,7 @@ nonisolated extension Okey_V1_KeyStatus: SwiftProtobuf._ProtoNameProviding {
 }
 
 nonisolated extension Okey_V1_RoutingProblemKind: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ROUTING_PROBLEM_KIND_UNSPECIFIED\0\u{1}ROUTING_PROBLEM_KIND_NO_ENTRY\0\u{1}ROUTING_PROBLEM_KIND_SEVERAL_ENTRIES\0\u{1}ROUTING_PROBLEM_KIND_MANAGER_MISSING\0\u{1}ROUTING_PROBLEM_KIND_MANAGER_DANGLING\0\u{1}ROUTING_PROBLEM_KIND_MANAGER_IS_SELF\0\u{1}ROUTING_PROBLEM_KIND_MANAGER_LOOP\0\u{1}ROUTING_PROBLEM_KIND_NO_RESPONSIBLE\0\u{1}ROUTING_PROBLEM_KIND_SEVERAL_CANDIDATES\0\u{1}ROUTING_PROBLEM_KIND_DELEGATION_EXPIRED\0\u{1}ROUTING_PROBLEM_KIND_VALIDATOR_DISABLED\0\u{1}ROUTING_PROBLEM_KIND_NO_N2\0\u{1}ROUTING_PROBLEM_KIND_MALFORMED_VALUE\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ROUTING_PROBLEM_KIND_UNSPECIFIED\0\u{1}ROUTING_PROBLEM_KIND_NO_ENTRY\0\u{1}ROUTING_PROBLEM_KIND_SEVERAL_ENTRIES\0\u{1}ROUTING_PROBLEM_KIND_MANAGER_MISSING\0\u{1}ROUTING_PROBLEM_KIND_MANAGER_DANGLING\0\u{1}ROUTING_PROBLEM_KIND_MANAGER_IS_SELF\0\u{1}ROUTING_PROBLEM_KIND_MANAGER_LOOP\0\u{1}ROUTING_PROBLEM_KIND_NO_RESPONSIBLE\0\u{1}ROUTING_PROBLEM_KIND_SEVERAL_CANDIDATES\0\u{1}ROUTING_PROBLEM_KIND_DELEGATION_EXPIRED\0\u{1}ROUTING_PROBLEM_KIND_VALIDATOR_DISABLED\0\u{1}ROUTING_PROBLEM_KIND_NO_N2\0\u{1}ROUTING_PROBLEM_KIND_MALFORMED_VALUE\0\u{1}ROUTING_PROBLEM_KIND_NO_N1\0")
 }
 
 nonisolated extension Okey_V1_DecisionKind: SwiftProtobuf._ProtoNameProviding {
