@@ -286,7 +286,7 @@ struct DecisionBuilder {
         )
       )
       effects.append(.storeDocument(id: id, document))
-      record("add-document", role: .agent, to: renewal.status, details: "\(document.kind): \(document.filename) (\(document.content.count) bytes, sha256 \(sha256))")
+      record(command.action, role: .agent, to: renewal.status, details: "\(document.kind): \(document.filename) (\(document.content.count) bytes, sha256 \(sha256))")
 
     case .removeDocument(let id):
       try requireAgent()
@@ -297,7 +297,7 @@ struct DecisionBuilder {
       }
       let removed = renewal.documents.remove(at: index)
       effects.append(.deleteDocument(id: id))
-      record("remove-document", role: .agent, to: renewal.status, details: "\(removed.kind): \(removed.filename)")
+      record(command.action, role: .agent, to: renewal.status, details: "\(removed.kind): \(removed.filename)")
 
     case .setValidator(let corrected):
       try requireAgent()
@@ -329,14 +329,14 @@ struct DecisionBuilder {
       let missing = context.catalogue.missingKinds(for: renewal.motif, documents: renewal.documents)
       guard missing.isEmpty else {
         // Kept, not routed: nobody is told until documents are added and the request submitted again.
-        record("submit", role: .agent, to: .awaitingDocuments, details: "not routed: missing \(missing.joined(separator: ", "))" + changed)
+        record(command.action, role: .agent, to: .awaitingDocuments, details: "not routed: missing \(missing.joined(separator: ", "))" + changed)
         return
       }
       if case .automatic(let reason) = routing.autoValidation {
         renewal.routed = true
         renewal.routedAt = context.now
         effects.append(.snapshotRouting(reason: "submit"))
-        record("submit", role: .agent, to: .pendingApproval, details: "validated automatically: \(reason)" + changed)
+        record(command.action, role: .agent, to: .pendingApproval, details: "validated automatically: \(reason)" + changed)
         renewal.decidedBy = RenewalRequest.automaticDecision
         renewal.decisionComment = reason
         let from = renewal.status
@@ -356,7 +356,7 @@ struct DecisionBuilder {
       effects.append(.snapshotRouting(reason: "submit"))
       var details = "routed to \(validator.uid)"
       if let n1 = routing.n1, !n1.person.active { details += " (N+1 \(n1.person.uid) is disabled: N+2 validates)" }
-      record("submit", role: .agent, to: .pendingApproval, details: details + changed)
+      record(command.action, role: .agent, to: .pendingApproval, details: details + changed)
       notifications.append(NotificationIntent(kind: .validatorRouted, recipient: .person(validator)))
 
     case .approve(let comment):
@@ -372,7 +372,7 @@ struct DecisionBuilder {
       moveOnAfterApproval()
       let to = renewal.status
       renewal.status = from
-      record("approve", role: role, to: to, details: "approved by \(level) \(actor.uid)" + (comment.isEmpty ? "" : ": \(comment)"))
+      record(command.action, role: role, to: to, details: "approved by \(level) \(actor.uid)" + (comment.isEmpty ? "" : ": \(comment)"))
       notifyAgent(.agentApproved, details: comment)
       informN1IfN2Decided(approved: true)
       if to == .awaitingCharter { notifyAgent(.charterReminder) }
@@ -385,7 +385,7 @@ struct DecisionBuilder {
       renewal.decidedBy = actor.uid
       renewal.decisionComment = reason
       effects.append(.recordDecision(approverUID: actor.uid, approved: false, comment: reason))
-      record("reject", role: role, to: .rejected, details: reason)
+      record(command.action, role: role, to: .rejected, details: reason)
       notifyAgent(.agentRejected, details: reason)
       informN1IfN2Decided(approved: false)
 
@@ -395,7 +395,7 @@ struct DecisionBuilder {
       try requireKeyType(.software, doing: "choose a phone platform")
       try requireStatus(.awaitingEnrolment, doing: "choose a phone platform")
       renewal.platform = platform
-      record("choose-platform", role: .agent, to: .awaitingEnrolment, details: platform.rawValue)
+      record(command.action, role: .agent, to: .awaitingEnrolment, details: platform.rawValue)
       notifyDSI("enrolment elements for a \(platform.rawValue) phone are on their way to the DSI mailbox")
 
     case .confirmEnrolment(let comment):
@@ -406,7 +406,7 @@ struct DecisionBuilder {
         throw RenewalRefusal(.platformNotChosen, "the agent has not chosen a phone platform yet: wait until they do")
       }
       let comment = try Self.checkText(comment, field: "comment", required: false)
-      record("confirm-enrolment", role: .dsi, to: .awaitingCharter, details: comment)
+      record(command.action, role: .dsi, to: .awaitingCharter, details: comment)
       notifyAgent(.charterReminder)
 
     case .signCharter(let code, let acknowledged, let current):
@@ -419,7 +419,7 @@ struct DecisionBuilder {
       if let refusal = charter.checkSignature(code: code, acknowledged: acknowledged) { throw refusal }
       renewal.charterVersion = charter.version
       renewal.charterSignedAt = context.now
-      record("sign-charter", role: .agent, to: .awaitingDSI, details: "charter \(charter.version)")
+      record(command.action, role: .agent, to: .awaitingDSI, details: "charter \(charter.version)")
       notifyDSI("a key waits to be finalised")
 
     case .finalize(let serial, let place):
@@ -436,14 +436,14 @@ struct DecisionBuilder {
           throw RenewalRefusal(.invalidField, "pickup_place_id: a software key has no pickup place; leave it empty")
         }
         issueKey(serial: serial)
-        record("finalize", role: .dsi, to: .completed, details: "software key \(serial) active")
+        record(command.action, role: .dsi, to: .completed, details: "software key \(serial) active")
         notifyAgent(.agentCompleted, details: serial)
       case .hardware:
         guard let place else {
           throw RenewalRefusal(.invalidField, "pickup_place_id: give the place where the agent collects the key (an existing place id)")
         }
         renewal.pickupPlaceID = place.id
-        record("finalize", role: .dsi, to: .readyForPickup, details: "hardware key \(serial) ready at \(place.id)")
+        record(command.action, role: .dsi, to: .readyForPickup, details: "hardware key \(serial) ready at \(place.id)")
         notifyAgent(.agentReadyForPickup, details: "\(place.name), \(place.address)")
       }
 
@@ -469,7 +469,7 @@ struct DecisionBuilder {
       let moved = renewal.appointmentSlotID != nil
       renewal.appointmentSlotID = slot.id
       renewal.appointmentBookedAt = context.now
-      record("book-pickup", role: .agent, to: .pickupBooked, details: (moved ? "moved to slot " : "slot ") + slot.id)
+      record(command.action, role: .agent, to: .pickupBooked, details: (moved ? "moved to slot " : "slot ") + slot.id)
       notifyDSI("a hardware key pickup is booked")
 
     case .recordHandover(let comment):
@@ -478,7 +478,7 @@ struct DecisionBuilder {
       try requireStatus(.pickupBooked, doing: "record the hand-over")
       let comment = try Self.checkText(comment, field: "comment", required: false)
       issueKey(serial: renewal.newKeySerial ?? "")
-      record("record-handover", role: .dsi, to: .completed, details: comment)
+      record(command.action, role: .dsi, to: .completed, details: comment)
       notifyAgent(.agentCompleted, details: renewal.newKeySerial ?? "")
 
     case .cancel(let reason):
@@ -497,7 +497,7 @@ struct DecisionBuilder {
         effects.append(.purgeDocumentContent)
         details += (details.isEmpty ? "" : "; ") + "content of \(renewal.documents.count) document(s) deleted, name, size and SHA-256 kept"
       }
-      record("cancel", role: .agent, to: .cancelled, details: details)
+      record(command.action, role: .agent, to: .cancelled, details: details)
 
     case .escalate(let delay):
       // The service's own scan asks; there is no caller to check.
@@ -517,7 +517,7 @@ struct DecisionBuilder {
         throw RenewalRefusal(.noValidator, "request \(original.id) has no active N+2 to tell")
       }
       renewal.escalatedAt = context.now
-      record("escalate", role: .system, to: .pendingApproval, details: "waited \(waited) business days: N+2 \(n2.person.uid) told")
+      record(command.action, role: .system, to: .pendingApproval, details: "waited \(waited) business days: N+2 \(n2.person.uid) told")
       notifications.append(NotificationIntent(kind: .n2Escalation, recipient: .person(n2.person), details: "\(waited)"))
 
     case .reroute(let routing):
@@ -530,7 +530,7 @@ struct DecisionBuilder {
       let before = renewal.routing.effectiveValidator?.uid ?? "none"
       renewal.routing = routing
       effects.append(.snapshotRouting(reason: "reroute"))
-      record("reroute", role: .dsi, to: .pendingApproval, details: "validator \(before) -> \(validator.uid)")
+      record(command.action, role: .dsi, to: .pendingApproval, details: "validator \(before) -> \(validator.uid)")
       notifications.append(NotificationIntent(kind: .validatorRouted, recipient: .person(validator)))
     }
   }

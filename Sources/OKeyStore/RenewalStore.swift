@@ -47,6 +47,14 @@ public protocol RenewalStore: Sendable {
   /// The charter published last, or nil.
   func currentCharter() async throws -> Charter?
 
+  /// The request kept for an idempotency key of `agentUID`'s request in `operation`, or nil for a new
+  /// key; ``StoreError/Code/keyReused`` when it came with other arguments. Read-only: a retry is
+  /// answered before anything else (the directory) is asked.
+  func keptRenewal(agentUID: String, operation: String, key: IdempotencyKey) async throws -> RenewalRequest?
+  /// The reply kept for an idempotency key of a change that is not a request's, as
+  /// ``keptRenewal(agentUID:operation:key:)``.
+  func keptReply(ownerUID: String, operation: String, key: IdempotencyKey) async throws -> String?
+
   /// Creates or updates a pickup place and adds slots there. With an idempotency key (scoped to
   /// `ownerUID` and `operation`), `result` (the reply, as text) is kept with the change, and a retry
   /// gets the first call's result back without writing anything; the return value is the result to
@@ -302,20 +310,13 @@ public struct OutboxMessage: Sendable, Hashable {
 public struct IdempotencyKey: Sendable, Hashable {
   /// The key the client chose.
   public var key: String
-  /// A digest of the call's arguments (the key left out); empty to accept any arguments.
+  /// A digest of the call's arguments (the key left out); a key matches only the same digest.
   public var fingerprint: String
 
   /// Creates a key.
   public init(key: String, fingerprint: String) {
     self.key = key
     self.fingerprint = fingerprint
-  }
-}
-
-extension IdempotencyKey: ExpressibleByStringLiteral {
-  /// A key that accepts any arguments (tests, tools).
-  public init(stringLiteral key: String) {
-    self.init(key: key, fingerprint: "")
   }
 }
 

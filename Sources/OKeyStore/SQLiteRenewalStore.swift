@@ -770,6 +770,18 @@ public final class SQLiteRenewalStore: RenewalStore {
     try db.value(String.self, "SELECT state_json FROM renewals WHERE id = ?", [id]).map(decodeRenewal)
   }
 
+  public func keptRenewal(agentUID: String, operation: String, key: IdempotencyKey) async throws -> RenewalRequest? {
+    try await guarded {
+      try await pool.read { db in try Self.idempotentResult(db, agentUID: agentUID, operation: operation, key: key).map(Self.decodeRenewal) }
+    }
+  }
+
+  public func keptReply(ownerUID: String, operation: String, key: IdempotencyKey) async throws -> String? {
+    try await guarded {
+      try await pool.read { db in try Self.idempotentResult(db, agentUID: ownerUID, operation: operation, key: key) }
+    }
+  }
+
   /// The result kept for `key`, or nil; throws ``StoreError/Code/keyReused`` when the key came with
   /// other arguments.
   static func idempotentResult(_ db: Database, agentUID: String, operation: String, key: IdempotencyKey) throws -> String? {
@@ -779,7 +791,7 @@ public final class SQLiteRenewalStore: RenewalStore {
         arguments: [agentUID, operation, key.key])
     else { return nil }
     let fingerprint: String = row["fingerprint"]
-    guard fingerprint.isEmpty || key.fingerprint.isEmpty || fingerprint == key.fingerprint else {
+    guard fingerprint == key.fingerprint else {
       throw StoreError(.keyReused, "idempotency key '\(key.key)' was used for a call with other arguments: use a new key for each distinct change")
     }
     return row["result_json"]

@@ -217,7 +217,9 @@ enum Schema {
     migrator.registerMigration(versions[7]) { db in
       // Every change may take an idempotency key: the digest of its call's arguments is kept beside
       // it, so that the key coming back with other arguments is refused rather than replayed.
-      try db.execute(sql: "ALTER TABLE idempotency_keys ADD COLUMN fingerprint TEXT NOT NULL DEFAULT ''")
+      // Keys kept before have no digest and their old scopes: dropped (a retry straddling the upgrade
+      // is then a new call, which the version check or the open-request rule refuses).
+      try db.execute(sql: "DELETE FROM idempotency_keys; ALTER TABLE idempotency_keys ADD COLUMN fingerprint TEXT NOT NULL DEFAULT ''")
     }
     return migrator
   }

@@ -257,7 +257,7 @@ struct HonestAnswerTests {
       let agent = try await Caller.session(client, "ens1a")
       let r = try await agent.renewals.startRenewal(.with { $0.keyType = .software; $0.motif = .expired }, metadata: agent.metadata).renewal
       await #expect(throws: Boom.self) {
-        _ = try await daemon.application.change(r.requestID, expectedVersion: r.version, actor: OKeyDomain.Actor(uid: "ens1a"), operation: "boom") { _, _ in
+        _ = try await daemon.application.change(r.requestID, expectedVersion: r.version, actor: OKeyDomain.Actor(uid: "ens1a")) { _, _ in
           throw Boom()
         }
       }

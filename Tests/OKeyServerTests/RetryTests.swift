@@ -100,3 +100,33 @@ struct RetryTests {
     }
   }
 }
+
+extension RetryTests {
+  @Test(
+    "a retry is answered from its key before the directory is asked: StartRenewal and SubmitRenewal retried during a directory outage get their first result",
+    .timeLimit(.minutes(1)))
+  func retryDuringOutage() async throws {
+    try await withAcademy(configure: { $0.directory.cacheTTLSeconds = 0 }) { _, client, slapd in
+      // A session: its person is read again only every sessions.recheckSeconds, so it outlives the
+      // outage's first minutes.
+      let agent = try await Caller.session(client, "ens1a")
+      let start = Okey_V1_StartRenewalRequest.with { $0.keyType = .software; $0.motif = .expired; $0.idempotencyKey = "outage-start" }
+      let started = try await agent.renewals.startRenewal(start, metadata: agent.metadata).renewal
+      let added = try await agent.renewals.addDocument(.with {
+        $0.requestID = started.requestID; $0.filename = "a.pdf"; $0.kind = "supporting-document"; $0.content = pdfBytes; $0.expectedVersion = started.version
+      }, metadata: agent.metadata).renewal
+      let submit = Okey_V1_SubmitRenewalRequest.with { $0.requestID = added.requestID; $0.expectedVersion = added.version; $0.idempotencyKey = "outage-submit" }
+      let submitted = try await agent.renewals.submitRenewal(submit, metadata: agent.metadata).renewal
+      try await slapd.stop()
+      // Without the directory a new start fails: the routing cannot be resolved.
+      let fresh = await failure { _ = try await agent.renewals.startRenewal(.with { $0.keyType = .hardware; $0.motif = .lost }, metadata: agent.metadata) }
+      #expect(fresh?.code == .unavailable)
+      let startedAgain = try await agent.renewals.startRenewal(start, metadata: agent.metadata).renewal
+      #expect(startedAgain.requestID == started.requestID)
+      #expect(startedAgain.version == started.version)
+      let submittedAgain = try await agent.renewals.submitRenewal(submit, metadata: agent.metadata).renewal
+      #expect(submittedAgain.version == submitted.version)
+      #expect(submittedAgain.status == submitted.status)
+    }
+  }
+}

@@ -26,14 +26,20 @@ extension Okey_V1_PublishCharterRequest: IdempotentRequest {}
 extension Okey_V1_RerouteRequest: IdempotentRequest {}
 
 enum Idempotency {
-  /// The request's idempotency key with the digest of its other fields, or nil without a key;
+  /// The request's idempotency key with the digest of its message name and other fields, or nil
+  /// without a key;
   /// INVALID_ARGUMENT for a key over 128 characters.
   static func key(_ request: some IdempotentRequest) throws -> IdempotencyKey? {
     guard !request.idempotencyKey.isEmpty else { return nil }
-    guard request.idempotencyKey.count <= 128 else { throw APIError.invalidArgument("idempotency_key", "at most 128 characters") }
+    guard request.idempotencyKey.utf8.count <= 128, request.idempotencyKey.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+      throw APIError.invalidArgument("idempotency_key", "1 to 128 printable ASCII characters (a UUID, for instance)")
+    }
     var arguments = request
     arguments.idempotencyKey = ""
-    let bytes: [UInt8] = try arguments.serializedBytes()
+    // Fields this server does not know are not arguments it acts on.
+    arguments.unknownFields = UnknownStorage()
+    // The message's name first: the same key on another RPC is other arguments.
+    let bytes: [UInt8] = Array(type(of: request).protoMessageName.utf8) + [0] + (try arguments.serializedBytes())
     return IdempotencyKey(key: request.idempotencyKey, fingerprint: SHA256Hex.digest(bytes))
   }
 }

@@ -72,8 +72,10 @@ final class RenewalApplication: Sendable {
 
   /// The scope an idempotency key lives in: the operation, the caller (person, and the internal
   /// system acting for them) — so that one caller's key never returns another caller's result.
+  /// Unambiguous: the operation is fixed, an account name holds no '|' (configuration checks it), the
+  /// uid comes last.
   static func idempotencyScope(_ operation: String, actor: Actor) -> String {
-    "\(operation)|\(actor.serviceAccount ?? "-")|\(actor.uid)"
+    "\(operation)|\(actor.serviceAccount ?? "")|\(actor.uid)"
   }
 
 
@@ -169,6 +171,14 @@ final class RenewalApplication: Sendable {
 
   // MARK: Changing
 
+  /// The first result of a change retried with its idempotency key, or nil for a new key. Asked
+  /// before the directory: a retry during a directory outage still gets its answer.
+  func replay(_ id: String, to actor: Actor, idempotency: IdempotencyKey?) async throws -> RenewalRequest? {
+    guard let idempotency else { return nil }
+    let current = try await loadVisible(id, to: actor)
+    return try await store.keptRenewal(agentUID: current.agentUID, operation: Self.idempotencyScope("change", actor: actor), key: idempotency)
+  }
+
   /// Applies a command to a request in one store transaction: the command is built inside the
   /// transaction from what it needs (`build` may refuse), decided by the domain, written with its
   /// audit events and outbox rows, then announced to watchers.
@@ -176,7 +186,6 @@ final class RenewalApplication: Sendable {
     _ id: String,
     expectedVersion: Int64,
     actor: Actor,
-    operation: String,
     idempotency: IdempotencyKey? = nil,
     now: Instant? = nil,
     build: @escaping @Sendable (RenewalRequest, any ChangeReader) throws -> RenewalCommand
@@ -194,7 +203,8 @@ final class RenewalApplication: Sendable {
       // A replay returns the first result only to a caller who may still see the request.
       _ = try await loadVisible(id, to: actor)
     }
-    let scope = Self.idempotencyScope(operation, actor: actor)
+    // One scope for every change of the caller: a key's fingerprint names its RPC and arguments.
+    let scope = Self.idempotencyScope("change", actor: actor)
     let renewal = try await store.change(renewalID: id, operation: scope, idempotencyKey: idempotency) { current, reader in
       // Checked again inside the transaction (the handle is captured: task-locals do not reach the
       // writer's queue): a deadline that passed while waiting for the writer rolls it back.

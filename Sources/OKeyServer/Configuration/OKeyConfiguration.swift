@@ -358,6 +358,9 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
     guard mail.claimTimeoutSeconds >= 30 else { throw ConfigurationError("mail.claimTimeoutSeconds must be at least 30 (longer than the sendmail timeout)") }
     guard !mail.command.trimmingCharacters(in: .whitespaces).isEmpty else { throw ConfigurationError("mail.command must name a sendmail-compatible command") }
     for account in serviceAccounts {
+      guard (1...64).contains(account.name.count), account.name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) }) else {
+        throw ConfigurationError("serviceAccounts: '\(account.name)' is not a name: 1 to 64 letters, digits, '.', '_' or '-'")
+      }
       guard account.keySHA256.count == 64, account.keySHA256.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) else {
         throw ConfigurationError("serviceAccounts[\(account.name)].keySHA256 must be the lower-case hex SHA-256 of the key (64 characters)")
       }

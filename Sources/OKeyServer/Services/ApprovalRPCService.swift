@@ -27,7 +27,7 @@ struct ApprovalRPCService: Okey_V1_ApprovalService.SimpleServiceProtocol {
   func approve(request: Okey_V1_ApproveRequest, context: ServerContext) async throws -> Okey_V1_ApproveResponse {
     let (_, actor) = try Principal.required().require(.approver)
     try await application.requireActiveNow(actor)
-    let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, operation: "approve", idempotency: try Idempotency.key(request)) { _, _ in
+    let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, idempotency: try Idempotency.key(request)) { _, _ in
       .approve(comment: request.comment)
     }
     return .with { $0.renewal = Wire.renewal(renewal, catalogue: application.catalogue) }
@@ -36,7 +36,7 @@ struct ApprovalRPCService: Okey_V1_ApprovalService.SimpleServiceProtocol {
   func reject(request: Okey_V1_RejectRequest, context: ServerContext) async throws -> Okey_V1_RejectResponse {
     let (_, actor) = try Principal.required().require(.approver)
     try await application.requireActiveNow(actor)
-    let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, operation: "reject", idempotency: try Idempotency.key(request)) { _, _ in
+    let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, idempotency: try Idempotency.key(request)) { _, _ in
       .reject(reason: request.reason)
     }
     return .with { $0.renewal = Wire.renewal(renewal, catalogue: application.catalogue) }

@@ -2,10 +2,19 @@ import GRPCCore
 import OKeyAPI
 import OKeyDomain
 import OKeyStore
+import SwiftProtobuf
 
 /// okey.v1.OperationsService: the DSI's operations. Every call needs the DSI group.
 struct OperationsRPCService: Okey_V1_OperationsService.SimpleServiceProtocol {
   let application: RenewalApplication
+
+  /// Replies kept for idempotency keys are read back leniently: one written by a newer okeyd may
+  /// hold fields this one does not know.
+  static let keptReply: JSONDecodingOptions = {
+    var options = JSONDecodingOptions()
+    options.ignoreUnknownFields = true
+    return options
+  }()
 
   func listWork(request: Okey_V1_ListWorkRequest, context: ServerContext) async throws -> Okey_V1_ListWorkResponse {
     _ = try Principal.required().requireDSI()
@@ -23,7 +32,7 @@ struct OperationsRPCService: Okey_V1_OperationsService.SimpleServiceProtocol {
 
   func confirmEnrolmentElements(request: Okey_V1_ConfirmEnrolmentElementsRequest, context: ServerContext) async throws -> Okey_V1_ConfirmEnrolmentElementsResponse {
     let actor = try Principal.required().requireDSI()
-    let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, operation: "confirm-enrolment", idempotency: try Idempotency.key(request)) { _, _ in
+    let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, idempotency: try Idempotency.key(request)) { _, _ in
       .confirmEnrolment(comment: request.comment)
     }
     return .with { $0.renewal = Wire.renewal(renewal, catalogue: application.catalogue) }
@@ -32,7 +41,7 @@ struct OperationsRPCService: Okey_V1_OperationsService.SimpleServiceProtocol {
   func finalize(request: Okey_V1_FinalizeRequest, context: ServerContext) async throws -> Okey_V1_FinalizeResponse {
     let actor = try Principal.required().requireDSI()
     if !request.pickupPlaceID.isEmpty { try RenewalApplication.checkID(request.pickupPlaceID, field: "pickup_place_id") }
-    let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, operation: "finalize", idempotency: try Idempotency.key(request)) { _, reader in
+    let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, idempotency: try Idempotency.key(request)) { _, reader in
       var place: PickupPlace?
       if !request.pickupPlaceID.isEmpty {
         guard let found = try reader.pickupPlace(id: request.pickupPlaceID) else {
@@ -50,6 +59,11 @@ struct OperationsRPCService: Okey_V1_OperationsService.SimpleServiceProtocol {
   func publishPickupSlots(request: Okey_V1_PublishPickupSlotsRequest, context: ServerContext) async throws -> Okey_V1_PublishPickupSlotsResponse {
     let actor = try Principal.required().requireDSI()
     let key = try Idempotency.key(request)
+    let scope = RenewalApplication.idempotencyScope("publish-pickup-slots", actor: actor)
+    // A late retry gets its first reply, even once its slots have started.
+    if let key, let prior = try await application.store.keptReply(ownerUID: actor.uid, operation: scope, key: key) {
+      return try Okey_V1_PublishPickupSlotsResponse(jsonString: prior, options: Self.keptReply)
+    }
     let placeMessage = request.place
     try RenewalApplication.checkID(placeMessage.placeID, field: "place.place_id")
     guard !placeMessage.name.trimmingCharacters(in: .whitespaces).isEmpty, placeMessage.name.count <= 200 else {
@@ -75,17 +89,17 @@ struct OperationsRPCService: Okey_V1_OperationsService.SimpleServiceProtocol {
     }
     let kept = try key.map {
       KeyedResult(
-        key: $0, ownerUID: actor.uid, operation: RenewalApplication.idempotencyScope("publish-pickup-slots", actor: actor),
+        key: $0, ownerUID: actor.uid, operation: scope,
         result: try response.jsonString(), at: now)
     }
     // A retry with the same key gets the slots the first call created, and creates none.
     let answer = try await application.store.savePickupPlace(place, addingSlots: slots, idempotency: kept)
-    return try answer.map { try Okey_V1_PublishPickupSlotsResponse(jsonString: $0) } ?? response
+    return try answer.map { try Okey_V1_PublishPickupSlotsResponse(jsonString: $0, options: Self.keptReply) } ?? response
   }
 
   func recordHandover(request: Okey_V1_RecordHandoverRequest, context: ServerContext) async throws -> Okey_V1_RecordHandoverResponse {
     let actor = try Principal.required().requireDSI()
-    let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, operation: "record-handover", idempotency: try Idempotency.key(request)) { _, _ in
+    let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, idempotency: try Idempotency.key(request)) { _, _ in
       .recordHandover(comment: request.comment)
     }
     return .with { $0.renewal = Wire.renewal(renewal, catalogue: application.catalogue) }
@@ -104,16 +118,20 @@ struct OperationsRPCService: Okey_V1_OperationsService.SimpleServiceProtocol {
         result: try response.jsonString(), at: charter.publishedAt)
     }
     let answer = try await application.store.publishCharter(charter, idempotency: kept)
-    return try answer.map { try Okey_V1_PublishCharterResponse(jsonString: $0) } ?? response
+    return try answer.map { try Okey_V1_PublishCharterResponse(jsonString: $0, options: Self.keptReply) } ?? response
   }
 
   func reroute(request: Okey_V1_RerouteRequest, context: ServerContext) async throws -> Okey_V1_RerouteResponse {
     let actor = try Principal.required().requireDSI()
+    let key = try Idempotency.key(request)
+    if let prior = try await application.replay(request.requestID, to: actor, idempotency: key) {
+      return .with { $0.renewal = Wire.renewal(prior, catalogue: application.catalogue) }
+    }
     let current = try await application.load(request.requestID)
     // Fresh from the directory, outside the transaction.
     application.resolver.forget(uid: current.agentUID)
     let routing = try await application.resolver.resolve(uid: current.agentUID)
-    let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, operation: "reroute", idempotency: try Idempotency.key(request)) { _, _ in
+    let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, idempotency: key) { _, _ in
       .reroute(routing)
     }
     return .with { $0.renewal = Wire.renewal(renewal, catalogue: application.catalogue) }

@@ -14,6 +14,10 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
     let keyType = try Wire.keyType(request.keyType)
     let motif = try Wire.motif(request.motif)
     let key = try Idempotency.key(request)
+    let scope = RenewalApplication.idempotencyScope("start", actor: actor)
+    if let key, let prior = try await application.store.keptRenewal(agentUID: actor.uid, operation: scope, key: key) {
+      return .with { $0.renewal = Wire.renewal(prior, catalogue: application.catalogue) }
+    }
     // The directory is asked before the transaction, never inside it.
     let routing = try await application.resolver.resolve(uid: actor.uid)
     if routing.problems.contains(where: { $0.code == "NO_ENTRY" || $0.code == "SEVERAL_ENTRIES" }) {
@@ -24,7 +28,6 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
     let now = application.clock()
     try CallCancellation.check()
     let cancellation = CallCancellation.handle
-    let scope = RenewalApplication.idempotencyScope("start", actor: actor)
     let renewal = try await application.store.start(agentUID: actor.uid, scope: scope, idempotencyKey: key) { open in
       if cancellation?.isCancelled == true { throw CallCancellation.deadlinePassed }
       return RenewalWorkflow.start(
@@ -43,7 +46,7 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
     let document = try inspected.get()
     let id = RenewalApplication.newID()
     let sha256 = Tokens.hash(bytes: content)
-    let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, operation: "add-document", idempotency: try Idempotency.key(request)) { _, _ in
+    let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, idempotency: try Idempotency.key(request)) { _, _ in
       .addDocument(id: id, document, sha256: sha256)
     }
     var response = Okey_V1_AddDocumentResponse()
@@ -58,7 +61,7 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
   func removeDocument(request: Okey_V1_RemoveDocumentRequest, context: ServerContext) async throws -> Okey_V1_RemoveDocumentResponse {
     let (_, actor) = try Principal.required().require(.agent)
     try RenewalApplication.checkID(request.documentID, field: "document_id")
-    let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, operation: "remove-document", idempotency: try Idempotency.key(request)) { _, _ in
+    let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, idempotency: try Idempotency.key(request)) { _, _ in
       .removeDocument(id: request.documentID)
     }
     return .with { $0.renewal = Wire.renewal(renewal, catalogue: application.catalogue) }
@@ -67,11 +70,15 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
   func setValidator(request: Okey_V1_SetValidatorRequest, context: ServerContext) async throws -> Okey_V1_SetValidatorResponse {
     let (_, actor) = try Principal.required().require(.agent)
     guard RenewalApplication.isPlausibleUID(request.validatorUid) else { throw APIError.invalidArgument("validator_uid", "give the validator's directory login") }
+    let key = try Idempotency.key(request)
+    if let prior = try await application.replay(request.requestID, to: actor, idempotency: key) {
+      return .with { $0.renewal = Wire.renewal(prior, catalogue: application.catalogue) }
+    }
     let current = try await application.loadVisible(request.requestID, to: actor)
     // The directory is consulted before the transaction; the domain checks who asks, the state and
     // the version inside it.
     let corrected = try await application.resolver.correctValidator(of: current.routing, to: request.validatorUid).get()
-    let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, operation: "set-validator", idempotency: try Idempotency.key(request)) { _, _ in
+    let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, idempotency: key) { _, _ in
       .setValidator(corrected: corrected)
     }
     return .with { $0.renewal = Wire.renewal(renewal, catalogue: application.catalogue) }
@@ -80,6 +87,12 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
   func submitRenewal(request: Okey_V1_SubmitRenewalRequest, context: ServerContext) async throws -> Okey_V1_SubmitRenewalResponse {
     let (_, actor) = try Principal.required().require(.agent)
     let key = try Idempotency.key(request)
+    if let prior = try await application.replay(request.requestID, to: actor, idempotency: key) {
+      return .with {
+        $0.renewal = Wire.renewal(prior, catalogue: application.catalogue)
+        $0.routed = prior.routed
+      }
+    }
     let current = try await application.loadVisible(request.requestID, to: actor)
     // Routing as of submission, resolved outside the transaction: a directory outage writes nothing.
     let (routing, changes) = try await application.resolver.routingAtSubmission(of: current.routing)
@@ -87,7 +100,7 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
       throw APIError(code: .failedPrecondition, reason: .directoryEntry, message: routing.problems.map(\.message).joined(separator: "; ") + ": contact support")
     }
     let renewal = try await application.change(
-      request.requestID, expectedVersion: request.expectedVersion, actor: actor, operation: "submit", idempotency: key
+      request.requestID, expectedVersion: request.expectedVersion, actor: actor, idempotency: key
     ) { _, _ in .submitting(routing: routing, changes: changes) }
     return .with {
       $0.renewal = Wire.renewal(renewal, catalogue: application.catalogue)
@@ -97,7 +110,7 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
 
   func cancelRenewal(request: Okey_V1_CancelRenewalRequest, context: ServerContext) async throws -> Okey_V1_CancelRenewalResponse {
     let (_, actor) = try Principal.required().require(.agent)
-    let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, operation: "cancel", idempotency: try Idempotency.key(request)) { _, _ in
+    let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, idempotency: try Idempotency.key(request)) { _, _ in
       .cancel(reason: request.reason)
     }
     return .with { $0.renewal = Wire.renewal(renewal, catalogue: application.catalogue) }
@@ -126,7 +139,7 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
   func chooseMobilePlatform(request: Okey_V1_ChooseMobilePlatformRequest, context: ServerContext) async throws -> Okey_V1_ChooseMobilePlatformResponse {
     let (_, actor) = try Principal.required().require(.agent)
     let platform = try Wire.platform(request.platform)
-    let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, operation: "choose-platform", idempotency: try Idempotency.key(request)) { _, _ in
+    let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, idempotency: try Idempotency.key(request)) { _, _ in
       .choosePlatform(platform)
     }
     let mailbox = application.configuration.dsiMailbox
@@ -157,7 +170,7 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
 
   func signCharter(request: Okey_V1_SignCharterRequest, context: ServerContext) async throws -> Okey_V1_SignCharterResponse {
     let (_, actor) = try Principal.required().require(.agent)
-    let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, operation: "sign-charter", idempotency: try Idempotency.key(request)) { _, reader in
+    let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, idempotency: try Idempotency.key(request)) { _, reader in
       .signCharter(code: request.charterCode, acknowledged: request.acknowledged, current: try reader.currentCharter())
     }
     return .with { $0.renewal = Wire.renewal(renewal, catalogue: application.catalogue) }
@@ -182,7 +195,7 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
   func bookPickup(request: Okey_V1_BookPickupRequest, context: ServerContext) async throws -> Okey_V1_BookPickupResponse {
     let (_, actor) = try Principal.required().require(.agent)
     try RenewalApplication.checkID(request.slotID, field: "slot_id")
-    let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, operation: "book-pickup", idempotency: try Idempotency.key(request)) { _, reader in
+    let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, idempotency: try Idempotency.key(request)) { _, reader in
       // An unknown slot goes to the domain as a slot of no place: it checks who asks before it
       // says the slot is not at the request's place.
       let slot = try reader.pickupSlot(id: request.slotID)
