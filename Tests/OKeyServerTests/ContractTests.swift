@@ -252,3 +252,28 @@ extension ContractTests {
     }
   }
 }
+
+extension ContractTests {
+  @Test("one reply builder: a booked request reads the same, place and appointment included, from GetRenewal, ListMyRenewals, SearchRenewals, WatchRenewal and the change that booked it", .timeLimit(.minutes(1)))
+  func oneReplyBuilder() async throws {
+    try await withAcademy { _, client in
+      let stager = try await Stager(client)
+      let ready = try await stager.prepare(.readyForPickup)
+      let agent = stager.agent
+      let booked = try await agent.renewals.bookPickup(.with { $0.requestID = ready.id; $0.slotID = ready.slotID; $0.expectedVersion = ready.version }, metadata: agent.metadata).renewal
+      #expect(booked.hasAppointment && booked.hasPickupPlace && !booked.pickupPlace.name.isEmpty)
+      var got = try await agent.get(ready.id)
+      got.history = []
+      #expect(got == booked)
+      let mine = try await agent.renewals.listMyRenewals(.init(), metadata: agent.metadata).renewals.first { $0.requestID == ready.id }
+      #expect(mine == booked)
+      let found = try await stager.support.support.searchRenewals(.with { $0.agentUid = "ens1a"; $0.statuses = [.pickupBooked] }, metadata: stager.support.metadata).renewals.first
+      #expect(found == booked)
+      let watched = try await agent.renewals.watchRenewal(.with { $0.requestID = ready.id }, metadata: agent.metadata) { response in
+        for try await message in response.messages { return message.renewal }
+        return Okey_V1_Renewal()
+      }
+      #expect(watched == booked)
+    }
+  }
+}

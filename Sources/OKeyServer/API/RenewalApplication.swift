@@ -161,7 +161,15 @@ final class RenewalApplication: Sendable {
     return Wire.renewal(view.renewal, catalogue: catalogue, history: view.history, place: view.place, slot: view.slot)
   }
 
-  /// The wire form of a request, with its place, appointment and (optionally) history.
+  /// The wire form of requests, each with its place and appointment.
+  func messages(_ renewals: [RenewalRequest]) async throws -> [Okey_V1_Renewal] {
+    var messages: [Okey_V1_Renewal] = []
+    for renewal in renewals { messages.append(try await message(renewal)) }
+    return messages
+  }
+
+  /// The one reply builder of every RPC that returns a request: its wire form, with its place,
+  /// appointment and (optionally) history.
   func message(_ renewal: RenewalRequest, history: Bool = false) async throws -> Okey_V1_Renewal {
     let place = try await renewal.pickupPlaceID.asyncMap { try await store.pickupPlace(id: $0) } ?? nil
     let slot = try await renewal.appointmentSlotID.asyncMap { try await store.pickupSlot(id: $0) } ?? nil

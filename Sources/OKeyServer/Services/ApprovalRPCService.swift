@@ -17,9 +17,10 @@ struct ApprovalRPCService: Okey_V1_ApprovalService.SimpleServiceProtocol {
     query.limit = try Wire.pageSize(request.pageSize)
     query.after = try Wire.cursor(request.pageToken)
     let page = try await application.store.search(query)
+    // Never one's own request, even when the directory names its agent as an approver.
+    let renewals = try await application.messages(page.renewals.filter { $0.agentUID != actor.uid })
     return .with {
-      // Never one's own request, even when the directory names its agent as an approver.
-      $0.renewals = page.renewals.filter { $0.agentUID != actor.uid }.map { Wire.renewal($0, catalogue: application.catalogue) }
+      $0.renewals = renewals
       $0.nextPageToken = Wire.pageToken(page.next)
     }
   }
@@ -30,7 +31,8 @@ struct ApprovalRPCService: Okey_V1_ApprovalService.SimpleServiceProtocol {
     let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, idempotency: try Idempotency.key(request)) { _, _ in
       .approve(comment: request.comment)
     }
-    return .with { $0.renewal = Wire.renewal(renewal, catalogue: application.catalogue) }
+    let reply = try await application.message(renewal)
+    return .with { $0.renewal = reply }
   }
 
   func reject(request: Okey_V1_RejectRequest, context: ServerContext) async throws -> Okey_V1_RejectResponse {
@@ -39,6 +41,7 @@ struct ApprovalRPCService: Okey_V1_ApprovalService.SimpleServiceProtocol {
     let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, idempotency: try Idempotency.key(request)) { _, _ in
       .reject(reason: request.reason)
     }
-    return .with { $0.renewal = Wire.renewal(renewal, catalogue: application.catalogue) }
+    let reply = try await application.message(renewal)
+    return .with { $0.renewal = reply }
   }
 }

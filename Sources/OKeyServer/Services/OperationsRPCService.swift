@@ -25,7 +25,7 @@ struct OperationsRPCService: Okey_V1_OperationsService.SimpleServiceProtocol {
     query.after = try Wire.cursor(request.pageToken)
     let page = try await application.store.search(query)
     var response = Okey_V1_ListWorkResponse()
-    for renewal in page.renewals { response.renewals.append(try await application.message(renewal)) }
+    response.renewals = try await application.messages(page.renewals)
     response.nextPageToken = Wire.pageToken(page.next)
     return response
   }
@@ -35,7 +35,8 @@ struct OperationsRPCService: Okey_V1_OperationsService.SimpleServiceProtocol {
     let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, idempotency: try Idempotency.key(request)) { _, _ in
       .confirmEnrolment(comment: request.comment)
     }
-    return .with { $0.renewal = Wire.renewal(renewal, catalogue: application.catalogue) }
+    let reply = try await application.message(renewal)
+    return .with { $0.renewal = reply }
   }
 
   func finalize(request: Okey_V1_FinalizeRequest, context: ServerContext) async throws -> Okey_V1_FinalizeResponse {
@@ -102,7 +103,8 @@ struct OperationsRPCService: Okey_V1_OperationsService.SimpleServiceProtocol {
     let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, idempotency: try Idempotency.key(request)) { _, _ in
       .recordHandover(comment: request.comment)
     }
-    return .with { $0.renewal = Wire.renewal(renewal, catalogue: application.catalogue) }
+    let reply = try await application.message(renewal)
+    return .with { $0.renewal = reply }
   }
 
   func publishCharter(request: Okey_V1_PublishCharterRequest, context: ServerContext) async throws -> Okey_V1_PublishCharterResponse {
@@ -125,7 +127,8 @@ struct OperationsRPCService: Okey_V1_OperationsService.SimpleServiceProtocol {
     let actor = try Principal.required().requireDSI()
     let key = try Idempotency.key(request)
     if let prior = try await application.replay(request.requestID, to: actor, idempotency: key) {
-      return .with { $0.renewal = Wire.renewal(prior, catalogue: application.catalogue) }
+      let reply = try await application.message(prior)
+      return .with { $0.renewal = reply }
     }
     let current = try await application.load(request.requestID)
     // Fresh from the directory, outside the transaction.
@@ -134,6 +137,7 @@ struct OperationsRPCService: Okey_V1_OperationsService.SimpleServiceProtocol {
     let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, idempotency: key) { _, _ in
       .reroute(routing)
     }
-    return .with { $0.renewal = Wire.renewal(renewal, catalogue: application.catalogue) }
+    let reply = try await application.message(renewal)
+    return .with { $0.renewal = reply }
   }
 }

@@ -16,7 +16,8 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
     let key = try Idempotency.key(request)
     let scope = RenewalApplication.idempotencyScope("start", actor: actor)
     if let key, let prior = try await application.store.keptRenewal(agentUID: actor.uid, operation: scope, key: key) {
-      return .with { $0.renewal = Wire.renewal(prior, catalogue: application.catalogue) }
+      let reply = try await application.message(prior)
+      return .with { $0.renewal = reply }
     }
     // The directory is asked before the transaction, never inside it.
     let routing = try await application.resolver.resolve(uid: actor.uid)
@@ -35,7 +36,8 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
         openRequestID: open, catalogue: catalogue, now: now)
     }
     application.changes.publish(renewal)
-    return .with { $0.renewal = Wire.renewal(renewal, catalogue: catalogue) }
+    let reply = try await application.message(renewal)
+    return .with { $0.renewal = reply }
   }
 
   func addDocument(request: Okey_V1_AddDocumentRequest, context: ServerContext) async throws -> Okey_V1_AddDocumentResponse {
@@ -64,7 +66,8 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
     let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, idempotency: try Idempotency.key(request)) { _, _ in
       .removeDocument(id: request.documentID)
     }
-    return .with { $0.renewal = Wire.renewal(renewal, catalogue: application.catalogue) }
+    let reply = try await application.message(renewal)
+    return .with { $0.renewal = reply }
   }
 
   func setValidator(request: Okey_V1_SetValidatorRequest, context: ServerContext) async throws -> Okey_V1_SetValidatorResponse {
@@ -72,7 +75,8 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
     guard RenewalApplication.isPlausibleUID(request.validatorUid) else { throw APIError.invalidArgument("validator_uid", "give the validator's directory login") }
     let key = try Idempotency.key(request)
     if let prior = try await application.replay(request.requestID, to: actor, idempotency: key) {
-      return .with { $0.renewal = Wire.renewal(prior, catalogue: application.catalogue) }
+      let reply = try await application.message(prior)
+      return .with { $0.renewal = reply }
     }
     let current = try await application.loadVisible(request.requestID, to: actor)
     // The directory is consulted before the transaction; the domain checks who asks, the state and
@@ -81,15 +85,17 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
     let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, idempotency: key) { _, _ in
       .setValidator(corrected: corrected)
     }
-    return .with { $0.renewal = Wire.renewal(renewal, catalogue: application.catalogue) }
+    let reply = try await application.message(renewal)
+    return .with { $0.renewal = reply }
   }
 
   func submitRenewal(request: Okey_V1_SubmitRenewalRequest, context: ServerContext) async throws -> Okey_V1_SubmitRenewalResponse {
     let (_, actor) = try Principal.required().require(.agent)
     let key = try Idempotency.key(request)
     if let prior = try await application.replay(request.requestID, to: actor, idempotency: key) {
+      let reply = try await application.message(prior)
       return .with {
-        $0.renewal = Wire.renewal(prior, catalogue: application.catalogue)
+        $0.renewal = reply
         $0.routed = prior.routed
       }
     }
@@ -102,8 +108,9 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
     let renewal = try await application.change(
       request.requestID, expectedVersion: request.expectedVersion, actor: actor, idempotency: key
     ) { _, _ in .submitting(routing: routing, changes: changes) }
+    let reply = try await application.message(renewal)
     return .with {
-      $0.renewal = Wire.renewal(renewal, catalogue: application.catalogue)
+      $0.renewal = reply
       $0.routed = renewal.routed
     }
   }
@@ -113,7 +120,8 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
     let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, idempotency: try Idempotency.key(request)) { _, _ in
       .cancel(reason: request.reason)
     }
-    return .with { $0.renewal = Wire.renewal(renewal, catalogue: application.catalogue) }
+    let reply = try await application.message(renewal)
+    return .with { $0.renewal = reply }
   }
 
   func getRenewal(request: Okey_V1_GetRenewalRequest, context: ServerContext) async throws -> Okey_V1_GetRenewalResponse {
@@ -131,7 +139,7 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
     query.after = try Wire.cursor(request.pageToken)
     let page = try await application.store.search(query)
     var response = Okey_V1_ListMyRenewalsResponse()
-    for renewal in page.renewals { response.renewals.append(try await application.message(renewal)) }
+    response.renewals = try await application.messages(page.renewals)
     response.nextPageToken = Wire.pageToken(page.next)
     return response
   }
@@ -143,8 +151,9 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
       .choosePlatform(platform)
     }
     let mailbox = application.configuration.dsiMailbox
+    let reply = try await application.message(renewal)
     return .with {
-      $0.renewal = Wire.renewal(renewal, catalogue: application.catalogue)
+      $0.renewal = reply
       $0.instructions = .with {
         $0.platform = Wire.platform(platform)
         $0.dsiMailbox = mailbox
@@ -173,7 +182,8 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
     let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, idempotency: try Idempotency.key(request)) { _, reader in
       .signCharter(code: request.charterCode, acknowledged: request.acknowledged, current: try reader.currentCharter())
     }
-    return .with { $0.renewal = Wire.renewal(renewal, catalogue: application.catalogue) }
+    let reply = try await application.message(renewal)
+    return .with { $0.renewal = reply }
   }
 
   func listPickupSlots(request: Okey_V1_ListPickupSlotsRequest, context: ServerContext) async throws -> Okey_V1_ListPickupSlotsResponse {
@@ -284,9 +294,9 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
     let subscription = application.changes.subscribe(requestID)
     defer { subscription.stop() }
     let first = try await application.loadVisible(requestID, to: actor)
-    let catalogue = application.catalogue
+    let firstMessage = try await application.message(first)
     try await response.write(.with {
-      $0.renewal = Wire.renewal(first, catalogue: catalogue)
+      $0.renewal = firstMessage
       $0.changedAt = .init(first.updatedAt)
     })
     if first.status.isTerminal { return }
@@ -300,8 +310,9 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
           var current = first
           for await change in subscription.changes where change.version > current.version {
             current = change
+            let message = try await application.message(change)
             try await response.write(.with {
-              $0.renewal = Wire.renewal(change, catalogue: catalogue)
+              $0.renewal = message
               $0.changedAt = .init(change.updatedAt)
             })
             if change.status.isTerminal { return }

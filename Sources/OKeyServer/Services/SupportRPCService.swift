@@ -22,8 +22,9 @@ struct SupportRPCService: Okey_V1_SupportService.SimpleServiceProtocol {
     query.limit = try Wire.pageSize(request.pageSize)
     query.after = try Wire.cursor(request.pageToken)
     let page = try await application.store.search(query)
+    let renewals = try await application.messages(page.renewals)
     return .with {
-      $0.renewals = page.renewals.map { Wire.renewal($0, catalogue: application.catalogue) }
+      $0.renewals = renewals
       $0.nextPageToken = Wire.pageToken(page.next)
     }
   }
