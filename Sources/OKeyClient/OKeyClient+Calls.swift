@@ -34,7 +34,7 @@ extension OKeyClient {
   /// Starts a request.
   public func startRenewal(keyType: KeyType, motif: Motif, details: String = "", idempotencyKey: String = "") async throws -> Renewal {
     let request = Okey_V1_StartRenewalRequest.with {
-      $0.keyType = keyType == .software ? .software : .hardware
+      $0.keyType = FromWire.wire(keyType)
       $0.motif = Self.wire(motif)
       $0.motifDetails = details
       $0.idempotencyKey = idempotencyKey
@@ -96,7 +96,7 @@ extension OKeyClient {
   public func choosePlatform(requestID: String, platform: MobilePlatform, expectedVersion: Int64) async throws -> (Renewal, EnrolmentInstructions) {
     let request = Okey_V1_ChooseMobilePlatformRequest.with {
       $0.requestID = requestID
-      $0.platform = platform == .android ? .android : .ios
+      $0.platform = FromWire.wire(platform)
       $0.expectedVersion = expectedVersion
     }
     let response = try await call { try await renewals.chooseMobilePlatform(request, metadata: metadata, options: options) }
@@ -328,32 +328,6 @@ extension OKeyClient {
 
   // MARK: Wire values
 
-  static func wire(_ motif: Motif) -> Okey_V1_Motif {
-    switch motif {
-    case .expired: return .expired
-    case .lost: return .lost
-    case .stolen: return .stolen
-    case .broken: return .broken
-    case .phoneChanged: return .phoneChanged
-    case .typeChange: return .typeChange
-    case .other: return .other
-    }
-  }
-
-  static func wire(_ status: RenewalStatus) -> Okey_V1_RenewalStatus {
-    switch status {
-    case .draft: return .draft
-    case .awaitingDocuments: return .awaitingDocuments
-    case .pendingApproval: return .pendingApproval
-    case .awaitingEnrolment: return .awaitingEnrolment
-    case .awaitingCharter: return .awaitingCharter
-    case .awaitingDSI: return .awaitingDsi
-    case .readyForPickup: return .readyForPickup
-    case .pickupBooked: return .pickupBooked
-    case .completed: return .completed
-    case .rejected: return .rejected
-    case .cancelled: return .cancelled
-    case .unknown: return .unspecified
-    }
-  }
+  static func wire(_ motif: Motif) -> Okey_V1_Motif { FromWire.wire(motif) }
+  static func wire(_ status: RenewalStatus) -> Okey_V1_RenewalStatus { FromWire.wire(status) }
 }

@@ -277,3 +277,31 @@ extension ContractTests {
     }
   }
 }
+
+extension ContractTests {
+  @Test("every domain enum value crosses the wire and comes back as itself (the mappings are derived by name)")
+  func enumMappings() throws {
+    for value in RenewalStatus.allCases {
+      let wire: Okey_V1_RenewalStatus = Wire.status(value)
+      let back = try Wire.status(wire)
+      #expect(wire != .unspecified && back == value, "\(value)")
+    }
+    for value in KeyType.allCases {
+      let back = try Wire.keyType(Wire.keyType(value))
+      #expect(Wire.keyType(value) != .unspecified && back == value)
+    }
+    for value in Motif.allCases {
+      let back = try Wire.motif(Wire.motif(value))
+      #expect(Wire.motif(value) != .unspecified && back == value)
+    }
+    for value in MobilePlatform.allCases {
+      let back = try Wire.platform(Wire.platform(value))
+      #expect(Wire.platform(value) != .unspecified && back == value)
+    }
+    #expect(Wire.role(.dsi) == .dsi && Wire.role(.system) == .unspecified)
+    let unset = #expect(throws: APIError.self) { try Wire.motif(Okey_V1_Motif.unspecified) }
+    #expect(unset?.message.contains("required: one of MOTIF_EXPIRED") == true)
+    let unknown = #expect(throws: APIError.self) { try Wire.keyType(Okey_V1_KeyType.UNRECOGNIZED(99)) }
+    #expect(unknown?.message == "key_type: unknown value 99: use one of KEY_TYPE_SOFTWARE, KEY_TYPE_HARDWARE")
+  }
+}

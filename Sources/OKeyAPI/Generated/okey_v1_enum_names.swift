@@ -1,7 +1,21 @@
 // DO NOT EDIT. Written by Tools/generate-protos from Protos/okey/v1: each enum value's name
 // without its prefix (e.g. ErrorReason's STALE_VERSION, as google.rpc.ErrorInfo.reason carries it).
 
-extension Okey_V1_ErrorReason {
+import SwiftProtobuf
+
+/// An okey.v1 enum whose values are known by name: the mappings to other enums derive from it.
+public protocol WireNamedEnum: SwiftProtobuf.Enum {
+  /// The value's name without the enum's prefix, e.g. PENDING_APPROVAL.
+  var wireName: String { get }
+  /// The value named `wireName`; nil for a name this contract does not list.
+  init?(wireName: String)
+  /// The enum's prefix, e.g. RENEWAL_STATUS_.
+  static var wirePrefix: String { get }
+}
+
+extension Okey_V1_ErrorReason: WireNamedEnum {
+  public static let wirePrefix = "ERROR_REASON_"
+
   /// The value's name without ERROR_REASON_.
   public var wireName: String {
     switch rawValue {
@@ -120,7 +134,9 @@ extension Okey_V1_ErrorReason {
   }
 }
 
-extension Okey_V1_AuditProblemKind {
+extension Okey_V1_AuditProblemKind: WireNamedEnum {
+  public static let wirePrefix = "AUDIT_PROBLEM_KIND_"
+
   /// The value's name without AUDIT_PROBLEM_KIND_.
   public var wireName: String {
     switch rawValue {
@@ -149,7 +165,9 @@ extension Okey_V1_AuditProblemKind {
   }
 }
 
-extension Okey_V1_OutboxState {
+extension Okey_V1_OutboxState: WireNamedEnum {
+  public static let wirePrefix = "OUTBOX_STATE_"
+
   /// The value's name without OUTBOX_STATE_.
   public var wireName: String {
     switch rawValue {
@@ -174,7 +192,9 @@ extension Okey_V1_OutboxState {
   }
 }
 
-extension Okey_V1_KeyType {
+extension Okey_V1_KeyType: WireNamedEnum {
+  public static let wirePrefix = "KEY_TYPE_"
+
   /// The value's name without KEY_TYPE_.
   public var wireName: String {
     switch rawValue {
@@ -195,7 +215,9 @@ extension Okey_V1_KeyType {
   }
 }
 
-extension Okey_V1_RenewalStatus {
+extension Okey_V1_RenewalStatus: WireNamedEnum {
+  public static let wirePrefix = "RENEWAL_STATUS_"
+
   /// The value's name without RENEWAL_STATUS_.
   public var wireName: String {
     switch rawValue {
@@ -234,7 +256,9 @@ extension Okey_V1_RenewalStatus {
   }
 }
 
-extension Okey_V1_MobilePlatform {
+extension Okey_V1_MobilePlatform: WireNamedEnum {
+  public static let wirePrefix = "MOBILE_PLATFORM_"
+
   /// The value's name without MOBILE_PLATFORM_.
   public var wireName: String {
     switch rawValue {
@@ -255,7 +279,9 @@ extension Okey_V1_MobilePlatform {
   }
 }
 
-extension Okey_V1_Motif {
+extension Okey_V1_Motif: WireNamedEnum {
+  public static let wirePrefix = "MOTIF_"
+
   /// The value's name without MOTIF_.
   public var wireName: String {
     switch rawValue {
@@ -286,7 +312,9 @@ extension Okey_V1_Motif {
   }
 }
 
-extension Okey_V1_Role {
+extension Okey_V1_Role: WireNamedEnum {
+  public static let wirePrefix = "ROLE_"
+
   /// The value's name without ROLE_.
   public var wireName: String {
     switch rawValue {
@@ -313,7 +341,9 @@ extension Okey_V1_Role {
   }
 }
 
-extension Okey_V1_KeyStatus {
+extension Okey_V1_KeyStatus: WireNamedEnum {
+  public static let wirePrefix = "KEY_STATUS_"
+
   /// The value's name without KEY_STATUS_.
   public var wireName: String {
     switch rawValue {
@@ -334,7 +364,9 @@ extension Okey_V1_KeyStatus {
   }
 }
 
-extension Okey_V1_RoutingProblemKind {
+extension Okey_V1_RoutingProblemKind: WireNamedEnum {
+  public static let wirePrefix = "ROUTING_PROBLEM_KIND_"
+
   /// The value's name without ROUTING_PROBLEM_KIND_.
   public var wireName: String {
     switch rawValue {
@@ -377,7 +409,9 @@ extension Okey_V1_RoutingProblemKind {
   }
 }
 
-extension Okey_V1_DecisionKind {
+extension Okey_V1_DecisionKind: WireNamedEnum {
+  public static let wirePrefix = "DECISION_KIND_"
+
   /// The value's name without DECISION_KIND_.
   public var wireName: String {
     switch rawValue {
