@@ -56,10 +56,10 @@ public struct RoutingResolver: Sendable {
   }
 
   /// The group roles of a person (DSI, support) from the configured groups.
-  public func groupRoles(of person: DirectoryPerson) async throws -> Set<Actor.GroupRole> {
+  public func groupRoles(of person: DirectoryPerson) async throws -> Set<Caller.GroupRole> {
     guard !person.dn.isEmpty else { return [] }
     let groups = Set(try await directory.groups(withMember: person.dn).compactMap(LDAPText.normalizeDN))
-    var roles: Set<Actor.GroupRole> = []
+    var roles: Set<Caller.GroupRole> = []
     if let dsi = LDAPText.normalizeDN(configuration.dsiGroupDN), groups.contains(dsi) { roles.insert(.dsi) }
     if let support = LDAPText.normalizeDN(configuration.supportGroupDN), groups.contains(support) { roles.insert(.support) }
     return roles

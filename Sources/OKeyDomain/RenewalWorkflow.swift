@@ -91,7 +91,7 @@ public enum RenewalWorkflow {
   /// - Parameter openRequestID: the agent's open request, if any (one open request per agent).
   public static func start(
     id: String,
-    actor: Actor,
+    actor: Caller,
     keyType: KeyType,
     motif: Motif,
     motifDetails: String,
@@ -126,7 +126,7 @@ public enum RenewalWorkflow {
   public static func decide(
     _ command: RenewalCommand,
     on request: RenewalRequest,
-    by actor: Actor,
+    by actor: Caller,
     context: DecisionContext
   ) -> Result<RenewalDecision, RenewalRefusal> {
     var builder = DecisionBuilder(request: request, actor: actor, context: context)
@@ -143,13 +143,13 @@ public enum RenewalWorkflow {
 struct DecisionBuilder {
   let original: RenewalRequest
   var renewal: RenewalRequest
-  let actor: Actor
+  let actor: Caller
   let context: DecisionContext
   var events: [RenewalEvent] = []
   var notifications: [NotificationIntent] = []
   var effects: [RenewalEffect] = []
 
-  init(request: RenewalRequest, actor: Actor, context: DecisionContext) {
+  init(request: RenewalRequest, actor: Caller, context: DecisionContext) {
     self.original = request
     self.renewal = request
     self.actor = actor

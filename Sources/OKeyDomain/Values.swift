@@ -89,7 +89,7 @@ public enum MobilePlatform: String, Sendable, Hashable, Codable, CaseIterable {
 
 /// Who acts: a person (possibly through an internal system acting for them) with the roles the
 /// directory gives them.
-public struct Actor: Sendable, Hashable, Codable {
+public struct Caller: Sendable, Hashable, Codable {
   /// Group roles a person can hold besides being an agent.
   public enum GroupRole: String, Sendable, Hashable, Codable {
     case dsi = "DSI"

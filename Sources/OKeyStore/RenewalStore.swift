@@ -255,12 +255,12 @@ public struct StoredSession: Sendable, Hashable {
   public var displayName: String
   public var mail: String
   /// The person's group roles at login.
-  public var groups: Set<Actor.GroupRole>
+  public var groups: Set<Caller.GroupRole>
 
   /// Creates a session record.
   public init(
     tokenHash: String, uid: String, createdAt: Instant, expiresAt: Instant, dn: String = "", displayName: String = "",
-    mail: String = "", groups: Set<Actor.GroupRole> = []
+    mail: String = "", groups: Set<Caller.GroupRole> = []
   ) {
     self.tokenHash = tokenHash
     self.uid = uid

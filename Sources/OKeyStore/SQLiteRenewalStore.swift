@@ -634,7 +634,7 @@ public final class SQLiteRenewalStore: RenewalStore {
             displayName: row["display_name"],
             mail: row["mail"],
             groups: Set(
-              (row["groups"] as String).split(separator: ",").compactMap { Actor.GroupRole(rawValue: String($0)) }))
+              (row["groups"] as String).split(separator: ",").compactMap { Caller.GroupRole(rawValue: String($0)) }))
         }
       }
     }

@@ -161,7 +161,7 @@ struct Seed: AsyncParsableCommand {
       let uid = "seed-\(index)"
       let routing = Routing(requester: DirectoryPerson(uid: uid), n1: RoutedApprover(person: DirectoryPerson(uid: "mgr-0"), foundBy: "seed"), resolvedAt: now)
       _ = try await store.start(agentUID: uid, idempotencyKey: nil) { open in
-        RenewalWorkflow.start(id: "seed-\(index)", actor: Actor(uid: uid), keyType: .hardware, motif: .expired, motifDetails: "", routing: routing, openRequestID: open, now: now)
+        RenewalWorkflow.start(id: "seed-\(index)", actor: Caller(uid: uid), keyType: .hardware, motif: .expired, motifDetails: "", routing: routing, openRequestID: open, now: now)
       }
     }
     print("stored \(count) requests in \(String(format: "%.1f", seconds(clock.now - start))) s")

@@ -112,8 +112,11 @@ struct CLIProcedureTests {
         let keys = try await cli.json(["keys", "ens1a"], token: helpdesk) as? [[String: Any]]
         #expect(keys?.first?["serial"] as? String == "HW-CLI-1")
         #expect(keys?.first?["active"] as? Bool == true)
-        let history = try await cli.json(["requests", "history", id], token: helpdesk) as? [[String: Any]]
+        let history = try await cli.json(["requests", "show", "--history", id], token: helpdesk) as? [[String: Any]]
         #expect(history?.compactMap { $0["action"] as? String }.last == "record-handover")
+        // The former spelling still works.
+        let formerly = try await cli.json(["requests", "history", id], token: helpdesk) as? [[String: Any]]
+        #expect(formerly?.count == history?.count)
         let audit = try await cli.json(["audit", "verify"], token: helpdesk) as? [String: Any]
         #expect(audit?["intact"] as? Bool == true)
         let routing = try await cli.json(["routing", "ens-clg"], token: helpdesk) as? [String: Any]

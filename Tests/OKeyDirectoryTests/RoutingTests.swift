@@ -150,7 +150,7 @@ struct RoutingTests {
     try await withSlapd { slapd in
       try await withLDAPDirectory(slapd) { directory in
         let resolver = RoutingResolver(directory: directory, cacheTTL: .zero, now: { today })
-        for (uid, roles) in [("dsi-op1", Set([Actor.GroupRole.dsi])), ("helpdesk1", [.support]), ("ens1a", [])] {
+        for (uid, roles) in [("dsi-op1", Set([Caller.GroupRole.dsi])), ("helpdesk1", [.support]), ("ens1a", [])] {
           let person = try #require(try await resolver.person(uid: uid))
           #expect(try await resolver.groupRoles(of: person) == roles, "\(uid)")
         }

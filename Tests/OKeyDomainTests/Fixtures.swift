@@ -5,13 +5,13 @@ let agentPerson = DirectoryPerson(uid: "agent", dn: "uid=agent,ou=people", displ
 let n1Person = DirectoryPerson(uid: "boss", dn: "uid=boss,ou=people", displayName: "Bob Boss", mail: "bob@ac.test")
 let n2Person = DirectoryPerson(uid: "bigboss", dn: "uid=bigboss,ou=people", displayName: "Carol Head", mail: "carol@ac.test")
 
-let agent = Actor(uid: "agent")
-let portalForAgent = Actor(uid: "agent", serviceAccount: "portal")
-let otherAgent = Actor(uid: "mallory")
-let n1 = Actor(uid: "boss")
-let n2 = Actor(uid: "bigboss")
-let dsi = Actor(uid: "dsi-op", groups: [.dsi])
-let support = Actor(uid: "helpdesk", groups: [.support])
+let agent = Caller(uid: "agent")
+let portalForAgent = Caller(uid: "agent", serviceAccount: "portal")
+let otherAgent = Caller(uid: "mallory")
+let n1 = Caller(uid: "boss")
+let n2 = Caller(uid: "bigboss")
+let dsi = Caller(uid: "dsi-op", groups: [.dsi])
+let support = Caller(uid: "helpdesk", groups: [.support])
 
 func routing(n1Active: Bool = true, autoDirector: Bool = false, onde: Bool = false, withN1: Bool = true) -> Routing {
   var first = n1Person
@@ -36,14 +36,14 @@ func pdf(_ kind: String = "supporting-document") -> AcceptedDocument {
 
 /// Runs a command, failing the test on refusal.
 func step(
-  _ request: RenewalRequest, _ command: RenewalCommand, by actor: Actor, at offset: Int64 = 60
+  _ request: RenewalRequest, _ command: RenewalCommand, by actor: Caller, at offset: Int64 = 60
 ) throws -> RenewalDecision {
   try RenewalWorkflow.decide(command, on: request, by: actor, context: DecisionContext(now: t0.adding(seconds: offset), expectedVersion: request.version)).get()
 }
 
 /// The refusal a command gets.
 func refusal(
-  _ request: RenewalRequest, _ command: RenewalCommand, by actor: Actor, version: Int64? = nil, at offset: Int64 = 60
+  _ request: RenewalRequest, _ command: RenewalCommand, by actor: Caller, version: Int64? = nil, at offset: Int64 = 60
 ) -> RenewalRefusal? {
   switch RenewalWorkflow.decide(command, on: request, by: actor, context: DecisionContext(now: t0.adding(seconds: offset), expectedVersion: version ?? request.version)) {
   case .success: return nil

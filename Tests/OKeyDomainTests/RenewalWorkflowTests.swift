@@ -205,7 +205,7 @@ struct TransitionTests {
 struct RefusalTests {
   @Test("another agent, an approver or support cannot act on the agent's request",
         arguments: [otherAgent, n1, support, dsi])
-  func wrongActorForAgentCommands(actor: Actor) throws {
+  func wrongActorForAgentCommands(actor: Caller) throws {
     let r = try request(in: .draft)
     #expect(refusal(r, .submit, by: actor)?.code == .notYourRequest)
     #expect(refusal(r, .cancel(reason: ""), by: actor)?.code == .notYourRequest)
@@ -213,7 +213,7 @@ struct RefusalTests {
   }
 
   @Test("only the N+1 or N+2 of the snapshot approve; never the agent", arguments: [otherAgent, dsi, support])
-  func wrongApprover(actor: Actor) throws {
+  func wrongApprover(actor: Caller) throws {
     let r = try request(in: .pendingApproval)
     #expect(refusal(r, .approve(comment: ""), by: actor)?.code == .notAnApprover)
     #expect(refusal(r, .reject(reason: "x"), by: actor)?.code == .notAnApprover)
@@ -226,7 +226,7 @@ struct RefusalTests {
   }
 
   @Test("DSI operations are for the DSI", arguments: [agent, n1, support])
-  func notDSI(actor: Actor) throws {
+  func notDSI(actor: Caller) throws {
     #expect(refusal(try request(in: .awaitingDSI), .finalize(serial: "X", place: nil), by: actor)?.code == .notDSI)
     #expect(refusal(try request(in: .pendingApproval), .reroute(routing()), by: actor)?.code == .notDSI)
   }
@@ -365,7 +365,7 @@ struct TrustRuleTests {
   func dsiOnOwnRequest(status: RenewalStatus, keyType: KeyType) throws {
     var r = try request(in: status, keyType)
     if status == .awaitingEnrolment { r = try step(r, .choosePlatform(.ios), by: agent).renewal }
-    let ownDSI = Actor(uid: "agent", groups: [.dsi])
+    let ownDSI = Caller(uid: "agent", groups: [.dsi])
     let command: RenewalCommand
     switch status {
     case .awaitingEnrolment: command = .confirmEnrolment(comment: "")
@@ -390,9 +390,9 @@ struct TrustRuleTests {
   @Test("an internal system without the approver role cannot decide, without the agent role cannot act for the agent")
   func capacities() throws {
     let r = try request(in: .pendingApproval)
-    let portalForN1 = Actor(uid: "boss", serviceAccount: "portal", capacities: [.agent])
+    let portalForN1 = Caller(uid: "boss", serviceAccount: "portal", capacities: [.agent])
     #expect(refusal(r, .approve(comment: ""), by: portalForN1)?.code == .scopeNotGranted)
-    let approverOnlyForAgent = Actor(uid: "agent", serviceAccount: "tool", capacities: [.approver])
+    let approverOnlyForAgent = Caller(uid: "agent", serviceAccount: "tool", capacities: [.approver])
     #expect(refusal(r, .cancel(reason: ""), by: approverOnlyForAgent)?.code == .scopeNotGranted)
   }
 

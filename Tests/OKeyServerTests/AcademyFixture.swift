@@ -50,7 +50,7 @@ func withAcademy<Result: Sendable>(
 }
 
 /// Someone calling the API: metadata plus typed clients.
-struct Caller: Sendable {
+struct TestCaller: Sendable {
   var name: String
   let metadata: Metadata
   let auth: Okey_V1_AuthService.Client<HTTP2ClientTransport.Posix>
@@ -69,24 +69,24 @@ struct Caller: Sendable {
     support = .init(wrapping: client)
   }
 
-  static func anonymous(_ client: GRPCClient<HTTP2ClientTransport.Posix>) -> Caller {
-    Caller(client, name: "anonymous", metadata: [:])
+  static func anonymous(_ client: GRPCClient<HTTP2ClientTransport.Posix>) -> TestCaller {
+    TestCaller(client, name: "anonymous", metadata: [:])
   }
 
   /// A person's session, by Login with the fixture password.
-  static func session(_ client: GRPCClient<HTTP2ClientTransport.Posix>, _ uid: String) async throws -> Caller {
+  static func session(_ client: GRPCClient<HTTP2ClientTransport.Posix>, _ uid: String) async throws -> TestCaller {
     let login = try await Okey_V1_AuthService.Client(wrapping: client).login(.with {
       $0.uid = uid
       $0.password = SlapdFixture.personPassword
     })
-    return Caller(client, name: uid, metadata: ["authorization": "Bearer \(login.token)"])
+    return TestCaller(client, name: uid, metadata: ["authorization": "Bearer \(login.token)"])
   }
 
   /// The portal's service account acting for `uid` (or for nobody).
-  static func portal(_ client: GRPCClient<HTTP2ClientTransport.Posix>, for uid: String?, key: String = portalKey) -> Caller {
+  static func portal(_ client: GRPCClient<HTTP2ClientTransport.Posix>, for uid: String?, key: String = portalKey) -> TestCaller {
     var metadata: Metadata = ["authorization": "Bearer \(key)"]
     if let uid { metadata.addString(uid, forKey: "x-okey-on-behalf-of") }
-    return Caller(client, name: "portal for \(uid ?? "nobody")", metadata: metadata)
+    return TestCaller(client, name: "portal for \(uid ?? "nobody")", metadata: metadata)
   }
 }
 
@@ -106,7 +106,7 @@ func failure(_ body: () async throws -> Void) async -> (code: RPCError.Code, rea
   }
 }
 
-extension Caller {
+extension TestCaller {
   /// Starts, documents and submits a request; returns it as submitted.
   func startAndSubmit(_ keyType: Okey_V1_KeyType, motif: Okey_V1_Motif = .expired, kind: String = "supporting-document") async throws -> Okey_V1_Renewal {
     var renewal = try await renewals.startRenewal(.with {

@@ -24,7 +24,7 @@ struct AuthorisationMatrixTests {
     var ownerReason: String? = nil
     /// False for the calls that need no person behind an internal system (Logout).
     var needsPerson = true
-    var call: @Sendable (Caller, Target) async throws -> Void
+    var call: @Sendable (TestCaller, Target) async throws -> Void
   }
 
   /// What a call acts on: the agent's request prepared for it, and what the DSI published.
@@ -209,25 +209,25 @@ struct AuthorisationMatrixTests {
     .timeLimit(.minutes(3)))
   func matrix() async throws {
     try await withAcademy { _, client in
-      let callers: [Caller] = [
+      let callers: [TestCaller] = [
         .anonymous(client),
-        try await Caller.session(client, "ens1a").renamed("agent"),
-        Caller.portal(client, for: "ens1a").renamed("portal-obo"),
-        Caller.portal(client, for: nil).renamed("portal-no-obo"),
-        try await Caller.session(client, "ens1b").renamed("colleague"),
-        try await Caller.session(client, "ien1").renamed("n1"),
-        try await Caller.session(client, "dasen974").renamed("n2"),
-        try await Caller.session(client, "principal1").renamed("unrelated-manager"),
-        try await Caller.session(client, "dsi-op1").renamed("dsi"),
-        try await Caller.session(client, "helpdesk1").renamed("support"),
-        Caller.portal(client, for: "ien1").renamed("portal-for-n1"),
-        Caller.portal(client, for: "dsi-op1").renamed("portal-for-dsi"),
-        Caller.portal(client, for: "ien1", key: approvalsKey).renamed("approvals-for-n1"),
-        Caller.portal(client, for: "disabled-boss").renamed("disabled"),
-        Caller.portal(client, for: "dsi-op1", key: deskKey).renamed("desk-for-dsi"),
-        Caller.portal(client, for: "helpdesk1", key: helpdeskKey).renamed("helpdesk-tool"),
-        Caller(client, name: "forged-obo", metadata: ["authorization": "Bearer forged-token", "x-okey-on-behalf-of": "ens1a"]),
-        try await Caller.session(client, "ens1a").renamed("logged-out"),
+        try await TestCaller.session(client, "ens1a").renamed("agent"),
+        TestCaller.portal(client, for: "ens1a").renamed("portal-obo"),
+        TestCaller.portal(client, for: nil).renamed("portal-no-obo"),
+        try await TestCaller.session(client, "ens1b").renamed("colleague"),
+        try await TestCaller.session(client, "ien1").renamed("n1"),
+        try await TestCaller.session(client, "dasen974").renamed("n2"),
+        try await TestCaller.session(client, "principal1").renamed("unrelated-manager"),
+        try await TestCaller.session(client, "dsi-op1").renamed("dsi"),
+        try await TestCaller.session(client, "helpdesk1").renamed("support"),
+        TestCaller.portal(client, for: "ien1").renamed("portal-for-n1"),
+        TestCaller.portal(client, for: "dsi-op1").renamed("portal-for-dsi"),
+        TestCaller.portal(client, for: "ien1", key: approvalsKey).renamed("approvals-for-n1"),
+        TestCaller.portal(client, for: "disabled-boss").renamed("disabled"),
+        TestCaller.portal(client, for: "dsi-op1", key: deskKey).renamed("desk-for-dsi"),
+        TestCaller.portal(client, for: "helpdesk1", key: helpdeskKey).renamed("helpdesk-tool"),
+        TestCaller(client, name: "forged-obo", metadata: ["authorization": "Bearer forged-token", "x-okey-on-behalf-of": "ens1a"]),
+        try await TestCaller.session(client, "ens1a").renamed("logged-out"),
       ]
       let loggedOut = callers[callers.count - 1]
       _ = try await loggedOut.auth.logout(.init(), metadata: loggedOut.metadata)
@@ -261,17 +261,17 @@ struct AuthorisationMatrixTests {
 /// Brings the agent's (ens1a's) request into the state a case needs, through the agent, the N+1
 /// and a DSI operator's own sessions; anything the agent has open is first carried to its end.
 struct Stager: Sendable {
-  let agent: Caller
-  let n1: Caller
-  let dsi: Caller
-  let support: Caller
+  let agent: TestCaller
+  let n1: TestCaller
+  let dsi: TestCaller
+  let support: TestCaller
   let slotID: String
 
   init(_ client: GRPCClient<HTTP2ClientTransport.Posix>) async throws {
-    agent = try await Caller.session(client, "ens1a")
-    n1 = try await Caller.session(client, "ien1")
-    dsi = try await Caller.session(client, "dsi-op1")
-    support = try await Caller.session(client, "helpdesk1")
+    agent = try await TestCaller.session(client, "ens1a")
+    n1 = try await TestCaller.session(client, "ien1")
+    dsi = try await TestCaller.session(client, "dsi-op1")
+    support = try await TestCaller.session(client, "helpdesk1")
     _ = try await dsi.operations.publishCharter(.with {
       $0.version = "matrix"; $0.text = "Je garde ma clef pour moi."; $0.code = AuthorisationMatrixTests.charterCode
     }, metadata: dsi.metadata)
@@ -403,7 +403,7 @@ extension AuthorisationMatrixTests {
   @Test("a DSI operator is refused every operation on their own request (OWN_REQUEST), whatever its state")
   func dsiOnOwnRequest() async throws {
     try await withAcademy { _, client in
-      let operatorSelf = try await Caller.session(client, "dsi-op1")
+      let operatorSelf = try await TestCaller.session(client, "dsi-op1")
       let own = try await operatorSelf.startAndSubmit(.software)
       let operations = Self.cases.filter { $0.rpc.hasPrefix("Operations.") && !["Operations.ListWork", "Operations.PublishPickupSlots", "Operations.PublishCharter"].contains($0.rpc) }
       #expect(operations.map(\.rpc).sorted() == ["Operations.ConfirmEnrolmentElements", "Operations.Finalize", "Operations.RecordHandover", "Operations.Reroute"])
@@ -417,8 +417,8 @@ extension AuthorisationMatrixTests {
   }
 }
 
-extension Caller {
-  func renamed(_ name: String) -> Caller {
+extension TestCaller {
+  func renamed(_ name: String) -> TestCaller {
     var copy = self
     copy.name = name
     return copy

@@ -30,7 +30,7 @@ struct ContractTests {
   @Test("INVALID_ARGUMENT carries ErrorInfo (domain okey.v1, reason INVALID_FIELD, metadata field) and a BadRequest naming the field")
   func badRequest() async throws {
     try await withAcademy { _, client in
-      let dsi = try await Caller.session(client, "dsi-op1")
+      let dsi = try await TestCaller.session(client, "dsi-op1")
       do {
         _ = try await dsi.operations.publishPickupSlots(.with {
           $0.place = .with { $0.placeID = "p"; $0.name = "P" }
@@ -218,7 +218,7 @@ extension ContractTests {
   @Test("ListOutbox and ListKeys hand out every item once, a page at a time", .timeLimit(.minutes(1)))
   func pagination() async throws {
     try await withAcademy { _, client in
-      let support = try await Caller.session(client, "helpdesk1")
+      let support = try await TestCaller.session(client, "helpdesk1")
       let stager = try await Stager(client)
       // Two completed requests: two keys for ens1a, and notifications in the outbox (mail is off).
       _ = try await stager.prepare(.pickupBooked)

@@ -16,7 +16,7 @@ struct DeadlineTests {
         configuration.serviceAccounts = [.init(name: "portal", keySHA256: Tokens.hash(portalKey))]
       }) { daemon, address in
         try await withClient(address) { client in
-          let agent = try await Caller.session(client, "ens1b")
+          let agent = try await TestCaller.session(client, "ens1b")
           slapd.pause()
           let resume = Task {
             try await Task.sleep(for: .milliseconds(1500))

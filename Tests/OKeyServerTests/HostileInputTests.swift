@@ -16,9 +16,9 @@ struct HostileInputTests {
   @Test("forged, expired and misplaced credentials are refused")
   func credentials() async throws {
     try await withAcademy { daemon, client in
-      let forged = Caller(client, name: "forged", metadata: ["authorization": "Bearer not-a-real-token"])
+      let forged = TestCaller(client, name: "forged", metadata: ["authorization": "Bearer not-a-real-token"])
       #expect(await failure { _ = try await forged.renewals.listMyRenewals(.init(), metadata: forged.metadata) }?.code == .unauthenticated)
-      let basic = Caller(client, name: "basic", metadata: ["authorization": "Basic ZW5zMWE6cGFzc3dvcmQx"])
+      let basic = TestCaller(client, name: "basic", metadata: ["authorization": "Basic ZW5zMWE6cGFzc3dvcmQx"])
       #expect(await failure { _ = try await basic.renewals.listMyRenewals(.init(), metadata: basic.metadata) }?.reason == "TOKEN_MISSING")
 
       // An expired session.
@@ -26,7 +26,7 @@ struct HostileInputTests {
       let now = RenewalApplication.systemClock()
       try await daemon.application.store.saveSession(
         StoredSession(tokenHash: daemon.application.sessions.hash(token), uid: "ens1a", createdAt: now.adding(seconds: -7200), expiresAt: now.adding(seconds: -60)))
-      let expired = Caller(client, name: "expired", metadata: ["authorization": "Bearer \(token)"])
+      let expired = TestCaller(client, name: "expired", metadata: ["authorization": "Bearer \(token)"])
       #expect(await failure { _ = try await expired.renewals.listMyRenewals(.init(), metadata: expired.metadata) }?.code == .unauthenticated)
 
       // A credential that is not valid is UNAUTHENTICATED whatever else the call carries: a forged or
@@ -39,15 +39,15 @@ struct HostileInputTests {
       }
 
       // A person's session cannot act for someone else.
-      let session = try await Caller.session(client, "ens1b")
+      let session = try await TestCaller.session(client, "ens1b")
       var impersonating = session.metadata
       impersonating.addString("ens1a", forKey: "x-okey-on-behalf-of")
       #expect(await failure { _ = try await session.renewals.listMyRenewals(.init(), metadata: impersonating) }?.code == .permissionDenied)
       // A service account that may not act for people, and one naming nobody real.
-      let tools = Caller.portal(client, for: "ens1a", key: toolsKey)
+      let tools = TestCaller.portal(client, for: "ens1a", key: toolsKey)
       #expect(await failure { _ = try await tools.renewals.listMyRenewals(.init(), metadata: tools.metadata) }?.code == .permissionDenied)
       for uid in ["*", "ens1a)(uid=*", "ghost", "twin"] {
-        let portal = Caller.portal(client, for: uid)
+        let portal = TestCaller.portal(client, for: uid)
         #expect(await failure { _ = try await portal.renewals.listMyRenewals(.init(), metadata: portal.metadata) }?.code == .permissionDenied, "\(uid)")
       }
       // Wrong passwords, and an empty one.
@@ -61,11 +61,11 @@ struct HostileInputTests {
   @Test("bad input on a request gets its status code and leaves the request as it was")
   func nothingWritten() async throws {
     try await withAcademy(configure: { $0.limits.maxDocumentBytes = 64 * 1024 }) { _, client in
-      let agent = try await Caller.session(client, "ens1a")
-      let other = try await Caller.session(client, "ens1b")
+      let agent = try await TestCaller.session(client, "ens1a")
+      let other = try await TestCaller.session(client, "ens1b")
       let renewal = try await agent.renewals.startRenewal(.with { $0.keyType = .hardware; $0.motif = .stolen }, metadata: agent.metadata).renewal
       let before = try await agent.get(renewal.requestID)
-      func add(_ content: Data, name: String = "scan.pdf", type: String = "application/pdf", kind: String = "theft-report", as caller: Caller? = nil) async -> (code: RPCError.Code, reason: String)? {
+      func add(_ content: Data, name: String = "scan.pdf", type: String = "application/pdf", kind: String = "theft-report", as caller: TestCaller? = nil) async -> (code: RPCError.Code, reason: String)? {
         let caller = caller ?? agent
         return await failure {
           _ = try await caller.renewals.addDocument(.with {
@@ -108,8 +108,8 @@ struct HostileInputTests {
   @Test("extreme timestamps, negative limits and forged page tokens are INVALID_ARGUMENT naming the field, and okeyd keeps serving")
   func extremeValues() async throws {
     try await withAcademy { _, client in
-      let support = try await Caller.session(client, "helpdesk1")
-      let dsi = try await Caller.session(client, "dsi-op1")
+      let support = try await TestCaller.session(client, "helpdesk1")
+      let dsi = try await TestCaller.session(client, "dsi-op1")
       let huge = Google_Protobuf_Timestamp(seconds: 1 << 62, nanos: 0)
       let cases: [(String, @Sendable () async throws -> Void)] = [
         ("created_after.seconds", { _ = try await support.support.searchRenewals(.with { $0.createdAfter = huge }, metadata: support.metadata) }),
@@ -231,7 +231,7 @@ struct HostileInputTests {
   @Test("an oversized message is refused and the server keeps serving")
   func oversized() async throws {
     try await withAcademy(configure: { $0.limits.maxMessageBytes = 256 * 1024; $0.limits.maxDocumentBytes = 128 * 1024 }) { _, client in
-      let agent = try await Caller.session(client, "ens1a")
+      let agent = try await TestCaller.session(client, "ens1a")
       let renewal = try await agent.renewals.startRenewal(.with { $0.keyType = .hardware; $0.motif = .expired }, metadata: agent.metadata).renewal
       let outcome = await failure {
         _ = try await agent.renewals.addDocument(.with {
@@ -254,10 +254,10 @@ struct HonestAnswerTests {
   @Test("an unexpected failure inside a change writes nothing and is INTERNAL with the request id of its log line")
   func internalFailure() async throws {
     try await withAcademy { daemon, client in
-      let agent = try await Caller.session(client, "ens1a")
+      let agent = try await TestCaller.session(client, "ens1a")
       let r = try await agent.renewals.startRenewal(.with { $0.keyType = .software; $0.motif = .expired }, metadata: agent.metadata).renewal
       await #expect(throws: Boom.self) {
-        _ = try await daemon.application.change(r.requestID, expectedVersion: r.version, actor: OKeyDomain.Actor(uid: "ens1a")) { _, _ in
+        _ = try await daemon.application.change(r.requestID, expectedVersion: r.version, actor: OKeyDomain.Caller(uid: "ens1a")) { _, _ in
           throw Boom()
         }
       }
@@ -274,7 +274,7 @@ struct HonestAnswerTests {
   @Test("an idempotency key is scoped to its caller: another caller with the same key gets its own answer, not the first result")
   func idempotencyScope() async throws {
     try await withAcademy { _, client in
-      let portal = Caller.portal(client, for: "ens1a")
+      let portal = TestCaller.portal(client, for: "ens1a")
       let first = try await portal.renewals.startRenewal(
         .with { $0.keyType = .software; $0.motif = .expired; $0.idempotencyKey = "k-1" }, metadata: portal.metadata
       ).renewal
@@ -282,13 +282,13 @@ struct HonestAnswerTests {
         .with { $0.keyType = .software; $0.motif = .expired; $0.idempotencyKey = "k-1" }, metadata: portal.metadata
       ).renewal
       #expect(replay.requestID == first.requestID)
-      let session = try await Caller.session(client, "ens1a")
+      let session = try await TestCaller.session(client, "ens1a")
       let other = await failure {
         _ = try await session.renewals.startRenewal(.with { $0.keyType = .software; $0.motif = .expired; $0.idempotencyKey = "k-1" }, metadata: session.metadata)
       }
       #expect(other?.code == .alreadyExists, "the agent's own session is another caller: the one-open-request rule answers")
       // A replayed submit is refused to a caller who cannot see the request.
-      let colleague = try await Caller.session(client, "ens1b")
+      let colleague = try await TestCaller.session(client, "ens1b")
       let stranger = await failure {
         _ = try await colleague.renewals.submitRenewal(
           .with { $0.requestID = first.requestID; $0.expectedVersion = first.version; $0.idempotencyKey = "k-2" }, metadata: colleague.metadata)

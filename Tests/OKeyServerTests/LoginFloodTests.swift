@@ -10,7 +10,7 @@ import Testing
 @Suite("logins cannot starve the service", .serialized)
 struct LoginFloodTests {
   /// The 99th percentile of `count` on-behalf-of GetRenewal calls, 4 at a time, in seconds.
-  static func p99(_ portal: Caller, _ id: String, count: Int = 200) async throws -> Double {
+  static func p99(_ portal: TestCaller, _ id: String, count: Int = 200) async throws -> Double {
     let clock = ContinuousClock()
     var durations: [Double] = []
     try await withThrowingTaskGroup(of: [Double].self) { group in
@@ -44,7 +44,7 @@ struct LoginFloodTests {
       // behind the logins' directory calls if they shared one pool.
       $0.directory.cacheTTLSeconds = 0
     }) { daemon, client in
-      let portal = Caller.portal(client, for: "ens1a")
+      let portal = TestCaller.portal(client, for: "ens1a")
       let renewal = try await portal.renewals.startRenewal(.with { $0.keyType = .software; $0.motif = .expired }, metadata: portal.metadata).renewal
       _ = try await Self.p99(portal, renewal.requestID, count: 40)  // warm-up
       let quiet = try await Self.p99(portal, renewal.requestID)
@@ -79,7 +79,7 @@ struct LoginFloodTests {
   }
 
   /// The reason of a refused on-behalf-of GetRenewal, or "OK".
-  static func getReason(_ portal: Caller, _ id: String) async -> String {
+  static func getReason(_ portal: TestCaller, _ id: String) async -> String {
     do {
       _ = try await portal.get(id)
       return "OK"
@@ -102,7 +102,7 @@ struct LoginFloodTests {
       $0.directory.lookupQueueLength = 4
       $0.directory.cacheTTLSeconds = 0
     }) { daemon, client in
-      let portal = Caller.portal(client, for: "ens1a")
+      let portal = TestCaller.portal(client, for: "ens1a")
       let renewal = try await portal.renewals.startRenewal(.with { $0.keyType = .software; $0.motif = .expired }, metadata: portal.metadata).renewal
       let address = try await daemon.listeningAddress
       let (portalReasons, loginReasons) = try await withClient(address) { floodClient in

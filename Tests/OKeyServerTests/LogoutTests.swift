@@ -11,8 +11,8 @@ struct LogoutTests {
   @Test("a logged-out token is refused at once, other sessions and service accounts are untouched")
   func logout() async throws {
     try await withAcademy { _, client in
-      let agent = try await Caller.session(client, "ens1a")
-      let other = try await Caller.session(client, "ens1b")
+      let agent = try await TestCaller.session(client, "ens1a")
+      let other = try await TestCaller.session(client, "ens1b")
       // The token is used first, so that the server remembers its session.
       #expect(try await agent.auth.whoAmI(.init(), metadata: agent.metadata).principal.uid == "ens1a")
       #expect(try await agent.auth.logout(.init(), metadata: agent.metadata).uid == "ens1a")
@@ -25,13 +25,13 @@ struct LogoutTests {
       #expect(try await other.auth.whoAmI(.init(), metadata: other.metadata).principal.uid == "ens1b")
 
       // A service-account key is not a session: nothing to end, and it keeps working.
-      let portal = Caller.portal(client, for: "ens1a")
+      let portal = TestCaller.portal(client, for: "ens1a")
       let refused = await failure { _ = try await portal.auth.logout(.init(), metadata: portal.metadata) }
       #expect(refused?.code == .failedPrecondition)
       #expect(refused?.reason == "NOT_A_SESSION")
       #expect(try await portal.auth.whoAmI(.init(), metadata: portal.metadata).principal.uid == "ens1a")
 
-      let anonymous = Caller.anonymous(client)
+      let anonymous = TestCaller.anonymous(client)
       #expect(await failure { _ = try await anonymous.auth.logout(.init(), metadata: anonymous.metadata) }?.code == .unauthenticated)
     }
   }

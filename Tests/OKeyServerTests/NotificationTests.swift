@@ -61,9 +61,9 @@ struct NotificationTests {
     try await withTemporaryDirectory { folder in
       let capture = try MailCapture(folder: folder)
       try await withAcademy(configure: { $0.mail.command = capture.command }) { daemon, client in
-        let agent = Caller.portal(client, for: "ens-clg")
-        let principal = try await Caller.session(client, "principal1")
-        let dsi = try await Caller.session(client, "dsi-op1")
+        let agent = TestCaller.portal(client, for: "ens-clg")
+        let principal = try await TestCaller.session(client, "principal1")
+        let dsi = try await TestCaller.session(client, "dsi-op1")
         _ = try await dsi.operations.publishCharter(.with { $0.version = "v1"; $0.text = "Charte"; $0.code = "4821" }, metadata: dsi.metadata)
         let tomorrow = Date().addingTimeInterval(86_400)
         _ = try await dsi.operations.publishPickupSlots(.with {
@@ -77,8 +77,8 @@ struct NotificationTests {
         let slot = try await agent.renewals.listPickupSlots(.with { $0.requestID = r.requestID }, metadata: agent.metadata).slots[0]
         r = try await agent.renewals.bookPickup(.with { $0.requestID = r.requestID; $0.slotID = slot.slotID; $0.expectedVersion = r.version }, metadata: agent.metadata).renewal
         r = try await dsi.operations.recordHandover(.with { $0.requestID = r.requestID; $0.expectedVersion = r.version }, metadata: dsi.metadata).renewal
-        let other = try await Caller.portal(client, for: "ens1a").startAndSubmit(.software)
-        let ien = try await Caller.session(client, "ien1")
+        let other = try await TestCaller.portal(client, for: "ens1a").startAndSubmit(.software)
+        let ien = try await TestCaller.session(client, "ien1")
         _ = try await ien.approvals.reject(.with { $0.requestID = other.requestID; $0.reason = "pas de téléphone professionnel"; $0.expectedVersion = other.version }, metadata: ien.metadata)
 
         let sent = try await daemon.notifications.deliverDue(now: daemon.application.clock())
@@ -114,10 +114,10 @@ struct NotificationTests {
     try await withTemporaryDirectory { folder in
       let capture = try MailCapture(folder: folder)
       try await withAcademy(configure: { $0.mail.command = capture.command; $0.mail.escalationBusinessDays = 3 }) { daemon, client in
-        let waiting = try await Caller.portal(client, for: "ens1a").startAndSubmit(.software)
-        let auto = try await Caller.portal(client, for: "dir1").startAndSubmit(.software)
-        let decided = try await Caller.portal(client, for: "ens-lyc").startAndSubmit(.software)
-        let adjoint = try await Caller.session(client, "adjoint2")
+        let waiting = try await TestCaller.portal(client, for: "ens1a").startAndSubmit(.software)
+        let auto = try await TestCaller.portal(client, for: "dir1").startAndSubmit(.software)
+        let decided = try await TestCaller.portal(client, for: "ens-lyc").startAndSubmit(.software)
+        let adjoint = try await TestCaller.session(client, "adjoint2")
         _ = try await adjoint.approvals.approve(.with { $0.requestID = decided.requestID; $0.expectedVersion = decided.version }, metadata: adjoint.metadata)
         #expect(auto.status == .awaitingEnrolment)
         let now = daemon.application.clock()
@@ -138,7 +138,7 @@ struct NotificationTests {
     try await withTemporaryDirectory { folder in
       let capture = try MailCapture(folder: folder)
       try await withAcademy(configure: { $0.mail.command = capture.command }) { daemon, client in
-        _ = try await Caller.portal(client, for: "ens1a").startAndSubmit(.software)
+        _ = try await TestCaller.portal(client, for: "ens1a").startAndSubmit(.software)
         let store = daemon.application.store
         let claimed = try await store.claimDueOutboxMessages(now: daemon.application.clock(), limit: 10)
         #expect(claimed.count == 1)
@@ -160,7 +160,7 @@ struct NotificationTests {
         $0.mail.maxAttempts = 3
         $0.mail.initialBackoffSeconds = 60
       }) { daemon, client in
-        _ = try await Caller.portal(client, for: "ens1a").startAndSubmit(.software)
+        _ = try await TestCaller.portal(client, for: "ens1a").startAndSubmit(.software)
         let start = daemon.application.clock()
         #expect(try await daemon.notifications.deliverDue(now: start) == 0)
         // Not due again before its backoff.
@@ -171,7 +171,7 @@ struct NotificationTests {
         #expect(dead.count == 1)
         #expect(dead.first?.attempts == 3)
         #expect(dead.first?.lastError?.contains("75") == true)
-        let support = try await Caller.session(client, "helpdesk1")
+        let support = try await TestCaller.session(client, "helpdesk1")
         let listed = try await support.support.listOutbox(.init(), metadata: support.metadata).messages
         #expect(listed.map(\.state) == ["DEAD"])
         #expect(listed.first?.recipientMail == "ien1@ac-test.fr")
@@ -182,7 +182,7 @@ struct NotificationTests {
   @Test("a sendmail command that exits without reading the message is a failed attempt, whatever its status, never a crash", arguments: ["/bin/true", "/bin/false"])
   func commandThatDoesNotRead(command: String) async throws {
     try await withAcademy(configure: { $0.mail.command = command }) { daemon, client in
-      _ = try await Caller.portal(client, for: "ens1a").startAndSubmit(.software)
+      _ = try await TestCaller.portal(client, for: "ens1a").startAndSubmit(.software)
       #expect(try await daemon.notifications.deliverDue(now: daemon.application.clock()) == 0)
       let pending = try await daemon.application.store.outboxMessages(state: .pending, limit: 10)
       #expect(pending.count == 1)
@@ -196,7 +196,7 @@ struct NotificationTests {
     try await withTemporaryDirectory { folder in
       let capture = try MailCapture(folder: folder)
       try await withAcademy(configure: { $0.mail.command = capture.command; $0.mail.claimTimeoutSeconds = 300 }) { daemon, client in
-        _ = try await Caller.portal(client, for: "ens1a").startAndSubmit(.software)
+        _ = try await TestCaller.portal(client, for: "ens1a").startAndSubmit(.software)
         let start = daemon.application.clock()
         let claimed = try await daemon.application.store.claimDueOutboxMessages(now: start, limit: 10)
         #expect(claimed.count == 1)
@@ -222,7 +222,7 @@ struct NotificationTests {
           mail: \(mail)
 
           """)
-        _ = try await Caller.portal(client, for: "ens1a").startAndSubmit(.software)
+        _ = try await TestCaller.portal(client, for: "ens1a").startAndSubmit(.software)
         #expect(try await daemon.notifications.deliverDue(now: daemon.application.clock()) == 0)
         let dead = try await daemon.application.store.outboxMessages(state: .dead, limit: 10)
         #expect(dead.count == 1)

@@ -11,10 +11,10 @@ struct ProcedureTests {
   @Test("a hardware key then a software key to COMPLETED, played by the portal, the approver's session and the DSI's session")
   func hardwareThenSoftware() async throws {
     try await withAcademy { daemon, client in
-      let portal = Caller.portal(client, for: "ens-clg")
-      let principal = try await Caller.session(client, "principal1")
-      let dsi = try await Caller.session(client, "dsi-op1")
-      let support = try await Caller.session(client, "helpdesk1")
+      let portal = TestCaller.portal(client, for: "ens-clg")
+      let principal = try await TestCaller.session(client, "principal1")
+      let dsi = try await TestCaller.session(client, "dsi-op1")
+      let support = try await TestCaller.session(client, "helpdesk1")
 
       // The DSI prepares a charter and a pickup place with slots.
       let charter = try await dsi.operations.publishCharter(.with {
@@ -128,8 +128,8 @@ struct ProcedureTests {
   @Test("the N+2 approves while the N+1 does nothing")
   func approvalByN2() async throws {
     try await withAcademy { _, client in
-      let agent = try await Caller.session(client, "ens-lyc")
-      let n2 = try await Caller.session(client, "dasen974")
+      let agent = try await TestCaller.session(client, "ens-lyc")
+      let n2 = try await TestCaller.session(client, "dasen974")
       let renewal = try await agent.startAndSubmit(.hardware)
       #expect(renewal.routing.n1.person.uid == "adjoint2")
       #expect(renewal.routing.n2.person.uid == "dasen974")
@@ -145,12 +145,12 @@ struct ProcedureTests {
   @Test("a school director and an ONDE delegate are validated automatically", arguments: ["dir1", "ens2a"])
   func autoValidated(uid: String) async throws {
     try await withAcademy { _, client in
-      let agent = Caller.portal(client, for: uid)
+      let agent = TestCaller.portal(client, for: uid)
       let renewal = try await agent.startAndSubmit(.software)
       #expect(renewal.status == .awaitingEnrolment)
       #expect(renewal.decidedBy == "auto")
       #expect(renewal.routing.autoValidated)
-      let ien = try await Caller.session(client, "ien1")
+      let ien = try await TestCaller.session(client, "ien1")
       #expect(try await ien.approvals.listPendingApprovals(.init(), metadata: ien.metadata).renewals.isEmpty)
     }
   }
@@ -158,8 +158,8 @@ struct ProcedureTests {
   @Test("a request without documents stays invisible to its validator until documents are added and it is submitted again")
   func documentsLater() async throws {
     try await withAcademy { _, client in
-      let agent = try await Caller.session(client, "ens1a")
-      let ien = try await Caller.session(client, "ien1")
+      let agent = try await TestCaller.session(client, "ens1a")
+      let ien = try await TestCaller.session(client, "ien1")
       var renewal = try await agent.renewals.startRenewal(.with {
         $0.keyType = .software
         $0.motif = .stolen
@@ -192,8 +192,8 @@ struct ProcedureTests {
   @Test("WatchRenewal streams each status change and ends at a terminal status", .timeLimit(.minutes(1)))
   func watch() async throws {
     try await withAcademy { daemon, client in
-      let agent = try await Caller.session(client, "ens1b")
-      let ien = try await Caller.session(client, "ien1")
+      let agent = try await TestCaller.session(client, "ens1b")
+      let ien = try await TestCaller.session(client, "ien1")
       let renewal = try await agent.startAndSubmit(.software)
       let statuses = try await agent.renewals.watchRenewal(.with { $0.requestID = renewal.requestID }, metadata: agent.metadata) { response in
         var seen: [Okey_V1_RenewalStatus] = []
@@ -217,7 +217,7 @@ struct ProcedureTests {
   @Test("clients that drop mid-stream leave no Watch subscription behind", .timeLimit(.minutes(1)))
   func watchLeak() async throws {
     try await withAcademy { daemon, client in
-      let agent = try await Caller.session(client, "ens1b")
+      let agent = try await TestCaller.session(client, "ens1b")
       let renewal = try await agent.startAndSubmit(.software)
       let watchers = (0..<10).map { _ in
         Task {
@@ -240,7 +240,7 @@ struct ProcedureTests {
   @Test("retrying start or submit with the same idempotency key returns the first result")
   func idempotency() async throws {
     try await withAcademy { _, client in
-      let agent = Caller.portal(client, for: "ens1b")
+      let agent = TestCaller.portal(client, for: "ens1b")
       let request = Okey_V1_StartRenewalRequest.with {
         $0.keyType = .hardware
         $0.motif = .broken

@@ -11,7 +11,7 @@ struct RetentionTests {
   @Test("a cancelled request's documents lose their content at once; their name, size and SHA-256 stay and the trail verifies")
   func cancelled() async throws {
     try await withAcademy { daemon, client in
-      let agent = try await Caller.session(client, "ens1a")
+      let agent = try await TestCaller.session(client, "ens1a")
       var draft = try await agent.renewals.startRenewal(.with { $0.keyType = .software; $0.motif = .expired }, metadata: agent.metadata).renewal
       draft = try await agent.renewals.addDocument(.with {
         $0.requestID = draft.requestID; $0.filename = "a.pdf"; $0.kind = "supporting-document"; $0.content = pdfBytes; $0.expectedVersion = draft.version
@@ -31,9 +31,9 @@ struct RetentionTests {
   @Test("an ended request keeps its documents retention.documentDays, then the sweep deletes their content with an audit event; expired sessions and old idempotency keys go too")
   func sweep() async throws {
     try await withAcademy(configure: { $0.retention.documentDays = 90 }) { daemon, client in
-      let agent = try await Caller.session(client, "ens1a")
+      let agent = try await TestCaller.session(client, "ens1a")
       let request = try await agent.startAndSubmit(.software)
-      let n1 = try await Caller.session(client, "ien1")
+      let n1 = try await TestCaller.session(client, "ien1")
       _ = try await n1.approvals.reject(.with { $0.requestID = request.requestID; $0.reason = "no"; $0.expectedVersion = request.version }, metadata: n1.metadata)
       let document = try #require(request.documents.first)
       let sweeper = RetentionSweep(application: daemon.application)
@@ -60,8 +60,8 @@ struct RetentionTests {
   @Test("support sees the size of each table and of the database file")
   func sizes() async throws {
     try await withAcademy { _, client in
-      _ = try await Caller.portal(client, for: "ens1a").startAndSubmit(.hardware)
-      let support = try await Caller.session(client, "helpdesk1")
+      _ = try await TestCaller.portal(client, for: "ens1a").startAndSubmit(.hardware)
+      let support = try await TestCaller.session(client, "helpdesk1")
       let stats = try await support.support.stats(.init(), metadata: support.metadata)
       let renewals = try #require(stats.tables.first { $0.name == "renewals" })
       #expect(renewals.rows == 1)

@@ -20,7 +20,7 @@ struct RetryTests {
   }
 
   /// The caller the case is played by: the agent, the N+1, or a DSI operator.
-  static func player(of rpcCase: AuthorisationMatrixTests.Case, among callers: [String: Caller]) throws -> Caller {
+  static func player(of rpcCase: AuthorisationMatrixTests.Case, among callers: [String: TestCaller]) throws -> TestCaller {
     let name = try #require(["agent", "n1", "dsi"].first { rpcCase.allowed.contains($0) }, "\(rpcCase.rpc)")
     return try #require(callers[name])
   }
@@ -31,10 +31,10 @@ struct RetryTests {
   func retries() async throws {
     try await withAcademy { _, client in
       let callers = [
-        "agent": try await Caller.session(client, "ens1a"), "n1": try await Caller.session(client, "ien1"),
-        "dsi": try await Caller.session(client, "dsi-op1"),
+        "agent": try await TestCaller.session(client, "ens1a"), "n1": try await TestCaller.session(client, "ien1"),
+        "dsi": try await TestCaller.session(client, "dsi-op1"),
       ]
-      let support = try await Caller.session(client, "helpdesk1")
+      let support = try await TestCaller.session(client, "helpdesk1")
       let stager = try await Stager(client)
       var failures: [String] = []
       for rpcCase in try Self.mutatingCases() {
@@ -64,7 +64,7 @@ struct RetryTests {
 
   /// What a retry must leave as it is: the request's version and the audit head; the slots and the
   /// charter for the publishing calls.
-  static func snapshot(_ support: Caller, _ target: AuthorisationMatrixTests.Target) async throws -> String {
+  static func snapshot(_ support: TestCaller, _ target: AuthorisationMatrixTests.Target) async throws -> String {
     let head = try await support.support.getAuditHead(.init(), metadata: support.metadata)
     let version = target.id.isEmpty ? 0 : try await support.support.getRenewal(.with { $0.requestID = target.id }, metadata: support.metadata).renewal.version
     let charter = try await support.renewals.getCharter(.init(), metadata: support.metadata).charter.version
@@ -83,8 +83,8 @@ struct RetryTests {
     #expect(Set(cases.map(\.rpc)) == withVersion)
     try await withAcademy { _, client in
       let callers = [
-        "agent": try await Caller.session(client, "ens1a"), "n1": try await Caller.session(client, "ien1"),
-        "dsi": try await Caller.session(client, "dsi-op1"),
+        "agent": try await TestCaller.session(client, "ens1a"), "n1": try await TestCaller.session(client, "ien1"),
+        "dsi": try await TestCaller.session(client, "dsi-op1"),
       ]
       let stager = try await Stager(client)
       var failures: [String] = []
@@ -109,7 +109,7 @@ extension RetryTests {
     try await withAcademy(configure: { $0.directory.cacheTTLSeconds = 0 }) { _, client, slapd in
       // A session: its person is read again only every sessions.recheckSeconds, so it outlives the
       // outage's first minutes.
-      let agent = try await Caller.session(client, "ens1a")
+      let agent = try await TestCaller.session(client, "ens1a")
       let start = Okey_V1_StartRenewalRequest.with { $0.keyType = .software; $0.motif = .expired; $0.idempotencyKey = "outage-start" }
       let started = try await agent.renewals.startRenewal(start, metadata: agent.metadata).renewal
       let added = try await agent.renewals.addDocument(.with {

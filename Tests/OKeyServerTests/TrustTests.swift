@@ -17,7 +17,7 @@ struct TrustTests {
   @Test("a colleague cannot be named validator; a head of establishment can, the proposed N+1 is told and approvers see who was replaced")
   func validatorChoice() async throws {
     try await withAcademy { daemon, client in
-      let agent = try await Caller.session(client, "ens1a")
+      let agent = try await TestCaller.session(client, "ens1a")
       let draft = try await agent.renewals.startRenewal(.with { $0.keyType = .software; $0.motif = .expired }, metadata: agent.metadata).renewal
       #expect(draft.routing.n1.person.uid == "ien1")
       let colleague = await failure {
@@ -41,7 +41,7 @@ struct TrustTests {
   @Test("with validatorChoice directory, even a head of establishment cannot be named")
   func directoryOnly() async throws {
     try await withAcademy(configure: { $0.routing.validatorChoice = .directory }) { _, client in
-      let agent = try await Caller.session(client, "ens1a")
+      let agent = try await TestCaller.session(client, "ens1a")
       let draft = try await agent.renewals.startRenewal(.with { $0.keyType = .software; $0.motif = .expired }, metadata: agent.metadata).renewal
       let outcome = await failure {
         _ = try await agent.renewals.setValidator(.with { $0.requestID = draft.requestID; $0.validatorUid = "principal1"; $0.expectedVersion = draft.version }, metadata: agent.metadata)
@@ -54,7 +54,7 @@ struct TrustTests {
   func routingAtSubmission() async throws {
     try await withAcademy { daemon, client, slapd in
       // ens2a holds a current ONDE delegation when she starts; it is withdrawn before she submits.
-      let agent = Caller.portal(client, for: "ens2a")
+      let agent = TestCaller.portal(client, for: "ens2a")
       let draft = try await agent.renewals.startRenewal(.with { $0.keyType = .software; $0.motif = .expired }, metadata: agent.metadata).renewal
       #expect(draft.routing.ondeDelegation)
       try await slapd.modify(
@@ -70,7 +70,7 @@ struct TrustTests {
       #expect(history.last?.details.contains("the ONDE delegation is no longer current") == true, "\(history.last?.details ?? "")")
 
       // The directory down at submission: UNAVAILABLE and nothing written.
-      let other = try await Caller.session(client, "ens1a")
+      let other = try await TestCaller.session(client, "ens1a")
       var second = try await other.renewals.startRenewal(.with { $0.keyType = .hardware; $0.motif = .expired }, metadata: other.metadata).renewal
       second = try await other.renewals.addDocument(.with {
         $0.requestID = second.requestID; $0.filename = "a.pdf"; $0.kind = "supporting-document"; $0.content = pdfBytes; $0.expectedVersion = second.version
@@ -93,13 +93,13 @@ struct TrustTests {
       let login = await failure { _ = try await auth.login(.with { $0.uid = "disabled-boss"; $0.password = SlapdFixture.personPassword }) }
       #expect(login?.code == .unauthenticated)
       #expect(login?.reason == "BAD_CREDENTIALS", "the same refusal as a wrong password")
-      let portal = Caller.portal(client, for: "disabled-boss")
+      let portal = TestCaller.portal(client, for: "disabled-boss")
       #expect(await failure { _ = try await portal.renewals.listMyRenewals(.init(), metadata: portal.metadata) }?.reason == "PERSON_DISABLED")
 
       // ien1 is named by the snapshot, logs in, then is disabled: the approval is refused.
-      let agent = try await Caller.session(client, "ens1a")
+      let agent = try await TestCaller.session(client, "ens1a")
       let request = try await agent.startAndSubmit(.software)
-      let n1 = try await Caller.session(client, "ien1")
+      let n1 = try await TestCaller.session(client, "ien1")
       try await slapd.setDisabled("ien1")
       let approve = await failure {
         _ = try await n1.approvals.approve(.with { $0.requestID = request.requestID; $0.expectedVersion = request.version }, metadata: n1.metadata)
@@ -113,9 +113,9 @@ struct TrustTests {
   @Test("a validator disabled after logging in cannot decide even while the session is trusted")
   func disabledDuringSession() async throws {
     try await withAcademy { _, client, slapd in
-      let agent = try await Caller.session(client, "ens1a")
+      let agent = try await TestCaller.session(client, "ens1a")
       let request = try await agent.startAndSubmit(.software)
-      let n1 = try await Caller.session(client, "ien1")
+      let n1 = try await TestCaller.session(client, "ien1")
       try await slapd.setDisabled("ien1")
       let approve = await failure {
         _ = try await n1.approvals.approve(.with { $0.requestID = request.requestID; $0.expectedVersion = request.version }, metadata: n1.metadata)
@@ -130,7 +130,7 @@ struct TrustTests {
     .timeLimit(.minutes(1)))
   func groupRemovalAndWatch() async throws {
     try await withAcademy(configure: { $0.sessions.recheckSeconds = 0 }) { _, client, slapd in
-      let dsi = try await Caller.session(client, "dsi-op1")
+      let dsi = try await TestCaller.session(client, "dsi-op1")
       _ = try await dsi.operations.listWork(.init(), metadata: dsi.metadata)
       try await slapd.modify(
         """
@@ -143,7 +143,7 @@ struct TrustTests {
       let refused = await failure { _ = try await dsi.operations.listWork(.init(), metadata: dsi.metadata) }
       #expect(refused?.reason == "NOT_DSI")
 
-      let agent = try await Caller.session(client, "ens1b")
+      let agent = try await TestCaller.session(client, "ens1b")
       let draft = try await agent.renewals.startRenewal(.with { $0.keyType = .software; $0.motif = .expired }, metadata: agent.metadata).renewal
       let ended = await failure {
         try await withTimeLimit(.seconds(20), "the Watch stream of a disabled person") {
@@ -163,22 +163,22 @@ struct TrustTests {
   @Test("an internal system acts for people only within its roles: no approving with [agent], no DSI operation without dsi")
   func scopes() async throws {
     try await withAcademy { _, client in
-      let agent = try await Caller.session(client, "ens1a")
+      let agent = try await TestCaller.session(client, "ens1a")
       let request = try await agent.startAndSubmit(.software)
-      let portalForN1 = Caller.portal(client, for: "ien1")
+      let portalForN1 = TestCaller.portal(client, for: "ien1")
       let viaPortal = await failure {
         _ = try await portalForN1.approvals.approve(.with { $0.requestID = request.requestID; $0.expectedVersion = request.version }, metadata: portalForN1.metadata)
       }
       #expect(viaPortal?.reason == "SCOPE_NOT_GRANTED")
       #expect(await failure { _ = try await portalForN1.get(request.requestID) }?.reason == "NOT_YOUR_REQUEST", "no reading as a validator either")
-      let portalForDSI = Caller.portal(client, for: "dsi-op1")
+      let portalForDSI = TestCaller.portal(client, for: "dsi-op1")
       let publish = await failure {
         _ = try await portalForDSI.operations.publishCharter(.with { $0.version = "v-scope"; $0.text = "t"; $0.code = "1234" }, metadata: portalForDSI.metadata)
       }
       #expect(publish?.reason == "NOT_DSI")
-      let desk = Caller.portal(client, for: "dsi-op1", key: deskKey)
+      let desk = TestCaller.portal(client, for: "dsi-op1", key: deskKey)
       _ = try await desk.operations.publishCharter(.with { $0.version = "v-desk"; $0.text = "t"; $0.code = "1234" }, metadata: desk.metadata)
-      let approvals = Caller.portal(client, for: "ien1", key: approvalsKey)
+      let approvals = TestCaller.portal(client, for: "ien1", key: approvalsKey)
       let approved = try await approvals.approvals.approve(.with { $0.requestID = request.requestID; $0.expectedVersion = request.version }, metadata: approvals.metadata)
       #expect(approved.renewal.status == .awaitingEnrolment)
       #expect(await failure { _ = try await approvals.renewals.listMyRenewals(.init(), metadata: approvals.metadata) }?.reason == "SCOPE_NOT_GRANTED")
@@ -188,9 +188,9 @@ struct TrustTests {
   @Test("a DSI operator cannot confirm or finalise their own request; another operator can")
   func dsiOwnRequest() async throws {
     try await withAcademy { _, client in
-      let operatorSelf = try await Caller.session(client, "dsi-op1")
+      let operatorSelf = try await TestCaller.session(client, "dsi-op1")
       var request = try await operatorSelf.startAndSubmit(.software)
-      let head = try await Caller.session(client, "dsi-head")
+      let head = try await TestCaller.session(client, "dsi-head")
       request = try await head.approvals.approve(.with { $0.requestID = request.requestID; $0.expectedVersion = request.version }, metadata: head.metadata).renewal
       request = try await operatorSelf.renewals.chooseMobilePlatform(
         .with { $0.requestID = request.requestID; $0.platform = .android; $0.expectedVersion = request.version }, metadata: operatorSelf.metadata
@@ -208,22 +208,22 @@ struct TrustTests {
   @Test("the approver downloads the document byte for byte, support sees its metadata, anyone else gets NOT_FOUND; each read is audited")
   func documents() async throws {
     try await withAcademy { _, client in
-      let agent = try await Caller.session(client, "ens1a")
+      let agent = try await TestCaller.session(client, "ens1a")
       let request = try await agent.startAndSubmit(.software)
       let document = try #require(request.documents.first)
-      let n1 = try await Caller.session(client, "ien1")
+      let n1 = try await TestCaller.session(client, "ien1")
       let read = try await n1.renewals.getDocument(.with { $0.requestID = request.requestID; $0.documentID = document.documentID }, metadata: n1.metadata)
       #expect(read.content == pdfBytes)
       #expect(read.contentIncluded)
       #expect(read.document.sha256 == document.sha256)
       #expect(read.document.mediaType == "application/pdf")
-      let support = try await Caller.session(client, "helpdesk1")
+      let support = try await TestCaller.session(client, "helpdesk1")
       let metadataOnly = try await support.renewals.getDocument(.with { $0.requestID = request.requestID; $0.documentID = document.documentID }, metadata: support.metadata)
       #expect(metadataOnly.content.isEmpty)
       #expect(!metadataOnly.contentIncluded)
       #expect(metadataOnly.document.sizeBytes == Int64(pdfBytes.count))
       for uid in ["ens1b", "principal1"] {
-        let other = try await Caller.session(client, uid)
+        let other = try await TestCaller.session(client, uid)
         let outcome = await failure { _ = try await other.renewals.getDocument(.with { $0.requestID = request.requestID; $0.documentID = document.documentID }, metadata: other.metadata) }
         #expect(outcome?.code == .notFound, "\(uid)")
       }
@@ -232,7 +232,7 @@ struct TrustTests {
       #expect(try await agent.get(request.requestID).version == request.version, "a read changes no version")
 
       // A PDF cut before its end is refused at upload.
-      let next = try await Caller.session(client, "ens3")
+      let next = try await TestCaller.session(client, "ens3")
       let draft = try await next.renewals.startRenewal(.with { $0.keyType = .software; $0.motif = .expired }, metadata: next.metadata).renewal
       let cut = await failure {
         _ = try await next.renewals.addDocument(.with {
@@ -246,11 +246,11 @@ struct TrustTests {
   @Test("the N+2 approves one request and rejects another; the N+1 is told by mail each time")
   func n1Informed() async throws {
     try await withAcademy { daemon, client in
-      let agent = try await Caller.session(client, "ens1a")
+      let agent = try await TestCaller.session(client, "ens1a")
       let request = try await agent.startAndSubmit(.software)
-      let n2 = try await Caller.session(client, "dasen974")
+      let n2 = try await TestCaller.session(client, "dasen974")
       _ = try await n2.approvals.approve(.with { $0.requestID = request.requestID; $0.expectedVersion = request.version }, metadata: n2.metadata)
-      let colleague = try await Caller.session(client, "ens1b")
+      let colleague = try await TestCaller.session(client, "ens1b")
       let second = try await colleague.startAndSubmit(.hardware)
       let rejected = try await n2.approvals.reject(
         .with { $0.requestID = second.requestID; $0.reason = "pas de justificatif lisible"; $0.expectedVersion = second.version }, metadata: n2.metadata)
@@ -264,9 +264,9 @@ struct TrustTests {
   @Test("emptying the trail, cutting its tail after an exported head, or rewriting a request row is detected")
   func auditTampering() async throws {
     try await withAcademy { daemon, client in
-      let agent = try await Caller.session(client, "ens1a")
+      let agent = try await TestCaller.session(client, "ens1a")
       let request = try await agent.startAndSubmit(.software)
-      let support = try await Caller.session(client, "helpdesk1")
+      let support = try await TestCaller.session(client, "helpdesk1")
       let clean = try await support.support.verifyAuditTrail(.init(), metadata: support.metadata)
       #expect(clean.intact)
       #expect(clean.keyed)
@@ -306,7 +306,7 @@ struct DatabaseWriterTests {
       _ = try await sqlite3(
         daemon.configuration.database.path,
         "INSERT INTO sessions (token_hash, uid, created_at, expires_at, dn, display_name, mail, groups) VALUES ('\(sha256Hex(token))', 'ien1', 0, \(later), 'uid=ien1,ou=people,dc=ac-test,dc=fr', '', '', '')")
-      let forged = Caller(client, name: "forged", metadata: ["authorization": "Bearer \(token)"])
+      let forged = TestCaller(client, name: "forged", metadata: ["authorization": "Bearer \(token)"])
       #expect(await failure { _ = try await forged.auth.whoAmI(.init(), metadata: forged.metadata) }?.code == .unauthenticated)
     }
   }
@@ -314,20 +314,20 @@ struct DatabaseWriterTests {
   @Test("a request edited in the file is never carried forward: the next change is refused DATA_LOSS and the trail shows it")
   func tamperedRequestRefused() async throws {
     try await withAcademy { daemon, client in
-      let agent = try await Caller.session(client, "ens1a")
+      let agent = try await TestCaller.session(client, "ens1a")
       let request = try await agent.startAndSubmit(.software)
       let database = daemon.configuration.database.path
       // The accomplice ens1b written into the state as N+1, the columns to match, the version bumped.
       _ = try await sqlite3(
         database,
         "UPDATE renewals SET state_json = replace(state_json, '\"uid\":\"ien1\"', '\"uid\":\"ens1b\"'), n1_uid = 'ens1b', version = version + 1, state_json = replace(replace(state_json, '\"uid\":\"ien1\"', '\"uid\":\"ens1b\"'), '\"version\":\(request.version)', '\"version\":\(request.version + 1)') WHERE id = '\(request.requestID)'")
-      let accomplice = try await Caller.session(client, "ens1b")
+      let accomplice = try await TestCaller.session(client, "ens1b")
       let outcome = await failure {
         _ = try await accomplice.approvals.approve(.with { $0.requestID = request.requestID; $0.expectedVersion = request.version + 1 }, metadata: accomplice.metadata)
       }
       #expect(outcome?.code == .dataLoss, "\(String(describing: outcome))")
       #expect(outcome?.reason == "REQUEST_TAMPERED")
-      let support = try await Caller.session(client, "helpdesk1")
+      let support = try await TestCaller.session(client, "helpdesk1")
       let kinds = try await support.support.verifyAuditTrail(.init(), metadata: support.metadata).problems.map(\.kind)
       #expect(kinds.contains("STATE_MISMATCH"))
     }
@@ -336,11 +336,11 @@ struct DatabaseWriterTests {
   @Test("document bytes replaced in the file are not served to the approver")
   func alteredDocument() async throws {
     try await withAcademy { daemon, client in
-      let agent = try await Caller.session(client, "ens1a")
+      let agent = try await TestCaller.session(client, "ens1a")
       let request = try await agent.startAndSubmit(.software)
       let document = try #require(request.documents.first)
       _ = try await sqlite3(daemon.configuration.database.path, "UPDATE documents SET content = X'25504446' WHERE id = '\(document.documentID)'")
-      let n1 = try await Caller.session(client, "ien1")
+      let n1 = try await TestCaller.session(client, "ien1")
       let outcome = await failure {
         _ = try await n1.renewals.getDocument(.with { $0.requestID = request.requestID; $0.documentID = document.documentID }, metadata: n1.metadata)
       }
@@ -352,7 +352,7 @@ struct DatabaseWriterTests {
   @Test("while the directory is down a session keeps its own requests but not its DSI rights (fail closed)")
   func outageWithholdsRoles() async throws {
     try await withAcademy(configure: { $0.sessions.recheckSeconds = 0 }) { _, client, slapd in
-      let dsi = try await Caller.session(client, "dsi-op1")
+      let dsi = try await TestCaller.session(client, "dsi-op1")
       _ = try await dsi.operations.listWork(.init(), metadata: dsi.metadata)
       try await slapd.stop()
       #expect(await failure { _ = try await dsi.operations.listWork(.init(), metadata: dsi.metadata) }?.reason == "NOT_DSI")
@@ -363,7 +363,7 @@ struct DatabaseWriterTests {
   }
 }
 
-extension Caller {
+extension TestCaller {
   /// Adds a document to a draft and submits it.
   func startAndSubmitExisting(_ draft: Okey_V1_Renewal, kind: String = "supporting-document") async throws -> Okey_V1_Renewal {
     let renewal = try await renewals.addDocument(.with {

@@ -11,8 +11,8 @@ struct AuditChainTests {
     try await withStore { store, path in
       for uid in ["ann", "ben", "cid"] {
         var r = try await start(store, uid)
-        r = try await apply(store, r, .addDocument(id: "d-\(uid)", pdfDocument, sha256: "0"), by: Actor(uid: uid))
-        try await apply(store, r, .submit, by: Actor(uid: uid))
+        r = try await apply(store, r, .addDocument(id: "d-\(uid)", pdfDocument, sha256: "0"), by: Caller(uid: uid))
+        try await apply(store, r, .submit, by: Caller(uid: uid))
       }
       let clean = try await store.verifyAuditTrail()
       #expect(clean.intact)

@@ -4,7 +4,7 @@ import OKeyStore
 import OKeyTestSupport
 
 let base = Instant(secondsSinceEpoch: 1_795_000_000)
-let dsiActor = Actor(uid: "dsi-op", groups: [.dsi])
+let dsiActor = Caller(uid: "dsi-op", groups: [.dsi])
 let charter = Charter(version: "2026-09", text: "Charter text", code: "4821", publishedAt: base)
 let place = PickupPlace(id: "rectorat", name: "Rectorat", address: "1 rue de la Paix")
 
@@ -37,7 +37,7 @@ func start(_ store: some RenewalStore, _ uid: String, keyType: KeyType = .hardwa
   let id = id ?? "r-\(uid)"
   return try await store.start(agentUID: uid, idempotencyKey: key.map { IdempotencyKey(key: $0, fingerprint: "") }) { open in
     RenewalWorkflow.start(
-      id: id, actor: Actor(uid: uid), keyType: keyType, motif: .expired, motifDetails: "", routing: routingFor(uid),
+      id: id, actor: Caller(uid: uid), keyType: keyType, motif: .expired, motifDetails: "", routing: routingFor(uid),
       openRequestID: open, now: base.adding(seconds: offset))
   }
 }
@@ -45,7 +45,7 @@ func start(_ store: some RenewalStore, _ uid: String, keyType: KeyType = .hardwa
 /// Applies a command through the store with the version the request has now.
 @discardableResult
 func apply(
-  _ store: some RenewalStore, _ request: RenewalRequest, _ command: RenewalCommand, by actor: Actor,
+  _ store: some RenewalStore, _ request: RenewalRequest, _ command: RenewalCommand, by actor: Caller,
   version: Int64? = nil, key: String? = nil, at offset: Int64 = 60
 ) async throws -> RenewalRequest {
   try await store.change(renewalID: request.id, operation: command.action, idempotencyKey: key.map { IdempotencyKey(key: $0, fingerprint: "") }) { current, reader in
@@ -62,10 +62,10 @@ let pdfDocument = AcceptedDocument(filename: "proof.pdf", mediaType: .pdf, kind:
 /// Walks a hardware request to READY_FOR_PICKUP at `place`.
 func readyForPickup(_ store: some RenewalStore, _ uid: String) async throws -> RenewalRequest {
   var r = try await start(store, uid)
-  r = try await apply(store, r, .addDocument(id: "doc-\(uid)", pdfDocument, sha256: "00"), by: Actor(uid: uid))
-  r = try await apply(store, r, .submit, by: Actor(uid: uid))
-  r = try await apply(store, r, .approve(comment: ""), by: Actor(uid: "boss"))
-  r = try await apply(store, r, .signCharter(code: "4821", acknowledged: true, current: charter), by: Actor(uid: uid))
+  r = try await apply(store, r, .addDocument(id: "doc-\(uid)", pdfDocument, sha256: "00"), by: Caller(uid: uid))
+  r = try await apply(store, r, .submit, by: Caller(uid: uid))
+  r = try await apply(store, r, .approve(comment: ""), by: Caller(uid: "boss"))
+  r = try await apply(store, r, .signCharter(code: "4821", acknowledged: true, current: charter), by: Caller(uid: uid))
   return try await apply(store, r, .finalize(serial: "HW-\(uid)", place: place), by: dsiActor)
 }
 

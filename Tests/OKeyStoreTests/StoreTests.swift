@@ -23,7 +23,7 @@ struct SchemaTests {
       let path = folder + "/old.sqlite"
       try SQLiteRenewalStore.migrate(path: path, upTo: version)
       let request = try RenewalWorkflow.start(
-        id: "old-1", actor: Actor(uid: "olduser"), keyType: .software, motif: .lost, motifDetails: "", routing: routingFor("olduser"),
+        id: "old-1", actor: Caller(uid: "olduser"), keyType: .software, motif: .lost, motifDetails: "", routing: routingFor("olduser"),
         openRequestID: nil, now: base
       ).get().renewal
       let json = String(decoding: try JSONEncoder().encode(request), as: UTF8.self).replacingOccurrences(of: "'", with: "''")
@@ -48,8 +48,8 @@ struct ChangeTests {
   func oneTransaction() async throws {
     try await withStore { store, path in
       var r = try await start(store, "alice")
-      r = try await apply(store, r, .addDocument(id: "d1", pdfDocument, sha256: "abc"), by: Actor(uid: "alice"))
-      r = try await apply(store, r, .submit, by: Actor(uid: "alice"))
+      r = try await apply(store, r, .addDocument(id: "d1", pdfDocument, sha256: "abc"), by: Caller(uid: "alice"))
+      r = try await apply(store, r, .submit, by: Caller(uid: "alice"))
       #expect(r.status == .pendingApproval)
       #expect(r.version == 3)
       #expect(try await store.renewal(id: r.id) == r)
@@ -68,12 +68,12 @@ struct ChangeTests {
     try await withStore { store, path in
       try await store.importKeys([KeyRecord(serial: "TAKEN", agentUID: "someone-else", keyType: .software, status: .active, activatedAt: base)])
       var r = try await start(store, "bob", keyType: .software)
-      r = try await apply(store, r, .addDocument(id: "d1", pdfDocument, sha256: "0"), by: Actor(uid: "bob"))
-      r = try await apply(store, r, .submit, by: Actor(uid: "bob"))
-      r = try await apply(store, r, .approve(comment: ""), by: Actor(uid: "boss"))
-      r = try await apply(store, r, .choosePlatform(.ios), by: Actor(uid: "bob"))
+      r = try await apply(store, r, .addDocument(id: "d1", pdfDocument, sha256: "0"), by: Caller(uid: "bob"))
+      r = try await apply(store, r, .submit, by: Caller(uid: "bob"))
+      r = try await apply(store, r, .approve(comment: ""), by: Caller(uid: "boss"))
+      r = try await apply(store, r, .choosePlatform(.ios), by: Caller(uid: "bob"))
       r = try await apply(store, r, .confirmEnrolment(comment: ""), by: dsiActor)
-      r = try await apply(store, r, .signCharter(code: "4821", acknowledged: true, current: charter), by: Actor(uid: "bob"))
+      r = try await apply(store, r, .signCharter(code: "4821", acknowledged: true, current: charter), by: Caller(uid: "bob"))
       let events = try await store.history(renewalID: r.id).count
       let outbox = try await sqlite3(path, "SELECT COUNT(*) FROM outbox")
       let error = await #expect(throws: StoreError.self) {
@@ -96,12 +96,12 @@ struct ChangeTests {
   func anotherWriter() async throws {
     try await withStore { store, path in
       var r = try await start(store, "dora", keyType: .software)
-      r = try await apply(store, r, .addDocument(id: "d1", pdfDocument, sha256: "0"), by: Actor(uid: "dora"))
+      r = try await apply(store, r, .addDocument(id: "d1", pdfDocument, sha256: "0"), by: Caller(uid: "dora"))
       // A second store on the same file (as after a restart, or a repair tool) adds a document.
       let other = try SQLiteRenewalStore(path: path)
-      let changedElsewhere = try await apply(other, r, .addDocument(id: "d2", pdfDocument, sha256: "1"), by: Actor(uid: "dora"))
+      let changedElsewhere = try await apply(other, r, .addDocument(id: "d2", pdfDocument, sha256: "1"), by: Caller(uid: "dora"))
       // This store still knows the request at the version before: it must read the row again.
-      let submitted = try await apply(store, r, .submit, by: Actor(uid: "dora"), version: changedElsewhere.version)
+      let submitted = try await apply(store, r, .submit, by: Caller(uid: "dora"), version: changedElsewhere.version)
       #expect(submitted.version == changedElsewhere.version + 1)
       #expect(submitted.documents.map(\.id) == ["d1", "d2"])
       #expect(try await store.renewal(id: r.id) == submitted)
@@ -116,7 +116,7 @@ struct ChangeTests {
       try await store.publishCharter(charter)
       try await store.savePickupPlace(place, addingSlots: [PickupSlot(id: "s1", placeID: "rectorat", startsAt: base.adding(seconds: 86_400), endsAt: base.adding(seconds: 90_000), capacity: 1)])
       var r = try await readyForPickup(store, "carol")
-      r = try await apply(store, r, .bookPickup(try #require(try await store.pickupSlot(id: "s1"))), by: Actor(uid: "carol"))
+      r = try await apply(store, r, .bookPickup(try #require(try await store.pickupSlot(id: "s1"))), by: Caller(uid: "carol"))
       r = try await apply(store, r, .recordHandover(comment: ""), by: dsiActor)
       #expect(r.status == .completed)
       let keys = try await store.keys(agentUID: "carol")
@@ -152,17 +152,17 @@ struct ChangeTests {
   func concurrentChanges() async throws {
     try await withStore { store, _ in
       var r = try await start(store, "erin")
-      r = try await apply(store, r, .addDocument(id: "d", pdfDocument, sha256: "0"), by: Actor(uid: "erin"))
-      r = try await apply(store, r, .submit, by: Actor(uid: "erin"))
+      r = try await apply(store, r, .addDocument(id: "d", pdfDocument, sha256: "0"), by: Caller(uid: "erin"))
+      r = try await apply(store, r, .submit, by: Caller(uid: "erin"))
       let seen = r
       let outcomes = await withTaskGroup(of: Result<RenewalRequest, any Error>.self) { group in
         group.addTask {
-          do { return .success(try await apply(store, seen, .approve(comment: "n1"), by: Actor(uid: "boss"), version: seen.version)) } catch {
+          do { return .success(try await apply(store, seen, .approve(comment: "n1"), by: Caller(uid: "boss"), version: seen.version)) } catch {
             return .failure(error)
           }
         }
         group.addTask {
-          do { return .success(try await apply(store, seen, .reject(reason: "n2 says no"), by: Actor(uid: "bigboss"), version: seen.version)) } catch {
+          do { return .success(try await apply(store, seen, .reject(reason: "n2 says no"), by: Caller(uid: "bigboss"), version: seen.version)) } catch {
             return .failure(error)
           }
         }
@@ -191,7 +191,7 @@ struct ChangeTests {
         for request in ready {
           group.addTask {
             let slot = PickupSlot(id: "busy", placeID: "rectorat", startsAt: base.adding(seconds: 86_400), endsAt: base.adding(seconds: 90_000), capacity: 3)
-            return (try? await apply(store, request, .bookPickup(slot), by: Actor(uid: request.agentUID))) != nil
+            return (try? await apply(store, request, .bookPickup(slot), by: Caller(uid: request.agentUID))) != nil
           }
         }
         return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
@@ -208,9 +208,9 @@ struct ChangeTests {
       let first = try await start(store, "fay", id: "fay-1", key: "k-start")
       let retry = try await start(store, "fay", id: "fay-2", key: "k-start")
       #expect(retry == first)
-      var r = try await apply(store, first, .addDocument(id: "d", pdfDocument, sha256: "0"), by: Actor(uid: "fay"))
-      let submitted = try await apply(store, r, .submit, by: Actor(uid: "fay"), key: "k-submit")
-      r = try await apply(store, r, .submit, by: Actor(uid: "fay"), version: r.version, key: "k-submit")
+      var r = try await apply(store, first, .addDocument(id: "d", pdfDocument, sha256: "0"), by: Caller(uid: "fay"))
+      let submitted = try await apply(store, r, .submit, by: Caller(uid: "fay"), key: "k-submit")
+      r = try await apply(store, r, .submit, by: Caller(uid: "fay"), version: r.version, key: "k-submit")
       #expect(r == submitted)
       #expect(try await store.history(renewalID: "fay-1").filter { $0.event.action == "submit" }.count == 1)
       #expect(try await store.outboxMessages(state: .pending, limit: 10).count == 1)

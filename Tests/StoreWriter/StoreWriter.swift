@@ -23,7 +23,7 @@ struct StoreWriter {
       let id = "crash-\(getpid())-\(index)"
       let started = try await store.start(agentUID: uid, idempotencyKey: nil) { open in
         RenewalWorkflow.start(
-          id: id, actor: Actor(uid: uid), keyType: .hardware, motif: .expired, motifDetails: "", routing: routing,
+          id: id, actor: Caller(uid: uid), keyType: .hardware, motif: .expired, motifDetails: "", routing: routing,
           openRequestID: open, now: base)
       }
       // An unbuffered write: the line is out before the next write starts.

@@ -74,7 +74,7 @@ final class RenewalApplication: Sendable {
   /// system acting for them) — so that one caller's key never returns another caller's result.
   /// Unambiguous: the operation is fixed, an account name holds no '|' (configuration checks it), the
   /// uid comes last.
-  static func idempotencyScope(_ operation: String, actor: Actor) -> String {
+  static func idempotencyScope(_ operation: String, actor: Caller) -> String {
     "\(operation)|\(actor.serviceAccount ?? "")|\(actor.uid)"
   }
 
@@ -82,7 +82,7 @@ final class RenewalApplication: Sendable {
   /// A person a service account acts for, with their directory groups.
   struct ActingPerson: Sendable {
     var person: DirectoryPerson
-    var groups: Set<Actor.GroupRole>
+    var groups: Set<Caller.GroupRole>
   }
 
   /// The person named by `x-okey-on-behalf-of` and their groups, for the directory cache's lifetime
@@ -119,7 +119,7 @@ final class RenewalApplication: Sendable {
 
   /// PERMISSION_DENIED unless the directory, read now (no cache), holds `actor` as one active
   /// person: a decision is never taken by an account disabled since its session or snapshot.
-  func requireActiveNow(_ actor: Actor) async throws {
+  func requireActiveNow(_ actor: Caller) async throws {
     guard let person = try await resolver.person(uid: actor.uid, fresh: true), person.active else {
       throw APIError.denied(.personDisabled, "\(actor.uid) is disabled in the directory: a disabled account cannot decide")
     }
@@ -136,7 +136,7 @@ final class RenewalApplication: Sendable {
 
   /// The request if `actor` may read it through the agent/approver/DSI services: its agent, an
   /// approver its routing snapshot names, or a DSI operator.
-  func loadVisible(_ id: String, to actor: Actor) async throws -> RenewalRequest {
+  func loadVisible(_ id: String, to actor: Caller) async throws -> RenewalRequest {
     let renewal = try await load(id)
     try Self.requireVisible(renewal, to: actor)
     return renewal
@@ -144,7 +144,7 @@ final class RenewalApplication: Sendable {
 
   /// PERMISSION_DENIED unless `actor` is the request's agent (with the agent capacity), an approver
   /// its routing snapshot names (with the approver capacity), or a DSI operator.
-  static func requireVisible(_ renewal: RenewalRequest, to actor: Actor) throws {
+  static func requireVisible(_ renewal: RenewalRequest, to actor: Caller) throws {
     let agent = renewal.agentUID == actor.uid && actor.capacities.contains(.agent)
     let approver = renewal.routed && renewal.routing.namesApprover(actor.uid) && actor.capacities.contains(.approver)
     guard agent || approver || actor.isDSI else {
@@ -154,7 +154,7 @@ final class RenewalApplication: Sendable {
 
   /// The wire form of a request `actor` may read (see ``loadVisible(_:to:)``), with its place,
   /// appointment and history, read in one transaction.
-  func visibleMessage(_ id: String, to actor: Actor?, history: Bool) async throws -> Okey_V1_Renewal {
+  func visibleMessage(_ id: String, to actor: Caller?, history: Bool) async throws -> Okey_V1_Renewal {
     try Self.checkID(id)
     guard let view = try await store.renewalView(id: id, withHistory: history) else { throw APIError.notFound("no renewal request \(id)") }
     if let actor { try Self.requireVisible(view.renewal, to: actor) }
@@ -181,7 +181,7 @@ final class RenewalApplication: Sendable {
 
   /// The first result of a change retried with its idempotency key, or nil for a new key. Asked
   /// before the directory: a retry during a directory outage still gets its answer.
-  func replay(_ id: String, to actor: Actor, idempotency: IdempotencyKey?) async throws -> RenewalRequest? {
+  func replay(_ id: String, to actor: Caller, idempotency: IdempotencyKey?) async throws -> RenewalRequest? {
     guard let idempotency else { return nil }
     let current = try await loadVisible(id, to: actor)
     return try await store.keptRenewal(agentUID: current.agentUID, operation: Self.idempotencyScope("change", actor: actor), key: idempotency)
@@ -193,7 +193,7 @@ final class RenewalApplication: Sendable {
   func change(
     _ id: String,
     expectedVersion: Int64,
-    actor: Actor,
+    actor: Caller,
     idempotency: IdempotencyKey? = nil,
     now: Instant? = nil,
     build: @escaping @Sendable (RenewalRequest, any ChangeReader) throws -> RenewalCommand
@@ -268,7 +268,7 @@ struct SessionBook: Sendable {
     self.checked = TTLCache(ttl: .seconds(recheckSeconds), capacity: 10_000)
   }
 
-  func open(for person: DirectoryPerson, groups: Set<Actor.GroupRole>, ttlSeconds: Int) async throws -> (token: String, expiresAt: Instant) {
+  func open(for person: DirectoryPerson, groups: Set<Caller.GroupRole>, ttlSeconds: Int) async throws -> (token: String, expiresAt: Instant) {
     let token = Tokens.make()
     let now = clock()
     let expiresAt = now.adding(seconds: Int64(ttlSeconds))
@@ -278,7 +278,7 @@ struct SessionBook: Sendable {
         tokenHash: hash, uid: person.uid, createdAt: now, expiresAt: expiresAt, dn: person.dn,
         displayName: person.displayName, mail: person.mail, groups: groups))
     // Just read from the directory by the login itself.
-    checked.insert(Principal(person: person, actor: Actor(uid: person.uid, groups: groups), kind: .session(tokenHash: hash, expiresAt: expiresAt)), for: hash)
+    checked.insert(Principal(person: person, actor: Caller(uid: person.uid, groups: groups), kind: .session(tokenHash: hash, expiresAt: expiresAt)), for: hash)
     return (token, expiresAt)
   }
 
@@ -342,7 +342,7 @@ struct SessionBook: Sendable {
     }
     guard let session = try await store.session(tokenHash: hash, now: now) else { return nil }
     let person = DirectoryPerson(uid: session.uid, dn: session.dn, displayName: session.displayName, mail: session.mail)
-    let principal = Principal(person: person, actor: Actor(uid: session.uid, groups: session.groups), kind: .session(tokenHash: hash, expiresAt: session.expiresAt))
+    let principal = Principal(person: person, actor: Caller(uid: session.uid, groups: session.groups), kind: .session(tokenHash: hash, expiresAt: session.expiresAt))
     recent.insert(principal, for: hash)
     return principal
   }

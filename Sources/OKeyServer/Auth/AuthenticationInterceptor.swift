@@ -70,7 +70,7 @@ struct AuthenticationInterceptor: ServerInterceptor {
         }
       }
       guard let uid = onBehalfOf, !uid.isEmpty else {
-        return Principal(person: nil, actor: Actor(uid: "", serviceAccount: account.name, capacities: []), kind: .serviceAccount(name: account.name))
+        return Principal(person: nil, actor: Caller(uid: "", serviceAccount: account.name, capacities: []), kind: .serviceAccount(name: account.name))
       }
       guard account.actsForPeople else {
         throw APIError.denied(.onBehalfOfNotAllowed, "service account \(account.name) may not act for people")
@@ -112,16 +112,16 @@ struct AuthenticationInterceptor: ServerInterceptor {
 extension Principal {
   /// A service account acting for `person`: the person's rights, limited to the roles the account
   /// is configured for, never more.
-  static func acting(for person: DirectoryPerson, groups: Set<Actor.GroupRole>, through account: OKeyConfiguration.ServiceAccount) -> Principal {
+  static func acting(for person: DirectoryPerson, groups: Set<Caller.GroupRole>, through account: OKeyConfiguration.ServiceAccount) -> Principal {
     let roles = Set(account.roles)
-    var capacities: Set<Actor.Capacity> = []
+    var capacities: Set<Caller.Capacity> = []
     if roles.contains(.agent) { capacities.insert(.agent) }
     if roles.contains(.approver) { capacities.insert(.approver) }
-    var allowedGroups: Set<Actor.GroupRole> = []
+    var allowedGroups: Set<Caller.GroupRole> = []
     if roles.contains(.dsi), groups.contains(.dsi) { allowedGroups.insert(.dsi) }
     if roles.contains(.support), groups.contains(.support) { allowedGroups.insert(.support) }
     return Principal(
-      person: person, actor: Actor(uid: person.uid, groups: allowedGroups, serviceAccount: account.name, capacities: capacities),
+      person: person, actor: Caller(uid: person.uid, groups: allowedGroups, serviceAccount: account.name, capacities: capacities),
       kind: .serviceAccount(name: account.name))
   }
 }

@@ -17,12 +17,12 @@ struct Principal: Sendable {
   /// The person whose rights apply; nil for a service account acting for nobody.
   var person: DirectoryPerson?
   /// The actor the domain sees (uid, groups, service account).
-  var actor: Actor
+  var actor: Caller
   /// How.
   var kind: Kind
 
   /// The person, or PERMISSION_DENIED for a service account acting for nobody.
-  func requirePerson() throws -> (DirectoryPerson, Actor) {
+  func requirePerson() throws -> (DirectoryPerson, Caller) {
     guard let person else {
       throw APIError.denied(
         .onBehalfOfRequired, "a service account must name the person it acts for in x-okey-on-behalf-of for this call")
@@ -32,7 +32,7 @@ struct Principal: Sendable {
 
   /// The person and actor, or PERMISSION_DENIED unless the caller may act with `capacity` (a
   /// person's own session may; an internal system only when its roles list it).
-  func require(_ capacity: Actor.Capacity) throws -> (DirectoryPerson, Actor) {
+  func require(_ capacity: Caller.Capacity) throws -> (DirectoryPerson, Caller) {
     let (person, actor) = try requirePerson()
     guard actor.capacities.contains(capacity) else {
       throw APIError.denied(
@@ -43,14 +43,14 @@ struct Principal: Sendable {
   }
 
   /// PERMISSION_DENIED unless the caller is a DSI operator.
-  func requireDSI() throws -> Actor {
+  func requireDSI() throws -> Caller {
     let (_, actor) = try requirePerson()
     guard actor.groups.contains(.dsi) else { throw APIError.denied(.notDsi, "this operation is for DSI operators") }
     return actor
   }
 
   /// PERMISSION_DENIED unless the caller is support staff.
-  func requireSupport() throws -> Actor {
+  func requireSupport() throws -> Caller {
     let (_, actor) = try requirePerson()
     guard actor.groups.contains(.support) else { throw APIError.denied(.notSupport, "this query is for support staff") }
     return actor

@@ -103,7 +103,7 @@ final class NotificationDelivery: Service, Sendable {
         else { continue }
         do {
           _ = try await application.change(
-            renewal.id, expectedVersion: renewal.version, actor: Actor(uid: "okey"), now: now
+            renewal.id, expectedVersion: renewal.version, actor: Caller(uid: "okey"), now: now
           ) { _, _ in .escalate(delayBusinessDays: self.settings.escalationBusinessDays) }
           escalated += 1
         } catch let refusal as RenewalRefusal {

@@ -57,7 +57,7 @@ struct AuthRPCService: Okey_V1_AuthService.SimpleServiceProtocol {
     return .with {
       $0.token = session.token
       $0.expiresAt = .init(session.expiresAt)
-      $0.principal = Self.principal(person: person, actor: Actor(uid: person.uid, groups: groups), serviceAccount: nil, expiresAt: session.expiresAt)
+      $0.principal = Self.principal(person: person, actor: Caller(uid: person.uid, groups: groups), serviceAccount: nil, expiresAt: session.expiresAt)
     }
   }
 
@@ -94,7 +94,7 @@ struct AuthRPCService: Okey_V1_AuthService.SimpleServiceProtocol {
     return String(remotePeer[..<colon])
   }
 
-  static func principal(person: DirectoryPerson?, actor: Actor, serviceAccount: String?, expiresAt: Instant?) -> Okey_V1_Principal {
+  static func principal(person: DirectoryPerson?, actor: Caller, serviceAccount: String?, expiresAt: Instant?) -> Okey_V1_Principal {
     .with {
       $0.uid = person?.uid ?? ""
       $0.displayName = person?.displayName ?? ""

@@ -288,7 +288,7 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
   }
 
   private func watch(
-    _ requestID: String, principal: Principal, actor: OKeyDomain.Actor, response: RPCWriter<Okey_V1_WatchRenewalResponse>
+    _ requestID: String, principal: Principal, actor: OKeyDomain.Caller, response: RPCWriter<Okey_V1_WatchRenewalResponse>
   ) async throws {
     // Subscribe first, then read: no change can fall between the two.
     let subscription = application.changes.subscribe(requestID)

@@ -1,0 +1,163 @@
+import ArgumentParser
+import Foundation
+import OKeyClient
+
+// The commands of support staff: requests, routing, keys, audit trail, outbox, figures.
+
+extension Okey {
+  struct Routing: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show who validates a person's requests, as the directory says now (support).")
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "The person's uid.") var uid: String
+    func run() async throws {
+      let routing = try await withClient(connection) { try await $0.routing(uid: uid) }
+      if connection.json { try printJSON(routing); return }
+      func describe(_ person: Person?, _ foundBy: String) -> String {
+        guard let person else { return "-" }
+        let state = person.active ? "" : " (disabled)"
+        return "\(person.uid) \(person.displayName)\(state) — \(foundBy)"
+      }
+      var rows: [[String]] = [
+        ["person", "\(routing.requester.uid) \(routing.requester.displayName)"],
+        ["N+1", describe(routing.n1, routing.n1FoundBy)],
+        ["N+2", describe(routing.n2, routing.n2FoundBy)],
+        ["validator", routing.effectiveValidator?.uid ?? "-"],
+        ["first degree", routing.firstDegree ? "yes" : "no"],
+        ["director", routing.schoolDirector ? "yes" : "no"],
+        ["ONDE delegation", routing.ondeDelegation ? "yes" : "no"],
+        ["automatic", routing.autoValidated ? "yes: \(routing.autoValidationReason)" : "no"],
+      ]
+      for problem in routing.problems { rows.append(["problem", "\(problem.code): \(problem.message)"]) }
+      for row in rows { print(row[0].padding(toLength: 15, withPad: " ", startingAt: 0) + "  " + row[1]) }
+    }
+  }
+
+  struct Keys: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List a person's keys, active and replaced (support).")
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "The person's uid.") var uid: String
+    func run() async throws {
+      let keys = try await withClient(connection) { try await $0.keys(uid: uid) }
+      if connection.json { try printJSON(keys); return }
+      printTable([["SERIAL", "TYPE", "STATUS", "ACTIVATED", "REPLACED", "REQUEST"]] + keys.map {
+        [$0.serial, $0.keyType.rawValue, $0.active ? "ACTIVE" : "REPLACED", short($0.activatedAt), $0.replacedAt.map(short) ?? "-", $0.requestID.isEmpty ? "-" : $0.requestID]
+      })
+    }
+  }
+
+  struct Audit: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Audit trail commands (support).", subcommands: [Verify.self, Head.self])
+    struct Verify: AsyncParsableCommand {
+      static let configuration = CommandConfiguration(
+        abstract: "Verify the audit trail (chain, signatures, every request's state); exits 65 when it is broken.",
+        discussion: "Give the head printed earlier by `okey audit head` (--head-sequence and --head-hash) to detect a chain cut after it.")
+      @OptionGroup var connection: ConnectionOptions
+      @Option(help: "Sequence of a head exported earlier.") var headSequence: Int64?
+      @Option(help: "Hash of that head.") var headHash: String?
+      func run() async throws {
+        var expected: AuditHeadInfo?
+        if let headSequence, let headHash { expected = AuditHeadInfo(sequence: headSequence, hash: headHash, at: nil) }
+        let report = try await withClient(connection) { try await $0.verifyAuditTrail(expectedHead: expected) }
+        if connection.json { try printJSON(report) } else {
+          let signed = report.keyed ? "signatures checked" : "NOT signed (okeyd has no audit key)"
+          print(
+            report.intact
+              ? "intact: \(report.eventsChecked) events and \(report.requestsChecked) requests checked, \(signed)"
+              : "BROKEN after \(report.eventsChecked) events:")
+          for problem in report.problems { print("  \(problem)") }
+        }
+        if !report.intact { throw ExitCode(ExitStatus.refused) }
+      }
+    }
+    struct Head: AsyncParsableCommand {
+      static let configuration = CommandConfiguration(
+        abstract: "Print the audit chain's head (sequence, hash, time): keep it outside OKEY for `okey audit verify --head-sequence --head-hash`.")
+      @OptionGroup var connection: ConnectionOptions
+      func run() async throws {
+        let head = try await withClient(connection) { try await $0.auditHead() }
+        if connection.json { try printJSON(head); return }
+        print("\(head.sequence) \(head.hash) \(head.at.map(short) ?? "-")")
+      }
+    }
+  }
+
+  struct Outbox: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Notification messages (support).", subcommands: [List.self])
+    struct List: AsyncParsableCommand {
+      static let configuration = CommandConfiguration(abstract: "List outbox messages in a state: DEAD (default, given up), PENDING, SENDING or SENT.")
+      @OptionGroup var connection: ConnectionOptions
+      @Option(help: "DEAD, PENDING, SENDING or SENT.") var state = "DEAD"
+      @Option(help: "Most messages to list.") var limit = 50
+      func run() async throws {
+        let entries = try await withClient(connection) { try await $0.outbox(state: state, limit: limit) }
+        if connection.json { try printJSON(entries); return }
+        printTable([["ID", "REQUEST", "KIND", "TO", "STATE", "ATTEMPTS", "LAST ERROR"]] + entries.map {
+          ["\($0.id)", $0.requestID, $0.kind, $0.recipientMail, $0.state, "\($0.attempts)", $0.lastError.isEmpty ? "-" : $0.lastError]
+        })
+      }
+    }
+  }
+
+  struct Stats: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Request counts per status, directory cache figures, and the size of each table and of the database (support).")
+    @OptionGroup var connection: ConnectionOptions
+    func run() async throws {
+      let stats = try await withClient(connection) { try await $0.stats() }
+      if connection.json { try printJSON(stats); return }
+      printTable([["STATUS", "REQUESTS"]] + stats.renewalsByStatus.sorted { $0.key < $1.key }.map { [$0.key, "\($0.value)"] })
+      print("directory cache: \(stats.directoryCacheHits) hits, \(stats.directoryCacheMisses) misses; outbox: \(stats.outboxPending) pending, \(stats.outboxDead) dead")
+      print("")
+      printTable([["TABLE", "ROWS", "BYTES"]] + stats.tables.map { [$0.name, "\($0.rows)", "\($0.bytes)"] })
+      print("database file: \(stats.databaseBytes) bytes; write-ahead log: \(stats.walBytes) bytes")
+    }
+  }
+}
+
+struct Requests: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(abstract: "For support: search and read any request.", subcommands: [Search.self, Show.self, History.self])
+
+  struct Search: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Search requests, newest first.")
+    @OptionGroup var connection: ConnectionOptions
+    @Option(help: "Only this agent's requests.") var agent = ""
+    @Option(help: "Only these statuses (repeatable).") var status: [RenewalStatus] = []
+    @Option(help: "Only requests naming this approver.") var approver = ""
+    @Option(help: "Requests per page (at most 100).") var pageSize = 20
+    @Option(help: "The token a previous page printed.") var pageToken = ""
+    func run() async throws {
+      let page = try await withClient(connection) {
+        try await $0.searchRenewals(agentUID: agent, statuses: status, approverUID: approver, pageSize: pageSize, pageToken: pageToken)
+      }
+      try show(page.renewals, nextPageToken: page.nextPageToken, json: connection.json)
+    }
+  }
+
+  struct Show: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show any request; with --history, its audit history too.")
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "The request id.") var requestID: String
+    @Flag(help: "Show the request's audit history (with --json: the history alone).") var history = false
+    func run() async throws {
+      let renewal = try await withClient(connection) { try await $0.supportRenewal(requestID) }
+      if history {
+        if connection.json { try printJSON(renewal.history) } else { try show(renewal, json: false, history: true) }
+      } else {
+        try show(renewal, json: connection.json)
+      }
+    }
+  }
+
+  /// The former spelling of `requests show --history`, kept for scripts.
+  struct History: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Same as `requests show --history`.", shouldDisplay: false)
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "The request id.") var requestID: String
+    func run() async throws {
+      var show = Show()
+      show.connection = connection
+      show.requestID = requestID
+      show.history = true
+      try await show.run()
+    }
+  }
+}
