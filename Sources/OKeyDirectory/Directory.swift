@@ -20,11 +20,15 @@ public protocol Directory: Sendable {
   func managesSomeone(dn: String) async throws -> Bool
   /// Drops what is remembered of `uid` (a cache's entries), so that the next read asks the directory.
   func forget(uid: String)
+  /// The directory itself, under any cache.
+  var uncached: any Directory { get }
 }
 
 extension Directory {
   /// Nothing is remembered by default.
   public func forget(uid: String) {}
+  /// A directory that caches nothing is its own uncached form.
+  public var uncached: any Directory { self }
 }
 
 /// One directory entry: its DN and its attribute values (attribute names lower-cased).

@@ -28,9 +28,21 @@ public struct RoutingResolver: Sendable {
   /// Hits and misses of the resolution cache.
   public var cacheCounters: (hits: Int, misses: Int) { resolutions.counters }
 
-  /// Drops the cached resolution of `uid` (before a re-route).
+  /// Drops the cached resolution of `uid` and the directory's cached entries of `uid`.
   public func forget(uid: String) {
     resolutions.remove(uid)
+    directory.forget(uid: uid)
+  }
+
+  /// The routing of `uid` read from the directory itself, every lookup (the agent, the N+1, the
+  /// N+2, establishments, groups) past the caches, which are then refreshed for `uid`: what a
+  /// re-route after a directory fix must see.
+  public func resolveFresh(uid: String) async throws -> Routing {
+    let fresh = RoutingResolver(directory: directory.uncached, configuration: configuration, cacheTTL: .zero, now: now)
+    let routing = try await fresh.resolveUncached(uid: uid)
+    forget(uid: uid)
+    for person in [routing.n1?.person, routing.n2?.person].compactMap({ $0 }) { directory.forget(uid: person.uid) }
+    return routing
   }
 
   /// The routing of `uid`.

@@ -135,6 +135,9 @@ public final class CachingDirectory: Directory {
     base.forget(uid: uid)
   }
 
+  /// The wrapped directory.
+  public var uncached: any Directory { base.uncached }
+
   /// Hits and misses of the entry caches, added up.
   public var counters: (hits: Int, misses: Int) {
     [people.counters, byDN.counters, responsibles.counters, groups.counters, manages.counters].reduce((0, 0)) { ($0.0 + $1.hits, $0.1 + $1.misses) }

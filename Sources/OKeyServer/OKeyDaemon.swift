@@ -97,7 +97,7 @@ public final class OKeyDaemon: Sendable {
       .init(service: GRPCServerService(server: server, board: board, changes: application.changes, logger: logger))
     ]
     if configuration.mail.enabled { lifecycleServices.append(.init(service: notifications)) }
-    lifecycleServices.append(.init(service: RetentionSweep(application: application)))
+    lifecycleServices.append(.init(service: RetentionSweep(store: application.store, retention: configuration.retention, clock: application.clock, logger: application.logger)))
     if configuration.audit.headLogMinutes > 0 {
       lifecycleServices.append(.init(service: AuditHeadLog(store: store, every: .seconds(configuration.audit.headLogMinutes * 60), logger: logger)))
     }

@@ -1,18 +1,20 @@
 import Logging
 import OKeyDomain
+import OKeyStore
 import ServiceLifecycle
 
 /// Deletes what must not be kept: the content of documents of requests ended more than
 /// `retention.documentDays` ago, expired sessions, and idempotency keys older than
 /// `retention.idempotencyKeyDays`. Runs at start, then every `retention.sweepMinutes`.
 struct RetentionSweep: Service {
-  let application: RenewalApplication
+  let store: any RenewalStore
+  let retention: OKeyConfiguration.Retention
+  let clock: @Sendable () -> Instant
+  let logger: Logger
 
   /// One pass; returns what was deleted.
   @discardableResult
   func sweep(now: Instant) async throws -> (documents: Int, sessions: Int, idempotencyKeys: Int) {
-    let retention = application.configuration.retention
-    let store = application.store
     let documents = try await store.purgeDocuments(endedBefore: now.adding(seconds: -Int64(retention.documentDays) * 86_400), now: now)
     let sessions = try await store.deleteExpiredSessions(now: now)
     let keys = try await store.deleteIdempotencyKeys(createdBefore: now.adding(seconds: -Int64(retention.idempotencyKeyDays) * 86_400))
@@ -20,12 +22,11 @@ struct RetentionSweep: Service {
   }
 
   func run() async throws {
-    let logger = application.logger
-    let every = Duration.seconds(application.configuration.retention.sweepMinutes * 60)
+    let every = Duration.seconds(retention.sweepMinutes * 60)
     try? await cancelWhenGracefulShutdown {
       while !Task.isCancelled {
         do {
-          let swept = try await sweep(now: application.clock())
+          let swept = try await sweep(now: clock())
           if swept.documents + swept.sessions + swept.idempotencyKeys > 0 {
             logger.notice(
               "retention sweep",

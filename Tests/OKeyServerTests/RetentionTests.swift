@@ -36,7 +36,7 @@ struct RetentionTests {
       let n1 = try await TestCaller.session(client, "ien1")
       _ = try await n1.approvals.reject(.with { $0.requestID = request.requestID; $0.reason = "no"; $0.expectedVersion = request.version }, metadata: n1.metadata)
       let document = try #require(request.documents.first)
-      let sweeper = RetentionSweep(application: daemon.application)
+      let sweeper = RetentionSweep(store: daemon.application.store, retention: daemon.configuration.retention, clock: daemon.application.clock, logger: daemon.application.logger)
       let now = daemon.application.clock()
       #expect(try await sweeper.sweep(now: now.adding(seconds: 89 * 86_400)).documents == 0)
       _ = try await agent.renewals.getDocument(.with { $0.requestID = request.requestID; $0.documentID = document.documentID }, metadata: agent.metadata)

@@ -8,6 +8,23 @@ import Synchronization
 
 /// What every RPC service shares: the store, the directory and its resolver, the rules, the clock,
 /// and the hub that tells watchers about changes. Handlers stay thin: decode, authorise, call here.
+///
+/// ## Caches: the one policy
+///
+/// Every cache of okeyd, what it holds, its bound, and what makes it forget. A cache never decides
+/// alone: a change reads the request inside its transaction; a session or a person acted for is
+/// trusted at most `sessions.recheckSeconds`.
+///
+/// | cache | key → value | bound | forgets on |
+/// |---|---|---|---|
+/// | `CachingDirectory` (OKeyDirectory) | uid, DN, UAI, member DN → entries, groups, manages-someone | `directory.cacheTTLSeconds`, `directory.cacheCapacity` each | TTL; `forget(uid:)` (re-route, `person(uid:fresh:)`, validator correction) |
+/// | `RoutingResolver.resolutions` | uid → routing | `directory.cacheTTLSeconds`, `directory.cacheCapacity` | TTL; `forget(uid:)`; `resolveFresh(uid:)` (re-route) reads past every cache, then forgets the agent, N+1 and N+2 |
+/// | `RenewalApplication.actingPeople` | on-behalf-of uid → person and groups | min(`directory.cacheTTLSeconds`, `sessions.recheckSeconds`), `directory.cacheCapacity` | TTL |
+/// | `SessionBook.recent` | token hash → session | 30 s (never past expiry), 10,000 | TTL; logout |
+/// | `SessionBook.checked` | token hash → session re-read from the directory | `sessions.recheckSeconds`, 10,000 | TTL; logout |
+/// | `SessionBook.ended` | token hash → ended by logout | 60 s, 10,000 | TTL (longer than `recent`) |
+/// | `ViewCache` (OKeyStore) | request id → view (place, slot, history) | 20,000 | every change of the request, before and after its transaction |
+/// | `CommittedStates` (OKeyStore) | request id → last committed state | 4,096 | used only at the row's version; replaced on commit |
 final class RenewalApplication: Sendable {
   let configuration: OKeyConfiguration
   let store: any RenewalStore
@@ -53,21 +70,6 @@ final class RenewalApplication: Sendable {
 
   @Sendable static func systemClock() -> Instant {
     Instant(millisecondsSinceEpoch: Int64((Date().timeIntervalSince1970 * 1000).rounded()))
-  }
-
-  static func newID() -> String { UUID().uuidString.lowercased() }
-
-  /// A uid worth asking the directory about: 1 to 64 characters, no control characters. Filter
-  /// metacharacters are allowed through: the directory escapes them and finds nobody.
-  static func isPlausibleUID(_ uid: String) -> Bool {
-    (1...64).contains(uid.count) && !uid.unicodeScalars.contains { $0.properties.generalCategory == .control }
-  }
-
-  /// Checks a request id's shape (INVALID_ARGUMENT naming the field otherwise).
-  static func checkID(_ id: String, field: String = "request_id") throws {
-    guard (1...64).contains(id.count), id.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) else {
-      throw APIError.invalidArgument(field, "not a request id: use the request_id OKEY returned")
-    }
   }
 
   /// The scope an idempotency key lives in: the operation, the caller (person, and the internal
@@ -129,7 +131,7 @@ final class RenewalApplication: Sendable {
 
   /// The request, or NOT_FOUND.
   func load(_ id: String) async throws -> RenewalRequest {
-    try Self.checkID(id)
+    try RequestChecks.checkID(id)
     guard let renewal = try await store.renewal(id: id) else { throw APIError.notFound("no renewal request \(id)") }
     return renewal
   }
@@ -155,7 +157,7 @@ final class RenewalApplication: Sendable {
   /// The wire form of a request `actor` may read (see ``loadVisible(_:to:)``), with its place,
   /// appointment and history, read in one transaction.
   func visibleMessage(_ id: String, to actor: Caller?, history: Bool) async throws -> Okey_V1_Renewal {
-    try Self.checkID(id)
+    try RequestChecks.checkID(id)
     guard let view = try await store.renewalView(id: id, withHistory: history) else { throw APIError.notFound("no renewal request \(id)") }
     if let actor { try Self.requireVisible(view.renewal, to: actor) }
     return Wire.renewal(view.renewal, catalogue: catalogue, history: view.history, place: view.place, slot: view.slot)
@@ -171,8 +173,10 @@ final class RenewalApplication: Sendable {
   /// The one reply builder of every RPC that returns a request: its wire form, with its place,
   /// appointment and (optionally) history.
   func message(_ renewal: RenewalRequest, history: Bool = false) async throws -> Okey_V1_Renewal {
-    let place = try await renewal.pickupPlaceID.asyncMap { try await store.pickupPlace(id: $0) } ?? nil
-    let slot = try await renewal.appointmentSlotID.asyncMap { try await store.pickupSlot(id: $0) } ?? nil
+    var place: PickupPlace?
+    var slot: PickupSlot?
+    if let id = renewal.pickupPlaceID { place = try await store.pickupPlace(id: id) }
+    if let id = renewal.appointmentSlotID { slot = try await store.pickupSlot(id: id) }
     let events = history ? try await store.history(renewalID: renewal.id) : []
     return Wire.renewal(renewal, catalogue: catalogue, history: events, place: place, slot: slot)
   }
@@ -198,7 +202,7 @@ final class RenewalApplication: Sendable {
     now: Instant? = nil,
     build: @escaping @Sendable (RenewalRequest, any ChangeReader) throws -> RenewalCommand
   ) async throws -> RenewalRequest {
-    try Self.checkID(id)
+    try RequestChecks.checkID(id)
     // 0 is what a client that forgot the field sends: never a version a request had.
     guard expectedVersion >= 1 else {
       throw APIError.invalidArgument("expected_version", "give the version of the request you last read (versions start at 1)")
@@ -226,170 +230,5 @@ final class RenewalApplication: Sendable {
     }
     changes.publish(renewal)
     return renewal
-  }
-}
-
-extension Optional {
-  func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
-    guard let value = self else { return nil }
-    return try await transform(value)
-  }
-}
-
-/// Sessions: issued at login, stored hashed, found by token hash until they expire. A session found
-/// is remembered for a few seconds (never past its expiry), so that a person's calls do not each
-/// read the database; unknown tokens are never remembered. The person and their groups are read
-/// again from the directory at most `recheckSeconds` after the last read: a person disabled or gone
-/// loses the session, a person removed from a group loses its rights.
-struct SessionBook: Sendable {
-  let store: any RenewalStore
-  let clock: @Sendable () -> Instant
-  let resolver: RoutingResolver
-  let logger: Logger
-  /// The key session tokens are stored under (HMAC); nil (demos) for plain SHA-256.
-  let tokenKey: AuditKey?
-  /// Sessions found in the database, by token hash, trusted for 30 s without reading them again.
-  private let recent = TTLCache<String, Principal>(ttl: .seconds(30), capacity: 10_000)
-  /// Sessions whose person and groups were read from the directory less than `recheckSeconds` ago.
-  private let checked: TTLCache<String, Principal>
-  /// Sessions ended by logout, kept longer than `recent` keeps anything: a call that read the
-  /// session just before the logout cannot put it back in `recent` for later calls.
-  private let ended = TTLCache<String, Bool>(ttl: .seconds(60), capacity: 10_000)
-
-  init(
-    store: any RenewalStore, clock: @escaping @Sendable () -> Instant, resolver: RoutingResolver, recheckSeconds: Int, logger: Logger,
-    tokenKey: AuditKey? = nil
-  ) {
-    self.tokenKey = tokenKey
-    self.store = store
-    self.clock = clock
-    self.resolver = resolver
-    self.logger = logger
-    self.checked = TTLCache(ttl: .seconds(recheckSeconds), capacity: 10_000)
-  }
-
-  func open(for person: DirectoryPerson, groups: Set<Caller.GroupRole>, ttlSeconds: Int) async throws -> (token: String, expiresAt: Instant) {
-    let token = Tokens.make()
-    let now = clock()
-    let expiresAt = now.adding(seconds: Int64(ttlSeconds))
-    let hash = self.hash(token)
-    try await store.saveSession(
-      StoredSession(
-        tokenHash: hash, uid: person.uid, createdAt: now, expiresAt: expiresAt, dn: person.dn,
-        displayName: person.displayName, mail: person.mail, groups: groups))
-    // Just read from the directory by the login itself.
-    checked.insert(Principal(person: person, actor: Caller(uid: person.uid, groups: groups), kind: .session(tokenHash: hash, expiresAt: expiresAt)), for: hash)
-    return (token, expiresAt)
-  }
-
-  /// What the store keeps of a session token: its HMAC under the key kept outside the database, so
-  /// that someone able to write the file cannot mint a session (SHA-256 when okeyd has no key).
-  func hash(_ token: String) -> String {
-    tokenKey.map { $0.authenticationCode("okey-session:" + token) } ?? Tokens.hash(token)
-  }
-
-  /// Ends a session: its token stops working at once (the remembered entries go too).
-  func close(tokenHash hash: String) async throws -> Bool {
-    ended.insert(true, for: hash)
-    recent.remove(hash)
-    checked.remove(hash)
-    return try await store.deleteSession(tokenHash: hash)
-  }
-
-  /// The session of `hash`, with its person and groups as the directory gives them (re-read when
-  /// the last read is older than `recheckSeconds`); nil when unknown, expired, ended or revoked.
-  func session(forTokenHash hash: String) async throws -> Principal? {
-    let now = clock()
-    if ended.cached(hash) != nil { return nil }
-    if let principal = checked.cached(hash) {
-      guard case .session(_, let expiresAt) = principal.kind, now < expiresAt else {
-        checked.remove(hash)
-        return nil
-      }
-      return principal
-    }
-    guard var principal = try await stored(hash, now: now) else { return nil }
-    let uid = principal.actor.uid
-    do {
-      guard let person = try await resolver.person(uid: uid, fresh: true), person.active else {
-        logger.notice("session revoked", metadata: ["uid": "\(uid)", "why": "disabled or no longer a single entry in the directory"])
-        _ = try await close(tokenHash: hash)
-        return nil
-      }
-      principal.person = person
-      principal.actor.groups = try await resolver.groupRoles(of: person)
-    } catch let error as DirectoryError where error.code == .unavailable {
-      // An outage must not lock everyone out of their own requests, but rights the directory gives
-      // cannot be confirmed: the DSI and support roles are withheld until it answers again (fail
-      // closed). Approvals read the directory themselves and fail UNAVAILABLE.
-      logger.warning("session not re-read: directory unavailable; DSI and support rights withheld", metadata: ["uid": "\(uid)", "cause": "\(error)"])
-      principal.actor.groups = []
-      return principal
-    }
-    if ended.cached(hash) != nil { return nil }
-    checked.insert(principal, for: hash)
-    recent.insert(principal, for: hash)
-    return principal
-  }
-
-  private func stored(_ hash: String, now: Instant) async throws -> Principal? {
-    if let principal = recent.cached(hash) {
-      guard case .session(_, let expiresAt) = principal.kind, now < expiresAt else {
-        recent.remove(hash)
-        return nil
-      }
-      return principal
-    }
-    guard let session = try await store.session(tokenHash: hash, now: now) else { return nil }
-    let person = DirectoryPerson(uid: session.uid, dn: session.dn, displayName: session.displayName, mail: session.mail)
-    let principal = Principal(person: person, actor: Caller(uid: session.uid, groups: session.groups), kind: .session(tokenHash: hash, expiresAt: session.expiresAt))
-    recent.insert(principal, for: hash)
-    return principal
-  }
-}
-
-/// Tells WatchRenewal streams about changes, by request id.
-final class RenewalChangeHub: Sendable {
-  private struct State {
-    var subscribers: [String: [Int: AsyncStream<RenewalRequest>.Continuation]] = [:]
-    var next = 0
-  }
-
-  private let state = Mutex(State())
-
-  /// A stream of the changes of one request, and a function that ends it.
-  func subscribe(_ id: String) -> (changes: AsyncStream<RenewalRequest>, stop: @Sendable () -> Void) {
-    let (stream, continuation) = AsyncStream.makeStream(of: RenewalRequest.self, bufferingPolicy: .bufferingNewest(16))
-    let key = state.withLock { state -> Int in
-      let key = state.next
-      state.next += 1
-      state.subscribers[id, default: [:]][key] = continuation
-      return key
-    }
-    continuation.onTermination = { [weak self] _ in
-      self?.state.withLock { state in
-        state.subscribers[id]?[key] = nil
-        if state.subscribers[id]?.isEmpty == true { state.subscribers[id] = nil }
-      }
-    }
-    return (stream, { continuation.finish() })
-  }
-
-  func publish(_ renewal: RenewalRequest) {
-    let continuations = state.withLock { Array($0.subscribers[renewal.id]?.values ?? [:].values) }
-    for continuation in continuations { continuation.yield(renewal) }
-  }
-
-  /// Open subscriptions (for leak tests and metrics).
-  var subscriptionCount: Int { state.withLock { $0.subscribers.values.reduce(0) { $0 + $1.count } } }
-
-  /// Ends every subscription (shutdown).
-  func finishAll() {
-    let all = state.withLock { state -> [AsyncStream<RenewalRequest>.Continuation] in
-      let all = state.subscribers.values.flatMap(\.values)
-      state.subscribers.removeAll()
-      return all
-    }
-    for continuation in all { continuation.finish() }
   }
 }

@@ -75,7 +75,7 @@ struct AuthenticationInterceptor: ServerInterceptor {
       guard account.actsForPeople else {
         throw APIError.denied(.onBehalfOfNotAllowed, "service account \(account.name) may not act for people")
       }
-      guard RenewalApplication.isPlausibleUID(uid) else {
+      guard RequestChecks.isPlausibleUID(uid) else {
         throw APIError.denied(.unknownPerson, "x-okey-on-behalf-of names no single person of the directory")
       }
       guard let person = try await application.actingPerson(uid) else {

@@ -8,7 +8,7 @@ struct AuthRPCService: Okey_V1_AuthService.SimpleServiceProtocol {
 
   func login(request: Okey_V1_LoginRequest, context: ServerContext) async throws -> Okey_V1_LoginResponse {
     let logger = application.logger
-    guard RenewalApplication.isPlausibleUID(request.uid) else { throw APIError.invalidArgument("uid", "give your directory login (1 to 64 characters)") }
+    guard RequestChecks.isPlausibleUID(request.uid) else { throw APIError.invalidArgument("uid", "give your directory login (1 to 64 characters)") }
     guard !request.password.isEmpty else { throw APIError.invalidArgument("password", "required") }
     guard request.password.utf8.count <= 1024 else { throw APIError.invalidArgument("password", "too long") }
     let refused = APIError.unauthenticated(.badCredentials, "wrong uid or password")

@@ -41,7 +41,7 @@ struct OperationsRPCService: Okey_V1_OperationsService.SimpleServiceProtocol {
 
   func finalize(request: Okey_V1_FinalizeRequest, context: ServerContext) async throws -> Okey_V1_FinalizeResponse {
     let actor = try Principal.required().requireDSI()
-    if !request.pickupPlaceID.isEmpty { try RenewalApplication.checkID(request.pickupPlaceID, field: "pickup_place_id") }
+    if !request.pickupPlaceID.isEmpty { try RequestChecks.checkID(request.pickupPlaceID, field: "pickup_place_id") }
     let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, idempotency: try Idempotency.key(request)) { _, reader in
       var place: PickupPlace?
       if !request.pickupPlaceID.isEmpty {
@@ -66,7 +66,7 @@ struct OperationsRPCService: Okey_V1_OperationsService.SimpleServiceProtocol {
       return try Okey_V1_PublishPickupSlotsResponse(jsonString: prior, options: Self.keptReply)
     }
     let placeMessage = request.place
-    try RenewalApplication.checkID(placeMessage.placeID, field: "place.place_id")
+    try RequestChecks.checkID(placeMessage.placeID, field: "place.place_id")
     guard !placeMessage.name.trimmingCharacters(in: .whitespaces).isEmpty, placeMessage.name.count <= 200 else {
       throw APIError.invalidArgument("place.name", "give a name of 1 to 200 characters")
     }
@@ -82,7 +82,7 @@ struct OperationsRPCService: Okey_V1_OperationsService.SimpleServiceProtocol {
         throw APIError.invalidArgument("slots[\(index)]", "starts_at must be in the future and ends_at after it")
       }
       guard (1...1000).contains(spec.capacity) else { throw APIError.invalidArgument("slots[\(index)].capacity", "between 1 and 1,000") }
-      slots.append(PickupSlot(id: RenewalApplication.newID(), placeID: place.id, startsAt: start, endsAt: end, capacity: Int(spec.capacity)))
+      slots.append(PickupSlot(id: RequestChecks.newID(), placeID: place.id, startsAt: start, endsAt: end, capacity: Int(spec.capacity)))
     }
     let response = Okey_V1_PublishPickupSlotsResponse.with {
       $0.place = Wire.place(place)
@@ -131,9 +131,8 @@ struct OperationsRPCService: Okey_V1_OperationsService.SimpleServiceProtocol {
       return .with { $0.renewal = reply }
     }
     let current = try await application.load(request.requestID)
-    // Fresh from the directory, outside the transaction.
-    application.resolver.forget(uid: current.agentUID)
-    let routing = try await application.resolver.resolve(uid: current.agentUID)
+    // Fresh from the directory (no cache on the way), outside the transaction.
+    let routing = try await application.resolver.resolveFresh(uid: current.agentUID)
     let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, idempotency: key) { _, _ in
       .reroute(routing)
     }

@@ -24,7 +24,7 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
     if routing.problems.contains(where: { $0.code == "NO_ENTRY" || $0.code == "SEVERAL_ENTRIES" }) {
       throw APIError(code: .failedPrecondition, reason: .directoryEntry, message: routing.problems.map(\.message).joined(separator: "; ") + ": contact support")
     }
-    let id = RenewalApplication.newID()
+    let id = RequestChecks.newID()
     let catalogue = application.catalogue
     let now = application.clock()
     try CallCancellation.check()
@@ -46,7 +46,7 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
     let inspected = application.documentRules.inspect(
       filename: request.filename, claimedMediaType: request.mediaType, kind: request.kind, content: content, catalogue: application.catalogue)
     let document = try inspected.get()
-    let id = RenewalApplication.newID()
+    let id = RequestChecks.newID()
     let sha256 = Tokens.hash(bytes: content)
     let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, idempotency: try Idempotency.key(request)) { _, _ in
       .addDocument(id: id, document, sha256: sha256)
@@ -62,7 +62,7 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
 
   func removeDocument(request: Okey_V1_RemoveDocumentRequest, context: ServerContext) async throws -> Okey_V1_RemoveDocumentResponse {
     let (_, actor) = try Principal.required().require(.agent)
-    try RenewalApplication.checkID(request.documentID, field: "document_id")
+    try RequestChecks.checkID(request.documentID, field: "document_id")
     let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, idempotency: try Idempotency.key(request)) { _, _ in
       .removeDocument(id: request.documentID)
     }
@@ -72,7 +72,7 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
 
   func setValidator(request: Okey_V1_SetValidatorRequest, context: ServerContext) async throws -> Okey_V1_SetValidatorResponse {
     let (_, actor) = try Principal.required().require(.agent)
-    guard RenewalApplication.isPlausibleUID(request.validatorUid) else { throw APIError.invalidArgument("validator_uid", "give the validator's directory login") }
+    guard RequestChecks.isPlausibleUID(request.validatorUid) else { throw APIError.invalidArgument("validator_uid", "give the validator's directory login") }
     let key = try Idempotency.key(request)
     if let prior = try await application.replay(request.requestID, to: actor, idempotency: key) {
       let reply = try await application.message(prior)
@@ -204,7 +204,7 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
 
   func bookPickup(request: Okey_V1_BookPickupRequest, context: ServerContext) async throws -> Okey_V1_BookPickupResponse {
     let (_, actor) = try Principal.required().require(.agent)
-    try RenewalApplication.checkID(request.slotID, field: "slot_id")
+    try RequestChecks.checkID(request.slotID, field: "slot_id")
     let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, idempotency: try Idempotency.key(request)) { _, reader in
       // An unknown slot goes to the domain as a slot of no place: it checks who asks before it
       // says the slot is not at the request's place.
@@ -219,10 +219,10 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
 
   func getDocument(request: Okey_V1_GetDocumentRequest, context: ServerContext) async throws -> Okey_V1_GetDocumentResponse {
     let (_, actor) = try Principal.required().requirePerson()
-    try RenewalApplication.checkID(request.documentID, field: "document_id")
+    try RequestChecks.checkID(request.documentID, field: "document_id")
     let hidden = APIError.notFound("no document \(request.documentID) on a request you may read")
     // The same answer whether the request exists or not.
-    try RenewalApplication.checkID(request.requestID)
+    try RequestChecks.checkID(request.requestID)
     let renewal: RenewalRequest
     do {
       renewal = try await application.load(request.requestID)
@@ -281,7 +281,7 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
   ) async throws {
     let principal = try Principal.required()
     let (_, actor) = try principal.requirePerson()
-    try RenewalApplication.checkID(request.requestID)
+    try RequestChecks.checkID(request.requestID)
     try await application.streams.withPlace(for: context.remotePeer) {
       try await watch(request.requestID, principal: principal, actor: actor, response: response)
     }

@@ -38,14 +38,14 @@ struct SupportRPCService: Okey_V1_SupportService.SimpleServiceProtocol {
 
   func resolveRouting(request: Okey_V1_ResolveRoutingRequest, context: ServerContext) async throws -> Okey_V1_ResolveRoutingResponse {
     _ = try Principal.required().requireSupport()
-    guard RenewalApplication.isPlausibleUID(request.uid) else { throw APIError.invalidArgument("uid", "give a directory login (1 to 64 characters)") }
+    guard RequestChecks.isPlausibleUID(request.uid) else { throw APIError.invalidArgument("uid", "give a directory login (1 to 64 characters)") }
     let routing = try await application.resolver.resolve(uid: request.uid)
     return .with { $0.routing = Wire.routing(routing) }
   }
 
   func listKeys(request: Okey_V1_ListKeysRequest, context: ServerContext) async throws -> Okey_V1_ListKeysResponse {
     _ = try Principal.required().requireSupport()
-    guard RenewalApplication.isPlausibleUID(request.uid) else { throw APIError.invalidArgument("uid", "give a directory login (1 to 64 characters)") }
+    guard RequestChecks.isPlausibleUID(request.uid) else { throw APIError.invalidArgument("uid", "give a directory login (1 to 64 characters)") }
     // A person has a handful of keys: read them all, hand them out a page at a time.
     let keys = try await application.store.keys(agentUID: request.uid)
     guard request.pageSize >= 0 else { throw APIError.invalidArgument("page_size", "must not be negative") }
