@@ -13,6 +13,8 @@ public struct RenewalRefusal: Error, Sendable, Hashable, CustomStringConvertible
     case ownRequest = "OWN_REQUEST"
     /// The operation is for DSI operators.
     case notDSI = "NOT_DSI"
+    /// The query is for support staff.
+    case notSupport = "NOT_SUPPORT"
     /// The request is not in a status that allows this.
     case wrongState = "WRONG_STATE"
     /// The request changed since the caller read it.

@@ -173,9 +173,7 @@ struct DecisionBuilder {
     guard actor.uid == original.agentUID else {
       throw RenewalRefusal(.notYourRequest, "request \(original.id) is not yours: agents act on their own requests only")
     }
-    guard actor.capacities.contains(.agent) else {
-      throw RenewalRefusal(.scopeNotGranted, "\(actor.serviceAccount ?? "this caller") may not act as the agent (its roles do not list agent)")
-    }
+    try actor.requireCapacity(.agent)
   }
 
   func requireApprover() throws(RenewalRefusal) -> ActingRole {
@@ -185,9 +183,7 @@ struct DecisionBuilder {
     guard original.routed, original.routing.namesApprover(actor.uid) else {
       throw RenewalRefusal(.notAnApprover, "you are neither the N+1 nor the N+2 of request \(original.id)")
     }
-    guard actor.capacities.contains(.approver) else {
-      throw RenewalRefusal(.scopeNotGranted, "\(actor.serviceAccount ?? "this caller") may not decide for validators (its roles do not list approver)")
-    }
+    try actor.requireCapacity(.approver)
     // The snapshot says who was active at submission; a validator disabled then cannot decide.
     let named = [original.routing.n1, original.routing.n2].compactMap { $0 }.filter { $0.person.uid == actor.uid }
     guard named.contains(where: { $0.person.active }) else {
@@ -198,9 +194,7 @@ struct DecisionBuilder {
 
   /// A DSI operator, never on their own request.
   func requireDSI() throws(RenewalRefusal) {
-    guard actor.isDSI else {
-      throw RenewalRefusal(.notDSI, "this operation is for DSI operators")
-    }
+    try actor.requireDSIGroup()
     guard actor.uid != original.agentUID else {
       throw RenewalRefusal(.ownRequest, "a DSI operator cannot act on their own request: another operator must")
     }

@@ -123,6 +123,29 @@ public struct Caller: Sendable, Hashable, Codable {
 
   /// True for a DSI operator.
   public var isDSI: Bool { groups.contains(.dsi) }
+
+  // The rules on who the caller is, one place for each, used by the workflow and by the RPC
+  // services that change no request (lists, publications, support queries).
+
+  /// Refused (NOT_DSI) unless the caller is in the DSI group.
+  public func requireDSIGroup() throws(RenewalRefusal) {
+    guard isDSI else { throw RenewalRefusal(.notDSI, "this operation is for DSI operators") }
+  }
+
+  /// Refused (NOT_SUPPORT) unless the caller is in the support group.
+  public func requireSupportGroup() throws(RenewalRefusal) {
+    guard groups.contains(.support) else { throw RenewalRefusal(.notSupport, "this query is for support staff") }
+  }
+
+  /// Refused (SCOPE_NOT_GRANTED) unless the caller may act with `capacity`: a person's own session
+  /// may; an internal system only when its roles list it.
+  public func requireCapacity(_ capacity: Capacity) throws(RenewalRefusal) {
+    guard capacities.contains(capacity) else {
+      throw RenewalRefusal(
+        .scopeNotGranted,
+        "\(serviceAccount ?? "this caller") may not act as \(capacity == .agent ? "the agent" : "a validator") for people: its roles do not list \(capacity.rawValue.lowercased())")
+    }
+  }
 }
 
 /// The role under which an action was taken, as the audit trail records it.

@@ -32,12 +32,13 @@ public enum TestPaths {
 /// The audit key file of every okeyd the tests start (one per test process, so that a restarted
 /// okeyd keeps verifying what it signed before).
 public enum TestAuditKey {
-  /// Path of a file holding 32 random bytes.
+  /// Path of a file holding 32 random bytes in hex, as `openssl rand -hex 32` writes them (raw
+  /// random bytes may end in a byte that reads as white space, which the key file trims).
   public static let file: String = {
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("okey-test-audit-\(UInt64.random(in: 0...UInt64.max)).key").path
     var generator = SystemRandomNumberGenerator()
-    let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
-    FileManager.default.createFile(atPath: path, contents: Data(bytes), attributes: [.posixPermissions: 0o600])
+    let hex = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined() + "\n"
+    FileManager.default.createFile(atPath: path, contents: Data(hex.utf8), attributes: [.posixPermissions: 0o600])
     return path
   }()
 }

@@ -92,7 +92,7 @@ enum ErrorMapping {
   static func code(for refusal: RenewalRefusal.Code) -> RPCError.Code {
     switch refusal {
     case .invalidField, .documentType, .validatorInvalid: return .invalidArgument
-    case .notYourRequest, .notAnApprover, .ownRequest, .notDSI, .validatorNotAllowed, .personDisabled, .scopeNotGranted:
+    case .notYourRequest, .notAnApprover, .ownRequest, .notDSI, .notSupport, .validatorNotAllowed, .personDisabled, .scopeNotGranted:
       return .permissionDenied
     case .staleVersion: return .aborted
     case .openRequestExists: return .alreadyExists

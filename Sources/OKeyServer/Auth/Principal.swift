@@ -34,25 +34,21 @@ struct Principal: Sendable {
   /// person's own session may; an internal system only when its roles list it).
   func require(_ capacity: Caller.Capacity) throws -> (DirectoryPerson, Caller) {
     let (person, actor) = try requirePerson()
-    guard actor.capacities.contains(capacity) else {
-      throw APIError.denied(
-        .scopeNotGranted,
-        "service account \(actor.serviceAccount ?? "?") may not act as \(capacity == .agent ? "the agent" : "a validator") for people: its roles do not list \(capacity.rawValue.lowercased())")
-    }
+    try actor.requireCapacity(capacity)
     return (person, actor)
   }
 
   /// PERMISSION_DENIED unless the caller is a DSI operator.
   func requireDSI() throws -> Caller {
     let (_, actor) = try requirePerson()
-    guard actor.groups.contains(.dsi) else { throw APIError.denied(.notDsi, "this operation is for DSI operators") }
+    try actor.requireDSIGroup()
     return actor
   }
 
   /// PERMISSION_DENIED unless the caller is support staff.
   func requireSupport() throws -> Caller {
     let (_, actor) = try requirePerson()
-    guard actor.groups.contains(.support) else { throw APIError.denied(.notSupport, "this query is for support staff") }
+    try actor.requireSupportGroup()
     return actor
   }
 

@@ -207,7 +207,7 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
   /// The audit trail's protection.
   public struct Audit: Sendable, Equatable, Codable {
     /// A file holding the HMAC key of the audit trail (at least 32 bytes; e.g.
-    /// `head -c 32 /dev/urandom > audit.key`), kept outside the database and its backups. Required
+    /// `openssl rand -hex 32 > audit.key`), kept outside the database and its backups. Required
     /// unless `allowUnkeyed`.
     public var keyFile: String?
     /// Start without an audit key (demos only): events are chained but not signed. Default false.
@@ -336,7 +336,7 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
     }
     if audit.keyFile == nil, !audit.allowUnkeyed {
       throw ConfigurationError(
-        "audit.keyFile is not set: give a file holding the audit trail's HMAC key (head -c 32 /dev/urandom > audit.key), or audit.allowUnkeyed: true for a demo"
+        "audit.keyFile is not set: give a file holding the audit trail's HMAC key (openssl rand -hex 32 > audit.key), or audit.allowUnkeyed: true for a demo"
       )
     }
     if let keyFile = audit.keyFile {
@@ -452,7 +452,7 @@ public enum AuditKeyFile {
     var bytes = [UInt8](data)
     while let last = bytes.last, last == 0x0A || last == 0x0D || last == 0x20 || last == 0x09 { bytes.removeLast() }
     guard bytes.count >= 32 else {
-      throw ConfigurationError("audit.keyFile: \(path) holds \(bytes.count) bytes; the key needs at least 32 (head -c 32 /dev/urandom > \(path))")
+      throw ConfigurationError("audit.keyFile: \(path) holds \(bytes.count) bytes; the key needs at least 32 (openssl rand -hex 32 > \(path))")
     }
     return bytes
   }
