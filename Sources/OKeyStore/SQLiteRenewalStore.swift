@@ -23,20 +23,20 @@ public enum Durability: String, Sendable, Hashable, Codable, CaseIterable {
 /// parallel. A request's columns that queries filter on are columns; the whole domain value is kept
 /// beside them as JSON (`state_json`), written together.
 public final class SQLiteRenewalStore: RenewalStore {
-  private let pool: DatabasePool
+  let pool: DatabasePool
   /// Requests as readers see them, kept after a read and dropped by every change this store makes.
   /// One okeyd owns a database file: another process's writes would not be seen here until then.
-  private let views = ViewCache(capacity: 20_000)
+  let views = ViewCache(capacity: 20_000)
   /// Requests as last committed by this store, so that a change decodes the stored JSON only when
   /// the row's version is not the one kept here. Consecutive changes of a request are what it
   /// serves, so it stays small.
-  private let committed = CommittedStates(capacity: 4_096)
+  let committed = CommittedStates(capacity: 4_096)
   /// The file.
   public let path: String
   /// The durability level set on the writer connection.
   public let durability: Durability
   /// The key that signs audit events; nil for an unkeyed (demo) trail.
-  private let auditKey: AuditKey?
+  let auditKey: AuditKey?
 
   /// Opens (creating when missing, with its folder) and migrates the database at `path`. With
   /// `auditKey`, every audit event is signed and verification checks the signatures.
@@ -89,7 +89,7 @@ public final class SQLiteRenewalStore: RenewalStore {
 
   // MARK: Errors
 
-  private func guarded<T>(_ body: () async throws -> T) async throws -> T {
+  func guarded<T>(_ body: () async throws -> T) async throws -> T {
     do {
       return try await body()
     } catch let error as DatabaseError {
@@ -133,7 +133,7 @@ public final class SQLiteRenewalStore: RenewalStore {
         }
         let open = try db.value(
           String.self,
-          "SELECT id FROM renewals WHERE agent_uid = ? AND status NOT IN ('COMPLETED', 'REJECTED', 'CANCELLED')",
+          "SELECT id FROM renewals WHERE agent_uid = ? AND status NOT IN (\(Self.terminalStatusList))",
           [agentUID])
         let decision = try decide(open).get()
         let renewal = decision.renewal
@@ -226,7 +226,7 @@ public final class SQLiteRenewalStore: RenewalStore {
   }
 
   /// Writes the audit events, outbox rows and effects of a decision in the current transaction.
-  private static func record(_ decision: RenewalDecision, stateJSON: String, key: AuditKey?, in db: Database) throws {
+  static func record(_ decision: RenewalDecision, stateJSON: String, key: AuditKey?, in db: Database) throws {
     let renewal = decision.renewal
     let now = renewal.updatedAt.millisecondsSinceEpoch
     for effect in decision.effects {
@@ -324,7 +324,7 @@ public final class SQLiteRenewalStore: RenewalStore {
         guard
           let id = try db.value(
             String.self,
-            "SELECT id FROM renewals WHERE agent_uid = ? AND status NOT IN ('COMPLETED', 'REJECTED', 'CANCELLED')",
+            "SELECT id FROM renewals WHERE agent_uid = ? AND status NOT IN (\(Self.terminalStatusList))",
             [agentUID])
         else { return nil }
         return try Self.loadRenewal(db, id: id)
@@ -414,342 +414,9 @@ public final class SQLiteRenewalStore: RenewalStore {
     }
   }
 
-  // MARK: Charter, pickup, keys
-
-  public func publishCharter(_ charter: Charter) async throws {
-    _ = try await publishCharter(charter, idempotency: nil)
-  }
-
-  public func publishCharter(_ charter: Charter, idempotency: KeyedResult?) async throws -> String? {
-    try await guarded {
-      try await pool.write { db in
-        if let idempotency, let prior = try Self.idempotentResult(db, agentUID: idempotency.ownerUID, operation: idempotency.operation, key: idempotency.key) {
-          return prior
-        }
-        if try db.value(Bool.self, "SELECT 1 FROM charters WHERE version = ?", [charter.version]) == true {
-          throw StoreError(.conflict, "charter version \(charter.version) already exists: publish under a new version")
-        }
-        try db.run(
-          "INSERT INTO charters (version, text, code, published_at) VALUES (?, ?, ?, ?)",
-          [charter.version, charter.text, charter.code, charter.publishedAt.millisecondsSinceEpoch]
-        )
-        if let idempotency {
-          try Self.rememberResult(
-            db, agentUID: idempotency.ownerUID, operation: idempotency.operation, key: idempotency.key, renewalID: "", result: idempotency.result,
-            at: idempotency.at)
-        }
-        return idempotency?.result
-      }
-    }
-  }
-
-  public func currentCharter() async throws -> Charter? {
-    try await guarded { try await pool.read { db in try Reader(db: db).currentCharter() } }
-  }
-
-  public func savePickupPlace(_ place: PickupPlace, addingSlots slots: [PickupSlot]) async throws {
-    _ = try await savePickupPlace(place, addingSlots: slots, idempotency: nil)
-  }
-
-  public func savePickupPlace(_ place: PickupPlace, addingSlots slots: [PickupSlot], idempotency: KeyedResult?) async throws -> String? {
-    try await guarded {
-      try await pool.write { db in
-        if let idempotency, let prior = try Self.idempotentResult(db, agentUID: idempotency.ownerUID, operation: idempotency.operation, key: idempotency.key) {
-          return prior
-        }
-        try db.run(
-          "INSERT INTO pickup_places (id, name, address) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET name = excluded.name, address = excluded.address",
-          [place.id, place.name, place.address]
-        )
-        for slot in slots {
-          try db.run(
-            "INSERT INTO pickup_slots (id, place_id, starts_at, ends_at, capacity, booked) VALUES (?, ?, ?, ?, ?, 0)",
-            [
-              slot.id, place.id, slot.startsAt.millisecondsSinceEpoch, slot.endsAt.millisecondsSinceEpoch,
-              slot.capacity,
-            ]
-          )
-        }
-        if let idempotency {
-          try Self.rememberResult(
-            db, agentUID: idempotency.ownerUID, operation: idempotency.operation, key: idempotency.key, renewalID: "", result: idempotency.result,
-            at: idempotency.at)
-        }
-        return idempotency?.result
-      }
-    }
-  }
-
-  public func pickupPlace(id: String) async throws -> PickupPlace? {
-    try await guarded { try await pool.read { db in try Reader(db: db).pickupPlace(id: id) } }
-  }
-
-  public func pickupSlots(placeID: String, startingAfter after: Instant, withRoomOnly: Bool) async throws
-    -> [PickupSlot]
-  {
-    try await guarded {
-      try await pool.read { db in
-        try Row.fetchAll(
-          db,
-          sql: "SELECT * FROM pickup_slots WHERE place_id = ? AND starts_at > ?"
-            + (withRoomOnly ? " AND booked < capacity" : "")
-            + " ORDER BY starts_at, id",
-          arguments: [placeID, after.millisecondsSinceEpoch]
-        ).map(Reader.slot(from:))
-      }
-    }
-  }
-
-  public func pickupSlot(id: String) async throws -> PickupSlot? {
-    try await guarded { try await pool.read { db in try Reader(db: db).pickupSlot(id: id) } }
-  }
-
-  public func keys(agentUID: String) async throws -> [KeyRecord] {
-    try await guarded {
-      try await pool.read { db in try Self.loadKeys(db, agentUID: agentUID).sorted { $0.activatedAt > $1.activatedAt } }
-    }
-  }
-
-  public func importKeys(_ keys: [KeyRecord]) async throws {
-    try await guarded { try await pool.write { db in for key in keys { try Self.saveKey(db, key) } } }
-  }
-
-  public func verifyAuditTrail(expectedHead: AuditHead?) async throws -> AuditVerification {
-    let key = auditKey
-    return try await guarded { try await pool.read { db in try AuditChain.verify(in: db, key: key, expectedHead: expectedHead) } }
-  }
-
-  public func auditHead() async throws -> AuditHead {
-    try await guarded { try await pool.read { db in try AuditChain.head(in: db) } }
-  }
-
-  public func purgeDocuments(endedBefore cutoff: Instant, now: Instant) async throws -> Int {
-    let key = auditKey
-    let purged: [String] = try await guarded {
-      try await pool.write { db in
-        let ids = try String.fetchAll(
-          db,
-          sql: """
-            SELECT DISTINCT r.id FROM renewals r JOIN documents d ON d.renewal_id = r.id
-            WHERE d.purged_at IS NULL AND r.status IN (\(Self.terminalStatusList)) AND r.updated_at < ?
-            """,
-          arguments: [cutoff.millisecondsSinceEpoch])
-        for id in ids {
-          let count = try db.value(Int.self, "SELECT COUNT(*) FROM documents WHERE renewal_id = ? AND purged_at IS NULL", [id]) ?? 0
-          try db.run("UPDATE documents SET content = X'', purged_at = ? WHERE renewal_id = ? AND purged_at IS NULL", [now.millisecondsSinceEpoch, id])
-          guard let json = try db.value(String.self, "SELECT state_json FROM renewals WHERE id = ?", [id]),
-            let status = try db.value(String.self, "SELECT status FROM renewals WHERE id = ?", [id]).flatMap(RenewalStatus.init(rawValue:))
-          else { continue }
-          // A tampered request keeps its evidence for the investigation and gets no new signed event.
-          if (try? AuditChain.requireUntampered(renewalID: id, stateJSON: json, in: db)) == nil { continue }
-          let event = RenewalEvent(
-            action: "purge-documents", actor: "okey", onBehalfOf: nil, role: .system, from: status, to: status,
-            details: "retention: content of \(count) document(s) deleted, name, size and SHA-256 kept", at: now)
-          try AuditChain.append([event], renewalID: id, stateJSON: json, key: key, in: db)
-        }
-        return ids
-      }
-    }
-    for id in purged { views.drop(id) }
-    return purged.count
-  }
-
-  public func deleteIdempotencyKeys(createdBefore cutoff: Instant) async throws -> Int {
-    try await guarded {
-      try await pool.write { db in
-        try db.run("DELETE FROM idempotency_keys WHERE created_at < ?", [cutoff.millisecondsSinceEpoch])
-        return db.changesCount
-      }
-    }
-  }
-
-  public func sizes() async throws -> StoreSizes {
-    let path = self.path
-    let tables: [TableSize] = try await guarded {
-      try await pool.read { db in
-        let names = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
-        var bytes: [String: Int64] = [:]
-        // dbstat (compiled into Debian's SQLite) gives the pages of each table and its indexes.
-        if let rows = try? Row.fetchAll(
-          db, sql: "SELECT m.tbl_name AS name, SUM(s.pgsize) AS bytes FROM dbstat s JOIN sqlite_master m ON m.name = s.name GROUP BY m.tbl_name")
-        {
-          for row in rows { bytes[row["name"]] = row["bytes"] }
-        }
-        return try names.map { name in
-          let count = try db.value(Int64.self, "SELECT COUNT(*) FROM \"\(name)\"") ?? 0
-          return TableSize(name: name, rows: count, bytes: bytes[name] ?? 0)
-        }
-      }
-    }
-    func fileSize(_ path: String) -> Int64 {
-      ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.int64Value ?? 0
-    }
-    return StoreSizes(tables: tables, fileBytes: fileSize(path), walBytes: fileSize(path + "-wal"))
-  }
-
-  public func recordRead(renewalID: String, event: RenewalEvent) async throws {
-    let key = auditKey
-    try await guarded {
-      try await pool.write { db in
-        guard let json = try db.value(String.self, "SELECT state_json FROM renewals WHERE id = ?", [renewalID]) else {
-          throw StoreError(.notFound, "no renewal request \(renewalID)")
-        }
-        try AuditChain.requireUntampered(renewalID: renewalID, stateJSON: json, in: db)
-        try AuditChain.append([event], renewalID: renewalID, stateJSON: json, key: key, in: db)
-      }
-    }
-    // The history shown with the request grew.
-    views.drop(renewalID)
-  }
-
-  // MARK: Sessions and outbox
-
-  public func saveSession(_ session: StoredSession) async throws {
-    try await guarded {
-      try await pool.write { db in
-        try db.run(
-          "INSERT INTO sessions (token_hash, uid, created_at, expires_at, dn, display_name, mail, groups) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-          [
-            session.tokenHash, session.uid, session.createdAt.millisecondsSinceEpoch,
-            session.expiresAt.millisecondsSinceEpoch,
-            session.dn, session.displayName, session.mail,
-            session.groups.map(\.rawValue).sorted().joined(separator: ","),
-          ]
-        )
-      }
-    }
-  }
-
-  public func session(tokenHash: String, now: Instant) async throws -> StoredSession? {
-    try await guarded {
-      try await pool.read { db in
-        try db.row(
-          "SELECT * FROM sessions WHERE token_hash = ? AND expires_at > ?",
-          [tokenHash, now.millisecondsSinceEpoch]
-        ).map { row in
-          StoredSession(
-            tokenHash: row["token_hash"], uid: row["uid"],
-            createdAt: Instant(millisecondsSinceEpoch: row["created_at"]),
-            expiresAt: Instant(millisecondsSinceEpoch: row["expires_at"]), dn: row["dn"],
-            displayName: row["display_name"],
-            mail: row["mail"],
-            groups: Set(
-              (row["groups"] as String).split(separator: ",").compactMap { Caller.GroupRole(rawValue: String($0)) }))
-        }
-      }
-    }
-  }
-
-  public func deleteSession(tokenHash: String) async throws -> Bool {
-    try await guarded {
-      try await pool.write { db in
-        try db.run("DELETE FROM sessions WHERE token_hash = ?", [tokenHash])
-        return db.changesCount == 1
-      }
-    }
-  }
-
-  public func deleteExpiredSessions(now: Instant) async throws -> Int {
-    try await guarded {
-      try await pool.write { db in
-        try db.run("DELETE FROM sessions WHERE expires_at <= ?", [now.millisecondsSinceEpoch])
-        return db.changesCount
-      }
-    }
-  }
-
-  public func outboxMessages(state: OutboxMessage.State, limit: Int, afterID: Int64 = 0) async throws -> [OutboxMessage] {
-    try await guarded {
-      try await pool.read { db in
-        try Row.fetchAll(
-          db, sql: "SELECT * FROM outbox WHERE state = ? AND id > ? ORDER BY id LIMIT ?", arguments: [state.rawValue, afterID, limit]
-        )
-        .map(Self.outboxMessage(from:))
-      }
-    }
-  }
-
-  static func outboxMessage(from row: Row) -> OutboxMessage {
-    let uid: String? = row["recipient_uid"]
-    return OutboxMessage(
-      id: row["id"], renewalID: row["renewal_id"],
-      kind: NotificationIntent.Kind(rawValue: row["kind"]) ?? .dsiWork,
-      recipient: uid.map {
-        DirectoryPerson(uid: $0, displayName: row["recipient_name"] ?? "", mail: row["recipient_mail"] ?? "")
-      },
-      details: row["details"], state: OutboxMessage.State(rawValue: row["state"]) ?? .pending,
-      attempts: row["attempts"], messageID: row["message_id"], lastError: row["last_error"],
-      createdAt: Instant(millisecondsSinceEpoch: row["created_at"])
-    )
-  }
-
-  public func outboxCount(state: OutboxMessage.State) async throws -> Int {
-    try await guarded {
-      try await pool.read { db in
-        try db.value(Int.self, "SELECT COUNT(*) FROM outbox WHERE state = ?", [state.rawValue]) ?? 0
-      }
-    }
-  }
-
-  public func claimDueOutboxMessages(now: Instant, limit: Int, reclaimingBefore staleClaim: Instant?) async throws -> [OutboxMessage] {
-    try await guarded {
-      try await pool.write { db in
-        // Due pending messages, and messages claimed long ago whose attempt never ended (its
-        // result could not be recorded): they are tried again.
-        let rows = try Row.fetchAll(
-          db,
-          sql: """
-            SELECT * FROM outbox
-            WHERE (state = 'PENDING' AND next_attempt_at <= ?) OR (state = 'SENDING' AND claimed_at < ?)
-            ORDER BY id LIMIT ?
-            """,
-          arguments: [now.millisecondsSinceEpoch, staleClaim?.millisecondsSinceEpoch ?? Int64.min, limit])
-        var claimed: [OutboxMessage] = []
-        for row in rows {
-          var message = Self.outboxMessage(from: row)
-          try db.run(
-            "UPDATE outbox SET state = 'SENDING', claimed_at = ? WHERE id = ?",
-            [now.millisecondsSinceEpoch, message.id])
-          message.state = .sending
-          claimed.append(message)
-        }
-        return claimed
-      }
-    }
-  }
-
-  public func markOutboxMessageSent(id: Int64, at: Instant) async throws {
-    try await guarded {
-      try await pool.write { db in
-        try db.run(
-          "UPDATE outbox SET state = 'SENT', sent_at = ?, attempts = attempts + 1 WHERE id = ?",
-          [at.millisecondsSinceEpoch, id])
-      }
-    }
-  }
-
-  public func markOutboxMessageFailed(id: Int64, error: String, retryAt: Instant?) async throws {
-    try await guarded {
-      try await pool.write { db in
-        try db.run(
-          "UPDATE outbox SET state = ?, attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?",
-          [retryAt == nil ? "DEAD" : "PENDING", String(error.prefix(1000)), retryAt?.millisecondsSinceEpoch ?? 0, id])
-      }
-    }
-  }
-
-  public func releaseOutboxClaims() async throws -> Int {
-    try await guarded {
-      try await pool.write { db in
-        try db.run("UPDATE outbox SET state = 'PENDING', claimed_at = NULL WHERE state = 'SENDING'")
-        return db.changesCount
-      }
-    }
-  }
-
   // MARK: Rows
 
-  private static let encoder: JSONEncoder = {
+  static let encoder: JSONEncoder = {
     let encoder = JSONEncoder()
     encoder.outputFormatting = []
     return encoder
@@ -770,69 +437,8 @@ public final class SQLiteRenewalStore: RenewalStore {
     try db.value(String.self, "SELECT state_json FROM renewals WHERE id = ?", [id]).map(decodeRenewal)
   }
 
-  public func keptRenewal(agentUID: String, operation: String, key: IdempotencyKey) async throws -> RenewalRequest? {
-    try await guarded {
-      try await pool.read { db in try Self.idempotentResult(db, agentUID: agentUID, operation: operation, key: key).map(Self.decodeRenewal) }
-    }
-  }
-
-  public func keptReply(ownerUID: String, operation: String, key: IdempotencyKey) async throws -> String? {
-    try await guarded {
-      try await pool.read { db in try Self.idempotentResult(db, agentUID: ownerUID, operation: operation, key: key) }
-    }
-  }
-
-  /// The result kept for `key`, or nil; throws ``StoreError/Code/keyReused`` when the key came with
-  /// other arguments.
-  static func idempotentResult(_ db: Database, agentUID: String, operation: String, key: IdempotencyKey) throws -> String? {
-    guard
-      let row = try Row.fetchOne(
-        db, sql: "SELECT result_json, fingerprint FROM idempotency_keys WHERE agent_uid = ? AND operation = ? AND key = ?",
-        arguments: [agentUID, operation, key.key])
-    else { return nil }
-    let fingerprint: String = row["fingerprint"]
-    guard fingerprint == key.fingerprint else {
-      throw StoreError(.keyReused, "idempotency key '\(key.key)' was used for a call with other arguments: use a new key for each distinct change")
-    }
-    return row["result_json"]
-  }
-
-  static func rememberResult(_ db: Database, agentUID: String, operation: String, key: IdempotencyKey, renewalID: String, result: String, at: Instant)
-    throws
-  {
-    try db.run(
-      "INSERT INTO idempotency_keys (agent_uid, operation, key, renewal_id, result_json, created_at, fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?)",
-      [agentUID, operation, key.key, renewalID, result, at.millisecondsSinceEpoch, key.fingerprint]
-    )
-  }
-
-  static func loadKeys(_ db: Database, agentUID: String) throws -> [KeyRecord] {
-    try Row.fetchAll(db, sql: "SELECT * FROM keys WHERE agent_uid = ?", arguments: [agentUID]).map { row in
-      let replaced: Int64? = row["replaced_at"]
-      return KeyRecord(
-        serial: row["serial"], agentUID: row["agent_uid"], keyType: KeyType(rawValue: row["key_type"]) ?? .hardware,
-        status: KeyRecord.Status(rawValue: row["status"]) ?? .replaced,
-        activatedAt: Instant(millisecondsSinceEpoch: row["activated_at"]),
-        replacedAt: replaced.map(Instant.init(millisecondsSinceEpoch:)), renewalID: row["renewal_id"]
-      )
-    }
-  }
-
-  static func saveKey(_ db: Database, _ key: KeyRecord) throws {
-    try db.run(
-      """
-      INSERT INTO keys (serial, agent_uid, key_type, status, activated_at, replaced_at, renewal_id) VALUES (?, ?, ?, ?, ?, ?, ?)
-      ON CONFLICT(serial) DO UPDATE SET status = excluded.status, replaced_at = excluded.replaced_at
-      """,
-      [
-        key.serial, key.agentUID, key.keyType.rawValue, key.status.rawValue, key.activatedAt.millisecondsSinceEpoch,
-        key.replacedAt?.millisecondsSinceEpoch, key.renewalID,
-      ]
-    )
-  }
 }
 
-/// Reads inside a transaction, for decisions.
 struct Reader: ChangeReader {
   let db: Database
 
@@ -859,77 +465,5 @@ struct Reader: ChangeReader {
       id: row["id"], placeID: row["place_id"], startsAt: Instant(millisecondsSinceEpoch: row["starts_at"]),
       endsAt: Instant(millisecondsSinceEpoch: row["ends_at"]), capacity: row["capacity"], booked: row["booked"]
     )
-  }
-}
-
-/// A bounded map of request views with a generation per id, so that a read racing a change never
-/// caches what the change made old.
-final class ViewCache: Sendable {
-  private struct State {
-    var views: [String: RenewalView] = [:]
-    var generations: [String: Int] = [:]
-    var epoch = 0
-
-    func generation(of id: String) -> Int { epoch << 32 | generations[id, default: 0] }
-  }
-
-  private let state = Mutex(State())
-  private let capacity: Int
-
-  init(capacity: Int) { self.capacity = capacity }
-
-  func get(_ id: String) -> RenewalView? { state.withLock { $0.views[id] } }
-
-  func generation(of id: String) -> Int { state.withLock { $0.generation(of: id) } }
-
-  func put(_ id: String, _ view: RenewalView, ifStill generation: Int) {
-    state.withLock { state in
-      guard state.generation(of: id) == generation else { return }
-      if state.views.count >= capacity { state.views.removeAll(keepingCapacity: true) }
-      state.views[id] = view
-    }
-  }
-
-  func drop(_ id: String) {
-    state.withLock { state in
-      state.views[id] = nil
-      state.generations[id, default: 0] += 1
-      // Forgetting every generation only makes racing reads skip the cache: safe, and bounded.
-      if state.generations.count > capacity * 10 {
-        state.generations.removeAll(keepingCapacity: true)
-        state.views.removeAll(keepingCapacity: true)
-        state.epoch += 1
-      }
-    }
-  }
-}
-
-/// The last committed state of recent requests, with its version. A state is used only when the
-/// row's version says it is still the committed one, so a stale or missing entry costs a decode,
-/// never a wrong decision.
-final class CommittedStates: Sendable {
-  private let states: Mutex<[String: RenewalRequest]>
-  private let capacity: Int
-
-  init(capacity: Int) {
-    self.capacity = capacity
-    states = Mutex([:])
-  }
-
-  /// The kept state of `id` if it is the one at `version`.
-  func state(of id: String, atVersion version: Int64) -> RenewalRequest? {
-    states.withLock { states in
-      guard let state = states[id], state.version == version else { return nil }
-      return state
-    }
-  }
-
-  /// Keeps a committed state unless a newer one is already kept.
-  func keep(_ renewal: RenewalRequest) {
-    states.withLock { states in
-      if let kept = states[renewal.id], kept.version >= renewal.version { return }
-      if states.count >= capacity { states.removeAll(keepingCapacity: true) }
-      states[renewal.id] = renewal
-    }
   }
 }

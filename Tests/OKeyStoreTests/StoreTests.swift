@@ -282,3 +282,15 @@ struct QueryTests {
     }
   }
 }
+
+@Suite("the store's SQL follows the domain")
+struct StoreSchemaTests {
+  @Test("the database's one-open-request index names exactly the domain's terminal statuses (migrations are history, so this checks them)")
+  func openRequestIndexMatchesTheDomain() async throws {
+    try await withStore { _, path in
+      let sql = try await sqlite3(path, "SELECT sql FROM sqlite_master WHERE name = 'renewals_one_open_per_agent';")
+      let listed = Set(sql.matches(of: /'([A-Z_]+)'/).map { String($0.output.1) })
+      #expect(listed == Set(RenewalStatus.allCases.filter(\.isTerminal).map(\.rawValue)), "\(sql)")
+    }
+  }
+}

@@ -1,0 +1,51 @@
+import Foundation
+import GRDB
+import OKeyDomain
+
+// Idempotency keys: the result each keeps, checked against its call's fingerprint.
+extension SQLiteRenewalStore {
+  public func deleteIdempotencyKeys(createdBefore cutoff: Instant) async throws -> Int {
+    try await guarded {
+      try await pool.write { db in
+        try db.run("DELETE FROM idempotency_keys WHERE created_at < ?", [cutoff.millisecondsSinceEpoch])
+        return db.changesCount
+      }
+    }
+  }
+
+  public func keptRenewal(agentUID: String, operation: String, key: IdempotencyKey) async throws -> RenewalRequest? {
+    try await guarded {
+      try await pool.read { db in try Self.idempotentResult(db, agentUID: agentUID, operation: operation, key: key).map(Self.decodeRenewal) }
+    }
+  }
+
+  public func keptReply(ownerUID: String, operation: String, key: IdempotencyKey) async throws -> String? {
+    try await guarded {
+      try await pool.read { db in try Self.idempotentResult(db, agentUID: ownerUID, operation: operation, key: key) }
+    }
+  }
+
+  /// The result kept for `key`, or nil; throws ``StoreError/Code/keyReused`` when the key came with
+  /// other arguments.
+  static func idempotentResult(_ db: Database, agentUID: String, operation: String, key: IdempotencyKey) throws -> String? {
+    guard
+      let row = try Row.fetchOne(
+        db, sql: "SELECT result_json, fingerprint FROM idempotency_keys WHERE agent_uid = ? AND operation = ? AND key = ?",
+        arguments: [agentUID, operation, key.key])
+    else { return nil }
+    let fingerprint: String = row["fingerprint"]
+    guard fingerprint == key.fingerprint else {
+      throw StoreError(.keyReused, "idempotency key '\(key.key)' was used for a call with other arguments: use a new key for each distinct change")
+    }
+    return row["result_json"]
+  }
+
+  static func rememberResult(_ db: Database, agentUID: String, operation: String, key: IdempotencyKey, renewalID: String, result: String, at: Instant)
+    throws
+  {
+    try db.run(
+      "INSERT INTO idempotency_keys (agent_uid, operation, key, renewal_id, result_json, created_at, fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      [agentUID, operation, key.key, renewalID, result, at.millisecondsSinceEpoch, key.fingerprint]
+    )
+  }
+}

@@ -1,0 +1,95 @@
+import Foundation
+import GRDB
+import OKeyDomain
+
+// The notification outbox: claims, deliveries, retries, dead letters.
+extension SQLiteRenewalStore {
+  public func outboxMessages(state: OutboxMessage.State, limit: Int, afterID: Int64 = 0) async throws -> [OutboxMessage] {
+    try await guarded {
+      try await pool.read { db in
+        try Row.fetchAll(
+          db, sql: "SELECT * FROM outbox WHERE state = ? AND id > ? ORDER BY id LIMIT ?", arguments: [state.rawValue, afterID, limit]
+        )
+        .map(Self.outboxMessage(from:))
+      }
+    }
+  }
+
+  static func outboxMessage(from row: Row) -> OutboxMessage {
+    let uid: String? = row["recipient_uid"]
+    return OutboxMessage(
+      id: row["id"], renewalID: row["renewal_id"],
+      kind: NotificationIntent.Kind(rawValue: row["kind"]) ?? .dsiWork,
+      recipient: uid.map {
+        DirectoryPerson(uid: $0, displayName: row["recipient_name"] ?? "", mail: row["recipient_mail"] ?? "")
+      },
+      details: row["details"], state: OutboxMessage.State(rawValue: row["state"]) ?? .pending,
+      attempts: row["attempts"], messageID: row["message_id"], lastError: row["last_error"],
+      createdAt: Instant(millisecondsSinceEpoch: row["created_at"])
+    )
+  }
+
+  public func outboxCount(state: OutboxMessage.State) async throws -> Int {
+    try await guarded {
+      try await pool.read { db in
+        try db.value(Int.self, "SELECT COUNT(*) FROM outbox WHERE state = ?", [state.rawValue]) ?? 0
+      }
+    }
+  }
+
+  public func claimDueOutboxMessages(now: Instant, limit: Int, reclaimingBefore staleClaim: Instant?) async throws -> [OutboxMessage] {
+    try await guarded {
+      try await pool.write { db in
+        // Due pending messages, and messages claimed long ago whose attempt never ended (its
+        // result could not be recorded): they are tried again.
+        let rows = try Row.fetchAll(
+          db,
+          sql: """
+            SELECT * FROM outbox
+            WHERE (state = 'PENDING' AND next_attempt_at <= ?) OR (state = 'SENDING' AND claimed_at < ?)
+            ORDER BY id LIMIT ?
+            """,
+          arguments: [now.millisecondsSinceEpoch, staleClaim?.millisecondsSinceEpoch ?? Int64.min, limit])
+        var claimed: [OutboxMessage] = []
+        for row in rows {
+          var message = Self.outboxMessage(from: row)
+          try db.run(
+            "UPDATE outbox SET state = 'SENDING', claimed_at = ? WHERE id = ?",
+            [now.millisecondsSinceEpoch, message.id])
+          message.state = .sending
+          claimed.append(message)
+        }
+        return claimed
+      }
+    }
+  }
+
+  public func markOutboxMessageSent(id: Int64, at: Instant) async throws {
+    try await guarded {
+      try await pool.write { db in
+        try db.run(
+          "UPDATE outbox SET state = 'SENT', sent_at = ?, attempts = attempts + 1 WHERE id = ?",
+          [at.millisecondsSinceEpoch, id])
+      }
+    }
+  }
+
+  public func markOutboxMessageFailed(id: Int64, error: String, retryAt: Instant?) async throws {
+    try await guarded {
+      try await pool.write { db in
+        try db.run(
+          "UPDATE outbox SET state = ?, attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?",
+          [retryAt == nil ? "DEAD" : "PENDING", String(error.prefix(1000)), retryAt?.millisecondsSinceEpoch ?? 0, id])
+      }
+    }
+  }
+
+  public func releaseOutboxClaims() async throws -> Int {
+    try await guarded {
+      try await pool.write { db in
+        try db.run("UPDATE outbox SET state = 'PENDING', claimed_at = NULL WHERE state = 'SENDING'")
+        return db.changesCount
+      }
+    }
+  }
+}
