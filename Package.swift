@@ -98,7 +98,8 @@ let package = Package(
       swiftSettings: swiftSettings
     ),
 
-    .executableTarget(name: "okeyd", dependencies: ["OKeyServer", argumentParser, logging], swiftSettings: swiftSettings),
+    .executableTarget(
+      name: "okeyd", dependencies: ["OKeyServer", argumentParser, logging], swiftSettings: swiftSettings),
     .executableTarget(name: "okey", dependencies: ["OKeyClient", argumentParser], swiftSettings: swiftSettings),
     // The benchmark tool: each scenario next to its baseline in the same run.
     .executableTarget(
@@ -110,7 +111,9 @@ let package = Package(
     // Shared test fixtures: temporary folders, okeyd processes, slapd.
     .target(
       name: "OKeyTestSupport",
-      dependencies: ["OKeyServer", "OKeyClient", "OKeyDirectory", logging, .product(name: "Crypto", package: "swift-crypto")],
+      dependencies: [
+        "OKeyServer", "OKeyClient", "OKeyDirectory", logging, .product(name: "Crypto", package: "swift-crypto"),
+      ],
       path: "Tests/OKeyTestSupport",
       swiftSettings: swiftSettings
     ),
@@ -122,13 +125,20 @@ let package = Package(
       swiftSettings: swiftSettings
     ),
     .testTarget(name: "OKeyDomainTests", dependencies: ["OKeyDomain"], swiftSettings: swiftSettings),
-    .testTarget(name: "OKeyDirectoryTests", dependencies: ["OKeyDirectory", "OKeyTestSupport"], swiftSettings: swiftSettings),
-    .testTarget(name: "OKeyStoreTests", dependencies: ["OKeyStore", "OKeyDomain", "OKeyTestSupport"], swiftSettings: swiftSettings),
+    .testTarget(
+      name: "OKeyDirectoryTests", dependencies: ["OKeyDirectory", "OKeyTestSupport"], swiftSettings: swiftSettings),
+    .testTarget(
+      name: "OKeyStoreTests", dependencies: ["OKeyStore", "OKeyDomain", "OKeyTestSupport"], swiftSettings: swiftSettings
+    ),
     .testTarget(
       name: "OKeyServerTests",
-      dependencies: ["OKeyServer", "OKeyAPI", "OKeyTestSupport", grpcCore, grpcHTTP2, grpcProtobuf, .product(name: "Yams", package: "Yams")],
+      dependencies: [
+        "OKeyServer", "OKeyAPI", "OKeyTestSupport", grpcCore, grpcHTTP2, grpcProtobuf,
+        .product(name: "Yams", package: "Yams"),
+      ],
       swiftSettings: swiftSettings
     ),
-    .testTarget(name: "OKeyClientTests", dependencies: ["OKeyClient", "OKeyTestSupport"], swiftSettings: swiftSettings),
+    .testTarget(
+      name: "OKeyClientTests", dependencies: ["OKeyClient", "OKeyTestSupport"], swiftSettings: swiftSettings),
   ]
 )

@@ -256,7 +256,6 @@ extension Date {
   }
 }
 
-
 /// A notification in the outbox.
 public struct OutboxEntry: Sendable, Codable, Equatable {
   public var id: Int64

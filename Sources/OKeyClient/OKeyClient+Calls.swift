@@ -14,13 +14,21 @@ extension OKeyClient {
 
   /// Opens a session with a directory password.
   public func login(uid: String, password: String) async throws -> LoginResult {
-    let response = try await call { try await auth.login(.with { $0.uid = uid; $0.password = password }, options: options) }
-    return LoginResult(token: response.token, expiresAt: Date(response.expiresAt), principal: FromWire.principal(response.principal))
+    let response = try await call {
+      try await auth.login(
+        .with {
+          $0.uid = uid
+          $0.password = password
+        }, options: options)
+    }
+    return LoginResult(
+      token: response.token, expiresAt: Date(response.expiresAt), principal: FromWire.principal(response.principal))
   }
 
   /// Who the settings' token (and on-behalf-of) make the caller.
   public func whoAmI() async throws -> PrincipalInfo {
-    FromWire.principal(try await call { try await auth.whoAmI(.init(), metadata: metadata, options: options) }.principal)
+    FromWire.principal(
+      try await call { try await auth.whoAmI(.init(), metadata: metadata, options: options) }.principal)
   }
 
   /// Ends the session of the token in the settings: it stops working at once. Returns the uid
@@ -32,18 +40,23 @@ extension OKeyClient {
   // MARK: Agent
 
   /// Starts a request.
-  public func startRenewal(keyType: KeyType, motif: Motif, details: String = "", idempotencyKey: String = "") async throws -> Renewal {
+  public func startRenewal(keyType: KeyType, motif: Motif, details: String = "", idempotencyKey: String = "")
+    async throws -> Renewal
+  {
     let request = Okey_V1_StartRenewalRequest.with {
       $0.keyType = FromWire.wire(keyType)
       $0.motif = Self.wire(motif)
       $0.motifDetails = details
       $0.idempotencyKey = idempotencyKey
     }
-    return FromWire.renewal(try await call { try await renewals.startRenewal(request, metadata: metadata, options: options) }.renewal)
+    return FromWire.renewal(
+      try await call { try await renewals.startRenewal(request, metadata: metadata, options: options) }.renewal)
   }
 
   /// Attaches a document (PDF, PNG or JPEG).
-  public func addDocument(requestID: String, filename: String, kind: String, content: Data, mediaType: String = "", expectedVersion: Int64) async throws -> Renewal {
+  public func addDocument(
+    requestID: String, filename: String, kind: String, content: Data, mediaType: String = "", expectedVersion: Int64
+  ) async throws -> Renewal {
     let request = Okey_V1_AddDocumentRequest.with {
       $0.requestID = requestID
       $0.filename = filename
@@ -52,87 +65,132 @@ extension OKeyClient {
       $0.mediaType = mediaType
       $0.expectedVersion = expectedVersion
     }
-    return FromWire.renewal(try await call { try await renewals.addDocument(request, metadata: metadata, options: options) }.renewal)
+    return FromWire.renewal(
+      try await call { try await renewals.addDocument(request, metadata: metadata, options: options) }.renewal)
   }
 
   /// Removes a document.
   public func removeDocument(requestID: String, documentID: String, expectedVersion: Int64) async throws -> Renewal {
-    let request = Okey_V1_RemoveDocumentRequest.with { $0.requestID = requestID; $0.documentID = documentID; $0.expectedVersion = expectedVersion }
-    return FromWire.renewal(try await call { try await renewals.removeDocument(request, metadata: metadata, options: options) }.renewal)
+    let request = Okey_V1_RemoveDocumentRequest.with {
+      $0.requestID = requestID
+      $0.documentID = documentID
+      $0.expectedVersion = expectedVersion
+    }
+    return FromWire.renewal(
+      try await call { try await renewals.removeDocument(request, metadata: metadata, options: options) }.renewal)
   }
 
   /// Names another validator than the proposed N+1.
   public func setValidator(requestID: String, validatorUID: String, expectedVersion: Int64) async throws -> Renewal {
-    let request = Okey_V1_SetValidatorRequest.with { $0.requestID = requestID; $0.validatorUid = validatorUID; $0.expectedVersion = expectedVersion }
-    return FromWire.renewal(try await call { try await renewals.setValidator(request, metadata: metadata, options: options) }.renewal)
+    let request = Okey_V1_SetValidatorRequest.with {
+      $0.requestID = requestID
+      $0.validatorUid = validatorUID
+      $0.expectedVersion = expectedVersion
+    }
+    return FromWire.renewal(
+      try await call { try await renewals.setValidator(request, metadata: metadata, options: options) }.renewal)
   }
 
   /// Submits a request.
   public func submit(requestID: String, expectedVersion: Int64, idempotencyKey: String = "") async throws -> Renewal {
-    let request = Okey_V1_SubmitRenewalRequest.with { $0.requestID = requestID; $0.expectedVersion = expectedVersion; $0.idempotencyKey = idempotencyKey }
-    return FromWire.renewal(try await call { try await renewals.submitRenewal(request, metadata: metadata, options: options) }.renewal)
+    let request = Okey_V1_SubmitRenewalRequest.with {
+      $0.requestID = requestID
+      $0.expectedVersion = expectedVersion
+      $0.idempotencyKey = idempotencyKey
+    }
+    return FromWire.renewal(
+      try await call { try await renewals.submitRenewal(request, metadata: metadata, options: options) }.renewal)
   }
 
   /// Cancels a request.
   public func cancel(requestID: String, expectedVersion: Int64, reason: String = "") async throws -> Renewal {
-    let request = Okey_V1_CancelRenewalRequest.with { $0.requestID = requestID; $0.expectedVersion = expectedVersion; $0.reason = reason }
-    return FromWire.renewal(try await call { try await renewals.cancelRenewal(request, metadata: metadata, options: options) }.renewal)
+    let request = Okey_V1_CancelRenewalRequest.with {
+      $0.requestID = requestID
+      $0.expectedVersion = expectedVersion
+      $0.reason = reason
+    }
+    return FromWire.renewal(
+      try await call { try await renewals.cancelRenewal(request, metadata: metadata, options: options) }.renewal)
   }
 
   /// One of the caller's requests (or one they approve, or any for the DSI), with its history.
   public func renewal(_ requestID: String) async throws -> Renewal {
-    FromWire.renewal(try await call { try await renewals.getRenewal(.with { $0.requestID = requestID }, metadata: metadata, options: options) }.renewal)
+    FromWire.renewal(
+      try await call {
+        try await renewals.getRenewal(.with { $0.requestID = requestID }, metadata: metadata, options: options)
+      }.renewal)
   }
 
   /// The caller's own requests, newest first.
   public func myRenewals(pageSize: Int = 20, pageToken: String = "") async throws -> RenewalPage {
     let response = try await call {
-      try await renewals.listMyRenewals(.with { $0.pageSize = Int32(pageSize); $0.pageToken = pageToken }, metadata: metadata, options: options)
+      try await renewals.listMyRenewals(
+        .with {
+          $0.pageSize = Int32(pageSize)
+          $0.pageToken = pageToken
+        }, metadata: metadata, options: options)
     }
     return RenewalPage(renewals: response.renewals.map(FromWire.renewal), nextPageToken: response.nextPageToken)
   }
 
   /// Chooses the phone platform of a software key; returns the enrolment instructions.
-  public func choosePlatform(requestID: String, platform: MobilePlatform, expectedVersion: Int64) async throws -> (Renewal, EnrolmentInstructions) {
+  public func choosePlatform(requestID: String, platform: MobilePlatform, expectedVersion: Int64) async throws -> (
+    Renewal, EnrolmentInstructions
+  ) {
     let request = Okey_V1_ChooseMobilePlatformRequest.with {
       $0.requestID = requestID
       $0.platform = FromWire.wire(platform)
       $0.expectedVersion = expectedVersion
     }
-    let response = try await call { try await renewals.chooseMobilePlatform(request, metadata: metadata, options: options) }
+    let response = try await call {
+      try await renewals.chooseMobilePlatform(request, metadata: metadata, options: options)
+    }
     return (
       FromWire.renewal(response.renewal),
-      EnrolmentInstructions(platform: platform, steps: response.instructions.steps, dsiMailbox: response.instructions.dsiMailbox)
+      EnrolmentInstructions(
+        platform: platform, steps: response.instructions.steps, dsiMailbox: response.instructions.dsiMailbox)
     )
   }
 
   /// The current charter.
   public func charter() async throws -> CharterInfo {
-    let charter = try await call { try await renewals.getCharter(.init(), metadata: metadata, options: options) }.charter
-    return CharterInfo(version: charter.version, text: charter.text, footer: charter.footer, publishedAt: Date(charter.publishedAt))
+    let charter = try await call { try await renewals.getCharter(.init(), metadata: metadata, options: options) }
+      .charter
+    return CharterInfo(
+      version: charter.version, text: charter.text, footer: charter.footer, publishedAt: Date(charter.publishedAt))
   }
 
   /// Signs the charter with the code printed at its bottom.
-  public func signCharter(requestID: String, code: String, acknowledged: Bool, expectedVersion: Int64) async throws -> Renewal {
+  public func signCharter(requestID: String, code: String, acknowledged: Bool, expectedVersion: Int64) async throws
+    -> Renewal
+  {
     let request = Okey_V1_SignCharterRequest.with {
       $0.requestID = requestID
       $0.charterCode = code
       $0.acknowledged = acknowledged
       $0.expectedVersion = expectedVersion
     }
-    return FromWire.renewal(try await call { try await renewals.signCharter(request, metadata: metadata, options: options) }.renewal)
+    return FromWire.renewal(
+      try await call { try await renewals.signCharter(request, metadata: metadata, options: options) }.renewal)
   }
 
   /// Free slots at the place where a hardware key waits.
   public func pickupSlots(requestID: String) async throws -> (PickupPlace?, [PickupSlot]) {
-    let response = try await call { try await renewals.listPickupSlots(.with { $0.requestID = requestID }, metadata: metadata, options: options) }
+    let response = try await call {
+      try await renewals.listPickupSlots(.with { $0.requestID = requestID }, metadata: metadata, options: options)
+    }
     return (response.hasPlace ? FromWire.place(response.place) : nil, response.slots.map(FromWire.slot))
   }
 
   /// Books (or moves) the pickup appointment.
   public func bookPickup(requestID: String, slotID: String, expectedVersion: Int64) async throws -> Renewal {
-    let request = Okey_V1_BookPickupRequest.with { $0.requestID = requestID; $0.slotID = slotID; $0.expectedVersion = expectedVersion }
-    return FromWire.renewal(try await call { try await renewals.bookPickup(request, metadata: metadata, options: options) }.renewal)
+    let request = Okey_V1_BookPickupRequest.with {
+      $0.requestID = requestID
+      $0.slotID = slotID
+      $0.expectedVersion = expectedVersion
+    }
+    return FromWire.renewal(
+      try await call { try await renewals.bookPickup(request, metadata: metadata, options: options) }.renewal)
   }
 
   /// Follows a request: `onChange` gets its current state, then each change, until it is terminal.
@@ -140,7 +198,8 @@ extension OKeyClient {
     var options = self.options
     options.timeout = nil
     try await call {
-      try await renewals.watchRenewal(.with { $0.requestID = requestID }, metadata: metadata, options: options) { response in
+      try await renewals.watchRenewal(.with { $0.requestID = requestID }, metadata: metadata, options: options) {
+        response in
         for try await message in response.messages { try await onChange(FromWire.renewal(message.renewal)) }
       }
     }
@@ -151,27 +210,43 @@ extension OKeyClient {
   /// Requests waiting for the caller's decision.
   public func pendingApprovals(pageSize: Int = 20, pageToken: String = "") async throws -> RenewalPage {
     let response = try await call {
-      try await approvals.listPendingApprovals(.with { $0.pageSize = Int32(pageSize); $0.pageToken = pageToken }, metadata: metadata, options: options)
+      try await approvals.listPendingApprovals(
+        .with {
+          $0.pageSize = Int32(pageSize)
+          $0.pageToken = pageToken
+        }, metadata: metadata, options: options)
     }
     return RenewalPage(renewals: response.renewals.map(FromWire.renewal), nextPageToken: response.nextPageToken)
   }
 
   /// Approves a request.
   public func approve(requestID: String, comment: String = "", expectedVersion: Int64) async throws -> Renewal {
-    let request = Okey_V1_ApproveRequest.with { $0.requestID = requestID; $0.comment = comment; $0.expectedVersion = expectedVersion }
-    return FromWire.renewal(try await call { try await approvals.approve(request, metadata: metadata, options: options) }.renewal)
+    let request = Okey_V1_ApproveRequest.with {
+      $0.requestID = requestID
+      $0.comment = comment
+      $0.expectedVersion = expectedVersion
+    }
+    return FromWire.renewal(
+      try await call { try await approvals.approve(request, metadata: metadata, options: options) }.renewal)
   }
 
   /// Rejects a request with a reason.
   public func reject(requestID: String, reason: String, expectedVersion: Int64) async throws -> Renewal {
-    let request = Okey_V1_RejectRequest.with { $0.requestID = requestID; $0.reason = reason; $0.expectedVersion = expectedVersion }
-    return FromWire.renewal(try await call { try await approvals.reject(request, metadata: metadata, options: options) }.renewal)
+    let request = Okey_V1_RejectRequest.with {
+      $0.requestID = requestID
+      $0.reason = reason
+      $0.expectedVersion = expectedVersion
+    }
+    return FromWire.renewal(
+      try await call { try await approvals.reject(request, metadata: metadata, options: options) }.renewal)
   }
 
   // MARK: DSI
 
   /// Requests waiting for the DSI (default statuses when `statuses` is empty).
-  public func work(statuses: [RenewalStatus] = [], pageSize: Int = 20, pageToken: String = "") async throws -> RenewalPage {
+  public func work(statuses: [RenewalStatus] = [], pageSize: Int = 20, pageToken: String = "") async throws
+    -> RenewalPage
+  {
     let request = Okey_V1_ListWorkRequest.with {
       $0.statuses = statuses.map(Self.wire)
       $0.pageSize = Int32(pageSize)
@@ -182,26 +257,43 @@ extension OKeyClient {
   }
 
   /// Confirms the enrolment elements of a software key were received.
-  public func confirmEnrolmentElements(requestID: String, comment: String = "", expectedVersion: Int64) async throws -> Renewal {
-    let request = Okey_V1_ConfirmEnrolmentElementsRequest.with { $0.requestID = requestID; $0.comment = comment; $0.expectedVersion = expectedVersion }
-    return FromWire.renewal(try await call { try await operations.confirmEnrolmentElements(request, metadata: metadata, options: options) }.renewal)
+  public func confirmEnrolmentElements(requestID: String, comment: String = "", expectedVersion: Int64) async throws
+    -> Renewal
+  {
+    let request = Okey_V1_ConfirmEnrolmentElementsRequest.with {
+      $0.requestID = requestID
+      $0.comment = comment
+      $0.expectedVersion = expectedVersion
+    }
+    return FromWire.renewal(
+      try await call { try await operations.confirmEnrolmentElements(request, metadata: metadata, options: options) }
+        .renewal)
   }
 
   /// Finalises a key; hardware keys need the pickup place.
-  public func finalize(requestID: String, serial: String, pickupPlaceID: String = "", expectedVersion: Int64) async throws -> Renewal {
+  public func finalize(requestID: String, serial: String, pickupPlaceID: String = "", expectedVersion: Int64)
+    async throws -> Renewal
+  {
     let request = Okey_V1_FinalizeRequest.with {
       $0.requestID = requestID
       $0.newKeySerial = serial
       $0.pickupPlaceID = pickupPlaceID
       $0.expectedVersion = expectedVersion
     }
-    return FromWire.renewal(try await call { try await operations.finalize(request, metadata: metadata, options: options) }.renewal)
+    return FromWire.renewal(
+      try await call { try await operations.finalize(request, metadata: metadata, options: options) }.renewal)
   }
 
   /// Publishes a pickup place and slots there.
-  public func publishPickupSlots(place: PickupPlace, slots: [(start: Date, end: Date, capacity: Int)]) async throws -> [PickupSlot] {
+  public func publishPickupSlots(place: PickupPlace, slots: [(start: Date, end: Date, capacity: Int)]) async throws
+    -> [PickupSlot]
+  {
     let request = Okey_V1_PublishPickupSlotsRequest.with {
-      $0.place = .with { $0.placeID = place.id; $0.name = place.name; $0.address = place.address }
+      $0.place = .with {
+        $0.placeID = place.id
+        $0.name = place.name
+        $0.address = place.address
+      }
       $0.slots = slots.map { slot in
         .with {
           $0.startsAt = Google_Protobuf_Timestamp(date: slot.start)
@@ -210,34 +302,51 @@ extension OKeyClient {
         }
       }
     }
-    return try await call { try await operations.publishPickupSlots(request, metadata: metadata, options: options) }.slots.map(FromWire.slot)
+    return try await call { try await operations.publishPickupSlots(request, metadata: metadata, options: options) }
+      .slots.map(FromWire.slot)
   }
 
   /// Records the hand-over of a hardware key.
   public func recordHandover(requestID: String, comment: String = "", expectedVersion: Int64) async throws -> Renewal {
-    let request = Okey_V1_RecordHandoverRequest.with { $0.requestID = requestID; $0.comment = comment; $0.expectedVersion = expectedVersion }
-    return FromWire.renewal(try await call { try await operations.recordHandover(request, metadata: metadata, options: options) }.renewal)
+    let request = Okey_V1_RecordHandoverRequest.with {
+      $0.requestID = requestID
+      $0.comment = comment
+      $0.expectedVersion = expectedVersion
+    }
+    return FromWire.renewal(
+      try await call { try await operations.recordHandover(request, metadata: metadata, options: options) }.renewal)
   }
 
   /// Publishes a charter version.
   public func publishCharter(version: String, text: String, code: String) async throws -> CharterInfo {
     let charter = try await call {
-      try await operations.publishCharter(.with { $0.version = version; $0.text = text; $0.code = code }, metadata: metadata, options: options)
+      try await operations.publishCharter(
+        .with {
+          $0.version = version
+          $0.text = text
+          $0.code = code
+        }, metadata: metadata, options: options)
     }.charter
-    return CharterInfo(version: charter.version, text: charter.text, footer: charter.footer, publishedAt: Date(charter.publishedAt))
+    return CharterInfo(
+      version: charter.version, text: charter.text, footer: charter.footer, publishedAt: Date(charter.publishedAt))
   }
 
   /// Re-resolves the routing of a pending request.
   public func reroute(requestID: String, expectedVersion: Int64) async throws -> Renewal {
-    let request = Okey_V1_RerouteRequest.with { $0.requestID = requestID; $0.expectedVersion = expectedVersion }
-    return FromWire.renewal(try await call { try await operations.reroute(request, metadata: metadata, options: options) }.renewal)
+    let request = Okey_V1_RerouteRequest.with {
+      $0.requestID = requestID
+      $0.expectedVersion = expectedVersion
+    }
+    return FromWire.renewal(
+      try await call { try await operations.reroute(request, metadata: metadata, options: options) }.renewal)
   }
 
   // MARK: Support
 
   /// Searches every request (support staff).
   public func searchRenewals(
-    agentUID: String = "", statuses: [RenewalStatus] = [], approverUID: String = "", pageSize: Int = 20, pageToken: String = ""
+    agentUID: String = "", statuses: [RenewalStatus] = [], approverUID: String = "", pageSize: Int = 20,
+    pageToken: String = ""
   ) async throws -> RenewalPage {
     let request = Okey_V1_SearchRenewalsRequest.with {
       $0.agentUid = agentUID
@@ -252,19 +361,26 @@ extension OKeyClient {
 
   /// Any request with its history (support staff).
   public func supportRenewal(_ requestID: String) async throws -> Renewal {
-    FromWire.renewal(try await call { try await support.getRenewal(.with { $0.requestID = requestID }, metadata: metadata, options: options) }.renewal)
+    FromWire.renewal(
+      try await call {
+        try await support.getRenewal(.with { $0.requestID = requestID }, metadata: metadata, options: options)
+      }.renewal)
   }
 
   /// The routing the directory gives a person now (support staff).
   public func routing(uid: String) async throws -> RoutingInfo {
-    FromWire.routing(try await call { try await support.resolveRouting(.with { $0.uid = uid }, metadata: metadata, options: options) }.routing)
+    FromWire.routing(
+      try await call { try await support.resolveRouting(.with { $0.uid = uid }, metadata: metadata, options: options) }
+        .routing)
   }
 
   /// A person's keys (support staff).
   public func keys(uid: String) async throws -> [KeyInfo] {
-    try await call { try await support.listKeys(.with { $0.uid = uid }, metadata: metadata, options: options) }.keys.map {
+    try await call { try await support.listKeys(.with { $0.uid = uid }, metadata: metadata, options: options) }.keys.map
+    {
       KeyInfo(
-        serial: $0.serial, keyType: FromWire.keyType($0.keyType), active: $0.status == .active, activatedAt: Date($0.activatedAt),
+        serial: $0.serial, keyType: FromWire.keyType($0.keyType), active: $0.status == .active,
+        activatedAt: Date($0.activatedAt),
         replacedAt: $0.hasReplacedAt ? Date($0.replacedAt) : nil, requestID: $0.requestID)
     }
   }
@@ -295,11 +411,17 @@ extension OKeyClient {
   /// the DSI; the metadata only for support staff.
   public func document(requestID: String, documentID: String) async throws -> DocumentContent {
     let response = try await call {
-      try await renewals.getDocument(.with { $0.requestID = requestID; $0.documentID = documentID }, metadata: metadata, options: options)
+      try await renewals.getDocument(
+        .with {
+          $0.requestID = requestID
+          $0.documentID = documentID
+        }, metadata: metadata, options: options)
     }
     let d = response.document
     return DocumentContent(
-      document: DocumentInfo(id: d.documentID, filename: d.filename, mediaType: d.mediaType, kind: d.kind, sizeBytes: d.sizeBytes, sha256: d.sha256),
+      document: DocumentInfo(
+        id: d.documentID, filename: d.filename, mediaType: d.mediaType, kind: d.kind, sizeBytes: d.sizeBytes,
+        sha256: d.sha256),
       content: response.content, contentIncluded: response.contentIncluded)
   }
 
@@ -307,7 +429,8 @@ extension OKeyClient {
   public func stats() async throws -> ServiceStats {
     let response = try await call { try await support.stats(.init(), metadata: metadata, options: options) }
     return ServiceStats(
-      renewalsByStatus: Dictionary(uniqueKeysWithValues: response.renewalsByStatus.map { (FromWire.status($0.status).rawValue, $0.count) }),
+      renewalsByStatus: Dictionary(
+        uniqueKeysWithValues: response.renewalsByStatus.map { (FromWire.status($0.status).rawValue, $0.count) }),
       directoryCacheHits: response.directoryCacheHits, directoryCacheMisses: response.directoryCacheMisses,
       outboxPending: response.outboxPending, outboxDead: response.outboxDead,
       tables: response.tables.map { TableStats(name: $0.name, rows: $0.rows, bytes: $0.bytes) },
@@ -317,12 +440,18 @@ extension OKeyClient {
   /// Outbox messages in a delivery state (DEAD by default) (support staff).
   public func outbox(state: String = "DEAD", limit: Int = 50) async throws -> [OutboxEntry] {
     let response = try await call {
-      try await support.listOutbox(.with { $0.state = state; $0.limit = Int32(limit) }, metadata: metadata, options: options)
+      try await support.listOutbox(
+        .with {
+          $0.state = state
+          $0.limit = Int32(limit)
+        }, metadata: metadata, options: options)
     }
     return response.messages.map {
       OutboxEntry(
-        id: $0.id, requestID: $0.requestID, kind: $0.kind, recipientUID: $0.recipientUid, recipientMail: $0.recipientMail,
-        state: $0.state, attempts: Int($0.attempts), lastError: $0.lastError, messageID: $0.messageID, createdAt: Date($0.createdAt))
+        id: $0.id, requestID: $0.requestID, kind: $0.kind, recipientUID: $0.recipientUid,
+        recipientMail: $0.recipientMail,
+        state: $0.state, attempts: Int($0.attempts), lastError: $0.lastError, messageID: $0.messageID,
+        createdAt: Date($0.createdAt))
     }
   }
 

@@ -89,6 +89,8 @@ public struct OKeyClientError: Error, Equatable, CustomStringConvertible {
     let info = details.lazy.compactMap(\.errorInfo).first { $0.domain == "okey.v1" }
     reason = info.flatMap { Okey_V1_ErrorReason(wireName: $0.reason) } ?? .unspecified
     metadata = info?.metadata ?? [:]
-    fieldViolations = details.compactMap(\.badRequest).flatMap(\.violations).map { FieldViolation(field: $0.field, description: $0.description) }
+    fieldViolations = details.compactMap(\.badRequest).flatMap(\.violations).map {
+      FieldViolation(field: $0.field, description: $0.description)
+    }
   }
 }

@@ -31,7 +31,9 @@ public struct OKeyClientSettings: Sendable, Equatable {
   }
 
   /// Creates settings for okeyd at `host`:`port`.
-  public init(host: String, port: Int, token: String? = nil, onBehalfOf: String? = nil, timeout: Duration = .seconds(10)) {
+  public init(
+    host: String, port: Int, token: String? = nil, onBehalfOf: String? = nil, timeout: Duration = .seconds(10)
+  ) {
     self.host = host
     self.port = port
     self.token = token
@@ -41,11 +43,13 @@ public struct OKeyClientSettings: Sendable, Equatable {
   }
 
   /// Creates settings from `HOST:PORT`, e.g. `127.0.0.1:50051`.
-  public init(server: String, token: String? = nil, onBehalfOf: String? = nil, timeout: Duration = .seconds(10)) throws {
+  public init(server: String, token: String? = nil, onBehalfOf: String? = nil, timeout: Duration = .seconds(10)) throws
+  {
     guard let colon = server.lastIndex(of: ":"), colon != server.startIndex,
       let port = Int(server[server.index(after: colon)...]), (1...65535).contains(port)
     else {
-      throw OKeyClientError(kind: .invalidArgument, message: "the server address must be HOST:PORT, e.g. 127.0.0.1:50051, not '\(server)'")
+      throw OKeyClientError(
+        kind: .invalidArgument, message: "the server address must be HOST:PORT, e.g. 127.0.0.1:50051, not '\(server)'")
     }
     var host = String(server[..<colon])
     if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }

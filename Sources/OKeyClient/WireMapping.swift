@@ -49,7 +49,9 @@ enum FromWire {
       id: value.requestID, agentUID: value.agentUid, keyType: keyType(value.keyType), motif: motif(value.motif),
       motifDetails: value.motifDetails, status: status(value.status), version: value.version,
       documents: value.documents.map {
-        DocumentInfo(id: $0.documentID, filename: $0.filename, mediaType: $0.mediaType, kind: $0.kind, sizeBytes: $0.sizeBytes, sha256: $0.sha256)
+        DocumentInfo(
+          id: $0.documentID, filename: $0.filename, mediaType: $0.mediaType, kind: $0.kind, sizeBytes: $0.sizeBytes,
+          sha256: $0.sha256)
       },
       missingDocumentKinds: value.missingDocumentKinds, routing: routing(value.routing), routed: value.routed,
       platform: Self.value(value.platform),
@@ -61,7 +63,8 @@ enum FromWire {
       history: value.history.map {
         HistoryEntry(
           sequence: $0.sequence, at: Date($0.at), actor: $0.actor, onBehalfOf: $0.onBehalfOf, action: $0.action,
-          from: $0.fromStatus == .unspecified ? nil : status($0.fromStatus), to: status($0.toStatus), details: $0.details)
+          from: $0.fromStatus == .unspecified ? nil : status($0.fromStatus), to: status($0.toStatus),
+          details: $0.details)
       })
   }
 

@@ -104,7 +104,8 @@ public struct RoutingConfiguration: Sendable, Hashable, Codable {
   /// The attributes a person entry is read with.
   var personAttributes: [String] {
     [
-      uidAttribute, managerAttribute, assignmentAttribute, responsibilityAttribute, functionAttribute, delegationAttribute,
+      uidAttribute, managerAttribute, assignmentAttribute, responsibilityAttribute, functionAttribute,
+      delegationAttribute,
       disciplineAttribute, displayNameAttribute, mailAttribute, accountStatusAttribute, "givenName", "sn", "title",
     ]
   }

@@ -45,7 +45,9 @@ public struct CivilDate: Sendable, Hashable, Comparable {
     guard parts.count == 3, let d = Int(parts[0]), let m = Int(parts[1]), let y = Int(parts[2]),
       parts[2].count == 4, (1...12).contains(m), (1...31).contains(d)
     else { return nil }
-    let daysInMonth = [31, (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+    let daysInMonth = [
+      31, (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31,
+    ]
     guard d <= daysInMonth[m - 1] else { return nil }
     year = y
     month = m
@@ -97,7 +99,8 @@ public enum FrEduValues {
     }
     return .success(
       Assignment(
-        uai: fields[0].uppercased(), sector: fields[2], function: fields[3], parentUAI: fields[4].uppercased(), tier: fields[5],
+        uai: fields[0].uppercased(), sector: fields[2], function: fields[3], parentUAI: fields[4].uppercased(),
+        tier: fields[5],
         typeCode: fields[6].uppercased(), natureCode: fields[7]))
   }
 
@@ -114,7 +117,9 @@ public enum FrEduValues {
   /// Parses a `FrEduResDel` value.
   public static func delegation(_ value: String) -> Result<Delegation, MalformedValue> {
     let fields = value.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
-    guard fields.count >= 5, !fields[0].isEmpty, let start = CivilDate(ddmmyyyy: fields[2]), let end = CivilDate(ddmmyyyy: fields[3]) else {
+    guard fields.count >= 5, !fields[0].isEmpty, let start = CivilDate(ddmmyyyy: fields[2]),
+      let end = CivilDate(ddmmyyyy: fields[3])
+    else {
       return .failure(MalformedValue(value: value, expected: "app|url|start dd/mm/yyyy|end dd/mm/yyyy|delegator|..."))
     }
     return .success(Delegation(application: fields[0], start: start, end: end, delegatorUID: fields[4]))

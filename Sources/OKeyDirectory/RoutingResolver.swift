@@ -73,7 +73,9 @@ public struct RoutingResolver: Sendable {
     let groups = Set(try await directory.groups(withMember: person.dn).compactMap(LDAPText.normalizeDN))
     var roles: Set<Caller.GroupRole> = []
     if let dsi = LDAPText.normalizeDN(configuration.dsiGroupDN), groups.contains(dsi) { roles.insert(.dsi) }
-    if let support = LDAPText.normalizeDN(configuration.supportGroupDN), groups.contains(support) { roles.insert(.support) }
+    if let support = LDAPText.normalizeDN(configuration.supportGroupDN), groups.contains(support) {
+      roles.insert(.support)
+    }
     return roles
   }
 
@@ -81,12 +83,22 @@ public struct RoutingResolver: Sendable {
   /// configured ``ValidatorChoice``: the candidate must be one existing, active person other than
   /// the agent, allowed by the policy; the N+2 follows the candidate.
   /// - Parameter proposal: the directory's routing for the agent now (resolved when nil).
-  public func correctValidator(of routing: Routing, proposal proposalOverride: Routing? = nil, to candidateUID: String) async throws -> Result<Routing, RenewalRefusal> {
+  public func correctValidator(of routing: Routing, proposal proposalOverride: Routing? = nil, to candidateUID: String)
+    async throws -> Result<Routing, RenewalRefusal>
+  {
     let proposal: Routing
-    if let given = proposalOverride { proposal = given } else { proposal = try await resolve(uid: routing.requester.uid) }
+    if let given = proposalOverride {
+      proposal = given
+    } else {
+      proposal = try await resolve(uid: routing.requester.uid)
+    }
     let entries = try await directory.people(withUID: candidateUID)
     guard entries.count <= 1 else {
-      return .failure(.init(.validatorInvalid, "several directory entries have the uid '\(candidateUID)': ask support to fix the directory, or name someone else"))
+      return .failure(
+        .init(
+          .validatorInvalid,
+          "several directory entries have the uid '\(candidateUID)': ask support to fix the directory, or name someone else"
+        ))
     }
     var candidate: DirectoryPerson?
     var candidateManager: RoutedApprover?
@@ -97,7 +109,8 @@ public struct RoutingResolver: Sendable {
       let facts = facts(of: entry, problems: &ignored)
       var excluded: Set<String> = [normalized(entry.dn)]
       if !routing.requester.dn.isEmpty { excluded.insert(normalized(routing.requester.dn)) }
-      candidateManager = try await findManager(of: facts, excluding: excluded, requesterDN: routing.requester.dn, problems: &ignored, level: "N+2")
+      candidateManager = try await findManager(
+        of: facts, excluding: excluded, requesterDN: routing.requester.dn, problems: &ignored, level: "N+2")
       if configuration.validatorChoice == .managers || configuration.validatorChoice == .anyone {
         standing = try await self.standing(of: entry)
       }
@@ -115,10 +128,14 @@ public struct RoutingResolver: Sendable {
     let disciplines = entry.values(configuration.disciplineAttribute)
     if function == configuration.headFunction.uppercased() {
       if disciplines.contains(configuration.principalDiscipline) {
-        return ValidatorStanding(managementPosition: "head of establishment (\(configuration.headFunction)/\(configuration.principalDiscipline))")
+        return ValidatorStanding(
+          managementPosition:
+            "head of establishment (\(configuration.headFunction)/\(configuration.principalDiscipline))")
       }
       if disciplines.contains(configuration.deputyDiscipline) {
-        return ValidatorStanding(managementPosition: "deputy head of establishment (\(configuration.headFunction)/\(configuration.deputyDiscipline))")
+        return ValidatorStanding(
+          managementPosition:
+            "deputy head of establishment (\(configuration.headFunction)/\(configuration.deputyDiscipline))")
       }
     }
     if function == configuration.inspectorFunction.uppercased() {
@@ -153,7 +170,9 @@ public struct RoutingResolver: Sendable {
       case .success(let corrected):
         routing = corrected
       case .failure(let refusal):
-        changes.append("the validator \(chosen.person.uid) named by the agent is no longer accepted (\(refusal.message)): the directory's proposal applies")
+        changes.append(
+          "the validator \(chosen.person.uid) named by the agent is no longer accepted (\(refusal.message)): the directory's proposal applies"
+        )
       }
     }
     let before = (current.n1?.person.uid, current.n2?.person.uid)
@@ -164,13 +183,16 @@ public struct RoutingResolver: Sendable {
       changes.append("N+1 \(n1.person.uid) is \(n1.person.active ? "active again" : "disabled now")")
     }
     if current.ondeDelegation != routing.ondeDelegation {
-      changes.append(routing.ondeDelegation ? "an ONDE delegation is current now" : "the ONDE delegation is no longer current")
+      changes.append(
+        routing.ondeDelegation ? "an ONDE delegation is current now" : "the ONDE delegation is no longer current")
     }
     if current.schoolDirector != routing.schoolDirector {
-      changes.append(routing.schoolDirector ? "holds a school director post now" : "no longer holds a school director post")
+      changes.append(
+        routing.schoolDirector ? "holds a school director post now" : "no longer holds a school director post")
     }
     if current.autoValidation.isAutomatic != routing.autoValidation.isAutomatic {
-      changes.append(routing.autoValidation.isAutomatic ? "validated automatically now" : "no longer validated automatically")
+      changes.append(
+        routing.autoValidation.isAutomatic ? "validated automatically now" : "no longer validated automatically")
     }
     return (routing, changes)
   }
@@ -192,7 +214,9 @@ public struct RoutingResolver: Sendable {
         problems: [
           RoutingProblem(
             code: "SEVERAL_ENTRIES",
-            message: "\(entries.count) directory entries have the uid '\(uid)' (\(entries.map(\.dn).joined(separator: "; "))): nobody is routed until the directory is fixed")
+            message:
+              "\(entries.count) directory entries have the uid '\(uid)' (\(entries.map(\.dn).joined(separator: "; "))): nobody is routed until the directory is fixed"
+          )
         ],
         resolvedAt: resolvedAt)
     }
@@ -200,19 +224,25 @@ public struct RoutingResolver: Sendable {
     let requesterFacts = facts(of: entry, problems: &problems)
     let requester = requesterFacts.person
     let firstDegree = requesterFacts.assignments.contains { isFirstDegree($0) }
-    let director = firstDegree && requesterFacts.function?.uppercased() == configuration.schoolDirectorFunction.uppercased()
+    let director =
+      firstDegree && requesterFacts.function?.uppercased() == configuration.schoolDirectorFunction.uppercased()
     let today = CivilDate(resolvedAt)
-    let onde = requesterFacts.delegations.filter { $0.application.uppercased() == configuration.ondeApplication.uppercased() }
+    let onde = requesterFacts.delegations.filter {
+      $0.application.uppercased() == configuration.ondeApplication.uppercased()
+    }
     let currentONDE = onde.contains { $0.isCurrent(on: today) }
     if !currentONDE, let expired = onde.first(where: { $0.end < today }) {
       problems.append(
         RoutingProblem(
           code: "DELEGATION_EXPIRED",
-          message: "the ONDE delegation from \(expired.delegatorUID) ended on \(expired.end.day)/\(expired.end.month)/\(expired.end.year): not validated automatically"))
+          message:
+            "the ONDE delegation from \(expired.delegatorUID) ended on \(expired.end.day)/\(expired.end.month)/\(expired.end.year): not validated automatically"
+        ))
     }
 
     let requesterDN = normalized(entry.dn)
-    let n1 = try await findManager(of: requesterFacts, excluding: [requesterDN], requesterDN: entry.dn, problems: &problems, level: "N+1")
+    let n1 = try await findManager(
+      of: requesterFacts, excluding: [requesterDN], requesterDN: entry.dn, problems: &problems, level: "N+1")
     var n2: RoutedApprover?
     if let n1 {
       var n2Problems: [RoutingProblem] = []
@@ -221,26 +251,38 @@ public struct RoutingResolver: Sendable {
         var ignored: [RoutingProblem] = []
         let n1Facts = facts(of: n1Entry, problems: &ignored)
         n2 = try await findManager(
-          of: n1Facts, excluding: [requesterDN, normalized(n1.person.dn)], requesterDN: entry.dn, problems: &n2Problems, level: "N+2")
+          of: n1Facts, excluding: [requesterDN, normalized(n1.person.dn)], requesterDN: entry.dn, problems: &n2Problems,
+          level: "N+2")
       }
       problems += n2Problems.filter { $0.code != "MANAGER_MISSING" && $0.code != "NO_RESPONSIBLE" }
       if n2 == nil {
-        problems.append(RoutingProblem(code: "NO_N2", message: "no N+2 found above \(n1.person.uid): only the N+1 can approve"))
+        problems.append(
+          RoutingProblem(code: "NO_N2", message: "no N+2 found above \(n1.person.uid): only the N+1 can approve"))
       }
       if !n1.person.active {
         if let n2, n2.person.active {
           problems.append(
-            RoutingProblem(code: "VALIDATOR_DISABLED", message: "the N+1 \(n1.person.uid) is disabled in the directory: the N+2 \(n2.person.uid) validates"))
+            RoutingProblem(
+              code: "VALIDATOR_DISABLED",
+              message: "the N+1 \(n1.person.uid) is disabled in the directory: the N+2 \(n2.person.uid) validates"))
         } else {
           problems.append(
-            RoutingProblem(code: "VALIDATOR_DISABLED", message: "the N+1 \(n1.person.uid) is disabled in the directory and no active N+2 was found"))
+            RoutingProblem(
+              code: "VALIDATOR_DISABLED",
+              message: "the N+1 \(n1.person.uid) is disabled in the directory and no active N+2 was found"))
         }
       }
-    } else if !problems.contains(where: { ["MANAGER_DANGLING", "MANAGER_IS_SELF", "MANAGER_LOOP", "NO_RESPONSIBLE", "SEVERAL_CANDIDATES", "MANAGER_MISSING"].contains($0.code) }) {
+    } else if !problems.contains(where: {
+      [
+        "MANAGER_DANGLING", "MANAGER_IS_SELF", "MANAGER_LOOP", "NO_RESPONSIBLE", "SEVERAL_CANDIDATES",
+        "MANAGER_MISSING",
+      ].contains($0.code)
+    }) {
       problems.append(RoutingProblem(code: "NO_N1", message: "no N+1 found for \(uid)"))
     }
     return Routing(
-      requester: requester, n1: n1, n2: n2, firstDegree: firstDegree, schoolDirector: director, ondeDelegation: currentONDE,
+      requester: requester, n1: n1, n2: n2, firstDegree: firstDegree, schoolDirector: director,
+      ondeDelegation: currentONDE,
       problems: problems, resolvedAt: resolvedAt)
   }
 
@@ -259,17 +301,24 @@ public struct RoutingResolver: Sendable {
         guard let managerDN = subject.entry.first(configuration.managerAttribute) else { continue }
         anyStrategyApplied = true
         if normalized(managerDN) == normalized(subject.entry.dn) {
-          problems.append(RoutingProblem(code: "MANAGER_IS_SELF", message: "\(subject.person.uid)'s manager attribute names \(subject.person.uid) itself"))
+          problems.append(
+            RoutingProblem(
+              code: "MANAGER_IS_SELF",
+              message: "\(subject.person.uid)'s manager attribute names \(subject.person.uid) itself"))
           continue
         }
         if excluded.contains(normalized(managerDN)) {
           problems.append(
-            RoutingProblem(code: "MANAGER_LOOP", message: "the managers of \(subject.person.uid) loop back to \(managerDN) (looking for the \(level))"))
+            RoutingProblem(
+              code: "MANAGER_LOOP",
+              message: "the managers of \(subject.person.uid) loop back to \(managerDN) (looking for the \(level))"))
           continue
         }
         guard let manager = try await directory.person(dn: managerDN) else {
           problems.append(
-            RoutingProblem(code: "MANAGER_DANGLING", message: "\(subject.person.uid)'s manager \(managerDN) does not exist in the directory"))
+            RoutingProblem(
+              code: "MANAGER_DANGLING",
+              message: "\(subject.person.uid)'s manager \(managerDN) does not exist in the directory"))
           continue
         }
         return RoutedApprover(person: person(from: manager), foundBy: "manager attribute of \(subject.person.uid)")
@@ -277,33 +326,48 @@ public struct RoutingResolver: Sendable {
       case .establishment:
         guard !subject.assignments.isEmpty else { continue }
         anyStrategyApplied = true
-        if let found = try await establishmentHead(of: subject, excluding: excluded, problems: &problems) { return found }
+        if let found = try await establishmentHead(of: subject, excluding: excluded, problems: &problems) {
+          return found
+        }
       }
     }
     if !anyStrategyApplied {
       problems.append(
-        RoutingProblem(code: "MANAGER_MISSING", message: "\(subject.person.uid) has no manager attribute and no assignment to an establishment"))
+        RoutingProblem(
+          code: "MANAGER_MISSING",
+          message: "\(subject.person.uid) has no manager attribute and no assignment to an establishment"))
     }
     return nil
   }
 
   /// The person responsible for one of the subject's establishments, or a configured fallback when
   /// the subject heads it themselves.
-  func establishmentHead(of subject: Facts, excluding excluded: Set<String>, problems: inout [RoutingProblem]) async throws -> RoutedApprover? {
+  func establishmentHead(of subject: Facts, excluding excluded: Set<String>, problems: inout [RoutingProblem])
+    async throws -> RoutedApprover?
+  {
     var seen: Set<String> = []
     for assignment in subject.assignments where seen.insert(assignment.uai).inserted {
       let responsibles = try await directory.responsibles(forEstablishment: assignment.uai)
       var candidates: [DirectoryEntry]
       let role: String
       if isFirstDegree(assignment) || assignment.typeCode == configuration.circonscriptionType.uppercased() {
-        candidates = responsibles.filter { $0.first(configuration.functionAttribute)?.uppercased() == configuration.inspectorFunction.uppercased() }
+        candidates = responsibles.filter {
+          $0.first(configuration.functionAttribute)?.uppercased() == configuration.inspectorFunction.uppercased()
+        }
         role = "IEN1D covering \(assignment.uai)"
       } else if isSecondDegree(assignment) {
-        let heads = responsibles.filter { $0.first(configuration.functionAttribute)?.uppercased() == configuration.headFunction.uppercased() }
-        let principals = heads.filter { $0.values(configuration.disciplineAttribute).contains(configuration.principalDiscipline) }
+        let heads = responsibles.filter {
+          $0.first(configuration.functionAttribute)?.uppercased() == configuration.headFunction.uppercased()
+        }
+        let principals = heads.filter {
+          $0.values(configuration.disciplineAttribute).contains(configuration.principalDiscipline)
+        }
         if principals.isEmpty {
-          candidates = heads.filter { $0.values(configuration.disciplineAttribute).contains(configuration.deputyDiscipline) }
-          role = "deputy (\(configuration.headFunction)/\(configuration.deputyDiscipline)) of \(assignment.uai), no principal"
+          candidates = heads.filter {
+            $0.values(configuration.disciplineAttribute).contains(configuration.deputyDiscipline)
+          }
+          role =
+            "deputy (\(configuration.headFunction)/\(configuration.deputyDiscipline)) of \(assignment.uai), no principal"
         } else {
           candidates = principals
           role = "principal (\(configuration.headFunction)/\(configuration.principalDiscipline)) of \(assignment.uai)"
@@ -320,14 +384,19 @@ public struct RoutingResolver: Sendable {
         problems.append(
           RoutingProblem(
             code: "SEVERAL_CANDIDATES",
-            message: "\(candidates.count) people qualify as \(role): \(candidates.compactMap { $0.first(configuration.uidAttribute) }.joined(separator: ", ")); none is chosen"))
+            message:
+              "\(candidates.count) people qualify as \(role): \(candidates.compactMap { $0.first(configuration.uidAttribute) }.joined(separator: ", ")); none is chosen"
+          ))
         continue
       }
       if headsItself {
         if let fallback = try await fallback(for: assignment.department, excluding: excluded) { return fallback }
         continue
       }
-      problems.append(RoutingProblem(code: "NO_RESPONSIBLE", message: "nobody is responsible for \(assignment.uai) (\(assignment.typeCode)) in the directory"))
+      problems.append(
+        RoutingProblem(
+          code: "NO_RESPONSIBLE",
+          message: "nobody is responsible for \(assignment.uai) (\(assignment.typeCode)) in the directory"))
     }
     return nil
   }
@@ -337,7 +406,9 @@ public struct RoutingResolver: Sendable {
       guard let uid = configuration.fallbacks[key] else { continue }
       let entries = try await directory.people(withUID: uid)
       guard entries.count == 1, let entry = entries.first, !excluded.contains(normalized(entry.dn)) else { continue }
-      return RoutedApprover(person: person(from: entry), foundBy: key == "*" ? "academy fallback \(uid)" : "fallback \(uid) for department \(department)")
+      return RoutedApprover(
+        person: person(from: entry),
+        foundBy: key == "*" ? "academy fallback \(uid)" : "fallback \(uid) for department \(department)")
     }
     return nil
   }
@@ -360,7 +431,11 @@ public struct RoutingResolver: Sendable {
       case .success(let assignment): assignments.append(assignment)
       case .failure(let malformed):
         problems.append(
-          RoutingProblem(code: "MALFORMED_VALUE", message: "\(uid): \(configuration.assignmentAttribute) '\(malformed.value)' is not \(malformed.expected); ignored"))
+          RoutingProblem(
+            code: "MALFORMED_VALUE",
+            message:
+              "\(uid): \(configuration.assignmentAttribute) '\(malformed.value)' is not \(malformed.expected); ignored")
+        )
       }
     }
     var delegations: [Delegation] = []
@@ -369,11 +444,16 @@ public struct RoutingResolver: Sendable {
       case .success(let delegation): delegations.append(delegation)
       case .failure(let malformed):
         problems.append(
-          RoutingProblem(code: "MALFORMED_VALUE", message: "\(uid): \(configuration.delegationAttribute) '\(malformed.value)' is not \(malformed.expected); ignored"))
+          RoutingProblem(
+            code: "MALFORMED_VALUE",
+            message:
+              "\(uid): \(configuration.delegationAttribute) '\(malformed.value)' is not \(malformed.expected); ignored")
+        )
       }
     }
     return Facts(
-      entry: entry, person: person(from: entry), assignments: assignments, function: entry.first(configuration.functionAttribute),
+      entry: entry, person: person(from: entry), assignments: assignments,
+      function: entry.first(configuration.functionAttribute),
       delegations: delegations)
   }
 
@@ -393,7 +473,9 @@ public struct RoutingResolver: Sendable {
 
   func isFirstDegree(_ assignment: Assignment) -> Bool {
     let codes = Set(configuration.firstDegreeTypes.map { $0.uppercased() })
-    return codes.contains(assignment.typeCode) || (codes.contains(assignment.tier.uppercased()) && assignment.typeCode != configuration.circonscriptionType.uppercased())
+    return codes.contains(assignment.typeCode)
+      || (codes.contains(assignment.tier.uppercased())
+        && assignment.typeCode != configuration.circonscriptionType.uppercased())
   }
 
   func isSecondDegree(_ assignment: Assignment) -> Bool {

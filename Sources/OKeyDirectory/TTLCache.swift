@@ -15,7 +15,9 @@ public final class TTLCache<Key: Hashable & Sendable, Value: Sendable>: Sendable
 
   /// Creates a cache keeping values for `ttl`, at most `capacity` of them; `now` is the clock
   /// (tests give one they move by hand).
-  public init(ttl: Duration, capacity: Int, now: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now }) {
+  public init(
+    ttl: Duration, capacity: Int, now: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now }
+  ) {
     self.ttl = ttl
     self.capacity = max(1, capacity)
     self.now = now
@@ -140,7 +142,9 @@ public final class CachingDirectory: Directory {
 
   /// Hits and misses of the entry caches, added up.
   public var counters: (hits: Int, misses: Int) {
-    [people.counters, byDN.counters, responsibles.counters, groups.counters, manages.counters].reduce((0, 0)) { ($0.0 + $1.hits, $0.1 + $1.misses) }
+    [people.counters, byDN.counters, responsibles.counters, groups.counters, manages.counters].reduce((0, 0)) {
+      ($0.0 + $1.hits, $0.1 + $1.misses)
+    }
   }
 
   /// Forgets everything.

@@ -39,7 +39,9 @@ public struct Charter: Sendable, Hashable, Codable {
       return .init(.charterNotAcknowledged, "tick \"I have read the charter\" to sign it")
     }
     guard typed.trimmingSpaces.uppercased() == code.uppercased() else {
-      return .init(.charterCodeWrong, "the code does not match the one printed at the bottom of charter \(version): type the number printed there")
+      return .init(
+        .charterCodeWrong,
+        "the code does not match the one printed at the bottom of charter \(version): type the number printed there")
     }
     return nil
   }
@@ -148,6 +150,7 @@ public enum KeyInventory {
 
   /// True when `serial` is an acceptable key serial: 1 to 64 letters, digits, '-' or '_'.
   public static func isValidSerial(_ serial: String) -> Bool {
-    (1...64).contains(serial.count) && serial.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }
+    (1...64).contains(serial.count)
+      && serial.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }
   }
 }

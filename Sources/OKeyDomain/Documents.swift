@@ -22,7 +22,9 @@ public enum DocumentMediaType: String, Sendable, Hashable, Codable, CaseIterable
       let marker: [UInt8] = Array("%%EOF".utf8)
       guard tail.count >= marker.count else { return false }
       let bytes = Array(tail)
-      for start in 0...(bytes.count - marker.count) where Array(bytes[start..<(start + marker.count)]) == marker { return true }
+      for start in 0...(bytes.count - marker.count) where Array(bytes[start..<(start + marker.count)]) == marker {
+        return true
+      }
       return false
     case .png:
       // The IEND chunk: length 0, type IEND, CRC AE 42 60 82.
@@ -35,7 +37,9 @@ public enum DocumentMediaType: String, Sendable, Hashable, Codable, CaseIterable
 
   private static func trimmed(_ content: [UInt8]) -> ArraySlice<UInt8> {
     var slice = content[...]
-    while let last = slice.last, last == 0x00 || last == 0x0A || last == 0x0D || last == 0x20 { slice = slice.dropLast() }
+    while let last = slice.last, last == 0x00 || last == 0x0A || last == 0x0D || last == 0x20 {
+      slice = slice.dropLast()
+    }
     return slice
   }
 
@@ -88,7 +92,10 @@ public struct DocumentSummary: Sendable, Hashable, Codable {
   public var addedAt: Instant
 
   /// Creates a summary.
-  public init(id: String, filename: String, mediaType: DocumentMediaType, kind: String, sizeBytes: Int, sha256: String, addedAt: Instant) {
+  public init(
+    id: String, filename: String, mediaType: DocumentMediaType, kind: String, sizeBytes: Int, sha256: String,
+    addedAt: Instant
+  ) {
     self.id = id
     self.filename = filename
     self.mediaType = mediaType
@@ -125,25 +132,38 @@ public struct DocumentRules: Sendable, Hashable {
       return .failure(.init(.documentLimit, "the document is empty: attach the file's content"))
     }
     guard content.count <= maxBytes else {
-      return .failure(.init(.documentLimit, "the document is \(content.count) bytes; the limit is \(maxBytes) bytes: send a smaller scan"))
+      return .failure(
+        .init(
+          .documentLimit, "the document is \(content.count) bytes; the limit is \(maxBytes) bytes: send a smaller scan")
+      )
     }
     guard let mediaType = DocumentMediaType.sniff(content) else {
-      return .failure(.init(.documentType, "the content is not a PDF, PNG or JPEG file, whatever its name says: send one of those"))
+      return .failure(
+        .init(.documentType, "the content is not a PDF, PNG or JPEG file, whatever its name says: send one of those"))
     }
     guard mediaType.isComplete(content) else {
       return .failure(
-        .init(.documentType, "the \(mediaType.fileExtension.uppercased()) file is incomplete or is not what its first bytes say (its end marker is missing): send the whole file"))
+        .init(
+          .documentType,
+          "the \(mediaType.fileExtension.uppercased()) file is incomplete or is not what its first bytes say (its end marker is missing): send the whole file"
+        ))
     }
     let claimed = claimedMediaType.lowercased().trimmingSpaces
     if !claimed.isEmpty, claimed != mediaType.rawValue, !(claimed == "image/jpg" && mediaType == .jpeg) {
-      return .failure(.init(.documentType, "the file is announced as \(claimedMediaType) but its content is \(mediaType.rawValue): send the file as it is"))
+      return .failure(
+        .init(
+          .documentType,
+          "the file is announced as \(claimedMediaType) but its content is \(mediaType.rawValue): send the file as it is"
+        ))
     }
     guard catalogue.knownDocumentKinds.contains(kind) else {
       let kinds = catalogue.knownDocumentKinds.sorted().joined(separator: ", ")
-      return .failure(.init(.invalidField, "kind: '\(kind)' is not a document kind of the catalogue; use one of \(kinds)"))
+      return .failure(
+        .init(.invalidField, "kind: '\(kind)' is not a document kind of the catalogue; use one of \(kinds)"))
     }
     return .success(
-      AcceptedDocument(filename: Self.sanitise(filename, mediaType: mediaType), mediaType: mediaType, kind: kind, content: content)
+      AcceptedDocument(
+        filename: Self.sanitise(filename, mediaType: mediaType), mediaType: mediaType, kind: kind, content: content)
     )
   }
 
@@ -153,7 +173,10 @@ public struct DocumentRules: Sendable, Hashable {
     let last = filename.split(whereSeparator: { $0 == "/" || $0 == "\\" }).last.map(String.init) ?? ""
     var cleaned = String(
       last.unicodeScalars.map { scalar -> Character in
-        let ok = (scalar.value < 128) && (scalar.properties.isAlphabetic || ("0"..."9").contains(Character(scalar)) || "._-".unicodeScalars.contains(scalar))
+        let ok =
+          (scalar.value < 128)
+          && (scalar.properties.isAlphabetic || ("0"..."9").contains(Character(scalar))
+            || "._-".unicodeScalars.contains(scalar))
         return ok ? Character(scalar) : "_"
       }
     )

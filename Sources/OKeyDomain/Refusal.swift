@@ -80,7 +80,8 @@ public struct RenewalRefusal: Error, Sendable, Hashable, CustomStringConvertible
   public var field: String? {
     guard code == .invalidField, let colon = message.firstIndex(of: ":") else { return nil }
     let path = message[..<colon]
-    guard !path.isEmpty, path.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || "_.[]".contains($0)) }) else { return nil }
+    guard !path.isEmpty, path.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || "_.[]".contains($0)) })
+    else { return nil }
     return String(path)
   }
 

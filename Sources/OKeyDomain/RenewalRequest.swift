@@ -50,7 +50,9 @@ public struct RenewalRequest: Sendable, Hashable, Codable {
   public var updatedAt: Instant
 
   /// Creates a request in DRAFT.
-  public init(id: String, agentUID: String, keyType: KeyType, motif: Motif, motifDetails: String, routing: Routing, now: Instant) {
+  public init(
+    id: String, agentUID: String, keyType: KeyType, motif: Motif, motifDetails: String, routing: Routing, now: Instant
+  ) {
     self.id = id
     self.agentUID = agentUID
     self.keyType = keyType

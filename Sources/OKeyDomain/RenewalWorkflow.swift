@@ -73,7 +73,10 @@ public struct DecisionContext: Sendable, Hashable {
   public var documentRules: DocumentRules
 
   /// Creates a context.
-  public init(now: Instant, expectedVersion: Int64, catalogue: ReasonCatalogue = .standard, documentRules: DocumentRules = DocumentRules()) {
+  public init(
+    now: Instant, expectedVersion: Int64, catalogue: ReasonCatalogue = .standard,
+    documentRules: DocumentRules = DocumentRules()
+  ) {
     self.now = now
     self.expectedVersion = expectedVersion
     self.catalogue = catalogue
@@ -103,7 +106,8 @@ public enum RenewalWorkflow {
     if let openRequestID {
       return .failure(
         .init(
-          .openRequestExists, "you already have an open renewal request (\(openRequestID)): continue or cancel it first",
+          .openRequestExists,
+          "you already have an open renewal request (\(openRequestID)): continue or cancel it first",
           metadata: ["request_id": openRequestID]))
     }
     let details = motifDetails.trimmingSpaces
@@ -111,13 +115,18 @@ public enum RenewalWorkflow {
       return .failure(.init(.invalidField, "motif_details: at most \(maxTextLength) characters"))
     }
     if catalogue.entry(for: motif).requiresDetails, details.isEmpty {
-      return .failure(.init(.invalidField, "motif_details: explain the reason in a few words (required for this motif)"))
+      return .failure(
+        .init(.invalidField, "motif_details: explain the reason in a few words (required for this motif)"))
     }
-    let request = RenewalRequest(id: id, agentUID: actor.uid, keyType: keyType, motif: motif, motifDetails: details, routing: routing, now: now)
+    let request = RenewalRequest(
+      id: id, agentUID: actor.uid, keyType: keyType, motif: motif, motifDetails: details, routing: routing, now: now)
     let event = RenewalEvent(
-      action: "start", actor: actor.serviceAccount ?? actor.uid, onBehalfOf: actor.serviceAccount == nil ? nil : actor.uid,
+      action: "start", actor: actor.serviceAccount ?? actor.uid,
+      onBehalfOf: actor.serviceAccount == nil ? nil : actor.uid,
       role: .agent, from: nil, to: .draft,
-      details: "\(keyType.rawValue) key, motif \(motif.rawValue); proposed validator \(routing.n1?.person.uid ?? "none")", at: now
+      details:
+        "\(keyType.rawValue) key, motif \(motif.rawValue); proposed validator \(routing.n1?.person.uid ?? "none")",
+      at: now
     )
     return .success(RenewalDecision(renewal: request, events: [event], notifications: [], effects: []))
   }
@@ -164,14 +173,16 @@ struct DecisionBuilder {
   }
 
   var agent: DirectoryPerson {
-    renewal.routing.requester.uid == renewal.agentUID ? renewal.routing.requester : DirectoryPerson(uid: renewal.agentUID)
+    renewal.routing.requester.uid == renewal.agentUID
+      ? renewal.routing.requester : DirectoryPerson(uid: renewal.agentUID)
   }
 
   // MARK: Guards
 
   func requireAgent() throws(RenewalRefusal) {
     guard actor.uid == original.agentUID else {
-      throw RenewalRefusal(.notYourRequest, "request \(original.id) is not yours: agents act on their own requests only")
+      throw RenewalRefusal(
+        .notYourRequest, "request \(original.id) is not yours: agents act on their own requests only")
     }
     try actor.requireCapacity(.agent)
   }
@@ -187,7 +198,10 @@ struct DecisionBuilder {
     // The snapshot says who was active at submission; a validator disabled then cannot decide.
     let named = [original.routing.n1, original.routing.n2].compactMap { $0 }.filter { $0.person.uid == actor.uid }
     guard named.contains(where: { $0.person.active }) else {
-      throw RenewalRefusal(.personDisabled, "\(actor.uid) was disabled in the directory when request \(original.id) was routed: the other validator decides")
+      throw RenewalRefusal(
+        .personDisabled,
+        "\(actor.uid) was disabled in the directory when request \(original.id) was routed: the other validator decides"
+      )
     }
     return .approver
   }
@@ -213,13 +227,15 @@ struct DecisionBuilder {
   func requireStatus(_ allowed: RenewalStatus..., doing what: String) throws(RenewalRefusal) {
     guard allowed.contains(original.status) else {
       let expected = allowed.map(\.rawValue).joined(separator: " or ")
-      throw RenewalRefusal(.wrongState, "cannot \(what): request \(original.id) is \(original.status.rawValue), it must be \(expected)")
+      throw RenewalRefusal(
+        .wrongState, "cannot \(what): request \(original.id) is \(original.status.rawValue), it must be \(expected)")
     }
   }
 
   func requireKeyType(_ type: KeyType, doing what: String) throws(RenewalRefusal) {
     guard original.keyType == type else {
-      throw RenewalRefusal(.wrongKeyType, "cannot \(what): request \(original.id) is for a \(original.keyType.rawValue) key")
+      throw RenewalRefusal(
+        .wrongKeyType, "cannot \(what): request \(original.id) is for a \(original.keyType.rawValue) key")
     }
   }
 
@@ -240,7 +256,9 @@ struct DecisionBuilder {
     let acting = role == .system ? "okey" : (actor.serviceAccount ?? actor.uid)
     let onBehalf = role == .system ? nil : (actor.serviceAccount == nil ? nil : actor.uid)
     events.append(
-      RenewalEvent(action: action, actor: acting, onBehalfOf: onBehalf, role: role, from: from, to: status, details: details, at: context.now)
+      RenewalEvent(
+        action: action, actor: acting, onBehalfOf: onBehalf, role: role, from: from, to: status, details: details,
+        at: context.now)
     )
   }
 
@@ -271,7 +289,9 @@ struct DecisionBuilder {
       try requireVersion()
       try requireStatus(.draft, .awaitingDocuments, doing: "add a document")
       guard renewal.documents.count < context.documentRules.maxCount else {
-        throw RenewalRefusal(.documentLimit, "request \(original.id) already has \(renewal.documents.count) documents, the most allowed: remove one first")
+        throw RenewalRefusal(
+          .documentLimit,
+          "request \(original.id) already has \(renewal.documents.count) documents, the most allowed: remove one first")
       }
       renewal.documents.append(
         DocumentSummary(
@@ -280,7 +300,9 @@ struct DecisionBuilder {
         )
       )
       effects.append(.storeDocument(id: id, document))
-      record(command.action, role: .agent, to: renewal.status, details: "\(document.kind): \(document.filename) (\(document.content.count) bytes, sha256 \(sha256))")
+      record(
+        command.action, role: .agent, to: renewal.status,
+        details: "\(document.kind): \(document.filename) (\(document.content.count) bytes, sha256 \(sha256))")
 
     case .removeDocument(let id):
       try requireAgent()
@@ -302,14 +324,17 @@ struct DecisionBuilder {
       renewal.routing = corrected
       record(
         "set-validator", role: .agent, to: renewal.status,
-        details: "validator \(corrected.n1?.person.uid ?? "none") instead of the directory's proposal \(proposed?.person.uid ?? "none")"
+        details:
+          "validator \(corrected.n1?.person.uid ?? "none") instead of the directory's proposal \(proposed?.person.uid ?? "none")"
           + (corrected.n1.map { " — \($0.foundBy)" } ?? "")
       )
       // The proposed N+1 hears that the agent named someone else (once per new choice).
       if let proposedN1 = corrected.proposedN1, let chosen = corrected.n1, chosen.person.uid != proposedN1.person.uid,
         chosen.person.uid != before
       {
-        notifications.append(NotificationIntent(kind: .validatorReplaced, recipient: .person(proposedN1.person), details: chosen.person.uid))
+        notifications.append(
+          NotificationIntent(
+            kind: .validatorReplaced, recipient: .person(proposedN1.person), details: chosen.person.uid))
       }
 
     case .submitting(let resolved, let changes):
@@ -323,14 +348,17 @@ struct DecisionBuilder {
       let missing = context.catalogue.missingKinds(for: renewal.motif, documents: renewal.documents)
       guard missing.isEmpty else {
         // Kept, not routed: nobody is told until documents are added and the request submitted again.
-        record(command.action, role: .agent, to: .awaitingDocuments, details: "not routed: missing \(missing.joined(separator: ", "))" + changed)
+        record(
+          command.action, role: .agent, to: .awaitingDocuments,
+          details: "not routed: missing \(missing.joined(separator: ", "))" + changed)
         return
       }
       if case .automatic(let reason) = routing.autoValidation {
         renewal.routed = true
         renewal.routedAt = context.now
         effects.append(.snapshotRouting(reason: "submit"))
-        record(command.action, role: .agent, to: .pendingApproval, details: "validated automatically: \(reason)" + changed)
+        record(
+          command.action, role: .agent, to: .pendingApproval, details: "validated automatically: \(reason)" + changed)
         renewal.decidedBy = RenewalRequest.automaticDecision
         renewal.decisionComment = reason
         let from = renewal.status
@@ -343,7 +371,9 @@ struct DecisionBuilder {
         return
       }
       guard let validator = routing.effectiveValidator else {
-        throw RenewalRefusal(.noValidator, "the directory proposes no active validator for you: name your line manager as validator, then submit")
+        throw RenewalRefusal(
+          .noValidator,
+          "the directory proposes no active validator for you: name your line manager as validator, then submit")
       }
       renewal.routed = true
       renewal.routedAt = context.now
@@ -366,7 +396,9 @@ struct DecisionBuilder {
       moveOnAfterApproval()
       let to = renewal.status
       renewal.status = from
-      record(command.action, role: role, to: to, details: "approved by \(level) \(actor.uid)" + (comment.isEmpty ? "" : ": \(comment)"))
+      record(
+        command.action, role: role, to: to,
+        details: "approved by \(level) \(actor.uid)" + (comment.isEmpty ? "" : ": \(comment)"))
       notifyAgent(.agentApproved, details: comment)
       informN1IfN2Decided(approved: true)
       if to == .awaitingCharter { notifyAgent(.charterReminder) }
@@ -434,7 +466,8 @@ struct DecisionBuilder {
         notifyAgent(.agentCompleted, details: serial)
       case .hardware:
         guard let place else {
-          throw RenewalRefusal(.invalidField, "pickup_place_id: give the place where the agent collects the key (an existing place id)")
+          throw RenewalRefusal(
+            .invalidField, "pickup_place_id: give the place where the agent collects the key (an existing place id)")
         }
         renewal.pickupPlaceID = place.id
         record(command.action, role: .dsi, to: .readyForPickup, details: "hardware key \(serial) ready at \(place.id)")
@@ -447,7 +480,10 @@ struct DecisionBuilder {
       try requireKeyType(.hardware, doing: "book a pickup")
       try requireStatus(.readyForPickup, .pickupBooked, doing: "book a pickup")
       guard slot.placeID == renewal.pickupPlaceID else {
-        throw RenewalRefusal(.slotElsewhere, "slot \(slot.id) is not at the place where your key waits (\(renewal.pickupPlaceID ?? "none")): pick a slot from ListPickupSlots")
+        throw RenewalRefusal(
+          .slotElsewhere,
+          "slot \(slot.id) is not at the place where your key waits (\(renewal.pickupPlaceID ?? "none")): pick a slot from ListPickupSlots"
+        )
       }
       guard slot.startsAt > context.now else {
         throw RenewalRefusal(.slotPast, "slot \(slot.id) has already started: pick a later one")
@@ -482,14 +518,19 @@ struct DecisionBuilder {
         throw RenewalRefusal(.wrongState, "request \(original.id) is already \(original.status.rawValue)")
       }
       guard original.status.isCancellable else {
-        throw RenewalRefusal(.cancelTooLate, "request \(original.id) is \(original.status.rawValue): the DSI is already preparing the key, contact the DSI to stop it")
+        throw RenewalRefusal(
+          .cancelTooLate,
+          "request \(original.id) is \(original.status.rawValue): the DSI is already preparing the key, contact the DSI to stop it"
+        )
       }
       let reason = try Self.checkText(reason, field: "reason", required: false)
       var details = reason
       if !renewal.documents.isEmpty {
         // Supporting documents are personal data: gone with the request, their fingerprints kept.
         effects.append(.purgeDocumentContent)
-        details += (details.isEmpty ? "" : "; ") + "content of \(renewal.documents.count) document(s) deleted, name, size and SHA-256 kept"
+        details +=
+          (details.isEmpty ? "" : "; ")
+          + "content of \(renewal.documents.count) document(s) deleted, name, size and SHA-256 kept"
       }
       record(command.action, role: .agent, to: .cancelled, details: details)
 
@@ -505,13 +546,16 @@ struct DecisionBuilder {
       }
       let waited = BusinessDays.between(routedAt, context.now)
       guard waited >= delay else {
-        throw RenewalRefusal(.wrongState, "request \(original.id) has waited \(waited) business days, fewer than \(delay)")
+        throw RenewalRefusal(
+          .wrongState, "request \(original.id) has waited \(waited) business days, fewer than \(delay)")
       }
       guard let n2 = renewal.routing.n2, n2.person.active else {
         throw RenewalRefusal(.noValidator, "request \(original.id) has no active N+2 to tell")
       }
       renewal.escalatedAt = context.now
-      record(command.action, role: .system, to: .pendingApproval, details: "waited \(waited) business days: N+2 \(n2.person.uid) told")
+      record(
+        command.action, role: .system, to: .pendingApproval,
+        details: "waited \(waited) business days: N+2 \(n2.person.uid) told")
       notifications.append(NotificationIntent(kind: .n2Escalation, recipient: .person(n2.person), details: "\(waited)"))
 
     case .reroute(let routing):
@@ -519,7 +563,8 @@ struct DecisionBuilder {
       try requireVersion()
       try requireStatus(.pendingApproval, doing: "re-route")
       guard let validator = routing.effectiveValidator else {
-        throw RenewalRefusal(.noValidator, "the directory gives no active validator for \(renewal.agentUID) now: fix the directory first")
+        throw RenewalRefusal(
+          .noValidator, "the directory gives no active validator for \(renewal.agentUID) now: fix the directory first")
       }
       let before = renewal.routing.effectiveValidator?.uid ?? "none"
       renewal.routing = routing
@@ -531,15 +576,21 @@ struct DecisionBuilder {
 
   /// The N+2 decides in the N+1's absence: the N+1 hears what was decided.
   mutating func informN1IfN2Decided(approved: Bool) {
-    guard let n1 = original.routing.n1, n1.person.uid != actor.uid, original.routing.n2?.person.uid == actor.uid else { return }
+    guard let n1 = original.routing.n1, n1.person.uid != actor.uid, original.routing.n2?.person.uid == actor.uid else {
+      return
+    }
     notifications.append(
-      NotificationIntent(kind: .n1Informed, recipient: .person(n1.person), details: "\(approved ? "approved" : "rejected") by \(actor.uid)"))
+      NotificationIntent(
+        kind: .n1Informed, recipient: .person(n1.person),
+        details: "\(approved ? "approved" : "rejected") by \(actor.uid)"))
   }
 
   mutating func issueKey(serial: String) {
     effects.append(
       .issueKey(
-        KeyRecord(serial: serial, agentUID: renewal.agentUID, keyType: renewal.keyType, status: .active, activatedAt: context.now, renewalID: renewal.id)
+        KeyRecord(
+          serial: serial, agentUID: renewal.agentUID, keyType: renewal.keyType, status: .active,
+          activatedAt: context.now, renewalID: renewal.id)
       )
     )
   }

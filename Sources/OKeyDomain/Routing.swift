@@ -182,13 +182,15 @@ public enum ValidatorCorrection {
     standing: ValidatorStanding
   ) -> Result<Routing, RenewalRefusal> {
     guard let candidate else {
-      return .failure(.init(.validatorInvalid, "no person '\(candidateUID)' in the directory: check the uid of the validator"))
+      return .failure(
+        .init(.validatorInvalid, "no person '\(candidateUID)' in the directory: check the uid of the validator"))
     }
     guard candidate.uid != routing.requester.uid else {
       return .failure(.init(.validatorInvalid, "an agent cannot validate their own request: name your line manager"))
     }
     guard candidate.active else {
-      return .failure(.init(.validatorInvalid, "'\(candidate.uid)' is disabled in the directory: name an active person"))
+      return .failure(
+        .init(.validatorInvalid, "'\(candidate.uid)' is disabled in the directory: name an active person"))
     }
     let proposedN1 = proposal.n1
     if candidate.uid == proposedN1?.person.uid {
@@ -227,7 +229,9 @@ public enum ValidatorCorrection {
     corrected.proposedN1 = proposedN1
     let instead = "named by the agent instead of \(proposedN1?.person.uid ?? "nobody")"
     corrected.n1 = RoutedApprover(person: candidate, foundBy: qualification.map { "\(instead) (\($0))" } ?? instead)
-    if let candidateManager, candidateManager.person.uid != routing.requester.uid, candidateManager.person.uid != candidate.uid {
+    if let candidateManager, candidateManager.person.uid != routing.requester.uid,
+      candidateManager.person.uid != candidate.uid
+    {
       corrected.n2 = candidateManager
     } else {
       corrected.n2 = nil

@@ -21,7 +21,8 @@ public struct Instant: Sendable, Hashable, Comparable, Codable, CustomStringConv
 
   /// Days since the epoch (UTC), the day this instant falls on.
   public var daysSinceEpoch: Int64 {
-    millisecondsSinceEpoch >= 0 ? millisecondsSinceEpoch / 86_400_000 : (millisecondsSinceEpoch - 86_399_999) / 86_400_000
+    millisecondsSinceEpoch >= 0
+      ? millisecondsSinceEpoch / 86_400_000 : (millisecondsSinceEpoch - 86_399_999) / 86_400_000
   }
 
   public static func < (lhs: Instant, rhs: Instant) -> Bool {
@@ -114,7 +115,10 @@ public struct Caller: Sendable, Hashable, Codable {
   public var capacities: Set<Capacity>
 
   /// Creates an actor.
-  public init(uid: String, groups: Set<GroupRole> = [], serviceAccount: String? = nil, capacities: Set<Capacity> = [.agent, .approver]) {
+  public init(
+    uid: String, groups: Set<GroupRole> = [], serviceAccount: String? = nil,
+    capacities: Set<Capacity> = [.agent, .approver]
+  ) {
     self.uid = uid
     self.groups = groups
     self.serviceAccount = serviceAccount
@@ -143,7 +147,8 @@ public struct Caller: Sendable, Hashable, Codable {
     guard capacities.contains(capacity) else {
       throw RenewalRefusal(
         .scopeNotGranted,
-        "\(serviceAccount ?? "this caller") may not act as \(capacity == .agent ? "the agent" : "a validator") for people: its roles do not list \(capacity.rawValue.lowercased())")
+        "\(serviceAccount ?? "this caller") may not act as \(capacity == .agent ? "the agent" : "a validator") for people: its roles do not list \(capacity.rawValue.lowercased())"
+      )
     }
   }
 }

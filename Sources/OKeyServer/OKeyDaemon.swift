@@ -46,17 +46,23 @@ public final class OKeyDaemon: Sendable {
     self.health = board
 
     let auditKey = try configuration.audit.keyFile.map { AuditKey(bytes: try AuditKeyFile.read($0)) }
-    if auditKey == nil { logger.warning("audit trail not signed: audit.allowUnkeyed is for demos; set audit.keyFile in production") }
-    let store = try SQLiteRenewalStore(path: configuration.database.path, durability: configuration.database.durability, auditKey: auditKey)
-    let directory = LDAPDirectory(configuration: configuration.directory, routing: configuration.routing, logger: logger)
+    if auditKey == nil {
+      logger.warning("audit trail not signed: audit.allowUnkeyed is for demos; set audit.keyFile in production")
+    }
+    let store = try SQLiteRenewalStore(
+      path: configuration.database.path, durability: configuration.database.durability, auditKey: auditKey)
+    let directory = LDAPDirectory(
+      configuration: configuration.directory, routing: configuration.routing, logger: logger)
     self.directory = directory
     let ttl = Duration.milliseconds(Int64(configuration.directory.cacheTTLSeconds * 1000))
     let cached = CachingDirectory(directory, ttl: ttl, capacity: configuration.directory.cacheCapacity)
     let resolver = RoutingResolver(
-      directory: cached, configuration: configuration.routing, cacheTTL: ttl, cacheCapacity: configuration.directory.cacheCapacity,
+      directory: cached, configuration: configuration.routing, cacheTTL: ttl,
+      cacheCapacity: configuration.directory.cacheCapacity,
       now: RenewalApplication.systemClock)
     let application = RenewalApplication(
-      configuration: configuration, store: store, directory: cached, resolver: resolver, logger: logger, tokenKey: auditKey)
+      configuration: configuration, store: store, directory: cached, resolver: resolver, logger: logger,
+      tokenKey: auditKey)
     self.application = application
 
     let services: [any RegistrableRPCService] = [
@@ -83,9 +89,11 @@ public final class OKeyDaemon: Sendable {
         config.rpc.maxRequestPayloadSize = configuration.limits.maxMessageBytes
         config.http2.maxConcurrentStreams = configuration.limits.maxConcurrentStreamsPerConnection
         let limits = configuration.limits
-        config.connection.maxIdleTime = limits.connectionMaxIdleSeconds > 0 ? .seconds(limits.connectionMaxIdleSeconds) : nil
+        config.connection.maxIdleTime =
+          limits.connectionMaxIdleSeconds > 0 ? .seconds(limits.connectionMaxIdleSeconds) : nil
         config.connection.maxAge = limits.connectionMaxAgeSeconds > 0 ? .seconds(limits.connectionMaxAgeSeconds) : nil
-        config.connection.maxGraceTime = limits.connectionMaxAgeSeconds > 0 ? .seconds(limits.connectionMaxGraceSeconds) : nil
+        config.connection.maxGraceTime =
+          limits.connectionMaxAgeSeconds > 0 ? .seconds(limits.connectionMaxGraceSeconds) : nil
       }
     )
     let server = GRPCServer(transport: transport, services: services, interceptors: interceptors)
@@ -97,13 +105,23 @@ public final class OKeyDaemon: Sendable {
       .init(service: GRPCServerService(server: server, board: board, changes: application.changes, logger: logger))
     ]
     if configuration.mail.enabled { lifecycleServices.append(.init(service: notifications)) }
-    lifecycleServices.append(.init(service: RetentionSweep(store: application.store, retention: configuration.retention, clock: application.clock, logger: application.logger)))
+    lifecycleServices.append(
+      .init(
+        service: RetentionSweep(
+          store: application.store, retention: configuration.retention, clock: application.clock,
+          logger: application.logger)))
     if configuration.audit.headLogMinutes > 0 {
-      lifecycleServices.append(.init(service: AuditHeadLog(store: store, every: .seconds(configuration.audit.headLogMinutes * 60), logger: logger)))
+      lifecycleServices.append(
+        .init(
+          service: AuditHeadLog(store: store, every: .seconds(configuration.audit.headLogMinutes * 60), logger: logger))
+      )
     }
     if let metricsAddress = configuration.metricsListen {
       lifecycleServices.append(
-        .init(service: MetricsEndpoint(address: metricsAddress, render: { await metrics.exposition(application: application, health: board) }, logger: logger)))
+        .init(
+          service: MetricsEndpoint(
+            address: metricsAddress, render: { await metrics.exposition(application: application, health: board) },
+            logger: logger)))
     }
     var groupConfiguration = ServiceGroupConfiguration(services: lifecycleServices, logger: logger)
     if handleSignals { groupConfiguration.gracefulShutdownSignals = [.sigterm, .sigint] }
@@ -115,7 +133,8 @@ public final class OKeyDaemon: Sendable {
   public func run() async throws {
     if configuration.tls == nil {
       if configuration.listen.isLoopback {
-        logger.notice("okeyd listens in plaintext (no TLS) on a loopback address", metadata: ["listen": "\(configuration.listen)"])
+        logger.notice(
+          "okeyd listens in plaintext (no TLS) on a loopback address", metadata: ["listen": "\(configuration.listen)"])
       } else {
         logger.warning(
           "okeyd listens in plaintext on a non-loopback address: anyone on the network can read tokens",
@@ -126,7 +145,8 @@ public final class OKeyDaemon: Sendable {
     do {
       try await directory.checkServiceAccount()
     } catch let error as DirectoryError {
-      logger.error("directory check failed at start; routing calls will fail until it is fixed", metadata: ["cause": "\(error)"])
+      logger.error(
+        "directory check failed at start; routing calls will fail until it is fixed", metadata: ["cause": "\(error)"])
     }
     do {
       try await group.run()
@@ -215,8 +235,10 @@ struct AuditHeadLog: Service {
       while !Task.isCancelled {
         do {
           let head = try await store.auditHead()
-          let at = head.at.map { Date(timeIntervalSince1970: Double($0.millisecondsSinceEpoch) / 1000).ISO8601Format() } ?? "-"
-          logger.notice("audit head", metadata: ["sequence": "\(head.sequence)", "hash": "\(head.hash)", "at": "\(at)"])
+          let at =
+            head.at.map { Date(timeIntervalSince1970: Double($0.millisecondsSinceEpoch) / 1000).ISO8601Format() } ?? "-"
+          logger.notice(
+            "audit head", metadata: ["sequence": "\(head.sequence)", "hash": "\(head.hash)", "at": "\(at)"])
         } catch {
           logger.warning("audit head not read", metadata: ["cause": "\(error)"])
         }

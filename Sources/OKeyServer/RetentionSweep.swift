@@ -15,9 +15,11 @@ struct RetentionSweep: Service {
   /// One pass; returns what was deleted.
   @discardableResult
   func sweep(now: Instant) async throws -> (documents: Int, sessions: Int, idempotencyKeys: Int) {
-    let documents = try await store.purgeDocuments(endedBefore: now.adding(seconds: -Int64(retention.documentDays) * 86_400), now: now)
+    let documents = try await store.purgeDocuments(
+      endedBefore: now.adding(seconds: -Int64(retention.documentDays) * 86_400), now: now)
     let sessions = try await store.deleteExpiredSessions(now: now)
-    let keys = try await store.deleteIdempotencyKeys(createdBefore: now.adding(seconds: -Int64(retention.idempotencyKeyDays) * 86_400))
+    let keys = try await store.deleteIdempotencyKeys(
+      createdBefore: now.adding(seconds: -Int64(retention.idempotencyKeyDays) * 86_400))
     return (documents, sessions, keys)
   }
 
@@ -30,7 +32,10 @@ struct RetentionSweep: Service {
           if swept.documents + swept.sessions + swept.idempotencyKeys > 0 {
             logger.notice(
               "retention sweep",
-              metadata: ["requests-documents-deleted": "\(swept.documents)", "sessions": "\(swept.sessions)", "idempotency-keys": "\(swept.idempotencyKeys)"])
+              metadata: [
+                "requests-documents-deleted": "\(swept.documents)", "sessions": "\(swept.sessions)",
+                "idempotency-keys": "\(swept.idempotencyKeys)",
+              ])
           }
         } catch {
           logger.warning("retention sweep failed; next pass later", metadata: ["cause": "\(error)"])

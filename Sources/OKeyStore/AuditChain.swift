@@ -112,7 +112,9 @@ enum AuditChain {
 
   /// The hash of an event given the hash before it. Fields are length-prefixed so that no two
   /// different events serialise the same way. Legacy events have no state hash.
-  static func hash(previous: String, sequence: Int64, renewalID: String, event: RenewalEvent, stateHash: String?) -> String {
+  static func hash(previous: String, sequence: Int64, renewalID: String, event: RenewalEvent, stateHash: String?)
+    -> String
+  {
     var fields: [String] = [
       previous, String(sequence), renewalID, String(event.at.millisecondsSinceEpoch), event.actor,
       event.onBehalfOf ?? "\u{0}", event.role.rawValue, event.action, event.from?.rawValue ?? "\u{0}",
@@ -140,7 +142,9 @@ enum AuditChain {
 
   /// Signs the legacy boundary with `key` when it is not signed yet (first start with a key).
   static func sealBoundary(with key: AuditKey, in db: Database) throws {
-    guard let legacyUntil = try db.value(Int64.self, "SELECT legacy_until FROM audit_meta WHERE id = 1 AND seal IS NULL") else { return }
+    guard
+      let legacyUntil = try db.value(Int64.self, "SELECT legacy_until FROM audit_meta WHERE id = 1 AND seal IS NULL")
+    else { return }
     try db.run("UPDATE audit_meta SET seal = ? WHERE id = 1 AND seal IS NULL", [key.sign(boundaryText(legacyUntil))])
   }
 
@@ -148,19 +152,26 @@ enum AuditChain {
   /// transaction before any write) is not the one its last signed event recorded: a row changed
   /// outside okeyd must never be carried forward and signed by the next change.
   static func requireUntampered(renewalID: String, stateJSON: String, in db: Database) throws {
-    guard let row = try db.row("SELECT state_hash FROM audit_events WHERE renewal_id = ? ORDER BY sequence DESC LIMIT 1", [renewalID]) else {
+    guard
+      let row = try db.row(
+        "SELECT state_hash FROM audit_events WHERE renewal_id = ? ORDER BY sequence DESC LIMIT 1", [renewalID])
+    else {
       return
     }
     guard let recorded: String = row["state_hash"] else { return }  // a legacy event: no state recorded
     guard recorded == stateHash(stateJSON) else {
       throw StoreError(
-        .tampered, "request \(renewalID) was changed outside OKEY since its last audited change: nothing is written on it; support must run okey audit verify")
+        .tampered,
+        "request \(renewalID) was changed outside OKEY since its last audited change: nothing is written on it; support must run okey audit verify"
+      )
     }
   }
 
   /// Appends events in the current transaction and moves the head. `stateJSON` is the request's
   /// stored state after the change.
-  static func append(_ events: [RenewalEvent], renewalID: String, stateJSON: String, key: AuditKey?, in db: Database) throws {
+  static func append(_ events: [RenewalEvent], renewalID: String, stateJSON: String, key: AuditKey?, in db: Database)
+    throws
+  {
     let head = try db.row("SELECT last_sequence, last_hash FROM audit_head WHERE id = 1")
     var sequence: Int64 = head?["last_sequence"] ?? 0
     var previous: String = head?["last_hash"] ?? genesis
@@ -175,7 +186,8 @@ enum AuditChain {
         """,
         [
           sequence, renewalID, event.at.millisecondsSinceEpoch, event.actor, event.onBehalfOf, event.role.rawValue,
-          event.action, event.from?.rawValue, event.to.rawValue, event.details, previous, hash, stateHash, key?.sign(hash),
+          event.action, event.from?.rawValue, event.to.rawValue, event.details, previous, hash, stateHash,
+          key?.sign(hash),
         ]
       )
       previous = hash
@@ -220,14 +232,16 @@ enum AuditChain {
     let meta = try db.row("SELECT legacy_until, seal FROM audit_meta WHERE id = 1")
     let legacyUntil: Int64 = meta?["legacy_until"] ?? 0
     if meta == nil {
-      problems.append(AuditProblem(sequence: 0, kind: .altered, message: "the audit chain's boundary record is missing"))
+      problems.append(
+        AuditProblem(sequence: 0, kind: .altered, message: "the audit chain's boundary record is missing"))
     } else if let key {
       let seal: String? = meta?["seal"]
       if seal != key.sign(boundaryText(legacyUntil)) {
         problems.append(
           AuditProblem(
             sequence: legacyUntil, kind: .altered,
-            message: "the boundary of unsigned events (\(legacyUntil)) was changed, or okeyd runs with another audit key"))
+            message:
+              "the boundary of unsigned events (\(legacyUntil)) was changed, or okeyd runs with another audit key"))
       }
     }
     var expectedPrevious = genesis
@@ -243,9 +257,14 @@ enum AuditChain {
       let roleKnown = ActingRole(rawValue: row["role"] as String) != nil
       if stored.sequence != expectedSequence {
         problems.append(
-          AuditProblem(sequence: expectedSequence, kind: .removed, message: "events \(expectedSequence) to \(stored.sequence - 1) are missing"))
+          AuditProblem(
+            sequence: expectedSequence, kind: .removed,
+            message: "events \(expectedSequence) to \(stored.sequence - 1) are missing"))
       } else if stored.previousHash != expectedPrevious {
-        problems.append(AuditProblem(sequence: stored.sequence, kind: .inserted, message: "event \(stored.sequence) does not follow the event before it"))
+        problems.append(
+          AuditProblem(
+            sequence: stored.sequence, kind: .inserted,
+            message: "event \(stored.sequence) does not follow the event before it"))
       }
       let legacy = stored.sequence <= legacyUntil
       let stateHash: String? = row["state_hash"]
@@ -259,14 +278,18 @@ enum AuditChain {
       }
       if sound, !legacy, let key, mac != key.sign(stored.hash) { sound = false }
       if !sound {
-        problems.append(AuditProblem(sequence: stored.sequence, kind: .altered, message: "event \(stored.sequence) was changed after it was written"))
+        problems.append(
+          AuditProblem(
+            sequence: stored.sequence, kind: .altered,
+            message: "event \(stored.sequence) was changed after it was written"))
       }
       if let expectedHead, stored.sequence == expectedHead.sequence { hashes[stored.sequence] = stored.hash }
       if let from = stored.event.from, let before = lastStatus[stored.renewalID], from != before {
         problems.append(
           AuditProblem(
             sequence: stored.sequence, kind: .stateMismatch,
-            message: "event \(stored.sequence) of request \(stored.renewalID) starts from \(from.rawValue) but the request was \(before.rawValue)",
+            message:
+              "event \(stored.sequence) of request \(stored.renewalID) starts from \(from.rawValue) but the request was \(before.rawValue)",
             renewalID: stored.renewalID))
       }
       lastStatus[stored.renewalID] = stored.event.to
@@ -277,19 +300,26 @@ enum AuditChain {
     let headSequence: Int64 = head?["last_sequence"] ?? 0
     let headHash: String = head?["last_hash"] ?? genesis
     if headSequence > expectedSequence - 1 {
-      problems.append(AuditProblem(sequence: expectedSequence, kind: .removed, message: "the last events up to \(headSequence) are missing"))
+      problems.append(
+        AuditProblem(
+          sequence: expectedSequence, kind: .removed, message: "the last events up to \(headSequence) are missing"))
     } else if headSequence < expectedSequence - 1 {
       problems.append(
-        AuditProblem(sequence: headSequence + 1, kind: .inserted, message: "events after \(headSequence) were not written by the service"))
+        AuditProblem(
+          sequence: headSequence + 1, kind: .inserted,
+          message: "events after \(headSequence) were not written by the service"))
     } else if headHash != expectedPrevious {
-      problems.append(AuditProblem(sequence: headSequence, kind: .altered, message: "the last event does not match the chain's head"))
+      problems.append(
+        AuditProblem(sequence: headSequence, kind: .altered, message: "the last event does not match the chain's head"))
     }
     if let expectedHead, expectedHead.sequence > 0 {
       if expectedSequence - 1 < expectedHead.sequence {
         problems.append(
           AuditProblem(
             sequence: expectedHead.sequence, kind: .truncated,
-            message: "the chain ends at \(expectedSequence - 1), before the exported head \(expectedHead.sequence): events were removed from its end"))
+            message:
+              "the chain ends at \(expectedSequence - 1), before the exported head \(expectedHead.sequence): events were removed from its end"
+          ))
       } else if hashes[expectedHead.sequence] != expectedHead.hash.lowercased() {
         problems.append(
           AuditProblem(
@@ -299,10 +329,12 @@ enum AuditChain {
     }
     let renewals = try db.value(Int64.self, "SELECT COUNT(*) FROM renewals") ?? 0
     if checked == 0, renewals > 0 {
-      problems.append(AuditProblem(sequence: 0, kind: .emptied, message: "the audit trail is empty while \(renewals) requests exist"))
+      problems.append(
+        AuditProblem(sequence: 0, kind: .emptied, message: "the audit trail is empty while \(renewals) requests exist"))
     }
     let requestsChecked = try verifyStates(in: db, legacyUntil: legacyUntil, problems: &problems)
-    return AuditVerification(eventsChecked: checked, requestsChecked: requestsChecked, keyed: key != nil, problems: problems)
+    return AuditVerification(
+      eventsChecked: checked, requestsChecked: requestsChecked, keyed: key != nil, problems: problems)
   }
 
   /// Compares each request's stored row with its last event: the hash of its state, and the
@@ -324,7 +356,9 @@ enum AuditChain {
       let json: String = row["state_json"]
       let lastSequence: Int64? = row["last_sequence"]
       func mismatch(_ why: String) {
-        problems.append(AuditProblem(sequence: lastSequence ?? 0, kind: .stateMismatch, message: "request \(id): \(why)", renewalID: id))
+        problems.append(
+          AuditProblem(
+            sequence: lastSequence ?? 0, kind: .stateMismatch, message: "request \(id): \(why)", renewalID: id))
       }
       guard let lastSequence else {
         mismatch("no audit event records it")
@@ -332,7 +366,9 @@ enum AuditChain {
       }
       if lastSequence > legacyUntil {
         let recorded: String? = row["last_state_hash"]
-        if recorded != stateHash(json) { mismatch("its stored state is not the one its last event (\(lastSequence)) recorded") }
+        if recorded != stateHash(json) {
+          mismatch("its stored state is not the one its last event (\(lastSequence)) recorded")
+        }
       }
       guard let state = try? SQLiteRenewalStore.decodeRenewal(json) else {
         mismatch("its stored state cannot be read")
@@ -340,9 +376,11 @@ enum AuditChain {
       }
       let routed: Bool = row["routed"]
       let columnsAgree =
-        state.id == id && state.agentUID == (row["agent_uid"] as String) && state.keyType.rawValue == (row["key_type"] as String)
+        state.id == id && state.agentUID == (row["agent_uid"] as String)
+        && state.keyType.rawValue == (row["key_type"] as String)
         && state.status.rawValue == (row["status"] as String) && state.version == (row["version"] as Int64)
-        && state.routing.n1?.person.uid == (row["n1_uid"] as String?) && state.routing.n2?.person.uid == (row["n2_uid"] as String?)
+        && state.routing.n1?.person.uid == (row["n1_uid"] as String?)
+        && state.routing.n2?.person.uid == (row["n2_uid"] as String?)
         && state.routed == routed
       if !columnsAgree { mismatch("its columns were changed apart from its state") }
     }

@@ -59,7 +59,8 @@ public protocol RenewalStore: Sendable {
   /// `ownerUID` and `operation`), `result` (the reply, as text) is kept with the change, and a retry
   /// gets the first call's result back without writing anything; the return value is the result to
   /// answer with.
-  func savePickupPlace(_ place: PickupPlace, addingSlots slots: [PickupSlot], idempotency: KeyedResult?) async throws -> String?
+  func savePickupPlace(_ place: PickupPlace, addingSlots slots: [PickupSlot], idempotency: KeyedResult?) async throws
+    -> String?
   /// Publishes a charter version, with an idempotency key as ``savePickupPlace(_:addingSlots:idempotency:)``.
   func publishCharter(_ charter: Charter, idempotency: KeyedResult?) async throws -> String?
 
@@ -107,7 +108,8 @@ public protocol RenewalStore: Sendable {
   func outboxCount(state: OutboxMessage.State) async throws -> Int
   /// Marks up to `limit` pending messages due at `now` as being sent, and returns them; messages
   /// claimed before `staleClaim` and never marked (their attempt's end was lost) are claimed again.
-  func claimDueOutboxMessages(now: Instant, limit: Int, reclaimingBefore staleClaim: Instant?) async throws -> [OutboxMessage]
+  func claimDueOutboxMessages(now: Instant, limit: Int, reclaimingBefore staleClaim: Instant?) async throws
+    -> [OutboxMessage]
   /// Records a message as sent.
   func markOutboxMessageSent(id: Int64, at: Instant) async throws
   /// Records a failed attempt: pending again at `retryAt`, or dead when `retryAt` is nil.

@@ -15,7 +15,9 @@ extension SQLiteRenewalStore {
 
   public func keptRenewal(agentUID: String, operation: String, key: IdempotencyKey) async throws -> RenewalRequest? {
     try await guarded {
-      try await pool.read { db in try Self.idempotentResult(db, agentUID: agentUID, operation: operation, key: key).map(Self.decodeRenewal) }
+      try await pool.read { db in
+        try Self.idempotentResult(db, agentUID: agentUID, operation: operation, key: key).map(Self.decodeRenewal)
+      }
     }
   }
 
@@ -27,20 +29,28 @@ extension SQLiteRenewalStore {
 
   /// The result kept for `key`, or nil; throws ``StoreError/Code/keyReused`` when the key came with
   /// other arguments.
-  static func idempotentResult(_ db: Database, agentUID: String, operation: String, key: IdempotencyKey) throws -> String? {
+  static func idempotentResult(_ db: Database, agentUID: String, operation: String, key: IdempotencyKey) throws
+    -> String?
+  {
     guard
       let row = try Row.fetchOne(
-        db, sql: "SELECT result_json, fingerprint FROM idempotency_keys WHERE agent_uid = ? AND operation = ? AND key = ?",
+        db,
+        sql: "SELECT result_json, fingerprint FROM idempotency_keys WHERE agent_uid = ? AND operation = ? AND key = ?",
         arguments: [agentUID, operation, key.key])
     else { return nil }
     let fingerprint: String = row["fingerprint"]
     guard fingerprint == key.fingerprint else {
-      throw StoreError(.keyReused, "idempotency key '\(key.key)' was used for a call with other arguments: use a new key for each distinct change")
+      throw StoreError(
+        .keyReused,
+        "idempotency key '\(key.key)' was used for a call with other arguments: use a new key for each distinct change")
     }
     return row["result_json"]
   }
 
-  static func rememberResult(_ db: Database, agentUID: String, operation: String, key: IdempotencyKey, renewalID: String, result: String, at: Instant)
+  static func rememberResult(
+    _ db: Database, agentUID: String, operation: String, key: IdempotencyKey, renewalID: String, result: String,
+    at: Instant
+  )
     throws
   {
     try db.run(

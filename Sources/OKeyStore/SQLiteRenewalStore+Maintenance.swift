@@ -6,7 +6,9 @@ import OKeyDomain
 extension SQLiteRenewalStore {
   public func verifyAuditTrail(expectedHead: AuditHead?) async throws -> AuditVerification {
     let key = auditKey
-    return try await guarded { try await pool.read { db in try AuditChain.verify(in: db, key: key, expectedHead: expectedHead) } }
+    return try await guarded {
+      try await pool.read { db in try AuditChain.verify(in: db, key: key, expectedHead: expectedHead) }
+    }
   }
 
   public func auditHead() async throws -> AuditHead {
@@ -25,10 +27,15 @@ extension SQLiteRenewalStore {
             """,
           arguments: [cutoff.millisecondsSinceEpoch])
         for id in ids {
-          let count = try db.value(Int.self, "SELECT COUNT(*) FROM documents WHERE renewal_id = ? AND purged_at IS NULL", [id]) ?? 0
-          try db.run("UPDATE documents SET content = X'', purged_at = ? WHERE renewal_id = ? AND purged_at IS NULL", [now.millisecondsSinceEpoch, id])
+          let count =
+            try db.value(Int.self, "SELECT COUNT(*) FROM documents WHERE renewal_id = ? AND purged_at IS NULL", [id])
+            ?? 0
+          try db.run(
+            "UPDATE documents SET content = X'', purged_at = ? WHERE renewal_id = ? AND purged_at IS NULL",
+            [now.millisecondsSinceEpoch, id])
           guard let json = try db.value(String.self, "SELECT state_json FROM renewals WHERE id = ?", [id]),
-            let status = try db.value(String.self, "SELECT status FROM renewals WHERE id = ?", [id]).flatMap(RenewalStatus.init(rawValue:))
+            let status = try db.value(String.self, "SELECT status FROM renewals WHERE id = ?", [id]).flatMap(
+              RenewalStatus.init(rawValue:))
           else { continue }
           // A tampered request keeps its evidence for the investigation and gets no new signed event.
           if (try? AuditChain.requireUntampered(renewalID: id, stateJSON: json, in: db)) == nil { continue }
@@ -48,12 +55,15 @@ extension SQLiteRenewalStore {
     let path = self.path
     let tables: [TableSize] = try await guarded {
       try await pool.read { db in
-        let names = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+        let names = try String.fetchAll(
+          db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
         var bytes: [String: Int64] = [:]
         // dbstat (compiled into Debian's SQLite) gives the pages of each table and its indexes.
         if let rows = try? Row.fetchAll(
-          db, sql: "SELECT m.tbl_name AS name, SUM(s.pgsize) AS bytes FROM dbstat s JOIN sqlite_master m ON m.name = s.name GROUP BY m.tbl_name")
-        {
+          db,
+          sql:
+            "SELECT m.tbl_name AS name, SUM(s.pgsize) AS bytes FROM dbstat s JOIN sqlite_master m ON m.name = s.name GROUP BY m.tbl_name"
+        ) {
           for row in rows { bytes[row["name"]] = row["bytes"] }
         }
         return try names.map { name in

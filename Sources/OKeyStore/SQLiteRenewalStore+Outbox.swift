@@ -4,11 +4,13 @@ import OKeyDomain
 
 // The notification outbox: claims, deliveries, retries, dead letters.
 extension SQLiteRenewalStore {
-  public func outboxMessages(state: OutboxMessage.State, limit: Int, afterID: Int64 = 0) async throws -> [OutboxMessage] {
+  public func outboxMessages(state: OutboxMessage.State, limit: Int, afterID: Int64 = 0) async throws -> [OutboxMessage]
+  {
     try await guarded {
       try await pool.read { db in
         try Row.fetchAll(
-          db, sql: "SELECT * FROM outbox WHERE state = ? AND id > ? ORDER BY id LIMIT ?", arguments: [state.rawValue, afterID, limit]
+          db, sql: "SELECT * FROM outbox WHERE state = ? AND id > ? ORDER BY id LIMIT ?",
+          arguments: [state.rawValue, afterID, limit]
         )
         .map(Self.outboxMessage(from:))
       }
@@ -37,7 +39,9 @@ extension SQLiteRenewalStore {
     }
   }
 
-  public func claimDueOutboxMessages(now: Instant, limit: Int, reclaimingBefore staleClaim: Instant?) async throws -> [OutboxMessage] {
+  public func claimDueOutboxMessages(now: Instant, limit: Int, reclaimingBefore staleClaim: Instant?) async throws
+    -> [OutboxMessage]
+  {
     try await guarded {
       try await pool.write { db in
         // Due pending messages, and messages claimed long ago whose attempt never ended (its

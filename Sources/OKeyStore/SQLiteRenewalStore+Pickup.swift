@@ -12,7 +12,10 @@ extension SQLiteRenewalStore {
   public func publishCharter(_ charter: Charter, idempotency: KeyedResult?) async throws -> String? {
     try await guarded {
       try await pool.write { db in
-        if let idempotency, let prior = try Self.idempotentResult(db, agentUID: idempotency.ownerUID, operation: idempotency.operation, key: idempotency.key) {
+        if let idempotency,
+          let prior = try Self.idempotentResult(
+            db, agentUID: idempotency.ownerUID, operation: idempotency.operation, key: idempotency.key)
+        {
           return prior
         }
         if try db.value(Bool.self, "SELECT 1 FROM charters WHERE version = ?", [charter.version]) == true {
@@ -24,7 +27,8 @@ extension SQLiteRenewalStore {
         )
         if let idempotency {
           try Self.rememberResult(
-            db, agentUID: idempotency.ownerUID, operation: idempotency.operation, key: idempotency.key, renewalID: "", result: idempotency.result,
+            db, agentUID: idempotency.ownerUID, operation: idempotency.operation, key: idempotency.key, renewalID: "",
+            result: idempotency.result,
             at: idempotency.at)
         }
         return idempotency?.result
@@ -40,10 +44,15 @@ extension SQLiteRenewalStore {
     _ = try await savePickupPlace(place, addingSlots: slots, idempotency: nil)
   }
 
-  public func savePickupPlace(_ place: PickupPlace, addingSlots slots: [PickupSlot], idempotency: KeyedResult?) async throws -> String? {
+  public func savePickupPlace(_ place: PickupPlace, addingSlots slots: [PickupSlot], idempotency: KeyedResult?)
+    async throws -> String?
+  {
     try await guarded {
       try await pool.write { db in
-        if let idempotency, let prior = try Self.idempotentResult(db, agentUID: idempotency.ownerUID, operation: idempotency.operation, key: idempotency.key) {
+        if let idempotency,
+          let prior = try Self.idempotentResult(
+            db, agentUID: idempotency.ownerUID, operation: idempotency.operation, key: idempotency.key)
+        {
           return prior
         }
         try db.run(
@@ -61,7 +70,8 @@ extension SQLiteRenewalStore {
         }
         if let idempotency {
           try Self.rememberResult(
-            db, agentUID: idempotency.ownerUID, operation: idempotency.operation, key: idempotency.key, renewalID: "", result: idempotency.result,
+            db, agentUID: idempotency.ownerUID, operation: idempotency.operation, key: idempotency.key, renewalID: "",
+            result: idempotency.result,
             at: idempotency.at)
         }
         return idempotency?.result

@@ -114,7 +114,8 @@ public final class SQLiteRenewalStore: RenewalStore {
     idempotencyKey: IdempotencyKey?,
     decide: @escaping @Sendable (String?) throws -> Result<RenewalDecision, RenewalRefusal>
   ) async throws -> RenewalRequest {
-    let renewal = try await startUncached(agentUID: agentUID, scope: scope, idempotencyKey: idempotencyKey, decide: decide)
+    let renewal = try await startUncached(
+      agentUID: agentUID, scope: scope, idempotencyKey: idempotencyKey, decide: decide)
     views.drop(renewal.id)
     committed.keep(renewal)
     return renewal
@@ -128,7 +129,9 @@ public final class SQLiteRenewalStore: RenewalStore {
   ) async throws -> RenewalRequest {
     try await guarded {
       try await pool.write { db in
-        if let idempotencyKey, let prior = try Self.idempotentResult(db, agentUID: agentUID, operation: scope, key: idempotencyKey) {
+        if let idempotencyKey,
+          let prior = try Self.idempotentResult(db, agentUID: agentUID, operation: scope, key: idempotencyKey)
+        {
           return try Self.decodeRenewal(prior)
         }
         let open = try db.value(
@@ -151,7 +154,9 @@ public final class SQLiteRenewalStore: RenewalStore {
         )
         try Self.record(decision, stateJSON: json, key: auditKey, in: db)
         if let idempotencyKey {
-          try Self.rememberResult(db, agentUID: agentUID, operation: scope, key: idempotencyKey, renewalID: renewal.id, result: try Self.encode(renewal), at: renewal.updatedAt)
+          try Self.rememberResult(
+            db, agentUID: agentUID, operation: scope, key: idempotencyKey, renewalID: renewal.id,
+            result: try Self.encode(renewal), at: renewal.updatedAt)
         }
         return renewal
       }
@@ -177,11 +182,13 @@ public final class SQLiteRenewalStore: RenewalStore {
           throw StoreError(.notFound, "no renewal request \(renewalID)")
         }
         if let idempotencyKey,
-          let prior = try Self.idempotentResult(db, agentUID: current.agentUID, operation: operation, key: idempotencyKey)
+          let prior = try Self.idempotentResult(
+            db, agentUID: current.agentUID, operation: operation, key: idempotencyKey)
         {
           let renewal = try Self.decodeRenewal(prior)
           guard renewal.id == renewalID else {
-            throw StoreError(.keyReused, "idempotency key already used for request \(renewal.id): use a new key for each change")
+            throw StoreError(
+              .keyReused, "idempotency key already used for request \(renewal.id): use a new key for each change")
           }
           return renewal
         }
@@ -215,7 +222,8 @@ public final class SQLiteRenewalStore: RenewalStore {
         try Self.record(decision, stateJSON: json, key: auditKey, in: db)
         if let idempotencyKey {
           try Self.rememberResult(
-            db, agentUID: current.agentUID, operation: operation, key: idempotencyKey, renewalID: renewal.id, result: json, at: renewal.updatedAt)
+            db, agentUID: current.agentUID, operation: operation, key: idempotencyKey, renewalID: renewal.id,
+            result: json, at: renewal.updatedAt)
         }
         return renewal
       }
@@ -265,7 +273,9 @@ public final class SQLiteRenewalStore: RenewalStore {
         let keys = try loadKeys(db, agentUID: key.agentUID)
         for updated in KeyInventory.issue(key, to: keys) { try saveKey(db, updated) }
       case .purgeDocumentContent:
-        try db.run("UPDATE documents SET content = X'', purged_at = ? WHERE renewal_id = ? AND purged_at IS NULL", [now, renewal.id])
+        try db.run(
+          "UPDATE documents SET content = X'', purged_at = ? WHERE renewal_id = ? AND purged_at IS NULL",
+          [now, renewal.id])
       case .recordDecision(let approver, let approved, let comment):
         try db.run(
           "INSERT INTO approvals (renewal_id, approver_uid, approved, comment, decided_at) VALUES (?, ?, ?, ?, ?)",
@@ -346,7 +356,9 @@ public final class SQLiteRenewalStore: RenewalStore {
   public func documentContent(id: String) async throws -> [UInt8]? {
     try await guarded {
       try await pool.read { db in
-        try db.value(Data.self, "SELECT content FROM documents WHERE id = ? AND purged_at IS NULL", [id]).map { [UInt8]($0) }
+        try db.value(Data.self, "SELECT content FROM documents WHERE id = ? AND purged_at IS NULL", [id]).map {
+          [UInt8]($0)
+        }
       }
     }
   }
@@ -423,7 +435,8 @@ public final class SQLiteRenewalStore: RenewalStore {
   }()
 
   /// The terminal statuses as an SQL list, derived from the domain.
-  static let terminalStatusList = RenewalStatus.allCases.filter(\.isTerminal).map { "'\($0.rawValue)'" }.joined(separator: ", ")
+  static let terminalStatusList = RenewalStatus.allCases.filter(\.isTerminal).map { "'\($0.rawValue)'" }.joined(
+    separator: ", ")
 
   static func encode<T: Encodable>(_ value: T) throws -> String {
     String(decoding: try encoder.encode(value), as: UTF8.self)

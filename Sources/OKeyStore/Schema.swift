@@ -3,7 +3,10 @@ import GRDB
 /// The versioned schema. Shipped migrations are never edited: a change is a new migration.
 enum Schema {
   /// Migration identifiers, oldest first.
-  static let versions = ["v1-renewals-documents-audit", "v2-charter-pickup-keys", "v3-outbox-sessions", "v4-session-person", "v5-outbox-delivery", "v6-audit-seal", "v7-document-retention", "v8-idempotency-fingerprint"]
+  static let versions = [
+    "v1-renewals-documents-audit", "v2-charter-pickup-keys", "v3-outbox-sessions", "v4-session-person",
+    "v5-outbox-delivery", "v6-audit-seal", "v7-document-retention", "v8-idempotency-fingerprint",
+  ]
 
   static var migrator: DatabaseMigrator {
     var migrator = DatabaseMigrator()
@@ -219,7 +222,9 @@ enum Schema {
       // it, so that the key coming back with other arguments is refused rather than replayed.
       // Keys kept before have no digest and their old scopes: dropped (a retry straddling the upgrade
       // is then a new call, which the version check or the open-request rule refuses).
-      try db.execute(sql: "DELETE FROM idempotency_keys; ALTER TABLE idempotency_keys ADD COLUMN fingerprint TEXT NOT NULL DEFAULT ''")
+      try db.execute(
+        sql:
+          "DELETE FROM idempotency_keys; ALTER TABLE idempotency_keys ADD COLUMN fingerprint TEXT NOT NULL DEFAULT ''")
     }
     return migrator
   }

@@ -113,16 +113,20 @@ func printTable(_ measurements: [Measurement], baseline: String?) {
       String(format: "%.2f", m.p99Milliseconds), String(format: "%.2f", m.maxMilliseconds),
     ]
     if withCPU {
-      row += [m.serverCPUMillisecondsPerCall, m.clientCPUMillisecondsPerCall].map { $0.map { String(format: "%.3f", $0) } ?? "-" }
+      row += [m.serverCPUMillisecondsPerCall, m.clientCPUMillisecondsPerCall].map {
+        $0.map { String(format: "%.3f", $0) } ?? "-"
+      }
     }
     rows.append(row)
   }
   let widths = header.indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
   for row in rows {
-    print(row.enumerated().map { column, cell in
-      column == 0 ? cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
-        : String(repeating: " ", count: widths[column] - cell.count) + cell
-    }.joined(separator: "  "))
+    print(
+      row.enumerated().map { column, cell in
+        column == 0
+          ? cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
+          : String(repeating: " ", count: widths[column] - cell.count) + cell
+      }.joined(separator: "  "))
   }
 }
 

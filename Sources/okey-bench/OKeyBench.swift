@@ -17,14 +17,16 @@ struct OKeyBench: AsyncParsableCommand {
 struct DirectoryBench: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "directory",
-    abstract: "Resolutions per second with the cache off and warm, next to the raw libldap search rate on the same slapd."
+    abstract:
+      "Resolutions per second with the cache off and warm, next to the raw libldap search rate on the same slapd."
   )
 
   @Option(help: "LDAP URI of the directory.") var uri: String
   @Option(help: "Service account DN.") var bindDN = "cn=okey,ou=services,dc=ac-test,dc=fr"
   @Option(help: "Service account password (or OKEY_LDAP_BIND_PASSWORD).") var bindPassword: String?
   @Option(help: "Search base.") var base = "dc=ac-test,dc=fr"
-  @Option(help: "Comma-separated uids to resolve in turn.") var uids = "ens1a,ens-clg,rect-agent,ens2a,ens-lyc,adjoint1,dis-agent,ens1b"
+  @Option(help: "Comma-separated uids to resolve in turn.") var uids =
+    "ens1a,ens-clg,rect-agent,ens2a,ens-lyc,adjoint1,dis-agent,ens1b"
   @Option(help: "Concurrent workers (also the connection pool size).") var workers = 4
   @Option(help: "Seconds per scenario.") var seconds = 5
   @Flag(help: "Print JSON instead of a table.") var json = false
@@ -48,7 +50,9 @@ struct DirectoryBench: AsyncParsableCommand {
     results.append(
       await measure("libldap search (uid=…)", workers: workers, duration: duration) { _, i in
         let uid = i % 2 == 0 ? firstUID : list[i % list.count]
-        _ = try await directory.search(base: filterBase, scope: .subtree, filter: "(uid=\(LDAPText.escapeFilterValue(uid)))", attributes: ["uid", "manager", "FrEduRne"])
+        _ = try await directory.search(
+          base: filterBase, scope: .subtree, filter: "(uid=\(LDAPText.escapeFilterValue(uid)))",
+          attributes: ["uid", "manager", "FrEduRne"])
       })
     let cold = RoutingResolver(directory: directory, cacheTTL: .zero, now: { now })
     results.append(

@@ -37,14 +37,18 @@ struct RPCBench: AsyncParsableCommand {
     let serverPID = serverPid.map(String.init)
     /// Measures a scenario with the CPU both processes spent on it.
     func measure(
-      _ scenario: String, workers: Int, duration: Duration, operation: @escaping @Sendable (Int, Int) async throws -> Void
+      _ scenario: String, workers: Int, duration: Duration,
+      operation: @escaping @Sendable (Int, Int) async throws -> Void
     ) async -> Measurement {
       await ProcessCPU.accounting(serverPID: serverPID) {
         await okey_bench.measure(scenario, workers: workers, duration: duration, count: count, operation: operation)
       }
     }
     let (supportToken, dsiToken) = try await OKeyClient.with(base) { okey in
-      (try await okey.login(uid: "helpdesk1", password: password).token, try await okey.login(uid: "dsi-op1", password: password).token)
+      (
+        try await okey.login(uid: "helpdesk1", password: password).token,
+        try await okey.login(uid: "dsi-op1", password: password).token
+      )
     }
     var supportSettings = base
     supportSettings.token = supportToken
@@ -64,52 +68,71 @@ struct RPCBench: AsyncParsableCommand {
       if let open = try await okey.myRenewals(pageSize: 1).renewals.first { return open.id }
       return try await okey.startRenewal(keyType: .hardware, motif: .expired).id
     }
-    _ = try? await OKeyClient.with(dsiSettings) { try await $0.publishCharter(version: "bench-\(Int(Date().timeIntervalSince1970))", text: "Bench charter", code: "4821") }
+    _ = try? await OKeyClient.with(dsiSettings) {
+      try await $0.publishCharter(
+        version: "bench-\(Int(Date().timeIntervalSince1970))", text: "Bench charter", code: "4821")
+    }
 
     // A second of health checks first, so that the baseline does not pay the warm-up (threads,
     // connection windows, caches) that the scenarios after it would not.
     _ = try await OKeyClient.with(base) { okey in
-      await okey_bench.measure("warm-up", workers: workers, duration: .seconds(1)) { _, _ in _ = try await okey.servingStatus() }
+      await okey_bench.measure("warm-up", workers: workers, duration: .seconds(1)) { _, _ in
+        _ = try await okey.servingStatus()
+      }
     }
     if wanted.contains("health") {
-      results.append(try await OKeyClient.with(base) { okey in
-        await measure("health (baseline)", workers: workers, duration: duration) { _, _ in _ = try await okey.servingStatus() }
-      })
+      results.append(
+        try await OKeyClient.with(base) { okey in
+          await measure("health (baseline)", workers: workers, duration: duration) { _, _ in
+            _ = try await okey.servingStatus()
+          }
+        })
     }
     if wanted.contains("get") {
-      results.append(try await OKeyClient.with(reader) { okey in
-        await measure("get (GetRenewal)", workers: workers, duration: duration) { _, _ in _ = try await okey.renewal(requestID) }
-      })
+      results.append(
+        try await OKeyClient.with(reader) { okey in
+          await measure("get (GetRenewal)", workers: workers, duration: duration) { _, _ in
+            _ = try await okey.renewal(requestID)
+          }
+        })
     }
     if wanted.contains("search") {
-      results.append(try await OKeyClient.with(supportSettings) { okey in
-        await measure("search (SearchRenewals)", workers: workers, duration: duration) { _, _ in _ = try await okey.searchRenewals(pageSize: 20) }
-      })
+      results.append(
+        try await OKeyClient.with(supportSettings) { okey in
+          await measure("search (SearchRenewals)", workers: workers, duration: duration) { _, _ in
+            _ = try await okey.searchRenewals(pageSize: 20)
+          }
+        })
     }
     if wanted.contains("routing") {
-      results.append(try await OKeyClient.with(supportSettings) { okey in
-        for index in 0..<100 { _ = try await okey.routing(uid: "agent-\(index)") }
-        return await measure("routing (ResolveRouting, warm)", workers: workers, duration: duration) { worker, i in
-          _ = try await okey.routing(uid: "agent-\((worker * 7 + i) % 100)")
-        }
-      })
+      results.append(
+        try await OKeyClient.with(supportSettings) { okey in
+          for index in 0..<100 { _ = try await okey.routing(uid: "agent-\(index)") }
+          return await measure("routing (ResolveRouting, warm)", workers: workers, duration: duration) { worker, i in
+            _ = try await okey.routing(uid: "agent-\((worker * 7 + i) % 100)")
+          }
+        })
     }
     if wanted.contains("lifecycle") {
       let managerTokens = try await OKeyClient.with(base) { okey in
         var tokens: [String] = []
-        for worker in 0..<workers { tokens.append(try await okey.login(uid: "mgr-\((self.firstAgent + worker) % managers)", password: password).token) }
+        for worker in 0..<workers {
+          tokens.append(
+            try await okey.login(uid: "mgr-\((self.firstAgent + worker) % managers)", password: password).token)
+        }
         return tokens
       }
       let portalKey = self.portalKey
       let first = self.firstAgent
-      results.append(try await OKeyClient.with(base) { okey in
-        await measure("lifecycle (software key, 8 changes)", workers: workers, duration: duration) { worker, _ in
-          let agent = try Self.client(okey, token: portalKey, onBehalfOf: "agent-\(first + worker)")
-          let approver = try Self.client(okey, token: managerTokens[worker])
-          let dsi = try Self.client(okey, token: dsiToken)
-          try await Self.lifecycle(agent: agent, approver: approver, dsi: dsi)
-        }
-      })
+      results.append(
+        try await OKeyClient.with(base) { okey in
+          await measure("lifecycle (software key, 8 changes)", workers: workers, duration: duration) { worker, _ in
+            let agent = try Self.client(okey, token: portalKey, onBehalfOf: "agent-\(first + worker)")
+            let approver = try Self.client(okey, token: managerTokens[worker])
+            let dsi = try Self.client(okey, token: dsiToken)
+            try await Self.lifecycle(agent: agent, approver: approver, dsi: dsi)
+          }
+        })
     }
     if json {
       try printJSON(results)
@@ -117,7 +140,10 @@ struct RPCBench: AsyncParsableCommand {
       printTable(results, baseline: "health (baseline)")
       if let lifecycle = results.first(where: { $0.scenario.hasPrefix("lifecycle") }) {
         let changes = lifecycle.perSecond * Double(Self.changesPerLifecycle)
-        let disk = commitRate.map { String(format: " = %.2f × the %.0f commits/s the disk takes at this durability", changes / $0, $0) } ?? ""
+        let disk =
+          commitRate.map {
+            String(format: " = %.2f × the %.0f commits/s the disk takes at this durability", changes / $0, $0)
+          } ?? ""
         print(String(format: "lifecycle: %.0f committed changes/s", changes) + disk)
       }
     }
@@ -136,7 +162,9 @@ struct RPCBench: AsyncParsableCommand {
 
   static func lifecycle(agent: OKeyClient, approver: OKeyClient, dsi: OKeyClient) async throws {
     var r = try await agent.startRenewal(keyType: .software, motif: .expired)
-    r = try await agent.addDocument(requestID: r.id, filename: "proof.pdf", kind: "supporting-document", content: Data("%PDF-1.4 bench\n%%EOF\n".utf8), expectedVersion: r.version)
+    r = try await agent.addDocument(
+      requestID: r.id, filename: "proof.pdf", kind: "supporting-document",
+      content: Data("%PDF-1.4 bench\n%%EOF\n".utf8), expectedVersion: r.version)
     r = try await agent.submit(requestID: r.id, expectedVersion: r.version)
     r = try await approver.approve(requestID: r.id, expectedVersion: r.version)
     r = try await agent.choosePlatform(requestID: r.id, platform: .android, expectedVersion: r.version).0
@@ -148,7 +176,8 @@ struct RPCBench: AsyncParsableCommand {
 
 /// Fills a database with requests, for memory figures with a realistic store.
 struct Seed: AsyncParsableCommand {
-  static let configuration = CommandConfiguration(abstract: "Store N draft requests of distinct agents in a database file (NORMAL durability, for speed).")
+  static let configuration = CommandConfiguration(
+    abstract: "Store N draft requests of distinct agents in a database file (NORMAL durability, for speed).")
   @Option(help: "The SQLite file.") var database: String
   @Option(help: "How many requests.") var count = 100_000
 
@@ -159,9 +188,13 @@ struct Seed: AsyncParsableCommand {
     let start = clock.now
     for index in 0..<count {
       let uid = "seed-\(index)"
-      let routing = Routing(requester: DirectoryPerson(uid: uid), n1: RoutedApprover(person: DirectoryPerson(uid: "mgr-0"), foundBy: "seed"), resolvedAt: now)
+      let routing = Routing(
+        requester: DirectoryPerson(uid: uid),
+        n1: RoutedApprover(person: DirectoryPerson(uid: "mgr-0"), foundBy: "seed"), resolvedAt: now)
       _ = try await store.start(agentUID: uid, idempotencyKey: nil) { open in
-        RenewalWorkflow.start(id: "seed-\(index)", actor: Caller(uid: uid), keyType: .hardware, motif: .expired, motifDetails: "", routing: routing, openRequestID: open, now: now)
+        RenewalWorkflow.start(
+          id: "seed-\(index)", actor: Caller(uid: uid), keyType: .hardware, motif: .expired, motifDetails: "",
+          routing: routing, openRequestID: open, now: now)
       }
     }
     print("stored \(count) requests in \(String(format: "%.1f", seconds(clock.now - start))) s")
@@ -170,7 +203,8 @@ struct Seed: AsyncParsableCommand {
 
 /// The durable commit rate of the disk, as okeyd's store commits (one row per transaction).
 struct DiskBench: AsyncParsableCommand {
-  static let configuration = CommandConfiguration(commandName: "disk", abstract: "SQLite commits per second on a folder's disk, at FULL and NORMAL durability.")
+  static let configuration = CommandConfiguration(
+    commandName: "disk", abstract: "SQLite commits per second on a folder's disk, at FULL and NORMAL durability.")
   @Option(help: "A folder on the disk to measure.") var folder: String
   @Option(help: "Seconds per durability level.") var seconds = 3
   @Flag(help: "Print JSON instead of a table.") var json = false
@@ -183,7 +217,10 @@ struct DiskBench: AsyncParsableCommand {
       let base = Instant(millisecondsSinceEpoch: 0)
       results.append(
         await measure("SQLite commit, \(durability.rawValue)", workers: 1, duration: .seconds(seconds)) { _, i in
-          try await store.saveSession(StoredSession(tokenHash: "\(durability.rawValue)-\(i)-\(UInt64.random(in: 0...UInt64.max))", uid: "u", createdAt: base, expiresAt: base))
+          try await store.saveSession(
+            StoredSession(
+              tokenHash: "\(durability.rawValue)-\(i)-\(UInt64.random(in: 0...UInt64.max))", uid: "u", createdAt: base,
+              expiresAt: base))
         })
       for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
     }

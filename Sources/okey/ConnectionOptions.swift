@@ -3,7 +3,7 @@ import Foundation
 import OKeyClient
 
 #if canImport(Glibc)
-import Glibc
+  import Glibc
 #endif
 
 /// Options of every command that talks to okeyd.
@@ -20,7 +20,10 @@ struct ConnectionOptions: ParsableArguments {
   @Flag(name: .long, help: "Print JSON instead of tables (for scripts).")
   var json = false
 
-  @Option(name: .long, help: "Use TLS, trusting the CA certificates in this PEM file (default: $OKEY_TLS_CA; plaintext when neither is set).")
+  @Option(
+    name: .long,
+    help:
+      "Use TLS, trusting the CA certificates in this PEM file (default: $OKEY_TLS_CA; plaintext when neither is set).")
   var tlsCA: String?
 
   func settings(requireToken: Bool = true) throws -> OKeyClientSettings {
@@ -28,7 +31,8 @@ struct ConnectionOptions: ParsableArguments {
     let address = server ?? environment["OKEY_SERVER"].flatMap { $0.isEmpty ? nil : $0 } ?? "127.0.0.1:50051"
     let token = environment["OKEY_TOKEN"].flatMap { $0.isEmpty ? nil : $0 } ?? TokenFile.read()
     do {
-      var settings = try OKeyClientSettings(server: address, token: token, onBehalfOf: onBehalfOf, timeout: .seconds(max(1, timeout)))
+      var settings = try OKeyClientSettings(
+        server: address, token: token, onBehalfOf: onBehalfOf, timeout: .seconds(max(1, timeout)))
       if let ca = tlsCA ?? environment["OKEY_TLS_CA"].flatMap({ $0.isEmpty ? nil : $0 }) {
         settings.tls = OKeyClientSettings.TLS(caCertificateFile: ca)
       }
@@ -55,7 +59,8 @@ enum TokenFile {
 
   static func write(_ token: String) throws {
     let folder = (path as NSString).deletingLastPathComponent
-    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    try FileManager.default.createDirectory(
+      atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
     FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
     try Data((token + "\n").utf8).write(to: URL(fileURLWithPath: path))
     try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
@@ -89,7 +94,9 @@ enum ExitStatus {
 }
 
 /// Runs `body` against okeyd, reporting client errors as one line and an exit code.
-func withClient<Result: Sendable>(_ options: ConnectionOptions, _ body: (OKeyClient) async throws -> Result) async throws -> Result {
+func withClient<Result: Sendable>(_ options: ConnectionOptions, _ body: (OKeyClient) async throws -> Result)
+  async throws -> Result
+{
   let settings = try options.settings()
   do {
     return try await OKeyClient.with(settings, body)
@@ -105,7 +112,8 @@ func changeRequest(
   _ body: @escaping (OKeyClient, _ id: String, _ version: Int64) async throws -> Renewal
 ) async throws {
   let renewal = try await withClient(connection) { client in
-    try await body(client, change.requestID, try await version(of: change.requestID, given: change.expectedVersion, client: client))
+    try await body(
+      client, change.requestID, try await version(of: change.requestID, given: change.expectedVersion, client: client))
   }
   try show(renewal, json: connection.json)
 }
@@ -173,10 +181,16 @@ func show(_ r: Renewal, json: Bool, history: Bool = false) throws {
   var rows: [[String]] = [
     ["request", r.id], ["agent", r.agentUID], ["key type", r.keyType.rawValue], ["motif", r.motif?.rawValue ?? "-"],
     ["status", r.status.rawValue], ["version", "\(r.version)"],
-    ["validator", r.routing.effectiveValidator.map { "\($0.uid) (\($0.displayName))" } ?? (r.routing.autoValidated ? "automatic: \(r.routing.autoValidationReason)" : "-")],
+    [
+      "validator",
+      r.routing.effectiveValidator.map { "\($0.uid) (\($0.displayName))" }
+        ?? (r.routing.autoValidated ? "automatic: \(r.routing.autoValidationReason)" : "-"),
+    ],
     ["N+1", r.routing.n1.map { "\($0.uid) — \(r.routing.n1FoundBy)" } ?? "-"],
     ["N+2", r.routing.n2.map { "\($0.uid) — \(r.routing.n2FoundBy)" } ?? "-"],
-    ["documents", r.documents.isEmpty ? "-" : r.documents.map { "\($0.kind): \($0.filename)" }.joined(separator: ", ")],
+    [
+      "documents", r.documents.isEmpty ? "-" : r.documents.map { "\($0.kind): \($0.filename)" }.joined(separator: ", "),
+    ],
   ]
   if !r.missingDocumentKinds.isEmpty { rows.append(["missing", r.missingDocumentKinds.joined(separator: ", ")]) }
   if let platform = r.platform { rows.append(["platform", platform.rawValue]) }
@@ -184,7 +198,9 @@ func show(_ r: Renewal, json: Bool, history: Bool = false) throws {
   if !r.newKeySerial.isEmpty { rows.append(["new key", r.newKeySerial]) }
   if let place = r.pickupPlace { rows.append(["pickup place", "\(place.name) (\(place.id))"]) }
   if let slot = r.appointment { rows.append(["appointment", "\(short(slot.startsAt)) slot \(slot.id)"]) }
-  if !r.decidedBy.isEmpty { rows.append(["decided by", r.decidedBy + (r.decisionComment.isEmpty ? "" : ": \(r.decisionComment)")]) }
+  if !r.decidedBy.isEmpty {
+    rows.append(["decided by", r.decidedBy + (r.decisionComment.isEmpty ? "" : ": \(r.decisionComment)")])
+  }
   for problem in r.routing.problems { rows.append(["problem", "\(problem.code): \(problem.message)"]) }
   rows.append(["created", short(r.createdAt)])
   rows.append(["updated", short(r.updatedAt)])
@@ -194,7 +210,10 @@ func show(_ r: Renewal, json: Bool, history: Bool = false) throws {
     print("")
     var table = [["#", "AT", "ACTOR", "FOR", "ACTION", "FROM", "TO", "DETAILS"]]
     for e in r.history {
-      table.append(["\(e.sequence)", short(e.at), e.actor, e.onBehalfOf.isEmpty ? "-" : e.onBehalfOf, e.action, e.from?.rawValue ?? "-", e.to.rawValue, e.details])
+      table.append([
+        "\(e.sequence)", short(e.at), e.actor, e.onBehalfOf.isEmpty ? "-" : e.onBehalfOf, e.action,
+        e.from?.rawValue ?? "-", e.to.rawValue, e.details,
+      ])
     }
     printTable(table)
   }

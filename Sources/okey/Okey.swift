@@ -42,7 +42,9 @@ extension Okey {
   struct Login: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
       abstract: "Log in with your directory password and keep the session token for the next commands.",
-      discussion: "Asks for the password without echo (or reads one line from standard input with --password-stdin). The token is written to $XDG_CONFIG_HOME/okey/token with mode 0600; --print-token prints it instead, for OKEY_TOKEN.")
+      discussion:
+        "Asks for the password without echo (or reads one line from standard input with --password-stdin). The token is written to $XDG_CONFIG_HOME/okey/token with mode 0600; --print-token prints it instead, for OKEY_TOKEN."
+    )
     @OptionGroup var connection: ConnectionOptions
     @Argument(help: "Your directory login (uid).") var uid: String
     @Flag(help: "Read the password from standard input (for scripts).") var passwordStdin = false
@@ -55,8 +57,12 @@ extension Okey {
         print(result.token)
       } else {
         try TokenFile.write(result.token)
-        if connection.json { try printJSON(result.principal) } else {
-          print("logged in as \(result.principal.uid) (\(result.principal.roles.joined(separator: ", "))) until \(short(result.expiresAt))")
+        if connection.json {
+          try printJSON(result.principal)
+        } else {
+          print(
+            "logged in as \(result.principal.uid) (\(result.principal.roles.joined(separator: ", "))) until \(short(result.expiresAt))"
+          )
         }
       }
     }
@@ -85,7 +91,8 @@ extension Okey {
         print("the session had already ended")
       } catch let error as OKeyClientError {
         if error.kind == .unavailable {
-          FileHandle.standardError.write(Data("okey: the session could not be ended on the server and stays valid until it expires\n".utf8))
+          FileHandle.standardError.write(
+            Data("okey: the session could not be ended on the server and stays valid until it expires\n".utf8))
         }
         throw ExitStatus.report(error)
       }
@@ -93,11 +100,14 @@ extension Okey {
   }
 
   struct WhoAmI: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "whoami", abstract: "Show who the current token makes you, with your roles.")
+    static let configuration = CommandConfiguration(
+      commandName: "whoami", abstract: "Show who the current token makes you, with your roles.")
     @OptionGroup var connection: ConnectionOptions
     func run() async throws {
       let principal = try await withClient(connection) { try await $0.whoAmI() }
-      if connection.json { try printJSON(principal) } else {
+      if connection.json {
+        try printJSON(principal)
+      } else {
         let who = principal.uid.isEmpty ? "(nobody)" : principal.uid
         let via = principal.serviceAccount.isEmpty ? "" : " via \(principal.serviceAccount)"
         print("\(who) \(principal.displayName) roles: \(principal.roles.joined(separator: ", "))\(via)")

@@ -5,19 +5,23 @@ import OKeyClient
 /// Options of commands that change a request.
 struct ChangeOptions: ParsableArguments {
   @Argument(help: "The request id.") var requestID: String
-  @Option(name: .long, help: "The version you saw (default: the request's current version).") var expectedVersion: Int64?
+  @Option(name: .long, help: "The version you saw (default: the request's current version).") var expectedVersion:
+    Int64?
 }
 
 struct RenewalCommands: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "renewal",
     abstract: "The agent's procedure (your session, or a service account with --on-behalf-of).",
-    subcommands: [Start.self, AddDocument.self, RemoveDocument.self, SetValidator.self, Submit.self, Cancel.self, Show.self, List.self,
-      Platform.self, SignCharter.self, PickupSlots.self, Book.self, Watch.self, DocumentCommand.self])
-
+    subcommands: [
+      Start.self, AddDocument.self, RemoveDocument.self, SetValidator.self, Submit.self, Cancel.self, Show.self,
+      List.self,
+      Platform.self, SignCharter.self, PickupSlots.self, Book.self, Watch.self, DocumentCommand.self,
+    ])
 
   struct Start: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Start a renewal request (DRAFT), with the validator the directory proposes.")
+    static let configuration = CommandConfiguration(
+      abstract: "Start a renewal request (DRAFT), with the validator the directory proposes.")
     @OptionGroup var connection: ConnectionOptions
     @Option(help: "software or hardware.") var keyType: KeyType
     @Option(help: "expired, lost, stolen, broken, phone-changed, type-change or other.") var motif: Motif
@@ -32,13 +36,17 @@ struct RenewalCommands: AsyncParsableCommand {
   }
 
   struct AddDocument: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Attach a supporting document (PDF, PNG or JPEG; the content decides).")
+    static let configuration = CommandConfiguration(
+      abstract: "Attach a supporting document (PDF, PNG or JPEG; the content decides).")
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var change: ChangeOptions
-    @Option(help: "Document kind from the reasons catalogue, e.g. theft-report, loss-declaration, supporting-document.") var kind: String
+    @Option(help: "Document kind from the reasons catalogue, e.g. theft-report, loss-declaration, supporting-document.")
+    var kind: String
     @Argument(help: "The file to attach.") var file: String
     func run() async throws {
-      guard let content = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read \(file)") }
+      guard let content = FileManager.default.contents(atPath: file) else {
+        throw ValidationError("cannot read \(file)")
+      }
       try await changeRequest(connection, change) { client, id, version in
         try await client.addDocument(
           requestID: id, filename: (file as NSString).lastPathComponent, kind: kind, content: content,
@@ -62,7 +70,8 @@ struct RenewalCommands: AsyncParsableCommand {
   }
 
   struct SetValidator: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Name another validator than the one the directory proposes.")
+    static let configuration = CommandConfiguration(
+      abstract: "Name another validator than the one the directory proposes.")
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var change: ChangeOptions
     @Argument(help: "The validator's uid.") var validator: String
@@ -76,7 +85,8 @@ struct RenewalCommands: AsyncParsableCommand {
   }
 
   struct Submit: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Submit: routed to the validator, or kept in AWAITING_DOCUMENTS when documents are missing.")
+    static let configuration = CommandConfiguration(
+      abstract: "Submit: routed to the validator, or kept in AWAITING_DOCUMENTS when documents are missing.")
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var change: ChangeOptions
     @Option(help: "A key that makes a retried submit return the first result.") var idempotencyKey = ""
@@ -104,7 +114,8 @@ struct RenewalCommands: AsyncParsableCommand {
   }
 
   struct Show: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show one of your requests (or one you approve) with its history.")
+    static let configuration = CommandConfiguration(
+      abstract: "Show one of your requests (or one you approve) with its history.")
     @OptionGroup var connection: ConnectionOptions
     @Argument(help: "The request id.") var requestID: String
     func run() async throws {
@@ -125,7 +136,8 @@ struct RenewalCommands: AsyncParsableCommand {
   }
 
   struct Platform: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Choose the phone platform of a software key and print the enrolment steps.")
+    static let configuration = CommandConfiguration(
+      abstract: "Choose the phone platform of a software key and print the enrolment steps.")
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var change: ChangeOptions
     @Argument(help: "android or ios.") var platform: MobilePlatform
@@ -135,7 +147,10 @@ struct RenewalCommands: AsyncParsableCommand {
           requestID: change.requestID, platform: platform,
           expectedVersion: try await version(of: change.requestID, given: change.expectedVersion, client: client))
       }
-      if connection.json { try printJSON(["renewal": AnyEncodable(renewal), "instructions": AnyEncodable(instructions)]); return }
+      if connection.json {
+        try printJSON(["renewal": AnyEncodable(renewal), "instructions": AnyEncodable(instructions)])
+        return
+      }
       try show(renewal, json: false)
       print("")
       for (index, step) in instructions.steps.enumerated() { print("\(index + 1). \(step)") }
@@ -143,7 +158,8 @@ struct RenewalCommands: AsyncParsableCommand {
   }
 
   struct SignCharter: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Sign the charter with the code printed at its bottom (see `okey charter show`).")
+    static let configuration = CommandConfiguration(
+      abstract: "Sign the charter with the code printed at its bottom (see `okey charter show`).")
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var change: ChangeOptions
     @Option(help: "The code printed at the bottom of the charter.") var code: String
@@ -158,19 +174,26 @@ struct RenewalCommands: AsyncParsableCommand {
   }
 
   struct PickupSlots: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "slots", abstract: "List the free slots where your hardware key waits.")
+    static let configuration = CommandConfiguration(
+      commandName: "slots", abstract: "List the free slots where your hardware key waits.")
     @OptionGroup var connection: ConnectionOptions
     @Argument(help: "The request id.") var requestID: String
     func run() async throws {
       let (place, slots) = try await withClient(connection) { try await $0.pickupSlots(requestID: requestID) }
-      if connection.json { try printJSON(slots); return }
+      if connection.json {
+        try printJSON(slots)
+        return
+      }
       if let place { print("\(place.name) — \(place.address)") }
-      printTable([["SLOT", "STARTS", "ENDS", "BOOKED"]] + slots.map { [$0.id, short($0.startsAt), short($0.endsAt), "\($0.booked)/\($0.capacity)"] })
+      printTable(
+        [["SLOT", "STARTS", "ENDS", "BOOKED"]]
+          + slots.map { [$0.id, short($0.startsAt), short($0.endsAt), "\($0.booked)/\($0.capacity)"] })
     }
   }
 
   struct Book: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Book (or move) the appointment to collect a hardware key.")
+    static let configuration = CommandConfiguration(
+      abstract: "Book (or move) the appointment to collect a hardware key.")
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var change: ChangeOptions
     @Argument(help: "The slot id (from `okey renewal slots`).") var slotID: String
@@ -184,7 +207,8 @@ struct RenewalCommands: AsyncParsableCommand {
   }
 
   struct Watch: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print each status change of a request until it is completed, rejected or cancelled.")
+    static let configuration = CommandConfiguration(
+      abstract: "Print each status change of a request until it is completed, rejected or cancelled.")
     @OptionGroup var connection: ConnectionOptions
     @Argument(help: "The request id.") var requestID: String
     func run() async throws {
@@ -213,7 +237,8 @@ struct AnyEncodable: Encodable {
 /// `okey renewal document` and `okey approvals document`: one command under both.
 struct DocumentCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "document", abstract: "Save a supporting document of a request (yours, or one you validate); the read is audited.")
+    commandName: "document",
+    abstract: "Save a supporting document of a request (yours, or one you validate); the read is audited.")
   @OptionGroup var connection: ConnectionOptions
   @Argument(help: "The request id.") var requestID: String
   @Argument(help: "The document id (okey renewal show lists them).") var documentID: String
@@ -225,7 +250,9 @@ struct DocumentCommand: AsyncParsableCommand {
 
 /// Fetches a document and writes its content to a new file (never over an existing one), or prints
 /// its metadata when only that is given (support staff).
-func saveDocument(_ connection: ConnectionOptions, requestID: String, documentID: String, to output: String) async throws {
+func saveDocument(_ connection: ConnectionOptions, requestID: String, documentID: String, to output: String)
+  async throws
+{
   guard !FileManager.default.fileExists(atPath: output) else {
     throw ValidationError("\(output) already exists: choose a new file")
   }
@@ -233,7 +260,9 @@ func saveDocument(_ connection: ConnectionOptions, requestID: String, documentID
   let d = fetched.document
   if connection.json { try printJSON(d) }
   guard fetched.contentIncluded else {
-    if !connection.json { print("\(d.filename)  \(d.mediaType)  \(d.sizeBytes) bytes  sha256 \(d.sha256)  (metadata only)") }
+    if !connection.json {
+      print("\(d.filename)  \(d.mediaType)  \(d.sizeBytes) bytes  sha256 \(d.sha256)  (metadata only)")
+    }
     return
   }
   guard FileManager.default.createFile(atPath: output, contents: nil, attributes: [.posixPermissions: 0o600]),
@@ -243,5 +272,7 @@ func saveDocument(_ connection: ConnectionOptions, requestID: String, documentID
   }
   try handle.write(contentsOf: fetched.content)
   try handle.close()
-  if !connection.json { print("wrote \(output): \(d.filename), \(d.mediaType), \(d.sizeBytes) bytes, sha256 \(d.sha256)") }
+  if !connection.json {
+    print("wrote \(output): \(d.filename), \(d.mediaType), \(d.sizeBytes) bytes, sha256 \(d.sha256)")
+  }
 }

@@ -7,7 +7,6 @@ struct Approvals: AsyncParsableCommand {
     abstract: "For validators (N+1, N+2): list, open the supporting documents, approve, reject.",
     subcommands: [List.self, DocumentCommand.self, Approve.self, Reject.self])
 
-
   struct List: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Requests waiting for your decision, oldest first.")
     @OptionGroup var connection: ConnectionOptions
@@ -51,7 +50,8 @@ struct Ops: AsyncParsableCommand {
   struct Work: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Requests waiting for the DSI, oldest first.")
     @OptionGroup var connection: ConnectionOptions
-    @Option(help: "Statuses to list (repeatable; default AWAITING_ENROLMENT, AWAITING_DSI, PICKUP_BOOKED).") var status: [RenewalStatus] = []
+    @Option(help: "Statuses to list (repeatable; default AWAITING_ENROLMENT, AWAITING_DSI, PICKUP_BOOKED).") var status:
+      [RenewalStatus] = []
     @Option(help: "The token a previous page printed.") var pageToken = ""
     func run() async throws {
       let page = try await withClient(connection) { try await $0.work(statuses: status, pageToken: pageToken) }
@@ -60,7 +60,8 @@ struct Ops: AsyncParsableCommand {
   }
 
   struct ConfirmElements: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Confirm the enrolment elements of a software key were received.")
+    static let configuration = CommandConfiguration(
+      abstract: "Confirm the enrolment elements of a software key were received.")
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var change: ChangeOptions
     @Option(help: "A comment.") var comment = ""
@@ -72,7 +73,8 @@ struct Ops: AsyncParsableCommand {
   }
 
   struct Finalize: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Finalise the key: its serial, and for hardware keys the pickup place.")
+    static let configuration = CommandConfiguration(
+      abstract: "Finalise the key: its serial, and for hardware keys the pickup place.")
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var change: ChangeOptions
     @Option(help: "The new key's serial.") var serial: String
@@ -97,7 +99,8 @@ struct Ops: AsyncParsableCommand {
   }
 
   struct Reroute: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Re-resolve the routing of a pending request from the directory.")
+    static let configuration = CommandConfiguration(
+      abstract: "Re-resolve the routing of a pending request from the directory.")
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var change: ChangeOptions
     func run() async throws {
@@ -109,10 +112,12 @@ struct Ops: AsyncParsableCommand {
 }
 
 struct Slots: AsyncParsableCommand {
-  static let configuration = CommandConfiguration(abstract: "For the DSI: pickup places and slots.", subcommands: [Publish.self, List.self])
+  static let configuration = CommandConfiguration(
+    abstract: "For the DSI: pickup places and slots.", subcommands: [Publish.self, List.self])
 
   struct Publish: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Create or update a pickup place and publish slots there.")
+    static let configuration = CommandConfiguration(
+      abstract: "Create or update a pickup place and publish slots there.")
     @OptionGroup var connection: ConnectionOptions
     @Option(help: "Place id, e.g. rectorat-dsi.") var place: String
     @Option(help: "Place name.") var name: String
@@ -122,7 +127,9 @@ struct Slots: AsyncParsableCommand {
     @Option(help: "Agents per slot.") var capacity = 1
     func run() async throws {
       let starts = try start.map { text -> Date in
-        guard let date = parseTime(text) else { throw ValidationError("--start \(text) is not an ISO 8601 time such as 2026-12-01T09:00:00Z") }
+        guard let date = parseTime(text) else {
+          throw ValidationError("--start \(text) is not an ISO 8601 time such as 2026-12-01T09:00:00Z")
+        }
         return date
       }
       let slots = try await withClient(connection) {
@@ -130,8 +137,13 @@ struct Slots: AsyncParsableCommand {
           place: PickupPlace(id: place, name: name, address: address),
           slots: starts.map { ($0, $0.addingTimeInterval(Double(minutes) * 60), capacity) })
       }
-      if connection.json { try printJSON(slots); return }
-      printTable([["SLOT", "STARTS", "ENDS", "CAPACITY"]] + slots.map { [$0.id, short($0.startsAt), short($0.endsAt), "\($0.capacity)"] })
+      if connection.json {
+        try printJSON(slots)
+        return
+      }
+      printTable(
+        [["SLOT", "STARTS", "ENDS", "CAPACITY"]]
+          + slots.map { [$0.id, short($0.startsAt), short($0.endsAt), "\($0.capacity)"] })
     }
   }
 
@@ -141,21 +153,30 @@ struct Slots: AsyncParsableCommand {
     @Argument(help: "The request id.") var requestID: String
     func run() async throws {
       let (_, slots) = try await withClient(connection) { try await $0.pickupSlots(requestID: requestID) }
-      if connection.json { try printJSON(slots); return }
-      printTable([["SLOT", "STARTS", "ENDS", "BOOKED"]] + slots.map { [$0.id, short($0.startsAt), short($0.endsAt), "\($0.booked)/\($0.capacity)"] })
+      if connection.json {
+        try printJSON(slots)
+        return
+      }
+      printTable(
+        [["SLOT", "STARTS", "ENDS", "BOOKED"]]
+          + slots.map { [$0.id, short($0.startsAt), short($0.endsAt), "\($0.booked)/\($0.capacity)"] })
     }
   }
 }
 
 struct CharterCommands: AsyncParsableCommand {
-  static let configuration = CommandConfiguration(commandName: "charter", abstract: "The user charter.", subcommands: [Show.self, Publish.self])
+  static let configuration = CommandConfiguration(
+    commandName: "charter", abstract: "The user charter.", subcommands: [Show.self, Publish.self])
 
   struct Show: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print the current charter with the code at its bottom.")
     @OptionGroup var connection: ConnectionOptions
     func run() async throws {
       let charter = try await withClient(connection) { try await $0.charter() }
-      if connection.json { try printJSON(charter); return }
+      if connection.json {
+        try printJSON(charter)
+        return
+      }
       print(charter.text.trimmingCharacters(in: .newlines))
       print("")
       print(charter.footer)
@@ -169,8 +190,12 @@ struct CharterCommands: AsyncParsableCommand {
     @Option(help: "The code printed at the bottom (4 to 12 letters or digits).") var code: String
     @Argument(help: "A text file with the charter.") var file: String
     func run() async throws {
-      guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw ValidationError("cannot read \(file)") }
-      let charter = try await withClient(connection) { try await $0.publishCharter(version: version, text: text, code: code) }
+      guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+        throw ValidationError("cannot read \(file)")
+      }
+      let charter = try await withClient(connection) {
+        try await $0.publishCharter(version: version, text: text, code: code)
+      }
       if connection.json { try printJSON(charter) } else { print("published charter \(charter.version)") }
     }
   }

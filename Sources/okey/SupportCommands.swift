@@ -6,12 +6,16 @@ import OKeyClient
 
 extension Okey {
   struct Routing: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show who validates a person's requests, as the directory says now (support).")
+    static let configuration = CommandConfiguration(
+      abstract: "Show who validates a person's requests, as the directory says now (support).")
     @OptionGroup var connection: ConnectionOptions
     @Argument(help: "The person's uid.") var uid: String
     func run() async throws {
       let routing = try await withClient(connection) { try await $0.routing(uid: uid) }
-      if connection.json { try printJSON(routing); return }
+      if connection.json {
+        try printJSON(routing)
+        return
+      }
       func describe(_ person: Person?, _ foundBy: String) -> String {
         guard let person else { return "-" }
         let state = person.active ? "" : " (disabled)"
@@ -38,19 +42,30 @@ extension Okey {
     @Argument(help: "The person's uid.") var uid: String
     func run() async throws {
       let keys = try await withClient(connection) { try await $0.keys(uid: uid) }
-      if connection.json { try printJSON(keys); return }
-      printTable([["SERIAL", "TYPE", "STATUS", "ACTIVATED", "REPLACED", "REQUEST"]] + keys.map {
-        [$0.serial, $0.keyType.rawValue, $0.active ? "ACTIVE" : "REPLACED", short($0.activatedAt), $0.replacedAt.map(short) ?? "-", $0.requestID.isEmpty ? "-" : $0.requestID]
-      })
+      if connection.json {
+        try printJSON(keys)
+        return
+      }
+      printTable(
+        [["SERIAL", "TYPE", "STATUS", "ACTIVATED", "REPLACED", "REQUEST"]]
+          + keys.map {
+            [
+              $0.serial, $0.keyType.rawValue, $0.active ? "ACTIVE" : "REPLACED", short($0.activatedAt),
+              $0.replacedAt.map(short) ?? "-", $0.requestID.isEmpty ? "-" : $0.requestID,
+            ]
+          })
     }
   }
 
   struct Audit: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Audit trail commands (support).", subcommands: [Verify.self, Head.self])
+    static let configuration = CommandConfiguration(
+      abstract: "Audit trail commands (support).", subcommands: [Verify.self, Head.self])
     struct Verify: AsyncParsableCommand {
       static let configuration = CommandConfiguration(
         abstract: "Verify the audit trail (chain, signatures, every request's state); exits 65 when it is broken.",
-        discussion: "Give the head printed earlier by `okey audit head` (--head-sequence and --head-hash) to detect a chain cut after it.")
+        discussion:
+          "Give the head printed earlier by `okey audit head` (--head-sequence and --head-hash) to detect a chain cut after it."
+      )
       @OptionGroup var connection: ConnectionOptions
       @Option(help: "Sequence of a head exported earlier.") var headSequence: Int64?
       @Option(help: "Hash of that head.") var headHash: String?
@@ -58,7 +73,9 @@ extension Okey {
         var expected: AuditHeadInfo?
         if let headSequence, let headHash { expected = AuditHeadInfo(sequence: headSequence, hash: headHash, at: nil) }
         let report = try await withClient(connection) { try await $0.verifyAuditTrail(expectedHead: expected) }
-        if connection.json { try printJSON(report) } else {
+        if connection.json {
+          try printJSON(report)
+        } else {
           let signed = report.keyed ? "signatures checked" : "NOT signed (okeyd has no audit key)"
           print(
             report.intact
@@ -71,41 +88,64 @@ extension Okey {
     }
     struct Head: AsyncParsableCommand {
       static let configuration = CommandConfiguration(
-        abstract: "Print the audit chain's head (sequence, hash, time): keep it outside OKEY for `okey audit verify --head-sequence --head-hash`.")
+        abstract:
+          "Print the audit chain's head (sequence, hash, time): keep it outside OKEY for `okey audit verify --head-sequence --head-hash`."
+      )
       @OptionGroup var connection: ConnectionOptions
       func run() async throws {
         let head = try await withClient(connection) { try await $0.auditHead() }
-        if connection.json { try printJSON(head); return }
+        if connection.json {
+          try printJSON(head)
+          return
+        }
         print("\(head.sequence) \(head.hash) \(head.at.map(short) ?? "-")")
       }
     }
   }
 
   struct Outbox: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Notification messages (support).", subcommands: [List.self])
+    static let configuration = CommandConfiguration(
+      abstract: "Notification messages (support).", subcommands: [List.self])
     struct List: AsyncParsableCommand {
-      static let configuration = CommandConfiguration(abstract: "List outbox messages in a state: DEAD (default, given up), PENDING, SENDING or SENT.")
+      static let configuration = CommandConfiguration(
+        abstract: "List outbox messages in a state: DEAD (default, given up), PENDING, SENDING or SENT.")
       @OptionGroup var connection: ConnectionOptions
       @Option(help: "DEAD, PENDING, SENDING or SENT.") var state = "DEAD"
       @Option(help: "Most messages to list.") var limit = 50
       func run() async throws {
         let entries = try await withClient(connection) { try await $0.outbox(state: state, limit: limit) }
-        if connection.json { try printJSON(entries); return }
-        printTable([["ID", "REQUEST", "KIND", "TO", "STATE", "ATTEMPTS", "LAST ERROR"]] + entries.map {
-          ["\($0.id)", $0.requestID, $0.kind, $0.recipientMail, $0.state, "\($0.attempts)", $0.lastError.isEmpty ? "-" : $0.lastError]
-        })
+        if connection.json {
+          try printJSON(entries)
+          return
+        }
+        printTable(
+          [["ID", "REQUEST", "KIND", "TO", "STATE", "ATTEMPTS", "LAST ERROR"]]
+            + entries.map {
+              [
+                "\($0.id)", $0.requestID, $0.kind, $0.recipientMail, $0.state, "\($0.attempts)",
+                $0.lastError.isEmpty ? "-" : $0.lastError,
+              ]
+            })
       }
     }
   }
 
   struct Stats: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Request counts per status, directory cache figures, and the size of each table and of the database (support).")
+    static let configuration = CommandConfiguration(
+      abstract:
+        "Request counts per status, directory cache figures, and the size of each table and of the database (support).")
     @OptionGroup var connection: ConnectionOptions
     func run() async throws {
       let stats = try await withClient(connection) { try await $0.stats() }
-      if connection.json { try printJSON(stats); return }
-      printTable([["STATUS", "REQUESTS"]] + stats.renewalsByStatus.sorted { $0.key < $1.key }.map { [$0.key, "\($0.value)"] })
-      print("directory cache: \(stats.directoryCacheHits) hits, \(stats.directoryCacheMisses) misses; outbox: \(stats.outboxPending) pending, \(stats.outboxDead) dead")
+      if connection.json {
+        try printJSON(stats)
+        return
+      }
+      printTable(
+        [["STATUS", "REQUESTS"]] + stats.renewalsByStatus.sorted { $0.key < $1.key }.map { [$0.key, "\($0.value)"] })
+      print(
+        "directory cache: \(stats.directoryCacheHits) hits, \(stats.directoryCacheMisses) misses; outbox: \(stats.outboxPending) pending, \(stats.outboxDead) dead"
+      )
       print("")
       printTable([["TABLE", "ROWS", "BYTES"]] + stats.tables.map { [$0.name, "\($0.rows)", "\($0.bytes)"] })
       print("database file: \(stats.databaseBytes) bytes; write-ahead log: \(stats.walBytes) bytes")
@@ -114,7 +154,8 @@ extension Okey {
 }
 
 struct Requests: AsyncParsableCommand {
-  static let configuration = CommandConfiguration(abstract: "For support: search and read any request.", subcommands: [Search.self, Show.self, History.self])
+  static let configuration = CommandConfiguration(
+    abstract: "For support: search and read any request.", subcommands: [Search.self, Show.self, History.self])
 
   struct Search: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Search requests, newest first.")
@@ -126,14 +167,16 @@ struct Requests: AsyncParsableCommand {
     @Option(help: "The token a previous page printed.") var pageToken = ""
     func run() async throws {
       let page = try await withClient(connection) {
-        try await $0.searchRenewals(agentUID: agent, statuses: status, approverUID: approver, pageSize: pageSize, pageToken: pageToken)
+        try await $0.searchRenewals(
+          agentUID: agent, statuses: status, approverUID: approver, pageSize: pageSize, pageToken: pageToken)
       }
       try show(page.renewals, nextPageToken: page.nextPageToken, json: connection.json)
     }
   }
 
   struct Show: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show any request; with --history, its audit history too.")
+    static let configuration = CommandConfiguration(
+      abstract: "Show any request; with --history, its audit history too.")
     @OptionGroup var connection: ConnectionOptions
     @Argument(help: "The request id.") var requestID: String
     @Flag(help: "Show the request's audit history (with --json: the history alone).") var history = false
@@ -149,7 +192,8 @@ struct Requests: AsyncParsableCommand {
 
   /// The former spelling of `requests show --history`, kept for scripts.
   struct History: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Same as `requests show --history`.", shouldDisplay: false)
+    static let configuration = CommandConfiguration(
+      abstract: "Same as `requests show --history`.", shouldDisplay: false)
     @OptionGroup var connection: ConnectionOptions
     @Argument(help: "The request id.") var requestID: String
     func run() async throws {

@@ -24,14 +24,19 @@ struct OKeyd: AsyncParsableCommand {
   @Option(name: .long, help: "Address to listen on, HOST:PORT (default 127.0.0.1:50051; port 0 picks a free port).")
   var listen: String?
 
-  @Option(name: .customLong("check-config"), help: "Validate this configuration file (with the environment's overrides) and exit: 0 when okeyd would start with it, 64 with the reason otherwise.")
+  @Option(
+    name: .customLong("check-config"),
+    help:
+      "Validate this configuration file (with the environment's overrides) and exit: 0 when okeyd would start with it, 64 with the reason otherwise."
+  )
   var checkConfig: String?
 
   func run() async throws {
     unblockShutdownSignals()
     var configuration: OKeyConfiguration
     do {
-      configuration = try (checkConfig ?? config).map { try OKeyConfiguration.load(file: $0, validate: false) } ?? OKeyConfiguration()
+      configuration =
+        try (checkConfig ?? config).map { try OKeyConfiguration.load(file: $0, validate: false) } ?? OKeyConfiguration()
       try configuration.applyEnvironment(ProcessInfo.processInfo.environment)
       if let listen { configuration.listen = try ListenAddress(parsing: listen, field: "--listen") }
       try configuration.validate()
@@ -39,7 +44,9 @@ struct OKeyd: AsyncParsableCommand {
       throw ValidationError(error.message)
     }
     if let checkConfig {
-      print("\(checkConfig): valid (listen \(configuration.listen), database \(configuration.database.path), directory \(configuration.directory.uri), \(configuration.serviceAccounts.count) service account(s))")
+      print(
+        "\(checkConfig): valid (listen \(configuration.listen), database \(configuration.database.path), directory \(configuration.directory.uri), \(configuration.serviceAccounts.count) service account(s))"
+      )
       return
     }
     let level = Logger.Level(rawValue: configuration.logLevel) ?? .info

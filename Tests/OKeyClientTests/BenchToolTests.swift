@@ -8,25 +8,26 @@ struct BenchToolTests {
   func rpcScenarios() async throws {
     try await withTemporaryDirectory { folder in
       // A generated academy of 100 agents (agent-N managed by mgr-(N mod 2)), as Tools/bench uses.
-      let generated = try await ChildProcess.run("/usr/bin/python3", [TestPaths.packageRoot + "/Tools/directory/generate-academy.py", "100"])
+      let generated = try await ChildProcess.run(
+        "/usr/bin/python3", [TestPaths.packageRoot + "/Tools/directory/generate-academy.py", "100"])
       #expect(generated.status == 0, "\(generated.error)")
       let ldif = folder + "/academy.ldif"
       try generated.output.write(toFile: ldif, atomically: true, encoding: .utf8)
       try await withSlapd(ldif: ldif) { slapd in
         let config = folder + "/okeyd.yaml"
         try """
-          plaintext: true
-          database:
-            path: \(folder)/okey.sqlite
-          directory:
-            uri: \(slapd.uri)
-            bindPassword: \(SlapdFixture.servicePassword)
-          mail:
-            enabled: false
-          serviceAccounts:
-            - name: portal
-              keySHA256: \(sha256Hex("bench-test-key"))
-          """.write(toFile: config, atomically: true, encoding: .utf8)
+        plaintext: true
+        database:
+          path: \(folder)/okey.sqlite
+        directory:
+          uri: \(slapd.uri)
+          bindPassword: \(SlapdFixture.servicePassword)
+        mail:
+          enabled: false
+        serviceAccounts:
+          - name: portal
+            keySHA256: \(sha256Hex("bench-test-key"))
+        """.write(toFile: config, atomically: true, encoding: .utf8)
         let okeyd = try await OKeydProcess(arguments: ["--config", config])
         let bench = try await ChildProcess.run(
           TestPaths.executable("okey-bench"),
@@ -37,9 +38,11 @@ struct BenchToolTests {
           timeout: .seconds(120))
         #expect(try await okeyd.terminate() == 0)
         #expect(bench.status == 0, "\(bench.error)")
-        let scenarios = try #require(try JSONSerialization.jsonObject(with: Data(bench.output.utf8)) as? [[String: Any]])
-        #expect(scenarios.compactMap { $0["scenario"] as? String }.map { String($0.prefix(while: { $0 != " " })) }
-          == ["health", "get", "search", "routing", "lifecycle"])
+        let scenarios = try #require(
+          try JSONSerialization.jsonObject(with: Data(bench.output.utf8)) as? [[String: Any]])
+        #expect(
+          scenarios.compactMap { $0["scenario"] as? String }.map { String($0.prefix(while: { $0 != " " })) }
+            == ["health", "get", "search", "routing", "lifecycle"])
         for scenario in scenarios {
           #expect(scenario["calls"] as? Int == 24, "\(scenario)")
           #expect(scenario["errors"] as? Int == 0, "\(scenario)")

@@ -8,7 +8,9 @@ struct OkeyCLI: Sendable {
   let server: String
   let configHome: String
 
-  func run(_ arguments: [String], token: String? = nil, input: String? = nil) async throws -> (status: Int32, output: String, error: String) {
+  func run(_ arguments: [String], token: String? = nil, input: String? = nil) async throws -> (
+    status: Int32, output: String, error: String
+  ) {
     var environment = ["OKEY_SERVER": server, "XDG_CONFIG_HOME": configHome]
     environment["OKEY_TOKEN"] = token ?? ""
     return try await ChildProcess.run(TestPaths.executable("okey"), arguments, environment: environment, input: input)
@@ -23,7 +25,8 @@ struct OkeyCLI: Sendable {
   }
 
   func login(_ uid: String) async throws -> String {
-    let result = try await run(["login", uid, "--password-stdin", "--print-token"], input: SlapdFixture.personPassword + "\n")
+    let result = try await run(
+      ["login", uid, "--password-stdin", "--print-token"], input: SlapdFixture.personPassword + "\n")
     guard result.status == 0 else { throw ChildProcessError("login \(uid): \(result.error)") }
     return result.output.trimmingCharacters(in: .whitespacesAndNewlines)
   }
@@ -45,7 +48,8 @@ func withOKeydAndSlapd(_ body: (OkeyCLI) async throws -> Void) async throws {
             keySHA256: \(sha256Hex("portal-cli-key"))
         """
       try config.write(toFile: folder + "/okeyd.yaml", atomically: true, encoding: .utf8)
-      let okeyd = try await OKeydProcess(arguments: ["--config", folder + "/okeyd.yaml"], environment: ["OKEY_LDAP_URI": slapd.uri])
+      let okeyd = try await OKeydProcess(
+        arguments: ["--config", folder + "/okeyd.yaml"], environment: ["OKEY_LDAP_URI": slapd.uri])
       defer { okeyd.child.send(SIGKILL) }
       try FileManager.default.createDirectory(atPath: folder + "/config", withIntermediateDirectories: true)
       try await body(OkeyCLI(server: okeyd.address, configHome: folder + "/config"))
@@ -69,16 +73,28 @@ struct CLIProcedureTests {
         try "Je garde ma clé pour moi.".write(toFile: folder + "/charter.txt", atomically: true, encoding: .utf8)
         try Data("%PDF-1.4\n%%EOF\n".utf8).write(to: URL(fileURLWithPath: folder + "/proof.pdf"))
 
-        let charter = try await cli.json(["charter", "publish", "--version", "2026-09", "--code", "4821", folder + "/charter.txt"], token: dsi) as? [String: Any]
+        let charter =
+          try await cli.json(
+            ["charter", "publish", "--version", "2026-09", "--code", "4821", folder + "/charter.txt"], token: dsi)
+          as? [String: Any]
         #expect(charter?["version"] as? String == "2026-09")
         let start = Date().addingTimeInterval(86_400).formatted(.iso8601)
-        let slots = try await cli.json(["slots", "publish", "--place", "rectorat", "--name", "Rectorat DSI", "--start", start, "--capacity", "2"], token: dsi) as? [[String: Any]]
+        let slots =
+          try await cli.json(
+            ["slots", "publish", "--place", "rectorat", "--name", "Rectorat DSI", "--start", start, "--capacity", "2"],
+            token: dsi) as? [[String: Any]]
         let slotID = try #require(slots?.first?["id"] as? String)
 
-        var renewal = try await cli.json(["renewal", "start", "--key-type", "hardware", "--motif", "expired"] + agent, token: portal) as? [String: Any]
+        var renewal =
+          try await cli.json(
+            ["renewal", "start", "--key-type", "hardware", "--motif", "expired"] + agent, token: portal)
+          as? [String: Any]
         let id = try #require(renewal?["id"] as? String)
         #expect(renewal?["status"] as? String == "DRAFT")
-        renewal = try await cli.json(["renewal", "add-document", id, "--kind", "supporting-document", folder + "/proof.pdf"] + agent, token: portal) as? [String: Any]
+        renewal =
+          try await cli.json(
+            ["renewal", "add-document", id, "--kind", "supporting-document", folder + "/proof.pdf"] + agent,
+            token: portal) as? [String: Any]
         #expect((renewal?["documents"] as? [Any])?.count == 1)
         renewal = try await cli.json(["renewal", "submit", id] + agent, token: portal) as? [String: Any]
         #expect(renewal?["status"] as? String == "PENDING_APPROVAL")
@@ -87,19 +103,27 @@ struct CLIProcedureTests {
         #expect(pending?.compactMap { $0["id"] as? String } == [id])
         // The N+1 opens the evidence before deciding: the file written is the one uploaded.
         let documentID = try #require((renewal?["documents"] as? [[String: Any]])?.first?["id"] as? String)
-        let saved = try await cli.run(["approvals", "document", id, documentID, "-o", folder + "/evidence.pdf"], token: ien)
+        let saved = try await cli.run(
+          ["approvals", "document", id, documentID, "-o", folder + "/evidence.pdf"], token: ien)
         #expect(saved.status == 0, "\(saved.error)")
-        #expect(FileManager.default.contents(atPath: folder + "/evidence.pdf") == FileManager.default.contents(atPath: folder + "/proof.pdf"))
-        let again = try await cli.run(["approvals", "document", id, documentID, "-o", folder + "/evidence.pdf"], token: ien)
+        #expect(
+          FileManager.default.contents(atPath: folder + "/evidence.pdf")
+            == FileManager.default.contents(atPath: folder + "/proof.pdf"))
+        let again = try await cli.run(
+          ["approvals", "document", id, documentID, "-o", folder + "/evidence.pdf"], token: ien)
         #expect(again.status == 64, "an existing file is never overwritten: \(again.error)")
         renewal = try await cli.json(["approvals", "approve", id, "--comment", "ok"], token: ien) as? [String: Any]
         #expect(renewal?["status"] as? String == "AWAITING_CHARTER")
 
-        renewal = try await cli.json(["renewal", "sign-charter", id, "--code", "4821", "--acknowledge"] + agent, token: portal) as? [String: Any]
+        renewal =
+          try await cli.json(["renewal", "sign-charter", id, "--code", "4821", "--acknowledge"] + agent, token: portal)
+          as? [String: Any]
         #expect(renewal?["status"] as? String == "AWAITING_DSI")
         let work = try await cli.json(["ops", "work"], token: dsi) as? [[String: Any]]
         #expect(work?.contains { $0["id"] as? String == id } == true)
-        renewal = try await cli.json(["ops", "finalize", id, "--serial", "HW-CLI-1", "--place", "rectorat"], token: dsi) as? [String: Any]
+        renewal =
+          try await cli.json(["ops", "finalize", id, "--serial", "HW-CLI-1", "--place", "rectorat"], token: dsi)
+          as? [String: Any]
         #expect(renewal?["status"] as? String == "READY_FOR_PICKUP")
 
         let free = try await cli.json(["renewal", "slots", id] + agent, token: portal) as? [[String: Any]]
@@ -171,16 +195,21 @@ struct CLIProcedureTests {
     try await withOKeydAndSlapd { cli in
       let portal = "portal-cli-key"
       let agent = ["--on-behalf-of", "ens1a"]
-      let started = try await cli.json(["renewal", "start", "--key-type", "software", "--motif", "expired"] + agent, token: portal) as? [String: Any]
+      let started =
+        try await cli.json(["renewal", "start", "--key-type", "software", "--motif", "expired"] + agent, token: portal)
+        as? [String: Any]
       let id = try #require(started?["id"] as? String)
       var environment = ["OKEY_SERVER": cli.server, "XDG_CONFIG_HOME": cli.configHome]
       environment["OKEY_TOKEN"] = portal
-      let watcher = try ChildProcess(TestPaths.executable("okey"), ["renewal", "watch", id] + agent, environment: environment)
+      let watcher = try ChildProcess(
+        TestPaths.executable("okey"), ["renewal", "watch", id] + agent, environment: environment)
       defer { watcher.send(SIGKILL) }
       // The current state comes first: once it is printed, the watch is live.
       let clock = ContinuousClock()
       let deadline = clock.now + .seconds(20)
-      while !watcher.standardOutput.contains("DRAFT"), clock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+      while !watcher.standardOutput.contains("DRAFT"), clock.now < deadline {
+        try await Task.sleep(for: .milliseconds(20))
+      }
       #expect(watcher.standardOutput.contains("DRAFT  version 1"), "\(watcher.standardError)")
       let cancelled = try await cli.run(["renewal", "cancel", id, "--reason", "found it"] + agent, token: portal)
       #expect(cancelled.status == 0, "\(cancelled.error)")
@@ -191,11 +220,16 @@ struct CLIProcedureTests {
     }
   }
 
-  @Test("every subcommand has a complete --help", arguments: [
-    ["--help"], ["renewal", "--help"], ["renewal", "start", "--help"], ["renewal", "sign-charter", "--help"], ["approvals", "approve", "--help"],
-    ["ops", "finalize", "--help"], ["slots", "publish", "--help"], ["charter", "publish", "--help"], ["requests", "search", "--help"],
-    ["routing", "--help"], ["keys", "--help"], ["audit", "verify", "--help"], ["stats", "--help"], ["login", "--help"],
-  ])
+  @Test(
+    "every subcommand has a complete --help",
+    arguments: [
+      ["--help"], ["renewal", "--help"], ["renewal", "start", "--help"], ["renewal", "sign-charter", "--help"],
+      ["approvals", "approve", "--help"],
+      ["ops", "finalize", "--help"], ["slots", "publish", "--help"], ["charter", "publish", "--help"],
+      ["requests", "search", "--help"],
+      ["routing", "--help"], ["keys", "--help"], ["audit", "verify", "--help"], ["stats", "--help"],
+      ["login", "--help"],
+    ])
   func help(arguments: [String]) async throws {
     let result = try await ChildProcess.run(TestPaths.executable("okey"), arguments)
     #expect(result.status == 0)

@@ -5,7 +5,9 @@ import Testing
 
 @Suite("okeyd and okey end to end", .serialized)
 struct EndToEndTests {
-  @Test("okeyd started on a free loopback port answers SERVING to OKeyClient and to okey health, and stops cleanly on SIGTERM")
+  @Test(
+    "okeyd started on a free loopback port answers SERVING to OKeyClient and to okey health, and stops cleanly on SIGTERM"
+  )
   func healthEndToEnd() async throws {
     let okeyd = try await OKeydProcess()
     let settings = try OKeyClientSettings(server: okeyd.address)
@@ -32,7 +34,9 @@ struct EndToEndTests {
       let good = folder + "/good.yaml"
       try "listen: 127.0.0.1:0\nlogLevel: debug\n".write(toFile: good, atomically: true, encoding: .utf8)
       let okeyd = try await OKeydProcess(arguments: ["--config", good, "--listen", "127.0.0.1:0"])
-      let status = try await OKeyClient.with(try OKeyClientSettings(server: okeyd.address)) { try await $0.servingStatus() }
+      let status = try await OKeyClient.with(try OKeyClientSettings(server: okeyd.address)) {
+        try await $0.servingStatus()
+      }
       #expect(status == .serving)
       let exit = try await okeyd.terminate()
       #expect(exit == 0)

@@ -27,7 +27,9 @@ final class Acknowledged: Sendable {
   let errors = Mutex<[(at: ContinuousClock.Instant, error: String)]>([])
   func failed(_ error: any Error) { errors.withLock { $0.append((ContinuousClock.now, "\(error)")) } }
   /// Errors met before `instant`.
-  func errors(before instant: ContinuousClock.Instant) -> [String] { errors.withLock { $0.filter { $0.at < instant }.map(\.error) } }
+  func errors(before instant: ContinuousClock.Instant) -> [String] {
+    errors.withLock { $0.filter { $0.at < instant }.map(\.error) }
+  }
 
   let serials = Mutex<[String: String]>([:])
   /// Records a completion seen, with the serial of the key it issued.
@@ -40,27 +42,28 @@ final class Acknowledged: Sendable {
 func faultConfig(folder: String, slapd: SlapdFixture, cacheTTL: Double = 60) throws -> String {
   let path = folder + "/okeyd.yaml"
   try """
-    plaintext: true
-    database:
-      path: \(folder)/okey.sqlite
-    directory:
-      uri: \(slapd.uri)
-      bindPassword: \(SlapdFixture.servicePassword)
-      cacheTTLSeconds: \(cacheTTL)
-      networkTimeoutSeconds: 1
-      operationTimeoutSeconds: 2
-    mail:
-      enabled: false
-    serviceAccounts:
-      - name: portal
-        keySHA256: \(sha256Hex("portal-fault-key"))
-    """.write(toFile: path, atomically: true, encoding: .utf8)
+  plaintext: true
+  database:
+    path: \(folder)/okey.sqlite
+  directory:
+    uri: \(slapd.uri)
+    bindPassword: \(SlapdFixture.servicePassword)
+    cacheTTLSeconds: \(cacheTTL)
+    networkTimeoutSeconds: 1
+    operationTimeoutSeconds: 2
+  mail:
+    enabled: false
+  serviceAccounts:
+    - name: portal
+      keySHA256: \(sha256Hex("portal-fault-key"))
+  """.write(toFile: path, atomically: true, encoding: .utf8)
   return path
 }
 
 @Suite("fault proofs", .serialized)
 struct FaultTests {
-  @Test("okeyd killed with SIGKILL under lifecycle load loses no change a client saw succeed, and the audit chain verifies")
+  @Test(
+    "okeyd killed with SIGKILL under lifecycle load loses no change a client saw succeed, and the audit chain verifies")
   func sigkillUnderLoad() async throws {
     try await withSlapd { slapd in
       try await withTemporaryDirectory { folder in
@@ -68,7 +71,9 @@ struct FaultTests {
         let okeyd = try await OKeydProcess(arguments: ["--config", config])
         let acknowledged = Acknowledged()
         // Agents and their N+1 in the sample academy; the DSI operator finishes each request.
-        let agents = ["ens1a": "ien1", "ens1b": "ien1", "ens-clg": "principal1", "ens-lyc": "adjoint2", "rect-agent": "dsi-head"]
+        let agents = [
+          "ens1a": "ien1", "ens1b": "ien1", "ens-clg": "principal1", "ens-lyc": "adjoint2", "rect-agent": "dsi-head",
+        ]
         let base = try OKeyClientSettings(server: okeyd.address, timeout: .seconds(5))
         let tokens = try await OKeyClient.with(base) { okey in
           var tokens: [String: String] = [:]
@@ -81,7 +86,9 @@ struct FaultTests {
         var dsiOperator = base
         dsiOperator.token = tokens["dsi-op1"]
         let dsiSettings = dsiOperator
-        _ = try await OKeyClient.with(dsiSettings) { try await $0.publishCharter(version: "fault-1", text: "Charter", code: charterCode) }
+        _ = try await OKeyClient.with(dsiSettings) {
+          try await $0.publishCharter(version: "fault-1", text: "Charter", code: charterCode)
+        }
         let load = Task {
           await withTaskGroup(of: Void.self) { group in
             for (agent, approverUID) in agents {
@@ -94,37 +101,41 @@ struct FaultTests {
                 acknowledged.running.withLock { $0 += 1 }
                 defer { acknowledged.running.withLock { $0 -= 1 } }
                 do {
-                try await OKeyClient.with(agentSettings) { okey in
-                  let approver = okey.with(approverSettings)
-                  let dsi = okey.with(dsiSettings)
-                  for round in 0..<10_000 {
-                    do {
-                      var r = try await okey.startRenewal(keyType: .software, motif: .expired)
-                      acknowledged.record(r)
-                      r = try await okey.addDocument(
-                        requestID: r.id, filename: "p.pdf", kind: "supporting-document", content: Data("%PDF-1.4 x\n%%EOF\n".utf8), expectedVersion: r.version)
-                      acknowledged.record(r)
-                      r = try await okey.submit(requestID: r.id, expectedVersion: r.version)
-                      acknowledged.record(r)
-                      r = try await approver.approve(requestID: r.id, expectedVersion: r.version)
-                      acknowledged.record(r)
-                      r = try await okey.choosePlatform(requestID: r.id, platform: .android, expectedVersion: r.version).0
-                      acknowledged.record(r)
-                      r = try await dsi.confirmEnrolmentElements(requestID: r.id, expectedVersion: r.version)
-                      acknowledged.record(r)
-                      r = try await okey.signCharter(requestID: r.id, code: charterCode, acknowledged: true, expectedVersion: r.version)
-                      acknowledged.record(r)
-                      let serial = "SW-\(agent)-\(round)"
-                      r = try await dsi.finalize(requestID: r.id, serial: serial, expectedVersion: r.version)
-                      acknowledged.record(r)
-                      if r.status == .completed { acknowledged.completed(r.id, serial: serial) }
-                    } catch {
-                      // Counted, never swallowed: before the kill any error fails the test.
-                      acknowledged.failed(error)
-                      return
+                  try await OKeyClient.with(agentSettings) { okey in
+                    let approver = okey.with(approverSettings)
+                    let dsi = okey.with(dsiSettings)
+                    for round in 0..<10_000 {
+                      do {
+                        var r = try await okey.startRenewal(keyType: .software, motif: .expired)
+                        acknowledged.record(r)
+                        r = try await okey.addDocument(
+                          requestID: r.id, filename: "p.pdf", kind: "supporting-document",
+                          content: Data("%PDF-1.4 x\n%%EOF\n".utf8), expectedVersion: r.version)
+                        acknowledged.record(r)
+                        r = try await okey.submit(requestID: r.id, expectedVersion: r.version)
+                        acknowledged.record(r)
+                        r = try await approver.approve(requestID: r.id, expectedVersion: r.version)
+                        acknowledged.record(r)
+                        r = try await okey.choosePlatform(
+                          requestID: r.id, platform: .android, expectedVersion: r.version
+                        ).0
+                        acknowledged.record(r)
+                        r = try await dsi.confirmEnrolmentElements(requestID: r.id, expectedVersion: r.version)
+                        acknowledged.record(r)
+                        r = try await okey.signCharter(
+                          requestID: r.id, code: charterCode, acknowledged: true, expectedVersion: r.version)
+                        acknowledged.record(r)
+                        let serial = "SW-\(agent)-\(round)"
+                        r = try await dsi.finalize(requestID: r.id, serial: serial, expectedVersion: r.version)
+                        acknowledged.record(r)
+                        if r.status == .completed { acknowledged.completed(r.id, serial: serial) }
+                      } catch {
+                        // Counted, never swallowed: before the kill any error fails the test.
+                        acknowledged.failed(error)
+                        return
+                      }
                     }
                   }
-                }
                 } catch {
                   acknowledged.failed(error)
                 }
@@ -182,7 +193,9 @@ struct FaultTests {
     }
   }
 
-  @Test("with slapd stopped, calls that need the directory fail UNAVAILABLE within their deadline, the others keep working, and all recover")
+  @Test(
+    "with slapd stopped, calls that need the directory fail UNAVAILABLE within their deadline, the others keep working, and all recover"
+  )
   func directoryOutage() async throws {
     try await withSlapd { slapd in
       try await withTemporaryDirectory { folder in
@@ -193,7 +206,9 @@ struct FaultTests {
           try await $0.login(uid: "ens1a", password: SlapdFixture.personPassword).token
         }
         let agent = try OKeyClientSettings(server: okeyd.address, token: token, timeout: .seconds(8))
-        let request = try await OKeyClient.with(agent) { try await $0.startRenewal(keyType: .software, motif: .expired) }
+        let request = try await OKeyClient.with(agent) {
+          try await $0.startRenewal(keyType: .software, motif: .expired)
+        }
 
         try await slapd.stop()
         let clock = ContinuousClock()
@@ -201,7 +216,9 @@ struct FaultTests {
           // Reading and changing a request need no directory: they keep working.
           let read = try await okey.renewal(request.id)
           #expect(read.id == request.id)
-          let changed = try await okey.addDocument(requestID: request.id, filename: "a.pdf", kind: "supporting-document", content: Data("%PDF-1.4\n%%EOF\n".utf8), expectedVersion: read.version)
+          let changed = try await okey.addDocument(
+            requestID: request.id, filename: "a.pdf", kind: "supporting-document",
+            content: Data("%PDF-1.4\n%%EOF\n".utf8), expectedVersion: read.version)
           #expect(changed.documents.count == 1)
           // Starting needs the routing: UNAVAILABLE, well within the deadline.
           let start = clock.now
@@ -220,7 +237,8 @@ struct FaultTests {
           }
           #expect(clock.now - start < .seconds(8))
         }
-        let portal = try OKeyClientSettings(server: okeyd.address, token: "portal-fault-key", onBehalfOf: "ens1b", timeout: .seconds(8))
+        let portal = try OKeyClientSettings(
+          server: okeyd.address, token: "portal-fault-key", onBehalfOf: "ens1b", timeout: .seconds(8))
         // Acting for a person needs the directory: UNAVAILABLE, not a refusal.
         await #expect {
           _ = try await OKeyClient.with(portal) { try await $0.myRenewals() }

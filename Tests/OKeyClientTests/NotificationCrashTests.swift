@@ -13,7 +13,8 @@ struct NotificationCrashTests {
       try await withTemporaryDirectory { folder in
         try FileManager.default.createDirectory(atPath: folder + "/mail", withIntermediateDirectories: true)
         // A sendmail that never finishes (the crash happens while it runs), and one that keeps messages.
-        try "#!/bin/sh\ncat > /dev/null\nexec sleep 120\n".write(toFile: folder + "/hang.sh", atomically: true, encoding: .utf8)
+        try "#!/bin/sh\ncat > /dev/null\nexec sleep 120\n".write(
+          toFile: folder + "/hang.sh", atomically: true, encoding: .utf8)
         // A sendmail that delivers the message, then never returns: okeyd dies before marking it sent.
         try "#!/bin/sh\ncat > \"$1/.part.$$\" && mv \"$1/.part.$$\" \"$1/$(date +%s%N).eml\"\nexec sleep 120\n".write(
           toFile: folder + "/deliver-hang.sh", atomically: true, encoding: .utf8)
@@ -26,28 +27,31 @@ struct NotificationCrashTests {
         func config(_ command: String) throws -> String {
           let path = folder + "/okeyd-\(UInt32.random(in: 0...UInt32.max)).yaml"
           try """
-            plaintext: true
-            database:
-              path: \(folder)/okey.sqlite
-            directory:
-              uri: \(slapd.uri)
-              bindPassword: \(SlapdFixture.servicePassword)
-            mail:
-              command: \(command)
-              pollSeconds: 0.05
-            serviceAccounts:
-              - name: portal
-                keySHA256: \(sha256Hex("portal-mail-key"))
-            """.write(toFile: path, atomically: true, encoding: .utf8)
+          plaintext: true
+          database:
+            path: \(folder)/okey.sqlite
+          directory:
+            uri: \(slapd.uri)
+            bindPassword: \(SlapdFixture.servicePassword)
+          mail:
+            command: \(command)
+            pollSeconds: 0.05
+          serviceAccounts:
+            - name: portal
+              keySHA256: \(sha256Hex("portal-mail-key"))
+          """.write(toFile: path, atomically: true, encoding: .utf8)
           return path
         }
 
-        let firstCommand = crashPoint == "after claim" ? folder + "/hang.sh" : folder + "/deliver-hang.sh " + folder + "/mail"
+        let firstCommand =
+          crashPoint == "after claim" ? folder + "/hang.sh" : folder + "/deliver-hang.sh " + folder + "/mail"
         let first = try await OKeydProcess(arguments: ["--config", try config(firstCommand)])
         let portal = try OKeyClientSettings(server: first.address, token: "portal-mail-key", onBehalfOf: "ens1a")
         try await OKeyClient.with(portal) { okey in
           var r = try await okey.startRenewal(keyType: .software, motif: .expired)
-          r = try await okey.addDocument(requestID: r.id, filename: "a.pdf", kind: "supporting-document", content: Data("%PDF-1.4\n%%EOF\n".utf8), expectedVersion: r.version)
+          r = try await okey.addDocument(
+            requestID: r.id, filename: "a.pdf", kind: "supporting-document", content: Data("%PDF-1.4\n%%EOF\n".utf8),
+            expectedVersion: r.version)
           _ = try await okey.submit(requestID: r.id, expectedVersion: r.version)
         }
         let database = folder + "/okey.sqlite"
@@ -55,7 +59,8 @@ struct NotificationCrashTests {
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(20)
         while clock.now < deadline {
-          let rows = try await ChildProcess.run("/usr/bin/sqlite3", [database, "SELECT message_id FROM outbox WHERE state = 'SENDING'"])
+          let rows = try await ChildProcess.run(
+            "/usr/bin/sqlite3", [database, "SELECT message_id FROM outbox WHERE state = 'SENDING'"])
           claimed = rows.output.trimmingCharacters(in: .whitespacesAndNewlines)
           if !claimed.isEmpty { break }
           try await Task.sleep(for: .milliseconds(50))
@@ -64,7 +69,11 @@ struct NotificationCrashTests {
         if crashPoint == "after send" {
           // The crash comes once sendmail has delivered the message.
           let delivered = clock.now + .seconds(20)
-          while clock.now < delivered, ((try? FileManager.default.contentsOfDirectory(atPath: folder + "/mail")) ?? []).filter({ $0.hasSuffix(".eml") }).isEmpty {
+          while clock.now < delivered,
+            ((try? FileManager.default.contentsOfDirectory(atPath: folder + "/mail")) ?? []).filter({
+              $0.hasSuffix(".eml")
+            }).isEmpty
+          {
             try await Task.sleep(for: .milliseconds(20))
           }
         }
@@ -73,23 +82,32 @@ struct NotificationCrashTests {
         _ = try? await ChildProcess.run("/usr/bin/pkill", ["-f", folder + "/hang.sh"])
         _ = try? await ChildProcess.run("/usr/bin/pkill", ["-f", folder + "/deliver-hang.sh"])
 
-        let second = try await OKeydProcess(arguments: ["--config", try config(folder + "/capture.sh " + folder + "/mail")])
+        let second = try await OKeydProcess(arguments: [
+          "--config", try config(folder + "/capture.sh " + folder + "/mail"),
+        ])
         defer { second.child.send(SIGKILL) }
         // Wait until the restarted okeyd has marked the message sent, then count every copy.
         let until = clock.now + .seconds(20)
         var state = ""
         while clock.now < until {
-          state = try await ChildProcess.run("/usr/bin/sqlite3", [database, "SELECT state FROM outbox WHERE message_id = '\(claimed)'"])
-            .output.trimmingCharacters(in: .whitespacesAndNewlines)
+          state = try await ChildProcess.run(
+            "/usr/bin/sqlite3", [database, "SELECT state FROM outbox WHERE message_id = '\(claimed)'"]
+          )
+          .output.trimmingCharacters(in: .whitespacesAndNewlines)
           if state == "SENT" { break }
           try await Task.sleep(for: .milliseconds(50))
         }
         #expect(state == "SENT")
         let names = (try? FileManager.default.contentsOfDirectory(atPath: folder + "/mail")) ?? []
-        let messages = names.filter { $0.hasSuffix(".eml") }.compactMap { try? String(contentsOfFile: folder + "/mail/" + $0, encoding: .utf8) }
+        let messages = names.filter { $0.hasSuffix(".eml") }.compactMap {
+          try? String(contentsOfFile: folder + "/mail/" + $0, encoding: .utf8)
+        }
         var byMessageID: [String: Int] = [:]
         for message in messages {
-          let id = message.components(separatedBy: "\r\n").first { $0.hasPrefix("Message-ID: ") }.map { String($0.dropFirst("Message-ID: ".count)) } ?? "?"
+          let id =
+            message.components(separatedBy: "\r\n").first { $0.hasPrefix("Message-ID: ") }.map {
+              String($0.dropFirst("Message-ID: ".count))
+            } ?? "?"
           byMessageID[id, default: 0] += 1
         }
         // After a claim only, one copy; after sendmail took it, the resend is the one duplicate, with

@@ -27,7 +27,8 @@ struct TLSTests {
           return false
         }
         // And through the CLI.
-        let cli = try await ChildProcess.run(TestPaths.executable("okey"), ["health", "--server", "127.0.0.1:\(address.port)", "--tls-ca", pki.ca])
+        let cli = try await ChildProcess.run(
+          TestPaths.executable("okey"), ["health", "--server", "127.0.0.1:\(address.port)", "--tls-ca", pki.ca])
         #expect(cli.output == "SERVING\n", "\(cli.error)")
       }
     }
@@ -51,7 +52,8 @@ struct TLSTests {
           return false
         }
         var trusted = anonymous
-        trusted.tls = .init(caCertificateFile: pki.ca, clientCertificateFile: pki.clientCertificate, clientKeyFile: pki.clientKey)
+        trusted.tls = .init(
+          caCertificateFile: pki.ca, clientCertificateFile: pki.clientCertificate, clientKeyFile: pki.clientKey)
         let status = try await OKeyClient.with(trusted) { try await $0.servingStatus() }
         #expect(status == .serving)
       }
@@ -65,10 +67,15 @@ struct TLSTests {
       try await withOKeyDaemon(configure: {
         $0.plaintext = false
         $0.tls = .init(certificateFile: pki.serverCertificate, privateKeyFile: pki.serverKey, clientCAFile: pki.ca)
-        $0.serviceAccounts = [.init(name: "portal", keySHA256: sha256Hex("bound-portal-key"), actsForPeople: false, clientCertificateSubject: "CN=portal")]
+        $0.serviceAccounts = [
+          .init(
+            name: "portal", keySHA256: sha256Hex("bound-portal-key"), actsForPeople: false,
+            clientCertificateSubject: "CN=portal")
+        ]
       }) { _, address in
         func whoAmI(certificate: String, key: String) async throws -> PrincipalInfo {
-          var settings = OKeyClientSettings(host: "127.0.0.1", port: address.port, token: "bound-portal-key", timeout: .seconds(5))
+          var settings = OKeyClientSettings(
+            host: "127.0.0.1", port: address.port, token: "bound-portal-key", timeout: .seconds(5))
           settings.tls = .init(caCertificateFile: pki.ca, clientCertificateFile: certificate, clientKeyFile: key)
           return try await OKeyClient.with(settings) { try await $0.whoAmI() }
         }
@@ -87,7 +94,8 @@ struct TLSTests {
   @Test("okeyd without TLS and without plaintext refuses a non-loopback address (exit 64, naming the setting)")
   func explicitPlaintext() async throws {
     let result = try await ChildProcess.run(
-      TestPaths.executable("okeyd"), ["--listen", "0.0.0.0:0"], environment: ["OKEY_PLAINTEXT": "", "OKEY_AUDIT_KEY_FILE": TestAuditKey.file])
+      TestPaths.executable("okeyd"), ["--listen", "0.0.0.0:0"],
+      environment: ["OKEY_PLAINTEXT": "", "OKEY_AUDIT_KEY_FILE": TestAuditKey.file])
     #expect(result.status == 64)
     #expect(result.error.contains("plaintext: true"))
   }

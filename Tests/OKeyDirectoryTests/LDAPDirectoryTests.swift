@@ -5,9 +5,12 @@ import Testing
 
 @Suite("LDAP adapter against a real slapd", .serialized)
 struct LDAPDirectoryTests {
-  @Test("filter metacharacters, NUL and non-ASCII in a uid match nothing", arguments: [
-    "*", ")(uid=*", "ens1a)(|(uid=*", "*)(objectClass=*", "\\", "ens1a\u{0}", "ens1a\u{0})(uid=*", "énsé1a", "(uid=ens1a)", "ens*",
-  ])
+  @Test(
+    "filter metacharacters, NUL and non-ASCII in a uid match nothing",
+    arguments: [
+      "*", ")(uid=*", "ens1a)(|(uid=*", "*)(objectClass=*", "\\", "ens1a\u{0}", "ens1a\u{0})(uid=*", "énsé1a",
+      "(uid=ens1a)", "ens*",
+    ])
   func filterInjection(uid: String) async throws {
     try await withSlapd { slapd in
       try await withLDAPDirectory(slapd) { directory in
@@ -17,7 +20,10 @@ struct LDAPDirectoryTests {
         #expect(routing.problems.map(\.code) == ["NO_ENTRY"])
         // And nothing changed: the directory holds what it held.
         #expect(try await directory.people(withUID: "ens1a").count == 1)
-        #expect(try await directory.search(base: "dc=ac-test,dc=fr", scope: .subtree, filter: "(objectClass=person)", attributes: ["uid"]).count == 33)
+        #expect(
+          try await directory.search(
+            base: "dc=ac-test,dc=fr", scope: .subtree, filter: "(objectClass=person)", attributes: ["uid"]
+          ).count == 33)
       }
     }
   }
@@ -28,7 +34,9 @@ struct LDAPDirectoryTests {
     #expect(LDAPText.escapeFilterValue("x\u{0}y") == "x\\00y")
     #expect(LDAPText.escapeFilterValue("ens1a") == "ens1a")
     #expect(LDAPText.escapeFilterValue("") == "")
-    #expect(LDAPText.normalizeDN("UID=Ens1a, OU=People,DC=ac-test,DC=fr") == LDAPText.normalizeDN("uid=ens1a,ou=people,dc=ac-test,dc=fr"))
+    #expect(
+      LDAPText.normalizeDN("UID=Ens1a, OU=People,DC=ac-test,DC=fr")
+        == LDAPText.normalizeDN("uid=ens1a,ou=people,dc=ac-test,dc=fr"))
     #expect(LDAPText.normalizeDN("not a dn") == nil)
   }
 
@@ -61,7 +69,9 @@ struct LDAPDirectoryTests {
     }
   }
 
-  @Test("slapd stopped mid-run gives an unavailable error within the timeouts, and the same directory recovers once it is back")
+  @Test(
+    "slapd stopped mid-run gives an unavailable error within the timeouts, and the same directory recovers once it is back"
+  )
   func outageAndRecovery() async throws {
     try await withSlapd { slapd in
       try await withLDAPDirectory(slapd) { directory in
@@ -104,7 +114,9 @@ struct FrEduValueTests {
     #expect((try? FrEduValues.assignment("97412$UAJ$PU$ENS$9741234X$T1$1ORD$151").get()) == nil)
     #expect(try FrEduValues.responsibility("X").get() == nil)
     #expect(try FrEduValues.responsibility("9740100K$UAJ$PU$N$T3$CLG$340").get()?.typeCode == "CLG")
-    let delegation = try FrEduValues.delegation("ONDE|https://x/|01/09/2025|31/08/2026|dir2|FrEduRneResp=9741002B$UAJ$PU$N$T1$1ORD$151|srv|DIR|").get()
+    let delegation = try FrEduValues.delegation(
+      "ONDE|https://x/|01/09/2025|31/08/2026|dir2|FrEduRneResp=9741002B$UAJ$PU$N$T1$1ORD$151|srv|DIR|"
+    ).get()
     #expect(delegation.application == "ONDE")
     #expect(delegation.isCurrent(on: CivilDate(ddmmyyyy: "31/08/2026")!))
     #expect(!delegation.isCurrent(on: CivilDate(ddmmyyyy: "01/09/2026")!))
@@ -114,7 +126,9 @@ struct FrEduValueTests {
     #expect(CivilDate(ddmmyyyy: "1/1/24") == nil)
   }
 
-  @Test("the civil date of an instant", arguments: [(Int64(0), "01/01/1970"), (1_795_910_400, "29/11/2026"), (951_782_400, "29/02/2000")])
+  @Test(
+    "the civil date of an instant",
+    arguments: [(Int64(0), "01/01/1970"), (1_795_910_400, "29/11/2026"), (951_782_400, "29/02/2000")])
   func civilDate(seconds: Int64, expected: String) {
     #expect(CivilDate(Instant(secondsSinceEpoch: seconds)) == CivilDate(ddmmyyyy: expected))
   }

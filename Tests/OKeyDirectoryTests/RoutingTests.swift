@@ -54,12 +54,17 @@ struct RoutingTests {
         let resolver = RoutingResolver(directory: directory, cacheTTL: .zero, now: { today })
         for expected in Self.cases {
           let routing = try await resolver.resolve(uid: expected.uid)
-          #expect(routing.n1?.person.uid == expected.n1, "\(expected.uid): N+1 \(routing.n1?.person.uid ?? "none"); \(routing.problems)")
-          #expect(routing.n2?.person.uid == expected.n2, "\(expected.uid): N+2 \(routing.n2?.person.uid ?? "none"); \(routing.problems)")
+          #expect(
+            routing.n1?.person.uid == expected.n1,
+            "\(expected.uid): N+1 \(routing.n1?.person.uid ?? "none"); \(routing.problems)")
+          #expect(
+            routing.n2?.person.uid == expected.n2,
+            "\(expected.uid): N+2 \(routing.n2?.person.uid ?? "none"); \(routing.problems)")
           #expect(routing.autoValidation.isAutomatic == expected.auto, "\(expected.uid): auto-validation")
           #expect(Set(routing.problems.map(\.code)) == expected.problems, "\(expected.uid): \(routing.problems)")
           if let foundBy = expected.n1FoundBy {
-            #expect(routing.n1?.foundBy.hasPrefix(foundBy) == true, "\(expected.uid): found by \(routing.n1?.foundBy ?? "-")")
+            #expect(
+              routing.n1?.foundBy.hasPrefix(foundBy) == true, "\(expected.uid): found by \(routing.n1?.foundBy ?? "-")")
           }
           for problem in routing.problems { #expect(!problem.message.isEmpty) }
         }
@@ -71,7 +76,8 @@ struct RoutingTests {
   func disabledValidator() async throws {
     try await withSlapd { slapd in
       try await withLDAPDirectory(slapd) { directory in
-        let routing = try await RoutingResolver(directory: directory, cacheTTL: .zero, now: { today }).resolve(uid: "dis-agent")
+        let routing = try await RoutingResolver(directory: directory, cacheTTL: .zero, now: { today }).resolve(
+          uid: "dis-agent")
         #expect(routing.n1?.person.active == false)
         #expect(routing.effectiveValidator?.uid == "sg")
         #expect(routing.problems.first { $0.code == "VALIDATOR_DISABLED" }?.message.contains("sg") == true)
@@ -85,19 +91,22 @@ struct RoutingTests {
       try await withLDAPDirectory(slapd) { directory in
         var establishmentOnly = RoutingConfiguration()
         establishmentOnly.strategies = [.establishment]
-        let byEstablishment = RoutingResolver(directory: directory, configuration: establishmentOnly, cacheTTL: .zero, now: { today })
+        let byEstablishment = RoutingResolver(
+          directory: directory, configuration: establishmentOnly, cacheTTL: .zero, now: { today })
         #expect(try await byEstablishment.resolve(uid: "ens1a").n1?.person.uid == "ien1")
         #expect(try await byEstablishment.resolve(uid: "rect-agent").problems.map(\.code) == ["MANAGER_MISSING"])
 
         var managerOnly = RoutingConfiguration()
         managerOnly.strategies = [.managerAttribute]
-        let byManager = RoutingResolver(directory: directory, configuration: managerOnly, cacheTTL: .zero, now: { today })
+        let byManager = RoutingResolver(
+          directory: directory, configuration: managerOnly, cacheTTL: .zero, now: { today })
         #expect(try await byManager.resolve(uid: "rect-agent").n1?.person.uid == "dsi-head")
         #expect(try await byManager.resolve(uid: "ens1a").n1 == nil)
 
         var noFallback = RoutingConfiguration()
         noFallback.fallbacks = [:]
-        let withoutFallback = RoutingResolver(directory: directory, configuration: noFallback, cacheTTL: .zero, now: { today })
+        let withoutFallback = RoutingResolver(
+          directory: directory, configuration: noFallback, cacheTTL: .zero, now: { today })
         let principal = try await withoutFallback.resolve(uid: "principal1")
         #expect(principal.n1 == nil)
       }
@@ -110,7 +119,8 @@ struct RoutingTests {
       try await withLDAPDirectory(slapd) { directory in
         // 2025-06-01: ens2b's delegation (2024-09-01 to 2025-08-31) is current then.
         let then = Instant(secondsSinceEpoch: 1_748_736_000)
-        let routing = try await RoutingResolver(directory: directory, cacheTTL: .zero, now: { then }).resolve(uid: "ens2b")
+        let routing = try await RoutingResolver(directory: directory, cacheTTL: .zero, now: { then }).resolve(
+          uid: "ens2b")
         #expect(routing.ondeDelegation)
         #expect(routing.autoValidation.isAutomatic)
       }
@@ -164,7 +174,8 @@ struct RoutingTests {
       try await withLDAPDirectory(slapd) { directory in
         // The cache's clock moves by hand: no race with a TTL on a shared machine.
         let clock = Mutex(ContinuousClock.now)
-        let resolver = RoutingResolver(directory: directory, cacheTTL: .seconds(60), cacheClock: { clock.withLock { $0 } }, now: { today })
+        let resolver = RoutingResolver(
+          directory: directory, cacheTTL: .seconds(60), cacheClock: { clock.withLock { $0 } }, now: { today })
         let first = try await resolver.resolve(uid: "ens1a")
         let operations = directory.latency.snapshot.count
         let second = try await resolver.resolve(uid: "ens1a")

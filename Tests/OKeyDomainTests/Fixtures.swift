@@ -1,9 +1,11 @@
 import OKeyDomain
 
 let t0 = Instant(secondsSinceEpoch: 1_795_000_000)
-let agentPerson = DirectoryPerson(uid: "agent", dn: "uid=agent,ou=people", displayName: "Alice Agent", mail: "alice@ac.test")
+let agentPerson = DirectoryPerson(
+  uid: "agent", dn: "uid=agent,ou=people", displayName: "Alice Agent", mail: "alice@ac.test")
 let n1Person = DirectoryPerson(uid: "boss", dn: "uid=boss,ou=people", displayName: "Bob Boss", mail: "bob@ac.test")
-let n2Person = DirectoryPerson(uid: "bigboss", dn: "uid=bigboss,ou=people", displayName: "Carol Head", mail: "carol@ac.test")
+let n2Person = DirectoryPerson(
+  uid: "bigboss", dn: "uid=bigboss,ou=people", displayName: "Carol Head", mail: "carol@ac.test")
 
 let agent = Caller(uid: "agent")
 let portalForAgent = Caller(uid: "agent", serviceAccount: "portal")
@@ -38,22 +40,31 @@ func pdf(_ kind: String = "supporting-document") -> AcceptedDocument {
 func step(
   _ request: RenewalRequest, _ command: RenewalCommand, by actor: Caller, at offset: Int64 = 60
 ) throws -> RenewalDecision {
-  try RenewalWorkflow.decide(command, on: request, by: actor, context: DecisionContext(now: t0.adding(seconds: offset), expectedVersion: request.version)).get()
+  try RenewalWorkflow.decide(
+    command, on: request, by: actor,
+    context: DecisionContext(now: t0.adding(seconds: offset), expectedVersion: request.version)
+  ).get()
 }
 
 /// The refusal a command gets.
 func refusal(
   _ request: RenewalRequest, _ command: RenewalCommand, by actor: Caller, version: Int64? = nil, at offset: Int64 = 60
 ) -> RenewalRefusal? {
-  switch RenewalWorkflow.decide(command, on: request, by: actor, context: DecisionContext(now: t0.adding(seconds: offset), expectedVersion: version ?? request.version)) {
+  switch RenewalWorkflow.decide(
+    command, on: request, by: actor,
+    context: DecisionContext(now: t0.adding(seconds: offset), expectedVersion: version ?? request.version))
+  {
   case .success: return nil
   case .failure(let refusal): return refusal
   }
 }
 
-func started(_ keyType: KeyType = .software, motif: Motif = .lost, routing: Routing = routing()) throws -> RenewalRequest {
+func started(_ keyType: KeyType = .software, motif: Motif = .lost, routing: Routing = routing()) throws
+  -> RenewalRequest
+{
   try RenewalWorkflow.start(
-    id: "r1", actor: agent, keyType: keyType, motif: motif, motifDetails: "", routing: routing, openRequestID: nil, now: t0
+    id: "r1", actor: agent, keyType: keyType, motif: motif, motifDetails: "", routing: routing, openRequestID: nil,
+    now: t0
   ).get().renewal
 }
 
@@ -80,7 +91,9 @@ func request(in status: RenewalStatus, _ keyType: KeyType = .software) throws ->
   if status == .completed, keyType == .software { return finalized }
   r = finalized
   if status == .readyForPickup { return r }
-  let slot = PickupSlot(id: "s1", placeID: "rectorat", startsAt: t0.adding(seconds: 86_400), endsAt: t0.adding(seconds: 90_000), capacity: 2)
+  let slot = PickupSlot(
+    id: "s1", placeID: "rectorat", startsAt: t0.adding(seconds: 86_400), endsAt: t0.adding(seconds: 90_000), capacity: 2
+  )
   r = try step(r, .bookPickup(slot), by: agent).renewal
   if status == .pickupBooked { return r }
   return try step(r, .recordHandover(comment: ""), by: dsi).renewal

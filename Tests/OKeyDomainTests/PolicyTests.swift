@@ -8,22 +8,27 @@ let pngEnd: [UInt8] = [0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE, 0x4
 struct DocumentRuleTests {
   let catalogue = ReasonCatalogue.standard
 
-  @Test("PDF, PNG and JPEG are recognised by their content",
-        arguments: [
-          (Array("%PDF-1.4\n%%EOF\n".utf8), DocumentMediaType.pdf),
-          (pngHeader + pngEnd, .png),
-          ([0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0xFF, 0xD9], .jpeg),
-        ])
+  @Test(
+    "PDF, PNG and JPEG are recognised by their content",
+    arguments: [
+      (Array("%PDF-1.4\n%%EOF\n".utf8), DocumentMediaType.pdf),
+      (pngHeader + pngEnd, .png),
+      ([0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0xFF, 0xD9], .jpeg),
+    ])
   func sniff(content: [UInt8], type: DocumentMediaType) {
     #expect(DocumentMediaType.sniff(content) == type)
-    let accepted = try? DocumentRules().inspect(filename: "x", claimedMediaType: "", kind: "supporting-document", content: content, catalogue: catalogue).get()
+    let accepted = try? DocumentRules().inspect(
+      filename: "x", claimedMediaType: "", kind: "supporting-document", content: content, catalogue: catalogue
+    ).get()
     #expect(accepted?.mediaType == type)
   }
 
   @Test("an executable named .pdf is refused whatever its name and claimed type")
   func executableAsPDF() {
     let elf: [UInt8] = [0x7F, 0x45, 0x4C, 0x46, 0x02, 0x01, 0x01, 0x00]
-    let result = DocumentRules().inspect(filename: "scan.pdf", claimedMediaType: "application/pdf", kind: "supporting-document", content: elf, catalogue: catalogue)
+    let result = DocumentRules().inspect(
+      filename: "scan.pdf", claimedMediaType: "application/pdf", kind: "supporting-document", content: elf,
+      catalogue: catalogue)
     guard case .failure(let refusal) = result else {
       Issue.record("executable accepted")
       return
@@ -38,47 +43,68 @@ struct DocumentRuleTests {
 
   @Test("a claimed type that disagrees with the content is refused")
   func lyingType() {
-    let result = DocumentRules().inspect(filename: "a.png", claimedMediaType: "image/png", kind: "supporting-document", content: Array("%PDF-1.4\n%%EOF".utf8), catalogue: catalogue)
+    let result = DocumentRules().inspect(
+      filename: "a.png", claimedMediaType: "image/png", kind: "supporting-document",
+      content: Array("%PDF-1.4\n%%EOF".utf8), catalogue: catalogue)
     #expect(code(result) == .documentType)
   }
 
-  @Test("a file whose end marker is missing is refused: a PDF without %%EOF in its last KiB, a PNG without IEND, a JPEG without FF D9",
-        arguments: [[UInt8]]([
-          Array("%PDF-1.4\n1 0 obj".utf8),
-          Array("%PDF-1.4\n%%EOF".utf8) + Array(repeating: UInt8(ascii: "x"), count: 2000),
-          pngHeader + [0x00, 0x00],
-          [0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, 0x4A, 0x46],
-          [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + [0x7F, 0x45, 0x4C, 0x46] + Array(pngEnd.dropLast()),
-        ]))
+  @Test(
+    "a file whose end marker is missing is refused: a PDF without %%EOF in its last KiB, a PNG without IEND, a JPEG without FF D9",
+    arguments: [[UInt8]]([
+      Array("%PDF-1.4\n1 0 obj".utf8),
+      Array("%PDF-1.4\n%%EOF".utf8) + Array(repeating: UInt8(ascii: "x"), count: 2000),
+      pngHeader + [0x00, 0x00],
+      [0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, 0x4A, 0x46],
+      [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + [0x7F, 0x45, 0x4C, 0x46] + Array(pngEnd.dropLast()),
+    ]))
   func incomplete(content: [UInt8]) {
-    #expect(code(DocumentRules().inspect(filename: "a", claimedMediaType: "", kind: "supporting-document", content: content, catalogue: catalogue)) == .documentType)
+    #expect(
+      code(
+        DocumentRules().inspect(
+          filename: "a", claimedMediaType: "", kind: "supporting-document", content: content, catalogue: catalogue))
+        == .documentType)
   }
 
   @Test("empty, oversized and unknown-kind documents are refused")
   func limits() {
     let rules = DocumentRules(maxBytes: 20, maxCount: 3)
-    #expect(code(rules.inspect(filename: "a", claimedMediaType: "", kind: "supporting-document", content: [], catalogue: catalogue)) == .documentLimit)
-    #expect(code(rules.inspect(filename: "a", claimedMediaType: "", kind: "supporting-document", content: Array("%PDF-1.4 and more %%EOF".utf8), catalogue: catalogue)) == .documentLimit)
-    #expect(code(rules.inspect(filename: "a", claimedMediaType: "", kind: "selfie", content: Array("%PDF-1 %%EOF".utf8), catalogue: catalogue)) == .invalidField)
+    #expect(
+      code(
+        rules.inspect(
+          filename: "a", claimedMediaType: "", kind: "supporting-document", content: [], catalogue: catalogue))
+        == .documentLimit)
+    #expect(
+      code(
+        rules.inspect(
+          filename: "a", claimedMediaType: "", kind: "supporting-document",
+          content: Array("%PDF-1.4 and more %%EOF".utf8), catalogue: catalogue)) == .documentLimit)
+    #expect(
+      code(
+        rules.inspect(
+          filename: "a", claimedMediaType: "", kind: "selfie", content: Array("%PDF-1 %%EOF".utf8), catalogue: catalogue
+        )) == .invalidField)
   }
 
-  @Test("stored names lose paths and unsafe characters and get the content's extension",
-        arguments: [
-          ("../../etc/passwd", DocumentMediaType.pdf, "passwd.pdf"),
-          ("C:\\Users\\me\\scan 1.jpeg", .jpeg, "scan_1.jpg"),
-          (".hidden.png", .png, "hidden.png"),
-          ("plainte-vol_2026.PDF", .pdf, "plainte-vol_2026.pdf"),
-          ("déclaration perte.pdf", .pdf, "d_claration_perte.pdf"),
-          ("", .png, "document.png"),
-          ("a\u{0}b.pdf", .pdf, "a_b.pdf"),
-        ])
+  @Test(
+    "stored names lose paths and unsafe characters and get the content's extension",
+    arguments: [
+      ("../../etc/passwd", DocumentMediaType.pdf, "passwd.pdf"),
+      ("C:\\Users\\me\\scan 1.jpeg", .jpeg, "scan_1.jpg"),
+      (".hidden.png", .png, "hidden.png"),
+      ("plainte-vol_2026.PDF", .pdf, "plainte-vol_2026.pdf"),
+      ("déclaration perte.pdf", .pdf, "d_claration_perte.pdf"),
+      ("", .png, "document.png"),
+      ("a\u{0}b.pdf", .pdf, "a_b.pdf"),
+    ])
   func sanitise(name: String, type: DocumentMediaType, expected: String) {
     #expect(DocumentRules.sanitise(name, mediaType: type) == expected)
   }
 
   @Test("the catalogue says which kinds each motif misses")
   func missingKinds() {
-    let summary = DocumentSummary(id: "d", filename: "a.pdf", mediaType: .pdf, kind: "theft-report", sizeBytes: 1, sha256: "", addedAt: t0)
+    let summary = DocumentSummary(
+      id: "d", filename: "a.pdf", mediaType: .pdf, kind: "theft-report", sizeBytes: 1, sha256: "", addedAt: t0)
     #expect(catalogue.missingKinds(for: .stolen, documents: []) == ["theft-report"])
     #expect(catalogue.missingKinds(for: .stolen, documents: [summary]) == [])
     #expect(catalogue.missingKinds(for: .lost, documents: [summary]) == ["loss-declaration"])
@@ -135,10 +161,13 @@ struct RoutingPolicyTests {
     "the validator-choice policy: managers allows the proposal and management positions only, directory nothing but the proposal, anyone every active person",
     arguments: [
       ChoiceCase(choice: .managers, candidate: "colleague", position: nil, refused: .validatorNotAllowed),
-      ChoiceCase(choice: .managers, candidate: "principal", position: "head of establishment (DIR/D0010)", refused: nil),
+      ChoiceCase(
+        choice: .managers, candidate: "principal", position: "head of establishment (DIR/D0010)", refused: nil),
       ChoiceCase(choice: .managers, candidate: "bigboss", position: nil, refused: nil),
       ChoiceCase(choice: .managers, candidate: "boss", position: nil, refused: nil),
-      ChoiceCase(choice: .directory, candidate: "principal", position: "head of establishment (DIR/D0010)", refused: .validatorNotAllowed),
+      ChoiceCase(
+        choice: .directory, candidate: "principal", position: "head of establishment (DIR/D0010)",
+        refused: .validatorNotAllowed),
       ChoiceCase(choice: .directory, candidate: "bigboss", position: nil, refused: .validatorNotAllowed),
       ChoiceCase(choice: .directory, candidate: "boss", position: nil, refused: nil),
       ChoiceCase(choice: .anyone, candidate: "colleague", position: nil, refused: nil),
@@ -146,7 +175,8 @@ struct RoutingPolicyTests {
   func validatorChoice(_ c: ChoiceCase) {
     let base = routing()
     let outcome = ValidatorCorrection.correct(
-      base, proposal: base, candidateUID: c.candidate, candidate: DirectoryPerson(uid: c.candidate), candidateManager: nil,
+      base, proposal: base, candidateUID: c.candidate, candidate: DirectoryPerson(uid: c.candidate),
+      candidateManager: nil,
       choice: c.choice, standing: ValidatorStanding(managementPosition: c.position))
     switch outcome {
     case .success(let corrected):
@@ -174,9 +204,11 @@ struct InventoryTests {
   @Test("issuing a key replaces the agent's active keys and leaves others alone")
   func issue() {
     let old = KeyRecord(serial: "OLD", agentUID: "agent", keyType: .hardware, status: .active, activatedAt: t0)
-    let older = KeyRecord(serial: "OLDER", agentUID: "agent", keyType: .hardware, status: .replaced, activatedAt: t0, replacedAt: t0)
+    let older = KeyRecord(
+      serial: "OLDER", agentUID: "agent", keyType: .hardware, status: .replaced, activatedAt: t0, replacedAt: t0)
     let someoneElse = KeyRecord(serial: "X", agentUID: "bob", keyType: .software, status: .active, activatedAt: t0)
-    let new = KeyRecord(serial: "NEW", agentUID: "agent", keyType: .software, status: .active, activatedAt: t0.adding(seconds: 10))
+    let new = KeyRecord(
+      serial: "NEW", agentUID: "agent", keyType: .software, status: .active, activatedAt: t0.adding(seconds: 10))
     let keys = KeyInventory.issue(new, to: [old, older, someoneElse])
     #expect(keys.first { $0.serial == "OLD" }?.status == .replaced)
     #expect(keys.first { $0.serial == "OLD" }?.replacedAt == new.activatedAt)

@@ -19,7 +19,9 @@ struct TransitionTests {
     #expect(decision.notifications.isEmpty)
   }
 
-  @Test("documents are added and removed in DRAFT and AWAITING_DOCUMENTS without changing the status", arguments: [RenewalStatus.draft, .awaitingDocuments])
+  @Test(
+    "documents are added and removed in DRAFT and AWAITING_DOCUMENTS without changing the status",
+    arguments: [RenewalStatus.draft, .awaitingDocuments])
   func documents(status: RenewalStatus) throws {
     let r = try request(in: status)
     let added = try step(r, .addDocument(id: "d9", pdf(), sha256: "ab"), by: agent)
@@ -57,8 +59,9 @@ struct TransitionTests {
     #expect(again.notifications == [NotificationIntent(kind: .validatorRouted, recipient: .person(n1Person))])
   }
 
-  @Test("approval moves a software key to AWAITING_ENROLMENT and a hardware key to AWAITING_CHARTER",
-        arguments: [(KeyType.software, RenewalStatus.awaitingEnrolment), (.hardware, .awaitingCharter)])
+  @Test(
+    "approval moves a software key to AWAITING_ENROLMENT and a hardware key to AWAITING_CHARTER",
+    arguments: [(KeyType.software, RenewalStatus.awaitingEnrolment), (.hardware, .awaitingCharter)])
   func approve(keyType: KeyType, next: RenewalStatus) throws {
     let r = try request(in: .pendingApproval, keyType)
     let d = try step(r, .approve(comment: "ok"), by: n1)
@@ -95,8 +98,11 @@ struct TransitionTests {
     #expect(d.notifications.map(\.kind) == [.agentRejected])
   }
 
-  @Test("school directors and ONDE delegates are validated automatically at submission",
-        arguments: [(true, false, KeyType.software, RenewalStatus.awaitingEnrolment), (false, true, .hardware, .awaitingCharter)])
+  @Test(
+    "school directors and ONDE delegates are validated automatically at submission",
+    arguments: [
+      (true, false, KeyType.software, RenewalStatus.awaitingEnrolment), (false, true, .hardware, .awaitingCharter),
+    ])
   func autoValidation(director: Bool, onde: Bool, keyType: KeyType, next: RenewalStatus) throws {
     var r = try started(keyType, motif: .expired, routing: routing(autoDirector: director, onde: onde))
     r = try step(r, .addDocument(id: "d1", pdf(), sha256: "00"), by: agent).renewal
@@ -124,7 +130,8 @@ struct TransitionTests {
 
   @Test("signing the charter with its code and the box ticked moves to AWAITING_DSI")
   func signCharter() throws {
-    let d = try step(try request(in: .awaitingCharter), .signCharter(code: " 4821 ", acknowledged: true, current: charter), by: agent)
+    let d = try step(
+      try request(in: .awaitingCharter), .signCharter(code: " 4821 ", acknowledged: true, current: charter), by: agent)
     #expect(d.renewal.status == .awaitingDSI)
     #expect(d.renewal.charterVersion == "2026-09")
     #expect(d.notifications.map(\.kind) == [.dsiWork])
@@ -150,8 +157,10 @@ struct TransitionTests {
     #expect(ready.renewal.status == .readyForPickup)
     #expect(ready.renewal.pickupPlaceID == "rectorat")
     #expect(ready.notifications.first?.details.contains("Rectorat") == true)
-    let slotA = PickupSlot(id: "a", placeID: "rectorat", startsAt: t0.adding(seconds: 3600), endsAt: t0.adding(seconds: 5400), capacity: 1)
-    let slotB = PickupSlot(id: "b", placeID: "rectorat", startsAt: t0.adding(seconds: 7200), endsAt: t0.adding(seconds: 9000), capacity: 1)
+    let slotA = PickupSlot(
+      id: "a", placeID: "rectorat", startsAt: t0.adding(seconds: 3600), endsAt: t0.adding(seconds: 5400), capacity: 1)
+    let slotB = PickupSlot(
+      id: "b", placeID: "rectorat", startsAt: t0.adding(seconds: 7200), endsAt: t0.adding(seconds: 9000), capacity: 1)
     let booked = try step(ready.renewal, .bookPickup(slotA), by: agent)
     #expect(booked.renewal.status == .pickupBooked)
     #expect(booked.effects == [.bookSlot(id: "a")])
@@ -163,8 +172,9 @@ struct TransitionTests {
     #expect(done.effects.contains { if case .issueKey(let k) = $0 { return k.serial == "HW-1" } else { return false } })
   }
 
-  @Test("the agent cancels in every status before AWAITING_DSI",
-        arguments: [RenewalStatus.draft, .awaitingDocuments, .pendingApproval, .awaitingEnrolment, .awaitingCharter])
+  @Test(
+    "the agent cancels in every status before AWAITING_DSI",
+    arguments: [RenewalStatus.draft, .awaitingDocuments, .pendingApproval, .awaitingEnrolment, .awaitingCharter])
   func cancel(status: RenewalStatus) throws {
     let d = try step(try request(in: status), .cancel(reason: "found my key"), by: agent)
     #expect(d.renewal.status == .cancelled)
@@ -203,8 +213,9 @@ struct TransitionTests {
 
 @Suite("renewal state machine: every refusal")
 struct RefusalTests {
-  @Test("another agent, an approver or support cannot act on the agent's request",
-        arguments: [otherAgent, n1, support, dsi])
+  @Test(
+    "another agent, an approver or support cannot act on the agent's request",
+    arguments: [otherAgent, n1, support, dsi])
   func wrongActorForAgentCommands(actor: Caller) throws {
     let r = try request(in: .draft)
     #expect(refusal(r, .submit, by: actor)?.code == .notYourRequest)
@@ -238,15 +249,16 @@ struct RefusalTests {
     #expect(refusal(r, .approve(comment: ""), by: n1, version: version)?.code == .staleVersion)
   }
 
-  @Test("a command in the wrong status names the status",
-        arguments: [
-          (RenewalStatus.awaitingEnrolment, RenewalCommand.approve(comment: ""), "boss"),
-          (.pendingApproval, .submit, "agent"),
-          (.awaitingCharter, .finalize(serial: "X", place: nil), "dsi-op"),
-          (.awaitingDSI, .signCharter(code: "4821", acknowledged: true, current: charter), "agent"),
-          (.completed, .approve(comment: ""), "boss"),
-          (.awaitingEnrolment, .recordHandover(comment: ""), "dsi-op"),
-        ])
+  @Test(
+    "a command in the wrong status names the status",
+    arguments: [
+      (RenewalStatus.awaitingEnrolment, RenewalCommand.approve(comment: ""), "boss"),
+      (.pendingApproval, .submit, "agent"),
+      (.awaitingCharter, .finalize(serial: "X", place: nil), "dsi-op"),
+      (.awaitingDSI, .signCharter(code: "4821", acknowledged: true, current: charter), "agent"),
+      (.completed, .approve(comment: ""), "boss"),
+      (.awaitingEnrolment, .recordHandover(comment: ""), "dsi-op"),
+    ])
   func wrongState(status: RenewalStatus, command: RenewalCommand, uid: String) throws {
     let actor = [agent, n1, dsi].first { $0.uid == uid } ?? agent
     let r = try request(in: status)
@@ -258,7 +270,8 @@ struct RefusalTests {
   @Test("a second open request is refused with the open one's id")
   func secondOpenRequest() throws {
     let result = RenewalWorkflow.start(
-      id: "r2", actor: agent, keyType: .software, motif: .lost, motifDetails: "", routing: routing(), openRequestID: "r1", now: t0
+      id: "r2", actor: agent, keyType: .software, motif: .lost, motifDetails: "", routing: routing(),
+      openRequestID: "r1", now: t0
     )
     guard case .failure(let refused) = result else {
       Issue.record("second request accepted")
@@ -271,7 +284,8 @@ struct RefusalTests {
   @Test("OTHER needs details")
   func otherNeedsDetails() {
     let result = RenewalWorkflow.start(
-      id: "r", actor: agent, keyType: .software, motif: .other, motifDetails: " ", routing: routing(), openRequestID: nil, now: t0)
+      id: "r", actor: agent, keyType: .software, motif: .other, motifDetails: " ", routing: routing(),
+      openRequestID: nil, now: t0)
     guard case .failure(let refused) = result else {
       Issue.record("OTHER without details accepted")
       return
@@ -283,47 +297,71 @@ struct RefusalTests {
   @Test("a wrong charter code, an unticked box or no charter are refused")
   func charterRefusals() throws {
     let r = try request(in: .awaitingCharter)
-    #expect(refusal(r, .signCharter(code: "1234", acknowledged: true, current: charter), by: agent)?.code == .charterCodeWrong)
-    #expect(refusal(r, .signCharter(code: "4821", acknowledged: false, current: charter), by: agent)?.code == .charterNotAcknowledged)
+    #expect(
+      refusal(r, .signCharter(code: "1234", acknowledged: true, current: charter), by: agent)?.code == .charterCodeWrong
+    )
+    #expect(
+      refusal(r, .signCharter(code: "4821", acknowledged: false, current: charter), by: agent)?.code
+        == .charterNotAcknowledged)
     #expect(refusal(r, .signCharter(code: "4821", acknowledged: true, current: nil), by: agent)?.code == .noCharter)
   }
 
   @Test("a full slot, a slot elsewhere, a past slot and the same slot again are refused")
   func slotRefusals() throws {
     let r = try request(in: .readyForPickup, .hardware)
-    let full = PickupSlot(id: "f", placeID: "rectorat", startsAt: t0.adding(seconds: 3600), endsAt: t0.adding(seconds: 4000), capacity: 2, booked: 2)
-    let elsewhere = PickupSlot(id: "e", placeID: "lycee", startsAt: t0.adding(seconds: 3600), endsAt: t0.adding(seconds: 4000), capacity: 2)
+    let full = PickupSlot(
+      id: "f", placeID: "rectorat", startsAt: t0.adding(seconds: 3600), endsAt: t0.adding(seconds: 4000), capacity: 2,
+      booked: 2)
+    let elsewhere = PickupSlot(
+      id: "e", placeID: "lycee", startsAt: t0.adding(seconds: 3600), endsAt: t0.adding(seconds: 4000), capacity: 2)
     let past = PickupSlot(id: "p", placeID: "rectorat", startsAt: t0, endsAt: t0.adding(seconds: 100), capacity: 2)
     #expect(refusal(r, .bookPickup(full), by: agent)?.code == .slotFull)
     #expect(refusal(r, .bookPickup(elsewhere), by: agent)?.code == .slotElsewhere)
     #expect(refusal(r, .bookPickup(past), by: agent)?.code == .slotPast)
     let booked = try request(in: .pickupBooked, .hardware)
-    let same = PickupSlot(id: "s1", placeID: "rectorat", startsAt: t0.adding(seconds: 86_400), endsAt: t0.adding(seconds: 90_000), capacity: 2, booked: 1)
+    let same = PickupSlot(
+      id: "s1", placeID: "rectorat", startsAt: t0.adding(seconds: 86_400), endsAt: t0.adding(seconds: 90_000),
+      capacity: 2, booked: 1)
     #expect(refusal(booked, .bookPickup(same), by: agent)?.code == .slotAlreadyBooked)
   }
 
-  @Test("cancel is too late from AWAITING_DSI on, and impossible once terminal",
-        arguments: [(RenewalStatus.awaitingDSI, RenewalRefusal.Code.cancelTooLate), (.readyForPickup, .cancelTooLate), (.pickupBooked, .cancelTooLate), (.completed, .wrongState), (.rejected, .wrongState), (.cancelled, .wrongState)])
+  @Test(
+    "cancel is too late from AWAITING_DSI on, and impossible once terminal",
+    arguments: [
+      (RenewalStatus.awaitingDSI, RenewalRefusal.Code.cancelTooLate), (.readyForPickup, .cancelTooLate),
+      (.pickupBooked, .cancelTooLate), (.completed, .wrongState), (.rejected, .wrongState), (.cancelled, .wrongState),
+    ])
   func cancelTooLate(status: RenewalStatus, code: RenewalRefusal.Code) throws {
     #expect(refusal(try request(in: status, .hardware), .cancel(reason: ""), by: agent)?.code == code)
   }
 
   @Test("the DSI cannot confirm enrolment before a platform is chosen")
   func platformNotChosen() throws {
-    #expect(refusal(try request(in: .awaitingEnrolment), .confirmEnrolment(comment: ""), by: dsi)?.code == .platformNotChosen)
+    #expect(
+      refusal(try request(in: .awaitingEnrolment), .confirmEnrolment(comment: ""), by: dsi)?.code == .platformNotChosen)
   }
 
   @Test("software-only and hardware-only steps refuse the other key type")
   func wrongKeyType() throws {
-    #expect(refusal(try request(in: .awaitingCharter, .hardware), .choosePlatform(.ios), by: agent)?.code == .wrongKeyType)
-    #expect(refusal(try request(in: .completed, .software), .bookPickup(PickupSlot(id: "s", placeID: "x", startsAt: t0, endsAt: t0, capacity: 1)), by: agent)?.code == .wrongKeyType)
+    #expect(
+      refusal(try request(in: .awaitingCharter, .hardware), .choosePlatform(.ios), by: agent)?.code == .wrongKeyType)
+    #expect(
+      refusal(
+        try request(in: .completed, .software),
+        .bookPickup(PickupSlot(id: "s", placeID: "x", startsAt: t0, endsAt: t0, capacity: 1)), by: agent)?.code
+        == .wrongKeyType)
   }
 
   @Test("finalising checks the serial and the place against the key type")
   func finalizeFields() throws {
-    #expect(refusal(try request(in: .awaitingDSI), .finalize(serial: "bad serial!", place: nil), by: dsi)?.code == .invalidField)
-    #expect(refusal(try request(in: .awaitingDSI), .finalize(serial: "S1", place: place), by: dsi)?.code == .invalidField)
-    #expect(refusal(try request(in: .awaitingDSI, .hardware), .finalize(serial: "H1", place: nil), by: dsi)?.code == .invalidField)
+    #expect(
+      refusal(try request(in: .awaitingDSI), .finalize(serial: "bad serial!", place: nil), by: dsi)?.code
+        == .invalidField)
+    #expect(
+      refusal(try request(in: .awaitingDSI), .finalize(serial: "S1", place: place), by: dsi)?.code == .invalidField)
+    #expect(
+      refusal(try request(in: .awaitingDSI, .hardware), .finalize(serial: "H1", place: nil), by: dsi)?.code
+        == .invalidField)
   }
 
   @Test("rejecting needs a reason")
@@ -346,8 +384,13 @@ struct RefusalTests {
   func documentLimits() throws {
     var r = try started()
     let rules = DocumentRules(maxBytes: 100, maxCount: 1)
-    r = try RenewalWorkflow.decide(.addDocument(id: "a", pdf(), sha256: "0"), on: r, by: agent, context: DecisionContext(now: t0, expectedVersion: r.version, documentRules: rules)).get().renewal
-    let second = RenewalWorkflow.decide(.addDocument(id: "b", pdf(), sha256: "0"), on: r, by: agent, context: DecisionContext(now: t0, expectedVersion: r.version, documentRules: rules))
+    r = try RenewalWorkflow.decide(
+      .addDocument(id: "a", pdf(), sha256: "0"), on: r, by: agent,
+      context: DecisionContext(now: t0, expectedVersion: r.version, documentRules: rules)
+    ).get().renewal
+    let second = RenewalWorkflow.decide(
+      .addDocument(id: "b", pdf(), sha256: "0"), on: r, by: agent,
+      context: DecisionContext(now: t0, expectedVersion: r.version, documentRules: rules))
     guard case .failure(let tooMany) = second else {
       Issue.record("a second document accepted past the limit of one")
       return
@@ -359,9 +402,12 @@ struct RefusalTests {
 
 @Suite("trust rules of the state machine")
 struct TrustRuleTests {
-  @Test("a DSI operator cannot confirm, finalise, re-route, or hand over their own request", arguments: [
-    (RenewalStatus.awaitingEnrolment, KeyType.software), (.awaitingDSI, .software), (.pendingApproval, .software), (.pickupBooked, .hardware),
-  ])
+  @Test(
+    "a DSI operator cannot confirm, finalise, re-route, or hand over their own request",
+    arguments: [
+      (RenewalStatus.awaitingEnrolment, KeyType.software), (.awaitingDSI, .software), (.pendingApproval, .software),
+      (.pickupBooked, .hardware),
+    ])
   func dsiOnOwnRequest(status: RenewalStatus, keyType: KeyType) throws {
     var r = try request(in: status, keyType)
     if status == .awaitingEnrolment { r = try step(r, .choosePlatform(.ios), by: agent).renewal }
@@ -406,11 +452,14 @@ struct TrustRuleTests {
     #expect(!byN1.notifications.contains { $0.kind == .n1Informed })
   }
 
-  @Test("submission decides on the routing of the day: a delegation gone since the start means approval, a new one auto-validation")
+  @Test(
+    "submission decides on the routing of the day: a delegation gone since the start means approval, a new one auto-validation"
+  )
   func routingOfTheDay() throws {
     var r = try started(routing: routing(onde: true))
     r = try step(r, .addDocument(id: "d1", pdf("loss-declaration"), sha256: "00"), by: agent).renewal
-    let expired = try step(r, .submitting(routing: routing(), changes: ["the ONDE delegation is no longer current"]), by: agent)
+    let expired = try step(
+      r, .submitting(routing: routing(), changes: ["the ONDE delegation is no longer current"]), by: agent)
     #expect(expired.renewal.status == .pendingApproval)
     #expect(expired.events.first?.details.contains("the ONDE delegation is no longer current") == true)
     var plain = try started(routing: routing())

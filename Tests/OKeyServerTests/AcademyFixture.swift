@@ -3,10 +3,11 @@ import GRPCCore
 import GRPCNIOTransportHTTP2
 import GRPCProtobuf
 import OKeyAPI
-@testable import OKeyServer
 import OKeyTestSupport
 import SwiftProtobuf
 import Testing
+
+@testable import OKeyServer
 
 /// The key of the portal's service account in the tests.
 let portalKey = "portal-test-key-0123456789"
@@ -75,15 +76,18 @@ struct TestCaller: Sendable {
 
   /// A person's session, by Login with the fixture password.
   static func session(_ client: GRPCClient<HTTP2ClientTransport.Posix>, _ uid: String) async throws -> TestCaller {
-    let login = try await Okey_V1_AuthService.Client(wrapping: client).login(.with {
-      $0.uid = uid
-      $0.password = SlapdFixture.personPassword
-    })
+    let login = try await Okey_V1_AuthService.Client(wrapping: client).login(
+      .with {
+        $0.uid = uid
+        $0.password = SlapdFixture.personPassword
+      })
     return TestCaller(client, name: uid, metadata: ["authorization": "Bearer \(login.token)"])
   }
 
   /// The portal's service account acting for `uid` (or for nobody).
-  static func portal(_ client: GRPCClient<HTTP2ClientTransport.Posix>, for uid: String?, key: String = portalKey) -> TestCaller {
+  static func portal(_ client: GRPCClient<HTTP2ClientTransport.Posix>, for uid: String?, key: String = portalKey)
+    -> TestCaller
+  {
     var metadata: Metadata = ["authorization": "Bearer \(key)"]
     if let uid { metadata.addString(uid, forKey: "x-okey-on-behalf-of") }
     return TestCaller(client, name: "portal for \(uid ?? "nobody")", metadata: metadata)
@@ -108,23 +112,31 @@ func failure(_ body: () async throws -> Void) async -> (code: RPCError.Code, rea
 
 extension TestCaller {
   /// Starts, documents and submits a request; returns it as submitted.
-  func startAndSubmit(_ keyType: Okey_V1_KeyType, motif: Okey_V1_Motif = .expired, kind: String = "supporting-document") async throws -> Okey_V1_Renewal {
-    var renewal = try await renewals.startRenewal(.with {
-      $0.keyType = keyType
-      $0.motif = motif
-    }, metadata: metadata).renewal
-    renewal = try await renewals.addDocument(.with {
-      $0.requestID = renewal.requestID
-      $0.filename = "justificatif.pdf"
-      $0.mediaType = "application/pdf"
-      $0.kind = kind
-      $0.content = pdfBytes
-      $0.expectedVersion = renewal.version
-    }, metadata: metadata).renewal
-    return try await renewals.submitRenewal(.with {
-      $0.requestID = renewal.requestID
-      $0.expectedVersion = renewal.version
-    }, metadata: metadata).renewal
+  func startAndSubmit(_ keyType: Okey_V1_KeyType, motif: Okey_V1_Motif = .expired, kind: String = "supporting-document")
+    async throws -> Okey_V1_Renewal
+  {
+    var renewal = try await renewals.startRenewal(
+      .with {
+        $0.keyType = keyType
+        $0.motif = motif
+      }, metadata: metadata
+    ).renewal
+    renewal = try await renewals.addDocument(
+      .with {
+        $0.requestID = renewal.requestID
+        $0.filename = "justificatif.pdf"
+        $0.mediaType = "application/pdf"
+        $0.kind = kind
+        $0.content = pdfBytes
+        $0.expectedVersion = renewal.version
+      }, metadata: metadata
+    ).renewal
+    return try await renewals.submitRenewal(
+      .with {
+        $0.requestID = renewal.requestID
+        $0.expectedVersion = renewal.version
+      }, metadata: metadata
+    ).renewal
   }
 
   func get(_ id: String) async throws -> Okey_V1_Renewal {

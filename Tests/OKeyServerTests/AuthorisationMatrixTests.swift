@@ -59,7 +59,8 @@ struct AuthorisationMatrixTests {
 
   /// The roles of the internal systems among the callers (their service accounts' `roles`).
   static let serviceRoles: [String: Set<String>] = [
-    "portal-obo": ["agent"], "portal-for-n1": ["agent"], "portal-for-dsi": ["agent"], "portal-no-obo": ["agent"], "disabled": ["agent"],
+    "portal-obo": ["agent"], "portal-for-n1": ["agent"], "portal-for-dsi": ["agent"], "portal-no-obo": ["agent"],
+    "disabled": ["agent"],
     "approvals-for-n1": ["approver"], "desk-for-dsi": ["agent", "dsi"], "helpdesk-tool": ["support"],
   ]
 
@@ -101,107 +102,251 @@ struct AuthorisationMatrixTests {
   static let placeID = "matrix"
 
   static let cases: [Case] = [
-    Case(rpc: "Auth.WhoAmI", allowed: anyCaller, deniedReason: "") { c, _ in _ = try await c.auth.whoAmI(.init(), metadata: c.metadata) },
+    Case(rpc: "Auth.WhoAmI", allowed: anyCaller, deniedReason: "") { c, _ in
+      _ = try await c.auth.whoAmI(.init(), metadata: c.metadata)
+    },
     // The caller's own draft, cancelled at once so that the next caller's person has none open.
     Case(rpc: "Renewal.StartRenewal", allowed: everyone, deniedReason: "", scope: "agent") { c, _ in
-      let draft = try await c.renewals.startRenewal(.with { $0.keyType = .software; $0.motif = .expired }, metadata: c.metadata).renewal
-      _ = try await c.renewals.cancelRenewal(.with { $0.requestID = draft.requestID; $0.expectedVersion = draft.version }, metadata: c.metadata)
+      let draft = try await c.renewals.startRenewal(
+        .with {
+          $0.keyType = .software
+          $0.motif = .expired
+        }, metadata: c.metadata
+      ).renewal
+      _ = try await c.renewals.cancelRenewal(
+        .with {
+          $0.requestID = draft.requestID
+          $0.expectedVersion = draft.version
+        }, metadata: c.metadata)
     },
-    Case(rpc: "Renewal.AddDocument", allowed: owner, stage: .draft, deniedReason: "NOT_YOUR_REQUEST", scope: "agent") { c, t in
-      _ = try await c.renewals.addDocument(.with {
-        $0.requestID = t.id; $0.filename = "a.pdf"; $0.kind = "supporting-document"; $0.content = pdfBytes; $0.expectedVersion = t.version
-        $0.idempotencyKey = t.key
-      }, metadata: c.metadata)
+    Case(rpc: "Renewal.AddDocument", allowed: owner, stage: .draft, deniedReason: "NOT_YOUR_REQUEST", scope: "agent") {
+      c, t in
+      _ = try await c.renewals.addDocument(
+        .with {
+          $0.requestID = t.id
+          $0.filename = "a.pdf"
+          $0.kind = "supporting-document"
+          $0.content = pdfBytes
+          $0.expectedVersion = t.version
+          $0.idempotencyKey = t.key
+        }, metadata: c.metadata)
     },
-    Case(rpc: "Renewal.RemoveDocument", allowed: owner, stage: .draft, deniedReason: "NOT_YOUR_REQUEST", scope: "agent") { c, t in
-      _ = try await c.renewals.removeDocument(.with { $0.requestID = t.id; $0.documentID = t.documentID; $0.expectedVersion = t.version; $0.idempotencyKey = t.key }, metadata: c.metadata)
+    Case(rpc: "Renewal.RemoveDocument", allowed: owner, stage: .draft, deniedReason: "NOT_YOUR_REQUEST", scope: "agent")
+    { c, t in
+      _ = try await c.renewals.removeDocument(
+        .with {
+          $0.requestID = t.id
+          $0.documentID = t.documentID
+          $0.expectedVersion = t.version
+          $0.idempotencyKey = t.key
+        }, metadata: c.metadata)
     },
-    Case(rpc: "Renewal.SetValidator", allowed: owner, stage: .draft, deniedReason: "NOT_YOUR_REQUEST", scope: "agent") { c, t in
-      _ = try await c.renewals.setValidator(.with { $0.requestID = t.id; $0.validatorUid = "principal1"; $0.expectedVersion = t.version; $0.idempotencyKey = t.key }, metadata: c.metadata)
+    Case(rpc: "Renewal.SetValidator", allowed: owner, stage: .draft, deniedReason: "NOT_YOUR_REQUEST", scope: "agent") {
+      c, t in
+      _ = try await c.renewals.setValidator(
+        .with {
+          $0.requestID = t.id
+          $0.validatorUid = "principal1"
+          $0.expectedVersion = t.version
+          $0.idempotencyKey = t.key
+        }, metadata: c.metadata)
     },
-    Case(rpc: "Renewal.SubmitRenewal", allowed: owner, stage: .draft, deniedReason: "NOT_YOUR_REQUEST", scope: "agent") { c, t in
-      _ = try await c.renewals.submitRenewal(.with { $0.requestID = t.id; $0.expectedVersion = t.version; $0.idempotencyKey = t.key }, metadata: c.metadata)
+    Case(rpc: "Renewal.SubmitRenewal", allowed: owner, stage: .draft, deniedReason: "NOT_YOUR_REQUEST", scope: "agent")
+    { c, t in
+      _ = try await c.renewals.submitRenewal(
+        .with {
+          $0.requestID = t.id
+          $0.expectedVersion = t.version
+          $0.idempotencyKey = t.key
+        }, metadata: c.metadata)
     },
-    Case(rpc: "Renewal.GetRenewal", allowed: readers, stage: .pendingApproval, deniedReason: "NOT_YOUR_REQUEST") { c, t in
+    Case(rpc: "Renewal.GetRenewal", allowed: readers, stage: .pendingApproval, deniedReason: "NOT_YOUR_REQUEST") {
+      c, t in
       _ = try await c.renewals.getRenewal(.with { $0.requestID = t.id }, metadata: c.metadata)
     },
-    Case(rpc: "Renewal.ListMyRenewals", allowed: everyone, deniedReason: "", scope: "agent") { c, _ in _ = try await c.renewals.listMyRenewals(.init(), metadata: c.metadata) },
-    Case(rpc: "Renewal.ChooseMobilePlatform", allowed: owner, stage: .awaitingEnrolment, deniedReason: "NOT_YOUR_REQUEST", scope: "agent") { c, t in
-      _ = try await c.renewals.chooseMobilePlatform(.with { $0.requestID = t.id; $0.platform = .ios; $0.expectedVersion = t.version; $0.idempotencyKey = t.key }, metadata: c.metadata)
+    Case(rpc: "Renewal.ListMyRenewals", allowed: everyone, deniedReason: "", scope: "agent") { c, _ in
+      _ = try await c.renewals.listMyRenewals(.init(), metadata: c.metadata)
+    },
+    Case(
+      rpc: "Renewal.ChooseMobilePlatform", allowed: owner, stage: .awaitingEnrolment, deniedReason: "NOT_YOUR_REQUEST",
+      scope: "agent"
+    ) { c, t in
+      _ = try await c.renewals.chooseMobilePlatform(
+        .with {
+          $0.requestID = t.id
+          $0.platform = .ios
+          $0.expectedVersion = t.version
+          $0.idempotencyKey = t.key
+        }, metadata: c.metadata)
     },
     Case(rpc: "Renewal.GetCharter", allowed: anyCaller, deniedReason: "") { c, _ in
       _ = try await c.renewals.getCharter(.init(), metadata: c.metadata)
     },
-    Case(rpc: "Renewal.SignCharter", allowed: owner, stage: .awaitingCharter, deniedReason: "NOT_YOUR_REQUEST", scope: "agent") { c, t in
-      _ = try await c.renewals.signCharter(.with { $0.requestID = t.id; $0.charterCode = charterCode; $0.acknowledged = true; $0.expectedVersion = t.version; $0.idempotencyKey = t.key }, metadata: c.metadata)
+    Case(
+      rpc: "Renewal.SignCharter", allowed: owner, stage: .awaitingCharter, deniedReason: "NOT_YOUR_REQUEST",
+      scope: "agent"
+    ) { c, t in
+      _ = try await c.renewals.signCharter(
+        .with {
+          $0.requestID = t.id
+          $0.charterCode = charterCode
+          $0.acknowledged = true
+          $0.expectedVersion = t.version
+          $0.idempotencyKey = t.key
+        }, metadata: c.metadata)
     },
-    Case(rpc: "Renewal.ListPickupSlots", allowed: readers, stage: .readyForPickup, deniedReason: "NOT_YOUR_REQUEST") { c, t in
+    Case(rpc: "Renewal.ListPickupSlots", allowed: readers, stage: .readyForPickup, deniedReason: "NOT_YOUR_REQUEST") {
+      c, t in
       _ = try await c.renewals.listPickupSlots(.with { $0.requestID = t.id }, metadata: c.metadata)
     },
-    Case(rpc: "Renewal.BookPickup", allowed: owner, stage: .readyForPickup, deniedReason: "NOT_YOUR_REQUEST", scope: "agent") { c, t in
-      _ = try await c.renewals.bookPickup(.with { $0.requestID = t.id; $0.slotID = t.slotID; $0.expectedVersion = t.version; $0.idempotencyKey = t.key }, metadata: c.metadata)
+    Case(
+      rpc: "Renewal.BookPickup", allowed: owner, stage: .readyForPickup, deniedReason: "NOT_YOUR_REQUEST",
+      scope: "agent"
+    ) { c, t in
+      _ = try await c.renewals.bookPickup(
+        .with {
+          $0.requestID = t.id
+          $0.slotID = t.slotID
+          $0.expectedVersion = t.version
+          $0.idempotencyKey = t.key
+        }, metadata: c.metadata)
     },
-    Case(rpc: "Renewal.WatchRenewal", allowed: readers, stage: .pendingApproval, deniedReason: "NOT_YOUR_REQUEST") { c, t in
+    Case(rpc: "Renewal.WatchRenewal", allowed: readers, stage: .pendingApproval, deniedReason: "NOT_YOUR_REQUEST") {
+      c, t in
       try await c.renewals.watchRenewal(.with { $0.requestID = t.id }, metadata: c.metadata) { response in
         for try await _ in response.messages { break }
       }
     },
-    Case(rpc: "Renewal.GetDocument", allowed: readers.union(support).union(dsi), stage: .pendingApproval, denied: .notFound, deniedReason: "NOT_FOUND") { c, t in
-      _ = try await c.renewals.getDocument(.with { $0.requestID = t.id; $0.documentID = t.documentID }, metadata: c.metadata)
+    Case(
+      rpc: "Renewal.GetDocument", allowed: readers.union(support).union(dsi), stage: .pendingApproval,
+      denied: .notFound, deniedReason: "NOT_FOUND"
+    ) { c, t in
+      _ = try await c.renewals.getDocument(
+        .with {
+          $0.requestID = t.id
+          $0.documentID = t.documentID
+        }, metadata: c.metadata)
     },
     Case(rpc: "Approval.ListPendingApprovals", allowed: deciders, deniedReason: "", scope: "approver") { c, _ in
       _ = try await c.approvals.listPendingApprovals(.init(), metadata: c.metadata)
     },
-    Case(rpc: "Operations.ListWork", allowed: dsi, deniedReason: "NOT_DSI") { c, _ in _ = try await c.operations.listWork(.init(), metadata: c.metadata) },
-    Case(rpc: "Operations.ConfirmEnrolmentElements", allowed: dsi, stage: .platformChosen, deniedReason: "NOT_DSI") { c, t in
-      _ = try await c.operations.confirmEnrolmentElements(.with { $0.requestID = t.id; $0.expectedVersion = t.version; $0.idempotencyKey = t.key }, metadata: c.metadata)
+    Case(rpc: "Operations.ListWork", allowed: dsi, deniedReason: "NOT_DSI") { c, _ in
+      _ = try await c.operations.listWork(.init(), metadata: c.metadata)
+    },
+    Case(rpc: "Operations.ConfirmEnrolmentElements", allowed: dsi, stage: .platformChosen, deniedReason: "NOT_DSI") {
+      c, t in
+      _ = try await c.operations.confirmEnrolmentElements(
+        .with {
+          $0.requestID = t.id
+          $0.expectedVersion = t.version
+          $0.idempotencyKey = t.key
+        }, metadata: c.metadata)
     },
     Case(rpc: "Operations.Finalize", allowed: dsi, stage: .awaitingDSI, deniedReason: "NOT_DSI") { c, t in
-      _ = try await c.operations.finalize(.with {
-        $0.requestID = t.id; $0.newKeySerial = t.key.isEmpty ? "SW-\(UInt32.random(in: 0...UInt32.max))" : "SW-\(t.key)"
-        $0.expectedVersion = t.version; $0.idempotencyKey = t.key
-      }, metadata: c.metadata)
+      _ = try await c.operations.finalize(
+        .with {
+          $0.requestID = t.id
+          $0.newKeySerial = t.key.isEmpty ? "SW-\(UInt32.random(in: 0...UInt32.max))" : "SW-\(t.key)"
+          $0.expectedVersion = t.version
+          $0.idempotencyKey = t.key
+        }, metadata: c.metadata)
     },
     Case(rpc: "Operations.PublishPickupSlots", allowed: dsi, deniedReason: "NOT_DSI") { c, t in
       _ = try await c.operations.publishPickupSlots(
-        .with { $0.place = .with { $0.placeID = placeID; $0.name = "Matrix \(t.version)" }; $0.idempotencyKey = t.key }, metadata: c.metadata)
+        .with {
+          $0.place = .with {
+            $0.placeID = placeID
+            $0.name = "Matrix \(t.version)"
+          }
+          $0.idempotencyKey = t.key
+        }, metadata: c.metadata)
     },
     Case(rpc: "Operations.RecordHandover", allowed: dsi, stage: .pickupBooked, deniedReason: "NOT_DSI") { c, t in
-      _ = try await c.operations.recordHandover(.with { $0.requestID = t.id; $0.expectedVersion = t.version; $0.idempotencyKey = t.key }, metadata: c.metadata)
+      _ = try await c.operations.recordHandover(
+        .with {
+          $0.requestID = t.id
+          $0.expectedVersion = t.version
+          $0.idempotencyKey = t.key
+        }, metadata: c.metadata)
     },
     Case(rpc: "Operations.PublishCharter", allowed: dsi, deniedReason: "NOT_DSI") { c, t in
       _ = try await c.operations.publishCharter(
         .with {
-          $0.version = t.key.isEmpty ? "m-\(UInt32.random(in: 0...UInt32.max))" : "k-\(t.key)"; $0.text = "t \(t.version)"; $0.code = charterCode
+          $0.version = t.key.isEmpty ? "m-\(UInt32.random(in: 0...UInt32.max))" : "k-\(t.key)"
+          $0.text = "t \(t.version)"
+          $0.code = charterCode
           $0.idempotencyKey = t.key
         }, metadata: c.metadata)
     },
     Case(rpc: "Operations.Reroute", allowed: dsi, stage: .pendingApproval, deniedReason: "NOT_DSI") { c, t in
-      _ = try await c.operations.reroute(.with { $0.requestID = t.id; $0.expectedVersion = t.version; $0.idempotencyKey = t.key }, metadata: c.metadata)
+      _ = try await c.operations.reroute(
+        .with {
+          $0.requestID = t.id
+          $0.expectedVersion = t.version
+          $0.idempotencyKey = t.key
+        }, metadata: c.metadata)
     },
-    Case(rpc: "Support.SearchRenewals", allowed: support, deniedReason: "NOT_SUPPORT") { c, _ in _ = try await c.support.searchRenewals(.init(), metadata: c.metadata) },
+    Case(rpc: "Support.SearchRenewals", allowed: support, deniedReason: "NOT_SUPPORT") { c, _ in
+      _ = try await c.support.searchRenewals(.init(), metadata: c.metadata)
+    },
     Case(rpc: "Support.GetRenewal", allowed: support, stage: .pendingApproval, deniedReason: "NOT_SUPPORT") { c, t in
       _ = try await c.support.getRenewal(.with { $0.requestID = t.id }, metadata: c.metadata)
     },
     Case(rpc: "Support.ResolveRouting", allowed: support, deniedReason: "NOT_SUPPORT") { c, _ in
       _ = try await c.support.resolveRouting(.with { $0.uid = "ens1a" }, metadata: c.metadata)
     },
-    Case(rpc: "Support.ListKeys", allowed: support, deniedReason: "NOT_SUPPORT") { c, _ in _ = try await c.support.listKeys(.with { $0.uid = "ens1a" }, metadata: c.metadata) },
-    Case(rpc: "Support.VerifyAuditTrail", allowed: support, deniedReason: "NOT_SUPPORT") { c, _ in _ = try await c.support.verifyAuditTrail(.init(), metadata: c.metadata) },
-    Case(rpc: "Support.ListOutbox", allowed: support, deniedReason: "NOT_SUPPORT") { c, _ in _ = try await c.support.listOutbox(.init(), metadata: c.metadata) },
-    Case(rpc: "Support.GetAuditHead", allowed: support, deniedReason: "NOT_SUPPORT") { c, _ in _ = try await c.support.getAuditHead(.init(), metadata: c.metadata) },
-    Case(rpc: "Support.Stats", allowed: support, deniedReason: "NOT_SUPPORT") { c, _ in _ = try await c.support.stats(.init(), metadata: c.metadata) },
-    Case(rpc: "Approval.Reject", allowed: ["n1", "n2", "approvals-for-n1"], stage: .pendingApproval, deniedReason: "NOT_AN_APPROVER", scope: "approver", ownerReason: "OWN_REQUEST") { c, t in
-      _ = try await c.approvals.reject(.with { $0.requestID = t.id; $0.reason = "matrix"; $0.expectedVersion = t.version; $0.idempotencyKey = t.key }, metadata: c.metadata)
+    Case(rpc: "Support.ListKeys", allowed: support, deniedReason: "NOT_SUPPORT") { c, _ in
+      _ = try await c.support.listKeys(.with { $0.uid = "ens1a" }, metadata: c.metadata)
     },
-    Case(rpc: "Approval.Approve", allowed: ["n1", "n2", "approvals-for-n1"], stage: .pendingApproval, deniedReason: "NOT_AN_APPROVER", scope: "approver", ownerReason: "OWN_REQUEST") { c, t in
-      _ = try await c.approvals.approve(.with { $0.requestID = t.id; $0.expectedVersion = t.version; $0.idempotencyKey = t.key }, metadata: c.metadata)
+    Case(rpc: "Support.VerifyAuditTrail", allowed: support, deniedReason: "NOT_SUPPORT") { c, _ in
+      _ = try await c.support.verifyAuditTrail(.init(), metadata: c.metadata)
     },
-    Case(rpc: "Renewal.CancelRenewal", allowed: owner, stage: .draft, deniedReason: "NOT_YOUR_REQUEST", scope: "agent") { c, t in
-      _ = try await c.renewals.cancelRenewal(.with { $0.requestID = t.id; $0.expectedVersion = t.version; $0.idempotencyKey = t.key }, metadata: c.metadata)
+    Case(rpc: "Support.ListOutbox", allowed: support, deniedReason: "NOT_SUPPORT") { c, _ in
+      _ = try await c.support.listOutbox(.init(), metadata: c.metadata)
+    },
+    Case(rpc: "Support.GetAuditHead", allowed: support, deniedReason: "NOT_SUPPORT") { c, _ in
+      _ = try await c.support.getAuditHead(.init(), metadata: c.metadata)
+    },
+    Case(rpc: "Support.Stats", allowed: support, deniedReason: "NOT_SUPPORT") { c, _ in
+      _ = try await c.support.stats(.init(), metadata: c.metadata)
+    },
+    Case(
+      rpc: "Approval.Reject", allowed: ["n1", "n2", "approvals-for-n1"], stage: .pendingApproval,
+      deniedReason: "NOT_AN_APPROVER", scope: "approver", ownerReason: "OWN_REQUEST"
+    ) { c, t in
+      _ = try await c.approvals.reject(
+        .with {
+          $0.requestID = t.id
+          $0.reason = "matrix"
+          $0.expectedVersion = t.version
+          $0.idempotencyKey = t.key
+        }, metadata: c.metadata)
+    },
+    Case(
+      rpc: "Approval.Approve", allowed: ["n1", "n2", "approvals-for-n1"], stage: .pendingApproval,
+      deniedReason: "NOT_AN_APPROVER", scope: "approver", ownerReason: "OWN_REQUEST"
+    ) { c, t in
+      _ = try await c.approvals.approve(
+        .with {
+          $0.requestID = t.id
+          $0.expectedVersion = t.version
+          $0.idempotencyKey = t.key
+        }, metadata: c.metadata)
+    },
+    Case(rpc: "Renewal.CancelRenewal", allowed: owner, stage: .draft, deniedReason: "NOT_YOUR_REQUEST", scope: "agent")
+    { c, t in
+      _ = try await c.renewals.cancelRenewal(
+        .with {
+          $0.requestID = t.id
+          $0.expectedVersion = t.version
+          $0.idempotencyKey = t.key
+        }, metadata: c.metadata)
     },
     // Last: it ends the sessions the other cases use. Only a session can be ended.
-    Case(rpc: "Auth.Logout", allowed: sessions, denied: .failedPrecondition, deniedReason: "NOT_A_SESSION", needsPerson: false) { c, _ in _ = try await c.auth.logout(.init(), metadata: c.metadata) },
+    Case(
+      rpc: "Auth.Logout", allowed: sessions, denied: .failedPrecondition, deniedReason: "NOT_A_SESSION",
+      needsPerson: false
+    ) { c, _ in _ = try await c.auth.logout(.init(), metadata: c.metadata) },
   ]
 
   @Test(
@@ -226,7 +371,9 @@ struct AuthorisationMatrixTests {
         TestCaller.portal(client, for: "disabled-boss").renamed("disabled"),
         TestCaller.portal(client, for: "dsi-op1", key: deskKey).renamed("desk-for-dsi"),
         TestCaller.portal(client, for: "helpdesk1", key: helpdeskKey).renamed("helpdesk-tool"),
-        TestCaller(client, name: "forged-obo", metadata: ["authorization": "Bearer forged-token", "x-okey-on-behalf-of": "ens1a"]),
+        TestCaller(
+          client, name: "forged-obo",
+          metadata: ["authorization": "Bearer forged-token", "x-okey-on-behalf-of": "ens1a"]),
         try await TestCaller.session(client, "ens1a").renamed("logged-out"),
       ]
       let loggedOut = callers[callers.count - 1]
@@ -242,14 +389,20 @@ struct AuthorisationMatrixTests {
           let expected = rpcCase.allowed.contains(caller.name) ? nil : Self.denial(of: rpcCase, to: caller.name)
           let matches = outcome?.code == expected?.code && (outcome?.reason ?? "") == (expected?.reason ?? "")
           if !matches {
-            mismatches.append("\(rpcCase.rpc) by \(caller.name): expected \(expected.map { "\($0.code) \($0.reason)" } ?? "OK"), got \(outcome.map { "\($0.code) \($0.reason)" } ?? "OK")")
+            mismatches.append(
+              "\(rpcCase.rpc) by \(caller.name): expected \(expected.map { "\($0.code) \($0.reason)" } ?? "OK"), got \(outcome.map { "\($0.code) \($0.reason)" } ?? "OK")"
+            )
           }
           if outcome == nil, rpcCase.stage != .none {
             // It acted: the next caller gets a fresh request.
             target = try await stager.prepare(rpcCase.stage)
           } else if outcome != nil, rpcCase.stage != .none {
             let now = try await stager.version(of: target.id)
-            if now != target.version { mismatches.append("\(rpcCase.rpc) by \(caller.name): refused, yet the request went from version \(target.version) to \(now)") }
+            if now != target.version {
+              mismatches.append(
+                "\(rpcCase.rpc) by \(caller.name): refused, yet the request went from version \(target.version) to \(now)"
+              )
+            }
           }
         }
       }
@@ -272,18 +425,27 @@ struct Stager: Sendable {
     n1 = try await TestCaller.session(client, "ien1")
     dsi = try await TestCaller.session(client, "dsi-op1")
     support = try await TestCaller.session(client, "helpdesk1")
-    _ = try await dsi.operations.publishCharter(.with {
-      $0.version = "matrix"; $0.text = "Je garde ma clef pour moi."; $0.code = AuthorisationMatrixTests.charterCode
-    }, metadata: dsi.metadata)
+    _ = try await dsi.operations.publishCharter(
+      .with {
+        $0.version = "matrix"
+        $0.text = "Je garde ma clef pour moi."
+        $0.code = AuthorisationMatrixTests.charterCode
+      }, metadata: dsi.metadata)
     let tomorrow = Date().addingTimeInterval(86_400)
-    let published = try await dsi.operations.publishPickupSlots(.with {
-      $0.place = .with { $0.placeID = AuthorisationMatrixTests.placeID; $0.name = "Matrix" }
-      $0.slots = [.with {
-        $0.startsAt = Google_Protobuf_Timestamp(date: tomorrow)
-        $0.endsAt = Google_Protobuf_Timestamp(date: tomorrow.addingTimeInterval(1800))
-        $0.capacity = 1_000
-      }]
-    }, metadata: dsi.metadata)
+    let published = try await dsi.operations.publishPickupSlots(
+      .with {
+        $0.place = .with {
+          $0.placeID = AuthorisationMatrixTests.placeID
+          $0.name = "Matrix"
+        }
+        $0.slots = [
+          .with {
+            $0.startsAt = Google_Protobuf_Timestamp(date: tomorrow)
+            $0.endsAt = Google_Protobuf_Timestamp(date: tomorrow.addingTimeInterval(1800))
+            $0.capacity = 1_000
+          }
+        ]
+      }, metadata: dsi.metadata)
     slotID = try #require(published.slots.first?.slotID)
   }
 
@@ -295,25 +457,44 @@ struct Stager: Sendable {
     try await closeOpenRequests()
     guard stage != .none else { return .init(slotID: slotID) }
     let hardware = [.awaitingCharter, .readyForPickup, .pickupBooked].contains(stage)
-    var renewal = try await agent.renewals.startRenewal(.with { $0.keyType = hardware ? .hardware : .software; $0.motif = .expired }, metadata: agent.metadata).renewal
-    renewal = try await agent.renewals.addDocument(.with {
-      $0.requestID = renewal.requestID; $0.filename = "justificatif.pdf"; $0.kind = "supporting-document"; $0.content = pdfBytes; $0.expectedVersion = renewal.version
-    }, metadata: agent.metadata).renewal
+    var renewal = try await agent.renewals.startRenewal(
+      .with {
+        $0.keyType = hardware ? .hardware : .software
+        $0.motif = .expired
+      }, metadata: agent.metadata
+    ).renewal
+    renewal = try await agent.renewals.addDocument(
+      .with {
+        $0.requestID = renewal.requestID
+        $0.filename = "justificatif.pdf"
+        $0.kind = "supporting-document"
+        $0.content = pdfBytes
+        $0.expectedVersion = renewal.version
+      }, metadata: agent.metadata
+    ).renewal
     let documentID = renewal.documents.first?.documentID ?? ""
     if stage != .draft { renewal = try await advance(renewal, until: stage) }
     return .init(id: renewal.requestID, version: renewal.version, documentID: documentID, slotID: slotID)
   }
 
   /// One step at a time along the procedure until `stage`.
-  private func advance(_ start: Okey_V1_Renewal, until stage: AuthorisationMatrixTests.Stage) async throws -> Okey_V1_Renewal {
+  private func advance(_ start: Okey_V1_Renewal, until stage: AuthorisationMatrixTests.Stage) async throws
+    -> Okey_V1_Renewal
+  {
     var renewal = start
     while true {
       let id = renewal.requestID
       let v = renewal.version
       switch (renewal.status, stage) {
       case (.draft, _):
-        renewal = try await agent.renewals.submitRenewal(.with { $0.requestID = id; $0.expectedVersion = v }, metadata: agent.metadata).renewal
-      case (.pendingApproval, .pendingApproval), (.awaitingEnrolment, .awaitingEnrolment), (.awaitingCharter, .awaitingCharter),
+        renewal = try await agent.renewals.submitRenewal(
+          .with {
+            $0.requestID = id
+            $0.expectedVersion = v
+          }, metadata: agent.metadata
+        ).renewal
+      case (.pendingApproval, .pendingApproval), (.awaitingEnrolment, .awaitingEnrolment),
+        (.awaitingCharter, .awaitingCharter),
         (.awaitingDsi, .awaitingDSI), (.readyForPickup, .readyForPickup), (.pickupBooked, .pickupBooked):
         return renewal
       case (.awaitingEnrolment, .platformChosen) where renewal.platform != .unspecified:
@@ -331,29 +512,65 @@ struct Stager: Sendable {
     switch renewal.status {
     case .draft, .awaitingDocuments, .pendingApproval, .awaitingEnrolment, .awaitingCharter:
       if renewal.status == .pendingApproval {
-        return try await n1.approvals.approve(.with { $0.requestID = id; $0.expectedVersion = v }, metadata: n1.metadata).renewal
+        return try await n1.approvals.approve(
+          .with {
+            $0.requestID = id
+            $0.expectedVersion = v
+          }, metadata: n1.metadata
+        ).renewal
       }
       if renewal.status == .awaitingEnrolment, renewal.platform == .unspecified {
-        return try await agent.renewals.chooseMobilePlatform(.with { $0.requestID = id; $0.platform = .android; $0.expectedVersion = v }, metadata: agent.metadata).renewal
+        return try await agent.renewals.chooseMobilePlatform(
+          .with {
+            $0.requestID = id
+            $0.platform = .android
+            $0.expectedVersion = v
+          }, metadata: agent.metadata
+        ).renewal
       }
       if renewal.status == .awaitingEnrolment {
-        return try await dsi.operations.confirmEnrolmentElements(.with { $0.requestID = id; $0.expectedVersion = v }, metadata: dsi.metadata).renewal
+        return try await dsi.operations.confirmEnrolmentElements(
+          .with {
+            $0.requestID = id
+            $0.expectedVersion = v
+          }, metadata: dsi.metadata
+        ).renewal
       }
       if renewal.status == .awaitingCharter {
-        return try await agent.renewals.signCharter(.with {
-          $0.requestID = id; $0.charterCode = AuthorisationMatrixTests.charterCode; $0.acknowledged = true; $0.expectedVersion = v
-        }, metadata: agent.metadata).renewal
+        return try await agent.renewals.signCharter(
+          .with {
+            $0.requestID = id
+            $0.charterCode = AuthorisationMatrixTests.charterCode
+            $0.acknowledged = true
+            $0.expectedVersion = v
+          }, metadata: agent.metadata
+        ).renewal
       }
       throw StagingError(status: renewal.status)
     case .awaitingDsi:
-      return try await dsi.operations.finalize(.with {
-        $0.requestID = id; $0.expectedVersion = v; $0.newKeySerial = "M-\(UInt32.random(in: 0...UInt32.max))"
-        if renewal.keyType == .hardware { $0.pickupPlaceID = AuthorisationMatrixTests.placeID }
-      }, metadata: dsi.metadata).renewal
+      return try await dsi.operations.finalize(
+        .with {
+          $0.requestID = id
+          $0.expectedVersion = v
+          $0.newKeySerial = "M-\(UInt32.random(in: 0...UInt32.max))"
+          if renewal.keyType == .hardware { $0.pickupPlaceID = AuthorisationMatrixTests.placeID }
+        }, metadata: dsi.metadata
+      ).renewal
     case .readyForPickup:
-      return try await agent.renewals.bookPickup(.with { $0.requestID = id; $0.slotID = slotID; $0.expectedVersion = v }, metadata: agent.metadata).renewal
+      return try await agent.renewals.bookPickup(
+        .with {
+          $0.requestID = id
+          $0.slotID = slotID
+          $0.expectedVersion = v
+        }, metadata: agent.metadata
+      ).renewal
     case .pickupBooked:
-      return try await dsi.operations.recordHandover(.with { $0.requestID = id; $0.expectedVersion = v }, metadata: dsi.metadata).renewal
+      return try await dsi.operations.recordHandover(
+        .with {
+          $0.requestID = id
+          $0.expectedVersion = v
+        }, metadata: dsi.metadata
+      ).renewal
     default:
       throw StagingError(status: renewal.status)
     }
@@ -364,8 +581,14 @@ struct Stager: Sendable {
     let mine = try await agent.renewals.listMyRenewals(.init(), metadata: agent.metadata).renewals
     for var renewal in mine where ![.completed, .rejected, .cancelled].contains(renewal.status) {
       while ![.completed, .rejected, .cancelled].contains(renewal.status) {
-        if [.draft, .awaitingDocuments, .pendingApproval, .awaitingEnrolment, .awaitingCharter].contains(renewal.status) {
-          renewal = try await agent.renewals.cancelRenewal(.with { $0.requestID = renewal.requestID; $0.expectedVersion = renewal.version }, metadata: agent.metadata).renewal
+        if [.draft, .awaitingDocuments, .pendingApproval, .awaitingEnrolment, .awaitingCharter].contains(renewal.status)
+        {
+          renewal = try await agent.renewals.cancelRenewal(
+            .with {
+              $0.requestID = renewal.requestID
+              $0.expectedVersion = renewal.version
+            }, metadata: agent.metadata
+          ).renewal
         } else {
           renewal = try await step(renewal)
         }
@@ -387,7 +610,9 @@ extension AuthorisationMatrixTests {
     ]
     for rpcCase in cases {
       let code = "\(rpcCase.denied)".reduce(into: "") { $0 += $1.isUppercase ? "_\($1)" : $1.uppercased() }
-      let refused = rpcCase.deniedReason.isEmpty ? "—" : "\(code) `\(rpcCase.deniedReason)`" + (rpcCase.ownerReason.map { " (the agent: `\($0)`)" } ?? "")
+      let refused =
+        rpcCase.deniedReason.isEmpty
+        ? "—" : "\(code) `\(rpcCase.deniedReason)`" + (rpcCase.ownerReason.map { " (the agent: `\($0)`)" } ?? "")
       let scope = rpcCase.scope.map { "[\($0)] needed: `SCOPE_NOT_GRANTED`" } ?? "—"
       lines.append("| `\(rpcCase.rpc)` | \(rpcCase.allowed.sorted().joined(separator: ", ")) | \(refused) | \(scope) |")
     }
@@ -405,10 +630,19 @@ extension AuthorisationMatrixTests {
     try await withAcademy { _, client in
       let operatorSelf = try await TestCaller.session(client, "dsi-op1")
       let own = try await operatorSelf.startAndSubmit(.software)
-      let operations = Self.cases.filter { $0.rpc.hasPrefix("Operations.") && !["Operations.ListWork", "Operations.PublishPickupSlots", "Operations.PublishCharter"].contains($0.rpc) }
-      #expect(operations.map(\.rpc).sorted() == ["Operations.ConfirmEnrolmentElements", "Operations.Finalize", "Operations.RecordHandover", "Operations.Reroute"])
+      let operations = Self.cases.filter {
+        $0.rpc.hasPrefix("Operations.")
+          && !["Operations.ListWork", "Operations.PublishPickupSlots", "Operations.PublishCharter"].contains($0.rpc)
+      }
+      #expect(
+        operations.map(\.rpc).sorted() == [
+          "Operations.ConfirmEnrolmentElements", "Operations.Finalize", "Operations.RecordHandover",
+          "Operations.Reroute",
+        ])
       for operation in operations {
-        let outcome = await failure { try await operation.call(operatorSelf, .init(id: own.requestID, version: own.version)) }
+        let outcome = await failure {
+          try await operation.call(operatorSelf, .init(id: own.requestID, version: own.version))
+        }
         #expect(outcome?.code == .permissionDenied, "\(operation.rpc)")
         #expect(outcome?.reason == "OWN_REQUEST", "\(operation.rpc)")
       }

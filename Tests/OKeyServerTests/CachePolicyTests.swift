@@ -6,7 +6,9 @@ import Testing
 
 @Suite("what each cache forgets, and when", .serialized)
 struct CachePolicyTests {
-  @Test("a re-route reads the directory itself: a manager added to the agent's entry after her routing was cached is her new N+1", .timeLimit(.minutes(1)))
+  @Test(
+    "a re-route reads the directory itself: a manager added to the agent's entry after her routing was cached is her new N+1",
+    .timeLimit(.minutes(1)))
   func rerouteReadsPastTheCaches() async throws {
     try await withAcademy { _, client, slapd in
       let agent = try await TestCaller.session(client, "ens1a")
@@ -23,7 +25,12 @@ struct CachePolicyTests {
         manager: uid=principal1,ou=people,dc=ac-test,dc=fr
 
         """)
-      let rerouted = try await dsi.operations.reroute(.with { $0.requestID = submitted.requestID; $0.expectedVersion = submitted.version }, metadata: dsi.metadata).renewal
+      let rerouted = try await dsi.operations.reroute(
+        .with {
+          $0.requestID = submitted.requestID
+          $0.expectedVersion = submitted.version
+        }, metadata: dsi.metadata
+      ).renewal
       #expect(rerouted.routing.n1.person.uid == "principal1")
     }
   }

@@ -9,7 +9,9 @@ let unkeyed = "audit:\n  allowUnkeyed: true\n"
 
 /// Runs `body` with a temporary file holding `contents`.
 func withTemporaryFile(contents: Data, _ body: (String) throws -> Void) throws {
-  let path = FileManager.default.temporaryDirectory.appendingPathComponent("okey-file-\(UInt64.random(in: 0...UInt64.max))").path
+  let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+    "okey-file-\(UInt64.random(in: 0...UInt64.max))"
+  ).path
   _ = FileManager.default.createFile(atPath: path, contents: contents)
   defer { try? FileManager.default.removeItem(atPath: path) }
   try body(path)
@@ -35,7 +37,9 @@ struct ConfigurationTests {
   @Test("an audit key file must hold at least 32 bytes")
   func auditKeyFile() throws {
     try withTemporaryFile(contents: Data(repeating: 7, count: 16)) { short in
-      let error = #expect(throws: ConfigurationError.self) { try OKeyConfiguration.parse(yaml: "audit:\n  keyFile: \(short)") }
+      let error = #expect(throws: ConfigurationError.self) {
+        try OKeyConfiguration.parse(yaml: "audit:\n  keyFile: \(short)")
+      }
       #expect(error?.message.contains("at least 32") == true)
     }
     try withTemporaryFile(contents: Data(repeating: 7, count: 32)) { good in
@@ -44,15 +48,19 @@ struct ConfigurationTests {
     }
   }
 
-  @Test("without TLS, a non-loopback address needs plaintext: true; loopback addresses need nothing", arguments: [
-    ("127.0.0.1:0", true), ("127.1.2.3:6000", true), ("localhost:6000", true), ("::1:6000", true),
-    ("0.0.0.0:6000", false), ("10.0.0.1:6000", false), ("127.evil.example:6000", false), ("1270.0.0.1:6000", false),
-  ])
+  @Test(
+    "without TLS, a non-loopback address needs plaintext: true; loopback addresses need nothing",
+    arguments: [
+      ("127.0.0.1:0", true), ("127.1.2.3:6000", true), ("localhost:6000", true), ("::1:6000", true),
+      ("0.0.0.0:6000", false), ("10.0.0.1:6000", false), ("127.evil.example:6000", false), ("1270.0.0.1:6000", false),
+    ])
   func plaintextOutsideLoopback(listen: String, allowed: Bool) throws {
     if allowed {
       _ = try OKeyConfiguration.parse(yaml: unkeyed + "listen: \"\(listen)\"")
     } else {
-      let error = #expect(throws: ConfigurationError.self) { try OKeyConfiguration.parse(yaml: unkeyed + "listen: \"\(listen)\"") }
+      let error = #expect(throws: ConfigurationError.self) {
+        try OKeyConfiguration.parse(yaml: unkeyed + "listen: \"\(listen)\"")
+      }
       #expect(error?.message.contains("plaintext: true") == true)
       #expect(error?.message.contains("not a loopback address") == true)
       _ = try OKeyConfiguration.parse(yaml: unkeyed + "listen: \"\(listen)\"\nplaintext: true")
@@ -120,7 +128,9 @@ struct ConfigurationTests {
     ]
   )
   func refused(yaml: String, setting: String) throws {
-    let error = #expect(throws: ConfigurationError.self) { try OKeyConfiguration.parse(yaml: unkeyed + "plaintext: true\n" + yaml) }
+    let error = #expect(throws: ConfigurationError.self) {
+      try OKeyConfiguration.parse(yaml: unkeyed + "plaintext: true\n" + yaml)
+    }
     #expect(error?.message.contains(setting) == true, "\(error?.message ?? "")")
   }
 
@@ -131,17 +141,34 @@ struct ConfigurationTests {
       ("logLevl: debug\n", "unknown setting logLevl: did you mean logLevel?"),
       ("database:\n  durabilty: FULL\n", "unknown setting database.durabilty: did you mean durability?"),
       ("mail:\n  comand: /bin/true\n", "unknown setting mail.comand: did you mean command?"),
-      ("tls:\n  certificatFile: a\n  privateKeyFile: b\n", "unknown setting tls.certificatFile: did you mean certificateFile?"),
-      ("serviceAccounts:\n  - name: a\n    keySHA256: x\n    role: [agent]\n", "unknown setting serviceAccounts[0].role: did you mean roles?"),
+      (
+        "tls:\n  certificatFile: a\n  privateKeyFile: b\n",
+        "unknown setting tls.certificatFile: did you mean certificateFile?"
+      ),
+      (
+        "serviceAccounts:\n  - name: a\n    keySHA256: x\n    role: [agent]\n",
+        "unknown setting serviceAccounts[0].role: did you mean roles?"
+      ),
       ("database:\n  durability: FUL\n", "unknown value 'FUL' for database.durability: did you mean FULL?"),
       ("logLevel: verbose\n", "unknown value 'verbose' for logLevel"),
-      ("routing:\n  validatorChoice: manager\n", "unknown value 'manager' for routing.validatorChoice: did you mean managers?"),
-      ("routing:\n  strategies: [manager, etablissement]\n", "unknown value 'etablissement' for routing.strategies[1]: did you mean establishment?"),
-      ("serviceAccounts:\n  - name: a\n    keySHA256: x\n    roles: [agent, dsj]\n", "unknown value 'dsj' for serviceAccounts[0].roles[1]: did you mean dsi?"),
+      (
+        "routing:\n  validatorChoice: manager\n",
+        "unknown value 'manager' for routing.validatorChoice: did you mean managers?"
+      ),
+      (
+        "routing:\n  strategies: [manager, etablissement]\n",
+        "unknown value 'etablissement' for routing.strategies[1]: did you mean establishment?"
+      ),
+      (
+        "serviceAccounts:\n  - name: a\n    keySHA256: x\n    roles: [agent, dsj]\n",
+        "unknown value 'dsj' for serviceAccounts[0].roles[1]: did you mean dsi?"
+      ),
       ("zzz: 1\n", "unknown setting zzz: the settings here are audit, database, directory,"),
     ])
   func unknownSetting(yaml: String, message: String) throws {
-    let error = #expect(throws: ConfigurationError.self) { try OKeyConfiguration.parse(yaml: unkeyed + yaml, source: "okeyd.yaml") }
+    let error = #expect(throws: ConfigurationError.self) {
+      try OKeyConfiguration.parse(yaml: unkeyed + yaml, source: "okeyd.yaml")
+    }
     #expect(error?.message.hasPrefix("okeyd.yaml: " + message) == true, "\(error?.message ?? "")")
   }
 
@@ -150,7 +177,11 @@ struct ConfigurationTests {
     var full = OKeyConfiguration()
     full.tls = .init(certificateFile: "/c", privateKeyFile: "/k", clientCAFile: "/ca")
     full.metricsListen = full.listen
-    full.serviceAccounts = [.init(name: "portal", keySHA256: String(repeating: "a", count: 64), roles: [.agent, .dsi], clientCertificateSubject: "CN=x")]
+    full.serviceAccounts = [
+      .init(
+        name: "portal", keySHA256: String(repeating: "a", count: 64), roles: [.agent, .dsi],
+        clientCertificateSubject: "CN=x")
+    ]
     full.audit.keyFile = "/key"
     full.directory.caCertificateFile = "/ca"
     full.routing.validatorsGroupDN = "cn=v"
@@ -160,16 +191,23 @@ struct ConfigurationTests {
     #expect(parsed == full)
   }
 
-  @Test("okeyd --check-config: exit 0 with a summary for a valid file, 64 with the setting's path for a typo, and okeyd itself refuses to start on it")
+  @Test(
+    "okeyd --check-config: exit 0 with a summary for a valid file, 64 with the setting's path for a typo, and okeyd itself refuses to start on it"
+  )
   func checkConfigCommand() async throws {
-    let good = FileManager.default.temporaryDirectory.appendingPathComponent("okey-good-\(UInt32.random(in: 0...UInt32.max)).yaml").path
-    let typo = FileManager.default.temporaryDirectory.appendingPathComponent("okey-typo-\(UInt32.random(in: 0...UInt32.max)).yaml").path
+    let good = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "okey-good-\(UInt32.random(in: 0...UInt32.max)).yaml"
+    ).path
+    let typo = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "okey-typo-\(UInt32.random(in: 0...UInt32.max)).yaml"
+    ).path
     defer {
       try? FileManager.default.removeItem(atPath: good)
       try? FileManager.default.removeItem(atPath: typo)
     }
     try (unkeyed + "database:\n  path: /tmp/never.sqlite\n").write(toFile: good, atomically: true, encoding: .utf8)
-    try (unkeyed + "databse:\n  path: /tmp/never.sqlite\nlogLevl: debug\n").write(toFile: typo, atomically: true, encoding: .utf8)
+    try (unkeyed + "databse:\n  path: /tmp/never.sqlite\nlogLevl: debug\n").write(
+      toFile: typo, atomically: true, encoding: .utf8)
     let okeyd = TestPaths.executable("okeyd")
     let valid = try await ChildProcess.run(okeyd, ["--check-config", good])
     #expect(valid.status == 0, "\(valid.error)")

@@ -1,13 +1,16 @@
 import Foundation
 import GRPCCore
 import OKeyAPI
-@testable import OKeyServer
 import OKeyTestSupport
 import Testing
 
+@testable import OKeyServer
+
 @Suite("deadlines", .serialized)
 struct DeadlineTests {
-  @Test("a call whose deadline passes while the directory is slow fails DEADLINE_EXCEEDED and writes nothing, even when the directory answers later")
+  @Test(
+    "a call whose deadline passes while the directory is slow fails DEADLINE_EXCEEDED and writes nothing, even when the directory answers later"
+  )
   func pastDeadlineWritesNothing() async throws {
     try await withSlapd { slapd in
       try await withOKeyDaemon(configure: { configuration in
@@ -25,7 +28,11 @@ struct DeadlineTests {
           var options = CallOptions.defaults
           options.timeout = .milliseconds(700)
           let outcome = await failure {
-            _ = try await agent.renewals.startRenewal(.with { $0.keyType = .software; $0.motif = .expired }, metadata: agent.metadata, options: options)
+            _ = try await agent.renewals.startRenewal(
+              .with {
+                $0.keyType = .software
+                $0.motif = .expired
+              }, metadata: agent.metadata, options: options)
           }
           #expect(outcome?.code == .deadlineExceeded)
           try await resume.value

@@ -1,10 +1,10 @@
+import Foundation
 import GRPCCore
-import GRPCProtobuf
 import GRPCNIOTransportHTTP2
+import GRPCProtobuf
 import OKeyAPI
 import OKeyServer
 import OKeyTestSupport
-import Foundation
 import Testing
 
 /// Runs `body` with a gRPC client connected to `address`.
@@ -26,7 +26,9 @@ struct HealthTests {
     try await withOKeyDaemon { _, address in
       try await withClient(address) { client in
         let health = Grpc_Health_V1_Health.Client(wrapping: client)
-        for service in [""] + OKeyDaemon.apiServiceNames + ["grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection"] {
+        for service in [""] + OKeyDaemon.apiServiceNames + [
+          "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection",
+        ] {
           let response = try await health.check(.with { $0.service = service })
           #expect(response.status == .serving, "service '\(service)'")
         }
@@ -151,7 +153,8 @@ struct MetricsTests {
   @Test("GET /metrics counts calls per RPC and code, with latency histograms")
   func scrape() async throws {
     let port = try freeLoopbackPort()
-    try await withOKeyDaemon(configure: { $0.metricsListen = ListenAddress(host: "127.0.0.1", port: port) }) { _, address in
+    try await withOKeyDaemon(configure: { $0.metricsListen = ListenAddress(host: "127.0.0.1", port: port) }) {
+      _, address in
       try await withClient(address) { client in
         let health = Grpc_Health_V1_Health.Client(wrapping: client)
         for _ in 0..<3 { _ = try await health.check(.with { $0.service = "" }) }
@@ -164,7 +167,9 @@ struct MetricsTests {
         if text.contains("okey_rpc_calls_total") { break }
         try await Task.sleep(for: .milliseconds(100))
       }
-      #expect(text.contains(#"okey_rpc_calls_total{method="grpc.health.v1.Health/Check",code="ok"} 3"#), "\(text.prefix(2000))")
+      #expect(
+        text.contains(#"okey_rpc_calls_total{method="grpc.health.v1.Health/Check",code="ok"} 3"#),
+        "\(text.prefix(2000))")
       #expect(text.contains(#"okey_rpc_calls_total{method="okey.v1.SupportService/Stats",code="unauthenticated"} 1"#))
       #expect(text.contains("okey_rpc_duration_seconds_bucket"))
       #expect(text.contains("okey_watch_subscriptions 0"))
@@ -182,6 +187,8 @@ func freeLoopbackPort() throws -> Int {
   address.sin_port = 0
   var length = socklen_t(MemoryLayout<sockaddr_in>.size)
   _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-  _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+  _ = withUnsafeMutablePointer(to: &address) {
+    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+  }
   return Int(UInt16(bigEndian: address.sin_port))
 }

@@ -11,7 +11,8 @@ struct InteropTests {
   /// Fails (never skips) when the environment is missing: Tools/test creates it.
   func requirePython() throws {
     guard FileManager.default.isExecutableFile(atPath: pythonInterpreter) else {
-      throw ChildProcessError("\(pythonInterpreter) is missing: run Tools/test, which creates .venv with grpcio from PyPI")
+      throw ChildProcessError(
+        "\(pythonInterpreter) is missing: run Tools/test, which creates .venv with grpcio from PyPI")
     }
   }
 
@@ -29,25 +30,28 @@ struct InteropTests {
     }
   }
 
-  @Test("Python grpcio plays an authenticated renewal (login, start, document, submit, approve, a retry) and reads the ErrorInfo and BadRequest of refused calls", .timeLimit(.minutes(2)))
+  @Test(
+    "Python grpcio plays an authenticated renewal (login, start, document, submit, approve, a retry) and reads the ErrorInfo and BadRequest of refused calls",
+    .timeLimit(.minutes(2)))
   func pythonProcedure() async throws {
     try requirePython()
     try await withSlapd { slapd in
       try await withTemporaryDirectory { folder in
         let config = folder + "/okeyd.yaml"
         try """
-          logLevel: notice
-          database:
-            path: \(folder)/okey.sqlite
-          directory:
-            uri: \(slapd.uri)
-            bindPassword: \(SlapdFixture.servicePassword)
-          mail:
-            enabled: false
-          """.write(toFile: config, atomically: true, encoding: .utf8)
+        logLevel: notice
+        database:
+          path: \(folder)/okey.sqlite
+        directory:
+          uri: \(slapd.uri)
+          bindPassword: \(SlapdFixture.servicePassword)
+        mail:
+          enabled: false
+        """.write(toFile: config, atomically: true, encoding: .utf8)
         let okeyd = try await OKeydProcess(arguments: ["--config", config])
         let result = try await ChildProcess.run(
-          pythonInterpreter, [TestPaths.packageRoot + "/Tests/Interop/okey_procedure.py", okeyd.address, SlapdFixture.personPassword],
+          pythonInterpreter,
+          [TestPaths.packageRoot + "/Tests/Interop/okey_procedure.py", okeyd.address, SlapdFixture.personPassword],
           timeout: .seconds(60))
         #expect(result.status == 0, "\(result.output)\n\(result.error)")
         #expect(result.output.contains("procedure passed"))
@@ -65,22 +69,23 @@ struct InteropTests {
       try await withTemporaryDirectory { folder in
         let config = folder + "/okeyd.yaml"
         try """
-          logLevel: notice
-          database:
-            path: \(folder)/okey.sqlite
-          directory:
-            uri: \(slapd.uri)
-            bindPassword: \(SlapdFixture.servicePassword)
-          mail:
-            enabled: false
-          serviceAccounts:
-            - name: portal
-              keySHA256: \(sha256Hex("portal-hostile-key"))
-          """.write(toFile: config, atomically: true, encoding: .utf8)
+        logLevel: notice
+        database:
+          path: \(folder)/okey.sqlite
+        directory:
+          uri: \(slapd.uri)
+          bindPassword: \(SlapdFixture.servicePassword)
+        mail:
+          enabled: false
+        serviceAccounts:
+          - name: portal
+            keySHA256: \(sha256Hex("portal-hostile-key"))
+        """.write(toFile: config, atomically: true, encoding: .utf8)
         // A process of its own: a crash shows as a failure here, not as the end of the test run.
         let okeyd = try await OKeydProcess(arguments: ["--config", config])
         let result = try await ChildProcess.run(
-          pythonInterpreter, [TestPaths.packageRoot + "/Tests/Interop/okey_hostile.py", okeyd.address, "portal-hostile-key"],
+          pythonInterpreter,
+          [TestPaths.packageRoot + "/Tests/Interop/okey_hostile.py", okeyd.address, "portal-hostile-key"],
           timeout: .seconds(150))
         #expect(result.status == 0, "\(result.output)\n\(result.error)")
         #expect(result.output.contains("hostile run passed"))

@@ -2,10 +2,11 @@ import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import OKeyAPI
-@testable import OKeyServer
 import OKeyTestSupport
 import Synchronization
 import Testing
+
+@testable import OKeyServer
 
 @Suite("logins cannot starve the service", .serialized)
 struct LoginFloodTests {
@@ -45,7 +46,12 @@ struct LoginFloodTests {
       $0.directory.cacheTTLSeconds = 0
     }) { daemon, client in
       let portal = TestCaller.portal(client, for: "ens1a")
-      let renewal = try await portal.renewals.startRenewal(.with { $0.keyType = .software; $0.motif = .expired }, metadata: portal.metadata).renewal
+      let renewal = try await portal.renewals.startRenewal(
+        .with {
+          $0.keyType = .software
+          $0.motif = .expired
+        }, metadata: portal.metadata
+      ).renewal
       _ = try await Self.p99(portal, renewal.requestID, count: 40)  // warm-up
       let quiet = try await Self.p99(portal, renewal.requestID)
       // The flood comes from other connections than the portal's, as people's logins do.
@@ -56,7 +62,10 @@ struct LoginFloodTests {
         let flood = Task {
           await withTaskGroup(of: String.self) { group in
             for n in 0..<200 {
-              group.addTask { await HostileInputTests.loginReason(auth, uid: "flood-\(n)-\(UInt32.random(in: 0...UInt32.max))", password: "guess") }
+              group.addTask {
+                await HostileInputTests.loginReason(
+                  auth, uid: "flood-\(n)-\(UInt32.random(in: 0...UInt32.max))", password: "guess")
+              }
             }
             var reasons: [String] = []
             for await reason in group { reasons.append(reason) }
@@ -70,11 +79,15 @@ struct LoginFloodTests {
       // On 2 cores shared by okeyd, the flood and this client in one process, the flood's own CPU
       // is a floor no pool can lift: a call may wait for the whole burst once. What the pools
       // prevent is waiting behind the logins' directory calls, which would add their LDAP time.
-      #expect(loaded <= max(3 * max(quiet, 0.003), floodSeconds + 3 * quiet), "p99 quiet \(quiet) s, under a login flood \(loaded) s, flood \(floodSeconds) s")
+      #expect(
+        loaded <= max(3 * max(quiet, 0.003), floodSeconds + 3 * quiet),
+        "p99 quiet \(quiet) s, under a login flood \(loaded) s, flood \(floodSeconds) s")
       #expect(reasons.count == 200)
       #expect(Set(reasons).isSubset(of: ["BAD_CREDENTIALS", "DIRECTORY_BUSY"]), "\(Set(reasons))")
       #expect(reasons.contains("DIRECTORY_BUSY"), "logins past the bounded queue are refused at once")
-      print("login flood: p99 quiet \(String(format: "%.4f", quiet)) s, loaded \(String(format: "%.4f", loaded)) s (ratio \(String(format: "%.1f", loaded / quiet))), flood \(String(format: "%.3f", floodSeconds)) s; busy \(reasons.filter { $0 == "DIRECTORY_BUSY" }.count)")
+      print(
+        "login flood: p99 quiet \(String(format: "%.4f", quiet)) s, loaded \(String(format: "%.4f", loaded)) s (ratio \(String(format: "%.1f", loaded / quiet))), flood \(String(format: "%.3f", floodSeconds)) s; busy \(reasons.filter { $0 == "DIRECTORY_BUSY" }.count)"
+      )
     }
   }
 
@@ -103,7 +116,12 @@ struct LoginFloodTests {
       $0.directory.cacheTTLSeconds = 0
     }) { daemon, client in
       let portal = TestCaller.portal(client, for: "ens1a")
-      let renewal = try await portal.renewals.startRenewal(.with { $0.keyType = .software; $0.motif = .expired }, metadata: portal.metadata).renewal
+      let renewal = try await portal.renewals.startRenewal(
+        .with {
+          $0.keyType = .software
+          $0.motif = .expired
+        }, metadata: portal.metadata
+      ).renewal
       let address = try await daemon.listeningAddress
       let (portalReasons, loginReasons) = try await withClient(address) { floodClient in
         let auth = Okey_V1_AuthService.Client(wrapping: floodClient)
@@ -117,7 +135,8 @@ struct LoginFloodTests {
                 var reasons: [String] = []
                 var n = 0
                 while !portalDone.isSet || n < 3 {
-                  reasons.append(await HostileInputTests.loginReason(auth, uid: "lane-\(worker)-\(n)", password: "guess"))
+                  reasons.append(
+                    await HostileInputTests.loginReason(auth, uid: "lane-\(worker)-\(n)", password: "guess"))
                   n += 1
                 }
                 return reasons
@@ -133,9 +152,12 @@ struct LoginFloodTests {
         portalDone.set()
         return (portalReasons, await flood.value)
       }
-      #expect(loginReasons.filter { $0 == "DIRECTORY_BUSY" }.count > 0, "the logins filled their lane: \(Set(loginReasons))")
+      #expect(
+        loginReasons.filter { $0 == "DIRECTORY_BUSY" }.count > 0, "the logins filled their lane: \(Set(loginReasons))")
       #expect(Set(loginReasons).isSubset(of: ["BAD_CREDENTIALS", "DIRECTORY_BUSY"]), "\(Set(loginReasons))")
-      #expect(portalReasons.allSatisfy { $0 == "OK" }, "portal calls refused while logins flood: \(portalReasons.filter { $0 != "OK" })")
+      #expect(
+        portalReasons.allSatisfy { $0 == "OK" },
+        "portal calls refused while logins flood: \(portalReasons.filter { $0 != "OK" })")
     }
   }
 }

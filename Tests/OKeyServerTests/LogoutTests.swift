@@ -20,8 +20,11 @@ struct LogoutTests {
       let after = await failure { _ = try await agent.auth.whoAmI(.init(), metadata: agent.metadata) }
       #expect(after?.code == .unauthenticated)
       #expect(after?.reason == "TOKEN_INVALID")
-      #expect(await failure { _ = try await agent.renewals.listMyRenewals(.init(), metadata: agent.metadata) }?.code == .unauthenticated)
-      #expect(await failure { _ = try await agent.auth.logout(.init(), metadata: agent.metadata) }?.code == .unauthenticated)
+      #expect(
+        await failure { _ = try await agent.renewals.listMyRenewals(.init(), metadata: agent.metadata) }?.code
+          == .unauthenticated)
+      #expect(
+        await failure { _ = try await agent.auth.logout(.init(), metadata: agent.metadata) }?.code == .unauthenticated)
       #expect(try await other.auth.whoAmI(.init(), metadata: other.metadata).principal.uid == "ens1b")
 
       // A service-account key is not a session: nothing to end, and it keeps working.
@@ -32,7 +35,9 @@ struct LogoutTests {
       #expect(try await portal.auth.whoAmI(.init(), metadata: portal.metadata).principal.uid == "ens1a")
 
       let anonymous = TestCaller.anonymous(client)
-      #expect(await failure { _ = try await anonymous.auth.logout(.init(), metadata: anonymous.metadata) }?.code == .unauthenticated)
+      #expect(
+        await failure { _ = try await anonymous.auth.logout(.init(), metadata: anonymous.metadata) }?.code
+          == .unauthenticated)
     }
   }
 }

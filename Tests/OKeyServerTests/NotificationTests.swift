@@ -2,10 +2,11 @@ import Foundation
 import GRPCCore
 import OKeyAPI
 import OKeyDomain
-@testable import OKeyServer
 import OKeyStore
 import OKeyTestSupport
 import Testing
+
+@testable import OKeyServer
 
 /// A sendmail stand-in that keeps every message in a folder, and one that always fails.
 struct MailCapture {
@@ -17,8 +18,10 @@ struct MailCapture {
   init(folder: String) throws {
     self.folder = folder
     try FileManager.default.createDirectory(atPath: folder + "/mail", withIntermediateDirectories: true)
-    try "#!/bin/sh\nn=$(ls \"$1\" | wc -l)\ncat > \"$1/$(printf %04d $n).eml\"\n".write(toFile: folder + "/capture.sh", atomically: true, encoding: .utf8)
-    try "#!/bin/sh\ncat > /dev/null\necho 'mail system down' >&2\nexit 75\n".write(toFile: folder + "/fail.sh", atomically: true, encoding: .utf8)
+    try "#!/bin/sh\nn=$(ls \"$1\" | wc -l)\ncat > \"$1/$(printf %04d $n).eml\"\n".write(
+      toFile: folder + "/capture.sh", atomically: true, encoding: .utf8)
+    try "#!/bin/sh\ncat > /dev/null\necho 'mail system down' >&2\nexit 75\n".write(
+      toFile: folder + "/fail.sh", atomically: true, encoding: .utf8)
     for script in ["capture.sh", "fail.sh"] {
       try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: folder + "/" + script)
     }
@@ -32,7 +35,9 @@ struct MailCapture {
 }
 
 func header(_ name: String, in message: String) -> String? {
-  message.components(separatedBy: "\r\n").first { $0.hasPrefix(name + ": ") }.map { String($0.dropFirst(name.count + 2)) }
+  message.components(separatedBy: "\r\n").first { $0.hasPrefix(name + ": ") }.map {
+    String($0.dropFirst(name.count + 2))
+  }
 }
 
 /// The subject, decoded from RFC 2047 encoded words.
@@ -64,22 +69,75 @@ struct NotificationTests {
         let agent = TestCaller.portal(client, for: "ens-clg")
         let principal = try await TestCaller.session(client, "principal1")
         let dsi = try await TestCaller.session(client, "dsi-op1")
-        _ = try await dsi.operations.publishCharter(.with { $0.version = "v1"; $0.text = "Charte"; $0.code = "4821" }, metadata: dsi.metadata)
+        _ = try await dsi.operations.publishCharter(
+          .with {
+            $0.version = "v1"
+            $0.text = "Charte"
+            $0.code = "4821"
+          }, metadata: dsi.metadata)
         let tomorrow = Date().addingTimeInterval(86_400)
-        _ = try await dsi.operations.publishPickupSlots(.with {
-          $0.place = .with { $0.placeID = "rectorat"; $0.name = "Rectorat, bureau 12"; $0.address = "1 rue de la Paix" }
-          $0.slots = [.with { $0.startsAt = .init(date: tomorrow); $0.endsAt = .init(date: tomorrow.addingTimeInterval(900)); $0.capacity = 1 }]
-        }, metadata: dsi.metadata)
+        _ = try await dsi.operations.publishPickupSlots(
+          .with {
+            $0.place = .with {
+              $0.placeID = "rectorat"
+              $0.name = "Rectorat, bureau 12"
+              $0.address = "1 rue de la Paix"
+            }
+            $0.slots = [
+              .with {
+                $0.startsAt = .init(date: tomorrow)
+                $0.endsAt = .init(date: tomorrow.addingTimeInterval(900))
+                $0.capacity = 1
+              }
+            ]
+          }, metadata: dsi.metadata)
         var r = try await agent.startAndSubmit(.hardware)
-        r = try await principal.approvals.approve(.with { $0.requestID = r.requestID; $0.expectedVersion = r.version }, metadata: principal.metadata).renewal
-        r = try await agent.renewals.signCharter(.with { $0.requestID = r.requestID; $0.charterCode = "4821"; $0.acknowledged = true; $0.expectedVersion = r.version }, metadata: agent.metadata).renewal
-        r = try await dsi.operations.finalize(.with { $0.requestID = r.requestID; $0.newKeySerial = "HW-77"; $0.pickupPlaceID = "rectorat"; $0.expectedVersion = r.version }, metadata: dsi.metadata).renewal
-        let slot = try await agent.renewals.listPickupSlots(.with { $0.requestID = r.requestID }, metadata: agent.metadata).slots[0]
-        r = try await agent.renewals.bookPickup(.with { $0.requestID = r.requestID; $0.slotID = slot.slotID; $0.expectedVersion = r.version }, metadata: agent.metadata).renewal
-        r = try await dsi.operations.recordHandover(.with { $0.requestID = r.requestID; $0.expectedVersion = r.version }, metadata: dsi.metadata).renewal
+        r = try await principal.approvals.approve(
+          .with {
+            $0.requestID = r.requestID
+            $0.expectedVersion = r.version
+          }, metadata: principal.metadata
+        ).renewal
+        r = try await agent.renewals.signCharter(
+          .with {
+            $0.requestID = r.requestID
+            $0.charterCode = "4821"
+            $0.acknowledged = true
+            $0.expectedVersion = r.version
+          }, metadata: agent.metadata
+        ).renewal
+        r = try await dsi.operations.finalize(
+          .with {
+            $0.requestID = r.requestID
+            $0.newKeySerial = "HW-77"
+            $0.pickupPlaceID = "rectorat"
+            $0.expectedVersion = r.version
+          }, metadata: dsi.metadata
+        ).renewal
+        let slot = try await agent.renewals.listPickupSlots(
+          .with { $0.requestID = r.requestID }, metadata: agent.metadata
+        ).slots[0]
+        r = try await agent.renewals.bookPickup(
+          .with {
+            $0.requestID = r.requestID
+            $0.slotID = slot.slotID
+            $0.expectedVersion = r.version
+          }, metadata: agent.metadata
+        ).renewal
+        r = try await dsi.operations.recordHandover(
+          .with {
+            $0.requestID = r.requestID
+            $0.expectedVersion = r.version
+          }, metadata: dsi.metadata
+        ).renewal
         let other = try await TestCaller.portal(client, for: "ens1a").startAndSubmit(.software)
         let ien = try await TestCaller.session(client, "ien1")
-        _ = try await ien.approvals.reject(.with { $0.requestID = other.requestID; $0.reason = "pas de téléphone professionnel"; $0.expectedVersion = other.version }, metadata: ien.metadata)
+        _ = try await ien.approvals.reject(
+          .with {
+            $0.requestID = other.requestID
+            $0.reason = "pas de téléphone professionnel"
+            $0.expectedVersion = other.version
+          }, metadata: ien.metadata)
 
         let sent = try await daemon.notifications.deliverDue(now: daemon.application.clock())
         let messages = capture.messages
@@ -113,22 +171,34 @@ struct NotificationTests {
   func escalation() async throws {
     try await withTemporaryDirectory { folder in
       let capture = try MailCapture(folder: folder)
-      try await withAcademy(configure: { $0.mail.command = capture.command; $0.mail.escalationBusinessDays = 3 }) { daemon, client in
+      try await withAcademy(configure: {
+        $0.mail.command = capture.command
+        $0.mail.escalationBusinessDays = 3
+      }) { daemon, client in
         let waiting = try await TestCaller.portal(client, for: "ens1a").startAndSubmit(.software)
         let auto = try await TestCaller.portal(client, for: "dir1").startAndSubmit(.software)
         let decided = try await TestCaller.portal(client, for: "ens-lyc").startAndSubmit(.software)
         let adjoint = try await TestCaller.session(client, "adjoint2")
-        _ = try await adjoint.approvals.approve(.with { $0.requestID = decided.requestID; $0.expectedVersion = decided.version }, metadata: adjoint.metadata)
+        _ = try await adjoint.approvals.approve(
+          .with {
+            $0.requestID = decided.requestID
+            $0.expectedVersion = decided.version
+          }, metadata: adjoint.metadata)
         #expect(auto.status == .awaitingEnrolment)
         let now = daemon.application.clock()
         #expect(try await daemon.notifications.escalate(now: now.adding(seconds: 86_400)) == 0)
         #expect(try await daemon.notifications.escalate(now: now.adding(seconds: 10 * 86_400)) == 1)
         #expect(try await daemon.notifications.escalate(now: now.adding(seconds: 20 * 86_400)) == 0)
-        let escalations = try await daemon.application.store.outboxMessages(state: .pending, limit: 100).filter { $0.kind == .n2Escalation }
+        let escalations = try await daemon.application.store.outboxMessages(state: .pending, limit: 100).filter {
+          $0.kind == .n2Escalation
+        }
         #expect(escalations.map(\.renewalID) == [waiting.requestID])
         #expect(escalations.first?.recipient?.uid == "dasen974")
         _ = try await daemon.notifications.deliverDue(now: now.adding(seconds: 10 * 86_400))
-        #expect(capture.messages.contains { header("To", in: $0) == "dasen974@ac-test.fr" && subject(of: $0).contains("jours ouvrés") })
+        #expect(
+          capture.messages.contains {
+            header("To", in: $0) == "dasen974@ac-test.fr" && subject(of: $0).contains("jours ouvrés")
+          })
       }
     }
   }
@@ -164,7 +234,8 @@ struct NotificationTests {
         let start = daemon.application.clock()
         #expect(try await daemon.notifications.deliverDue(now: start) == 0)
         // Not due again before its backoff.
-        #expect(try await daemon.application.store.claimDueOutboxMessages(now: start.adding(seconds: 30), limit: 10).isEmpty)
+        #expect(
+          try await daemon.application.store.claimDueOutboxMessages(now: start.adding(seconds: 30), limit: 10).isEmpty)
         _ = try await daemon.notifications.deliverDue(now: start.adding(seconds: 61))
         _ = try await daemon.notifications.deliverDue(now: start.adding(seconds: 200))
         let dead = try await daemon.application.store.outboxMessages(state: .dead, limit: 10)
@@ -179,7 +250,9 @@ struct NotificationTests {
     }
   }
 
-  @Test("a sendmail command that exits without reading the message is a failed attempt, whatever its status, never a crash", arguments: ["/bin/true", "/bin/false"])
+  @Test(
+    "a sendmail command that exits without reading the message is a failed attempt, whatever its status, never a crash",
+    arguments: ["/bin/true", "/bin/false"])
   func commandThatDoesNotRead(command: String) async throws {
     try await withAcademy(configure: { $0.mail.command = command }) { daemon, client in
       _ = try await TestCaller.portal(client, for: "ens1a").startAndSubmit(.software)
@@ -187,15 +260,21 @@ struct NotificationTests {
       let pending = try await daemon.application.store.outboxMessages(state: .pending, limit: 10)
       #expect(pending.count == 1)
       #expect(pending.first?.attempts == 1)
-      #expect(pending.first?.lastError?.contains(command == "/bin/true" ? "exited after reading 0" : "exited with status 1") == true, "\(pending)")
+      #expect(
+        pending.first?.lastError?.contains(command == "/bin/true" ? "exited after reading 0" : "exited with status 1")
+          == true, "\(pending)")
     }
   }
 
-  @Test("a message claimed whose attempt never recorded its end is tried again after mail.claimTimeoutSeconds, not before")
+  @Test(
+    "a message claimed whose attempt never recorded its end is tried again after mail.claimTimeoutSeconds, not before")
   func staleClaim() async throws {
     try await withTemporaryDirectory { folder in
       let capture = try MailCapture(folder: folder)
-      try await withAcademy(configure: { $0.mail.command = capture.command; $0.mail.claimTimeoutSeconds = 300 }) { daemon, client in
+      try await withAcademy(configure: {
+        $0.mail.command = capture.command
+        $0.mail.claimTimeoutSeconds = 300
+      }) { daemon, client in
         _ = try await TestCaller.portal(client, for: "ens1a").startAndSubmit(.software)
         let start = daemon.application.clock()
         let claimed = try await daemon.application.store.claimDueOutboxMessages(now: start, limit: 10)
@@ -207,9 +286,12 @@ struct NotificationTests {
     }
   }
 
-  @Test("a directory mail value that sendmail -t would expand into several recipients is a dead letter with the reason", arguments: [
-    "ien1@ac-test.fr, boss@evil.example", "ien1@ac-test.fr;boss@evil.example", "Ines <ien1@ac-test.fr>", "ien1@ac-test.fr boss@evil.example",
-  ])
+  @Test(
+    "a directory mail value that sendmail -t would expand into several recipients is a dead letter with the reason",
+    arguments: [
+      "ien1@ac-test.fr, boss@evil.example", "ien1@ac-test.fr;boss@evil.example", "Ines <ien1@ac-test.fr>",
+      "ien1@ac-test.fr boss@evil.example",
+    ])
   func expandingAddress(mail: String) async throws {
     try await withTemporaryDirectory { folder in
       let capture = try MailCapture(folder: folder)

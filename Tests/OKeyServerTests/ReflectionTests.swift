@@ -20,7 +20,9 @@ struct ReflectionTests {
       "ListWork", "ConfirmEnrolmentElements", "Finalize", "PublishPickupSlots", "RecordHandover",
       "PublishCharter", "Reroute",
     ],
-    "okey.v1.SupportService": ["SearchRenewals", "GetRenewal", "ResolveRouting", "ListKeys", "VerifyAuditTrail", "Stats"],
+    "okey.v1.SupportService": [
+      "SearchRenewals", "GetRenewal", "ResolveRouting", "ListKeys", "VerifyAuditTrail", "Stats",
+    ],
   ]
 
   func ask(
@@ -72,7 +74,8 @@ struct ReflectionTests {
     }
   }
 
-  @Test("an unknown symbol or file gets a NOT_FOUND error response on a stream that stays open", .timeLimit(.minutes(1)))
+  @Test(
+    "an unknown symbol or file gets a NOT_FOUND error response on a stream that stays open", .timeLimit(.minutes(1)))
   func unknownSymbol() async throws {
     try await withOKeyDaemon { _, address in
       let responses = try await ask(
@@ -93,7 +96,8 @@ struct ReflectionTests {
   @Test("the embedded descriptor set indexes nested types and enum names")
   func indexNestedSymbols() throws {
     let index = try DescriptorIndex.okey()
-    #expect(index.fileName(declaring: "grpc.health.v1.HealthCheckResponse.ServingStatus") == "grpc/health/v1/health.proto")
+    #expect(
+      index.fileName(declaring: "grpc.health.v1.HealthCheckResponse.ServingStatus") == "grpc/health/v1/health.proto")
     #expect(index.fileName(declaring: "okey.v1.RenewalStatus") == "okey/v1/types.proto")
     #expect(index.extensionNumbers(of: "okey.v1.Renewal") == [])
     #expect(index.extensionNumbers(of: "okey.v1.Nope") == nil)

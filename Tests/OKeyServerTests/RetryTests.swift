@@ -12,15 +12,20 @@ struct RetryTests {
   static func mutatingCases() throws -> [AuthorisationMatrixTests.Case] {
     let walk = try ContractWalk()
     let mutating = Set(
-      walk.methods.filter { $0.method.options.idempotencyLevel == .idempotencyUnknown && ContractWalk.exemptFromIdempotencyKey[$0.name] == nil }
-        .map { $0.name.replacingOccurrences(of: "okey.v1.", with: "").replacingOccurrences(of: "Service.", with: ".") })
+      walk.methods.filter {
+        $0.method.options.idempotencyLevel == .idempotencyUnknown
+          && ContractWalk.exemptFromIdempotencyKey[$0.name] == nil
+      }
+      .map { $0.name.replacingOccurrences(of: "okey.v1.", with: "").replacingOccurrences(of: "Service.", with: ".") })
     let cases = AuthorisationMatrixTests.cases.filter { mutating.contains($0.rpc) && $0.rpc != "Renewal.StartRenewal" }
     #expect(Set(cases.map(\.rpc)).union(["Renewal.StartRenewal"]) == mutating, "every mutating RPC has a matrix case")
     return cases
   }
 
   /// The caller the case is played by: the agent, the N+1, or a DSI operator.
-  static func player(of rpcCase: AuthorisationMatrixTests.Case, among callers: [String: TestCaller]) throws -> TestCaller {
+  static func player(of rpcCase: AuthorisationMatrixTests.Case, among callers: [String: TestCaller]) throws
+    -> TestCaller
+  {
     let name = try #require(["agent", "n1", "dsi"].first { rpcCase.allowed.contains($0) }, "\(rpcCase.rpc)")
     return try #require(callers[name])
   }
@@ -50,7 +55,9 @@ struct RetryTests {
           failures.append("\(rpcCase.rpc): the retry failed \(failure)")
         }
         let afterRetry = try await Self.snapshot(support, target)
-        if afterRetry != afterFirst { failures.append("\(rpcCase.rpc): the retry changed something (\(afterFirst) then \(afterRetry))") }
+        if afterRetry != afterFirst {
+          failures.append("\(rpcCase.rpc): the retry changed something (\(afterFirst) then \(afterRetry))")
+        }
         var other = target
         other.version += 1
         let reused = await failure { try await rpcCase.call(caller, other) }
@@ -66,18 +73,28 @@ struct RetryTests {
   /// charter for the publishing calls.
   static func snapshot(_ support: TestCaller, _ target: AuthorisationMatrixTests.Target) async throws -> String {
     let head = try await support.support.getAuditHead(.init(), metadata: support.metadata)
-    let version = target.id.isEmpty ? 0 : try await support.support.getRenewal(.with { $0.requestID = target.id }, metadata: support.metadata).renewal.version
+    let version =
+      target.id.isEmpty
+      ? 0
+      : try await support.support.getRenewal(.with { $0.requestID = target.id }, metadata: support.metadata).renewal
+        .version
     let charter = try await support.renewals.getCharter(.init(), metadata: support.metadata).charter.version
-    let stats = try await support.support.stats(.init(), metadata: support.metadata).tables.first { $0.name == "pickup_slots" }?.rows ?? -1
+    let stats =
+      try await support.support.stats(.init(), metadata: support.metadata).tables.first { $0.name == "pickup_slots" }?
+      .rows ?? -1
     return "version \(version), audit head \(head.sequence), charter \(charter), slots \(stats)"
   }
 
-  @Test("expected_version 0 (a client that forgot it) is INVALID_ARGUMENT naming the field, on every RPC that takes one", .timeLimit(.minutes(2)))
+  @Test(
+    "expected_version 0 (a client that forgot it) is INVALID_ARGUMENT naming the field, on every RPC that takes one",
+    .timeLimit(.minutes(2)))
   func expectedVersionZero() async throws {
     let walk = try ContractWalk()
     let withVersion = Set(
       walk.methods.filter { method in
-        walk.messages.first { "." + $0.name == method.method.inputType }?.message.field.contains { $0.name == "expected_version" } == true
+        walk.messages.first { "." + $0.name == method.method.inputType }?.message.field.contains {
+          $0.name == "expected_version"
+        } == true
       }.map { $0.name.replacingOccurrences(of: "okey.v1.", with: "").replacingOccurrences(of: "Service.", with: ".") })
     let cases = AuthorisationMatrixTests.cases.filter { withVersion.contains($0.rpc) }
     #expect(Set(cases.map(\.rpc)) == withVersion)
@@ -93,7 +110,9 @@ struct RetryTests {
         let before = try await stager.version(of: target.id)
         target.version = 0
         let outcome = await failure { try await rpcCase.call(try Self.player(of: rpcCase, among: callers), target) }
-        if outcome?.code != .invalidArgument || outcome?.reason != "INVALID_FIELD" { failures.append("\(rpcCase.rpc): \(outcome.map { "\($0)" } ?? "OK")") }
+        if outcome?.code != .invalidArgument || outcome?.reason != "INVALID_FIELD" {
+          failures.append("\(rpcCase.rpc): \(outcome.map { "\($0)" } ?? "OK")")
+        }
         if try await stager.version(of: target.id) != before { failures.append("\(rpcCase.rpc): changed the request") }
       }
       #expect(failures.isEmpty, "\(failures)")
@@ -110,16 +129,36 @@ extension RetryTests {
       // A session: its person is read again only every sessions.recheckSeconds, so it outlives the
       // outage's first minutes.
       let agent = try await TestCaller.session(client, "ens1a")
-      let start = Okey_V1_StartRenewalRequest.with { $0.keyType = .software; $0.motif = .expired; $0.idempotencyKey = "outage-start" }
+      let start = Okey_V1_StartRenewalRequest.with {
+        $0.keyType = .software
+        $0.motif = .expired
+        $0.idempotencyKey = "outage-start"
+      }
       let started = try await agent.renewals.startRenewal(start, metadata: agent.metadata).renewal
-      let added = try await agent.renewals.addDocument(.with {
-        $0.requestID = started.requestID; $0.filename = "a.pdf"; $0.kind = "supporting-document"; $0.content = pdfBytes; $0.expectedVersion = started.version
-      }, metadata: agent.metadata).renewal
-      let submit = Okey_V1_SubmitRenewalRequest.with { $0.requestID = added.requestID; $0.expectedVersion = added.version; $0.idempotencyKey = "outage-submit" }
+      let added = try await agent.renewals.addDocument(
+        .with {
+          $0.requestID = started.requestID
+          $0.filename = "a.pdf"
+          $0.kind = "supporting-document"
+          $0.content = pdfBytes
+          $0.expectedVersion = started.version
+        }, metadata: agent.metadata
+      ).renewal
+      let submit = Okey_V1_SubmitRenewalRequest.with {
+        $0.requestID = added.requestID
+        $0.expectedVersion = added.version
+        $0.idempotencyKey = "outage-submit"
+      }
       let submitted = try await agent.renewals.submitRenewal(submit, metadata: agent.metadata).renewal
       try await slapd.stop()
       // Without the directory a new start fails: the routing cannot be resolved.
-      let fresh = await failure { _ = try await agent.renewals.startRenewal(.with { $0.keyType = .hardware; $0.motif = .lost }, metadata: agent.metadata) }
+      let fresh = await failure {
+        _ = try await agent.renewals.startRenewal(
+          .with {
+            $0.keyType = .hardware
+            $0.motif = .lost
+          }, metadata: agent.metadata)
+      }
       #expect(fresh?.code == .unavailable)
       let startedAgain = try await agent.renewals.startRenewal(start, metadata: agent.metadata).renewal
       #expect(startedAgain.requestID == started.requestID)

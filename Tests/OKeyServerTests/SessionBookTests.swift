@@ -31,7 +31,8 @@ struct SessionBookTests {
       let directory = LDAPDirectory(configuration: unreachable)
       defer { Task { await directory.shutdown() } }
       let resolver = RoutingResolver(directory: directory, now: { clock.read() })
-      let book = SessionBook(store: store, clock: { clock.read() }, resolver: resolver, recheckSeconds: 0, logger: Logger(label: "test"))
+      let book = SessionBook(
+        store: store, clock: { clock.read() }, resolver: resolver, recheckSeconds: 0, logger: Logger(label: "test"))
       let (token, _) = try await book.open(for: DirectoryPerson(uid: "ens1a"), groups: [], ttlSeconds: 20)
       #expect(try await book.session(forTokenHash: Tokens.hash(token))?.actor.uid == "ens1a")
       clock.advance(seconds: 19)

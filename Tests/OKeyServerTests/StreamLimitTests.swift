@@ -2,15 +2,18 @@ import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import OKeyAPI
-@testable import OKeyServer
 import OKeyTestSupport
 import Testing
+
+@testable import OKeyServer
 
 @Suite("streams and connections are bounded", .serialized)
 struct StreamLimitTests {
   /// Opens a Health.Watch stream on `client` and keeps it open until the returned task is cancelled;
   /// the task's value is the code the stream ended with (nil when cancelled by the test).
-  func openWatch(_ client: GRPCClient<HTTP2ClientTransport.Posix>, opened: AsyncStream<RPCError.Code?>.Continuation) -> Task<Void, Never> {
+  func openWatch(_ client: GRPCClient<HTTP2ClientTransport.Posix>, opened: AsyncStream<RPCError.Code?>.Continuation)
+    -> Task<Void, Never>
+  {
     Task {
       do {
         try await Grpc_Health_V1_Health.Client(wrapping: client).watch(.init()) { response in
@@ -25,9 +28,14 @@ struct StreamLimitTests {
     }
   }
 
-  @Test("Watch streams past the bound of a connection, then past the total, are refused RESOURCE_EXHAUSTED; a closed one frees its place", .timeLimit(.minutes(1)))
+  @Test(
+    "Watch streams past the bound of a connection, then past the total, are refused RESOURCE_EXHAUSTED; a closed one frees its place",
+    .timeLimit(.minutes(1)))
   func watchCaps() async throws {
-    try await withAcademy(configure: { $0.limits.maxWatchStreamsPerConnection = 2; $0.limits.maxWatchStreams = 3 }) { daemon, first in
+    try await withAcademy(configure: {
+      $0.limits.maxWatchStreamsPerConnection = 2
+      $0.limits.maxWatchStreams = 3
+    }) { daemon, first in
       let (events, continuation) = AsyncStream.makeStream(of: RPCError.Code?.self)
       var iterator = events.makeAsyncIterator()
       let a = openWatch(first, opened: continuation)

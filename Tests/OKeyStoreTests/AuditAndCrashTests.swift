@@ -54,7 +54,8 @@ struct AuditChainTests {
   @Test("an event inserted with a forged link is found")
   func inserted() async throws {
     try await withHistory { store, path in
-      let last = try await sqlite3(path, "SELECT hash FROM audit_events WHERE sequence = 9").trimmingCharacters(in: .whitespacesAndNewlines)
+      let last = try await sqlite3(path, "SELECT hash FROM audit_events WHERE sequence = 9").trimmingCharacters(
+        in: .whitespacesAndNewlines)
       _ = try await sqlite3(
         path,
         "INSERT INTO audit_events (sequence, renewal_id, at, actor, role, action, to_status, details, prev_hash, hash) VALUES (10, 'r-ann', 0, 'mallory', 'APPROVER', 'approve', 'AWAITING_CHARTER', '', '\(last)', 'ffff')"

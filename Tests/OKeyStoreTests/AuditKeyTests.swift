@@ -1,8 +1,9 @@
 import Foundation
 import OKeyDomain
-@testable import OKeyStore
 import OKeyTestSupport
 import Testing
+
+@testable import OKeyStore
 
 /// The audit key: what a person with write access to the database file cannot forge.
 @Suite("audit trail signed with a key kept outside the database")
@@ -13,7 +14,9 @@ struct AuditKeyTests {
   /// database file but without the key would.
   func forge(_ path: String, sequence: Int64, details: String) async throws {
     let store = try SQLiteRenewalStore(path: path)
-    let events = try await store.history(renewalID: "r-ben") + (try await store.history(renewalID: "r-cid")) + (try await store.history(renewalID: "r-ann"))
+    let events =
+      try await store.history(renewalID: "r-ben") + (try await store.history(renewalID: "r-cid"))
+      + (try await store.history(renewalID: "r-ann"))
     let ordered = events.sorted { $0.sequence < $1.sequence }
     var previous = try #require(ordered.first { $0.sequence == sequence - 1 }).hash
     var sql = ""
@@ -22,8 +25,10 @@ struct AuditKeyTests {
       if stored.sequence == sequence { event.details = details }
       let stateHash = try await sqlite3(path, "SELECT state_hash FROM audit_events WHERE sequence = \(stored.sequence)")
         .trimmingCharacters(in: .whitespacesAndNewlines)
-      let hash = AuditChain.hash(previous: previous, sequence: stored.sequence, renewalID: stored.renewalID, event: event, stateHash: stateHash)
-      sql += "UPDATE audit_events SET details = '\(event.details)', prev_hash = '\(previous)', hash = '\(hash)' WHERE sequence = \(stored.sequence);"
+      let hash = AuditChain.hash(
+        previous: previous, sequence: stored.sequence, renewalID: stored.renewalID, event: event, stateHash: stateHash)
+      sql +=
+        "UPDATE audit_events SET details = '\(event.details)', prev_hash = '\(previous)', hash = '\(hash)' WHERE sequence = \(stored.sequence);"
       previous = hash
     }
     sql += "UPDATE audit_head SET last_hash = '\(previous)';"
@@ -48,12 +53,17 @@ struct AuditKeyTests {
       #expect(keyed.problems.first?.sequence == 5)
       let unkeyed = try await SQLiteRenewalStore(path: path).verifyAuditTrail()
       #expect(unkeyed.intact && !unkeyed.keyed, "the hash chain alone does not catch a re-hashed forgery: the key does")
-      let otherKey = try await SQLiteRenewalStore(path: path, auditKey: AuditKey(bytes: Array(repeating: 1, count: 32))).verifyAuditTrail()
-      #expect(otherKey.problems.contains { $0.kind == .altered && $0.sequence == 0 || $0.sequence == 9 }, "another key verifies nothing")
+      let otherKey = try await SQLiteRenewalStore(path: path, auditKey: AuditKey(bytes: Array(repeating: 1, count: 32)))
+        .verifyAuditTrail()
+      #expect(
+        otherKey.problems.contains { $0.kind == .altered && $0.sequence == 0 || $0.sequence == 9 },
+        "another key verifies nothing")
     }
   }
 
-  @Test("a chain written before the key existed is verified with its old rule up to the migration point, and that point cannot be moved")
+  @Test(
+    "a chain written before the key existed is verified with its old rule up to the migration point, and that point cannot be moved"
+  )
   func legacyChain() async throws {
     try await withTemporaryDirectory { folder in
       let path = folder + "/okey.sqlite"
@@ -63,9 +73,11 @@ struct AuditKeyTests {
       var sql = ""
       for sequence in Int64(1)...3 {
         let event = RenewalEvent(
-          action: "start", actor: "old-\(sequence)", onBehalfOf: nil, role: .agent, from: nil, to: .draft, details: "legacy",
+          action: "start", actor: "old-\(sequence)", onBehalfOf: nil, role: .agent, from: nil, to: .draft,
+          details: "legacy",
           at: base.adding(seconds: sequence))
-        let hash = AuditChain.hash(previous: previous, sequence: sequence, renewalID: "legacy-\(sequence)", event: event, stateHash: nil)
+        let hash = AuditChain.hash(
+          previous: previous, sequence: sequence, renewalID: "legacy-\(sequence)", event: event, stateHash: nil)
         sql += """
           INSERT INTO audit_events (sequence, renewal_id, at, actor, role, action, to_status, details, prev_hash, hash)
           VALUES (\(sequence), 'legacy-\(sequence)', \(event.at.millisecondsSinceEpoch), '\(event.actor)', 'AGENT', 'start', 'DRAFT', 'legacy', '\(previous)', '\(hash)');
@@ -88,10 +100,12 @@ struct AuditKeyTests {
       // pass every hash: the key's seal on the boundary is what tells.
       _ = try await sqlite3(path, "UPDATE audit_events SET actor = 'old-2' WHERE sequence = 2")
       let fourth = try #require(try await store.history(renewalID: "r-dan").last)
-      let legacyHash = AuditChain.hash(previous: fourth.previousHash, sequence: 4, renewalID: "r-dan", event: fourth.event, stateHash: nil)
+      let legacyHash = AuditChain.hash(
+        previous: fourth.previousHash, sequence: 4, renewalID: "r-dan", event: fourth.event, stateHash: nil)
       _ = try await sqlite3(
         path,
-        "UPDATE audit_meta SET legacy_until = 4; UPDATE audit_events SET hash = '\(legacyHash)', state_hash = NULL, mac = NULL WHERE sequence = 4; UPDATE audit_head SET last_hash = '\(legacyHash)'")
+        "UPDATE audit_meta SET legacy_until = 4; UPDATE audit_events SET hash = '\(legacyHash)', state_hash = NULL, mac = NULL WHERE sequence = 4; UPDATE audit_head SET last_hash = '\(legacyHash)'"
+      )
       let moved = try await SQLiteRenewalStore(path: path, auditKey: key).verifyAuditTrail().problems
       #expect(moved.map(\.kind) == [.altered], "\(moved)")
       #expect(moved.first?.sequence == 4)

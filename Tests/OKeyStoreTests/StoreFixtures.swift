@@ -31,11 +31,15 @@ func routingFor(_ uid: String) -> Routing {
 
 /// Starts a request for `uid`.
 @discardableResult
-func start(_ store: some RenewalStore, _ uid: String, keyType: KeyType = .hardware, id: String? = nil, key: String? = nil, at offset: Int64 = 0)
+func start(
+  _ store: some RenewalStore, _ uid: String, keyType: KeyType = .hardware, id: String? = nil, key: String? = nil,
+  at offset: Int64 = 0
+)
   async throws -> RenewalRequest
 {
   let id = id ?? "r-\(uid)"
-  return try await store.start(agentUID: uid, idempotencyKey: key.map { IdempotencyKey(key: $0, fingerprint: "") }) { open in
+  return try await store.start(agentUID: uid, idempotencyKey: key.map { IdempotencyKey(key: $0, fingerprint: "") }) {
+    open in
     RenewalWorkflow.start(
       id: id, actor: Caller(uid: uid), keyType: keyType, motif: .expired, motifDetails: "", routing: routingFor(uid),
       openRequestID: open, now: base.adding(seconds: offset))
@@ -48,16 +52,22 @@ func apply(
   _ store: some RenewalStore, _ request: RenewalRequest, _ command: RenewalCommand, by actor: Caller,
   version: Int64? = nil, key: String? = nil, at offset: Int64 = 60
 ) async throws -> RenewalRequest {
-  try await store.change(renewalID: request.id, operation: command.action, idempotencyKey: key.map { IdempotencyKey(key: $0, fingerprint: "") }) { current, reader in
+  try await store.change(
+    renewalID: request.id, operation: command.action,
+    idempotencyKey: key.map { IdempotencyKey(key: $0, fingerprint: "") }
+  ) { current, reader in
     var command = command
-    if case .bookPickup(let slot) = command, let fresh = try? reader.pickupSlot(id: slot.id) { command = .bookPickup(fresh) }
+    if case .bookPickup(let slot) = command, let fresh = try? reader.pickupSlot(id: slot.id) {
+      command = .bookPickup(fresh)
+    }
     return RenewalWorkflow.decide(
       command, on: current, by: actor,
       context: DecisionContext(now: base.adding(seconds: offset), expectedVersion: version ?? current.version))
   }
 }
 
-let pdfDocument = AcceptedDocument(filename: "proof.pdf", mediaType: .pdf, kind: "supporting-document", content: Array("%PDF-1.7 proof".utf8))
+let pdfDocument = AcceptedDocument(
+  filename: "proof.pdf", mediaType: .pdf, kind: "supporting-document", content: Array("%PDF-1.7 proof".utf8))
 
 /// Walks a hardware request to READY_FOR_PICKUP at `place`.
 func readyForPickup(_ store: some RenewalStore, _ uid: String) async throws -> RenewalRequest {
@@ -68,5 +78,3 @@ func readyForPickup(_ store: some RenewalStore, _ uid: String) async throws -> R
   r = try await apply(store, r, .signCharter(code: "4821", acknowledged: true, current: charter), by: Caller(uid: uid))
   return try await apply(store, r, .finalize(serial: "HW-\(uid)", place: place), by: dsiActor)
 }
-
-

@@ -6,7 +6,9 @@ import Testing
 
 @Suite("SQLite store: schema and durability")
 struct SchemaTests {
-  @Test("a new file gets every migration, and the writer runs at the durability chosen", arguments: [Durability.full, .normal])
+  @Test(
+    "a new file gets every migration, and the writer runs at the durability chosen",
+    arguments: [Durability.full, .normal])
   func fromEmpty(durability: Durability) async throws {
     try await withStore(durability: durability) { store, _ in
       let migrations = try await store.appliedMigrations()
@@ -16,17 +18,20 @@ struct SchemaTests {
     }
   }
 
-  @Test("a database at each earlier version upgrades to the latest and keeps its data",
-        arguments: SQLiteRenewalStore.knownMigrations.dropLast())
+  @Test(
+    "a database at each earlier version upgrades to the latest and keeps its data",
+    arguments: SQLiteRenewalStore.knownMigrations.dropLast())
   func upgrade(from version: String) async throws {
     try await withTemporaryDirectory { folder in
       let path = folder + "/old.sqlite"
       try SQLiteRenewalStore.migrate(path: path, upTo: version)
       let request = try RenewalWorkflow.start(
-        id: "old-1", actor: Caller(uid: "olduser"), keyType: .software, motif: .lost, motifDetails: "", routing: routingFor("olduser"),
+        id: "old-1", actor: Caller(uid: "olduser"), keyType: .software, motif: .lost, motifDetails: "",
+        routing: routingFor("olduser"),
         openRequestID: nil, now: base
       ).get().renewal
-      let json = String(decoding: try JSONEncoder().encode(request), as: UTF8.self).replacingOccurrences(of: "'", with: "''")
+      let json = String(decoding: try JSONEncoder().encode(request), as: UTF8.self).replacingOccurrences(
+        of: "'", with: "''")
       _ = try await sqlite3(
         path,
         "INSERT INTO renewals (id, agent_uid, key_type, status, version, n1_uid, routed, created_at, updated_at, state_json) VALUES ('old-1', 'olduser', 'software', 'DRAFT', 1, 'boss', 0, \(base.millisecondsSinceEpoch), \(base.millisecondsSinceEpoch), '\(json)')"
@@ -35,7 +40,8 @@ struct SchemaTests {
       #expect(try await store.appliedMigrations() == SQLiteRenewalStore.knownMigrations)
       #expect(try await store.renewal(id: "old-1") == request)
       // The newest tables work.
-      try await store.saveSession(StoredSession(tokenHash: "h", uid: "olduser", createdAt: base, expiresAt: base.adding(seconds: 60)))
+      try await store.saveSession(
+        StoredSession(tokenHash: "h", uid: "olduser", createdAt: base, expiresAt: base.adding(seconds: 60)))
       #expect(try await store.session(tokenHash: "h", now: base)?.uid == "olduser")
       #expect(try await store.integrityCheck() == "ok")
     }
@@ -66,14 +72,17 @@ struct ChangeTests {
   @Test("a change that fails half-way writes nothing: no state, no event, no outbox row")
   func atomicFailure() async throws {
     try await withStore { store, path in
-      try await store.importKeys([KeyRecord(serial: "TAKEN", agentUID: "someone-else", keyType: .software, status: .active, activatedAt: base)])
+      try await store.importKeys([
+        KeyRecord(serial: "TAKEN", agentUID: "someone-else", keyType: .software, status: .active, activatedAt: base)
+      ])
       var r = try await start(store, "bob", keyType: .software)
       r = try await apply(store, r, .addDocument(id: "d1", pdfDocument, sha256: "0"), by: Caller(uid: "bob"))
       r = try await apply(store, r, .submit, by: Caller(uid: "bob"))
       r = try await apply(store, r, .approve(comment: ""), by: Caller(uid: "boss"))
       r = try await apply(store, r, .choosePlatform(.ios), by: Caller(uid: "bob"))
       r = try await apply(store, r, .confirmEnrolment(comment: ""), by: dsiActor)
-      r = try await apply(store, r, .signCharter(code: "4821", acknowledged: true, current: charter), by: Caller(uid: "bob"))
+      r = try await apply(
+        store, r, .signCharter(code: "4821", acknowledged: true, current: charter), by: Caller(uid: "bob"))
       let events = try await store.history(renewalID: r.id).count
       let outbox = try await sqlite3(path, "SELECT COUNT(*) FROM outbox")
       let error = await #expect(throws: StoreError.self) {
@@ -86,7 +95,8 @@ struct ChangeTests {
       #expect(try await store.keys(agentUID: "bob").isEmpty)
       #expect(try await store.verifyAuditTrail().intact)
       // The next change decides on the committed state, not on the one rolled back.
-      let finalized = try await apply(store, r, .finalize(serial: "NEW-1", place: nil), by: dsiActor, version: r.version)
+      let finalized = try await apply(
+        store, r, .finalize(serial: "NEW-1", place: nil), by: dsiActor, version: r.version)
       #expect(finalized.version == r.version + 1)
       #expect(try await store.keys(agentUID: "bob").map(\.serial) == ["NEW-1"])
     }
@@ -99,7 +109,8 @@ struct ChangeTests {
       r = try await apply(store, r, .addDocument(id: "d1", pdfDocument, sha256: "0"), by: Caller(uid: "dora"))
       // A second store on the same file (as after a restart, or a repair tool) adds a document.
       let other = try SQLiteRenewalStore(path: path)
-      let changedElsewhere = try await apply(other, r, .addDocument(id: "d2", pdfDocument, sha256: "1"), by: Caller(uid: "dora"))
+      let changedElsewhere = try await apply(
+        other, r, .addDocument(id: "d2", pdfDocument, sha256: "1"), by: Caller(uid: "dora"))
       // This store still knows the request at the version before: it must read the row again.
       let submitted = try await apply(store, r, .submit, by: Caller(uid: "dora"), version: changedElsewhere.version)
       #expect(submitted.version == changedElsewhere.version + 1)
@@ -112,11 +123,20 @@ struct ChangeTests {
   @Test("completion replaces the agent's old key and activates the new one")
   func keyInventory() async throws {
     try await withStore { store, _ in
-      try await store.importKeys([KeyRecord(serial: "OLD-1", agentUID: "carol", keyType: .hardware, status: .active, activatedAt: base)])
+      try await store.importKeys([
+        KeyRecord(serial: "OLD-1", agentUID: "carol", keyType: .hardware, status: .active, activatedAt: base)
+      ])
       try await store.publishCharter(charter)
-      try await store.savePickupPlace(place, addingSlots: [PickupSlot(id: "s1", placeID: "rectorat", startsAt: base.adding(seconds: 86_400), endsAt: base.adding(seconds: 90_000), capacity: 1)])
+      try await store.savePickupPlace(
+        place,
+        addingSlots: [
+          PickupSlot(
+            id: "s1", placeID: "rectorat", startsAt: base.adding(seconds: 86_400), endsAt: base.adding(seconds: 90_000),
+            capacity: 1)
+        ])
       var r = try await readyForPickup(store, "carol")
-      r = try await apply(store, r, .bookPickup(try #require(try await store.pickupSlot(id: "s1"))), by: Caller(uid: "carol"))
+      r = try await apply(
+        store, r, .bookPickup(try #require(try await store.pickupSlot(id: "s1"))), by: Caller(uid: "carol"))
       r = try await apply(store, r, .recordHandover(comment: ""), by: dsiActor)
       #expect(r.status == .completed)
       let keys = try await store.keys(agentUID: "carol")
@@ -157,12 +177,19 @@ struct ChangeTests {
       let seen = r
       let outcomes = await withTaskGroup(of: Result<RenewalRequest, any Error>.self) { group in
         group.addTask {
-          do { return .success(try await apply(store, seen, .approve(comment: "n1"), by: Caller(uid: "boss"), version: seen.version)) } catch {
+          do {
+            return .success(
+              try await apply(store, seen, .approve(comment: "n1"), by: Caller(uid: "boss"), version: seen.version))
+          } catch {
             return .failure(error)
           }
         }
         group.addTask {
-          do { return .success(try await apply(store, seen, .reject(reason: "n2 says no"), by: Caller(uid: "bigboss"), version: seen.version)) } catch {
+          do {
+            return .success(
+              try await apply(
+                store, seen, .reject(reason: "n2 says no"), by: Caller(uid: "bigboss"), version: seen.version))
+          } catch {
             return .failure(error)
           }
         }
@@ -176,7 +203,8 @@ struct ChangeTests {
       #expect(loser.map(\.code) == [.staleVersion])
       let final = try #require(try await store.renewal(id: r.id))
       #expect(final.version == seen.version + 1)
-      #expect(try await store.history(renewalID: r.id).filter { ["approve", "reject"].contains($0.event.action) }.count == 1)
+      #expect(
+        try await store.history(renewalID: r.id).filter { ["approve", "reject"].contains($0.event.action) }.count == 1)
     }
   }
 
@@ -184,13 +212,21 @@ struct ChangeTests {
   func concurrentBookings() async throws {
     try await withStore(durability: .normal) { store, _ in
       try await store.publishCharter(charter)
-      try await store.savePickupPlace(place, addingSlots: [PickupSlot(id: "busy", placeID: "rectorat", startsAt: base.adding(seconds: 86_400), endsAt: base.adding(seconds: 90_000), capacity: 3)])
+      try await store.savePickupPlace(
+        place,
+        addingSlots: [
+          PickupSlot(
+            id: "busy", placeID: "rectorat", startsAt: base.adding(seconds: 86_400),
+            endsAt: base.adding(seconds: 90_000), capacity: 3)
+        ])
       var ready: [RenewalRequest] = []
       for index in 0..<12 { ready.append(try await readyForPickup(store, "agent\(index)")) }
       let booked = await withTaskGroup(of: Bool.self) { group in
         for request in ready {
           group.addTask {
-            let slot = PickupSlot(id: "busy", placeID: "rectorat", startsAt: base.adding(seconds: 86_400), endsAt: base.adding(seconds: 90_000), capacity: 3)
+            let slot = PickupSlot(
+              id: "busy", placeID: "rectorat", startsAt: base.adding(seconds: 86_400),
+              endsAt: base.adding(seconds: 90_000), capacity: 3)
             return (try? await apply(store, request, .bookPickup(slot), by: Caller(uid: request.agentUID))) != nil
           }
         }
@@ -198,7 +234,14 @@ struct ChangeTests {
       }
       #expect(booked == 3)
       #expect(try await store.pickupSlot(id: "busy")?.booked == 3)
-      #expect(try await store.search({ var q = RenewalQuery(); q.statuses = [.pickupBooked]; return q }()).renewals.count == 3)
+      #expect(
+        try await store.search(
+          {
+            var q = RenewalQuery()
+            q.statuses = [.pickupBooked]
+            return q
+          }()
+        ).renewals.count == 3)
     }
   }
 
@@ -274,7 +317,8 @@ struct QueryTests {
   @Test("a session is found by its token hash until it expires")
   func sessions() async throws {
     try await withStore { store, _ in
-      try await store.saveSession(StoredSession(tokenHash: "abc", uid: "gus", createdAt: base, expiresAt: base.adding(seconds: 3600)))
+      try await store.saveSession(
+        StoredSession(tokenHash: "abc", uid: "gus", createdAt: base, expiresAt: base.adding(seconds: 3600)))
       #expect(try await store.session(tokenHash: "abc", now: base.adding(seconds: 10))?.uid == "gus")
       #expect(try await store.session(tokenHash: "abc", now: base.adding(seconds: 3600)) == nil)
       #expect(try await store.session(tokenHash: "other", now: base) == nil)
@@ -285,7 +329,9 @@ struct QueryTests {
 
 @Suite("the store's SQL follows the domain")
 struct StoreSchemaTests {
-  @Test("the database's one-open-request index names exactly the domain's terminal statuses (migrations are history, so this checks them)")
+  @Test(
+    "the database's one-open-request index names exactly the domain's terminal statuses (migrations are history, so this checks them)"
+  )
   func openRequestIndexMatchesTheDomain() async throws {
     try await withStore { _, path in
       let sql = try await sqlite3(path, "SELECT sql FROM sqlite_master WHERE name = 'renewals_one_open_per_agent';")

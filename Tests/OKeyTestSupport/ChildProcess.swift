@@ -7,8 +7,12 @@ public final class ChildProcess: @unchecked Sendable {
   private let errorPath: String
 
   /// Starts `executable` with `arguments` and `environment` added to the test's own.
-  public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:], input: String? = nil) throws {
-    let base = FileManager.default.temporaryDirectory.appendingPathComponent("okey-child-\(UInt64.random(in: 0...UInt64.max))").path
+  public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:], input: String? = nil)
+    throws
+  {
+    let base = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "okey-child-\(UInt64.random(in: 0...UInt64.max))"
+    ).path
     outputPath = base + ".out"
     errorPath = base + ".err"
     _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
@@ -120,7 +124,9 @@ public func sqlite3(_ path: String, _ sql: String) async throws -> String {
 
 /// Runs `body`, failing with a message naming `what` when it has not finished within `limit` (its
 /// task is then cancelled): a missing stream message fails the test instead of hanging the run.
-public func withTimeLimit<T: Sendable>(_ limit: Duration, _ what: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+public func withTimeLimit<T: Sendable>(
+  _ limit: Duration, _ what: String, _ body: @escaping @Sendable () async throws -> T
+) async throws -> T {
   try await withThrowingTaskGroup(of: T.self) { group in
     group.addTask { try await body() }
     group.addTask {

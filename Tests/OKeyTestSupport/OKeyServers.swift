@@ -8,7 +8,9 @@ public func withOKeyDaemon<Result: Sendable>(
   configure: (inout OKeyConfiguration) -> Void = { _ in },
   _ body: (OKeyDaemon, ListenAddress) async throws -> Result
 ) async throws -> Result {
-  let folder = FileManager.default.temporaryDirectory.appendingPathComponent("okeyd-test-\(UInt64.random(in: 0...UInt64.max))").path
+  let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+    "okeyd-test-\(UInt64.random(in: 0...UInt64.max))"
+  ).path
   defer { try? FileManager.default.removeItem(atPath: folder) }
   var configuration = OKeyConfiguration()
   configuration.listen = ListenAddress(host: "127.0.0.1", port: 0)
@@ -54,10 +56,14 @@ public final class OKeydProcess: Sendable {
     var environment = environment
     // Without a configuration file: a private database and no directory. With one: what it says.
     if !arguments.contains("--config"), environment["OKEY_DATABASE_PATH"] == nil {
-      let folder = FileManager.default.temporaryDirectory.appendingPathComponent("okeyd-proc-\(UInt64.random(in: 0...UInt64.max))").path
+      let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+        "okeyd-proc-\(UInt64.random(in: 0...UInt64.max))"
+      ).path
       environment["OKEY_DATABASE_PATH"] = folder + "/okey.sqlite"
     }
-    if !arguments.contains("--config"), environment["OKEY_LDAP_URI"] == nil { environment["OKEY_LDAP_URI"] = "ldap://127.0.0.1:1" }
+    if !arguments.contains("--config"), environment["OKEY_LDAP_URI"] == nil {
+      environment["OKEY_LDAP_URI"] = "ldap://127.0.0.1:1"
+    }
     if environment["OKEY_PLAINTEXT"] == nil { environment["OKEY_PLAINTEXT"] = "true" }
     if environment["OKEY_AUDIT_KEY_FILE"] == nil { environment["OKEY_AUDIT_KEY_FILE"] = TestAuditKey.file }
     child = try ChildProcess(TestPaths.executable("okeyd"), arguments, environment: environment)

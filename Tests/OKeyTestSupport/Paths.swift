@@ -35,7 +35,9 @@ public enum TestAuditKey {
   /// Path of a file holding 32 random bytes in hex, as `openssl rand -hex 32` writes them (raw
   /// random bytes may end in a byte that reads as white space, which the key file trims).
   public static let file: String = {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("okey-test-audit-\(UInt64.random(in: 0...UInt64.max)).key").path
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "okey-test-audit-\(UInt64.random(in: 0...UInt64.max)).key"
+    ).path
     var generator = SystemRandomNumberGenerator()
     let hex = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined() + "\n"
     FileManager.default.createFile(atPath: path, contents: Data(hex.utf8), attributes: [.posixPermissions: 0o600])

@@ -27,16 +27,21 @@ public final class SlapdFixture: Sendable {
 
   /// The ldaps:// port when started with TLS.
   public var ldapsPort: Int? {
-    (try? String(contentsOfFile: folder + "/ldaps-port", encoding: .utf8)).flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    (try? String(contentsOfFile: folder + "/ldaps-port", encoding: .utf8)).flatMap {
+      Int($0.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
   }
 
   /// Starts a new slapd (loading `ldif`, the sample academy by default); with `tlsFolder` (ca.pem,
   /// server.pem, server.key) it offers StartTLS and ldaps:// too.
   public static func start(ldif: String? = nil, tlsFolder: String? = nil) async throws -> SlapdFixture {
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("okey-slapd-\(UInt64.random(in: 0...UInt64.max))").path
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "okey-slapd-\(UInt64.random(in: 0...UInt64.max))"
+    ).path
     var arguments = ["start", folder, "0"]
     if let ldif { arguments.append(ldif) }
-    let result = try await ChildProcess.run(script, arguments, environment: tlsFolder.map { ["OKEY_SLAPD_TLS": $0] } ?? [:], timeout: .seconds(120))
+    let result = try await ChildProcess.run(
+      script, arguments, environment: tlsFolder.map { ["OKEY_SLAPD_TLS": $0] } ?? [:], timeout: .seconds(120))
     guard result.status == 0, let port = Int(result.output.trimmingCharacters(in: .whitespacesAndNewlines)) else {
       throw ChildProcessError("slapd did not start: \(result.error)")
     }
@@ -75,7 +80,9 @@ public final class SlapdFixture: Sendable {
 }
 
 /// Runs `body` with a fresh slapd, then destroys it.
-public func withSlapd<Result>(ldif: String? = nil, tlsFolder: String? = nil, _ body: (SlapdFixture) async throws -> Result) async throws -> Result {
+public func withSlapd<Result>(
+  ldif: String? = nil, tlsFolder: String? = nil, _ body: (SlapdFixture) async throws -> Result
+) async throws -> Result {
   let slapd = try await SlapdFixture.start(ldif: ldif, tlsFolder: tlsFolder)
   do {
     let result = try await body(slapd)
@@ -129,7 +136,9 @@ extension SlapdFixture {
 
   /// The pid of the running slapd, from its pid file.
   public var pid: Int32? {
-    (try? String(contentsOfFile: folder + "/slapd.pid", encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    (try? String(contentsOfFile: folder + "/slapd.pid", encoding: .utf8)).flatMap {
+      Int32($0.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
   }
 
   /// Freezes slapd (SIGSTOP): connections stay open, nothing answers.

@@ -33,4 +33,3 @@ public struct TestPKI: Sendable {
     return pki
   }
 }
-

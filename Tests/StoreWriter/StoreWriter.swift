@@ -19,7 +19,8 @@ struct StoreWriter {
       let uid = "writer-\(getpid())-\(index)"
       let requester = DirectoryPerson(uid: uid)
       let routing = Routing(
-        requester: requester, n1: RoutedApprover(person: DirectoryPerson(uid: "boss"), foundBy: "test"), resolvedAt: base)
+        requester: requester, n1: RoutedApprover(person: DirectoryPerson(uid: "boss"), foundBy: "test"),
+        resolvedAt: base)
       let id = "crash-\(getpid())-\(index)"
       let started = try await store.start(agentUID: uid, idempotencyKey: nil) { open in
         RenewalWorkflow.start(

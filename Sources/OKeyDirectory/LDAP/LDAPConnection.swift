@@ -1,9 +1,9 @@
 import CLDAP
 
 #if canImport(Glibc)
-import Glibc
+  import Glibc
 #elseif canImport(Darwin)
-import Darwin
+  import Darwin
 #endif
 
 /// Search scopes (libldap's macros are casts and do not import).
@@ -34,7 +34,10 @@ final class LDAPConnection {
     var ld: OpaquePointer?
     let rc = ldap_initialize(&ld, settings.uri)
     guard rc == LDAP_SUCCESS, let ld else {
-      throw DirectoryError(.configuration, "the directory URI '\(settings.uri)' is not valid (\(Self.describe(rc))): use ldap://HOST:PORT or ldaps://HOST:PORT")
+      throw DirectoryError(
+        .configuration,
+        "the directory URI '\(settings.uri)' is not valid (\(Self.describe(rc))): use ldap://HOST:PORT or ldaps://HOST:PORT"
+      )
     }
     handle = ld
     operationTimeout = settings.operationTimeoutSeconds
@@ -80,13 +83,16 @@ final class LDAPConnection {
   }
 
   /// Searches and returns the entries with the requested attributes (names lower-cased).
-  func search(base: String, scope: LDAPScope, filter: String, attributes: [String], sizeLimit: Int32) throws(DirectoryError) -> [DirectoryEntry] {
+  func search(base: String, scope: LDAPScope, filter: String, attributes: [String], sizeLimit: Int32)
+    throws(DirectoryError) -> [DirectoryEntry]
+  {
     var cAttributes: [UnsafeMutablePointer<CChar>?] = attributes.map { strdup($0) } + [nil]
     defer { for pointer in cAttributes { free(pointer) } }
     var result: OpaquePointer?
     var timeout = Self.timeval(seconds: operationTimeout)
     let rc = cAttributes.withUnsafeMutableBufferPointer { attrs in
-      ldap_search_ext_s(handle, base, scope.rawValue, filter, attrs.baseAddress, 0, nil, nil, &timeout, sizeLimit, &result)
+      ldap_search_ext_s(
+        handle, base, scope.rawValue, filter, attrs.baseAddress, 0, nil, nil, &timeout, sizeLimit, &result)
     }
     defer { if let result { ldap_msgfree(result) } }
     if rc == LDAP_NO_SUCH_OBJECT { return [] }
@@ -165,7 +171,8 @@ public enum LDAPText {
     if bytes.isEmpty { return "" }
     return bytes.withUnsafeMutableBufferPointer { buffer -> String in
       guard let base = buffer.baseAddress else { return "" }
-      var input = berval(bv_len: ber_len_t(buffer.count), bv_val: UnsafeMutableRawPointer(base).assumingMemoryBound(to: CChar.self))
+      var input = berval(
+        bv_len: ber_len_t(buffer.count), bv_val: UnsafeMutableRawPointer(base).assumingMemoryBound(to: CChar.self))
       var output = berval()
       guard ldap_bv2escaped_filter_value(&input, &output) == 0, let escaped = output.bv_val else {
         return manualEscape(value)

@@ -20,7 +20,10 @@ public final class LDAPDirectory: Directory {
 
   /// Creates the directory and starts its threads. Nothing connects before the first call; use
   /// ``checkServiceAccount()`` to fail fast on a wrong configuration.
-  public init(configuration: DirectoryConfiguration, routing: RoutingConfiguration = RoutingConfiguration(), logger: Logger = Logger(label: "okey.directory")) {
+  public init(
+    configuration: DirectoryConfiguration, routing: RoutingConfiguration = RoutingConfiguration(),
+    logger: Logger = Logger(label: "okey.directory")
+  ) {
     self.configuration = configuration
     self.routing = routing
     self.logger = logger
@@ -33,8 +36,10 @@ public final class LDAPDirectory: Directory {
     threads.start()
     loginThreads = NIOThreadPool(numberOfThreads: max(1, configuration.loginPoolSize))
     loginThreads.start()
-    lookups = Admission(limit: max(1, configuration.poolSize) + max(0, configuration.lookupQueueLength), lane: "directory lookups")
-    logins = Admission(limit: max(1, configuration.loginPoolSize) + max(0, configuration.loginQueueLength), lane: "logins")
+    lookups = Admission(
+      limit: max(1, configuration.poolSize) + max(0, configuration.lookupQueueLength), lane: "directory lookups")
+    logins = Admission(
+      limit: max(1, configuration.loginPoolSize) + max(0, configuration.loginQueueLength), lane: "logins")
   }
 
   /// Stops the threads and closes the connections.
@@ -54,13 +59,16 @@ public final class LDAPDirectory: Directory {
 
   public func people(withUID uid: String) async throws -> [DirectoryEntry] {
     let filter = "(&(objectClass=person)(\(routing.uidAttribute)=\(LDAPText.escapeFilterValue(uid))))"
-    return try await search(base: configuration.peopleBase, scope: .subtree, filter: filter, attributes: routing.personAttributes)
+    return try await search(
+      base: configuration.peopleBase, scope: .subtree, filter: filter, attributes: routing.personAttributes)
   }
 
   public func person(dn: String) async throws -> DirectoryEntry? {
     guard LDAPText.normalizeDN(dn) != nil else { return nil }
     do {
-      return try await search(base: dn, scope: .base, filter: "(objectClass=person)", attributes: routing.personAttributes).first
+      return try await search(
+        base: dn, scope: .base, filter: "(objectClass=person)", attributes: routing.personAttributes
+      ).first
     } catch let error as DirectoryError where error.code == .invalidDN {
       return nil
     }
@@ -68,18 +76,22 @@ public final class LDAPDirectory: Directory {
 
   public func responsibles(forEstablishment uai: String) async throws -> [DirectoryEntry] {
     let filter = "(&(objectClass=person)(\(routing.responsibilityAttribute)=\(LDAPText.escapeFilterValue(uai))$*))"
-    return try await search(base: configuration.peopleBase, scope: .subtree, filter: filter, attributes: routing.personAttributes)
+    return try await search(
+      base: configuration.peopleBase, scope: .subtree, filter: filter, attributes: routing.personAttributes)
   }
 
   public func groups(withMember memberDN: String) async throws -> [String] {
     let filter = "(member=\(LDAPText.escapeFilterValue(memberDN)))"
-    return try await search(base: configuration.groupsBase, scope: .subtree, filter: filter, attributes: ["cn"]).map(\.dn)
+    return try await search(base: configuration.groupsBase, scope: .subtree, filter: filter, attributes: ["cn"]).map(
+      \.dn)
   }
 
   public func managesSomeone(dn: String) async throws -> Bool {
     guard LDAPText.normalizeDN(dn) != nil else { return false }
     let filter = "(&(objectClass=person)(\(routing.managerAttribute)=\(LDAPText.escapeFilterValue(dn))))"
-    return try await !search(base: configuration.peopleBase, scope: .subtree, filter: filter, attributes: ["1.1"], sizeLimit: 1).isEmpty
+    return try await !search(
+      base: configuration.peopleBase, scope: .subtree, filter: filter, attributes: ["1.1"], sizeLimit: 1
+    ).isEmpty
   }
 
   public func checkPassword(dn: String, password: String) async throws -> Bool {
@@ -114,11 +126,14 @@ public final class LDAPDirectory: Directory {
   }
 
   /// A raw search on a pooled connection (also used by the benchmark as the libldap baseline).
-  public func search(base: String, scope: SearchScope, filter: String, attributes: [String], sizeLimit: Int32 = 1000) async throws -> [DirectoryEntry] {
+  public func search(base: String, scope: SearchScope, filter: String, attributes: [String], sizeLimit: Int32 = 1000)
+    async throws -> [DirectoryEntry]
+  {
     let ldapScope: LDAPScope = scope == .base ? .base : (scope == .oneLevel ? .oneLevel : .subtree)
     return try await lookups.admit {
       try await withConnection(on: threads) { connection in
-        try connection.search(base: base, scope: ldapScope, filter: filter, attributes: attributes, sizeLimit: sizeLimit)
+        try connection.search(
+          base: base, scope: ldapScope, filter: filter, attributes: attributes, sizeLimit: sizeLimit)
       }
     }
   }

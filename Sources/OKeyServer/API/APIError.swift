@@ -1,10 +1,10 @@
 import GRPCCore
 import GRPCProtobuf
 import Logging
+import OKeyAPI
 import OKeyDirectory
 import OKeyDomain
 import OKeyStore
-import OKeyAPI
 
 /// The stable reasons of okey.v1's errors, as the contract lists them (Protos/okey/v1/errors.proto).
 typealias ErrorReason = Okey_V1_ErrorReason
@@ -45,7 +45,9 @@ enum ErrorMapping {
     case let error as APIError:
       return make(error.code, error.reason, error.message, metadata: error.metadata, field: error.field)
     case let refusal as RenewalRefusal:
-      return make(code(for: refusal.code), reason(for: refusal.code), refusal.message, metadata: refusal.metadata, field: refusal.field)
+      return make(
+        code(for: refusal.code), reason(for: refusal.code), refusal.message, metadata: refusal.metadata,
+        field: refusal.field)
     case let error as StoreError:
       switch error.code {
       case .notFound: return make(.notFound, .notFound, error.message)
@@ -66,9 +68,12 @@ enum ErrorMapping {
       switch error.code {
       case .busy:
         return make(
-          .resourceExhausted, .directoryBusy, "too many calls wait for the directory at this moment (\(error.message)): try again in a few seconds")
+          .resourceExhausted, .directoryBusy,
+          "too many calls wait for the directory at this moment (\(error.message)): try again in a few seconds")
       case .configuration:
-        return make(.unavailable, .directoryUnavailable, "the directory refuses OKEY's service account: the operators must fix okeyd's directory settings")
+        return make(
+          .unavailable, .directoryUnavailable,
+          "the directory refuses OKEY's service account: the operators must fix okeyd's directory settings")
       default:
         return make(.unavailable, .directoryUnavailable, "the directory is unavailable now: try again in a moment")
       }
@@ -82,9 +87,12 @@ enum ErrorMapping {
       return make(.cancelled, .cancelled, "the call was cancelled")
     default:
       let id = CallIdentity.requestID ?? "-"
-      logger.error("unexpected error", metadata: ["request-id": "\(id)", "method": "\(method)", "cause": "\(String(reflecting: error))"])
+      logger.error(
+        "unexpected error",
+        metadata: ["request-id": "\(id)", "method": "\(method)", "cause": "\(String(reflecting: error))"])
       return make(
-        .internalError, .internal, "an unexpected error occurred and nothing was changed; it is logged under request id \(id): give it to support",
+        .internalError, .internal,
+        "an unexpected error occurred and nothing was changed; it is logged under request id \(id): give it to support",
         metadata: ["log_id": id])
     }
   }
@@ -92,7 +100,8 @@ enum ErrorMapping {
   static func code(for refusal: RenewalRefusal.Code) -> RPCError.Code {
     switch refusal {
     case .invalidField, .documentType, .validatorInvalid: return .invalidArgument
-    case .notYourRequest, .notAnApprover, .ownRequest, .notDSI, .notSupport, .validatorNotAllowed, .personDisabled, .scopeNotGranted:
+    case .notYourRequest, .notAnApprover, .ownRequest, .notDSI, .notSupport, .validatorNotAllowed, .personDisabled,
+      .scopeNotGranted:
       return .permissionDenied
     case .staleVersion: return .aborted
     case .openRequestExists: return .alreadyExists
@@ -110,7 +119,10 @@ enum ErrorMapping {
   }
 
   /// The status with its ErrorInfo (domain okey.v1) and, for a wrong field, its BadRequest.
-  static func make(_ code: RPCError.Code, _ reason: ErrorReason, _ message: String, metadata: [String: String] = [:], field: String? = nil) -> GoogleRPCStatus {
+  static func make(
+    _ code: RPCError.Code, _ reason: ErrorReason, _ message: String, metadata: [String: String] = [:],
+    field: String? = nil
+  ) -> GoogleRPCStatus {
     var metadata = metadata
     var details: [ErrorDetails] = []
     if let field {
@@ -149,7 +161,8 @@ struct ErrorMappingInterceptor: ServerInterceptor {
     case .failure(let error):
       // Errors thrown further in (handlers, other interceptors) arrive here wrapped as UNKNOWN with
       // their cause: map the cause.
-      response.accepted = .failure(RPCError(ErrorMapping.status(for: Self.unwrap(error), logger: logger, method: method)))
+      response.accepted = .failure(
+        RPCError(ErrorMapping.status(for: Self.unwrap(error), logger: logger, method: method)))
     case .success(var contents):
       // Errors of streaming bodies (WatchRenewal) are mapped too.
       let producer = contents.producer

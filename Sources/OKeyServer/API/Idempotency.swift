@@ -31,7 +31,9 @@ enum Idempotency {
   /// INVALID_ARGUMENT for a key over 128 characters.
   static func key(_ request: some IdempotentRequest) throws -> IdempotencyKey? {
     guard !request.idempotencyKey.isEmpty else { return nil }
-    guard request.idempotencyKey.utf8.count <= 128, request.idempotencyKey.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+    guard request.idempotencyKey.utf8.count <= 128,
+      request.idempotencyKey.utf8.allSatisfy({ (0x21...0x7E).contains($0) })
+    else {
       throw APIError.invalidArgument("idempotency_key", "1 to 128 printable ASCII characters (a UUID, for instance)")
     }
     var arguments = request

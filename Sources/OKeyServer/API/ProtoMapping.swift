@@ -8,7 +8,9 @@ import SwiftProtobuf
 
 extension Google_Protobuf_Timestamp {
   init(_ instant: Instant) {
-    let seconds = instant.millisecondsSinceEpoch >= 0 ? instant.millisecondsSinceEpoch / 1000 : (instant.millisecondsSinceEpoch - 999) / 1000
+    let seconds =
+      instant.millisecondsSinceEpoch >= 0
+      ? instant.millisecondsSinceEpoch / 1000 : (instant.millisecondsSinceEpoch - 999) / 1000
     self.init(seconds: seconds, nanos: Int32((instant.millisecondsSinceEpoch - seconds * 1000) * 1_000_000))
   }
 
@@ -20,7 +22,10 @@ extension Google_Protobuf_Timestamp {
   /// protobuf's range (no arithmetic on a client value can trap).
   func instant(field: String) throws -> Instant {
     guard Self.secondsRange.contains(seconds) else {
-      throw APIError.invalidArgument("\(field).seconds", "must be between 0001-01-01 and 9999-12-31 (\(Self.secondsRange.lowerBound) to \(Self.secondsRange.upperBound)), not \(seconds)")
+      throw APIError.invalidArgument(
+        "\(field).seconds",
+        "must be between 0001-01-01 and 9999-12-31 (\(Self.secondsRange.lowerBound) to \(Self.secondsRange.upperBound)), not \(seconds)"
+      )
     }
     guard (0...999_999_999).contains(nanos) else {
       throw APIError.invalidArgument("\(field).nanos", "must be between 0 and 999,999,999, not \(nanos)")
@@ -35,7 +40,9 @@ enum Wire {
 
   /// The domain value of a wire enum: the case whose raw value, upper-cased, is the wire value's
   /// name. Unset and unknown numbers are INVALID_ARGUMENT naming `field` and the accepted values.
-  static func domain<Value: RawRepresentable<String> & CaseIterable, Wire: WireNamedEnum>(_ value: Wire, field: String) throws -> Value {
+  static func domain<Value: RawRepresentable<String> & CaseIterable, Wire: WireNamedEnum>(_ value: Wire, field: String)
+    throws -> Value
+  {
     if let found = Value.allCases.first(where: { $0.rawValue.uppercased() == value.wireName }) { return found }
     let accepted = Value.allCases.map { Wire.wirePrefix + $0.rawValue.uppercased() }.joined(separator: ", ")
     if value.rawValue == 0 { throw APIError.invalidArgument(field, "required: one of \(accepted)") }
@@ -48,10 +55,16 @@ enum Wire {
     Wire(wireName: value.rawValue.uppercased()) ?? Wire()
   }
 
-  static func keyType(_ value: Okey_V1_KeyType, field: String = "key_type") throws -> KeyType { try domain(value, field: field) }
+  static func keyType(_ value: Okey_V1_KeyType, field: String = "key_type") throws -> KeyType {
+    try domain(value, field: field)
+  }
   static func motif(_ value: Okey_V1_Motif) throws -> Motif { try domain(value, field: "motif") }
-  static func platform(_ value: Okey_V1_MobilePlatform) throws -> MobilePlatform { try domain(value, field: "platform") }
-  static func status(_ value: Okey_V1_RenewalStatus, field: String = "statuses") throws -> RenewalStatus { try domain(value, field: field) }
+  static func platform(_ value: Okey_V1_MobilePlatform) throws -> MobilePlatform {
+    try domain(value, field: "platform")
+  }
+  static func status(_ value: Okey_V1_RenewalStatus, field: String = "statuses") throws -> RenewalStatus {
+    try domain(value, field: field)
+  }
 
   static func keyType(_ value: KeyType) -> Okey_V1_KeyType { wire(value) }
   static func status(_ value: RenewalStatus) -> Okey_V1_RenewalStatus { wire(value) }
@@ -176,7 +189,9 @@ enum Wire {
     message.charterVersion = renewal.charterVersion ?? ""
     if let signed = renewal.charterSignedAt { message.charterSignedAt = .init(signed) }
     message.newKeySerial = renewal.newKeySerial ?? ""
-    if let place { message.pickupPlace = Wire.place(place) } else if let id = renewal.pickupPlaceID {
+    if let place {
+      message.pickupPlace = Wire.place(place)
+    } else if let id = renewal.pickupPlaceID {
       message.pickupPlace = .with { $0.placeID = id }
     }
     if let slot, let bookedAt = renewal.appointmentBookedAt {
@@ -186,7 +201,8 @@ enum Wire {
       }
     }
     message.decidedBy = renewal.decidedBy ?? ""
-    message.decisionKind = renewal.decidedBy.map { $0 == RenewalRequest.automaticDecision ? .automatic : .approver } ?? .unspecified
+    message.decisionKind =
+      renewal.decidedBy.map { $0 == RenewalRequest.automaticDecision ? .automatic : .approver } ?? .unspecified
     message.decisionComment = renewal.decisionComment ?? ""
     message.createdAt = .init(renewal.createdAt)
     message.updatedAt = .init(renewal.updatedAt)
@@ -226,11 +242,14 @@ enum Wire {
     guard !token.isEmpty else { return nil }
     guard token.count <= 400, let data = Data(base64Encoded: token), let text = String(data: data, encoding: .utf8),
       let colon = text.firstIndex(of: ":"), let millis = Int64(text[..<colon]),
-      (Google_Protobuf_Timestamp.secondsRange.lowerBound * 1000...Google_Protobuf_Timestamp.secondsRange.upperBound * 1000).contains(millis)
+      (Google_Protobuf_Timestamp.secondsRange.lowerBound * 1000...Google_Protobuf_Timestamp.secondsRange.upperBound
+        * 1000).contains(millis)
     else {
-      throw APIError.invalidArgument("page_token", "not a token this server gave: pass next_page_token unchanged, or empty for the first page")
+      throw APIError.invalidArgument(
+        "page_token", "not a token this server gave: pass next_page_token unchanged, or empty for the first page")
     }
-    return RenewalCursor(createdAt: Instant(millisecondsSinceEpoch: millis), id: String(text[text.index(after: colon)...]))
+    return RenewalCursor(
+      createdAt: Instant(millisecondsSinceEpoch: millis), id: String(text[text.index(after: colon)...]))
   }
 
   /// The token of a page that starts after `offset` items (lists read whole, handed out in pages).
@@ -241,10 +260,12 @@ enum Wire {
   /// The offset a page token carries; 0 for an empty token.
   static func offset(_ token: String) throws -> Int {
     guard !token.isEmpty else { return 0 }
-    guard token.count <= 40, let data = Data(base64Encoded: token), let text = String(data: data, encoding: .utf8), text.hasPrefix("o:"),
+    guard token.count <= 40, let data = Data(base64Encoded: token), let text = String(data: data, encoding: .utf8),
+      text.hasPrefix("o:"),
       let offset = Int(text.dropFirst(2)), offset >= 0
     else {
-      throw APIError.invalidArgument("page_token", "not a token this server gave: pass next_page_token unchanged, or empty for the first page")
+      throw APIError.invalidArgument(
+        "page_token", "not a token this server gave: pass next_page_token unchanged, or empty for the first page")
     }
     return offset
   }
@@ -257,10 +278,12 @@ enum Wire {
   /// The row id a page token carries; 0 for an empty token.
   static func rowID(_ token: String) throws -> Int64 {
     guard !token.isEmpty else { return 0 }
-    guard token.count <= 40, let data = Data(base64Encoded: token), let text = String(data: data, encoding: .utf8), text.hasPrefix("r:"),
+    guard token.count <= 40, let data = Data(base64Encoded: token), let text = String(data: data, encoding: .utf8),
+      text.hasPrefix("r:"),
       let id = Int64(text.dropFirst(2)), id >= 0
     else {
-      throw APIError.invalidArgument("page_token", "not a token this server gave: pass next_page_token unchanged, or empty for the first page")
+      throw APIError.invalidArgument(
+        "page_token", "not a token this server gave: pass next_page_token unchanged, or empty for the first page")
     }
     return id
   }

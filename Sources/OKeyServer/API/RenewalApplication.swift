@@ -57,14 +57,18 @@ final class RenewalApplication: Sendable {
     self.logger = logger
     self.clock = clock
     self.sessions = SessionBook(
-      store: store, clock: clock, resolver: resolver, recheckSeconds: configuration.sessions.recheckSeconds, logger: logger, tokenKey: tokenKey)
+      store: store, clock: clock, resolver: resolver, recheckSeconds: configuration.sessions.recheckSeconds,
+      logger: logger, tokenKey: tokenKey)
     self.loginThrottle = LoginThrottle(
-      maxFailures: configuration.sessions.maxFailedLogins, maxPeerFailures: configuration.sessions.maxFailedLoginsPerPeer,
+      maxFailures: configuration.sessions.maxFailedLogins,
+      maxPeerFailures: configuration.sessions.maxFailedLoginsPerPeer,
       windowSeconds: configuration.sessions.lockoutSeconds)
-    self.streams = StreamQuota(perConnection: configuration.limits.maxWatchStreamsPerConnection, total: configuration.limits.maxWatchStreams)
+    self.streams = StreamQuota(
+      perConnection: configuration.limits.maxWatchStreamsPerConnection, total: configuration.limits.maxWatchStreams)
     // Never longer than a session trusts its person: a disabled person is not acted for past it.
     self.actingPeople = TTLCache(
-      ttl: .milliseconds(Int64(min(configuration.directory.cacheTTLSeconds, Double(configuration.sessions.recheckSeconds)) * 1000)),
+      ttl: .milliseconds(
+        Int64(min(configuration.directory.cacheTTLSeconds, Double(configuration.sessions.recheckSeconds)) * 1000)),
       capacity: configuration.directory.cacheCapacity)
   }
 
@@ -79,7 +83,6 @@ final class RenewalApplication: Sendable {
   static func idempotencyScope(_ operation: String, actor: Caller) -> String {
     "\(operation)|\(actor.serviceAccount ?? "")|\(actor.uid)"
   }
-
 
   /// A person a service account acts for, with their directory groups.
   struct ActingPerson: Sendable {
@@ -123,7 +126,8 @@ final class RenewalApplication: Sendable {
   /// person: a decision is never taken by an account disabled since its session or snapshot.
   func requireActiveNow(_ actor: Caller) async throws {
     guard let person = try await resolver.person(uid: actor.uid, fresh: true), person.active else {
-      throw APIError.denied(.personDisabled, "\(actor.uid) is disabled in the directory: a disabled account cannot decide")
+      throw APIError.denied(
+        .personDisabled, "\(actor.uid) is disabled in the directory: a disabled account cannot decide")
     }
   }
 
@@ -158,7 +162,9 @@ final class RenewalApplication: Sendable {
   /// appointment and history, read in one transaction.
   func visibleMessage(_ id: String, to actor: Caller?, history: Bool) async throws -> Okey_V1_Renewal {
     try RequestChecks.checkID(id)
-    guard let view = try await store.renewalView(id: id, withHistory: history) else { throw APIError.notFound("no renewal request \(id)") }
+    guard let view = try await store.renewalView(id: id, withHistory: history) else {
+      throw APIError.notFound("no renewal request \(id)")
+    }
     if let actor { try Self.requireVisible(view.renewal, to: actor) }
     return Wire.renewal(view.renewal, catalogue: catalogue, history: view.history, place: view.place, slot: view.slot)
   }
@@ -188,7 +194,8 @@ final class RenewalApplication: Sendable {
   func replay(_ id: String, to actor: Caller, idempotency: IdempotencyKey?) async throws -> RenewalRequest? {
     guard let idempotency else { return nil }
     let current = try await loadVisible(id, to: actor)
-    return try await store.keptRenewal(agentUID: current.agentUID, operation: Self.idempotencyScope("change", actor: actor), key: idempotency)
+    return try await store.keptRenewal(
+      agentUID: current.agentUID, operation: Self.idempotencyScope("change", actor: actor), key: idempotency)
   }
 
   /// Applies a command to a request in one store transaction: the command is built inside the
@@ -205,11 +212,13 @@ final class RenewalApplication: Sendable {
     try RequestChecks.checkID(id)
     // 0 is what a client that forgot the field sends: never a version a request had.
     guard expectedVersion >= 1 else {
-      throw APIError.invalidArgument("expected_version", "give the version of the request you last read (versions start at 1)")
+      throw APIError.invalidArgument(
+        "expected_version", "give the version of the request you last read (versions start at 1)")
     }
     // A call past its deadline is cancelled here and writes nothing.
     try CallCancellation.check()
-    let context = DecisionContext(now: now ?? clock(), expectedVersion: expectedVersion, catalogue: catalogue, documentRules: documentRules)
+    let context = DecisionContext(
+      now: now ?? clock(), expectedVersion: expectedVersion, catalogue: catalogue, documentRules: documentRules)
     let cancellation = CallCancellation.handle
     if idempotency != nil {
       // A replay returns the first result only to a caller who may still see the request.
@@ -217,7 +226,8 @@ final class RenewalApplication: Sendable {
     }
     // One scope for every change of the caller: a key's fingerprint names its RPC and arguments.
     let scope = Self.idempotencyScope("change", actor: actor)
-    let renewal = try await store.change(renewalID: id, operation: scope, idempotencyKey: idempotency) { current, reader in
+    let renewal = try await store.change(renewalID: id, operation: scope, idempotencyKey: idempotency) {
+      current, reader in
       // Checked again inside the transaction (the handle is captured: task-locals do not reach the
       // writer's queue): a deadline that passed while waiting for the writer rolls it back.
       if cancellation?.isCancelled == true { throw CallCancellation.deadlinePassed }

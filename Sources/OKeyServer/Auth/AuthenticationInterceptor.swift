@@ -2,10 +2,10 @@ import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Logging
-import X509
 import OKeyDirectory
 import OKeyDomain
 import OKeyStore
+import X509
 
 /// Authenticates every okey.v1 call except Login (health and reflection need no token): reads
 /// `authorization: Bearer <token>` and `x-okey-on-behalf-of`, and runs the handler with the
@@ -30,7 +30,11 @@ struct AuthenticationInterceptor: ServerInterceptor {
       principal = try await authenticate(request.metadata, context: context)
     } catch {
       logger.notice(
-        "call denied", metadata: ["method": "\(method)", "peer": "\(context.remotePeer)", "why": "\((error as? APIError)?.reason.wireName ?? "\(type(of: error))")"])
+        "call denied",
+        metadata: [
+          "method": "\(method)", "peer": "\(context.remotePeer)",
+          "why": "\((error as? APIError)?.reason.wireName ?? "\(type(of: error))")",
+        ])
       throw error
     }
     let cancellation = context.cancellation
@@ -56,21 +60,29 @@ struct AuthenticationInterceptor: ServerInterceptor {
   /// is UNAUTHENTICATED whatever else the call carries.
   func authenticate(_ metadata: Metadata, context: ServerContext? = nil) async throws -> Principal {
     let header = metadata[stringValues: "authorization"].first(where: { _ in true }) ?? ""
-    guard header.lowercased().hasPrefix("bearer "), case let token = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces), !token.isEmpty else {
-      throw APIError.unauthenticated(.tokenMissing, "no token: log in (AuthService.Login) and send authorization: Bearer <token>")
+    guard header.lowercased().hasPrefix("bearer "),
+      case let token = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces), !token.isEmpty
+    else {
+      throw APIError.unauthenticated(
+        .tokenMissing, "no token: log in (AuthService.Login) and send authorization: Bearer <token>")
     }
-    guard token.count <= 512 else { throw APIError.unauthenticated(.tokenInvalid, "the token is not valid: log in again") }
+    guard token.count <= 512 else {
+      throw APIError.unauthenticated(.tokenInvalid, "the token is not valid: log in again")
+    }
     let hash = Tokens.hash(token)
     let onBehalfOf = metadata[stringValues: "x-okey-on-behalf-of"].first(where: { _ in true })
     if let account = application.configuration.serviceAccounts.first(where: { Tokens.equal($0.keySHA256, hash) }) {
       if let subject = account.clientCertificateSubject {
         guard let presented = Self.clientCertificateSubject(context), Self.sameSubject(presented, subject) else {
           throw APIError.unauthenticated(
-            .clientCertificate, "service account \(account.name)'s key is accepted only from its own client certificate")
+            .clientCertificate, "service account \(account.name)'s key is accepted only from its own client certificate"
+          )
         }
       }
       guard let uid = onBehalfOf, !uid.isEmpty else {
-        return Principal(person: nil, actor: Caller(uid: "", serviceAccount: account.name, capacities: []), kind: .serviceAccount(name: account.name))
+        return Principal(
+          person: nil, actor: Caller(uid: "", serviceAccount: account.name, capacities: []),
+          kind: .serviceAccount(name: account.name))
       }
       guard account.actsForPeople else {
         throw APIError.denied(.onBehalfOfNotAllowed, "service account \(account.name) may not act for people")
@@ -97,7 +109,9 @@ struct AuthenticationInterceptor: ServerInterceptor {
 
   /// The subject of the mutual-TLS client certificate of the call, if any.
   static func clientCertificateSubject(_ context: ServerContext?) -> String? {
-    guard let posix = context?.transportSpecific as? HTTP2ServerTransport.Posix.Context, let certificate = posix.peerCertificate else { return nil }
+    guard let posix = context?.transportSpecific as? HTTP2ServerTransport.Posix.Context,
+      let certificate = posix.peerCertificate
+    else { return nil }
     return String(describing: certificate.subject)
   }
 
@@ -112,7 +126,9 @@ struct AuthenticationInterceptor: ServerInterceptor {
 extension Principal {
   /// A service account acting for `person`: the person's rights, limited to the roles the account
   /// is configured for, never more.
-  static func acting(for person: DirectoryPerson, groups: Set<Caller.GroupRole>, through account: OKeyConfiguration.ServiceAccount) -> Principal {
+  static func acting(
+    for person: DirectoryPerson, groups: Set<Caller.GroupRole>, through account: OKeyConfiguration.ServiceAccount
+  ) -> Principal {
     let roles = Set(account.roles)
     var capacities: Set<Caller.Capacity> = []
     if roles.contains(.agent) { capacities.insert(.agent) }
@@ -121,7 +137,8 @@ extension Principal {
     if roles.contains(.dsi), groups.contains(.dsi) { allowedGroups.insert(.dsi) }
     if roles.contains(.support), groups.contains(.support) { allowedGroups.insert(.support) }
     return Principal(
-      person: person, actor: Caller(uid: person.uid, groups: allowedGroups, serviceAccount: account.name, capacities: capacities),
+      person: person,
+      actor: Caller(uid: person.uid, groups: allowedGroups, serviceAccount: account.name, capacities: capacities),
       kind: .serviceAccount(name: account.name))
   }
 }

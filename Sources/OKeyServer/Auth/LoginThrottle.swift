@@ -50,7 +50,8 @@ final class LoginThrottle: Sendable {
     self.maxPeerFailures = max(1, maxPeerFailures)
     self.windowSeconds = Int64(max(1, windowSeconds))
     let capacity = max(10, capacity)
-    state = Mutex(State(people: Table(capacity: capacity), unknown: Table(capacity: capacity), peers: Table(capacity: capacity)))
+    state = Mutex(
+      State(people: Table(capacity: capacity), unknown: Table(capacity: capacity), peers: Table(capacity: capacity)))
   }
 
   static func key(_ uid: String) -> String { uid.trimmingSpaces.lowercased() }
@@ -82,7 +83,9 @@ final class LoginThrottle: Sendable {
   func reserve(canonicalUID: String, now: Instant) -> Result<Reservation, Wait> {
     state.withLock { state in
       let key = Self.key(canonicalUID)
-      if let seconds = wait(&state.people, key, limit: maxFailures, now: now, countingInFlight: true) { return .failure(Wait(seconds: seconds)) }
+      if let seconds = wait(&state.people, key, limit: maxFailures, now: now, countingInFlight: true) {
+        return .failure(Wait(seconds: seconds))
+      }
       var entry = state.people.entries[key] ?? Entry(failures: 0, inFlight: 0, last: now)
       entry.inFlight += 1
       state.people.entries[key] = entry
@@ -129,4 +132,3 @@ final class LoginThrottle: Sendable {
     var seconds: Int64
   }
 }
-

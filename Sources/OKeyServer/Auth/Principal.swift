@@ -57,7 +57,9 @@ struct Principal: Sendable {
 
   /// The current principal, or UNAUTHENTICATED.
   static func required() throws -> Principal {
-    guard let current else { throw APIError.unauthenticated(.tokenMissing, "log in first and send authorization: Bearer <token>") }
+    guard let current else {
+      throw APIError.unauthenticated(.tokenMissing, "log in first and send authorization: Bearer <token>")
+    }
     return current
   }
 }
@@ -68,8 +70,10 @@ enum Tokens {
   static func make() -> String {
     var generator = SystemRandomNumberGenerator()
     let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
-    return Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-      .replacingOccurrences(of: "=", with: "")
+    return Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(
+      of: "/", with: "_"
+    )
+    .replacingOccurrences(of: "=", with: "")
   }
 
   /// Lower-case hex SHA-256 of a token.
@@ -97,7 +101,8 @@ enum CallCancellation {
 
   /// The error of a call whose deadline passed before its change was written.
   static let deadlinePassed = APIError(
-    code: .deadlineExceeded, reason: .deadlineExceeded, message: "the call's deadline passed before the change was written; nothing was changed")
+    code: .deadlineExceeded, reason: .deadlineExceeded,
+    message: "the call's deadline passed before the change was written; nothing was changed")
 
   /// Throws when the current call is cancelled, so that nothing is written after its deadline.
   static func check() throws {

@@ -27,7 +27,8 @@ struct SessionBook: Sendable {
   private let ended = TTLCache<String, Bool>(ttl: .seconds(60), capacity: 10_000)
 
   init(
-    store: any RenewalStore, clock: @escaping @Sendable () -> Instant, resolver: RoutingResolver, recheckSeconds: Int, logger: Logger,
+    store: any RenewalStore, clock: @escaping @Sendable () -> Instant, resolver: RoutingResolver, recheckSeconds: Int,
+    logger: Logger,
     tokenKey: AuditKey? = nil
   ) {
     self.tokenKey = tokenKey
@@ -38,7 +39,9 @@ struct SessionBook: Sendable {
     self.checked = TTLCache(ttl: .seconds(recheckSeconds), capacity: 10_000)
   }
 
-  func open(for person: DirectoryPerson, groups: Set<Caller.GroupRole>, ttlSeconds: Int) async throws -> (token: String, expiresAt: Instant) {
+  func open(for person: DirectoryPerson, groups: Set<Caller.GroupRole>, ttlSeconds: Int) async throws -> (
+    token: String, expiresAt: Instant
+  ) {
     let token = Tokens.make()
     let now = clock()
     let expiresAt = now.adding(seconds: Int64(ttlSeconds))
@@ -48,7 +51,10 @@ struct SessionBook: Sendable {
         tokenHash: hash, uid: person.uid, createdAt: now, expiresAt: expiresAt, dn: person.dn,
         displayName: person.displayName, mail: person.mail, groups: groups))
     // Just read from the directory by the login itself.
-    checked.insert(Principal(person: person, actor: Caller(uid: person.uid, groups: groups), kind: .session(tokenHash: hash, expiresAt: expiresAt)), for: hash)
+    checked.insert(
+      Principal(
+        person: person, actor: Caller(uid: person.uid, groups: groups),
+        kind: .session(tokenHash: hash, expiresAt: expiresAt)), for: hash)
     return (token, expiresAt)
   }
 
@@ -82,7 +88,9 @@ struct SessionBook: Sendable {
     let uid = principal.actor.uid
     do {
       guard let person = try await resolver.person(uid: uid, fresh: true), person.active else {
-        logger.notice("session revoked", metadata: ["uid": "\(uid)", "why": "disabled or no longer a single entry in the directory"])
+        logger.notice(
+          "session revoked",
+          metadata: ["uid": "\(uid)", "why": "disabled or no longer a single entry in the directory"])
         _ = try await close(tokenHash: hash)
         return nil
       }
@@ -92,7 +100,9 @@ struct SessionBook: Sendable {
       // An outage must not lock everyone out of their own requests, but rights the directory gives
       // cannot be confirmed: the DSI and support roles are withheld until it answers again (fail
       // closed). Approvals read the directory themselves and fail UNAVAILABLE.
-      logger.warning("session not re-read: directory unavailable; DSI and support rights withheld", metadata: ["uid": "\(uid)", "cause": "\(error)"])
+      logger.warning(
+        "session not re-read: directory unavailable; DSI and support rights withheld",
+        metadata: ["uid": "\(uid)", "cause": "\(error)"])
       principal.actor.groups = []
       return principal
     }
@@ -112,7 +122,9 @@ struct SessionBook: Sendable {
     }
     guard let session = try await store.session(tokenHash: hash, now: now) else { return nil }
     let person = DirectoryPerson(uid: session.uid, dn: session.dn, displayName: session.displayName, mail: session.mail)
-    let principal = Principal(person: person, actor: Caller(uid: session.uid, groups: session.groups), kind: .session(tokenHash: hash, expiresAt: session.expiresAt))
+    let principal = Principal(
+      person: person, actor: Caller(uid: session.uid, groups: session.groups),
+      kind: .session(tokenHash: hash, expiresAt: session.expiresAt))
     recent.insert(principal, for: hash)
     return principal
   }

@@ -186,7 +186,10 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
     public var clientCertificateSubject: String?
 
     /// Creates a service account.
-    public init(name: String, keySHA256: String, actsForPeople: Bool = true, roles: [Role] = [.agent], clientCertificateSubject: String? = nil) {
+    public init(
+      name: String, keySHA256: String, actsForPeople: Bool = true, roles: [Role] = [.agent],
+      clientCertificateSubject: String? = nil
+    ) {
       self.name = name
       self.keySHA256 = keySHA256
       self.actsForPeople = actsForPeople
@@ -240,7 +243,9 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
   }
 
   /// Parses YAML configuration text over the defaults; `source` names it in error messages.
-  public static func parse(yaml text: String, source: String = "configuration", validate: Bool = true) throws -> OKeyConfiguration {
+  public static func parse(yaml text: String, source: String = "configuration", validate: Bool = true) throws
+    -> OKeyConfiguration
+  {
     // Merged as YAML nodes and decoded by type, so that a key of digits stays a string.
     let file: Node?
     do {
@@ -250,7 +255,9 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
     }
     var merged = try Yams.compose(yaml: YAMLEncoder().encode(OKeyConfiguration())) ?? Node.mapping([:])
     if let file {
-      guard file.mapping != nil else { throw ConfigurationError("\(source): expected a mapping of settings at the top") }
+      guard file.mapping != nil else {
+        throw ConfigurationError("\(source): expected a mapping of settings at the top")
+      }
       try SettingsCheck.check(file, source: source)
       merged = overlay(file, on: merged)
     }
@@ -270,17 +277,22 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
   /// given in the file replaces the default map instead of adding to it.
   private static func overlay(_ file: Node, on defaults: Node, path: String = "") -> Node {
     guard let fileMapping = file.mapping else { return file }
-    if SettingsCheck.freeKeyed.contains(path) { return .mapping(Node.Mapping(fileMapping.map { (Node($0.key.string ?? ""), $0.value) })) }
+    if SettingsCheck.freeKeyed.contains(path) {
+      return .mapping(Node.Mapping(fileMapping.map { (Node($0.key.string ?? ""), $0.value) }))
+    }
     guard let defaultMapping = defaults.mapping else { return file }
     var pairs: [(Node, Node)] = []
     var seen: Set<String> = []
     for (key, value) in defaultMapping {
       let name = key.string ?? ""
       seen.insert(name)
-      pairs.append((key, fileMapping[name].map { overlay($0, on: value, path: path.isEmpty ? name : "\(path).\(name)") } ?? value))
+      pairs.append(
+        (key, fileMapping[name].map { overlay($0, on: value, path: path.isEmpty ? name : "\(path).\(name)") } ?? value))
     }
     // Keys are rebuilt as plain scalars: the decoder looks them up that way ("975" quoted would not match).
-    for (key, value) in fileMapping where !seen.contains(key.string ?? "") { pairs.append((Node(key.string ?? ""), value)) }
+    for (key, value) in fileMapping where !seen.contains(key.string ?? "") {
+      pairs.append((Node(key.string ?? ""), value))
+    }
     return .mapping(Node.Mapping(pairs))
   }
 
@@ -306,12 +318,17 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
       )
     }
     if let tls {
-      for (name, path) in [("tls.certificateFile", tls.certificateFile), ("tls.privateKeyFile", tls.privateKeyFile)] + (tls.clientCAFile.map { [("tls.clientCAFile", $0)] } ?? []) {
-        guard FileManager.default.isReadableFile(atPath: path) else { throw ConfigurationError("\(name): cannot read \(path)") }
+      for (name, path) in [("tls.certificateFile", tls.certificateFile), ("tls.privateKeyFile", tls.privateKeyFile)]
+        + (tls.clientCAFile.map { [("tls.clientCAFile", $0)] } ?? [])
+      {
+        guard FileManager.default.isReadableFile(atPath: path) else {
+          throw ConfigurationError("\(name): cannot read \(path)")
+        }
       }
     }
     guard limits.maxMessageBytes >= 1024, limits.maxMessageBytes <= 64 * 1024 * 1024 else {
-      throw ConfigurationError("limits.maxMessageBytes must be between 1024 and 67108864, not \(limits.maxMessageBytes)")
+      throw ConfigurationError(
+        "limits.maxMessageBytes must be between 1024 and 67108864, not \(limits.maxMessageBytes)")
     }
     guard limits.maxConcurrentStreamsPerConnection >= 1 else {
       throw ConfigurationError("limits.maxConcurrentStreamsPerConnection must be at least 1")
@@ -319,12 +336,18 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
     guard limits.maxDocumentBytes >= 1, limits.maxDocumentBytes < limits.maxMessageBytes else {
       throw ConfigurationError("limits.maxDocumentBytes must be positive and below limits.maxMessageBytes")
     }
-    guard limits.maxDocumentsPerRequest >= 1 else { throw ConfigurationError("limits.maxDocumentsPerRequest must be at least 1") }
-    guard limits.maxWatchStreamsPerConnection >= 1, limits.maxWatchStreams >= limits.maxWatchStreamsPerConnection else {
-      throw ConfigurationError("limits.maxWatchStreamsPerConnection must be at least 1 and limits.maxWatchStreams at least as large")
+    guard limits.maxDocumentsPerRequest >= 1 else {
+      throw ConfigurationError("limits.maxDocumentsPerRequest must be at least 1")
     }
-    guard limits.connectionMaxIdleSeconds >= 0, limits.connectionMaxAgeSeconds >= 0, limits.connectionMaxGraceSeconds >= 0 else {
-      throw ConfigurationError("limits.connectionMaxIdleSeconds, connectionMaxAgeSeconds and connectionMaxGraceSeconds must not be negative")
+    guard limits.maxWatchStreamsPerConnection >= 1, limits.maxWatchStreams >= limits.maxWatchStreamsPerConnection else {
+      throw ConfigurationError(
+        "limits.maxWatchStreamsPerConnection must be at least 1 and limits.maxWatchStreams at least as large")
+    }
+    guard limits.connectionMaxIdleSeconds >= 0, limits.connectionMaxAgeSeconds >= 0,
+      limits.connectionMaxGraceSeconds >= 0
+    else {
+      throw ConfigurationError(
+        "limits.connectionMaxIdleSeconds, connectionMaxAgeSeconds and connectionMaxGraceSeconds must not be negative")
     }
     guard Self.logLevels.contains(logLevel) else {
       throw ConfigurationError("logLevel must be one of \(Self.logLevels.joined(separator: ", ")); not '\(logLevel)'")
@@ -342,27 +365,47 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
     if let keyFile = audit.keyFile {
       _ = try AuditKeyFile.read(keyFile)
     }
-    guard retention.documentDays >= 0, retention.documentDays <= 3650, retention.idempotencyKeyDays >= 1, retention.sweepMinutes >= 1 else {
-      throw ConfigurationError("retention.documentDays must be 0 to 3650, retention.idempotencyKeyDays and retention.sweepMinutes at least 1")
+    guard retention.documentDays >= 0, retention.documentDays <= 3650, retention.idempotencyKeyDays >= 1,
+      retention.sweepMinutes >= 1
+    else {
+      throw ConfigurationError(
+        "retention.documentDays must be 0 to 3650, retention.idempotencyKeyDays and retention.sweepMinutes at least 1")
     }
     guard audit.headLogMinutes >= 0 else { throw ConfigurationError("audit.headLogMinutes must not be negative") }
-    guard directory.poolSize >= 1, directory.poolSize <= 64 else { throw ConfigurationError("directory.poolSize must be between 1 and 64") }
-    guard directory.loginPoolSize >= 1, directory.loginPoolSize <= 64 else { throw ConfigurationError("directory.loginPoolSize must be between 1 and 64") }
+    guard directory.poolSize >= 1, directory.poolSize <= 64 else {
+      throw ConfigurationError("directory.poolSize must be between 1 and 64")
+    }
+    guard directory.loginPoolSize >= 1, directory.loginPoolSize <= 64 else {
+      throw ConfigurationError("directory.loginPoolSize must be between 1 and 64")
+    }
     guard directory.loginQueueLength >= 0, directory.lookupQueueLength >= 0 else {
       throw ConfigurationError("directory.loginQueueLength and directory.lookupQueueLength must not be negative")
     }
-    guard Self.mailLanguages.contains(mail.language) else { throw ConfigurationError("mail.language must be fr or en, not '\(mail.language)'") }
-    guard mail.maxAttempts >= 1, mail.initialBackoffSeconds >= 1, mail.maxBackoffSeconds >= mail.initialBackoffSeconds else {
-      throw ConfigurationError("mail.maxAttempts and mail.initialBackoffSeconds must be at least 1, and mail.maxBackoffSeconds at least the initial backoff")
+    guard Self.mailLanguages.contains(mail.language) else {
+      throw ConfigurationError("mail.language must be fr or en, not '\(mail.language)'")
     }
-    guard mail.claimTimeoutSeconds >= 30 else { throw ConfigurationError("mail.claimTimeoutSeconds must be at least 30 (longer than the sendmail timeout)") }
-    guard !mail.command.trimmingCharacters(in: .whitespaces).isEmpty else { throw ConfigurationError("mail.command must name a sendmail-compatible command") }
+    guard mail.maxAttempts >= 1, mail.initialBackoffSeconds >= 1, mail.maxBackoffSeconds >= mail.initialBackoffSeconds
+    else {
+      throw ConfigurationError(
+        "mail.maxAttempts and mail.initialBackoffSeconds must be at least 1, and mail.maxBackoffSeconds at least the initial backoff"
+      )
+    }
+    guard mail.claimTimeoutSeconds >= 30 else {
+      throw ConfigurationError("mail.claimTimeoutSeconds must be at least 30 (longer than the sendmail timeout)")
+    }
+    guard !mail.command.trimmingCharacters(in: .whitespaces).isEmpty else {
+      throw ConfigurationError("mail.command must name a sendmail-compatible command")
+    }
     for account in serviceAccounts {
-      guard (1...64).contains(account.name.count), account.name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) }) else {
-        throw ConfigurationError("serviceAccounts: '\(account.name)' is not a name: 1 to 64 letters, digits, '.', '_' or '-'")
+      guard (1...64).contains(account.name.count),
+        account.name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) })
+      else {
+        throw ConfigurationError(
+          "serviceAccounts: '\(account.name)' is not a name: 1 to 64 letters, digits, '.', '_' or '-'")
       }
       guard account.keySHA256.count == 64, account.keySHA256.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) else {
-        throw ConfigurationError("serviceAccounts[\(account.name)].keySHA256 must be the lower-case hex SHA-256 of the key (64 characters)")
+        throw ConfigurationError(
+          "serviceAccounts[\(account.name)].keySHA256 must be the lower-case hex SHA-256 of the key (64 characters)")
       }
       if account.clientCertificateSubject != nil, tls?.clientCAFile == nil {
         throw ConfigurationError(
@@ -426,7 +469,8 @@ public struct ListenAddress: Sendable, Equatable, Codable, CustomStringConvertib
     let parts = host.split(separator: ".", omittingEmptySubsequences: false)
     guard parts.count == 4, parts[0] == "127" else { return false }
     return parts.allSatisfy { part in
-      (1...3).contains(part.count) && part.allSatisfy(\.isASCII) && part.allSatisfy(\.isNumber) && (Int(part) ?? 256) <= 255
+      (1...3).contains(part.count) && part.allSatisfy(\.isASCII) && part.allSatisfy(\.isNumber)
+        && (Int(part) ?? 256) <= 255
     }
   }
 
@@ -452,7 +496,8 @@ public enum AuditKeyFile {
     var bytes = [UInt8](data)
     while let last = bytes.last, last == 0x0A || last == 0x0D || last == 0x20 || last == 0x09 { bytes.removeLast() }
     guard bytes.count >= 32 else {
-      throw ConfigurationError("audit.keyFile: \(path) holds \(bytes.count) bytes; the key needs at least 32 (openssl rand -hex 32 > \(path))")
+      throw ConfigurationError(
+        "audit.keyFile: \(path) holds \(bytes.count) bytes; the key needs at least 32 (openssl rand -hex 32 > \(path))")
     }
     return bytes
   }

@@ -41,7 +41,8 @@ enum SettingsCheck {
     if freeKeyed.contains(pattern) { return }
     if let allowed = enumerated[pattern], let value = node.scalar?.string, !allowed.contains(value) {
       let hint = closest(to: value, in: allowed).map { "did you mean \($0)? " } ?? ""
-      throw ConfigurationError("\(source): unknown value '\(value)' for \(path): \(hint)one of \(allowed.joined(separator: ", "))")
+      throw ConfigurationError(
+        "\(source): unknown value '\(value)' for \(path): \(hint)one of \(allowed.joined(separator: ", "))")
     }
     switch node {
     case .mapping(let mapping):
@@ -51,10 +52,14 @@ enum SettingsCheck {
         let childPath = path.isEmpty ? name : "\(path).\(name)"
         guard let knownValue = knownMapping[name] else {
           let names: [String] = Array(knownMapping.keys.compactMap(\.string))
-          let hint = closest(to: name, in: names).map { "did you mean \($0)?" } ?? "the settings here are \(names.sorted().joined(separator: ", "))"
+          let hint =
+            closest(to: name, in: names).map { "did you mean \($0)?" }
+            ?? "the settings here are \(names.sorted().joined(separator: ", "))"
           throw ConfigurationError("\(source): unknown setting \(childPath): \(hint)")
         }
-        try walk(value, known: knownValue, path: childPath, pattern: pattern.isEmpty ? name : "\(pattern).\(name)", source: source)
+        try walk(
+          value, known: knownValue, path: childPath, pattern: pattern.isEmpty ? name : "\(pattern).\(name)",
+          source: source)
       }
     case .sequence(let sequence):
       // A list's elements all have the shape of the first known element (or are scalars).
@@ -74,7 +79,9 @@ enum SettingsCheck {
 
   /// The known name nearest `name` when it is near enough to be a typo of it.
   static func closest(to name: String, in names: [String]) -> String? {
-    let scored = names.map { ($0, distance(name.lowercased(), $0.lowercased())) }.min { $0.1 < $1.1 || ($0.1 == $1.1 && $0.0 < $1.0) }
+    let scored = names.map { ($0, distance(name.lowercased(), $0.lowercased())) }.min {
+      $0.1 < $1.1 || ($0.1 == $1.1 && $0.0 < $1.0)
+    }
     guard let (best, score) = scored, score <= max(2, name.count / 3) else { return nil }
     return best
   }

@@ -19,7 +19,8 @@ public struct HealthService: Grpc_Health_V1_Health.SimpleServiceProtocol {
     guard let status = board.status(of: request.service) else {
       throw RPCError(
         code: .notFound,
-        message: "unknown service '\(request.service)': ask for \"\" (the whole server) or a full service name such as okey.v1.RenewalService"
+        message:
+          "unknown service '\(request.service)': ask for \"\" (the whole server) or a full service name such as okey.v1.RenewalService"
       )
     }
     return .with { $0.status = status }

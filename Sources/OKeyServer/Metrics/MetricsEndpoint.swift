@@ -16,10 +16,13 @@ struct MetricsEndpoint: Service {
       .bind(host: address.host, port: address.port) { channel in
         channel.eventLoop.makeCompletedFuture {
           try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-          return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: channel)
+          return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(
+            wrappingChannelSynchronously: channel)
         }
       }
-    logger.notice("metrics listening", metadata: ["address": "\(address.host):\(channel.channel.localAddress?.port ?? address.port)"])
+    logger.notice(
+      "metrics listening",
+      metadata: ["address": "\(address.host):\(channel.channel.localAddress?.port ?? address.port)"])
     try await withGracefulShutdownHandler {
       try await withThrowingDiscardingTaskGroup { group in
         try await channel.executeThenClose { inbound in
@@ -47,7 +50,8 @@ struct MetricsEndpoint: Service {
           headers.add(name: "Content-Type", value: ok ? "text/plain; version=0.0.4; charset=utf-8" : "text/plain")
           headers.add(name: "Content-Length", value: "\(body.utf8.count)")
           headers.add(name: "Connection", value: "close")
-          try await outbound.write(.head(HTTPResponseHead(version: .http1_1, status: ok ? .ok : .notFound, headers: headers)))
+          try await outbound.write(
+            .head(HTTPResponseHead(version: .http1_1, status: ok ? .ok : .notFound, headers: headers)))
           try await outbound.write(.body(.byteBuffer(ByteBuffer(string: body))))
           try await outbound.write(.end(nil))
           return

@@ -7,7 +7,10 @@ import Synchronization
 /// outbox figures (read when scraped).
 final class OKeyMetrics: Sendable {
   let registry = PrometheusCollectorRegistry()
-  static let buckets: [Duration] = [.milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5)]
+  static let buckets: [Duration] = [
+    .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+    .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5),
+  ]
 
   private let handles = Mutex<[String: (Counter, DurationHistogram)]>([:])
   private let finished = Mutex<[String: Int]>([:])
@@ -24,7 +27,8 @@ final class OKeyMetrics: Sendable {
           descriptor: Self.name("rpc_calls", unit: "total", help: "RPCs served, by method and gRPC status code"),
           labels: [("method", method), ("code", code)]),
         registry.makeDurationHistogram(
-          descriptor: Self.name("rpc_duration", unit: "seconds", help: "RPC latency"), labels: [("method", method)], buckets: Self.buckets)
+          descriptor: Self.name("rpc_duration", unit: "seconds", help: "RPC latency"), labels: [("method", method)],
+          buckets: Self.buckets)
       )
       handles[key] = made
       return made
@@ -45,8 +49,10 @@ final class OKeyMetrics: Sendable {
   /// The text exposition, after refreshing the gauges read from the application.
   func exposition(application: RenewalApplication, health: ServingStatusBoard) async -> String {
     let cache = application.resolver.cacheCounters
-    gauge("directory_resolution_cache_hits", "Routing resolutions served from the cache since start").set(to: Double(cache.hits))
-    gauge("directory_resolution_cache_misses", "Routing resolutions that went to the directory since start").set(to: Double(cache.misses))
+    gauge("directory_resolution_cache_hits", "Routing resolutions served from the cache since start").set(
+      to: Double(cache.hits))
+    gauge("directory_resolution_cache_misses", "Routing resolutions that went to the directory since start").set(
+      to: Double(cache.misses))
     gauge("watch_subscriptions", "Open WatchRenewal streams").set(to: Double(application.changes.subscriptionCount))
     gauge("health_watchers", "Open health Watch streams").set(to: Double(health.watcherCount))
     if let pending = try? await application.store.outboxCount(state: .pending) {
@@ -77,7 +83,12 @@ struct MetricsInterceptor: ServerInterceptor {
     @Sendable func finish(_ code: String) {
       let duration = ContinuousClock.now - start
       metrics.recordCall(method: method, code: code, duration: duration)
-      logger.debug("rpc", metadata: ["request-id": "\(requestID)", "method": "\(method)", "code": "\(code)", "duration": "\(duration)", "peer": "\(context.remotePeer)"])
+      logger.debug(
+        "rpc",
+        metadata: [
+          "request-id": "\(requestID)", "method": "\(method)", "code": "\(code)", "duration": "\(duration)",
+          "peer": "\(context.remotePeer)",
+        ])
     }
     var response = try await CallIdentity.$requestID.withValue(requestID) { try await next(request, context) }
     switch response.accepted {

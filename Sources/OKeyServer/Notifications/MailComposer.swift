@@ -22,7 +22,9 @@ struct MailComposer: Sendable {
   func compose(_ message: OutboxMessage, renewal: RenewalRequest?, date: Date) -> Mail? {
     let to = message.recipient.map(\.mail) ?? dsiMailbox
     guard !to.isEmpty else { return nil }
-    let name = message.recipient?.displayName.isEmpty == false ? message.recipient?.displayName ?? "" : (message.recipient?.uid ?? "DSI")
+    let name =
+      message.recipient?.displayName.isEmpty == false
+      ? message.recipient?.displayName ?? "" : (message.recipient?.uid ?? "DSI")
     let (subject, body) = words(for: message, renewal: renewal, recipientName: name)
     let headers = [
       "From: \(Self.clean(from))",
@@ -42,65 +44,96 @@ struct MailComposer: Sendable {
 
   func words(for message: OutboxMessage, renewal: RenewalRequest?, recipientName: String) -> (String, String) {
     let id = message.renewalID
-    let agent = renewal.map { $0.routing.requester.displayName.isEmpty ? $0.agentUID : "\($0.routing.requester.displayName) (\($0.agentUID))" } ?? "-"
+    let agent =
+      renewal.map {
+        $0.routing.requester.displayName.isEmpty ? $0.agentUID : "\($0.routing.requester.displayName) (\($0.agentUID))"
+      } ?? "-"
     let french = language == "fr"
-    let key = renewal.map { $0.keyType == .software ? (french ? "logicielle" : "software") : (french ? "matérielle" : "hardware") } ?? ""
+    let key =
+      renewal.map {
+        $0.keyType == .software ? (french ? "logicielle" : "software") : (french ? "matérielle" : "hardware")
+      } ?? ""
     let greeting = french ? "Bonjour \(recipientName),\n\n" : "Hello \(recipientName),\n\n"
-    let signature = french ? "\n\n-- \nOKEY, renouvellement des clés OTP. Message automatique : ne pas répondre." : "\n\n-- \nOKEY, OTP key renewal. Automatic message: do not reply."
+    let signature =
+      french
+      ? "\n\n-- \nOKEY, renouvellement des clés OTP. Message automatique : ne pas répondre."
+      : "\n\n-- \nOKEY, OTP key renewal. Automatic message: do not reply."
     let subject: String
     let text: String
     switch (message.kind, french) {
     case (.validatorRouted, true):
       subject = "Demande de clé OTP à valider : \(agent)"
-      text = "\(agent) demande le renouvellement de sa clé OTP \(key). Vous êtes son valideur : approuvez ou refusez la demande \(id) dans OKEY."
+      text =
+        "\(agent) demande le renouvellement de sa clé OTP \(key). Vous êtes son valideur : approuvez ou refusez la demande \(id) dans OKEY."
     case (.validatorRouted, false):
       subject = "OTP key request to approve: \(agent)"
-      text = "\(agent) asks to renew their \(key) OTP key. You are their validator: approve or reject request \(id) in OKEY."
+      text =
+        "\(agent) asks to renew their \(key) OTP key. You are their validator: approve or reject request \(id) in OKEY."
     case (.n2Escalation, true):
       subject = "Demande de clé OTP en attente depuis \(message.details) jours ouvrés : \(agent)"
-      text = "La demande \(id) de \(agent) attend la décision de son N+1 depuis \(message.details) jours ouvrés. En tant que N+2, vous pouvez l'approuver ou la refuser dans OKEY."
+      text =
+        "La demande \(id) de \(agent) attend la décision de son N+1 depuis \(message.details) jours ouvrés. En tant que N+2, vous pouvez l'approuver ou la refuser dans OKEY."
     case (.n2Escalation, false):
       subject = "OTP key request waiting for \(message.details) business days: \(agent)"
-      text = "Request \(id) from \(agent) has waited \(message.details) business days for their N+1. As N+2 you may approve or reject it in OKEY."
+      text =
+        "Request \(id) from \(agent) has waited \(message.details) business days for their N+1. As N+2 you may approve or reject it in OKEY."
     case (.agentApproved, true):
       subject = "Votre demande de clé OTP est validée"
-      text = "Votre demande \(id) est validée. Prochaine étape : " + (renewal?.keyType == .software ? "choisissez la plateforme de votre téléphone dans OKEY et envoyez les éléments d'enrôlement à \(dsiMailbox)." : "signez la charte dans OKEY.")
+      text =
+        "Votre demande \(id) est validée. Prochaine étape : "
+        + (renewal?.keyType == .software
+          ? "choisissez la plateforme de votre téléphone dans OKEY et envoyez les éléments d'enrôlement à \(dsiMailbox)."
+          : "signez la charte dans OKEY.")
     case (.agentApproved, false):
       subject = "Your OTP key request is approved"
-      text = "Your request \(id) is approved. Next step: " + (renewal?.keyType == .software ? "choose your phone platform in OKEY and send the enrolment elements to \(dsiMailbox)." : "sign the charter in OKEY.")
+      text =
+        "Your request \(id) is approved. Next step: "
+        + (renewal?.keyType == .software
+          ? "choose your phone platform in OKEY and send the enrolment elements to \(dsiMailbox)."
+          : "sign the charter in OKEY.")
     case (.agentRejected, true):
       subject = "Votre demande de clé OTP est refusée"
-      text = "Votre demande \(id) est refusée pour le motif suivant : \(message.details)\nVous pouvez déposer une nouvelle demande si la situation change."
+      text =
+        "Votre demande \(id) est refusée pour le motif suivant : \(message.details)\nVous pouvez déposer une nouvelle demande si la situation change."
     case (.agentRejected, false):
       subject = "Your OTP key request is rejected"
-      text = "Your request \(id) is rejected, for this reason: \(message.details)\nYou may file a new request if things change."
+      text =
+        "Your request \(id) is rejected, for this reason: \(message.details)\nYou may file a new request if things change."
     case (.charterReminder, true):
       subject = "Signez la charte pour recevoir votre clé OTP"
-      text = "Pour poursuivre la demande \(id), lisez la charte dans OKEY, saisissez le code imprimé en bas de la charte et cochez « J'ai lu la charte »."
+      text =
+        "Pour poursuivre la demande \(id), lisez la charte dans OKEY, saisissez le code imprimé en bas de la charte et cochez « J'ai lu la charte »."
     case (.charterReminder, false):
       subject = "Sign the charter to receive your OTP key"
-      text = "To go on with request \(id), read the charter in OKEY, type the code printed at its bottom and tick \"I have read the charter\"."
+      text =
+        "To go on with request \(id), read the charter in OKEY, type the code printed at its bottom and tick \"I have read the charter\"."
     case (.agentReadyForPickup, true):
       subject = "Votre clé OTP est prête : prenez rendez-vous"
-      text = "La clé de la demande \(id) vous attend : \(message.details). Prenez rendez-vous dans OKEY pour venir la chercher."
+      text =
+        "La clé de la demande \(id) vous attend : \(message.details). Prenez rendez-vous dans OKEY pour venir la chercher."
     case (.agentReadyForPickup, false):
       subject = "Your OTP key is ready: book an appointment"
       text = "The key of request \(id) waits for you at: \(message.details). Book an appointment in OKEY to collect it."
     case (.agentCompleted, true):
       subject = "Votre nouvelle clé OTP est active"
-      text = "La demande \(id) est terminée : votre nouvelle clé \(message.details) est active et l'ancienne est remplacée. Le code PIN reste celui de votre ancienne clé."
+      text =
+        "La demande \(id) est terminée : votre nouvelle clé \(message.details) est active et l'ancienne est remplacée. Le code PIN reste celui de votre ancienne clé."
     case (.agentCompleted, false):
       subject = "Your new OTP key is active"
-      text = "Request \(id) is complete: your new key \(message.details) is active and the old one replaced. The PIN stays the one of your old key."
+      text =
+        "Request \(id) is complete: your new key \(message.details) is active and the old one replaced. The PIN stays the one of your old key."
     case (.validatorReplaced, true):
       subject = "OKEY : \(agent) a désigné un autre valideur"
-      text = "L'annuaire vous propose comme valideur (N+1) de la demande \(id) de \(agent), mais l'agent a désigné \(message.details) à votre place. Si ce choix vous paraît anormal, signalez-le à la DSI."
+      text =
+        "L'annuaire vous propose comme valideur (N+1) de la demande \(id) de \(agent), mais l'agent a désigné \(message.details) à votre place. Si ce choix vous paraît anormal, signalez-le à la DSI."
     case (.validatorReplaced, false):
       subject = "OKEY: \(agent) named another validator"
-      text = "The directory proposes you as the validator (N+1) of request \(id) from \(agent), but the agent named \(message.details) instead. If this looks wrong, tell the DSI."
+      text =
+        "The directory proposes you as the validator (N+1) of request \(id) from \(agent), but the agent named \(message.details) instead. If this looks wrong, tell the DSI."
     case (.n1Informed, true):
       subject = "OKEY : le N+2 a statué sur la demande de \(agent)"
-      text = "En votre absence, la demande \(id) de \(agent) dont vous êtes le valideur a été \(message.details.hasPrefix("approved") ? "approuvée" : "refusée") par le N+2 (\(message.details.split(separator: " ").last.map(String.init) ?? "-"))."
+      text =
+        "En votre absence, la demande \(id) de \(agent) dont vous êtes le valideur a été \(message.details.hasPrefix("approved") ? "approuvée" : "refusée") par le N+2 (\(message.details.split(separator: " ").last.map(String.init) ?? "-"))."
     case (.n1Informed, false):
       subject = "OKEY: the N+2 decided on the request of \(agent)"
       text = "In your absence, request \(id) from \(agent), of which you are the validator, was \(message.details)."

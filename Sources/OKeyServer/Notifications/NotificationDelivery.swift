@@ -17,13 +17,16 @@ final class NotificationDelivery: Service, Sendable {
   init(application: RenewalApplication) {
     self.application = application
     self.settings = application.configuration.mail
-    self.composer = MailComposer(from: settings.from, language: settings.language, dsiMailbox: application.configuration.dsiMailbox)
+    self.composer = MailComposer(
+      from: settings.from, language: settings.language, dsiMailbox: application.configuration.dsiMailbox)
     self.logger = application.logger
   }
 
   func run() async throws {
     let released = try await application.store.releaseOutboxClaims()
-    if released > 0 { logger.notice("outbox: messages claimed before a stop are pending again", metadata: ["count": "\(released)"]) }
+    if released > 0 {
+      logger.notice("outbox: messages claimed before a stop are pending again", metadata: ["count": "\(released)"])
+    }
     var lastEscalationScan = ContinuousClock.now - .seconds(86_400)
     while !Task.isCancelledOrShuttingDown {
       do {
@@ -57,30 +60,43 @@ final class NotificationDelivery: Service, Sendable {
     let date = Date(timeIntervalSince1970: Double(now.millisecondsSinceEpoch) / 1000)
     if let address = message.recipient?.mail, !address.isEmpty, let problem = MailAddress.problem(address) {
       // sendmail -t reads the To: header: a value with separators would reach other recipients.
-      try await application.store.markOutboxMessageFailed(id: message.id, error: "the recipient's mail address in the directory \(problem)", retryAt: nil)
-      logger.error("notification not sent: bad address in the directory", metadata: ["request": "\(message.renewalID)", "why": "\(problem)"])
+      try await application.store.markOutboxMessageFailed(
+        id: message.id, error: "the recipient's mail address in the directory \(problem)", retryAt: nil)
+      logger.error(
+        "notification not sent: bad address in the directory",
+        metadata: ["request": "\(message.renewalID)", "why": "\(problem)"])
       return false
     }
     guard let mail = composer.compose(message, renewal: renewal, date: date) else {
-      try await application.store.markOutboxMessageFailed(id: message.id, error: "the recipient has no mail address in the directory", retryAt: nil)
+      try await application.store.markOutboxMessageFailed(
+        id: message.id, error: "the recipient has no mail address in the directory", retryAt: nil)
       return false
     }
     do {
       try await Sendmail.send(mail.text, command: settings.command)
       try await application.store.markOutboxMessageSent(id: message.id, at: now)
-      logger.info("notification sent", metadata: ["kind": "\(message.kind.rawValue)", "request": "\(message.renewalID)", "message-id": "\(message.messageID)"])
+      logger.info(
+        "notification sent",
+        metadata: [
+          "kind": "\(message.kind.rawValue)", "request": "\(message.renewalID)", "message-id": "\(message.messageID)",
+        ])
       return true
     } catch {
       let attempts = message.attempts + 1
       let retryAt: Instant? =
         attempts >= settings.maxAttempts
         ? nil
-        : now.adding(seconds: Int64(min(settings.maxBackoffSeconds, settings.initialBackoffSeconds << min(attempts - 1, 20))))
+        : now.adding(
+          seconds: Int64(min(settings.maxBackoffSeconds, settings.initialBackoffSeconds << min(attempts - 1, 20))))
       try await application.store.markOutboxMessageFailed(id: message.id, error: "\(error)", retryAt: retryAt)
       if retryAt == nil {
-        logger.error("notification given up (dead letter)", metadata: ["request": "\(message.renewalID)", "attempts": "\(attempts)", "cause": "\(error)"])
+        logger.error(
+          "notification given up (dead letter)",
+          metadata: ["request": "\(message.renewalID)", "attempts": "\(attempts)", "cause": "\(error)"])
       } else {
-        logger.warning("notification not sent; will retry", metadata: ["request": "\(message.renewalID)", "attempts": "\(attempts)", "cause": "\(error)"])
+        logger.warning(
+          "notification not sent; will retry",
+          metadata: ["request": "\(message.renewalID)", "attempts": "\(attempts)", "cause": "\(error)"])
       }
       return false
     }
@@ -177,7 +193,9 @@ enum Sendmail {
     }
     let read = lseek(fd, 0, SEEK_CUR)
     guard read >= bytes.count else {
-      throw Failure(description: "\(executable) exited after reading \(max(0, read)) of the message's \(bytes.count) bytes: not sent")
+      throw Failure(
+        description:
+          "\(executable) exited after reading \(max(0, read)) of the message's \(bytes.count) bytes: not sent")
     }
   }
 }
@@ -187,7 +205,9 @@ enum MailAddress {
   /// Why `address` is not one plain address (nil when it is): separators or spaces would make
   /// sendmail expand it into several recipients.
   static func problem(_ address: String) -> String? {
-    if let bad = address.unicodeScalars.first(where: { ",;<> \t\"()[]\\:".unicodeScalars.contains($0) || $0.properties.generalCategory == .control }) {
+    if let bad = address.unicodeScalars.first(where: {
+      ",;<> \t\"()[]\\:".unicodeScalars.contains($0) || $0.properties.generalCategory == .control
+    }) {
       return "contains '\(bad.escaped(asASCII: true))', which is not allowed in one address"
     }
     let parts = address.split(separator: "@", omittingEmptySubsequences: false)

@@ -94,4 +94,3 @@ public struct DescriptorIndexError: Error, CustomStringConvertible {
   public var message: String
   public var description: String { message }
 }
-

@@ -7,7 +7,9 @@ import OKeyStore
 struct ApprovalRPCService: Okey_V1_ApprovalService.SimpleServiceProtocol {
   let application: RenewalApplication
 
-  func listPendingApprovals(request: Okey_V1_ListPendingApprovalsRequest, context: ServerContext) async throws -> Okey_V1_ListPendingApprovalsResponse {
+  func listPendingApprovals(request: Okey_V1_ListPendingApprovalsRequest, context: ServerContext) async throws
+    -> Okey_V1_ListPendingApprovalsResponse
+  {
     let (_, actor) = try Principal.required().require(.approver)
     var query = RenewalQuery()
     query.approverUID = actor.uid
@@ -28,7 +30,10 @@ struct ApprovalRPCService: Okey_V1_ApprovalService.SimpleServiceProtocol {
   func approve(request: Okey_V1_ApproveRequest, context: ServerContext) async throws -> Okey_V1_ApproveResponse {
     let (_, actor) = try Principal.required().require(.approver)
     try await application.requireActiveNow(actor)
-    let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, idempotency: try Idempotency.key(request)) { _, _ in
+    let renewal = try await application.change(
+      request.requestID, expectedVersion: request.expectedVersion, actor: actor,
+      idempotency: try Idempotency.key(request)
+    ) { _, _ in
       .approve(comment: request.comment)
     }
     let reply = try await application.message(renewal)
@@ -38,7 +43,10 @@ struct ApprovalRPCService: Okey_V1_ApprovalService.SimpleServiceProtocol {
   func reject(request: Okey_V1_RejectRequest, context: ServerContext) async throws -> Okey_V1_RejectResponse {
     let (_, actor) = try Principal.required().require(.approver)
     try await application.requireActiveNow(actor)
-    let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, idempotency: try Idempotency.key(request)) { _, _ in
+    let renewal = try await application.change(
+      request.requestID, expectedVersion: request.expectedVersion, actor: actor,
+      idempotency: try Idempotency.key(request)
+    ) { _, _ in
       .reject(reason: request.reason)
     }
     let reply = try await application.message(renewal)

@@ -8,22 +8,29 @@ struct AuthRPCService: Okey_V1_AuthService.SimpleServiceProtocol {
 
   func login(request: Okey_V1_LoginRequest, context: ServerContext) async throws -> Okey_V1_LoginResponse {
     let logger = application.logger
-    guard RequestChecks.isPlausibleUID(request.uid) else { throw APIError.invalidArgument("uid", "give your directory login (1 to 64 characters)") }
+    guard RequestChecks.isPlausibleUID(request.uid) else {
+      throw APIError.invalidArgument("uid", "give your directory login (1 to 64 characters)")
+    }
     guard !request.password.isEmpty else { throw APIError.invalidArgument("password", "required") }
     guard request.password.utf8.count <= 1024 else { throw APIError.invalidArgument("password", "too long") }
     let refused = APIError.unauthenticated(.badCredentials, "wrong uid or password")
     let throttle = application.loginThrottle
     let peer = Self.peerAddress(context.remotePeer)
     func throttled(_ wait: Int64, _ why: String) -> APIError {
-      logger.notice("login refused", metadata: ["uid": "\(request.uid)", "peer": "\(context.remotePeer)", "why": "\(why)"])
-      return APIError(code: .resourceExhausted, reason: .loginThrottled, message: "too many failed logins: try again in \(wait) seconds", metadata: ["retry_after_seconds": "\(wait)"])
+      logger.notice(
+        "login refused", metadata: ["uid": "\(request.uid)", "peer": "\(context.remotePeer)", "why": "\(why)"])
+      return APIError(
+        code: .resourceExhausted, reason: .loginThrottled,
+        message: "too many failed logins: try again in \(wait) seconds", metadata: ["retry_after_seconds": "\(wait)"])
     }
     if let wait = throttle.waitBeforeLookup(uid: request.uid, peer: peer, now: application.clock()) {
       throw throttled(wait, "too many failures for this uid or from this address")
     }
     guard let person = try await application.resolver.loginPerson(uid: request.uid) else {
       throttle.recordUnknown(uid: request.uid, peer: peer, now: application.clock())
-      logger.notice("login refused", metadata: ["uid": "\(request.uid)", "peer": "\(context.remotePeer)", "why": "no single directory entry"])
+      logger.notice(
+        "login refused",
+        metadata: ["uid": "\(request.uid)", "peer": "\(context.remotePeer)", "why": "no single directory entry"])
       throw refused
     }
     // Counted on the directory's own uid, reserved before the bind.
@@ -41,23 +48,35 @@ struct AuthRPCService: Okey_V1_AuthService.SimpleServiceProtocol {
     }
     guard accepted else {
       throttle.finish(reservation, succeeded: false, peer: peer, now: application.clock())
-      logger.notice("login refused", metadata: ["uid": "\(request.uid)", "peer": "\(context.remotePeer)", "why": "wrong password"])
+      logger.notice(
+        "login refused", metadata: ["uid": "\(request.uid)", "peer": "\(context.remotePeer)", "why": "wrong password"])
       throw refused
     }
     // Same refusal as a wrong password: nobody learns from it that the account exists.
     guard person.active else {
       throttle.finish(reservation, succeeded: false, peer: peer, now: application.clock())
-      logger.notice("login refused", metadata: ["uid": "\(request.uid)", "peer": "\(context.remotePeer)", "why": "account disabled in the directory"])
+      logger.notice(
+        "login refused",
+        metadata: [
+          "uid": "\(request.uid)", "peer": "\(context.remotePeer)", "why": "account disabled in the directory",
+        ])
       throw refused
     }
     throttle.finish(reservation, succeeded: true, peer: peer, now: application.clock())
     let groups = try await application.resolver.groupRoles(of: person)
-    let session = try await application.sessions.open(for: person, groups: groups, ttlSeconds: application.configuration.sessions.ttlSeconds)
-    logger.notice("login", metadata: ["uid": "\(person.uid)", "peer": "\(context.remotePeer)", "groups": "\(groups.map(\.rawValue).sorted())"])
+    let session = try await application.sessions.open(
+      for: person, groups: groups, ttlSeconds: application.configuration.sessions.ttlSeconds)
+    logger.notice(
+      "login",
+      metadata: [
+        "uid": "\(person.uid)", "peer": "\(context.remotePeer)", "groups": "\(groups.map(\.rawValue).sorted())",
+      ])
     return .with {
       $0.token = session.token
       $0.expiresAt = .init(session.expiresAt)
-      $0.principal = Self.principal(person: person, actor: Caller(uid: person.uid, groups: groups), serviceAccount: nil, expiresAt: session.expiresAt)
+      $0.principal = Self.principal(
+        person: person, actor: Caller(uid: person.uid, groups: groups), serviceAccount: nil,
+        expiresAt: session.expiresAt)
     }
   }
 
@@ -70,7 +89,8 @@ struct AuthRPCService: Okey_V1_AuthService.SimpleServiceProtocol {
     case .serviceAccount(let name): account = name
     }
     return .with {
-      $0.principal = Self.principal(person: principal.person, actor: principal.actor, serviceAccount: account, expiresAt: expiresAt)
+      $0.principal = Self.principal(
+        person: principal.person, actor: principal.actor, serviceAccount: account, expiresAt: expiresAt)
     }
   }
 
@@ -94,7 +114,9 @@ struct AuthRPCService: Okey_V1_AuthService.SimpleServiceProtocol {
     return String(remotePeer[..<colon])
   }
 
-  static func principal(person: DirectoryPerson?, actor: Caller, serviceAccount: String?, expiresAt: Instant?) -> Okey_V1_Principal {
+  static func principal(person: DirectoryPerson?, actor: Caller, serviceAccount: String?, expiresAt: Instant?)
+    -> Okey_V1_Principal
+  {
     .with {
       $0.uid = person?.uid ?? ""
       $0.displayName = person?.displayName ?? ""

@@ -19,7 +19,9 @@ struct OperationsRPCService: Okey_V1_OperationsService.SimpleServiceProtocol {
   func listWork(request: Okey_V1_ListWorkRequest, context: ServerContext) async throws -> Okey_V1_ListWorkResponse {
     _ = try Principal.required().requireDSI()
     var query = RenewalQuery()
-    query.statuses = try request.statuses.isEmpty ? [.awaitingEnrolment, .awaitingDSI, .pickupBooked] : request.statuses.map { try Wire.status($0) }
+    query.statuses =
+      try request.statuses.isEmpty
+      ? [.awaitingEnrolment, .awaitingDSI, .pickupBooked] : request.statuses.map { try Wire.status($0) }
     query.order = .oldestFirst
     query.limit = try Wire.pageSize(request.pageSize)
     query.after = try Wire.cursor(request.pageToken)
@@ -30,9 +32,14 @@ struct OperationsRPCService: Okey_V1_OperationsService.SimpleServiceProtocol {
     return response
   }
 
-  func confirmEnrolmentElements(request: Okey_V1_ConfirmEnrolmentElementsRequest, context: ServerContext) async throws -> Okey_V1_ConfirmEnrolmentElementsResponse {
+  func confirmEnrolmentElements(request: Okey_V1_ConfirmEnrolmentElementsRequest, context: ServerContext) async throws
+    -> Okey_V1_ConfirmEnrolmentElementsResponse
+  {
     let actor = try Principal.required().requireDSI()
-    let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, idempotency: try Idempotency.key(request)) { _, _ in
+    let renewal = try await application.change(
+      request.requestID, expectedVersion: request.expectedVersion, actor: actor,
+      idempotency: try Idempotency.key(request)
+    ) { _, _ in
       .confirmEnrolment(comment: request.comment)
     }
     let reply = try await application.message(renewal)
@@ -42,11 +49,16 @@ struct OperationsRPCService: Okey_V1_OperationsService.SimpleServiceProtocol {
   func finalize(request: Okey_V1_FinalizeRequest, context: ServerContext) async throws -> Okey_V1_FinalizeResponse {
     let actor = try Principal.required().requireDSI()
     if !request.pickupPlaceID.isEmpty { try RequestChecks.checkID(request.pickupPlaceID, field: "pickup_place_id") }
-    let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, idempotency: try Idempotency.key(request)) { _, reader in
+    let renewal = try await application.change(
+      request.requestID, expectedVersion: request.expectedVersion, actor: actor,
+      idempotency: try Idempotency.key(request)
+    ) { _, reader in
       var place: PickupPlace?
       if !request.pickupPlaceID.isEmpty {
         guard let found = try reader.pickupPlace(id: request.pickupPlaceID) else {
-          throw RenewalRefusal(.invalidField, "pickup_place_id: no place '\(request.pickupPlaceID)': publish it with PublishPickupSlots first")
+          throw RenewalRefusal(
+            .invalidField,
+            "pickup_place_id: no place '\(request.pickupPlaceID)': publish it with PublishPickupSlots first")
         }
         place = found
       }
@@ -57,7 +69,9 @@ struct OperationsRPCService: Okey_V1_OperationsService.SimpleServiceProtocol {
     return response
   }
 
-  func publishPickupSlots(request: Okey_V1_PublishPickupSlotsRequest, context: ServerContext) async throws -> Okey_V1_PublishPickupSlotsResponse {
+  func publishPickupSlots(request: Okey_V1_PublishPickupSlotsRequest, context: ServerContext) async throws
+    -> Okey_V1_PublishPickupSlotsResponse
+  {
     let actor = try Principal.required().requireDSI()
     let key = try Idempotency.key(request)
     let scope = RenewalApplication.idempotencyScope("publish-pickup-slots", actor: actor)
@@ -70,7 +84,9 @@ struct OperationsRPCService: Okey_V1_OperationsService.SimpleServiceProtocol {
     guard !placeMessage.name.trimmingCharacters(in: .whitespaces).isEmpty, placeMessage.name.count <= 200 else {
       throw APIError.invalidArgument("place.name", "give a name of 1 to 200 characters")
     }
-    guard placeMessage.address.count <= 1000 else { throw APIError.invalidArgument("place.address", "at most 1,000 characters") }
+    guard placeMessage.address.count <= 1000 else {
+      throw APIError.invalidArgument("place.address", "at most 1,000 characters")
+    }
     guard request.slots.count <= 500 else { throw APIError.invalidArgument("slots", "at most 500 slots per call") }
     let now = application.clock()
     let place = PickupPlace(id: placeMessage.placeID, name: placeMessage.name, address: placeMessage.address)
@@ -81,8 +97,12 @@ struct OperationsRPCService: Okey_V1_OperationsService.SimpleServiceProtocol {
       guard spec.hasStartsAt, spec.hasEndsAt, start > now, end > start else {
         throw APIError.invalidArgument("slots[\(index)]", "starts_at must be in the future and ends_at after it")
       }
-      guard (1...1000).contains(spec.capacity) else { throw APIError.invalidArgument("slots[\(index)].capacity", "between 1 and 1,000") }
-      slots.append(PickupSlot(id: RequestChecks.newID(), placeID: place.id, startsAt: start, endsAt: end, capacity: Int(spec.capacity)))
+      guard (1...1000).contains(spec.capacity) else {
+        throw APIError.invalidArgument("slots[\(index)].capacity", "between 1 and 1,000")
+      }
+      slots.append(
+        PickupSlot(
+          id: RequestChecks.newID(), placeID: place.id, startsAt: start, endsAt: end, capacity: Int(spec.capacity)))
     }
     let response = Okey_V1_PublishPickupSlotsResponse.with {
       $0.place = Wire.place(place)
@@ -95,24 +115,35 @@ struct OperationsRPCService: Okey_V1_OperationsService.SimpleServiceProtocol {
     }
     // A retry with the same key gets the slots the first call created, and creates none.
     let answer = try await application.store.savePickupPlace(place, addingSlots: slots, idempotency: kept)
-    return try answer.map { try Okey_V1_PublishPickupSlotsResponse(jsonString: $0, options: Self.keptReply) } ?? response
+    return try answer.map { try Okey_V1_PublishPickupSlotsResponse(jsonString: $0, options: Self.keptReply) }
+      ?? response
   }
 
-  func recordHandover(request: Okey_V1_RecordHandoverRequest, context: ServerContext) async throws -> Okey_V1_RecordHandoverResponse {
+  func recordHandover(request: Okey_V1_RecordHandoverRequest, context: ServerContext) async throws
+    -> Okey_V1_RecordHandoverResponse
+  {
     let actor = try Principal.required().requireDSI()
-    let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, idempotency: try Idempotency.key(request)) { _, _ in
+    let renewal = try await application.change(
+      request.requestID, expectedVersion: request.expectedVersion, actor: actor,
+      idempotency: try Idempotency.key(request)
+    ) { _, _ in
       .recordHandover(comment: request.comment)
     }
     let reply = try await application.message(renewal)
     return .with { $0.renewal = reply }
   }
 
-  func publishCharter(request: Okey_V1_PublishCharterRequest, context: ServerContext) async throws -> Okey_V1_PublishCharterResponse {
+  func publishCharter(request: Okey_V1_PublishCharterRequest, context: ServerContext) async throws
+    -> Okey_V1_PublishCharterResponse
+  {
     let actor = try Principal.required().requireDSI()
     let key = try Idempotency.key(request)
-    if let refusal = Charter.validate(version: request.version, text: request.text, code: request.code) { throw refusal }
+    if let refusal = Charter.validate(version: request.version, text: request.text, code: request.code) {
+      throw refusal
+    }
     guard request.text.utf8.count <= 200_000 else { throw APIError.invalidArgument("text", "at most 200,000 bytes") }
-    let charter = Charter(version: request.version, text: request.text, code: request.code, publishedAt: application.clock())
+    let charter = Charter(
+      version: request.version, text: request.text, code: request.code, publishedAt: application.clock())
     let response = Okey_V1_PublishCharterResponse.with { $0.charter = Wire.charter(charter) }
     let kept = try key.map {
       KeyedResult(
@@ -133,7 +164,9 @@ struct OperationsRPCService: Okey_V1_OperationsService.SimpleServiceProtocol {
     let current = try await application.load(request.requestID)
     // Fresh from the directory (no cache on the way), outside the transaction.
     let routing = try await application.resolver.resolveFresh(uid: current.agentUID)
-    let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, idempotency: key) { _, _ in
+    let renewal = try await application.change(
+      request.requestID, expectedVersion: request.expectedVersion, actor: actor, idempotency: key
+    ) { _, _ in
       .reroute(routing)
     }
     let reply = try await application.message(renewal)

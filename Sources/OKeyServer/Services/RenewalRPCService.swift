@@ -9,7 +9,9 @@ import OKeyStore
 struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
   let application: RenewalApplication
 
-  func startRenewal(request: Okey_V1_StartRenewalRequest, context: ServerContext) async throws -> Okey_V1_StartRenewalResponse {
+  func startRenewal(request: Okey_V1_StartRenewalRequest, context: ServerContext) async throws
+    -> Okey_V1_StartRenewalResponse
+  {
     let (_, actor) = try Principal.required().require(.agent)
     let keyType = try Wire.keyType(request.keyType)
     let motif = try Wire.motif(request.motif)
@@ -22,7 +24,9 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
     // The directory is asked before the transaction, never inside it.
     let routing = try await application.resolver.resolve(uid: actor.uid)
     if routing.problems.contains(where: { $0.code == "NO_ENTRY" || $0.code == "SEVERAL_ENTRIES" }) {
-      throw APIError(code: .failedPrecondition, reason: .directoryEntry, message: routing.problems.map(\.message).joined(separator: "; ") + ": contact support")
+      throw APIError(
+        code: .failedPrecondition, reason: .directoryEntry,
+        message: routing.problems.map(\.message).joined(separator: "; ") + ": contact support")
     }
     let id = RequestChecks.newID()
     let catalogue = application.catalogue
@@ -40,39 +44,56 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
     return .with { $0.renewal = reply }
   }
 
-  func addDocument(request: Okey_V1_AddDocumentRequest, context: ServerContext) async throws -> Okey_V1_AddDocumentResponse {
+  func addDocument(request: Okey_V1_AddDocumentRequest, context: ServerContext) async throws
+    -> Okey_V1_AddDocumentResponse
+  {
     let (_, actor) = try Principal.required().require(.agent)
     let content = [UInt8](request.content)
     let inspected = application.documentRules.inspect(
-      filename: request.filename, claimedMediaType: request.mediaType, kind: request.kind, content: content, catalogue: application.catalogue)
+      filename: request.filename, claimedMediaType: request.mediaType, kind: request.kind, content: content,
+      catalogue: application.catalogue)
     let document = try inspected.get()
     let id = RequestChecks.newID()
     let sha256 = Tokens.hash(bytes: content)
-    let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, idempotency: try Idempotency.key(request)) { _, _ in
+    let renewal = try await application.change(
+      request.requestID, expectedVersion: request.expectedVersion, actor: actor,
+      idempotency: try Idempotency.key(request)
+    ) { _, _ in
       .addDocument(id: id, document, sha256: sha256)
     }
     var response = Okey_V1_AddDocumentResponse()
     response.renewal = try await application.message(renewal)
     // A replay returns the first call's request, whose document has the first call's id.
-    if let summary = renewal.documents.first(where: { $0.id == id }) ?? renewal.documents.last(where: { $0.sha256 == sha256 }) {
+    if let summary = renewal.documents.first(where: { $0.id == id })
+      ?? renewal.documents.last(where: { $0.sha256 == sha256 })
+    {
       response.document = Wire.document(summary)
     }
     return response
   }
 
-  func removeDocument(request: Okey_V1_RemoveDocumentRequest, context: ServerContext) async throws -> Okey_V1_RemoveDocumentResponse {
+  func removeDocument(request: Okey_V1_RemoveDocumentRequest, context: ServerContext) async throws
+    -> Okey_V1_RemoveDocumentResponse
+  {
     let (_, actor) = try Principal.required().require(.agent)
     try RequestChecks.checkID(request.documentID, field: "document_id")
-    let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, idempotency: try Idempotency.key(request)) { _, _ in
+    let renewal = try await application.change(
+      request.requestID, expectedVersion: request.expectedVersion, actor: actor,
+      idempotency: try Idempotency.key(request)
+    ) { _, _ in
       .removeDocument(id: request.documentID)
     }
     let reply = try await application.message(renewal)
     return .with { $0.renewal = reply }
   }
 
-  func setValidator(request: Okey_V1_SetValidatorRequest, context: ServerContext) async throws -> Okey_V1_SetValidatorResponse {
+  func setValidator(request: Okey_V1_SetValidatorRequest, context: ServerContext) async throws
+    -> Okey_V1_SetValidatorResponse
+  {
     let (_, actor) = try Principal.required().require(.agent)
-    guard RequestChecks.isPlausibleUID(request.validatorUid) else { throw APIError.invalidArgument("validator_uid", "give the validator's directory login") }
+    guard RequestChecks.isPlausibleUID(request.validatorUid) else {
+      throw APIError.invalidArgument("validator_uid", "give the validator's directory login")
+    }
     let key = try Idempotency.key(request)
     if let prior = try await application.replay(request.requestID, to: actor, idempotency: key) {
       let reply = try await application.message(prior)
@@ -82,14 +103,18 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
     // The directory is consulted before the transaction; the domain checks who asks, the state and
     // the version inside it.
     let corrected = try await application.resolver.correctValidator(of: current.routing, to: request.validatorUid).get()
-    let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, idempotency: key) { _, _ in
+    let renewal = try await application.change(
+      request.requestID, expectedVersion: request.expectedVersion, actor: actor, idempotency: key
+    ) { _, _ in
       .setValidator(corrected: corrected)
     }
     let reply = try await application.message(renewal)
     return .with { $0.renewal = reply }
   }
 
-  func submitRenewal(request: Okey_V1_SubmitRenewalRequest, context: ServerContext) async throws -> Okey_V1_SubmitRenewalResponse {
+  func submitRenewal(request: Okey_V1_SubmitRenewalRequest, context: ServerContext) async throws
+    -> Okey_V1_SubmitRenewalResponse
+  {
     let (_, actor) = try Principal.required().require(.agent)
     let key = try Idempotency.key(request)
     if let prior = try await application.replay(request.requestID, to: actor, idempotency: key) {
@@ -103,7 +128,9 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
     // Routing as of submission, resolved outside the transaction: a directory outage writes nothing.
     let (routing, changes) = try await application.resolver.routingAtSubmission(of: current.routing)
     if routing.problems.contains(where: { $0.code == "NO_ENTRY" || $0.code == "SEVERAL_ENTRIES" }) {
-      throw APIError(code: .failedPrecondition, reason: .directoryEntry, message: routing.problems.map(\.message).joined(separator: "; ") + ": contact support")
+      throw APIError(
+        code: .failedPrecondition, reason: .directoryEntry,
+        message: routing.problems.map(\.message).joined(separator: "; ") + ": contact support")
     }
     let renewal = try await application.change(
       request.requestID, expectedVersion: request.expectedVersion, actor: actor, idempotency: key
@@ -115,23 +142,31 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
     }
   }
 
-  func cancelRenewal(request: Okey_V1_CancelRenewalRequest, context: ServerContext) async throws -> Okey_V1_CancelRenewalResponse {
+  func cancelRenewal(request: Okey_V1_CancelRenewalRequest, context: ServerContext) async throws
+    -> Okey_V1_CancelRenewalResponse
+  {
     let (_, actor) = try Principal.required().require(.agent)
-    let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, idempotency: try Idempotency.key(request)) { _, _ in
+    let renewal = try await application.change(
+      request.requestID, expectedVersion: request.expectedVersion, actor: actor,
+      idempotency: try Idempotency.key(request)
+    ) { _, _ in
       .cancel(reason: request.reason)
     }
     let reply = try await application.message(renewal)
     return .with { $0.renewal = reply }
   }
 
-  func getRenewal(request: Okey_V1_GetRenewalRequest, context: ServerContext) async throws -> Okey_V1_GetRenewalResponse {
+  func getRenewal(request: Okey_V1_GetRenewalRequest, context: ServerContext) async throws -> Okey_V1_GetRenewalResponse
+  {
     let (_, actor) = try Principal.required().requirePerson()
     var response = Okey_V1_GetRenewalResponse()
     response.renewal = try await application.visibleMessage(request.requestID, to: actor, history: true)
     return response
   }
 
-  func listMyRenewals(request: Okey_V1_ListMyRenewalsRequest, context: ServerContext) async throws -> Okey_V1_ListMyRenewalsResponse {
+  func listMyRenewals(request: Okey_V1_ListMyRenewalsRequest, context: ServerContext) async throws
+    -> Okey_V1_ListMyRenewalsResponse
+  {
     let (_, actor) = try Principal.required().require(.agent)
     var query = RenewalQuery()
     query.agentUID = actor.uid
@@ -144,10 +179,15 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
     return response
   }
 
-  func chooseMobilePlatform(request: Okey_V1_ChooseMobilePlatformRequest, context: ServerContext) async throws -> Okey_V1_ChooseMobilePlatformResponse {
+  func chooseMobilePlatform(request: Okey_V1_ChooseMobilePlatformRequest, context: ServerContext) async throws
+    -> Okey_V1_ChooseMobilePlatformResponse
+  {
     let (_, actor) = try Principal.required().require(.agent)
     let platform = try Wire.platform(request.platform)
-    let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, idempotency: try Idempotency.key(request)) { _, _ in
+    let renewal = try await application.change(
+      request.requestID, expectedVersion: request.expectedVersion, actor: actor,
+      idempotency: try Idempotency.key(request)
+    ) { _, _ in
       .choosePlatform(platform)
     }
     let mailbox = application.configuration.dsiMailbox
@@ -169,7 +209,8 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
     }
   }
 
-  func getCharter(request: Okey_V1_GetCharterRequest, context: ServerContext) async throws -> Okey_V1_GetCharterResponse {
+  func getCharter(request: Okey_V1_GetCharterRequest, context: ServerContext) async throws -> Okey_V1_GetCharterResponse
+  {
     _ = try Principal.required()
     guard let charter = try await application.store.currentCharter() else {
       throw APIError.notFound("no charter is published yet: the DSI publishes it with OperationsService.PublishCharter")
@@ -177,39 +218,56 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
     return .with { $0.charter = Wire.charter(charter) }
   }
 
-  func signCharter(request: Okey_V1_SignCharterRequest, context: ServerContext) async throws -> Okey_V1_SignCharterResponse {
+  func signCharter(request: Okey_V1_SignCharterRequest, context: ServerContext) async throws
+    -> Okey_V1_SignCharterResponse
+  {
     let (_, actor) = try Principal.required().require(.agent)
-    let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, idempotency: try Idempotency.key(request)) { _, reader in
+    let renewal = try await application.change(
+      request.requestID, expectedVersion: request.expectedVersion, actor: actor,
+      idempotency: try Idempotency.key(request)
+    ) { _, reader in
       .signCharter(code: request.charterCode, acknowledged: request.acknowledged, current: try reader.currentCharter())
     }
     let reply = try await application.message(renewal)
     return .with { $0.renewal = reply }
   }
 
-  func listPickupSlots(request: Okey_V1_ListPickupSlotsRequest, context: ServerContext) async throws -> Okey_V1_ListPickupSlotsResponse {
+  func listPickupSlots(request: Okey_V1_ListPickupSlotsRequest, context: ServerContext) async throws
+    -> Okey_V1_ListPickupSlotsResponse
+  {
     let (_, actor) = try Principal.required().requirePerson()
     let renewal = try await application.loadVisible(request.requestID, to: actor)
     guard renewal.keyType == .hardware, let placeID = renewal.pickupPlaceID,
       renewal.status == .readyForPickup || renewal.status == .pickupBooked
     else {
-      throw RenewalRefusal(.wrongState, "request \(renewal.id) is \(renewal.status.rawValue): slots are for hardware keys ready for pickup")
+      throw RenewalRefusal(
+        .wrongState, "request \(renewal.id) is \(renewal.status.rawValue): slots are for hardware keys ready for pickup"
+      )
     }
     let place = try await application.store.pickupPlace(id: placeID)
-    let slots = try await application.store.pickupSlots(placeID: placeID, startingAfter: application.clock(), withRoomOnly: true)
+    let slots = try await application.store.pickupSlots(
+      placeID: placeID, startingAfter: application.clock(), withRoomOnly: true)
     return .with {
       if let place { $0.place = Wire.place(place) }
       $0.slots = slots.map { Wire.slot($0, place: place) }
     }
   }
 
-  func bookPickup(request: Okey_V1_BookPickupRequest, context: ServerContext) async throws -> Okey_V1_BookPickupResponse {
+  func bookPickup(request: Okey_V1_BookPickupRequest, context: ServerContext) async throws -> Okey_V1_BookPickupResponse
+  {
     let (_, actor) = try Principal.required().require(.agent)
     try RequestChecks.checkID(request.slotID, field: "slot_id")
-    let renewal = try await application.change(request.requestID, expectedVersion: request.expectedVersion, actor: actor, idempotency: try Idempotency.key(request)) { _, reader in
+    let renewal = try await application.change(
+      request.requestID, expectedVersion: request.expectedVersion, actor: actor,
+      idempotency: try Idempotency.key(request)
+    ) { _, reader in
       // An unknown slot goes to the domain as a slot of no place: it checks who asks before it
       // says the slot is not at the request's place.
-      let slot = try reader.pickupSlot(id: request.slotID)
-        ?? PickupSlot(id: request.slotID, placeID: "", startsAt: Instant(millisecondsSinceEpoch: 0), endsAt: Instant(millisecondsSinceEpoch: 0), capacity: 0)
+      let slot =
+        try reader.pickupSlot(id: request.slotID)
+        ?? PickupSlot(
+          id: request.slotID, placeID: "", startsAt: Instant(millisecondsSinceEpoch: 0),
+          endsAt: Instant(millisecondsSinceEpoch: 0), capacity: 0)
       return .bookPickup(slot)
     }
     var response = Okey_V1_BookPickupResponse()
@@ -217,7 +275,9 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
     return response
   }
 
-  func getDocument(request: Okey_V1_GetDocumentRequest, context: ServerContext) async throws -> Okey_V1_GetDocumentResponse {
+  func getDocument(request: Okey_V1_GetDocumentRequest, context: ServerContext) async throws
+    -> Okey_V1_GetDocumentResponse
+  {
     let (_, actor) = try Principal.required().requirePerson()
     try RequestChecks.checkID(request.documentID, field: "document_id")
     let hidden = APIError.notFound("no document \(request.documentID) on a request you may read")
@@ -249,22 +309,29 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
       guard let stored = try await application.store.documentContent(id: summary.id) else {
         throw APIError(
           code: .failedPrecondition, reason: .documentPurged,
-          message: "the content of \(summary.filename) was deleted when the request ended (personal data); its name, size and SHA-256 \(summary.sha256) remain")
+          message:
+            "the content of \(summary.filename) was deleted when the request ended (personal data); its name, size and SHA-256 \(summary.sha256) remain"
+        )
       }
       // The bytes must still be the ones uploaded: the approver decides on what the agent sent.
       guard SHA256Hex.digest(stored) == summary.sha256 else {
-        application.logger.critical("document changed outside OKEY", metadata: ["request": "\(renewal.id)", "document": "\(summary.id)"])
+        application.logger.critical(
+          "document changed outside OKEY", metadata: ["request": "\(renewal.id)", "document": "\(summary.id)"])
         throw APIError(
           code: .dataLoss, reason: .documentAltered,
-          message: "document \(summary.filename) no longer matches the SHA-256 recorded at upload: it is not served; tell support")
+          message:
+            "document \(summary.filename) no longer matches the SHA-256 recorded at upload: it is not served; tell support"
+        )
       }
       content = stored
     }
     try CallCancellation.check()
     let event = RenewalEvent(
-      action: "read-document", actor: actor.serviceAccount ?? actor.uid, onBehalfOf: actor.serviceAccount == nil ? nil : actor.uid,
+      action: "read-document", actor: actor.serviceAccount ?? actor.uid,
+      onBehalfOf: actor.serviceAccount == nil ? nil : actor.uid,
       role: role, from: renewal.status, to: renewal.status,
-      details: "\(summary.kind): \(summary.filename) (sha256 \(summary.sha256))" + (role == .support ? ", metadata only" : ""),
+      details: "\(summary.kind): \(summary.filename) (sha256 \(summary.sha256))"
+        + (role == .support ? ", metadata only" : ""),
       at: application.clock())
     try await application.store.recordRead(renewalID: renewal.id, event: event)
     return .with {
@@ -288,17 +355,19 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
   }
 
   private func watch(
-    _ requestID: String, principal: Principal, actor: OKeyDomain.Caller, response: RPCWriter<Okey_V1_WatchRenewalResponse>
+    _ requestID: String, principal: Principal, actor: OKeyDomain.Caller,
+    response: RPCWriter<Okey_V1_WatchRenewalResponse>
   ) async throws {
     // Subscribe first, then read: no change can fall between the two.
     let subscription = application.changes.subscribe(requestID)
     defer { subscription.stop() }
     let first = try await application.loadVisible(requestID, to: actor)
     let firstMessage = try await application.message(first)
-    try await response.write(.with {
-      $0.renewal = firstMessage
-      $0.changedAt = .init(first.updatedAt)
-    })
+    try await response.write(
+      .with {
+        $0.renewal = firstMessage
+        $0.changedAt = .init(first.updatedAt)
+      })
     if first.status.isTerminal { return }
     let application = self.application
     // The caller's rights are checked again while the stream is open: a session that ends or a
@@ -311,10 +380,11 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
           for await change in subscription.changes where change.version > current.version {
             current = change
             let message = try await application.message(change)
-            try await response.write(.with {
-              $0.renewal = message
-              $0.changedAt = .init(change.updatedAt)
-            })
+            try await response.write(
+              .with {
+                $0.renewal = message
+                $0.changedAt = .init(change.updatedAt)
+              })
             if change.status.isTerminal { return }
           }
         }

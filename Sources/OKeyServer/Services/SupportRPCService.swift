@@ -7,7 +7,9 @@ import OKeyStore
 struct SupportRPCService: Okey_V1_SupportService.SimpleServiceProtocol {
   let application: RenewalApplication
 
-  func searchRenewals(request: Okey_V1_SearchRenewalsRequest, context: ServerContext) async throws -> Okey_V1_SearchRenewalsResponse {
+  func searchRenewals(request: Okey_V1_SearchRenewalsRequest, context: ServerContext) async throws
+    -> Okey_V1_SearchRenewalsResponse
+  {
     _ = try Principal.required().requireSupport()
     var query = RenewalQuery()
     if !request.agentUid.isEmpty { query.agentUID = request.agentUid }
@@ -29,23 +31,31 @@ struct SupportRPCService: Okey_V1_SupportService.SimpleServiceProtocol {
     }
   }
 
-  func getRenewal(request: Okey_V1_SupportServiceGetRenewalRequest, context: ServerContext) async throws -> Okey_V1_SupportServiceGetRenewalResponse {
+  func getRenewal(request: Okey_V1_SupportServiceGetRenewalRequest, context: ServerContext) async throws
+    -> Okey_V1_SupportServiceGetRenewalResponse
+  {
     _ = try Principal.required().requireSupport()
     var response = Okey_V1_SupportServiceGetRenewalResponse()
     response.renewal = try await application.visibleMessage(request.requestID, to: nil, history: true)
     return response
   }
 
-  func resolveRouting(request: Okey_V1_ResolveRoutingRequest, context: ServerContext) async throws -> Okey_V1_ResolveRoutingResponse {
+  func resolveRouting(request: Okey_V1_ResolveRoutingRequest, context: ServerContext) async throws
+    -> Okey_V1_ResolveRoutingResponse
+  {
     _ = try Principal.required().requireSupport()
-    guard RequestChecks.isPlausibleUID(request.uid) else { throw APIError.invalidArgument("uid", "give a directory login (1 to 64 characters)") }
+    guard RequestChecks.isPlausibleUID(request.uid) else {
+      throw APIError.invalidArgument("uid", "give a directory login (1 to 64 characters)")
+    }
     let routing = try await application.resolver.resolve(uid: request.uid)
     return .with { $0.routing = Wire.routing(routing) }
   }
 
   func listKeys(request: Okey_V1_ListKeysRequest, context: ServerContext) async throws -> Okey_V1_ListKeysResponse {
     _ = try Principal.required().requireSupport()
-    guard RequestChecks.isPlausibleUID(request.uid) else { throw APIError.invalidArgument("uid", "give a directory login (1 to 64 characters)") }
+    guard RequestChecks.isPlausibleUID(request.uid) else {
+      throw APIError.invalidArgument("uid", "give a directory login (1 to 64 characters)")
+    }
     // A person has a handful of keys: read them all, hand them out a page at a time.
     let keys = try await application.store.keys(agentUID: request.uid)
     guard request.pageSize >= 0 else { throw APIError.invalidArgument("page_size", "must not be negative") }
@@ -58,12 +68,15 @@ struct SupportRPCService: Okey_V1_SupportService.SimpleServiceProtocol {
     }
   }
 
-  func verifyAuditTrail(request: Okey_V1_VerifyAuditTrailRequest, context: ServerContext) async throws -> Okey_V1_VerifyAuditTrailResponse {
+  func verifyAuditTrail(request: Okey_V1_VerifyAuditTrailRequest, context: ServerContext) async throws
+    -> Okey_V1_VerifyAuditTrailResponse
+  {
     _ = try Principal.required().requireSupport()
     var expected: AuditHead?
     if request.expectedHeadSequence != 0 || !request.expectedHeadHash.isEmpty {
       guard request.expectedHeadSequence > 0 else {
-        throw APIError.invalidArgument("expected_head_sequence", "a positive sequence number, as `okey audit head` printed it")
+        throw APIError.invalidArgument(
+          "expected_head_sequence", "a positive sequence number, as `okey audit head` printed it")
       }
       guard request.expectedHeadHash.count == 64, request.expectedHeadHash.allSatisfy({ $0.isHexDigit }) else {
         throw APIError.invalidArgument("expected_head_hash", "the 64 hex characters `okey audit head` printed")
@@ -88,7 +101,9 @@ struct SupportRPCService: Okey_V1_SupportService.SimpleServiceProtocol {
     }
   }
 
-  func getAuditHead(request: Okey_V1_GetAuditHeadRequest, context: ServerContext) async throws -> Okey_V1_GetAuditHeadResponse {
+  func getAuditHead(request: Okey_V1_GetAuditHeadRequest, context: ServerContext) async throws
+    -> Okey_V1_GetAuditHeadResponse
+  {
     _ = try Principal.required().requireSupport()
     let head = try await application.store.auditHead()
     return .with {
@@ -106,7 +121,13 @@ struct SupportRPCService: Okey_V1_SupportService.SimpleServiceProtocol {
     let cache = application.resolver.cacheCounters
     let sizes = try await application.store.sizes()
     return .with {
-      $0.tables = sizes.tables.map { table in .with { $0.name = table.name; $0.rows = table.rows; $0.bytes = table.bytes } }
+      $0.tables = sizes.tables.map { table in
+        .with {
+          $0.name = table.name
+          $0.rows = table.rows
+          $0.bytes = table.bytes
+        }
+      }
       $0.databaseBytes = sizes.fileBytes
       $0.walBytes = sizes.walBytes
       $0.renewalsByStatus = RenewalStatus.allCases.compactMap { status in
@@ -123,13 +144,16 @@ struct SupportRPCService: Okey_V1_SupportService.SimpleServiceProtocol {
     }
   }
 
-  func listOutbox(request: Okey_V1_ListOutboxRequest, context: ServerContext) async throws -> Okey_V1_ListOutboxResponse {
+  func listOutbox(request: Okey_V1_ListOutboxRequest, context: ServerContext) async throws -> Okey_V1_ListOutboxResponse
+  {
     _ = try Principal.required().requireSupport()
     let state: OutboxMessage.State?
     switch request.deliveryState {
     case .unspecified:
       state = request.state.isEmpty ? .dead : OutboxMessage.State(rawValue: request.state.uppercased())
-      guard state != nil else { throw APIError.invalidArgument("state", "use PENDING, SENDING, SENT or DEAD (or delivery_state)") }
+      guard state != nil else {
+        throw APIError.invalidArgument("state", "use PENDING, SENDING, SENT or DEAD (or delivery_state)")
+      }
     case .UNRECOGNIZED(let number):
       throw APIError.invalidArgument("delivery_state", "\(number) is not an OutboxState")
     default:
