@@ -4,6 +4,7 @@ import GRPCNIOTransportHTTP2
 import Logging
 import OKeyAPI
 import OKeyDirectory
+import OKeyDomain
 import OKeyStore
 import ServiceLifecycle
 
@@ -99,7 +100,18 @@ public final class OKeyDaemon: Sendable {
     let server = GRPCServer(transport: transport, services: services, interceptors: interceptors)
     self.server = server
 
-    let notifications = NotificationDelivery(application: application)
+    // The delivery loop gets the outbox and one change, the escalation, made through the domain.
+    let notifications = NotificationDelivery(
+      store: application.store, clock: application.clock, mail: configuration.mail,
+      dsiMailbox: configuration.dsiMailbox,
+      logger: application.logger
+    ) { renewal, now, delay in
+      _ = try await application.change(
+        renewal.id, expectedVersion: renewal.version, actor: Caller(uid: "okey"), now: now
+      ) { _, _ in
+        .escalate(delayBusinessDays: delay)
+      }
+    }
     self.notifications = notifications
     var lifecycleServices: [ServiceGroupConfiguration.ServiceConfiguration] = [
       .init(service: GRPCServerService(server: server, board: board, changes: application.changes, logger: logger))

@@ -9,31 +9,42 @@ import ServiceLifecycle
 /// long. At least once: a message claimed but not marked sent (a crash) is sent again after a
 /// restart, with the same Message-ID. Never blocks or fails an RPC: it runs beside them.
 final class NotificationDelivery: Service, Sendable {
-  let application: RenewalApplication
+  /// The outbox, and the requests it reads.
+  let store: any RenewalStore
+  let clock: @Sendable () -> Instant
+  /// Applies the escalation to a request (the one change this loop makes, through the domain).
+  let escalateRequest:
+    @Sendable (_ renewal: RenewalRequest, _ now: Instant, _ delayBusinessDays: Int) async throws -> Void
   let composer: MailComposer
   let settings: OKeyConfiguration.Mail
   let logger: Logger
 
-  init(application: RenewalApplication) {
-    self.application = application
-    self.settings = application.configuration.mail
-    self.composer = MailComposer(
-      from: settings.from, language: settings.language, dsiMailbox: application.configuration.dsiMailbox)
-    self.logger = application.logger
+  init(
+    store: any RenewalStore, clock: @escaping @Sendable () -> Instant, mail: OKeyConfiguration.Mail, dsiMailbox: String,
+    logger: Logger,
+    escalateRequest:
+      @escaping @Sendable (_ renewal: RenewalRequest, _ now: Instant, _ delayBusinessDays: Int) async throws -> Void
+  ) {
+    self.store = store
+    self.clock = clock
+    self.escalateRequest = escalateRequest
+    self.settings = mail
+    self.composer = MailComposer(from: mail.from, language: mail.language, dsiMailbox: dsiMailbox)
+    self.logger = logger
   }
 
   func run() async throws {
-    let released = try await application.store.releaseOutboxClaims()
+    let released = try await store.releaseOutboxClaims()
     if released > 0 {
       logger.notice("outbox: messages claimed before a stop are pending again", metadata: ["count": "\(released)"])
     }
     var lastEscalationScan = ContinuousClock.now - .seconds(86_400)
     while !Task.isCancelledOrShuttingDown {
       do {
-        _ = try await deliverDue(now: application.clock())
+        _ = try await deliverDue(now: clock())
         if ContinuousClock.now - lastEscalationScan >= .milliseconds(Int64(settings.escalationScanSeconds * 1000)) {
           lastEscalationScan = ContinuousClock.now
-          _ = try await escalate(now: application.clock())
+          _ = try await escalate(now: clock())
         }
       } catch {
         logger.error("notification delivery failed; retrying", metadata: ["cause": "\(error)"])
@@ -46,7 +57,7 @@ final class NotificationDelivery: Service, Sendable {
   func deliverDue(now: Instant) async throws -> Int {
     var sent = 0
     while true {
-      let batch = try await application.store.claimDueOutboxMessages(
+      let batch = try await store.claimDueOutboxMessages(
         now: now, limit: 50, reclaimingBefore: now.adding(seconds: -Int64(settings.claimTimeoutSeconds)))
       if batch.isEmpty { return sent }
       for message in batch {
@@ -56,11 +67,11 @@ final class NotificationDelivery: Service, Sendable {
   }
 
   func deliver(_ message: OutboxMessage, now: Instant) async throws -> Bool {
-    let renewal = try await application.store.renewal(id: message.renewalID)
+    let renewal = try await store.renewal(id: message.renewalID)
     let date = Date(timeIntervalSince1970: Double(now.millisecondsSinceEpoch) / 1000)
     if let address = message.recipient?.mail, !address.isEmpty, let problem = MailAddress.problem(address) {
       // sendmail -t reads the To: header: a value with separators would reach other recipients.
-      try await application.store.markOutboxMessageFailed(
+      try await store.markOutboxMessageFailed(
         id: message.id, error: "the recipient's mail address in the directory \(problem)", retryAt: nil)
       logger.error(
         "notification not sent: bad address in the directory",
@@ -68,13 +79,13 @@ final class NotificationDelivery: Service, Sendable {
       return false
     }
     guard let mail = composer.compose(message, renewal: renewal, date: date) else {
-      try await application.store.markOutboxMessageFailed(
+      try await store.markOutboxMessageFailed(
         id: message.id, error: "the recipient has no mail address in the directory", retryAt: nil)
       return false
     }
     do {
       try await Sendmail.send(mail.text, command: settings.command)
-      try await application.store.markOutboxMessageSent(id: message.id, at: now)
+      try await store.markOutboxMessageSent(id: message.id, at: now)
       logger.info(
         "notification sent",
         metadata: [
@@ -88,7 +99,7 @@ final class NotificationDelivery: Service, Sendable {
         ? nil
         : now.adding(
           seconds: Int64(min(settings.maxBackoffSeconds, settings.initialBackoffSeconds << min(attempts - 1, 20))))
-      try await application.store.markOutboxMessageFailed(id: message.id, error: "\(error)", retryAt: retryAt)
+      try await store.markOutboxMessageFailed(id: message.id, error: "\(error)", retryAt: retryAt)
       if retryAt == nil {
         logger.error(
           "notification given up (dead letter)",
@@ -112,15 +123,13 @@ final class NotificationDelivery: Service, Sendable {
     query.limit = 200
     var escalated = 0
     while true {
-      let page = try await application.store.search(query)
+      let page = try await store.search(query)
       for renewal in page.renewals where renewal.escalatedAt == nil && !renewal.routing.autoValidation.isAutomatic {
         guard let routedAt = renewal.routedAt, BusinessDays.between(routedAt, now) >= settings.escalationBusinessDays,
           renewal.routing.n2?.person.active == true
         else { continue }
         do {
-          _ = try await application.change(
-            renewal.id, expectedVersion: renewal.version, actor: Caller(uid: "okey"), now: now
-          ) { _, _ in .escalate(delayBusinessDays: self.settings.escalationBusinessDays) }
+          try await escalateRequest(renewal, now, settings.escalationBusinessDays)
           escalated += 1
         } catch let refusal as RenewalRefusal {
           logger.debug("escalation skipped", metadata: ["request": "\(renewal.id)", "why": "\(refusal)"])
