@@ -14,20 +14,7 @@ struct BenchToolTests {
       let ldif = folder + "/academy.ldif"
       try generated.output.write(toFile: ldif, atomically: true, encoding: .utf8)
       try await withSlapd(ldif: ldif) { slapd in
-        let config = folder + "/okeyd.yaml"
-        try """
-        plaintext: true
-        database:
-          path: \(folder)/okey.sqlite
-        directory:
-          uri: \(slapd.uri)
-          bindPassword: \(SlapdFixture.servicePassword)
-        mail:
-          enabled: false
-        serviceAccounts:
-          - name: portal
-            keySHA256: \(sha256Hex("bench-test-key"))
-        """.write(toFile: config, atomically: true, encoding: .utf8)
+        let config = try writeOKeydConfig(folder: folder, slapd: slapd, portalKey: "bench-test-key")
         let okeyd = try await OKeydProcess(arguments: ["--config", config])
         let bench = try await ChildProcess.run(
           TestPaths.executable("okey-bench"),

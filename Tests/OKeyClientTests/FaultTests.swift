@@ -40,24 +40,9 @@ final class Acknowledged: Sendable {
 
 /// okeyd's configuration for fault tests: the slapd, a portal account, a database file.
 func faultConfig(folder: String, slapd: SlapdFixture, cacheTTL: Double = 60) throws -> String {
-  let path = folder + "/okeyd.yaml"
-  try """
-  plaintext: true
-  database:
-    path: \(folder)/okey.sqlite
-  directory:
-    uri: \(slapd.uri)
-    bindPassword: \(SlapdFixture.servicePassword)
-    cacheTTLSeconds: \(cacheTTL)
-    networkTimeoutSeconds: 1
-    operationTimeoutSeconds: 2
-  mail:
-    enabled: false
-  serviceAccounts:
-    - name: portal
-      keySHA256: \(sha256Hex("portal-fault-key"))
-  """.write(toFile: path, atomically: true, encoding: .utf8)
-  return path
+  try writeOKeydConfig(
+    folder: folder, slapd: slapd, portalKey: "portal-fault-key",
+    directory: "cacheTTLSeconds: \(cacheTTL)\nnetworkTimeoutSeconds: 1\noperationTimeoutSeconds: 2")
 }
 
 @Suite("fault proofs", .serialized)

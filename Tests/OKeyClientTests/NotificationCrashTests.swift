@@ -25,22 +25,8 @@ struct NotificationCrashTests {
           try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: folder + "/" + script)
         }
         func config(_ command: String) throws -> String {
-          let path = folder + "/okeyd-\(UInt32.random(in: 0...UInt32.max)).yaml"
-          try """
-          plaintext: true
-          database:
-            path: \(folder)/okey.sqlite
-          directory:
-            uri: \(slapd.uri)
-            bindPassword: \(SlapdFixture.servicePassword)
-          mail:
-            command: \(command)
-            pollSeconds: 0.05
-          serviceAccounts:
-            - name: portal
-              keySHA256: \(sha256Hex("portal-mail-key"))
-          """.write(toFile: path, atomically: true, encoding: .utf8)
-          return path
+          try writeOKeydConfig(
+            folder: folder, slapd: slapd, portalKey: "portal-mail-key", mail: "command: \(command)\npollSeconds: 0.05")
         }
 
         let firstCommand =

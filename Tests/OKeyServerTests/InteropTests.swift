@@ -37,17 +37,7 @@ struct InteropTests {
     try requirePython()
     try await withSlapd { slapd in
       try await withTemporaryDirectory { folder in
-        let config = folder + "/okeyd.yaml"
-        try """
-        logLevel: notice
-        database:
-          path: \(folder)/okey.sqlite
-        directory:
-          uri: \(slapd.uri)
-          bindPassword: \(SlapdFixture.servicePassword)
-        mail:
-          enabled: false
-        """.write(toFile: config, atomically: true, encoding: .utf8)
+        let config = try writeOKeydConfig(folder: folder, slapd: slapd, extra: "logLevel: notice\n")
         let okeyd = try await OKeydProcess(arguments: ["--config", config])
         let result = try await ChildProcess.run(
           pythonInterpreter,
@@ -67,20 +57,8 @@ struct InteropTests {
     try requirePython()
     try await withSlapd { slapd in
       try await withTemporaryDirectory { folder in
-        let config = folder + "/okeyd.yaml"
-        try """
-        logLevel: notice
-        database:
-          path: \(folder)/okey.sqlite
-        directory:
-          uri: \(slapd.uri)
-          bindPassword: \(SlapdFixture.servicePassword)
-        mail:
-          enabled: false
-        serviceAccounts:
-          - name: portal
-            keySHA256: \(sha256Hex("portal-hostile-key"))
-        """.write(toFile: config, atomically: true, encoding: .utf8)
+        let config = try writeOKeydConfig(
+          folder: folder, slapd: slapd, portalKey: "portal-hostile-key", extra: "logLevel: notice\n")
         // A process of its own: a crash shows as a failure here, not as the end of the test run.
         let okeyd = try await OKeydProcess(arguments: ["--config", config])
         let result = try await ChildProcess.run(

@@ -151,3 +151,35 @@ extension SlapdFixture {
     if let pid { kill(pid, SIGCONT) }
   }
 }
+
+/// Writes the configuration of an okeyd started by a test and returns its path: the database in
+/// `folder`, the directory `slapd`, mail off (or `mail`, YAML lines under `mail:`), a `portal`
+/// service account when `portalKey` is given, and any `extra` top-level YAML.
+public func writeOKeydConfig(
+  folder: String, slapd: SlapdFixture, portalKey: String? = nil, mail: String = "enabled: false",
+  directory: String = "",
+  extra: String = ""
+) throws -> String {
+  let path = folder + "/okeyd-\(UInt32.random(in: 0...UInt32.max)).yaml"
+  func indented(_ text: String) -> String {
+    text.split(separator: "\n", omittingEmptySubsequences: false).map { $0.isEmpty ? "" : "  " + $0 }.joined(
+      separator: "\n")
+  }
+  var yaml = """
+    database:
+      path: \(folder)/okey.sqlite
+    directory:
+      uri: \(slapd.uri)
+      bindPassword: \(SlapdFixture.servicePassword)
+    \(indented(directory))
+    mail:
+    \(indented(mail))
+
+    """
+  if let portalKey {
+    yaml += "serviceAccounts:\n  - name: portal\n    keySHA256: \(sha256Hex(portalKey))\n"
+  }
+  yaml += extra
+  try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+  return path
+}

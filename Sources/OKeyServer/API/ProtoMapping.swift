@@ -253,39 +253,34 @@ enum Wire {
   }
 
   /// The token of a page that starts after `offset` items (lists read whole, handed out in pages).
-  static func offsetToken(_ offset: Int) -> String {
-    Data("o:\(offset)".utf8).base64EncodedString()
-  }
+  static func offsetToken(_ offset: Int) -> String { numberToken("o", Int64(offset)) }
 
   /// The offset a page token carries; 0 for an empty token.
-  static func offset(_ token: String) throws -> Int {
-    guard !token.isEmpty else { return 0 }
-    guard token.count <= 40, let data = Data(base64Encoded: token), let text = String(data: data, encoding: .utf8),
-      text.hasPrefix("o:"),
-      let offset = Int(text.dropFirst(2)), offset >= 0
-    else {
-      throw APIError.invalidArgument(
-        "page_token", "not a token this server gave: pass next_page_token unchanged, or empty for the first page")
-    }
-    return offset
-  }
+  static func offset(_ token: String) throws -> Int { Int(try tokenNumber("o", token)) }
 
   /// The token of a page that starts after row `id`.
-  static func rowIDToken(_ id: Int64) -> String {
-    Data("r:\(id)".utf8).base64EncodedString()
-  }
+  static func rowIDToken(_ id: Int64) -> String { numberToken("r", id) }
 
   /// The row id a page token carries; 0 for an empty token.
-  static func rowID(_ token: String) throws -> Int64 {
+  static func rowID(_ token: String) throws -> Int64 { try tokenNumber("r", token) }
+
+  /// A page token holding a kind letter and a number.
+  private static func numberToken(_ kind: String, _ number: Int64) -> String {
+    Data("\(kind):\(number)".utf8).base64EncodedString()
+  }
+
+  /// The number a page token of `kind` holds; 0 for an empty token; INVALID_ARGUMENT for anything
+  /// this server did not give.
+  private static func tokenNumber(_ kind: String, _ token: String) throws -> Int64 {
     guard !token.isEmpty else { return 0 }
     guard token.count <= 40, let data = Data(base64Encoded: token), let text = String(data: data, encoding: .utf8),
-      text.hasPrefix("r:"),
-      let id = Int64(text.dropFirst(2)), id >= 0
+      text.hasPrefix(kind + ":"), let number = Int64(text.dropFirst(kind.count + 1)), number >= 0,
+      number < Int64(Int32.max)
     else {
       throw APIError.invalidArgument(
         "page_token", "not a token this server gave: pass next_page_token unchanged, or empty for the first page")
     }
-    return id
+    return number
   }
 
   static func pageSize(_ requested: Int32) throws -> Int {
