@@ -274,8 +274,7 @@ enum Wire {
   private static func tokenNumber(_ kind: String, _ token: String) throws -> Int64 {
     guard !token.isEmpty else { return 0 }
     guard token.count <= 40, let data = Data(base64Encoded: token), let text = String(data: data, encoding: .utf8),
-      text.hasPrefix(kind + ":"), let number = Int64(text.dropFirst(kind.count + 1)), number >= 0,
-      number < Int64(Int32.max)
+      text.hasPrefix(kind + ":"), let number = Int64(text.dropFirst(kind.count + 1)), number >= 0
     else {
       throw APIError.invalidArgument(
         "page_token", "not a token this server gave: pass next_page_token unchanged, or empty for the first page")
