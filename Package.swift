@@ -99,7 +99,7 @@ let package = Package(
     ),
 
     .executableTarget(
-      name: "okeyd", dependencies: ["OKeyServer", argumentParser, logging], swiftSettings: swiftSettings),
+      name: "okeyd", dependencies: ["OKeyServer", "OKeyStore", argumentParser, logging], swiftSettings: swiftSettings),
     .executableTarget(name: "okey", dependencies: ["OKeyClient", argumentParser], swiftSettings: swiftSettings),
     // The benchmark tool: each scenario next to its baseline in the same run.
     .executableTarget(
@@ -133,7 +133,7 @@ let package = Package(
     .testTarget(
       name: "OKeyServerTests",
       dependencies: [
-        "OKeyServer", "OKeyAPI", "OKeyTestSupport", grpcCore, grpcHTTP2, grpcProtobuf,
+        "OKeyServer", "OKeyAPI", "OKeyStore", "OKeyTestSupport", grpcCore, grpcHTTP2, grpcProtobuf,
         .product(name: "Yams", package: "Yams"),
       ],
       swiftSettings: swiftSettings

@@ -367,6 +367,9 @@ public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The stored request no longer matches its audit trail (changed outside okeyd): nothing is
     /// written on top of it until an operator has looked.
     case tampered = "REQUEST_TAMPERED"
+    /// The database was written by a newer okeyd (its schema has migrations this one does not
+    /// know): it is not opened for writing.
+    case schemaTooNew = "SCHEMA_TOO_NEW"
   }
 
   /// The reason.

@@ -51,6 +51,14 @@ public final class SQLiteRenewalStore: RenewalStore {
     configuration.foreignKeysEnabled = true
     do {
       pool = try DatabasePool(path: path, configuration: configuration)
+      // Never migrate, nor write into, a database a newer okeyd wrote.
+      let status = try pool.read { db in try Self.migrationStatus(db) }
+      if !status.unknown.isEmpty {
+        throw StoreError(
+          .schemaTooNew,
+          "the database \(path) was written by a newer okeyd (schema \(status.unknown.sorted().last ?? "?")); this okeyd knows the schema up to \(Schema.versions.last ?? "?"): run the newer okeyd, or restore a backup this version made"
+        )
+      }
       try Schema.migrator.migrate(pool)
       // DatabasePool sets synchronous = NORMAL on its writer when it enables WAL: set ours after.
       try pool.barrierWriteWithoutTransaction { db in
@@ -74,6 +82,37 @@ public final class SQLiteRenewalStore: RenewalStore {
 
   /// The migrations this code knows, oldest first.
   public static var knownMigrations: [String] { Schema.versions }
+
+  /// Where a database's schema stands against this code: the migrations applied, those this code
+  /// would apply, and those applied by a newer okeyd (unknown here).
+  public struct MigrationStatus: Sendable, Equatable {
+    /// Applied, in this code's order (unknown ones aside).
+    public var applied: [String]
+    /// Known here, not applied yet: what opening the store would run, in order.
+    public var pending: [String]
+    /// Applied by another (newer) okeyd: this one refuses the database.
+    public var unknown: [String]
+  }
+
+  static func migrationStatus(_ db: Database) throws -> MigrationStatus {
+    let applied = try Schema.migrator.appliedIdentifiers(db)
+    let recorded: Set<String> =
+      try db.tableExists("grdb_migrations")
+      ? Set(String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations")) : []
+    return MigrationStatus(
+      applied: Schema.versions.filter { applied.contains($0) },
+      pending: Schema.versions.filter { !applied.contains($0) },
+      unknown: recorded.subtracting(Schema.versions).sorted())
+  }
+
+  /// The migration status of the database at `path`, read without changing it (`okeyd migrate
+  /// --check`); nil when there is no file yet.
+  public static func migrationStatus(path: String) throws -> MigrationStatus? {
+    guard FileManager.default.fileExists(atPath: path) else { return nil }
+    var configuration = Configuration()
+    configuration.readonly = true
+    return try DatabaseQueue(path: path, configuration: configuration).read { db in try migrationStatus(db) }
+  }
 
   /// Opens the file at `path` and applies the migrations up to and including `version` only (for
   /// upgrade tests).
