@@ -122,7 +122,7 @@ struct RetryTests {
 
 extension RetryTests {
   @Test(
-    "a retry is answered from its key before the directory is asked: StartRenewal and SubmitRenewal retried during a directory outage get their first result",
+    "a retry is answered from its key before the directory is asked: StartRenewal, SubmitRenewal and Approve retried during a directory outage get their first result",
     .timeLimit(.minutes(1)))
   func retryDuringOutage() async throws {
     try await withAcademy(configure: { $0.directory.cacheTTLSeconds = 0 }) { _, client, slapd in
@@ -150,6 +150,13 @@ extension RetryTests {
         $0.idempotencyKey = "outage-submit"
       }
       let submitted = try await agent.renewals.submitRenewal(submit, metadata: agent.metadata).renewal
+      let approver = try await TestCaller.session(client, "ien1")
+      let approve = Okey_V1_ApproveRequest.with {
+        $0.requestID = submitted.requestID
+        $0.expectedVersion = submitted.version
+        $0.idempotencyKey = "outage-approve"
+      }
+      let approved = try await approver.approvals.approve(approve, metadata: approver.metadata).renewal
       try await slapd.stop()
       // Without the directory a new start fails: the routing cannot be resolved.
       let fresh = await failure {
@@ -166,6 +173,10 @@ extension RetryTests {
       let submittedAgain = try await agent.renewals.submitRenewal(submit, metadata: agent.metadata).renewal
       #expect(submittedAgain.version == submitted.version)
       #expect(submittedAgain.status == submitted.status)
+      // The N+1 approved before the outage; the retry gets the approval back (a new decision would
+      // first read the approver from the directory, which is down).
+      let approvedAgain = try await approver.approvals.approve(approve, metadata: approver.metadata).renewal
+      #expect(approvedAgain.version == approved.version && approvedAgain.status == approved.status)
     }
   }
 }

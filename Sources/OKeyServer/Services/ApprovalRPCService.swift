@@ -29,10 +29,15 @@ struct ApprovalRPCService: Okey_V1_ApprovalService.SimpleServiceProtocol {
 
   func approve(request: Okey_V1_ApproveRequest, context: ServerContext) async throws -> Okey_V1_ApproveResponse {
     let (_, actor) = try Principal.required().require(.approver)
+    let key = try Idempotency.key(request)
+    // A retry gets its first result before the directory is asked (a replay writes nothing).
+    if let prior = try await application.replay(request.requestID, to: actor, idempotency: key) {
+      let reply = try await application.message(prior)
+      return .with { $0.renewal = reply }
+    }
     try await application.requireActiveNow(actor)
     let renewal = try await application.change(
-      request.requestID, expectedVersion: request.expectedVersion, actor: actor,
-      idempotency: try Idempotency.key(request)
+      request.requestID, expectedVersion: request.expectedVersion, actor: actor, idempotency: key
     ) { _, _ in
       .approve(comment: request.comment)
     }
@@ -42,10 +47,15 @@ struct ApprovalRPCService: Okey_V1_ApprovalService.SimpleServiceProtocol {
 
   func reject(request: Okey_V1_RejectRequest, context: ServerContext) async throws -> Okey_V1_RejectResponse {
     let (_, actor) = try Principal.required().require(.approver)
+    let key = try Idempotency.key(request)
+    // A retry gets its first result before the directory is asked (a replay writes nothing).
+    if let prior = try await application.replay(request.requestID, to: actor, idempotency: key) {
+      let reply = try await application.message(prior)
+      return .with { $0.renewal = reply }
+    }
     try await application.requireActiveNow(actor)
     let renewal = try await application.change(
-      request.requestID, expectedVersion: request.expectedVersion, actor: actor,
-      idempotency: try Idempotency.key(request)
+      request.requestID, expectedVersion: request.expectedVersion, actor: actor, idempotency: key
     ) { _, _ in
       .reject(reason: request.reason)
     }
