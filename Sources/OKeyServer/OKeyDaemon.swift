@@ -7,6 +7,7 @@ import OKeyDirectory
 import OKeyDomain
 import OKeyStore
 import ServiceLifecycle
+import Synchronization
 
 /// okeyd: the gRPC server of OKEY with its services, run as a service group with graceful shutdown.
 public final class OKeyDaemon: Sendable {
@@ -20,8 +21,13 @@ public final class OKeyDaemon: Sendable {
   private let logger: Logger
   private let directory: LDAPDirectory
   let application: RenewalApplication
+  let authentication: Authentication
   let notifications: NotificationDelivery
   let metrics: OKeyMetrics
+  /// Applies a new configuration without a restart (SIGHUP, or ``reload(_:)``).
+  let reloading: ConfigurationReload
+  /// The database file's lock, held from start until ``run()`` returns.
+  private let databaseLock: Mutex<DatabaseLock?>
 
   /// Open WatchRenewal subscriptions (for leak tests).
   public var watchSubscriptionCount: Int { application.changes.subscriptionCount }
@@ -33,8 +39,13 @@ public final class OKeyDaemon: Sendable {
   ]
 
   /// Builds the server from `configuration`. With `handleSignals`, SIGTERM and SIGINT start a
-  /// graceful shutdown (in-flight RPCs finish, health turns NOT_SERVING first).
-  public init(configuration: OKeyConfiguration, logger: Logger, handleSignals: Bool = true) throws {
+  /// graceful shutdown (in-flight RPCs finish, health turns NOT_SERVING first), and SIGHUP reloads
+  /// the configuration from `configurationSource` when one is given. `logLevel` is the switch the
+  /// process's log handlers read: a reload sets it.
+  public init(
+    configuration: OKeyConfiguration, logger: Logger, handleSignals: Bool = true, logLevel: LogLevelSwitch? = nil,
+    configurationSource: (@Sendable () throws -> OKeyConfiguration)? = nil
+  ) throws {
     try configuration.validate()
     self.configuration = configuration
     self.logger = logger
@@ -50,10 +61,16 @@ public final class OKeyDaemon: Sendable {
     if auditKey == nil {
       logger.warning("audit trail not signed: audit.allowUnkeyed is for demos; set audit.keyFile in production")
     }
+    // One okeyd per database file: a second one, or a restore, waits for this one to stop.
+    self.databaseLock = Mutex(try DatabaseLock(database: configuration.database.path))
+    let metrics = OKeyMetrics()
+    self.metrics = metrics
     let store = try SQLiteRenewalStore(
-      path: configuration.database.path, durability: configuration.database.durability, auditKey: auditKey)
+      path: configuration.database.path, durability: configuration.database.durability, auditKey: auditKey,
+      observeCommit: { metrics.recordCommit($0) })
     let directory = LDAPDirectory(
-      configuration: configuration.directory, routing: configuration.routing, logger: logger)
+      configuration: configuration.directory, routing: configuration.routing, logger: logger,
+      observe: { metrics.recordDirectoryCall(operation: $0, duration: $1, failed: $2) })
     self.directory = directory
     let ttl = Duration.milliseconds(Int64(configuration.directory.cacheTTLSeconds * 1000))
     let cached = CachingDirectory(directory, ttl: ttl, capacity: configuration.directory.cacheCapacity)
@@ -62,30 +79,32 @@ public final class OKeyDaemon: Sendable {
       cacheCapacity: configuration.directory.cacheCapacity,
       now: RenewalApplication.systemClock)
     let application = RenewalApplication(
-      configuration: configuration, store: store, directory: cached, resolver: resolver, logger: logger,
-      tokenKey: auditKey)
+      configuration: configuration, store: store, directory: cached, resolver: resolver, logger: logger)
     self.application = application
+    let authentication = Authentication(
+      configuration: configuration, store: store, directory: cached, resolver: resolver, logger: logger,
+      tokenKey: auditKey, clock: application.clock)
+    self.authentication = authentication
 
     let services: [any RegistrableRPCService] = [
       HealthService(board: board, streams: application.streams),
       ReflectionService(index: descriptors),
       ReflectionServiceV1Alpha(index: descriptors),
-      AuthRPCService(application: application),
-      RenewalRPCService(application: application),
-      ApprovalRPCService(application: application),
+      AuthRPCService(authentication: authentication),
+      RenewalRPCService(application: application, authentication: authentication),
+      ApprovalRPCService(application: application, authentication: authentication),
       OperationsRPCService(application: application),
       SupportRPCService(application: application),
     ]
-    let metrics = OKeyMetrics()
-    self.metrics = metrics
     let interceptors: [any ServerInterceptor] = [
       MetricsInterceptor(metrics: metrics, logger: logger),
       ErrorMappingInterceptor(logger: logger),
-      AuthenticationInterceptor(application: application, logger: logger),
+      AuthenticationInterceptor(authentication: authentication, logger: logger),
     ]
+    let tlsReloader = try configuration.tls.map { try TLSCertificateReloader($0) }
     let transport = HTTP2ServerTransport.Posix(
       address: Self.socketAddress(configuration.listen),
-      transportSecurity: Self.transportSecurity(configuration),
+      transportSecurity: try Self.transportSecurity(configuration, reloader: tlsReloader),
       config: .defaults { config in
         config.rpc.maxRequestPayloadSize = configuration.limits.maxMessageBytes
         config.http2.maxConcurrentStreams = configuration.limits.maxConcurrentStreamsPerConnection
@@ -104,7 +123,8 @@ public final class OKeyDaemon: Sendable {
     let notifications = NotificationDelivery(
       store: application.store, clock: application.clock, mail: configuration.mail,
       dsiMailbox: configuration.dsiMailbox,
-      logger: application.logger
+      logger: application.logger,
+      observe: { metrics.recordDelivery($0) }
     ) { renewal, now, delay in
       _ = try await application.change(
         renewal.id, expectedVersion: renewal.version, actor: Caller(uid: "okey"), now: now
@@ -116,7 +136,16 @@ public final class OKeyDaemon: Sendable {
     var lifecycleServices: [ServiceGroupConfiguration.ServiceConfiguration] = [
       .init(service: GRPCServerService(server: server, board: board, changes: application.changes, logger: logger))
     ]
-    if configuration.mail.enabled { lifecycleServices.append(.init(service: notifications)) }
+    // Always running: with mail.enabled false it delivers nothing until a reload turns it on.
+    lifecycleServices.append(.init(service: notifications))
+    let reloading = ConfigurationReload(
+      configuration: configuration, authentication: authentication, notifications: notifications, tls: tlsReloader,
+      logLevel: logLevel, logger: logger)
+    self.reloading = reloading
+    if handleSignals, let configurationSource {
+      lifecycleServices.append(
+        .init(service: HangupReload(reload: reloading, source: configurationSource, logger: logger)))
+    }
     lifecycleServices.append(
       .init(
         service: RetentionSweep(
@@ -132,7 +161,13 @@ public final class OKeyDaemon: Sendable {
       lifecycleServices.append(
         .init(
           service: MetricsEndpoint(
-            address: metricsAddress, render: { await metrics.exposition(application: application, health: board) },
+            address: metricsAddress,
+            render: {
+              await metrics.exposition(
+                .init(
+                  application: application, authentication: authentication, health: board, directory: directory,
+                  store: store))
+            },
             logger: logger)))
     }
     var groupConfiguration = ServiceGroupConfiguration(services: lifecycleServices, logger: logger)
@@ -164,9 +199,11 @@ public final class OKeyDaemon: Sendable {
       try await group.run()
     } catch {
       await directory.shutdown()
+      databaseLock.withLock { $0 = nil }
       throw error
     }
     await directory.shutdown()
+    databaseLock.withLock { $0 = nil }
   }
 
   /// Starts a graceful shutdown: health turns NOT_SERVING, new calls are refused, in-flight calls finish.
@@ -184,12 +221,19 @@ public final class OKeyDaemon: Sendable {
     }
   }
 
-  static func transportSecurity(_ configuration: OKeyConfiguration) -> HTTP2ServerTransport.Posix.TransportSecurity {
-    guard let tls = configuration.tls else { return .plaintext }
-    let chain: [TLSConfig.CertificateSource] = [.file(path: tls.certificateFile, format: .pem)]
-    let key = TLSConfig.PrivateKeySource.file(path: tls.privateKeyFile, format: .pem)
-    guard let clientCA = tls.clientCAFile else { return .tls(certificateChain: chain, privateKey: key) }
-    return .mTLS(certificateChain: chain, privateKey: key) { config in
+  /// Applies a new configuration without a restart: what SIGHUP does with the configuration file.
+  /// Throws, changing nothing, when `configuration` is not valid or its TLS pair cannot be used.
+  public func reload(_ configuration: OKeyConfiguration) throws -> (applied: [String], needRestart: [String]) {
+    let outcome = try reloading.apply(configuration)
+    return (outcome.applied, outcome.needRestart)
+  }
+
+  static func transportSecurity(_ configuration: OKeyConfiguration, reloader: TLSCertificateReloader?) throws
+    -> HTTP2ServerTransport.Posix.TransportSecurity
+  {
+    guard let tls = configuration.tls, let reloader else { return .plaintext }
+    guard let clientCA = tls.clientCAFile else { return try .tls(certificateReloader: reloader) }
+    return try .mTLS(certificateReloader: reloader) { config in
       config.trustRoots = .certificates([.file(path: clientCA, format: .pem)])
       config.clientCertificateVerification = .noHostnameVerification
     }

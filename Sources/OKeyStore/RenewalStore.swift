@@ -370,6 +370,8 @@ public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The database was written by a newer okeyd (its schema has migrations this one does not
     /// know): it is not opened for writing.
     case schemaTooNew = "SCHEMA_TOO_NEW"
+    /// The database file is locked by another okeyd (``DatabaseLock``).
+    case inUse = "IN_USE"
   }
 
   /// The reason.

@@ -40,7 +40,11 @@ public final class SQLiteRenewalStore: RenewalStore {
 
   /// Opens (creating when missing, with its folder) and migrates the database at `path`. With
   /// `auditKey`, every audit event is signed and verification checks the signatures.
-  public init(path: String, durability: Durability = .full, auditKey: AuditKey? = nil) throws {
+  /// `observeCommit` is told how long each commit of the writer took (its sync to the disk).
+  public init(
+    path: String, durability: Durability = .full, auditKey: AuditKey? = nil,
+    observeCommit: (@Sendable (Duration) -> Void)? = nil
+  ) throws {
     self.path = path
     self.durability = durability
     self.auditKey = auditKey
@@ -63,11 +67,22 @@ public final class SQLiteRenewalStore: RenewalStore {
       // DatabasePool sets synchronous = NORMAL on its writer when it enables WAL: set ours after.
       try pool.barrierWriteWithoutTransaction { db in
         try db.execute(sql: "PRAGMA synchronous = \(durability.rawValue)")
+        if let observeCommit {
+          db.add(transactionObserver: CommitTimer(observe: observeCommit), extent: .databaseLifetime)
+        }
       }
       if let auditKey { try pool.write { db in try AuditChain.sealBoundary(with: auditKey, in: db) } }
     } catch let error as DatabaseError {
       throw StoreError(.unavailable, "cannot open the database \(path): \(error.message ?? "\(error)")")
     }
+  }
+
+  /// The sizes of the database file and of its write-ahead log, in bytes (0 for a missing file).
+  public var fileSizes: (database: Int64, wal: Int64) {
+    func size(_ path: String) -> Int64 {
+      ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.int64Value ?? 0
+    }
+    return (size(path), size(path + "-wal"))
   }
 
   /// The `PRAGMA synchronous` level of the writer connection (2 FULL, 1 NORMAL).
@@ -518,4 +533,22 @@ struct Reader: ChangeReader {
       endsAt: Instant(millisecondsSinceEpoch: row["ends_at"]), capacity: row["capacity"], booked: row["booked"]
     )
   }
+}
+
+/// Times each commit of the writer connection: from SQLite's "will commit" to "did commit", which
+/// is the write and sync of the WAL.
+private final class CommitTimer: TransactionObserver {
+  let observe: @Sendable (Duration) -> Void
+  private var started: ContinuousClock.Instant?
+
+  init(observe: @escaping @Sendable (Duration) -> Void) { self.observe = observe }
+
+  func observes(eventsOfKind eventKind: DatabaseEventKind) -> Bool { false }
+  func databaseDidChange(with event: DatabaseEvent) {}
+  func databaseWillCommit() throws { started = ContinuousClock.now }
+  func databaseDidCommit(_ db: Database) {
+    if let started { observe(ContinuousClock.now - started) }
+    started = nil
+  }
+  func databaseDidRollback(_ db: Database) { started = nil }
 }

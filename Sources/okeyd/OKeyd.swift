@@ -13,13 +13,13 @@ struct OKeyd: AsyncParsableCommand {
     discussion: """
       Reads its configuration from a YAML file (see okeyd.example.yaml); the environment variables OKEY_LISTEN, OKEY_DATABASE_PATH, OKEY_LOG_LEVEL, OKEY_LDAP_URI, OKEY_LDAP_BIND_PASSWORD and OKEY_PLAINTEXT override it.
 
-      Serves okey.v1, the gRPC health-checking protocol and server reflection. SIGTERM or SIGINT start a graceful shutdown.
+      Serves okey.v1, the gRPC health-checking protocol and server reflection. SIGTERM or SIGINT start a graceful shutdown; SIGHUP reloads the configuration file (service accounts, TLS certificate and key, log level, mail settings; a file that does not validate is refused and the running configuration kept).
 
       On a loopback address okeyd may listen without TLS (it logs that it does); on any other address it needs TLS settings, or plaintext: true to listen without TLS.
 
-      okeyd --config FILE [--listen HOST:PORT] serves (okeyd serve --help lists the options, --check-config among them); okeyd migrate --check --config FILE reports the database's schema.
+      okeyd --config FILE [--listen HOST:PORT] serves (okeyd serve --help lists the options, --check-config among them); okeyd migrate --check --config FILE reports the database's schema; okeyd backup --config FILE --to PATH copies the database while okeyd serves; okeyd restore --config FILE --from PATH puts a backup back (okeyd stopped).
       """,
-    subcommands: [Serve.self, Migrate.self],
+    subcommands: [Serve.self, Migrate.self, Backup.self, Restore.self],
     defaultSubcommand: Serve.self
   )
 }
@@ -43,15 +43,23 @@ struct Serve: AsyncParsableCommand {
   )
   var checkConfig: String?
 
+  /// The configuration from `file` (or the defaults), the environment's overrides and `--listen`,
+  /// validated: what okeyd starts with, and what SIGHUP reads again.
+  static func loadConfiguration(file: String?, listen: String?) throws -> OKeyConfiguration {
+    var configuration = try file.map { try OKeyConfiguration.load(file: $0, validate: false) } ?? OKeyConfiguration()
+    try configuration.applyEnvironment(ProcessInfo.processInfo.environment)
+    if let listen { configuration.listen = try ListenAddress(parsing: listen, field: "--listen") }
+    try configuration.validate()
+    return configuration
+  }
+
   func run() async throws {
     unblockShutdownSignals()
-    var configuration: OKeyConfiguration
+    // A SIGHUP before the reload service listens must not end okeyd (its default action).
+    signal(SIGHUP, SIG_IGN)
+    let configuration: OKeyConfiguration
     do {
-      configuration =
-        try (checkConfig ?? config).map { try OKeyConfiguration.load(file: $0, validate: false) } ?? OKeyConfiguration()
-      try configuration.applyEnvironment(ProcessInfo.processInfo.environment)
-      if let listen { configuration.listen = try ListenAddress(parsing: listen, field: "--listen") }
-      try configuration.validate()
+      configuration = try Self.loadConfiguration(file: checkConfig ?? config, listen: listen)
     } catch let error as ConfigurationError {
       throw ValidationError(error.message)
     }
@@ -61,19 +69,25 @@ struct Serve: AsyncParsableCommand {
       )
       return
     }
-    let level = Logger.Level(rawValue: configuration.logLevel) ?? .info
-    LoggingSystem.bootstrap { label in
-      var handler = StreamLogHandler.standardError(label: label)
-      handler.logLevel = level
-      return handler
-    }
+    let level = LogLevelSwitch(Logger.Level(rawValue: configuration.logLevel) ?? .info)
+    let format = OKeyLogHandler.Format(rawValue: configuration.logFormat) ?? .text
+    LoggingSystem.bootstrap { label in OKeyLogHandler(label: label, format: format, level: level) }
     let logger = Logger(label: "okeyd")
     let daemon: OKeyDaemon
+    let file = config
+    let listen = self.listen
     do {
-      daemon = try OKeyDaemon(configuration: configuration, logger: logger)
+      daemon = try OKeyDaemon(
+        configuration: configuration, logger: logger, logLevel: level,
+        configurationSource: { try Serve.loadConfiguration(file: file, listen: listen) })
     } catch let error as StoreError where error.code == .schemaTooNew {
       logger.critical("okeyd will not open this database", metadata: ["why": "\(error.message)"])
       throw ExitCode(65)
+    } catch let error as StoreError where error.code == .inUse {
+      logger.critical("okeyd will not open this database", metadata: ["why": "\(error.message)"])
+      throw ExitCode(75)
+    } catch let error as ConfigurationError {
+      throw ValidationError(error.message)
     }
     try await daemon.run()
     logger.notice("okeyd stopped")
@@ -118,6 +132,92 @@ struct Migrate: AsyncParsableCommand {
       throw ExitCode(65)
     }
     print(status.pending.isEmpty ? "up to date" : "okeyd would run at start: \(status.pending.joined(separator: ", "))")
+  }
+}
+
+/// The database path and audit key of a configuration file, with the environment's overrides.
+struct StoreSettings {
+  var path: String
+  var key: AuditKey?
+
+  static func read(config: String?) throws -> StoreSettings {
+    do {
+      var configuration =
+        try config.map { try OKeyConfiguration.load(file: $0, validate: false) } ?? OKeyConfiguration()
+      try configuration.applyEnvironment(ProcessInfo.processInfo.environment)
+      let key = try configuration.audit.keyFile.map { AuditKey(bytes: try AuditKeyFile.read($0)) }
+      if key == nil, !configuration.audit.allowUnkeyed {
+        throw ValidationError(
+          "audit.keyFile is not set: the audit chain's signatures cannot be checked (set it, or audit.allowUnkeyed for demos)"
+        )
+      }
+      return StoreSettings(path: configuration.database.path, key: key)
+    } catch let error as ConfigurationError {
+      throw ValidationError(error.message)
+    }
+  }
+}
+
+/// `okeyd backup`: a consistent copy of the database while okeyd serves, checked.
+struct Backup: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Copy the database while okeyd serves, check the copy's audit chain, and say what it holds.",
+    discussion: """
+      The copy is one consistent snapshot (SQLite's VACUUM INTO, in one read transaction: changes acknowledged before it began are in it) in a single file. It is then checked: SQLite's integrity check and the audit chain, signatures included, with audit.keyFile. A copy that fails is deleted; the command exits 65. It never overwrites a file. On PostgreSQL, pg_dump is the tool.
+      """
+  )
+
+  @Option(name: .long, help: "Configuration file (YAML): database.path and audit.keyFile (or their OKEY_* variables).")
+  var config: String?
+
+  @Option(name: .long, help: "Where to write the copy (a new file).")
+  var to: String
+
+  func run() throws {
+    let settings = try StoreSettings.read(config: config)
+    do {
+      let summary = try StoreBackup.backup(from: settings.path, to: to, key: settings.key)
+      for line in summary.description { print(line) }
+    } catch let error as StoreError {
+      FileHandle.standardError.write(Data("okeyd backup: \(error.message)\n".utf8))
+      throw ExitCode(error.code == .tampered || error.code == .schemaTooNew ? 65 : 74)
+    }
+  }
+}
+
+/// `okeyd restore`: a checked backup in place of the database, okeyd stopped.
+struct Restore: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Put a backup in place of the database (okeyd stopped), once its audit chain verifies.",
+    discussion: """
+      Refused while an okeyd serves the database (exit 75: stop it first), and for a backup that is damaged, whose audit chain does not verify with audit.keyFile, or written by a newer okeyd (exit 65). The database it replaces is kept beside it as PATH.before-restore-TIME. okeyd applies any newer migration when it starts on the restored file.
+      """
+  )
+
+  @Option(name: .long, help: "Configuration file (YAML): database.path and audit.keyFile (or their OKEY_* variables).")
+  var config: String?
+
+  @Option(name: .long, help: "The backup to restore (a file okeyd backup wrote).")
+  var from: String
+
+  func run() throws {
+    let settings = try StoreSettings.read(config: config)
+    do {
+      let lock = try DatabaseLock(database: settings.path)
+      let restored = try StoreBackup.restore(from: from, to: settings.path, key: settings.key)
+      withExtendedLifetime(lock) {}
+      for line in restored.summary.description { print(line) }
+      print(
+        "restored into \(settings.path)" + (restored.keptAs.map { "; the database it replaced is kept as \($0)" } ?? "")
+      )
+    } catch let error as StoreError {
+      FileHandle.standardError.write(Data("okeyd restore: \(error.message)\n".utf8))
+      switch error.code {
+      case .inUse: throw ExitCode(75)
+      case .tampered, .schemaTooNew: throw ExitCode(65)
+      default: throw ExitCode(74)
+      }
+    }
   }
 }
 

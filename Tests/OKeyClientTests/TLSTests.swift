@@ -34,6 +34,49 @@ struct TLSTests {
     }
   }
 
+  @Test(
+    "a rotated certificate and key are served to new connections after a reload, without a restart; a pair whose key does not match is refused and the served pair kept"
+  )
+  func certificateRotation() async throws {
+    try await withTemporaryDirectory { folder in
+      try FileManager.default.createDirectory(atPath: folder + "/a", withIntermediateDirectories: true)
+      try FileManager.default.createDirectory(atPath: folder + "/b", withIntermediateDirectories: true)
+      let first = try await TestPKI.make(in: folder + "/a")
+      let second = try await TestPKI.make(in: folder + "/b")
+      let live = (certificate: folder + "/live.pem", key: folder + "/live.key")
+      func install(_ certificate: String, _ key: String) throws {
+        for (source, target) in [(certificate, live.certificate), (key, live.key)] {
+          try? FileManager.default.removeItem(atPath: target)
+          try FileManager.default.copyItem(atPath: source, toPath: target)
+        }
+      }
+      try install(first.serverCertificate, first.serverKey)
+      try await withOKeyDaemon(configure: {
+        $0.plaintext = false
+        $0.tls = .init(certificateFile: live.certificate, privateKeyFile: live.key)
+      }) { daemon, address in
+        func serving(trusting ca: String) async -> Bool {
+          var settings = OKeyClientSettings(host: "127.0.0.1", port: address.port, timeout: .seconds(5))
+          settings.tls = .init(caCertificateFile: ca)
+          return (try? await OKeyClient.with(settings) { try await $0.servingStatus() }) == .serving
+        }
+        #expect(await serving(trusting: first.ca))
+        #expect(await !serving(trusting: second.ca))
+
+        try install(second.serverCertificate, second.serverKey)
+        let outcome = try daemon.reload(daemon.configuration)
+        #expect(outcome.applied == ["tls"])
+        #expect(await serving(trusting: second.ca))
+        #expect(await !serving(trusting: first.ca))
+
+        // The first certificate with the second key: refused, the second pair still served.
+        try install(first.serverCertificate, second.serverKey)
+        #expect(throws: ConfigurationError.self) { _ = try daemon.reload(daemon.configuration) }
+        #expect(await serving(trusting: second.ca))
+      }
+    }
+  }
+
   @Test("with a client CA configured, only clients with a certificate it signs get through")
   func mutualTLS() async throws {
     try await withTemporaryDirectory { folder in

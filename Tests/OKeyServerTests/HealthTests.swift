@@ -175,6 +175,94 @@ struct MetricsTests {
       #expect(text.contains("okey_watch_subscriptions 0"))
     }
   }
+
+  /// One sample of a scrape, as the Prometheus client's parser read it.
+  struct Sample: Decodable {
+    var family: String
+    var type: String
+    var name: String
+    var labels: [String: String]
+    var value: Double
+  }
+
+  /// Scrapes `port` and parses the text with the Prometheus client's own parser (Python).
+  static func scrape(port: Int) async throws -> [Sample] {
+    let text = try await ChildProcess.run("/usr/bin/curl", ["-sf", "http://127.0.0.1:\(port)/metrics"]).output
+    let parsed = try await ChildProcess.run(
+      pythonInterpreter, [TestPaths.packageRoot + "/Tests/Interop/parse_metrics.py"], input: text)
+    #expect(parsed.status == 0, "the Prometheus parser refused the exposition: \(parsed.error)")
+    return try parsed.output.split(separator: "\n").map {
+      try JSONDecoder().decode(Sample.self, from: Data($0.utf8))
+    }
+  }
+
+  @Test(
+    "the signals operators watch: process, directory pool and latency by operation, store commits and size, logins by outcome, mail attempts and delays, build info; parsed by the Prometheus client's parser"
+  )
+  func operatorSignals() async throws {
+    let port = try freeLoopbackPort()
+    try await withTemporaryDirectory { folder in
+      let capture = try MailCapture(folder: folder)
+      try await withAcademy(configure: {
+        $0.metricsListen = ListenAddress(host: "127.0.0.1", port: port)
+        $0.mail.enabled = true
+        $0.mail.command = capture.command
+        $0.mail.pollSeconds = 0.1
+      }) { daemon, client in
+        _ = try await TestCaller.session(client, "principal1")
+        let wrong = await failure {
+          _ = try await Okey_V1_AuthService.Client(wrapping: client).login(
+            .with {
+              $0.uid = "principal1"
+              $0.password = "not the password"
+            })
+        }
+        #expect(wrong?.code == .unauthenticated)
+        // A submitted request: commits, and a mail to its N+1.
+        _ = try await TestCaller.portal(client, for: "ens1a").startAndSubmit(.hardware)
+        for _ in 0..<100 where capture.messages.isEmpty { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(!capture.messages.isEmpty)
+        var samples: [Sample] = []
+        for _ in 0..<50 {
+          samples = try await Self.scrape(port: port)
+          if samples.contains(where: { $0.name == "okey_mail_attempts_total" && $0.labels["outcome"] == "sent" }) {
+            break
+          }
+          try await Task.sleep(for: .milliseconds(100))
+        }
+        func value(_ name: String, _ labels: [String: String] = [:]) -> Double? {
+          samples.first { sample in
+            sample.name == name && labels.allSatisfy { sample.labels[$0.key] == $0.value }
+          }?.value
+        }
+        let now = Date().timeIntervalSince1970
+        #expect((value("process_cpu_seconds_total") ?? 0) > 0)
+        #expect((value("process_resident_memory_bytes") ?? 0) > 1_000_000)
+        #expect((value("process_open_fds") ?? 0) > 3)
+        #expect((value("process_max_fds") ?? 0) >= (value("process_open_fds") ?? 0))
+        // The test process started okeyd in-process: started before now, not before an hour ago.
+        #expect(((now - 3600)...now).contains(value("process_start_time_seconds") ?? 0))
+        #expect(value("okey_directory_pool_in_use", ["lane": "lookups"]) == 0)
+        #expect(value("okey_directory_pool_queued", ["lane": "logins"]) == 0)
+        #expect((value("okey_directory_pool_threads", ["lane": "lookups"]) ?? 0) >= 1)
+        #expect(value("okey_directory_busy_refusals_total", ["lane": "lookups"]) == 0)
+        #expect((value("okey_directory_call_duration_seconds_count", ["operation": "password"]) ?? 0) >= 2)
+        #expect((value("okey_directory_call_duration_seconds_count", ["operation": "login-lookup"]) ?? 0) >= 2)
+        #expect((value("okey_directory_call_duration_seconds_count", ["operation": "people"]) ?? 0) >= 1)
+        #expect((value("okey_store_commit_duration_seconds_count") ?? 0) >= 3)
+        #expect((value("okey_store_database_bytes") ?? 0) > 0)
+        #expect(value("okey_store_wal_bytes") != nil)
+        #expect(value("okey_logins_total", ["outcome": "succeeded"]) == 1)
+        #expect(value("okey_logins_total", ["outcome": "failed"]) == 1)
+        #expect(value("okey_logins_total", ["outcome": "throttled"]) == 0)
+        #expect((value("okey_mail_attempts_total", ["outcome": "sent"]) ?? 0) >= 1)
+        #expect((value("okey_mail_delivery_delay_seconds_count") ?? 0) >= 1)
+        #expect((value("okey_mail_send_duration_seconds_count") ?? 0) >= 1)
+        #expect(value("okey_build_info", ["version": OKeyVersion.current]) == 1)
+        _ = daemon
+      }
+    }
+  }
 }
 
 /// A port free on 127.0.0.1 now.

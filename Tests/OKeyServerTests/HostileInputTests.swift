@@ -31,7 +31,7 @@ struct HostileInputTests {
       let now = RenewalApplication.systemClock()
       try await daemon.application.store.saveSession(
         StoredSession(
-          tokenHash: daemon.application.sessions.hash(token), uid: "ens1a", createdAt: now.adding(seconds: -7200),
+          tokenHash: daemon.authentication.sessions.hash(token), uid: "ens1a", createdAt: now.adding(seconds: -7200),
           expiresAt: now.adding(seconds: -60)))
       let expired = TestCaller(client, name: "expired", metadata: ["authorization": "Bearer \(token)"])
       #expect(

@@ -81,7 +81,7 @@ struct RetentionTests {
         }, metadata: agent.metadata)
       try await daemon.application.store.saveSession(
         StoredSession(
-          tokenHash: daemon.application.sessions.hash("old"), uid: "ens1a", createdAt: now.adding(seconds: -7200),
+          tokenHash: daemon.authentication.sessions.hash("old"), uid: "ens1a", createdAt: now.adding(seconds: -7200),
           expiresAt: now.adding(seconds: -60)))
       let keyed = try await agent.renewals.startRenewal(
         .with {

@@ -17,13 +17,47 @@ public final class LDAPDirectory: Directory {
   private let logger: Logger
   /// Latency of the directory operations made so far.
   public let latency = LatencyRecorder()
+  /// Told of every operation: its name (people, person, responsibles, groups, manages, search,
+  /// login-lookup, password, service-bind), how long it took, and whether it failed.
+  private let observe: @Sendable (_ operation: String, _ duration: Duration, _ failed: Bool) -> Void
+
+  /// What one lane of the pool holds now.
+  public struct LaneFigures: Sendable {
+    /// "lookups" or "logins".
+    public var lane: String
+    /// Calls running on a pool thread.
+    public var inUse: Int
+    /// Calls admitted and waiting for a thread.
+    public var queued: Int
+    /// The lane's threads (connections at most).
+    public var threads: Int
+    /// Calls refused since start because the lane was full (DIRECTORY_BUSY).
+    public var refusedBusy: Int
+  }
+
+  /// The pool's lanes as they are now (for the metrics).
+  public var lanes: [LaneFigures] {
+    [
+      Self.figures("lookups", lookups, threads: max(1, configuration.poolSize)),
+      Self.figures("logins", logins, threads: max(1, configuration.loginPoolSize)),
+    ]
+  }
+
+  private static func figures(_ lane: String, _ admission: Admission, threads: Int) -> LaneFigures {
+    let inside = admission.count
+    return LaneFigures(
+      lane: lane, inUse: min(inside, threads), queued: max(0, inside - threads), threads: threads,
+      refusedBusy: admission.refused)
+  }
 
   /// Creates the directory and starts its threads. Nothing connects before the first call; use
   /// ``checkServiceAccount()`` to fail fast on a wrong configuration.
   public init(
     configuration: DirectoryConfiguration, routing: RoutingConfiguration = RoutingConfiguration(),
-    logger: Logger = Logger(label: "okey.directory")
+    logger: Logger = Logger(label: "okey.directory"),
+    observe: @escaping @Sendable (_ operation: String, _ duration: Duration, _ failed: Bool) -> Void = { _, _, _ in }
   ) {
+    self.observe = observe
     self.configuration = configuration
     self.routing = routing
     self.logger = logger
@@ -52,22 +86,22 @@ public final class LDAPDirectory: Directory {
   /// Binds once as the service account: a clear configuration error for a wrong DN or password,
   /// unavailable when the directory cannot be reached.
   public func checkServiceAccount() async throws {
-    _ = try await withConnection { _ in () }
+    _ = try await withConnection(operation: "service-bind") { _ in () }
   }
 
   // MARK: Directory
 
   public func people(withUID uid: String) async throws -> [DirectoryEntry] {
     let filter = "(&(objectClass=person)(\(routing.uidAttribute)=\(LDAPText.escapeFilterValue(uid))))"
-    return try await search(
-      base: configuration.peopleBase, scope: .subtree, filter: filter, attributes: routing.personAttributes)
+    return try await lookup(
+      "people", base: configuration.peopleBase, scope: .subtree, filter: filter, attributes: routing.personAttributes)
   }
 
   public func person(dn: String) async throws -> DirectoryEntry? {
     guard LDAPText.normalizeDN(dn) != nil else { return nil }
     do {
-      return try await search(
-        base: dn, scope: .base, filter: "(objectClass=person)", attributes: routing.personAttributes
+      return try await lookup(
+        "person", base: dn, scope: .base, filter: "(objectClass=person)", attributes: routing.personAttributes
       ).first
     } catch let error as DirectoryError where error.code == .invalidDN {
       return nil
@@ -76,21 +110,23 @@ public final class LDAPDirectory: Directory {
 
   public func responsibles(forEstablishment uai: String) async throws -> [DirectoryEntry] {
     let filter = "(&(objectClass=person)(\(routing.responsibilityAttribute)=\(LDAPText.escapeFilterValue(uai))$*))"
-    return try await search(
-      base: configuration.peopleBase, scope: .subtree, filter: filter, attributes: routing.personAttributes)
+    return try await lookup(
+      "responsibles", base: configuration.peopleBase, scope: .subtree, filter: filter,
+      attributes: routing.personAttributes)
   }
 
   public func groups(withMember memberDN: String) async throws -> [String] {
     let filter = "(member=\(LDAPText.escapeFilterValue(memberDN)))"
-    return try await search(base: configuration.groupsBase, scope: .subtree, filter: filter, attributes: ["cn"]).map(
-      \.dn)
+    return try await lookup(
+      "groups", base: configuration.groupsBase, scope: .subtree, filter: filter, attributes: ["cn"]
+    ).map(\.dn)
   }
 
   public func managesSomeone(dn: String) async throws -> Bool {
     guard LDAPText.normalizeDN(dn) != nil else { return false }
     let filter = "(&(objectClass=person)(\(routing.managerAttribute)=\(LDAPText.escapeFilterValue(dn))))"
-    return try await !search(
-      base: configuration.peopleBase, scope: .subtree, filter: filter, attributes: ["1.1"], sizeLimit: 1
+    return try await !lookup(
+      "manages", base: configuration.peopleBase, scope: .subtree, filter: filter, attributes: ["1.1"], sizeLimit: 1
     ).isEmpty
   }
 
@@ -99,7 +135,7 @@ public final class LDAPDirectory: Directory {
     guard !password.isEmpty, !dn.isEmpty else { return false }
     let settings = self.settings
     return try await logins.admit {
-      try await timed {
+      try await timed("password") {
         try await loginThreads.runIfActive {
           // The user's own connection: a bind changes a connection's identity, so never a pooled one.
           let connection = try LDAPConnection(settings)
@@ -119,7 +155,7 @@ public final class LDAPDirectory: Directory {
     let base = configuration.peopleBase
     let attributes = routing.personAttributes
     return try await logins.admit {
-      try await withConnection(on: loginThreads) { connection in
+      try await withConnection(operation: "login-lookup", on: loginThreads) { connection in
         try connection.search(base: base, scope: .subtree, filter: filter, attributes: attributes, sizeLimit: 1000)
       }
     }
@@ -129,9 +165,15 @@ public final class LDAPDirectory: Directory {
   public func search(base: String, scope: SearchScope, filter: String, attributes: [String], sizeLimit: Int32 = 1000)
     async throws -> [DirectoryEntry]
   {
+    try await lookup("search", base: base, scope: scope, filter: filter, attributes: attributes, sizeLimit: sizeLimit)
+  }
+
+  private func lookup(
+    _ operation: String, base: String, scope: SearchScope, filter: String, attributes: [String], sizeLimit: Int32 = 1000
+  ) async throws -> [DirectoryEntry] {
     let ldapScope: LDAPScope = scope == .base ? .base : (scope == .oneLevel ? .oneLevel : .subtree)
     return try await lookups.admit {
-      try await withConnection(on: threads) { connection in
+      try await withConnection(operation: operation, on: threads) { connection in
         try connection.search(
           base: base, scope: ldapScope, filter: filter, attributes: attributes, sizeLimit: sizeLimit)
       }
@@ -140,17 +182,27 @@ public final class LDAPDirectory: Directory {
 
   // MARK: Pool
 
-  private func timed<T>(_ body: () async throws -> T) async throws -> T {
+  private func timed<T>(_ operation: String, _ body: () async throws -> T) async throws -> T {
     let clock = ContinuousClock()
     let start = clock.now
-    defer { latency.record(clock.now - start) }
-    return try await body()
+    do {
+      let result = try await body()
+      let duration = clock.now - start
+      latency.record(duration)
+      observe(operation, duration, false)
+      return result
+    } catch {
+      let duration = clock.now - start
+      latency.record(duration)
+      observe(operation, duration, true)
+      throw error
+    }
   }
 
   private func withConnection<T: Sendable>(
-    on pool: NIOThreadPool? = nil, _ body: @escaping @Sendable (LDAPConnection) throws -> T
+    operation: String, on pool: NIOThreadPool? = nil, _ body: @escaping @Sendable (LDAPConnection) throws -> T
   ) async throws -> T {
-    try await timed {
+    try await timed(operation) {
       try await (pool ?? threads).runIfActive { [self] in
         var attempt = 0
         while true {
@@ -199,8 +251,12 @@ public final class LDAPDirectory: Directory {
 /// A bounded queue in front of a thread pool: at most `limit` calls in it (running or waiting); one
 /// more is refused at once rather than waiting behind a flood.
 final class Admission: Sendable {
-  private let inside = Mutex(0)
+  private let inside = Mutex((count: 0, refused: 0))
   let limit: Int
+  /// Calls in the lane now, running or waiting.
+  var count: Int { inside.withLock { $0.count } }
+  /// Calls refused since start because the lane was full.
+  var refused: Int { inside.withLock { $0.refused } }
   let lane: String
 
   init(limit: Int, lane: String) {
@@ -209,13 +265,16 @@ final class Admission: Sendable {
   }
 
   func admit<T>(_ body: () async throws -> T) async throws -> T {
-    let admitted = inside.withLock { count -> Bool in
-      guard count < limit else { return false }
-      count += 1
+    let admitted = inside.withLock { state -> Bool in
+      guard state.count < limit else {
+        state.refused += 1
+        return false
+      }
+      state.count += 1
       return true
     }
     guard admitted else { throw DirectoryError(.busy, "\(limit) \(lane) already wait for the directory") }
-    defer { inside.withLock { $0 -= 1 } }
+    defer { inside.withLock { $0.count -= 1 } }
     return try await body()
   }
 }

@@ -59,7 +59,7 @@ enum ErrorMapping {
       case .tampered:
         logger.critical("request changed outside OKEY", metadata: ["method": "\(method)", "cause": "\(error.message)"])
         return make(.dataLoss, .requestTampered, error.message)
-      case .unavailable, .schemaTooNew:
+      case .unavailable, .schemaTooNew, .inUse:
         logger.error("store unavailable", metadata: ["method": "\(method)", "cause": "\(error.message)"])
         return make(.unavailable, .storeUnavailable, "the database is unavailable now: try again in a moment")
       }

@@ -6,8 +6,8 @@ import OKeyDomain
 import OKeyStore
 import Synchronization
 
-/// What every RPC service shares: the store, the directory and its resolver, the rules, the clock,
-/// and the hub that tells watchers about changes. Handlers stay thin: decode, authorise, call here.
+/// What the renewal services share: the store, the directory and its resolver, the rules, the clock,
+/// and the hub that tells watchers about changes (who calls is ``Authentication``'s part). Handlers stay thin: decode, authorise, call here.
 ///
 /// ## Caches: the one policy
 ///
@@ -19,7 +19,7 @@ import Synchronization
 /// |---|---|---|---|
 /// | `CachingDirectory` (OKeyDirectory) | uid, DN, UAI, member DN → entries, groups, manages-someone | `directory.cacheTTLSeconds`, `directory.cacheCapacity` each | TTL; `forget(uid:)` (re-route, `person(uid:fresh:)`, validator correction) |
 /// | `RoutingResolver.resolutions` | uid → routing | `directory.cacheTTLSeconds`, `directory.cacheCapacity` | TTL; `forget(uid:)`; `resolveFresh(uid:)` (re-route) reads past every cache, then forgets the agent, N+1 and N+2 |
-/// | `RenewalApplication.actingPeople` | on-behalf-of uid → person and groups | min(`directory.cacheTTLSeconds`, `sessions.recheckSeconds`), `directory.cacheCapacity` | TTL |
+/// | `Authentication.actingPeople` | on-behalf-of uid → person and groups | min(`directory.cacheTTLSeconds`, `sessions.recheckSeconds`), `directory.cacheCapacity` | TTL |
 /// | `SessionBook.recent` | token hash → session | 30 s (never past expiry), 10,000 | TTL; logout |
 /// | `SessionBook.checked` | token hash → session re-read from the directory | `sessions.recheckSeconds`, 10,000 | TTL; logout |
 /// | `SessionBook.ended` | token hash → ended by logout | 60 s, 10,000 | TTL (longer than `recent`) |
@@ -35,17 +35,12 @@ final class RenewalApplication: Sendable {
   let changes = RenewalChangeHub()
   let logger: Logger
   let clock: @Sendable () -> Instant
-  let sessions: SessionBook
-  /// Failed logins per uid.
-  let loginThrottle: LoginThrottle
-  /// People service accounts act for, with their groups, cached like directory entries.
-  let actingPeople: TTLCache<String, ActingPerson?>
   /// The bound on open Watch streams, per connection and in all.
   let streams: StreamQuota
 
   init(
     configuration: OKeyConfiguration, store: any RenewalStore, directory: any Directory, resolver: RoutingResolver,
-    logger: Logger, tokenKey: AuditKey? = nil, clock: @escaping @Sendable () -> Instant = RenewalApplication.systemClock
+    logger: Logger, clock: @escaping @Sendable () -> Instant = RenewalApplication.systemClock
   ) {
     self.configuration = configuration
     self.store = store
@@ -56,20 +51,8 @@ final class RenewalApplication: Sendable {
       maxBytes: configuration.limits.maxDocumentBytes, maxCount: configuration.limits.maxDocumentsPerRequest)
     self.logger = logger
     self.clock = clock
-    self.sessions = SessionBook(
-      store: store, clock: clock, resolver: resolver, recheckSeconds: configuration.sessions.recheckSeconds,
-      logger: logger, tokenKey: tokenKey)
-    self.loginThrottle = LoginThrottle(
-      maxFailures: configuration.sessions.maxFailedLogins,
-      maxPeerFailures: configuration.sessions.maxFailedLoginsPerPeer,
-      windowSeconds: configuration.sessions.lockoutSeconds)
     self.streams = StreamQuota(
       perConnection: configuration.limits.maxWatchStreamsPerConnection, total: configuration.limits.maxWatchStreams)
-    // Never longer than a session trusts its person: a disabled person is not acted for past it.
-    self.actingPeople = TTLCache(
-      ttl: .milliseconds(
-        Int64(min(configuration.directory.cacheTTLSeconds, Double(configuration.sessions.recheckSeconds)) * 1000)),
-      capacity: configuration.directory.cacheCapacity)
   }
 
   @Sendable static func systemClock() -> Instant {
@@ -82,53 +65,6 @@ final class RenewalApplication: Sendable {
   /// uid comes last.
   static func idempotencyScope(_ operation: String, actor: Caller) -> String {
     "\(operation)|\(actor.serviceAccount ?? "")|\(actor.uid)"
-  }
-
-  /// A person a service account acts for, with their directory groups.
-  struct ActingPerson: Sendable {
-    var person: DirectoryPerson
-    var groups: Set<Caller.GroupRole>
-  }
-
-  /// The person named by `x-okey-on-behalf-of` and their groups, for the directory cache's lifetime
-  /// (at most `sessions.recheckSeconds`): one lookup, not one per call. Nil when no single entry has
-  /// the uid.
-  func actingPerson(_ uid: String) async throws -> ActingPerson? {
-    let resolver = self.resolver
-    return try await actingPeople.value(for: uid) {
-      guard let person = try await resolver.person(uid: uid) else { return nil }
-      return ActingPerson(person: person, groups: try await resolver.groupRoles(of: person))
-    }
-  }
-
-  /// The caller as the directory gives them now; throws when `principal` no longer holds: a session
-  /// ended, revoked or expired, or a person acted for who is gone or disabled. Long calls
-  /// (WatchRenewal) ask it from time to time.
-  func revalidate(_ principal: Principal) async throws -> Principal {
-    switch principal.kind {
-    case .session(let hash, _):
-      guard let fresh = try await sessions.session(forTokenHash: hash) else {
-        throw APIError.unauthenticated(.tokenInvalid, "the session ended: log in again")
-      }
-      return fresh
-    case .serviceAccount(let name):
-      guard let uid = principal.person?.uid else { return principal }
-      guard let acting = try await actingPerson(uid), acting.person.active,
-        let account = configuration.serviceAccounts.first(where: { $0.name == name })
-      else {
-        throw APIError.denied(.personDisabled, "\(uid) is disabled in the directory: nobody may act for them")
-      }
-      return Principal.acting(for: acting.person, groups: acting.groups, through: account)
-    }
-  }
-
-  /// PERMISSION_DENIED unless the directory, read now (no cache), holds `actor` as one active
-  /// person: a decision is never taken by an account disabled since its session or snapshot.
-  func requireActiveNow(_ actor: Caller) async throws {
-    guard let person = try await resolver.person(uid: actor.uid, fresh: true), person.active else {
-      throw APIError.denied(
-        .personDisabled, "\(actor.uid) is disabled in the directory: a disabled account cannot decide")
-    }
   }
 
   // MARK: Reading

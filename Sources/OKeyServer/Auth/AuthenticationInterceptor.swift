@@ -11,7 +11,7 @@ import X509
 /// `authorization: Bearer <token>` and `x-okey-on-behalf-of`, and runs the handler with the
 /// ``Principal``. Denied calls are logged (who, what, why), never the token.
 struct AuthenticationInterceptor: ServerInterceptor {
-  let application: RenewalApplication
+  let authentication: Authentication
   let logger: Logger
 
   static let open: Set<String> = ["okey.v1.AuthService/Login"]
@@ -71,7 +71,7 @@ struct AuthenticationInterceptor: ServerInterceptor {
     }
     let hash = Tokens.hash(token)
     let onBehalfOf = metadata[stringValues: "x-okey-on-behalf-of"].first(where: { _ in true })
-    if let account = application.configuration.serviceAccounts.first(where: { Tokens.equal($0.keySHA256, hash) }) {
+    if let account = authentication.serviceAccount(keyHash: hash) {
       if let subject = account.clientCertificateSubject {
         guard let presented = Self.clientCertificateSubject(context), Self.sameSubject(presented, subject) else {
           throw APIError.unauthenticated(
@@ -90,7 +90,7 @@ struct AuthenticationInterceptor: ServerInterceptor {
       guard RequestChecks.isPlausibleUID(uid) else {
         throw APIError.denied(.unknownPerson, "x-okey-on-behalf-of names no single person of the directory")
       }
-      guard let person = try await application.actingPerson(uid) else {
+      guard let person = try await authentication.actingPerson(uid) else {
         throw APIError.denied(.unknownPerson, "x-okey-on-behalf-of names no single person of the directory")
       }
       guard person.person.active else {
@@ -98,7 +98,8 @@ struct AuthenticationInterceptor: ServerInterceptor {
       }
       return Principal.acting(for: person.person, groups: person.groups, through: account)
     }
-    guard let session = try await application.sessions.session(forTokenHash: application.sessions.hash(token)) else {
+    guard let session = try await authentication.sessions.session(forTokenHash: authentication.sessions.hash(token))
+    else {
       throw APIError.unauthenticated(.tokenInvalid, "the token is unknown or expired: log in again")
     }
     if onBehalfOf != nil {

@@ -39,6 +39,9 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
   public var database = Database()
   /// Log level: trace, debug, info, notice, warning, error or critical. Default info.
   public var logLevel = "info"
+  /// Log lines as text (default, for people) or json (one object a line, for log shippers), with
+  /// the same fields.
+  public var logFormat = "text"
   /// Longest time a graceful shutdown waits for in-flight RPCs before cancelling them. Default 10 s.
   public var shutdownGraceSeconds = 10
   /// How to reach the directory.
@@ -227,6 +230,8 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
 
   /// The values `logLevel` accepts.
   public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+  /// The values `logFormat` accepts.
+  public static let logFormats = ["text", "json"]
   /// The languages mails are written in.
   public static let mailLanguages = ["fr", "en"]
 
@@ -297,12 +302,13 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
   }
 
   /// Applies the environment overrides: OKEY_LISTEN, OKEY_DATABASE_PATH, OKEY_LOG_LEVEL,
-  /// OKEY_LDAP_URI, OKEY_LDAP_BIND_PASSWORD, OKEY_PLAINTEXT, OKEY_AUDIT_KEY_FILE.
+  /// OKEY_LOG_FORMAT, OKEY_LDAP_URI, OKEY_LDAP_BIND_PASSWORD, OKEY_PLAINTEXT, OKEY_AUDIT_KEY_FILE.
   public mutating func applyEnvironment(_ environment: [String: String]) throws {
     func value(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
     if let listen = value("OKEY_LISTEN") { self.listen = try ListenAddress(parsing: listen, field: "OKEY_LISTEN") }
     if let path = value("OKEY_DATABASE_PATH") { database.path = path }
     if let level = value("OKEY_LOG_LEVEL") { logLevel = level }
+    if let format = value("OKEY_LOG_FORMAT") { logFormat = format }
     if let uri = value("OKEY_LDAP_URI") { directory.uri = uri }
     if let plain = value("OKEY_PLAINTEXT") { plaintext = ["1", "true", "yes"].contains(plain.lowercased()) }
     if let password = value("OKEY_LDAP_BIND_PASSWORD") { directory.bindPassword = password }
@@ -351,6 +357,9 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
     }
     guard Self.logLevels.contains(logLevel) else {
       throw ConfigurationError("logLevel must be one of \(Self.logLevels.joined(separator: ", ")); not '\(logLevel)'")
+    }
+    guard Self.logFormats.contains(logFormat) else {
+      throw ConfigurationError("logFormat must be text or json; not '\(logFormat)'")
     }
     guard shutdownGraceSeconds >= 0 else { throw ConfigurationError("shutdownGraceSeconds must not be negative") }
     guard sessions.ttlSeconds >= 60 else { throw ConfigurationError("sessions.ttlSeconds must be at least 60") }

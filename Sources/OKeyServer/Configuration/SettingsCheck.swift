@@ -13,6 +13,7 @@ enum SettingsCheck {
   /// The values each enumerated setting accepts, by path (`[]` stands for any index).
   static let enumerated: [String: [String]] = [
     "logLevel": OKeyConfiguration.logLevels,
+    "logFormat": OKeyConfiguration.logFormats,
     "database.durability": Durability.allCases.map(\.rawValue),
     "routing.strategies[]": RoutingConfiguration.Strategy.allCases.map(\.rawValue),
     "routing.validatorChoice": ValidatorChoice.allCases.map(\.rawValue),

@@ -3,6 +3,7 @@ import Logging
 import OKeyDomain
 import OKeyStore
 import ServiceLifecycle
+import Synchronization
 
 /// Sends the outbox through a sendmail-compatible command, with retries and exponential backoff
 /// up to a maximum of attempts, then a dead letter; and tells N+2s about requests that waited too
@@ -15,22 +16,51 @@ final class NotificationDelivery: Service, Sendable {
   /// Applies the escalation to a request (the one change this loop makes, through the domain).
   let escalateRequest:
     @Sendable (_ renewal: RenewalRequest, _ now: Instant, _ delayBusinessDays: Int) async throws -> Void
-  let composer: MailComposer
-  let settings: OKeyConfiguration.Mail
+  /// The mail settings and the composer made from them, replaced together on reload (SIGHUP).
+  private let current: Mutex<(settings: OKeyConfiguration.Mail, composer: MailComposer)>
+  /// Told of every delivery attempt (the metrics).
+  let observe: @Sendable (DeliveryAttempt) -> Void
   let logger: Logger
+
+  /// The mail settings in force.
+  var settings: OKeyConfiguration.Mail { current.withLock { $0.settings } }
+  var composer: MailComposer { current.withLock { $0.composer } }
+
+  /// What one delivery attempt came to, for the metrics.
+  struct DeliveryAttempt: Sendable {
+    enum Outcome: String, Sendable, CaseIterable {
+      case sent
+      case retry
+      case dead
+      case undeliverable
+    }
+    var outcome: Outcome
+    /// How long the mail command ran (nil when it was not run).
+    var sending: Duration?
+    /// From the outbox row's creation to its sending (sent only).
+    var delay: Duration?
+  }
 
   init(
     store: any RenewalStore, clock: @escaping @Sendable () -> Instant, mail: OKeyConfiguration.Mail, dsiMailbox: String,
     logger: Logger,
+    observe: @escaping @Sendable (DeliveryAttempt) -> Void = { _ in },
     escalateRequest:
       @escaping @Sendable (_ renewal: RenewalRequest, _ now: Instant, _ delayBusinessDays: Int) async throws -> Void
   ) {
     self.store = store
     self.clock = clock
     self.escalateRequest = escalateRequest
-    self.settings = mail
-    self.composer = MailComposer(from: mail.from, language: mail.language, dsiMailbox: dsiMailbox)
+    self.current = Mutex((mail, MailComposer(from: mail.from, language: mail.language, dsiMailbox: dsiMailbox)))
+    self.observe = observe
     self.logger = logger
+  }
+
+  /// Takes new mail settings (a reload): the next cycle uses them; a message being sent finishes
+  /// with the old ones.
+  func update(mail: OKeyConfiguration.Mail, dsiMailbox: String) {
+    let composer = MailComposer(from: mail.from, language: mail.language, dsiMailbox: dsiMailbox)
+    current.withLock { $0 = (mail, composer) }
   }
 
   func run() async throws {
@@ -41,6 +71,11 @@ final class NotificationDelivery: Service, Sendable {
     var lastEscalationScan = ContinuousClock.now - .seconds(86_400)
     while !Task.isCancelledOrShuttingDown {
       do {
+        // Off (mail.enabled false) until a reload turns it on.
+        guard settings.enabled else {
+          try? await Task.sleep(for: .milliseconds(Int64(settings.pollSeconds * 1000)))
+          continue
+        }
         _ = try await deliverDue(now: clock())
         if ContinuousClock.now - lastEscalationScan >= .milliseconds(Int64(settings.escalationScanSeconds * 1000)) {
           lastEscalationScan = ContinuousClock.now
@@ -73,6 +108,7 @@ final class NotificationDelivery: Service, Sendable {
       // sendmail -t reads the To: header: a value with separators would reach other recipients.
       try await store.markOutboxMessageFailed(
         id: message.id, error: "the recipient's mail address in the directory \(problem)", retryAt: nil)
+      observe(DeliveryAttempt(outcome: .undeliverable))
       logger.error(
         "notification not sent: bad address in the directory",
         metadata: ["request": "\(message.renewalID)", "why": "\(problem)"])
@@ -81,11 +117,19 @@ final class NotificationDelivery: Service, Sendable {
     guard let mail = composer.compose(message, renewal: renewal, date: date) else {
       try await store.markOutboxMessageFailed(
         id: message.id, error: "the recipient has no mail address in the directory", retryAt: nil)
+      observe(DeliveryAttempt(outcome: .undeliverable))
       return false
     }
+    let settings = self.settings
+    let started = ContinuousClock.now
     do {
       try await Sendmail.send(mail.text, command: settings.command)
+      let sending = ContinuousClock.now - started
       try await store.markOutboxMessageSent(id: message.id, at: now)
+      let waited = now.millisecondsSinceEpoch.subtractingReportingOverflow(message.createdAt.millisecondsSinceEpoch)
+      observe(
+        DeliveryAttempt(
+          outcome: .sent, sending: sending, delay: waited.overflow ? nil : .milliseconds(max(0, waited.partialValue))))
       logger.info(
         "notification sent",
         metadata: [
@@ -100,6 +144,7 @@ final class NotificationDelivery: Service, Sendable {
         : now.adding(
           seconds: Int64(min(settings.maxBackoffSeconds, settings.initialBackoffSeconds << min(attempts - 1, 20))))
       try await store.markOutboxMessageFailed(id: message.id, error: "\(error)", retryAt: retryAt)
+      observe(DeliveryAttempt(outcome: retryAt == nil ? .dead : .retry, sending: ContinuousClock.now - started))
       if retryAt == nil {
         logger.error(
           "notification given up (dead letter)",

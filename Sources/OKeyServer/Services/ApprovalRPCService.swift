@@ -6,6 +6,7 @@ import OKeyStore
 /// okey.v1.ApprovalService: the N+1 and N+2 decide. Rights come from each request's routing snapshot.
 struct ApprovalRPCService: Okey_V1_ApprovalService.SimpleServiceProtocol {
   let application: RenewalApplication
+  let authentication: Authentication
 
   func listPendingApprovals(request: Okey_V1_ListPendingApprovalsRequest, context: ServerContext) async throws
     -> Okey_V1_ListPendingApprovalsResponse
@@ -35,7 +36,7 @@ struct ApprovalRPCService: Okey_V1_ApprovalService.SimpleServiceProtocol {
       let reply = try await application.message(prior)
       return .with { $0.renewal = reply }
     }
-    try await application.requireActiveNow(actor)
+    try await authentication.requireActiveNow(actor)
     let renewal = try await application.change(
       request.requestID, expectedVersion: request.expectedVersion, actor: actor, idempotency: key
     ) { _, _ in
@@ -53,7 +54,7 @@ struct ApprovalRPCService: Okey_V1_ApprovalService.SimpleServiceProtocol {
       let reply = try await application.message(prior)
       return .with { $0.renewal = reply }
     }
-    try await application.requireActiveNow(actor)
+    try await authentication.requireActiveNow(actor)
     let renewal = try await application.change(
       request.requestID, expectedVersion: request.expectedVersion, actor: actor, idempotency: key
     ) { _, _ in

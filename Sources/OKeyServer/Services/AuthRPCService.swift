@@ -4,30 +4,33 @@ import OKeyDomain
 
 /// okey.v1.AuthService: Login by directory bind, WhoAmI, Logout.
 struct AuthRPCService: Okey_V1_AuthService.SimpleServiceProtocol {
-  let application: RenewalApplication
+  let authentication: Authentication
 
   func login(request: Okey_V1_LoginRequest, context: ServerContext) async throws -> Okey_V1_LoginResponse {
-    let logger = application.logger
+    let logger = authentication.logger
     guard RequestChecks.isPlausibleUID(request.uid) else {
       throw APIError.invalidArgument("uid", "give your directory login (1 to 64 characters)")
     }
     guard !request.password.isEmpty else { throw APIError.invalidArgument("password", "required") }
     guard request.password.utf8.count <= 1024 else { throw APIError.invalidArgument("password", "too long") }
     let refused = APIError.unauthenticated(.badCredentials, "wrong uid or password")
-    let throttle = application.loginThrottle
+    let throttle = authentication.loginThrottle
+    let logins = authentication.logins
     let peer = Self.peerAddress(context.remotePeer)
     func throttled(_ wait: Int64, _ why: String) -> APIError {
+      logins.throttled()
       logger.notice(
         "login refused", metadata: ["uid": "\(request.uid)", "peer": "\(context.remotePeer)", "why": "\(why)"])
       return APIError(
         code: .resourceExhausted, reason: .loginThrottled,
         message: "too many failed logins: try again in \(wait) seconds", metadata: ["retry_after_seconds": "\(wait)"])
     }
-    if let wait = throttle.waitBeforeLookup(uid: request.uid, peer: peer, now: application.clock()) {
+    if let wait = throttle.waitBeforeLookup(uid: request.uid, peer: peer, now: authentication.clock()) {
       throw throttled(wait, "too many failures for this uid or from this address")
     }
-    guard let person = try await application.resolver.loginPerson(uid: request.uid) else {
-      throttle.recordUnknown(uid: request.uid, peer: peer, now: application.clock())
+    guard let person = try await authentication.resolver.loginPerson(uid: request.uid) else {
+      throttle.recordUnknown(uid: request.uid, peer: peer, now: authentication.clock())
+      logins.failed()
       logger.notice(
         "login refused",
         metadata: ["uid": "\(request.uid)", "peer": "\(context.remotePeer)", "why": "no single directory entry"])
@@ -35,26 +38,28 @@ struct AuthRPCService: Okey_V1_AuthService.SimpleServiceProtocol {
     }
     // Counted on the directory's own uid, reserved before the bind.
     let reservation: LoginThrottle.Reservation
-    switch throttle.reserve(canonicalUID: person.uid, now: application.clock()) {
+    switch throttle.reserve(canonicalUID: person.uid, now: authentication.clock()) {
     case .success(let reserved): reservation = reserved
     case .failure(let wait): throw throttled(wait.seconds, "too many failures for \(person.uid)")
     }
     let accepted: Bool
     do {
-      accepted = try await application.directory.checkPassword(dn: person.dn, password: request.password)
+      accepted = try await authentication.directory.checkPassword(dn: person.dn, password: request.password)
     } catch {
-      throttle.finish(reservation, succeeded: false, peer: peer, now: application.clock())
+      throttle.finish(reservation, succeeded: false, peer: peer, now: authentication.clock())
       throw error
     }
     guard accepted else {
-      throttle.finish(reservation, succeeded: false, peer: peer, now: application.clock())
+      throttle.finish(reservation, succeeded: false, peer: peer, now: authentication.clock())
+      logins.failed()
       logger.notice(
         "login refused", metadata: ["uid": "\(request.uid)", "peer": "\(context.remotePeer)", "why": "wrong password"])
       throw refused
     }
     // Same refusal as a wrong password: nobody learns from it that the account exists.
     guard person.active else {
-      throttle.finish(reservation, succeeded: false, peer: peer, now: application.clock())
+      throttle.finish(reservation, succeeded: false, peer: peer, now: authentication.clock())
+      logins.failed()
       logger.notice(
         "login refused",
         metadata: [
@@ -62,10 +67,11 @@ struct AuthRPCService: Okey_V1_AuthService.SimpleServiceProtocol {
         ])
       throw refused
     }
-    throttle.finish(reservation, succeeded: true, peer: peer, now: application.clock())
-    let groups = try await application.resolver.groupRoles(of: person)
-    let session = try await application.sessions.open(
-      for: person, groups: groups, ttlSeconds: application.configuration.sessions.ttlSeconds)
+    throttle.finish(reservation, succeeded: true, peer: peer, now: authentication.clock())
+    logins.succeeded()
+    let groups = try await authentication.resolver.groupRoles(of: person)
+    let session = try await authentication.sessions.open(
+      for: person, groups: groups, ttlSeconds: authentication.sessionTTLSeconds)
     logger.notice(
       "login",
       metadata: [
@@ -101,10 +107,11 @@ struct AuthRPCService: Okey_V1_AuthService.SimpleServiceProtocol {
         code: .failedPrecondition, reason: .notASession,
         message: "service-account keys are configured, not sessions: there is nothing to log out")
     }
-    guard try await application.sessions.close(tokenHash: tokenHash) else {
+    guard try await authentication.sessions.close(tokenHash: tokenHash) else {
       throw APIError.unauthenticated(.tokenInvalid, "the session had already ended: log in again")
     }
-    application.logger.notice("logout", metadata: ["uid": "\(principal.actor.uid)", "peer": "\(context.remotePeer)"])
+    authentication.logger.notice(
+      "logout", metadata: ["uid": "\(principal.actor.uid)", "peer": "\(context.remotePeer)"])
     return .with { $0.uid = principal.actor.uid }
   }
 

@@ -8,6 +8,7 @@ import OKeyStore
 /// for the agent).
 struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
   let application: RenewalApplication
+  let authentication: Authentication
 
   func startRenewal(request: Okey_V1_StartRenewalRequest, context: ServerContext) async throws
     -> Okey_V1_StartRenewalResponse
@@ -393,7 +394,7 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
             try await Task.sleep(for: recheck)
             // Still this caller, and still allowed to see the request (a re-route or a group
             // removal ends the stream too).
-            let fresh = try await application.revalidate(principal)
+            let fresh = try await authentication.revalidate(principal)
             try RenewalApplication.requireVisible(try await application.load(requestID), to: fresh.actor)
           }
         }
