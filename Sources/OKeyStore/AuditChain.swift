@@ -158,7 +158,8 @@ enum AuditChain {
     else {
       return
     }
-    guard let recorded: String = row["state_hash"] else { return }  // a legacy event: no state recorded
+    // A legacy event recorded no state.
+    guard let recorded: String = try row.decode(forColumn: AuditEventRow.Columns.stateHash) else { return }
     guard recorded == stateHash(stateJSON) else {
       throw StoreError(
         .tampered,
@@ -172,9 +173,9 @@ enum AuditChain {
   static func append(_ events: [RenewalEvent], renewalID: String, stateJSON: String, key: AuditKey?, in db: Database)
     throws
   {
-    let head = try db.row("SELECT last_sequence, last_hash FROM audit_head WHERE id = 1")
-    var sequence: Int64 = head?["last_sequence"] ?? 0
-    var previous: String = head?["last_hash"] ?? genesis
+    let head = try AuditHeadRow.read(db)
+    var sequence = head?.lastSequence ?? 0
+    var previous = head?.lastHash ?? genesis
     let stateHash = stateHash(stateJSON)
     for event in events {
       sequence += 1
@@ -198,30 +199,15 @@ enum AuditChain {
     )
   }
 
-  static func event(from row: Row) -> AuditEvent {
-    let from: String? = row["from_status"]
-    let to: String = row["to_status"]
-    let role: String = row["role"]
-    return AuditEvent(
-      sequence: row["sequence"],
-      renewalID: row["renewal_id"],
-      event: RenewalEvent(
-        action: row["action"], actor: row["actor"], onBehalfOf: row["on_behalf_of"],
-        role: ActingRole(rawValue: role) ?? .system, from: from.flatMap(RenewalStatus.init(rawValue:)),
-        to: RenewalStatus(rawValue: to) ?? .draft, details: row["details"],
-        at: Instant(millisecondsSinceEpoch: row["at"])
-      ),
-      previousHash: row["prev_hash"],
-      hash: row["hash"]
-    )
-  }
-
   /// The last event of the chain.
   static func head(in db: Database) throws -> AuditHead {
     guard let row = try db.row("SELECT sequence, hash, at FROM audit_events ORDER BY sequence DESC LIMIT 1") else {
       return AuditHead(sequence: 0, hash: genesis)
     }
-    return AuditHead(sequence: row["sequence"], hash: row["hash"], at: Instant(millisecondsSinceEpoch: row["at"]))
+    typealias Columns = AuditEventRow.Columns
+    return AuditHead(
+      sequence: try row.decode(forColumn: Columns.sequence), hash: try row.decode(forColumn: Columns.hash),
+      at: Instant(millisecondsSinceEpoch: try row.decode(forColumn: Columns.at)))
   }
 
   /// Walks the whole chain and every request, and reports every break: altered or unsigned events,
@@ -250,11 +236,11 @@ enum AuditChain {
     var hashes: [Int64: String] = [:]
     // Each request's events must follow one another: an event starts where the one before ended.
     var lastStatus: [String: RenewalStatus] = [:]
-    let cursor = try Row.fetchCursor(db, sql: "SELECT * FROM audit_events ORDER BY sequence")
+    let cursor = try AuditEventRow.fetchCursor(db, sql: "SELECT * FROM audit_events ORDER BY sequence")
     while let row = try cursor.next() {
-      let stored = event(from: row)
+      let stored = row.event
       checked += 1
-      let roleKnown = ActingRole(rawValue: row["role"] as String) != nil
+      let roleKnown = row.roleKnown
       if stored.sequence != expectedSequence {
         problems.append(
           AuditProblem(
@@ -267,8 +253,8 @@ enum AuditChain {
             message: "event \(stored.sequence) does not follow the event before it"))
       }
       let legacy = stored.sequence <= legacyUntil
-      let stateHash: String? = row["state_hash"]
-      let mac: String? = row["mac"]
+      let stateHash = row.stateHash
+      let mac = row.mac
       var sound = roleKnown && (legacy || stateHash != nil)
       if sound {
         let recomputed = hash(
@@ -296,9 +282,9 @@ enum AuditChain {
       expectedPrevious = stored.hash
       expectedSequence = stored.sequence + 1
     }
-    let head = try db.row("SELECT last_sequence, last_hash FROM audit_head WHERE id = 1")
-    let headSequence: Int64 = head?["last_sequence"] ?? 0
-    let headHash: String = head?["last_hash"] ?? genesis
+    let head = try AuditHeadRow.read(db)
+    let headSequence = head?.lastSequence ?? 0
+    let headHash = head?.lastHash ?? genesis
     if headSequence > expectedSequence - 1 {
       problems.append(
         AuditProblem(
@@ -341,7 +327,7 @@ enum AuditChain {
   /// columns queries filter on (derived from that state).
   static func verifyStates(in db: Database, legacyUntil: Int64, problems: inout [AuditProblem]) throws -> Int64 {
     var checked: Int64 = 0
-    let cursor = try Row.fetchCursor(
+    let cursor = try RenewalRow.fetchCursor(
       db,
       sql: """
         SELECT r.id, r.agent_uid, r.key_type, r.status, r.version, r.n1_uid, r.n2_uid, r.routed, r.state_json,
@@ -352,37 +338,24 @@ enum AuditChain {
         """)
     while let row = try cursor.next() {
       checked += 1
-      let id: String = row["id"]
-      let json: String = row["state_json"]
-      let lastSequence: Int64? = row["last_sequence"]
+      let id = row.id
       func mismatch(_ why: String) {
         problems.append(
           AuditProblem(
-            sequence: lastSequence ?? 0, kind: .stateMismatch, message: "request \(id): \(why)", renewalID: id))
+            sequence: row.lastSequence ?? 0, kind: .stateMismatch, message: "request \(id): \(why)", renewalID: id))
       }
-      guard let lastSequence else {
+      guard let lastSequence = row.lastSequence else {
         mismatch("no audit event records it")
         continue
       }
-      if lastSequence > legacyUntil {
-        let recorded: String? = row["last_state_hash"]
-        if recorded != stateHash(json) {
-          mismatch("its stored state is not the one its last event (\(lastSequence)) recorded")
-        }
+      if lastSequence > legacyUntil, row.lastStateHash != stateHash(row.stateJSON) {
+        mismatch("its stored state is not the one its last event (\(lastSequence)) recorded")
       }
-      guard let state = try? SQLiteRenewalStore.decodeRenewal(json) else {
+      guard let state = try? SQLiteRenewalStore.decodeRenewal(row.stateJSON) else {
         mismatch("its stored state cannot be read")
         continue
       }
-      let routed: Bool = row["routed"]
-      let columnsAgree =
-        state.id == id && state.agentUID == (row["agent_uid"] as String)
-        && state.keyType.rawValue == (row["key_type"] as String)
-        && state.status.rawValue == (row["status"] as String) && state.version == (row["version"] as Int64)
-        && state.routing.n1?.person.uid == (row["n1_uid"] as String?)
-        && state.routing.n2?.person.uid == (row["n2_uid"] as String?)
-        && state.routed == routed
-      if !columnsAgree { mismatch("its columns were changed apart from its state") }
+      if !row.agrees(with: state) { mismatch("its columns were changed apart from its state") }
     }
     return checked
   }

@@ -33,18 +33,17 @@ extension SQLiteRenewalStore {
     -> String?
   {
     guard
-      let row = try Row.fetchOne(
+      let row = try IdempotencyRow.fetchOne(
         db,
-        sql: "SELECT result_json, fingerprint FROM idempotency_keys WHERE agent_uid = ? AND operation = ? AND key = ?",
+        sql: "SELECT * FROM idempotency_keys WHERE agent_uid = ? AND operation = ? AND key = ?",
         arguments: [agentUID, operation, key.key])
     else { return nil }
-    let fingerprint: String = row["fingerprint"]
-    guard fingerprint == key.fingerprint else {
+    guard row.fingerprint == key.fingerprint else {
       throw StoreError(
         .keyReused,
         "idempotency key '\(key.key)' was used for a call with other arguments: use a new key for each distinct change")
     }
-    return row["result_json"]
+    return row.resultJSON
   }
 
   static func rememberResult(
@@ -53,9 +52,9 @@ extension SQLiteRenewalStore {
   )
     throws
   {
-    try db.run(
-      "INSERT INTO idempotency_keys (agent_uid, operation, key, renewal_id, result_json, created_at, fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?)",
-      [agentUID, operation, key.key, renewalID, result, at.millisecondsSinceEpoch, key.fingerprint]
-    )
+    try IdempotencyRow(
+      agentUID: agentUID, operation: operation, key: key.key, renewalID: renewalID, resultJSON: result,
+      createdAt: at.millisecondsSinceEpoch, fingerprint: key.fingerprint
+    ).insert(db)
   }
 }

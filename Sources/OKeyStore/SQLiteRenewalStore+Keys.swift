@@ -15,15 +15,7 @@ extension SQLiteRenewalStore {
   }
 
   static func loadKeys(_ db: Database, agentUID: String) throws -> [KeyRecord] {
-    try Row.fetchAll(db, sql: "SELECT * FROM keys WHERE agent_uid = ?", arguments: [agentUID]).map { row in
-      let replaced: Int64? = row["replaced_at"]
-      return KeyRecord(
-        serial: row["serial"], agentUID: row["agent_uid"], keyType: KeyType(rawValue: row["key_type"]) ?? .hardware,
-        status: KeyRecord.Status(rawValue: row["status"]) ?? .replaced,
-        activatedAt: Instant(millisecondsSinceEpoch: row["activated_at"]),
-        replacedAt: replaced.map(Instant.init(millisecondsSinceEpoch:)), renewalID: row["renewal_id"]
-      )
-    }
+    try KeyRow.fetchAll(db, sql: "SELECT * FROM keys WHERE agent_uid = ?", arguments: [agentUID]).map(\.key)
   }
 
   static func saveKey(_ db: Database, _ key: KeyRecord) throws {

@@ -64,7 +64,7 @@ extension SQLiteRenewalStore {
           sql:
             "SELECT m.tbl_name AS name, SUM(s.pgsize) AS bytes FROM dbstat s JOIN sqlite_master m ON m.name = s.name GROUP BY m.tbl_name"
         ) {
-          for row in rows { bytes[row["name"]] = row["bytes"] }
+          for row in rows { bytes[try row.decode(forColumn: "name")] = try row.decode(forColumn: "bytes") }
         }
         return try names.map { name in
           let count = try db.value(Int64.self, "SELECT COUNT(*) FROM \"\(name)\"") ?? 0

@@ -8,27 +8,13 @@ extension SQLiteRenewalStore {
   {
     try await guarded {
       try await pool.read { db in
-        try Row.fetchAll(
+        try OutboxRow.fetchAll(
           db, sql: "SELECT * FROM outbox WHERE state = ? AND id > ? ORDER BY id LIMIT ?",
           arguments: [state.rawValue, afterID, limit]
         )
-        .map(Self.outboxMessage(from:))
+        .map(\.message)
       }
     }
-  }
-
-  static func outboxMessage(from row: Row) -> OutboxMessage {
-    let uid: String? = row["recipient_uid"]
-    return OutboxMessage(
-      id: row["id"], renewalID: row["renewal_id"],
-      kind: NotificationIntent.Kind(rawValue: row["kind"]) ?? .dsiWork,
-      recipient: uid.map {
-        DirectoryPerson(uid: $0, displayName: row["recipient_name"] ?? "", mail: row["recipient_mail"] ?? "")
-      },
-      details: row["details"], state: OutboxMessage.State(rawValue: row["state"]) ?? .pending,
-      attempts: row["attempts"], messageID: row["message_id"], lastError: row["last_error"],
-      createdAt: Instant(millisecondsSinceEpoch: row["created_at"])
-    )
   }
 
   public func outboxCount(state: OutboxMessage.State) async throws -> Int {
@@ -46,7 +32,7 @@ extension SQLiteRenewalStore {
       try await pool.write { db in
         // Due pending messages, and messages claimed long ago whose attempt never ended (its
         // result could not be recorded): they are tried again.
-        let rows = try Row.fetchAll(
+        let rows = try OutboxRow.fetchAll(
           db,
           sql: """
             SELECT * FROM outbox
@@ -56,7 +42,7 @@ extension SQLiteRenewalStore {
           arguments: [now.millisecondsSinceEpoch, staleClaim?.millisecondsSinceEpoch ?? Int64.min, limit])
         var claimed: [OutboxMessage] = []
         for row in rows {
-          var message = Self.outboxMessage(from: row)
+          var message = row.message
           try db.run(
             "UPDATE outbox SET state = 'SENDING', claimed_at = ? WHERE id = ?",
             [now.millisecondsSinceEpoch, message.id])

@@ -88,13 +88,13 @@ extension SQLiteRenewalStore {
   {
     try await guarded {
       try await pool.read { db in
-        try Row.fetchAll(
+        try PickupSlotRow.fetchAll(
           db,
           sql: "SELECT * FROM pickup_slots WHERE place_id = ? AND starts_at > ?"
             + (withRoomOnly ? " AND booked < capacity" : "")
             + " ORDER BY starts_at, id",
           arguments: [placeID, after.millisecondsSinceEpoch]
-        ).map(Reader.slot(from:))
+        ).map(\.slot)
       }
     }
   }

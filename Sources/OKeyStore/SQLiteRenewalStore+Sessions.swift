@@ -8,15 +8,7 @@ extension SQLiteRenewalStore {
   public func saveSession(_ session: StoredSession) async throws {
     try await guarded {
       try await pool.write { db in
-        try db.run(
-          "INSERT INTO sessions (token_hash, uid, created_at, expires_at, dn, display_name, mail, groups) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-          [
-            session.tokenHash, session.uid, session.createdAt.millisecondsSinceEpoch,
-            session.expiresAt.millisecondsSinceEpoch,
-            session.dn, session.displayName, session.mail,
-            session.groups.map(\.rawValue).sorted().joined(separator: ","),
-          ]
-        )
+        try SessionRow(session).insert(db)
       }
     }
   }
@@ -24,19 +16,10 @@ extension SQLiteRenewalStore {
   public func session(tokenHash: String, now: Instant) async throws -> StoredSession? {
     try await guarded {
       try await pool.read { db in
-        try db.row(
-          "SELECT * FROM sessions WHERE token_hash = ? AND expires_at > ?",
-          [tokenHash, now.millisecondsSinceEpoch]
-        ).map { row in
-          StoredSession(
-            tokenHash: row["token_hash"], uid: row["uid"],
-            createdAt: Instant(millisecondsSinceEpoch: row["created_at"]),
-            expiresAt: Instant(millisecondsSinceEpoch: row["expires_at"]), dn: row["dn"],
-            displayName: row["display_name"],
-            mail: row["mail"],
-            groups: Set(
-              (row["groups"] as String).split(separator: ",").compactMap { Caller.GroupRole(rawValue: String($0)) }))
-        }
+        try SessionRow.fetchOne(
+          db, sql: "SELECT * FROM sessions WHERE token_hash = ? AND expires_at > ?",
+          arguments: [tokenHash, now.millisecondsSinceEpoch]
+        )?.session
       }
     }
   }

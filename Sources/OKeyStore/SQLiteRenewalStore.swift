@@ -146,6 +146,9 @@ public final class SQLiteRenewalStore: RenewalStore {
   func guarded<T>(_ body: () async throws -> T) async throws -> T {
     do {
       return try await body()
+    } catch let error as RowDecodingError {
+      // A value of another type than its column's: written outside okeyd.
+      throw StoreError(.tampered, "a stored row cannot be read (changed outside OKEY?): \(error)")
     } catch let error as DatabaseError {
       switch error.extendedResultCode {
       case .SQLITE_CONSTRAINT_UNIQUE where (error.message ?? "").contains("renewals.agent_uid"):
@@ -367,9 +370,9 @@ public final class SQLiteRenewalStore: RenewalStore {
         let reader = Reader(db: db)
         let history =
           withHistory
-          ? try Row.fetchAll(
+          ? try AuditEventRow.fetchAll(
             db, sql: "SELECT * FROM audit_events WHERE renewal_id = ? ORDER BY sequence", arguments: [id]
-          ).map(AuditChain.event(from:))
+          ).map(\.event)
           : []
         return RenewalView(
           renewal: renewal, history: history,
@@ -399,10 +402,10 @@ public final class SQLiteRenewalStore: RenewalStore {
   public func history(renewalID: String) async throws -> [AuditEvent] {
     try await guarded {
       try await pool.read { db in
-        try Row.fetchAll(
+        try AuditEventRow.fetchAll(
           db, sql: "SELECT * FROM audit_events WHERE renewal_id = ? ORDER BY sequence", arguments: [renewalID]
         )
-        .map(AuditChain.event(from:))
+        .map(\.event)
       }
     }
   }
@@ -473,7 +476,9 @@ public final class SQLiteRenewalStore: RenewalStore {
       try await pool.read { db in
         var counts: [RenewalStatus: Int] = [:]
         for row in try Row.fetchAll(db, sql: "SELECT status, COUNT(*) AS n FROM renewals GROUP BY status") {
-          if let status = RenewalStatus(rawValue: row["status"]) { counts[status] = row["n"] }
+          if let status = RenewalStatus(rawValue: try row.decode(forColumn: "status")) {
+            counts[status] = try row.decode(forColumn: "n")
+          }
         }
         return counts
       }
@@ -510,28 +515,15 @@ struct Reader: ChangeReader {
   let db: Database
 
   func pickupSlot(id: String) throws -> PickupSlot? {
-    try db.row("SELECT * FROM pickup_slots WHERE id = ?", [id]).map(Self.slot(from:))
+    try PickupSlotRow.fetchOne(db, sql: "SELECT * FROM pickup_slots WHERE id = ?", arguments: [id])?.slot
   }
 
   func currentCharter() throws -> Charter? {
-    try db.row("SELECT * FROM charters ORDER BY seq DESC LIMIT 1").map { row in
-      Charter(
-        version: row["version"], text: row["text"], code: row["code"],
-        publishedAt: Instant(millisecondsSinceEpoch: row["published_at"]))
-    }
+    try CharterRow.fetchOne(db, sql: "SELECT * FROM charters ORDER BY seq DESC LIMIT 1")?.charter
   }
 
   func pickupPlace(id: String) throws -> PickupPlace? {
-    try db.row("SELECT * FROM pickup_places WHERE id = ?", [id]).map { row in
-      PickupPlace(id: row["id"], name: row["name"], address: row["address"])
-    }
-  }
-
-  static func slot(from row: Row) -> PickupSlot {
-    PickupSlot(
-      id: row["id"], placeID: row["place_id"], startsAt: Instant(millisecondsSinceEpoch: row["starts_at"]),
-      endsAt: Instant(millisecondsSinceEpoch: row["ends_at"]), capacity: row["capacity"], booked: row["booked"]
-    )
+    try PickupPlaceRow.fetchOne(db, sql: "SELECT * FROM pickup_places WHERE id = ?", arguments: [id])?.place
   }
 }
 

@@ -93,7 +93,7 @@ public enum StoreBackup {
         }
         var byStatus: [String: Int] = [:]
         for row in try Row.fetchAll(db, sql: "SELECT status, count(*) AS n FROM renewals GROUP BY status") {
-          byStatus[row["status"]] = row["n"]
+          byStatus[try row.decode(forColumn: "status")] = try row.decode(forColumn: "n")
         }
         let attributes = try? FileManager.default.attributesOfItem(atPath: path)
         return Summary(

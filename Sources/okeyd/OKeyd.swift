@@ -11,7 +11,7 @@ struct OKeyd: AsyncParsableCommand {
     commandName: "okeyd",
     abstract: "The OKEY gRPC server: renewal of staff OTP keys (package okey.v1).",
     discussion: """
-      Reads its configuration from a YAML file (see okeyd.example.yaml); the environment variables OKEY_LISTEN, OKEY_DATABASE_PATH, OKEY_LOG_LEVEL, OKEY_LDAP_URI, OKEY_LDAP_BIND_PASSWORD and OKEY_PLAINTEXT override it.
+      Reads its configuration from a YAML file (see okeyd.example.yaml); the environment variables OKEY_LISTEN, OKEY_DATABASE_PATH, OKEY_LOG_LEVEL, OKEY_LOG_FORMAT, OKEY_LDAP_URI, OKEY_LDAP_BIND_PASSWORD, OKEY_PLAINTEXT and OKEY_AUDIT_KEY_FILE override it.
 
       Serves okey.v1, the gRPC health-checking protocol and server reflection. SIGTERM or SIGINT start a graceful shutdown; SIGHUP reloads the configuration file (service accounts, TLS certificate and key, log level, mail settings; a file that does not validate is refused and the running configuration kept).
 

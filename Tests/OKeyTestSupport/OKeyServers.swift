@@ -68,10 +68,11 @@ public final class OKeydProcess: Sendable {
     if environment["OKEY_AUDIT_KEY_FILE"] == nil { environment["OKEY_AUDIT_KEY_FILE"] = TestAuditKey.file }
     child = try ChildProcess(TestPaths.executable("okeyd"), arguments, environment: environment)
     let log = try await child.waitForError { $0.contains("okeyd listening") }
-    guard let range = log.range(of: #"address=[0-9.]+:[0-9]+"#, options: .regularExpression) else {
+    // Text (address=HOST:PORT) or JSON ("address":"HOST:PORT") log lines.
+    guard let range = log.range(of: #"address(=|":")[0-9.]+:[0-9]+"#, options: .regularExpression) else {
       throw ChildProcessError("okeyd announced no address:\n\(log)")
     }
-    address = String(log[range].dropFirst("address=".count))
+    address = String(log[range].drop { !$0.isNumber })
   }
 
   /// Sends SIGTERM and waits for the exit status.
