@@ -31,6 +31,17 @@ struct AuditChainTests {
     }
   }
 
+  @Test(
+    "a value of the wrong type written with the sqlite3 CLI (a time that is text) is read without a crash and found altered"
+  )
+  func wrongType() async throws {
+    try await withHistory { store, path in
+      _ = try await sqlite3(path, "UPDATE audit_events SET at = 'yesterday' WHERE sequence = 2")
+      #expect(try await store.history(renewalID: "r-ann").count == 3)
+      #expect(try await store.verifyAuditTrail().problems.map(\.kind) == [.altered])
+    }
+  }
+
   @Test("an actor rewritten with the sqlite3 CLI is found")
   func alteredActor() async throws {
     try await withHistory { store, path in
