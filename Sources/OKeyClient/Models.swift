@@ -139,6 +139,10 @@ public struct Renewal: Sendable, Codable, Equatable {
   public var decisionComment: String
   public var createdAt: Date
   public var updatedAt: Date
+  /// Software keys: when the agent said the enrolment elements were sent.
+  public var elementsSentAt: Date?
+  /// When the request entered its current status.
+  public var statusSince: Date
   public var history: [HistoryEntry]
 }
 

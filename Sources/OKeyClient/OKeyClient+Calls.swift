@@ -193,6 +193,26 @@ extension OKeyClient {
       try await call { try await renewals.bookPickup(request, metadata: metadata, options: options) }.renewal)
   }
 
+  /// Says the enrolment elements of a software key were sent to the DSI mailbox.
+  public func markElementsSent(requestID: String, expectedVersion: Int64) async throws -> Renewal {
+    let request = Okey_V1_MarkElementsSentRequest.with {
+      $0.requestID = requestID
+      $0.expectedVersion = expectedVersion
+    }
+    return FromWire.renewal(
+      try await call { try await renewals.markElementsSent(request, metadata: metadata, options: options) }.renewal)
+  }
+
+  /// Cancels the pickup appointment: the seat is freed, the key waits for another booking.
+  public func cancelPickup(requestID: String, expectedVersion: Int64) async throws -> Renewal {
+    let request = Okey_V1_CancelPickupRequest.with {
+      $0.requestID = requestID
+      $0.expectedVersion = expectedVersion
+    }
+    return FromWire.renewal(
+      try await call { try await renewals.cancelPickup(request, metadata: metadata, options: options) }.renewal)
+  }
+
   /// Follows a request: `onChange` gets its current state, then each change, until it is terminal.
   public func watch(requestID: String, onChange: @escaping @Sendable (Renewal) async throws -> Void) async throws {
     var options = self.options
@@ -315,6 +335,40 @@ extension OKeyClient {
     }
     return FromWire.renewal(
       try await call { try await operations.recordHandover(request, metadata: metadata, options: options) }.renewal)
+  }
+
+  /// Records that the agent missed the appointment: the key waits for another booking (DSI).
+  public func recordNoShow(requestID: String, comment: String = "", expectedVersion: Int64) async throws -> Renewal {
+    let request = Okey_V1_RecordNoShowRequest.with {
+      $0.requestID = requestID
+      $0.comment = comment
+      $0.expectedVersion = expectedVersion
+    }
+    return FromWire.renewal(
+      try await call { try await operations.recordNoShow(request, metadata: metadata, options: options) }.renewal)
+  }
+
+  /// Asks the agent for the enrolment elements again, saying what is missing (DSI).
+  public func requestElementsAgain(requestID: String, message: String, expectedVersion: Int64) async throws -> Renewal {
+    let request = Okey_V1_RequestElementsAgainRequest.with {
+      $0.requestID = requestID
+      $0.message = message
+      $0.expectedVersion = expectedVersion
+    }
+    return FromWire.renewal(
+      try await call { try await operations.requestElementsAgain(request, metadata: metadata, options: options) }
+        .renewal)
+  }
+
+  /// Cancels a request that is not over, with a reason the agent is told (DSI).
+  public func cancelAsDSI(requestID: String, reason: String, expectedVersion: Int64) async throws -> Renewal {
+    let request = Okey_V1_OperationsServiceCancelRenewalRequest.with {
+      $0.requestID = requestID
+      $0.reason = reason
+      $0.expectedVersion = expectedVersion
+    }
+    return FromWire.renewal(
+      try await call { try await operations.cancelRenewal(request, metadata: metadata, options: options) }.renewal)
   }
 
   /// Publishes a charter version.

@@ -60,6 +60,8 @@ enum FromWire {
       appointment: value.hasAppointment ? slot(value.appointment.slot) : nil,
       decidedBy: value.decidedBy, decisionComment: value.decisionComment,
       createdAt: Date(value.createdAt), updatedAt: Date(value.updatedAt),
+      elementsSentAt: value.hasElementsSentAt ? Date(value.elementsSentAt) : nil,
+      statusSince: value.hasStatusSince ? Date(value.statusSince) : Date(value.updatedAt),
       history: value.history.map {
         HistoryEntry(
           sequence: $0.sequence, at: Date($0.at), actor: $0.actor, onBehalfOf: $0.onBehalfOf, action: $0.action,

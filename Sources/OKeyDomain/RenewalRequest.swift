@@ -34,6 +34,12 @@ public struct RenewalRequest: Sendable, Hashable, Codable {
   public var appointmentSlotID: String?
   /// When the appointment was booked.
   public var appointmentBookedAt: Instant?
+  /// Software keys: when the agent said the enrolment elements were sent to the DSI mailbox (nil
+  /// until then, and again after the DSI asked for them again).
+  public var elementsSentAt: Instant?
+  /// When the request entered its current status (nil for requests older than this field: use
+  /// `updatedAt`).
+  public var statusSince: Instant?
   /// What ``decidedBy`` holds for an automatic validation.
   public static let automaticDecision = "auto"
   /// Who approved or rejected (``automaticDecision`` for automatic validation).
@@ -127,6 +133,12 @@ public struct NotificationIntent: Sendable, Hashable, Codable {
     case validatorReplaced = "VALIDATOR_REPLACED"
     /// To the N+1: the N+2 decided the request in their absence.
     case n1Informed = "N1_INFORMED"
+    /// To the agent: the DSI cancelled the request, with its reason.
+    case agentCancelled = "AGENT_CANCELLED"
+    /// To the agent: the DSI asks for the enrolment elements again, with its message.
+    case elementsRequested = "ELEMENTS_REQUESTED"
+    /// To the agent: the appointment was missed; book another one.
+    case pickupMissed = "PICKUP_MISSED"
   }
 
   /// Who receives it.

@@ -19,6 +19,10 @@ public enum RenewalCommand: Sendable, Hashable {
   case reject(reason: String)
   /// Choose the phone platform of a software key.
   case choosePlatform(MobilePlatform)
+  /// Say the enrolment elements were sent to the DSI mailbox (agent, platform chosen).
+  case markElementsSent
+  /// Ask the agent for the enrolment elements again, saying what is missing (DSI).
+  case requestElementsAgain(message: String)
   /// Confirm the enrolment elements were received (DSI).
   case confirmEnrolment(comment: String)
   /// Sign the current charter (nil when none is published).
@@ -27,10 +31,16 @@ public enum RenewalCommand: Sendable, Hashable {
   case finalize(serial: String, place: PickupPlace?)
   /// Book or move the pickup appointment.
   case bookPickup(PickupSlot)
-  /// Record the hand-over of a hardware key (DSI).
+  /// Record the hand-over of a hardware key (DSI), booked or walk-in.
   case recordHandover(comment: String)
+  /// Cancel the appointment: the seat is freed, the key waits again (agent).
+  case cancelPickup
+  /// Record that the agent did not come to the appointment (DSI).
+  case recordNoShow(comment: String)
   /// Cancel (agent).
   case cancel(reason: String)
+  /// Cancel any request that is not over, with a reason the agent is told (DSI).
+  case cancelByDSI(reason: String)
   /// Re-resolve the routing of a pending request (DSI).
   case reroute(Routing)
   /// Tell the N+2 that the request has waited too long (the service itself, once).
@@ -49,12 +59,17 @@ public enum RenewalCommand: Sendable, Hashable {
     case .approve: return "approve"
     case .reject: return "reject"
     case .choosePlatform: return "choose-platform"
+    case .markElementsSent: return "mark-elements-sent"
+    case .requestElementsAgain: return "request-elements-again"
     case .confirmEnrolment: return "confirm-enrolment"
     case .signCharter: return "sign-charter"
     case .finalize: return "finalize"
     case .bookPickup: return "book-pickup"
     case .recordHandover: return "record-handover"
+    case .cancelPickup: return "cancel-pickup"
+    case .recordNoShow: return "record-no-show"
     case .cancel: return "cancel"
+    case .cancelByDSI: return "dsi-cancel"
     case .reroute: return "reroute"
     case .escalate: return "escalate"
     }
@@ -252,6 +267,7 @@ struct DecisionBuilder {
 
   mutating func record(_ action: String, role: ActingRole, to status: RenewalStatus, details: String = "") {
     let from = renewal.status
+    if status != original.status { renewal.statusSince = context.now }
     renewal.status = status
     let acting = role == .system ? "okey" : (actor.serviceAccount ?? actor.uid)
     let onBehalf = role == .system ? nil : (actor.serviceAccount == nil ? nil : actor.uid)
@@ -420,9 +436,33 @@ struct DecisionBuilder {
       try requireVersion()
       try requireKeyType(.software, doing: "choose a phone platform")
       try requireStatus(.awaitingEnrolment, doing: "choose a phone platform")
+      if renewal.platform != platform { renewal.elementsSentAt = nil }
       renewal.platform = platform
       record(command.action, role: .agent, to: .awaitingEnrolment, details: platform.rawValue)
       notifyDSI("enrolment elements for a \(platform.rawValue) phone are on their way to the DSI mailbox")
+
+    case .markElementsSent:
+      try requireAgent()
+      try requireVersion()
+      try requireKeyType(.software, doing: "say the enrolment elements are sent")
+      try requireStatus(.awaitingEnrolment, doing: "say the enrolment elements are sent")
+      guard let platform = renewal.platform else {
+        throw RenewalRefusal(
+          .platformNotChosen, "choose your phone platform first: the elements to send depend on it")
+      }
+      renewal.elementsSentAt = context.now
+      record(command.action, role: .agent, to: .awaitingEnrolment, details: platform.rawValue)
+      notifyDSI("the agent says the enrolment elements for a \(platform.rawValue) phone were sent")
+
+    case .requestElementsAgain(let message):
+      try requireDSI()
+      try requireVersion()
+      try requireKeyType(.software, doing: "ask for the enrolment elements again")
+      try requireStatus(.awaitingEnrolment, doing: "ask for the enrolment elements again")
+      let message = try Self.checkText(message, field: "message", required: true)
+      renewal.elementsSentAt = nil
+      record(command.action, role: .dsi, to: .awaitingEnrolment, details: message)
+      notifyAgent(.elementsRequested, details: message)
 
     case .confirmEnrolment(let comment):
       try requireDSI()
@@ -505,11 +545,53 @@ struct DecisionBuilder {
     case .recordHandover(let comment):
       try requireDSI()
       try requireVersion()
-      try requireStatus(.pickupBooked, doing: "record the hand-over")
+      // A walk-in (no booking) is handed the key too; a booked seat is freed by the hand-over.
+      try requireStatus(.readyForPickup, .pickupBooked, doing: "record the hand-over")
       let comment = try Self.checkText(comment, field: "comment", required: false)
       issueKey(serial: renewal.newKeySerial ?? "")
       record(command.action, role: .dsi, to: .completed, details: comment)
       notifyAgent(.agentCompleted, details: renewal.newKeySerial ?? "")
+
+    case .cancelPickup:
+      try requireAgent()
+      try requireVersion()
+      try requireStatus(.pickupBooked, doing: "cancel the appointment")
+      let slot = renewal.appointmentSlotID ?? ""
+      effects.append(.releaseSlot(id: slot))
+      renewal.appointmentSlotID = nil
+      renewal.appointmentBookedAt = nil
+      record(command.action, role: .agent, to: .readyForPickup, details: "slot \(slot) freed")
+      notifyDSI("a hardware key pickup appointment was cancelled")
+
+    case .recordNoShow(let comment):
+      try requireDSI()
+      try requireVersion()
+      try requireStatus(.pickupBooked, doing: "record a missed appointment")
+      let comment = try Self.checkText(comment, field: "comment", required: false)
+      let slot = renewal.appointmentSlotID ?? ""
+      effects.append(.releaseSlot(id: slot))
+      renewal.appointmentSlotID = nil
+      renewal.appointmentBookedAt = nil
+      record(command.action, role: .dsi, to: .readyForPickup, details: comment.isEmpty ? "slot \(slot)" : comment)
+      notifyAgent(.pickupMissed, details: renewal.pickupPlaceID ?? "")
+
+    case .cancelByDSI(let reason):
+      try requireDSI()
+      try requireVersion()
+      if original.status.isTerminal {
+        throw RenewalRefusal(.wrongState, "request \(original.id) is already \(original.status.rawValue)")
+      }
+      let reason = try Self.checkText(reason, field: "reason", required: true)
+      if let slot = renewal.appointmentSlotID, original.status == .pickupBooked {
+        effects.append(.releaseSlot(id: slot))
+      }
+      var details = reason
+      if !renewal.documents.isEmpty {
+        effects.append(.purgeDocumentContent)
+        details += "; content of \(renewal.documents.count) document(s) deleted, name, size and SHA-256 kept"
+      }
+      record(command.action, role: .dsi, to: .cancelled, details: details)
+      notifyAgent(.agentCancelled, details: reason)
 
     case .cancel(let reason):
       try requireAgent()

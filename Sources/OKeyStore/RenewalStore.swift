@@ -205,6 +205,9 @@ public struct RenewalQuery: Sendable, Hashable {
   public var approverUID: String?
   /// Only routed requests (snapshot taken).
   public var routedOnly = false
+  /// Only what the DSI can act on now: a software key in AWAITING_ENROLMENT only once the agent said
+  /// the elements were sent.
+  public var actionableByDSI = false
   /// Only requests started at or after this instant.
   public var createdAfter: Instant?
   /// Only requests started before this instant.

@@ -321,6 +321,7 @@ public final class SQLiteRenewalStore: RenewalStore {
         )
       case .releaseSlot(let id):
         try db.run("UPDATE pickup_slots SET booked = booked - 1 WHERE id = ? AND booked > 0", [id])
+        try db.run("DELETE FROM appointments WHERE renewal_id = ? AND slot_id = ?", [renewal.id, id])
       case .issueKey(let key):
         if let owner = try db.value(String.self, "SELECT agent_uid FROM keys WHERE serial = ?", [key.serial]),
           owner != key.agentUID
@@ -442,6 +443,11 @@ public final class SQLiteRenewalStore: RenewalStore {
           arguments += [approver, approver]
         }
         if query.routedOnly { clauses.append("routed = 1") }
+        if query.actionableByDSI {
+          clauses.append(
+            "(status <> '\(RenewalStatus.awaitingEnrolment.rawValue)' OR json_extract(state_json, '$.elementsSentAt') IS NOT NULL)"
+          )
+        }
         if let after = query.createdAfter {
           clauses.append("created_at >= ?")
           arguments += [after.millisecondsSinceEpoch]

@@ -161,10 +161,10 @@ func show(_ renewals: [Renewal], nextPageToken: String = "", json: Bool) throws 
     try printJSON(renewals)
     return
   }
-  var rows = [["REQUEST", "AGENT", "KEY", "STATUS", "VERSION", "VALIDATOR", "UPDATED"]]
+  var rows = [["REQUEST", "AGENT", "KEY", "STATUS", "SINCE", "VERSION", "VALIDATOR", "UPDATED"]]
   for r in renewals {
     rows.append([
-      r.id, r.agentUID, r.keyType.rawValue, r.status.rawValue, "\(r.version)",
+      r.id, r.agentUID, r.keyType.rawValue, r.status.rawValue, short(r.statusSince), "\(r.version)",
       r.routing.effectiveValidator?.uid ?? (r.routing.autoValidated ? "auto" : "-"), short(r.updatedAt),
     ])
   }

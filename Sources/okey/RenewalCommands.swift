@@ -16,7 +16,8 @@ struct RenewalCommands: AsyncParsableCommand {
     subcommands: [
       Start.self, AddDocument.self, RemoveDocument.self, SetValidator.self, Submit.self, Cancel.self, Show.self,
       List.self,
-      Platform.self, SignCharter.self, PickupSlots.self, Book.self, Watch.self, DocumentCommand.self,
+      Platform.self, ElementsSent.self, SignCharter.self, PickupSlots.self, Book.self, CancelPickup.self, Watch.self,
+      DocumentCommand.self,
     ])
 
   struct Start: AsyncParsableCommand {
@@ -202,6 +203,31 @@ struct RenewalCommands: AsyncParsableCommand {
         try await client.bookPickup(
           requestID: id, slotID: slotID,
           expectedVersion: version)
+      }
+    }
+  }
+
+  struct ElementsSent: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      commandName: "elements-sent",
+      abstract: "Say the enrolment elements of a software key were sent to the DSI mailbox.")
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var change: ChangeOptions
+    func run() async throws {
+      try await changeRequest(connection, change) { client, id, version in
+        try await client.markElementsSent(requestID: id, expectedVersion: version)
+      }
+    }
+  }
+
+  struct CancelPickup: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      commandName: "cancel-pickup", abstract: "Cancel the pickup appointment (the key waits for another booking).")
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var change: ChangeOptions
+    func run() async throws {
+      try await changeRequest(connection, change) { client, id, version in
+        try await client.cancelPickup(requestID: id, expectedVersion: version)
       }
     }
   }

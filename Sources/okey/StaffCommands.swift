@@ -44,8 +44,12 @@ struct Approvals: AsyncParsableCommand {
 
 struct Ops: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "For the DSI: work list, enrolment confirmation, finalisation, hand-over, re-routing.",
-    subcommands: [Work.self, ConfirmElements.self, Finalize.self, Handover.self, Reroute.self])
+    abstract:
+      "For the DSI: work list, enrolment elements, finalisation, hand-over (walk-ins too), no-shows, cancellation, re-routing.",
+    subcommands: [
+      Work.self, ConfirmElements.self, RequestElements.self, Finalize.self, Handover.self, NoShow.self, Cancel.self,
+      Reroute.self,
+    ])
 
   struct Work: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Requests waiting for the DSI, oldest first.")
@@ -87,13 +91,53 @@ struct Ops: AsyncParsableCommand {
   }
 
   struct Handover: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Record that the agent collected the hardware key.")
+    static let configuration = CommandConfiguration(
+      abstract: "Record that the agent collected the hardware key, booked or walk-in.")
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var change: ChangeOptions
     @Option(help: "A comment.") var comment = ""
     func run() async throws {
       try await changeRequest(connection, change) { client, id, version in
         try await client.recordHandover(requestID: id, comment: comment, expectedVersion: version)
+      }
+    }
+  }
+
+  struct NoShow: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      commandName: "no-show", abstract: "Record that the agent missed the appointment (the key waits again).")
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var change: ChangeOptions
+    @Option(help: "A comment.") var comment = ""
+    func run() async throws {
+      try await changeRequest(connection, change) { client, id, version in
+        try await client.recordNoShow(requestID: id, comment: comment, expectedVersion: version)
+      }
+    }
+  }
+
+  struct RequestElements: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      commandName: "request-elements", abstract: "Ask the agent for the enrolment elements again.")
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var change: ChangeOptions
+    @Option(help: "What is missing or wrong (required; the agent reads it).") var message: String
+    func run() async throws {
+      try await changeRequest(connection, change) { client, id, version in
+        try await client.requestElementsAgain(requestID: id, message: message, expectedVersion: version)
+      }
+    }
+  }
+
+  struct Cancel: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Cancel a request that is not over (stuck, uncollected), with the reason the agent reads.")
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var change: ChangeOptions
+    @Option(help: "Why (required).") var reason: String
+    func run() async throws {
+      try await changeRequest(connection, change) { client, id, version in
+        try await client.cancelAsDSI(requestID: id, reason: reason, expectedVersion: version)
       }
     }
   }

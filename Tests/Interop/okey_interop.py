@@ -25,11 +25,13 @@ EXPECTED_RPCS = {
         "StartRenewal", "AddDocument", "RemoveDocument", "SetValidator", "SubmitRenewal",
         "CancelRenewal", "GetRenewal", "ListMyRenewals", "ChooseMobilePlatform", "GetCharter",
         "SignCharter", "ListPickupSlots", "BookPickup", "WatchRenewal", "GetDocument",
+        "MarkElementsSent", "CancelPickup",
     ],
     "okey.v1.ApprovalService": ["ListPendingApprovals", "Approve", "Reject"],
     "okey.v1.OperationsService": [
         "ListWork", "ConfirmEnrolmentElements", "Finalize", "PublishPickupSlots",
-        "RecordHandover", "PublishCharter", "Reroute",
+        "RecordHandover", "PublishCharter", "Reroute", "CancelRenewal", "RequestElementsAgain",
+        "RecordNoShow",
     ],
     "okey.v1.SupportService": [
         "SearchRenewals", "GetRenewal", "ResolveRouting", "ListKeys", "VerifyAuditTrail", "GetAuditHead", "Stats", "ListOutbox",

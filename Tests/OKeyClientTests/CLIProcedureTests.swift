@@ -237,3 +237,122 @@ struct CLIProcedureTests {
     #expect(result.output.contains("OVERVIEW:"))
   }
 }
+
+@Suite("okey CLI: the DSI's and the desk's days", .serialized)
+struct DeskDayTests {
+  /// The kinds of every notification written for `id`, whatever their delivery state.
+  static func notificationKinds(_ cli: OkeyCLI, id: String, token: String) async throws -> [String] {
+    var kinds: [String] = []
+    for state in ["PENDING", "SENDING", "SENT", "DEAD"] {
+      let entries =
+        try await cli.json(["outbox", "list", "--state", state, "--limit", "500"], token: token) as? [[String: Any]]
+      kinds += (entries ?? []).filter { $0["requestID"] as? String == id }.compactMap { $0["kind"] as? String }
+    }
+    return kinds
+  }
+
+  @Test(
+    "the agent cancels an appointment and the seat is free again; a no-show frees it and the agent is told; a walk-in is handed the key without a booking; the enrolment conversation drives the work list; the DSI cancels a stuck request and the agent may ask again"
+  )
+  func deskDay() async throws {
+    try await withOKeydAndSlapd { cli in
+      let dsi = try await cli.login("dsi-op1")
+      let ien = try await cli.login("ien1")
+      let helpdesk = try await cli.login("helpdesk1")
+      let portal = "portal-cli-key"
+      let agent = ["--on-behalf-of", "ens1a"]
+      func status(_ value: Any?) -> String? { (value as? [String: Any])?["status"] as? String }
+
+      try await withTemporaryDirectory { folder in
+        try "Charte.".write(toFile: folder + "/charter.txt", atomically: true, encoding: .utf8)
+        try Data("%PDF-1.4\n%%EOF\n".utf8).write(to: URL(fileURLWithPath: folder + "/proof.pdf"))
+        _ = try await cli.json(
+          ["charter", "publish", "--version", "2026-10", "--code", "1234", folder + "/charter.txt"], token: dsi)
+        let start = Date().addingTimeInterval(86_400).formatted(.iso8601)
+        let slots =
+          try await cli.json(
+            ["slots", "publish", "--place", "desk", "--name", "Guichet DSI", "--start", start, "--capacity", "1"],
+            token: dsi) as? [[String: Any]]
+        let slotID = try #require(slots?.first?["id"] as? String)
+
+        /// Starts, documents, submits and has ien1 approve a request of ens1a.
+        func approved(_ keyType: String) async throws -> String {
+          let started =
+            try await cli.json(
+              ["renewal", "start", "--key-type", keyType, "--motif", "expired"] + agent, token: portal)
+            as? [String: Any]
+          let id = try #require(started?["id"] as? String)
+          _ = try await cli.json(
+            ["renewal", "add-document", id, "--kind", "supporting-document", folder + "/proof.pdf"] + agent,
+            token: portal)
+          _ = try await cli.json(["renewal", "submit", id] + agent, token: portal)
+          _ = try await cli.json(["approvals", "approve", id], token: ien)
+          return id
+        }
+
+        // Hardware: ready at the desk.
+        let hardware = try await approved("hardware")
+        _ = try await cli.json(
+          ["renewal", "sign-charter", hardware, "--code", "1234", "--acknowledge"] + agent, token: portal)
+        _ = try await cli.json(["ops", "finalize", hardware, "--serial", "HW-DESK-1", "--place", "desk"], token: dsi)
+        func freeSlots() async throws -> [String] {
+          let free = try await cli.json(["renewal", "slots", hardware] + agent, token: portal) as? [[String: Any]]
+          return (free ?? []).compactMap { $0["id"] as? String }
+        }
+        #expect(try await freeSlots() == [slotID])
+        #expect(
+          status(try await cli.json(["renewal", "book", hardware, slotID] + agent, token: portal)) == "PICKUP_BOOKED")
+        #expect(try await freeSlots().isEmpty, "one seat, taken")
+        #expect(
+          status(try await cli.json(["renewal", "cancel-pickup", hardware] + agent, token: portal))
+            == "READY_FOR_PICKUP")
+        #expect(try await freeSlots() == [slotID], "the cancelled seat is free again")
+        _ = try await cli.json(["renewal", "book", hardware, slotID] + agent, token: portal)
+        #expect(
+          status(try await cli.json(["ops", "no-show", hardware, "--comment", "absent"], token: dsi))
+            == "READY_FOR_PICKUP")
+        #expect(try await freeSlots() == [slotID], "a no-show frees the seat")
+        // The walk-in: no booking, the key is handed over.
+        let done =
+          try await cli.json(["ops", "handover", hardware, "--comment", "walk-in"], token: dsi) as? [String: Any]
+        #expect(status(done) == "COMPLETED")
+        let keys = try await cli.json(["keys", "ens1a"], token: helpdesk) as? [[String: Any]]
+        #expect(keys?.first?["serial"] as? String == "HW-DESK-1")
+        let hardwareKinds = try await Self.notificationKinds(cli, id: hardware, token: helpdesk)
+        #expect(hardwareKinds.contains("PICKUP_MISSED"), "\(hardwareKinds)")
+
+        // Software: the work list shows it only once the agent says the elements are sent.
+        let software = try await approved("software")
+        func inWork(_ extra: [String] = []) async throws -> Bool {
+          let work = try await cli.json(["ops", "work"] + extra, token: dsi) as? [[String: Any]]
+          return work?.contains { $0["id"] as? String == software } == true
+        }
+        #expect(try await !inWork())
+        _ = try await cli.run(["renewal", "platform", software, "ios"] + agent, token: portal)
+        #expect(try await !inWork(), "a platform alone is not work for the DSI")
+        let sent = try await cli.json(["renewal", "elements-sent", software] + agent, token: portal) as? [String: Any]
+        #expect(sent?["elementsSentAt"] != nil)
+        #expect(try await inWork())
+        let again =
+          try await cli.json(
+            ["ops", "request-elements", software, "--message", "code illisible"], token: dsi) as? [String: Any]
+        #expect(status(again) == "AWAITING_ENROLMENT" && again?["elementsSentAt"] == nil)
+        #expect(try await !inWork())
+        #expect(try await inWork(["--status", "AWAITING_ENROLMENT"]), "named statuses list everything in them")
+
+        // Stuck: the DSI closes it with a reason; the agent may ask again at once.
+        let refused = try await cli.run(["ops", "cancel", software, "--reason", ""], token: dsi)
+        #expect(refused.status == 65, "a reason is required: \(refused.error)")
+        let closed = try await cli.json(["ops", "cancel", software, "--reason", "demande en double"], token: dsi)
+        #expect(status(closed) == "CANCELLED")
+        let softwareKinds = try await Self.notificationKinds(cli, id: software, token: helpdesk)
+        #expect(
+          softwareKinds.contains("ELEMENTS_REQUESTED") && softwareKinds.contains("AGENT_CANCELLED"), "\(softwareKinds)")
+        let next =
+          try await cli.json(
+            ["renewal", "start", "--key-type", "software", "--motif", "expired"] + agent, token: portal)
+        #expect(status(next) == "DRAFT")
+      }
+    }
+  }
+}

@@ -269,6 +269,55 @@ struct AuthorisationMatrixTests {
           $0.idempotencyKey = t.key
         }, metadata: c.metadata)
     },
+    Case(rpc: "Operations.RecordNoShow", allowed: dsi, stage: .pickupBooked, deniedReason: "NOT_DSI") { c, t in
+      _ = try await c.operations.recordNoShow(
+        .with {
+          $0.requestID = t.id
+          $0.expectedVersion = t.version
+          $0.idempotencyKey = t.key
+        }, metadata: c.metadata)
+    },
+    Case(rpc: "Operations.RequestElementsAgain", allowed: dsi, stage: .platformChosen, deniedReason: "NOT_DSI") {
+      c, t in
+      _ = try await c.operations.requestElementsAgain(
+        .with {
+          $0.requestID = t.id
+          $0.message = "matrix"
+          $0.expectedVersion = t.version
+          $0.idempotencyKey = t.key
+        }, metadata: c.metadata)
+    },
+    Case(rpc: "Operations.CancelRenewal", allowed: dsi, stage: .pendingApproval, deniedReason: "NOT_DSI") { c, t in
+      _ = try await c.operations.cancelRenewal(
+        .with {
+          $0.requestID = t.id
+          $0.reason = "matrix"
+          $0.expectedVersion = t.version
+          $0.idempotencyKey = t.key
+        }, metadata: c.metadata)
+    },
+    Case(
+      rpc: "Renewal.MarkElementsSent", allowed: owner, stage: .platformChosen, deniedReason: "NOT_YOUR_REQUEST",
+      scope: "agent"
+    ) { c, t in
+      _ = try await c.renewals.markElementsSent(
+        .with {
+          $0.requestID = t.id
+          $0.expectedVersion = t.version
+          $0.idempotencyKey = t.key
+        }, metadata: c.metadata)
+    },
+    Case(
+      rpc: "Renewal.CancelPickup", allowed: owner, stage: .pickupBooked, deniedReason: "NOT_YOUR_REQUEST",
+      scope: "agent"
+    ) { c, t in
+      _ = try await c.renewals.cancelPickup(
+        .with {
+          $0.requestID = t.id
+          $0.expectedVersion = t.version
+          $0.idempotencyKey = t.key
+        }, metadata: c.metadata)
+    },
     Case(rpc: "Operations.PublishCharter", allowed: dsi, deniedReason: "NOT_DSI") { c, t in
       _ = try await c.operations.publishCharter(
         .with {
@@ -378,7 +427,7 @@ struct AuthorisationMatrixTests {
       ]
       let loggedOut = callers[callers.count - 1]
       _ = try await loggedOut.auth.logout(.init(), metadata: loggedOut.metadata)
-      #expect(Set(Self.cases.map(\.rpc)).count == 35)
+      #expect(Set(Self.cases.map(\.rpc)).count == 40)
       // The preparers' own sessions: the Logout case ends the callers' ones.
       let stager = try await Stager(client)
       var mismatches: [String] = []
@@ -636,7 +685,8 @@ extension AuthorisationMatrixTests {
       }
       #expect(
         operations.map(\.rpc).sorted() == [
-          "Operations.ConfirmEnrolmentElements", "Operations.Finalize", "Operations.RecordHandover",
+          "Operations.CancelRenewal", "Operations.ConfirmEnrolmentElements", "Operations.Finalize",
+          "Operations.RecordHandover", "Operations.RecordNoShow", "Operations.RequestElementsAgain",
           "Operations.Reroute",
         ])
       for operation in operations {

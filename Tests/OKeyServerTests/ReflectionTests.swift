@@ -13,12 +13,12 @@ struct ReflectionTests {
     "okey.v1.RenewalService": [
       "StartRenewal", "AddDocument", "RemoveDocument", "SetValidator", "SubmitRenewal", "CancelRenewal",
       "GetRenewal", "ListMyRenewals", "ChooseMobilePlatform", "GetCharter", "SignCharter", "ListPickupSlots",
-      "BookPickup", "WatchRenewal",
+      "BookPickup", "WatchRenewal", "MarkElementsSent", "CancelPickup",
     ],
     "okey.v1.ApprovalService": ["ListPendingApprovals", "Approve", "Reject"],
     "okey.v1.OperationsService": [
       "ListWork", "ConfirmEnrolmentElements", "Finalize", "PublishPickupSlots", "RecordHandover",
-      "PublishCharter", "Reroute",
+      "PublishCharter", "Reroute", "CancelRenewal", "RequestElementsAgain", "RecordNoShow",
     ],
     "okey.v1.SupportService": [
       "SearchRenewals", "GetRenewal", "ResolveRouting", "ListKeys", "VerifyAuditTrail", "Stats",

@@ -48,6 +48,19 @@ public enum Okey_V1_OperationsService: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "RequestElementsAgain" metadata.
+        public enum RequestElementsAgain: Sendable {
+            /// Request type for "RequestElementsAgain".
+            public typealias Input = Okey_V1_RequestElementsAgainRequest
+            /// Response type for "RequestElementsAgain".
+            public typealias Output = Okey_V1_RequestElementsAgainResponse
+            /// Descriptor for "RequestElementsAgain".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "okey.v1.OperationsService"),
+                method: "RequestElementsAgain",
+                type: .unary
+            )
+        }
         /// Namespace for "Finalize" metadata.
         public enum Finalize: Sendable {
             /// Request type for "Finalize".
@@ -87,6 +100,32 @@ public enum Okey_V1_OperationsService: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "RecordNoShow" metadata.
+        public enum RecordNoShow: Sendable {
+            /// Request type for "RecordNoShow".
+            public typealias Input = Okey_V1_RecordNoShowRequest
+            /// Response type for "RecordNoShow".
+            public typealias Output = Okey_V1_RecordNoShowResponse
+            /// Descriptor for "RecordNoShow".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "okey.v1.OperationsService"),
+                method: "RecordNoShow",
+                type: .unary
+            )
+        }
+        /// Namespace for "CancelRenewal" metadata.
+        public enum CancelRenewal: Sendable {
+            /// Request type for "CancelRenewal".
+            public typealias Input = Okey_V1_OperationsServiceCancelRenewalRequest
+            /// Response type for "CancelRenewal".
+            public typealias Output = Okey_V1_OperationsServiceCancelRenewalResponse
+            /// Descriptor for "CancelRenewal".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "okey.v1.OperationsService"),
+                method: "CancelRenewal",
+                type: .unary
+            )
+        }
         /// Namespace for "PublishCharter" metadata.
         public enum PublishCharter: Sendable {
             /// Request type for "PublishCharter".
@@ -117,9 +156,12 @@ public enum Okey_V1_OperationsService: Sendable {
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             ListWork.descriptor,
             ConfirmEnrolmentElements.descriptor,
+            RequestElementsAgain.descriptor,
             Finalize.descriptor,
             PublishPickupSlots.descriptor,
             RecordHandover.descriptor,
+            RecordNoShow.descriptor,
+            CancelRenewal.descriptor,
             PublishCharter.descriptor,
             Reroute.descriptor
         ]
@@ -156,8 +198,9 @@ extension Okey_V1_OperationsService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Lists the requests waiting for the DSI in the given statuses (default AWAITING_ENROLMENT,
-        /// > AWAITING_DSI and PICKUP_BOOKED), oldest first.
+        /// > Lists the requests the DSI can act on now, oldest first: by default software keys in
+        /// > AWAITING_ENROLMENT whose elements the agent says were sent, AWAITING_DSI and PICKUP_BOOKED; with
+        /// > `statuses`, every request in them. Each carries `status_since`.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Okey_V1_ListWorkRequest` messages.
@@ -189,6 +232,25 @@ extension Okey_V1_OperationsService {
             request: GRPCCore.StreamingServerRequest<Okey_V1_ConfirmEnrolmentElementsRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_ConfirmEnrolmentElementsResponse>
+
+        /// Handle the "RequestElementsAgain" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Asks the agent for the enrolment elements again (AWAITING_ENROLMENT), saying what is missing: the
+        /// > agent is told by mail, the request leaves the work list until the agent says they were sent.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Okey_V1_RequestElementsAgainRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Okey_V1_RequestElementsAgainResponse` messages.
+        func requestElementsAgain(
+            request: GRPCCore.StreamingServerRequest<Okey_V1_RequestElementsAgainRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_RequestElementsAgainResponse>
 
         /// Handle the "Finalize" method.
         ///
@@ -231,7 +293,8 @@ extension Okey_V1_OperationsService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Records that the agent collected the hardware key (PICKUP_BOOKED): the request is COMPLETED.
+        /// > Records that the agent collected the hardware key, with an appointment (PICKUP_BOOKED) or as a
+        /// > walk-in without one (READY_FOR_PICKUP): the request is COMPLETED.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Okey_V1_RecordHandoverRequest` messages.
@@ -244,6 +307,44 @@ extension Okey_V1_OperationsService {
             request: GRPCCore.StreamingServerRequest<Okey_V1_RecordHandoverRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_RecordHandoverResponse>
+
+        /// Handle the "RecordNoShow" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Records that the agent did not come to the appointment (PICKUP_BOOKED): the seat is freed, the
+        /// > request is READY_FOR_PICKUP again and the agent is told to book another appointment.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Okey_V1_RecordNoShowRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Okey_V1_RecordNoShowResponse` messages.
+        func recordNoShow(
+            request: GRPCCore.StreamingServerRequest<Okey_V1_RecordNoShowRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_RecordNoShowResponse>
+
+        /// Handle the "CancelRenewal" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Cancels any request that is not over (stuck, uncollected, filed by mistake), with a reason the
+        /// > agent is told by mail; the agent may then file a new request. Never the operator's own request.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Okey_V1_OperationsServiceCancelRenewalRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Okey_V1_OperationsServiceCancelRenewalResponse` messages.
+        func cancelRenewal(
+            request: GRPCCore.StreamingServerRequest<Okey_V1_OperationsServiceCancelRenewalRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_OperationsServiceCancelRenewalResponse>
 
         /// Handle the "PublishCharter" method.
         ///
@@ -298,8 +399,9 @@ extension Okey_V1_OperationsService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Lists the requests waiting for the DSI in the given statuses (default AWAITING_ENROLMENT,
-        /// > AWAITING_DSI and PICKUP_BOOKED), oldest first.
+        /// > Lists the requests the DSI can act on now, oldest first: by default software keys in
+        /// > AWAITING_ENROLMENT whose elements the agent says were sent, AWAITING_DSI and PICKUP_BOOKED; with
+        /// > `statuses`, every request in them. Each carries `status_since`.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Okey_V1_ListWorkRequest` message.
@@ -331,6 +433,25 @@ extension Okey_V1_OperationsService {
             request: GRPCCore.ServerRequest<Okey_V1_ConfirmEnrolmentElementsRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Okey_V1_ConfirmEnrolmentElementsResponse>
+
+        /// Handle the "RequestElementsAgain" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Asks the agent for the enrolment elements again (AWAITING_ENROLMENT), saying what is missing: the
+        /// > agent is told by mail, the request leaves the work list until the agent says they were sent.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Okey_V1_RequestElementsAgainRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Okey_V1_RequestElementsAgainResponse` message.
+        func requestElementsAgain(
+            request: GRPCCore.ServerRequest<Okey_V1_RequestElementsAgainRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Okey_V1_RequestElementsAgainResponse>
 
         /// Handle the "Finalize" method.
         ///
@@ -373,7 +494,8 @@ extension Okey_V1_OperationsService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Records that the agent collected the hardware key (PICKUP_BOOKED): the request is COMPLETED.
+        /// > Records that the agent collected the hardware key, with an appointment (PICKUP_BOOKED) or as a
+        /// > walk-in without one (READY_FOR_PICKUP): the request is COMPLETED.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Okey_V1_RecordHandoverRequest` message.
@@ -386,6 +508,44 @@ extension Okey_V1_OperationsService {
             request: GRPCCore.ServerRequest<Okey_V1_RecordHandoverRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Okey_V1_RecordHandoverResponse>
+
+        /// Handle the "RecordNoShow" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Records that the agent did not come to the appointment (PICKUP_BOOKED): the seat is freed, the
+        /// > request is READY_FOR_PICKUP again and the agent is told to book another appointment.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Okey_V1_RecordNoShowRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Okey_V1_RecordNoShowResponse` message.
+        func recordNoShow(
+            request: GRPCCore.ServerRequest<Okey_V1_RecordNoShowRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Okey_V1_RecordNoShowResponse>
+
+        /// Handle the "CancelRenewal" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Cancels any request that is not over (stuck, uncollected, filed by mistake), with a reason the
+        /// > agent is told by mail; the agent may then file a new request. Never the operator's own request.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Okey_V1_OperationsServiceCancelRenewalRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Okey_V1_OperationsServiceCancelRenewalResponse` message.
+        func cancelRenewal(
+            request: GRPCCore.ServerRequest<Okey_V1_OperationsServiceCancelRenewalRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Okey_V1_OperationsServiceCancelRenewalResponse>
 
         /// Handle the "PublishCharter" method.
         ///
@@ -438,8 +598,9 @@ extension Okey_V1_OperationsService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Lists the requests waiting for the DSI in the given statuses (default AWAITING_ENROLMENT,
-        /// > AWAITING_DSI and PICKUP_BOOKED), oldest first.
+        /// > Lists the requests the DSI can act on now, oldest first: by default software keys in
+        /// > AWAITING_ENROLMENT whose elements the agent says were sent, AWAITING_DSI and PICKUP_BOOKED; with
+        /// > `statuses`, every request in them. Each carries `status_since`.
         ///
         /// - Parameters:
         ///   - request: A `Okey_V1_ListWorkRequest` message.
@@ -471,6 +632,25 @@ extension Okey_V1_OperationsService {
             request: Okey_V1_ConfirmEnrolmentElementsRequest,
             context: GRPCCore.ServerContext
         ) async throws -> Okey_V1_ConfirmEnrolmentElementsResponse
+
+        /// Handle the "RequestElementsAgain" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Asks the agent for the enrolment elements again (AWAITING_ENROLMENT), saying what is missing: the
+        /// > agent is told by mail, the request leaves the work list until the agent says they were sent.
+        ///
+        /// - Parameters:
+        ///   - request: A `Okey_V1_RequestElementsAgainRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Okey_V1_RequestElementsAgainResponse` to respond with.
+        func requestElementsAgain(
+            request: Okey_V1_RequestElementsAgainRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Okey_V1_RequestElementsAgainResponse
 
         /// Handle the "Finalize" method.
         ///
@@ -513,7 +693,8 @@ extension Okey_V1_OperationsService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Records that the agent collected the hardware key (PICKUP_BOOKED): the request is COMPLETED.
+        /// > Records that the agent collected the hardware key, with an appointment (PICKUP_BOOKED) or as a
+        /// > walk-in without one (READY_FOR_PICKUP): the request is COMPLETED.
         ///
         /// - Parameters:
         ///   - request: A `Okey_V1_RecordHandoverRequest` message.
@@ -526,6 +707,44 @@ extension Okey_V1_OperationsService {
             request: Okey_V1_RecordHandoverRequest,
             context: GRPCCore.ServerContext
         ) async throws -> Okey_V1_RecordHandoverResponse
+
+        /// Handle the "RecordNoShow" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Records that the agent did not come to the appointment (PICKUP_BOOKED): the seat is freed, the
+        /// > request is READY_FOR_PICKUP again and the agent is told to book another appointment.
+        ///
+        /// - Parameters:
+        ///   - request: A `Okey_V1_RecordNoShowRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Okey_V1_RecordNoShowResponse` to respond with.
+        func recordNoShow(
+            request: Okey_V1_RecordNoShowRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Okey_V1_RecordNoShowResponse
+
+        /// Handle the "CancelRenewal" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Cancels any request that is not over (stuck, uncollected, filed by mistake), with a reason the
+        /// > agent is told by mail; the agent may then file a new request. Never the operator's own request.
+        ///
+        /// - Parameters:
+        ///   - request: A `Okey_V1_OperationsServiceCancelRenewalRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Okey_V1_OperationsServiceCancelRenewalResponse` to respond with.
+        func cancelRenewal(
+            request: Okey_V1_OperationsServiceCancelRenewalRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Okey_V1_OperationsServiceCancelRenewalResponse
 
         /// Handle the "PublishCharter" method.
         ///
@@ -592,6 +811,17 @@ extension Okey_V1_OperationsService.StreamingServiceProtocol {
             }
         )
         router.registerHandler(
+            forMethod: Okey_V1_OperationsService.Method.RequestElementsAgain.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Okey_V1_RequestElementsAgainRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_RequestElementsAgainResponse>(),
+            handler: { request, context in
+                try await self.requestElementsAgain(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
             forMethod: Okey_V1_OperationsService.Method.Finalize.descriptor,
             deserializer: GRPCProtobuf.ProtobufDeserializer<Okey_V1_FinalizeRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_FinalizeResponse>(),
@@ -619,6 +849,28 @@ extension Okey_V1_OperationsService.StreamingServiceProtocol {
             serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_RecordHandoverResponse>(),
             handler: { request, context in
                 try await self.recordHandover(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Okey_V1_OperationsService.Method.RecordNoShow.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Okey_V1_RecordNoShowRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_RecordNoShowResponse>(),
+            handler: { request, context in
+                try await self.recordNoShow(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Okey_V1_OperationsService.Method.CancelRenewal.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Okey_V1_OperationsServiceCancelRenewalRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_OperationsServiceCancelRenewalResponse>(),
+            handler: { request, context in
+                try await self.cancelRenewal(
                     request: request,
                     context: context
                 )
@@ -674,6 +926,17 @@ extension Okey_V1_OperationsService.ServiceProtocol {
         return GRPCCore.StreamingServerResponse(single: response)
     }
 
+    public func requestElementsAgain(
+        request: GRPCCore.StreamingServerRequest<Okey_V1_RequestElementsAgainRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_RequestElementsAgainResponse> {
+        let response = try await self.requestElementsAgain(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
     public func finalize(
         request: GRPCCore.StreamingServerRequest<Okey_V1_FinalizeRequest>,
         context: GRPCCore.ServerContext
@@ -701,6 +964,28 @@ extension Okey_V1_OperationsService.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_RecordHandoverResponse> {
         let response = try await self.recordHandover(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func recordNoShow(
+        request: GRPCCore.StreamingServerRequest<Okey_V1_RecordNoShowRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_RecordNoShowResponse> {
+        let response = try await self.recordNoShow(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func cancelRenewal(
+        request: GRPCCore.StreamingServerRequest<Okey_V1_OperationsServiceCancelRenewalRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_OperationsServiceCancelRenewalResponse> {
+        let response = try await self.cancelRenewal(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -759,6 +1044,19 @@ extension Okey_V1_OperationsService.SimpleServiceProtocol {
         )
     }
 
+    public func requestElementsAgain(
+        request: GRPCCore.ServerRequest<Okey_V1_RequestElementsAgainRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Okey_V1_RequestElementsAgainResponse> {
+        return GRPCCore.ServerResponse<Okey_V1_RequestElementsAgainResponse>(
+            message: try await self.requestElementsAgain(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
     public func finalize(
         request: GRPCCore.ServerRequest<Okey_V1_FinalizeRequest>,
         context: GRPCCore.ServerContext
@@ -791,6 +1089,32 @@ extension Okey_V1_OperationsService.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Okey_V1_RecordHandoverResponse> {
         return GRPCCore.ServerResponse<Okey_V1_RecordHandoverResponse>(
             message: try await self.recordHandover(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func recordNoShow(
+        request: GRPCCore.ServerRequest<Okey_V1_RecordNoShowRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Okey_V1_RecordNoShowResponse> {
+        return GRPCCore.ServerResponse<Okey_V1_RecordNoShowResponse>(
+            message: try await self.recordNoShow(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func cancelRenewal(
+        request: GRPCCore.ServerRequest<Okey_V1_OperationsServiceCancelRenewalRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Okey_V1_OperationsServiceCancelRenewalResponse> {
+        return GRPCCore.ServerResponse<Okey_V1_OperationsServiceCancelRenewalResponse>(
+            message: try await self.cancelRenewal(
                 request: request.message,
                 context: context
             ),
@@ -842,8 +1166,9 @@ extension Okey_V1_OperationsService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Lists the requests waiting for the DSI in the given statuses (default AWAITING_ENROLMENT,
-        /// > AWAITING_DSI and PICKUP_BOOKED), oldest first.
+        /// > Lists the requests the DSI can act on now, oldest first: by default software keys in
+        /// > AWAITING_ENROLMENT whose elements the agent says were sent, AWAITING_DSI and PICKUP_BOOKED; with
+        /// > `statuses`, every request in them. Each carries `status_since`.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Okey_V1_ListWorkRequest` message.
@@ -884,6 +1209,30 @@ extension Okey_V1_OperationsService {
             deserializer: some GRPCCore.MessageDeserializer<Okey_V1_ConfirmEnrolmentElementsResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_ConfirmEnrolmentElementsResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "RequestElementsAgain" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Asks the agent for the enrolment elements again (AWAITING_ENROLMENT), saying what is missing: the
+        /// > agent is told by mail, the request leaves the work list until the agent says they were sent.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Okey_V1_RequestElementsAgainRequest` message.
+        ///   - serializer: A serializer for `Okey_V1_RequestElementsAgainRequest` messages.
+        ///   - deserializer: A deserializer for `Okey_V1_RequestElementsAgainResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func requestElementsAgain<Result>(
+            request: GRPCCore.ClientRequest<Okey_V1_RequestElementsAgainRequest>,
+            serializer: some GRPCCore.MessageSerializer<Okey_V1_RequestElementsAgainRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Okey_V1_RequestElementsAgainResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_RequestElementsAgainResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
 
         /// Call the "Finalize" method.
@@ -937,7 +1286,8 @@ extension Okey_V1_OperationsService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Records that the agent collected the hardware key (PICKUP_BOOKED): the request is COMPLETED.
+        /// > Records that the agent collected the hardware key, with an appointment (PICKUP_BOOKED) or as a
+        /// > walk-in without one (READY_FOR_PICKUP): the request is COMPLETED.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Okey_V1_RecordHandoverRequest` message.
@@ -954,6 +1304,54 @@ extension Okey_V1_OperationsService {
             deserializer: some GRPCCore.MessageDeserializer<Okey_V1_RecordHandoverResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_RecordHandoverResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "RecordNoShow" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Records that the agent did not come to the appointment (PICKUP_BOOKED): the seat is freed, the
+        /// > request is READY_FOR_PICKUP again and the agent is told to book another appointment.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Okey_V1_RecordNoShowRequest` message.
+        ///   - serializer: A serializer for `Okey_V1_RecordNoShowRequest` messages.
+        ///   - deserializer: A deserializer for `Okey_V1_RecordNoShowResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func recordNoShow<Result>(
+            request: GRPCCore.ClientRequest<Okey_V1_RecordNoShowRequest>,
+            serializer: some GRPCCore.MessageSerializer<Okey_V1_RecordNoShowRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Okey_V1_RecordNoShowResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_RecordNoShowResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "CancelRenewal" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Cancels any request that is not over (stuck, uncollected, filed by mistake), with a reason the
+        /// > agent is told by mail; the agent may then file a new request. Never the operator's own request.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Okey_V1_OperationsServiceCancelRenewalRequest` message.
+        ///   - serializer: A serializer for `Okey_V1_OperationsServiceCancelRenewalRequest` messages.
+        ///   - deserializer: A deserializer for `Okey_V1_OperationsServiceCancelRenewalResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func cancelRenewal<Result>(
+            request: GRPCCore.ClientRequest<Okey_V1_OperationsServiceCancelRenewalRequest>,
+            serializer: some GRPCCore.MessageSerializer<Okey_V1_OperationsServiceCancelRenewalRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Okey_V1_OperationsServiceCancelRenewalResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_OperationsServiceCancelRenewalResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
 
         /// Call the "PublishCharter" method.
@@ -1027,8 +1425,9 @@ extension Okey_V1_OperationsService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Lists the requests waiting for the DSI in the given statuses (default AWAITING_ENROLMENT,
-        /// > AWAITING_DSI and PICKUP_BOOKED), oldest first.
+        /// > Lists the requests the DSI can act on now, oldest first: by default software keys in
+        /// > AWAITING_ENROLMENT whose elements the agent says were sent, AWAITING_DSI and PICKUP_BOOKED; with
+        /// > `statuses`, every request in them. Each carries `status_since`.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Okey_V1_ListWorkRequest` message.
@@ -1086,6 +1485,41 @@ extension Okey_V1_OperationsService {
             try await self.client.unary(
                 request: request,
                 descriptor: Okey_V1_OperationsService.Method.ConfirmEnrolmentElements.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "RequestElementsAgain" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Asks the agent for the enrolment elements again (AWAITING_ENROLMENT), saying what is missing: the
+        /// > agent is told by mail, the request leaves the work list until the agent says they were sent.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Okey_V1_RequestElementsAgainRequest` message.
+        ///   - serializer: A serializer for `Okey_V1_RequestElementsAgainRequest` messages.
+        ///   - deserializer: A deserializer for `Okey_V1_RequestElementsAgainResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func requestElementsAgain<Result>(
+            request: GRPCCore.ClientRequest<Okey_V1_RequestElementsAgainRequest>,
+            serializer: some GRPCCore.MessageSerializer<Okey_V1_RequestElementsAgainRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Okey_V1_RequestElementsAgainResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_RequestElementsAgainResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Okey_V1_OperationsService.Method.RequestElementsAgain.descriptor,
                 serializer: serializer,
                 deserializer: deserializer,
                 options: options,
@@ -1166,7 +1600,8 @@ extension Okey_V1_OperationsService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Records that the agent collected the hardware key (PICKUP_BOOKED): the request is COMPLETED.
+        /// > Records that the agent collected the hardware key, with an appointment (PICKUP_BOOKED) or as a
+        /// > walk-in without one (READY_FOR_PICKUP): the request is COMPLETED.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Okey_V1_RecordHandoverRequest` message.
@@ -1189,6 +1624,76 @@ extension Okey_V1_OperationsService {
             try await self.client.unary(
                 request: request,
                 descriptor: Okey_V1_OperationsService.Method.RecordHandover.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "RecordNoShow" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Records that the agent did not come to the appointment (PICKUP_BOOKED): the seat is freed, the
+        /// > request is READY_FOR_PICKUP again and the agent is told to book another appointment.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Okey_V1_RecordNoShowRequest` message.
+        ///   - serializer: A serializer for `Okey_V1_RecordNoShowRequest` messages.
+        ///   - deserializer: A deserializer for `Okey_V1_RecordNoShowResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func recordNoShow<Result>(
+            request: GRPCCore.ClientRequest<Okey_V1_RecordNoShowRequest>,
+            serializer: some GRPCCore.MessageSerializer<Okey_V1_RecordNoShowRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Okey_V1_RecordNoShowResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_RecordNoShowResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Okey_V1_OperationsService.Method.RecordNoShow.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "CancelRenewal" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Cancels any request that is not over (stuck, uncollected, filed by mistake), with a reason the
+        /// > agent is told by mail; the agent may then file a new request. Never the operator's own request.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Okey_V1_OperationsServiceCancelRenewalRequest` message.
+        ///   - serializer: A serializer for `Okey_V1_OperationsServiceCancelRenewalRequest` messages.
+        ///   - deserializer: A deserializer for `Okey_V1_OperationsServiceCancelRenewalResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func cancelRenewal<Result>(
+            request: GRPCCore.ClientRequest<Okey_V1_OperationsServiceCancelRenewalRequest>,
+            serializer: some GRPCCore.MessageSerializer<Okey_V1_OperationsServiceCancelRenewalRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Okey_V1_OperationsServiceCancelRenewalResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_OperationsServiceCancelRenewalResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Okey_V1_OperationsService.Method.CancelRenewal.descriptor,
                 serializer: serializer,
                 deserializer: deserializer,
                 options: options,
@@ -1273,8 +1778,9 @@ extension Okey_V1_OperationsService.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Lists the requests waiting for the DSI in the given statuses (default AWAITING_ENROLMENT,
-    /// > AWAITING_DSI and PICKUP_BOOKED), oldest first.
+    /// > Lists the requests the DSI can act on now, oldest first: by default software keys in
+    /// > AWAITING_ENROLMENT whose elements the agent says were sent, AWAITING_DSI and PICKUP_BOOKED; with
+    /// > `statuses`, every request in them. Each carries `status_since`.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Okey_V1_ListWorkRequest` message.
@@ -1324,6 +1830,36 @@ extension Okey_V1_OperationsService.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_ConfirmEnrolmentElementsRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Okey_V1_ConfirmEnrolmentElementsResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "RequestElementsAgain" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Asks the agent for the enrolment elements again (AWAITING_ENROLMENT), saying what is missing: the
+    /// > agent is told by mail, the request leaves the work list until the agent says they were sent.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Okey_V1_RequestElementsAgainRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func requestElementsAgain<Result>(
+        request: GRPCCore.ClientRequest<Okey_V1_RequestElementsAgainRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_RequestElementsAgainResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.requestElementsAgain(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_RequestElementsAgainRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Okey_V1_RequestElementsAgainResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -1392,7 +1928,8 @@ extension Okey_V1_OperationsService.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Records that the agent collected the hardware key (PICKUP_BOOKED): the request is COMPLETED.
+    /// > Records that the agent collected the hardware key, with an appointment (PICKUP_BOOKED) or as a
+    /// > walk-in without one (READY_FOR_PICKUP): the request is COMPLETED.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Okey_V1_RecordHandoverRequest` message.
@@ -1412,6 +1949,66 @@ extension Okey_V1_OperationsService.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_RecordHandoverRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Okey_V1_RecordHandoverResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "RecordNoShow" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Records that the agent did not come to the appointment (PICKUP_BOOKED): the seat is freed, the
+    /// > request is READY_FOR_PICKUP again and the agent is told to book another appointment.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Okey_V1_RecordNoShowRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func recordNoShow<Result>(
+        request: GRPCCore.ClientRequest<Okey_V1_RecordNoShowRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_RecordNoShowResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.recordNoShow(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_RecordNoShowRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Okey_V1_RecordNoShowResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "CancelRenewal" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Cancels any request that is not over (stuck, uncollected, filed by mistake), with a reason the
+    /// > agent is told by mail; the agent may then file a new request. Never the operator's own request.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Okey_V1_OperationsServiceCancelRenewalRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func cancelRenewal<Result>(
+        request: GRPCCore.ClientRequest<Okey_V1_OperationsServiceCancelRenewalRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_OperationsServiceCancelRenewalResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.cancelRenewal(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_OperationsServiceCancelRenewalRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Okey_V1_OperationsServiceCancelRenewalResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -1483,8 +2080,9 @@ extension Okey_V1_OperationsService.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Lists the requests waiting for the DSI in the given statuses (default AWAITING_ENROLMENT,
-    /// > AWAITING_DSI and PICKUP_BOOKED), oldest first.
+    /// > Lists the requests the DSI can act on now, oldest first: by default software keys in
+    /// > AWAITING_ENROLMENT whose elements the agent says were sent, AWAITING_DSI and PICKUP_BOOKED; with
+    /// > `statuses`, every request in them. Each carries `status_since`.
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -1541,6 +2139,40 @@ extension Okey_V1_OperationsService.ClientProtocol {
             metadata: metadata
         )
         return try await self.confirmEnrolmentElements(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "RequestElementsAgain" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Asks the agent for the enrolment elements again (AWAITING_ENROLMENT), saying what is missing: the
+    /// > agent is told by mail, the request leaves the work list until the agent says they were sent.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func requestElementsAgain<Result>(
+        _ message: Okey_V1_RequestElementsAgainRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_RequestElementsAgainResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Okey_V1_RequestElementsAgainRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.requestElementsAgain(
             request: request,
             options: options,
             onResponse: handleResponse
@@ -1618,7 +2250,8 @@ extension Okey_V1_OperationsService.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Records that the agent collected the hardware key (PICKUP_BOOKED): the request is COMPLETED.
+    /// > Records that the agent collected the hardware key, with an appointment (PICKUP_BOOKED) or as a
+    /// > walk-in without one (READY_FOR_PICKUP): the request is COMPLETED.
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -1641,6 +2274,74 @@ extension Okey_V1_OperationsService.ClientProtocol {
             metadata: metadata
         )
         return try await self.recordHandover(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "RecordNoShow" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Records that the agent did not come to the appointment (PICKUP_BOOKED): the seat is freed, the
+    /// > request is READY_FOR_PICKUP again and the agent is told to book another appointment.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func recordNoShow<Result>(
+        _ message: Okey_V1_RecordNoShowRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_RecordNoShowResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Okey_V1_RecordNoShowRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.recordNoShow(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "CancelRenewal" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Cancels any request that is not over (stuck, uncollected, filed by mistake), with a reason the
+    /// > agent is told by mail; the agent may then file a new request. Never the operator's own request.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func cancelRenewal<Result>(
+        _ message: Okey_V1_OperationsServiceCancelRenewalRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_OperationsServiceCancelRenewalResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Okey_V1_OperationsServiceCancelRenewalRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.cancelRenewal(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -254,6 +254,153 @@ public nonisolated struct Okey_V1_PublishPickupSlotsResponse: Sendable {
   fileprivate var _place: Okey_V1_PickupPlace? = nil
 }
 
+/// RequestElementsAgain input.
+public nonisolated struct Okey_V1_RequestElementsAgainRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Required. The request.
+  public var requestID: String = String()
+
+  /// Required. The version of the request the caller saw (its `version`; versions start at 1). 0 is refused
+  /// with INVALID_ARGUMENT: a client that forgot the field would otherwise change blindly.
+  public var expectedVersion: Int64 = 0
+
+  /// Required. What is missing or wrong, for the agent (at most 2,000 characters).
+  public var message: String = String()
+
+  /// Optional. Makes a retry after a lost reply safe: the same key with the same arguments returns the first
+  /// result; with other arguments, FAILED_PRECONDITION (IDEMPOTENCY_KEY_REUSED). At most 128
+  /// characters; kept `retention.idempotencyKeyDays` (7 by default).
+  public var idempotencyKey: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// RequestElementsAgain result.
+public nonisolated struct Okey_V1_RequestElementsAgainResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Output only. The request, its elements_sent_at cleared.
+  public var renewal: Okey_V1_Renewal {
+    get {_renewal ?? Okey_V1_Renewal()}
+    set {_renewal = newValue}
+  }
+  /// Returns true if `renewal` has been explicitly set.
+  public var hasRenewal: Bool {self._renewal != nil}
+  /// Clears the value of `renewal`. Subsequent reads from it will return its default value.
+  public mutating func clearRenewal() {self._renewal = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _renewal: Okey_V1_Renewal? = nil
+}
+
+/// RecordNoShow input.
+public nonisolated struct Okey_V1_RecordNoShowRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Required. The request.
+  public var requestID: String = String()
+
+  /// Required. The version of the request the caller saw (its `version`; versions start at 1). 0 is refused
+  /// with INVALID_ARGUMENT: a client that forgot the field would otherwise change blindly.
+  public var expectedVersion: Int64 = 0
+
+  /// Optional. Comment, at most 2,000 characters.
+  public var comment: String = String()
+
+  /// Optional. Makes a retry after a lost reply safe: the same key with the same arguments returns the first
+  /// result; with other arguments, FAILED_PRECONDITION (IDEMPOTENCY_KEY_REUSED). At most 128
+  /// characters; kept `retention.idempotencyKeyDays` (7 by default).
+  public var idempotencyKey: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// RecordNoShow result.
+public nonisolated struct Okey_V1_RecordNoShowResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Output only. The request, back in READY_FOR_PICKUP.
+  public var renewal: Okey_V1_Renewal {
+    get {_renewal ?? Okey_V1_Renewal()}
+    set {_renewal = newValue}
+  }
+  /// Returns true if `renewal` has been explicitly set.
+  public var hasRenewal: Bool {self._renewal != nil}
+  /// Clears the value of `renewal`. Subsequent reads from it will return its default value.
+  public mutating func clearRenewal() {self._renewal = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _renewal: Okey_V1_Renewal? = nil
+}
+
+/// OperationsService.CancelRenewal input.
+public nonisolated struct Okey_V1_OperationsServiceCancelRenewalRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Required. The request.
+  public var requestID: String = String()
+
+  /// Required. The version of the request the caller saw (its `version`; versions start at 1). 0 is refused
+  /// with INVALID_ARGUMENT: a client that forgot the field would otherwise change blindly.
+  public var expectedVersion: Int64 = 0
+
+  /// Required. Why, for the agent (at most 2,000 characters).
+  public var reason: String = String()
+
+  /// Optional. Makes a retry after a lost reply safe: the same key with the same arguments returns the first
+  /// result; with other arguments, FAILED_PRECONDITION (IDEMPOTENCY_KEY_REUSED). At most 128
+  /// characters; kept `retention.idempotencyKeyDays` (7 by default).
+  public var idempotencyKey: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// OperationsService.CancelRenewal result.
+public nonisolated struct Okey_V1_OperationsServiceCancelRenewalResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Output only. The cancelled request.
+  public var renewal: Okey_V1_Renewal {
+    get {_renewal ?? Okey_V1_Renewal()}
+    set {_renewal = newValue}
+  }
+  /// Returns true if `renewal` has been explicitly set.
+  public var hasRenewal: Bool {self._renewal != nil}
+  /// Clears the value of `renewal`. Subsequent reads from it will return its default value.
+  public mutating func clearRenewal() {self._renewal = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _renewal: Okey_V1_Renewal? = nil
+}
+
 /// RecordHandover input.
 public nonisolated struct Okey_V1_RecordHandoverRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
@@ -761,6 +908,243 @@ nonisolated extension Okey_V1_PublishPickupSlotsResponse: SwiftProtobuf.Message,
   public static func ==(lhs: Okey_V1_PublishPickupSlotsResponse, rhs: Okey_V1_PublishPickupSlotsResponse) -> Bool {
     if lhs._place != rhs._place {return false}
     if lhs.slots != rhs.slots {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Okey_V1_RequestElementsAgainRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RequestElementsAgainRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}expected_version\0\u{1}message\0\u{3}idempotency_key\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.requestID) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.expectedVersion) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.message) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.requestID.isEmpty {
+      try visitor.visitSingularStringField(value: self.requestID, fieldNumber: 1)
+    }
+    if self.expectedVersion != 0 {
+      try visitor.visitSingularInt64Field(value: self.expectedVersion, fieldNumber: 2)
+    }
+    if !self.message.isEmpty {
+      try visitor.visitSingularStringField(value: self.message, fieldNumber: 3)
+    }
+    if !self.idempotencyKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Okey_V1_RequestElementsAgainRequest, rhs: Okey_V1_RequestElementsAgainRequest) -> Bool {
+    if lhs.requestID != rhs.requestID {return false}
+    if lhs.expectedVersion != rhs.expectedVersion {return false}
+    if lhs.message != rhs.message {return false}
+    if lhs.idempotencyKey != rhs.idempotencyKey {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Okey_V1_RequestElementsAgainResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RequestElementsAgainResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}renewal\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._renewal) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._renewal {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Okey_V1_RequestElementsAgainResponse, rhs: Okey_V1_RequestElementsAgainResponse) -> Bool {
+    if lhs._renewal != rhs._renewal {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Okey_V1_RecordNoShowRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RecordNoShowRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}expected_version\0\u{1}comment\0\u{3}idempotency_key\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.requestID) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.expectedVersion) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.comment) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.requestID.isEmpty {
+      try visitor.visitSingularStringField(value: self.requestID, fieldNumber: 1)
+    }
+    if self.expectedVersion != 0 {
+      try visitor.visitSingularInt64Field(value: self.expectedVersion, fieldNumber: 2)
+    }
+    if !self.comment.isEmpty {
+      try visitor.visitSingularStringField(value: self.comment, fieldNumber: 3)
+    }
+    if !self.idempotencyKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Okey_V1_RecordNoShowRequest, rhs: Okey_V1_RecordNoShowRequest) -> Bool {
+    if lhs.requestID != rhs.requestID {return false}
+    if lhs.expectedVersion != rhs.expectedVersion {return false}
+    if lhs.comment != rhs.comment {return false}
+    if lhs.idempotencyKey != rhs.idempotencyKey {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Okey_V1_RecordNoShowResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RecordNoShowResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}renewal\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._renewal) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._renewal {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Okey_V1_RecordNoShowResponse, rhs: Okey_V1_RecordNoShowResponse) -> Bool {
+    if lhs._renewal != rhs._renewal {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Okey_V1_OperationsServiceCancelRenewalRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".OperationsServiceCancelRenewalRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}expected_version\0\u{1}reason\0\u{3}idempotency_key\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.requestID) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.expectedVersion) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.requestID.isEmpty {
+      try visitor.visitSingularStringField(value: self.requestID, fieldNumber: 1)
+    }
+    if self.expectedVersion != 0 {
+      try visitor.visitSingularInt64Field(value: self.expectedVersion, fieldNumber: 2)
+    }
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 3)
+    }
+    if !self.idempotencyKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Okey_V1_OperationsServiceCancelRenewalRequest, rhs: Okey_V1_OperationsServiceCancelRenewalRequest) -> Bool {
+    if lhs.requestID != rhs.requestID {return false}
+    if lhs.expectedVersion != rhs.expectedVersion {return false}
+    if lhs.reason != rhs.reason {return false}
+    if lhs.idempotencyKey != rhs.idempotencyKey {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Okey_V1_OperationsServiceCancelRenewalResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".OperationsServiceCancelRenewalResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}renewal\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._renewal) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._renewal {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Okey_V1_OperationsServiceCancelRenewalResponse, rhs: Okey_V1_OperationsServiceCancelRenewalResponse) -> Bool {
+    if lhs._renewal != rhs._renewal {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -139,6 +139,19 @@ public enum Okey_V1_RenewalService: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "MarkElementsSent" metadata.
+        public enum MarkElementsSent: Sendable {
+            /// Request type for "MarkElementsSent".
+            public typealias Input = Okey_V1_MarkElementsSentRequest
+            /// Response type for "MarkElementsSent".
+            public typealias Output = Okey_V1_MarkElementsSentResponse
+            /// Descriptor for "MarkElementsSent".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "okey.v1.RenewalService"),
+                method: "MarkElementsSent",
+                type: .unary
+            )
+        }
         /// Namespace for "GetCharter" metadata.
         public enum GetCharter: Sendable {
             /// Request type for "GetCharter".
@@ -191,6 +204,19 @@ public enum Okey_V1_RenewalService: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "CancelPickup" metadata.
+        public enum CancelPickup: Sendable {
+            /// Request type for "CancelPickup".
+            public typealias Input = Okey_V1_CancelPickupRequest
+            /// Response type for "CancelPickup".
+            public typealias Output = Okey_V1_CancelPickupResponse
+            /// Descriptor for "CancelPickup".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "okey.v1.RenewalService"),
+                method: "CancelPickup",
+                type: .unary
+            )
+        }
         /// Namespace for "WatchRenewal" metadata.
         public enum WatchRenewal: Sendable {
             /// Request type for "WatchRenewal".
@@ -228,10 +254,12 @@ public enum Okey_V1_RenewalService: Sendable {
             GetRenewal.descriptor,
             ListMyRenewals.descriptor,
             ChooseMobilePlatform.descriptor,
+            MarkElementsSent.descriptor,
             GetCharter.descriptor,
             SignCharter.descriptor,
             ListPickupSlots.descriptor,
             BookPickup.descriptor,
+            CancelPickup.descriptor,
             WatchRenewal.descriptor,
             GetDocument.descriptor
         ]
@@ -435,6 +463,26 @@ extension Okey_V1_RenewalService {
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_ChooseMobilePlatformResponse>
 
+        /// Handle the "MarkElementsSent" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Says the enrolment elements were sent to the DSI mailbox (software key in AWAITING_ENROLMENT,
+        /// > platform chosen, else FAILED_PRECONDITION PLATFORM_NOT_CHOSEN): the request enters the DSI's work
+        /// > list. The status stays AWAITING_ENROLMENT.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Okey_V1_MarkElementsSentRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Okey_V1_MarkElementsSentResponse` messages.
+        func markElementsSent(
+            request: GRPCCore.StreamingServerRequest<Okey_V1_MarkElementsSentRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_MarkElementsSentResponse>
+
         /// Handle the "GetCharter" method.
         ///
         /// > Source IDL Documentation:
@@ -508,6 +556,25 @@ extension Okey_V1_RenewalService {
             request: GRPCCore.StreamingServerRequest<Okey_V1_BookPickupRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_BookPickupResponse>
+
+        /// Handle the "CancelPickup" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Cancels the appointment (PICKUP_BOOKED): the seat is freed and the key waits again
+        /// > (READY_FOR_PICKUP) for another booking.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Okey_V1_CancelPickupRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Okey_V1_CancelPickupResponse` messages.
+        func cancelPickup(
+            request: GRPCCore.StreamingServerRequest<Okey_V1_CancelPickupRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_CancelPickupResponse>
 
         /// Handle the "WatchRenewal" method.
         ///
@@ -732,6 +799,26 @@ extension Okey_V1_RenewalService {
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Okey_V1_ChooseMobilePlatformResponse>
 
+        /// Handle the "MarkElementsSent" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Says the enrolment elements were sent to the DSI mailbox (software key in AWAITING_ENROLMENT,
+        /// > platform chosen, else FAILED_PRECONDITION PLATFORM_NOT_CHOSEN): the request enters the DSI's work
+        /// > list. The status stays AWAITING_ENROLMENT.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Okey_V1_MarkElementsSentRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Okey_V1_MarkElementsSentResponse` message.
+        func markElementsSent(
+            request: GRPCCore.ServerRequest<Okey_V1_MarkElementsSentRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Okey_V1_MarkElementsSentResponse>
+
         /// Handle the "GetCharter" method.
         ///
         /// > Source IDL Documentation:
@@ -805,6 +892,25 @@ extension Okey_V1_RenewalService {
             request: GRPCCore.ServerRequest<Okey_V1_BookPickupRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Okey_V1_BookPickupResponse>
+
+        /// Handle the "CancelPickup" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Cancels the appointment (PICKUP_BOOKED): the seat is freed and the key waits again
+        /// > (READY_FOR_PICKUP) for another booking.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Okey_V1_CancelPickupRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Okey_V1_CancelPickupResponse` message.
+        func cancelPickup(
+            request: GRPCCore.ServerRequest<Okey_V1_CancelPickupRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Okey_V1_CancelPickupResponse>
 
         /// Handle the "WatchRenewal" method.
         ///
@@ -1027,6 +1133,26 @@ extension Okey_V1_RenewalService {
             context: GRPCCore.ServerContext
         ) async throws -> Okey_V1_ChooseMobilePlatformResponse
 
+        /// Handle the "MarkElementsSent" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Says the enrolment elements were sent to the DSI mailbox (software key in AWAITING_ENROLMENT,
+        /// > platform chosen, else FAILED_PRECONDITION PLATFORM_NOT_CHOSEN): the request enters the DSI's work
+        /// > list. The status stays AWAITING_ENROLMENT.
+        ///
+        /// - Parameters:
+        ///   - request: A `Okey_V1_MarkElementsSentRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Okey_V1_MarkElementsSentResponse` to respond with.
+        func markElementsSent(
+            request: Okey_V1_MarkElementsSentRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Okey_V1_MarkElementsSentResponse
+
         /// Handle the "GetCharter" method.
         ///
         /// > Source IDL Documentation:
@@ -1100,6 +1226,25 @@ extension Okey_V1_RenewalService {
             request: Okey_V1_BookPickupRequest,
             context: GRPCCore.ServerContext
         ) async throws -> Okey_V1_BookPickupResponse
+
+        /// Handle the "CancelPickup" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Cancels the appointment (PICKUP_BOOKED): the seat is freed and the key waits again
+        /// > (READY_FOR_PICKUP) for another booking.
+        ///
+        /// - Parameters:
+        ///   - request: A `Okey_V1_CancelPickupRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Okey_V1_CancelPickupResponse` to respond with.
+        func cancelPickup(
+            request: Okey_V1_CancelPickupRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Okey_V1_CancelPickupResponse
 
         /// Handle the "WatchRenewal" method.
         ///
@@ -1247,6 +1392,17 @@ extension Okey_V1_RenewalService.StreamingServiceProtocol {
             }
         )
         router.registerHandler(
+            forMethod: Okey_V1_RenewalService.Method.MarkElementsSent.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Okey_V1_MarkElementsSentRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_MarkElementsSentResponse>(),
+            handler: { request, context in
+                try await self.markElementsSent(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
             forMethod: Okey_V1_RenewalService.Method.GetCharter.descriptor,
             deserializer: GRPCProtobuf.ProtobufDeserializer<Okey_V1_GetCharterRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_GetCharterResponse>(),
@@ -1285,6 +1441,17 @@ extension Okey_V1_RenewalService.StreamingServiceProtocol {
             serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_BookPickupResponse>(),
             handler: { request, context in
                 try await self.bookPickup(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Okey_V1_RenewalService.Method.CancelPickup.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Okey_V1_CancelPickupRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_CancelPickupResponse>(),
+            handler: { request, context in
+                try await self.cancelPickup(
                     request: request,
                     context: context
                 )
@@ -1417,6 +1584,17 @@ extension Okey_V1_RenewalService.ServiceProtocol {
         return GRPCCore.StreamingServerResponse(single: response)
     }
 
+    public func markElementsSent(
+        request: GRPCCore.StreamingServerRequest<Okey_V1_MarkElementsSentRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_MarkElementsSentResponse> {
+        let response = try await self.markElementsSent(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
     public func getCharter(
         request: GRPCCore.StreamingServerRequest<Okey_V1_GetCharterRequest>,
         context: GRPCCore.ServerContext
@@ -1455,6 +1633,17 @@ extension Okey_V1_RenewalService.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_BookPickupResponse> {
         let response = try await self.bookPickup(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func cancelPickup(
+        request: GRPCCore.StreamingServerRequest<Okey_V1_CancelPickupRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_CancelPickupResponse> {
+        let response = try await self.cancelPickup(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -1604,6 +1793,19 @@ extension Okey_V1_RenewalService.SimpleServiceProtocol {
         )
     }
 
+    public func markElementsSent(
+        request: GRPCCore.ServerRequest<Okey_V1_MarkElementsSentRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Okey_V1_MarkElementsSentResponse> {
+        return GRPCCore.ServerResponse<Okey_V1_MarkElementsSentResponse>(
+            message: try await self.markElementsSent(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
     public func getCharter(
         request: GRPCCore.ServerRequest<Okey_V1_GetCharterRequest>,
         context: GRPCCore.ServerContext
@@ -1649,6 +1851,19 @@ extension Okey_V1_RenewalService.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Okey_V1_BookPickupResponse> {
         return GRPCCore.ServerResponse<Okey_V1_BookPickupResponse>(
             message: try await self.bookPickup(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func cancelPickup(
+        request: GRPCCore.ServerRequest<Okey_V1_CancelPickupRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Okey_V1_CancelPickupResponse> {
+        return GRPCCore.ServerResponse<Okey_V1_CancelPickupResponse>(
+            message: try await self.cancelPickup(
                 request: request.message,
                 context: context
             ),
@@ -1916,6 +2131,31 @@ extension Okey_V1_RenewalService {
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_ChooseMobilePlatformResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
 
+        /// Call the "MarkElementsSent" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Says the enrolment elements were sent to the DSI mailbox (software key in AWAITING_ENROLMENT,
+        /// > platform chosen, else FAILED_PRECONDITION PLATFORM_NOT_CHOSEN): the request enters the DSI's work
+        /// > list. The status stays AWAITING_ENROLMENT.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Okey_V1_MarkElementsSentRequest` message.
+        ///   - serializer: A serializer for `Okey_V1_MarkElementsSentRequest` messages.
+        ///   - deserializer: A deserializer for `Okey_V1_MarkElementsSentResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func markElementsSent<Result>(
+            request: GRPCCore.ClientRequest<Okey_V1_MarkElementsSentRequest>,
+            serializer: some GRPCCore.MessageSerializer<Okey_V1_MarkElementsSentRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Okey_V1_MarkElementsSentResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_MarkElementsSentResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
         /// Call the "GetCharter" method.
         ///
         /// > Source IDL Documentation:
@@ -2008,6 +2248,30 @@ extension Okey_V1_RenewalService {
             deserializer: some GRPCCore.MessageDeserializer<Okey_V1_BookPickupResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_BookPickupResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "CancelPickup" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Cancels the appointment (PICKUP_BOOKED): the seat is freed and the key waits again
+        /// > (READY_FOR_PICKUP) for another booking.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Okey_V1_CancelPickupRequest` message.
+        ///   - serializer: A serializer for `Okey_V1_CancelPickupRequest` messages.
+        ///   - deserializer: A deserializer for `Okey_V1_CancelPickupResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func cancelPickup<Result>(
+            request: GRPCCore.ClientRequest<Okey_V1_CancelPickupRequest>,
+            serializer: some GRPCCore.MessageSerializer<Okey_V1_CancelPickupRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Okey_V1_CancelPickupResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_CancelPickupResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
 
         /// Call the "WatchRenewal" method.
@@ -2395,6 +2659,42 @@ extension Okey_V1_RenewalService {
             )
         }
 
+        /// Call the "MarkElementsSent" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Says the enrolment elements were sent to the DSI mailbox (software key in AWAITING_ENROLMENT,
+        /// > platform chosen, else FAILED_PRECONDITION PLATFORM_NOT_CHOSEN): the request enters the DSI's work
+        /// > list. The status stays AWAITING_ENROLMENT.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Okey_V1_MarkElementsSentRequest` message.
+        ///   - serializer: A serializer for `Okey_V1_MarkElementsSentRequest` messages.
+        ///   - deserializer: A deserializer for `Okey_V1_MarkElementsSentResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func markElementsSent<Result>(
+            request: GRPCCore.ClientRequest<Okey_V1_MarkElementsSentRequest>,
+            serializer: some GRPCCore.MessageSerializer<Okey_V1_MarkElementsSentRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Okey_V1_MarkElementsSentResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_MarkElementsSentResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Okey_V1_RenewalService.Method.MarkElementsSent.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
         /// Call the "GetCharter" method.
         ///
         /// > Source IDL Documentation:
@@ -2526,6 +2826,41 @@ extension Okey_V1_RenewalService {
             try await self.client.unary(
                 request: request,
                 descriptor: Okey_V1_RenewalService.Method.BookPickup.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "CancelPickup" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Cancels the appointment (PICKUP_BOOKED): the seat is freed and the key waits again
+        /// > (READY_FOR_PICKUP) for another booking.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Okey_V1_CancelPickupRequest` message.
+        ///   - serializer: A serializer for `Okey_V1_CancelPickupRequest` messages.
+        ///   - deserializer: A deserializer for `Okey_V1_CancelPickupResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func cancelPickup<Result>(
+            request: GRPCCore.ClientRequest<Okey_V1_CancelPickupRequest>,
+            serializer: some GRPCCore.MessageSerializer<Okey_V1_CancelPickupRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Okey_V1_CancelPickupResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_CancelPickupResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Okey_V1_RenewalService.Method.CancelPickup.descriptor,
                 serializer: serializer,
                 deserializer: deserializer,
                 options: options,
@@ -2875,6 +3210,37 @@ extension Okey_V1_RenewalService.ClientProtocol {
         )
     }
 
+    /// Call the "MarkElementsSent" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Says the enrolment elements were sent to the DSI mailbox (software key in AWAITING_ENROLMENT,
+    /// > platform chosen, else FAILED_PRECONDITION PLATFORM_NOT_CHOSEN): the request enters the DSI's work
+    /// > list. The status stays AWAITING_ENROLMENT.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Okey_V1_MarkElementsSentRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func markElementsSent<Result>(
+        request: GRPCCore.ClientRequest<Okey_V1_MarkElementsSentRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_MarkElementsSentResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.markElementsSent(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_MarkElementsSentRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Okey_V1_MarkElementsSentResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
     /// Call the "GetCharter" method.
     ///
     /// > Source IDL Documentation:
@@ -2988,6 +3354,36 @@ extension Okey_V1_RenewalService.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_BookPickupRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Okey_V1_BookPickupResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "CancelPickup" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Cancels the appointment (PICKUP_BOOKED): the seat is freed and the key waits again
+    /// > (READY_FOR_PICKUP) for another booking.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Okey_V1_CancelPickupRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func cancelPickup<Result>(
+        request: GRPCCore.ClientRequest<Okey_V1_CancelPickupRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_CancelPickupResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.cancelPickup(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_CancelPickupRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Okey_V1_CancelPickupResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -3360,6 +3756,41 @@ extension Okey_V1_RenewalService.ClientProtocol {
         )
     }
 
+    /// Call the "MarkElementsSent" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Says the enrolment elements were sent to the DSI mailbox (software key in AWAITING_ENROLMENT,
+    /// > platform chosen, else FAILED_PRECONDITION PLATFORM_NOT_CHOSEN): the request enters the DSI's work
+    /// > list. The status stays AWAITING_ENROLMENT.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func markElementsSent<Result>(
+        _ message: Okey_V1_MarkElementsSentRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_MarkElementsSentResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Okey_V1_MarkElementsSentRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.markElementsSent(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
     /// Call the "GetCharter" method.
     ///
     /// > Source IDL Documentation:
@@ -3488,6 +3919,40 @@ extension Okey_V1_RenewalService.ClientProtocol {
             metadata: metadata
         )
         return try await self.bookPickup(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "CancelPickup" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Cancels the appointment (PICKUP_BOOKED): the seat is freed and the key waits again
+    /// > (READY_FOR_PICKUP) for another booking.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func cancelPickup<Result>(
+        _ message: Okey_V1_CancelPickupRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_CancelPickupResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Okey_V1_CancelPickupRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.cancelPickup(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -1134,6 +1134,28 @@ public nonisolated struct Okey_V1_Renewal: @unchecked Sendable {
     set {_uniqueStorage()._decisionKind = newValue}
   }
 
+  /// Output only. Software keys: when the agent said the enrolment elements were sent (MarkElementsSent);
+  /// unset until then, and again once the DSI asked for them again.
+  public var elementsSentAt: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_storage._elementsSentAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._elementsSentAt = newValue}
+  }
+  /// Returns true if `elementsSentAt` has been explicitly set.
+  public var hasElementsSentAt: Bool {_storage._elementsSentAt != nil}
+  /// Clears the value of `elementsSentAt`. Subsequent reads from it will return its default value.
+  public mutating func clearElementsSentAt() {_uniqueStorage()._elementsSentAt = nil}
+
+  /// Output only. When the request entered its current status (the DSI's work list shows since when
+  /// each request waits).
+  public var statusSince: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_storage._statusSince ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._statusSince = newValue}
+  }
+  /// Returns true if `statusSince` has been explicitly set.
+  public var hasStatusSince: Bool {_storage._statusSince != nil}
+  /// Clears the value of `statusSince`. Subsequent reads from it will return its default value.
+  public mutating func clearStatusSince() {_uniqueStorage()._statusSince = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1885,7 +1907,7 @@ nonisolated extension Okey_V1_EnrolmentInstructions: SwiftProtobuf.Message, Swif
 
 nonisolated extension Okey_V1_Renewal: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Renewal"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}agent_uid\0\u{3}key_type\0\u{1}motif\0\u{3}motif_details\0\u{1}status\0\u{1}version\0\u{1}documents\0\u{3}missing_document_kinds\0\u{1}routing\0\u{1}routed\0\u{1}platform\0\u{3}charter_version\0\u{3}charter_signed_at\0\u{3}new_key_serial\0\u{3}pickup_place\0\u{1}appointment\0\u{3}decided_by\0\u{3}decision_comment\0\u{3}created_at\0\u{3}updated_at\0\u{1}history\0\u{3}decision_kind\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}agent_uid\0\u{3}key_type\0\u{1}motif\0\u{3}motif_details\0\u{1}status\0\u{1}version\0\u{1}documents\0\u{3}missing_document_kinds\0\u{1}routing\0\u{1}routed\0\u{1}platform\0\u{3}charter_version\0\u{3}charter_signed_at\0\u{3}new_key_serial\0\u{3}pickup_place\0\u{1}appointment\0\u{3}decided_by\0\u{3}decision_comment\0\u{3}created_at\0\u{3}updated_at\0\u{1}history\0\u{3}decision_kind\0\u{3}elements_sent_at\0\u{3}status_since\0")
 
   fileprivate class _StorageClass {
     var _requestID: String = String()
@@ -1911,6 +1933,8 @@ nonisolated extension Okey_V1_Renewal: SwiftProtobuf.Message, SwiftProtobuf._Mes
     var _updatedAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
     var _history: [Okey_V1_HistoryEvent] = []
     var _decisionKind: Okey_V1_DecisionKind = .unspecified
+    var _elementsSentAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _statusSince: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1944,6 +1968,8 @@ nonisolated extension Okey_V1_Renewal: SwiftProtobuf.Message, SwiftProtobuf._Mes
       _updatedAt = source._updatedAt
       _history = source._history
       _decisionKind = source._decisionKind
+      _elementsSentAt = source._elementsSentAt
+      _statusSince = source._statusSince
     }
   }
 
@@ -1985,6 +2011,8 @@ nonisolated extension Okey_V1_Renewal: SwiftProtobuf.Message, SwiftProtobuf._Mes
         case 21: try { try decoder.decodeSingularMessageField(value: &_storage._updatedAt) }()
         case 22: try { try decoder.decodeRepeatedMessageField(value: &_storage._history) }()
         case 23: try { try decoder.decodeSingularEnumField(value: &_storage._decisionKind) }()
+        case 24: try { try decoder.decodeSingularMessageField(value: &_storage._elementsSentAt) }()
+        case 25: try { try decoder.decodeSingularMessageField(value: &_storage._statusSince) }()
         default: break
         }
       }
@@ -2066,6 +2094,12 @@ nonisolated extension Okey_V1_Renewal: SwiftProtobuf.Message, SwiftProtobuf._Mes
       if _storage._decisionKind != .unspecified {
         try visitor.visitSingularEnumField(value: _storage._decisionKind, fieldNumber: 23)
       }
+      try { if let v = _storage._elementsSentAt {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 24)
+      } }()
+      try { if let v = _storage._statusSince {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 25)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -2098,6 +2132,8 @@ nonisolated extension Okey_V1_Renewal: SwiftProtobuf.Message, SwiftProtobuf._Mes
         if _storage._updatedAt != rhs_storage._updatedAt {return false}
         if _storage._history != rhs_storage._history {return false}
         if _storage._decisionKind != rhs_storage._decisionKind {return false}
+        if _storage._elementsSentAt != rhs_storage._elementsSentAt {return false}
+        if _storage._statusSince != rhs_storage._statusSince {return false}
         return true
       }
       if !storagesAreEqual {return false}

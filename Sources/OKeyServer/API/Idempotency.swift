@@ -22,6 +22,11 @@ extension Okey_V1_ConfirmEnrolmentElementsRequest: IdempotentRequest {}
 extension Okey_V1_FinalizeRequest: IdempotentRequest {}
 extension Okey_V1_PublishPickupSlotsRequest: IdempotentRequest {}
 extension Okey_V1_RecordHandoverRequest: IdempotentRequest {}
+extension Okey_V1_RecordNoShowRequest: IdempotentRequest {}
+extension Okey_V1_RequestElementsAgainRequest: IdempotentRequest {}
+extension Okey_V1_OperationsServiceCancelRenewalRequest: IdempotentRequest {}
+extension Okey_V1_MarkElementsSentRequest: IdempotentRequest {}
+extension Okey_V1_CancelPickupRequest: IdempotentRequest {}
 extension Okey_V1_PublishCharterRequest: IdempotentRequest {}
 extension Okey_V1_RerouteRequest: IdempotentRequest {}
 

@@ -206,6 +206,8 @@ enum Wire {
     message.decisionComment = renewal.decisionComment ?? ""
     message.createdAt = .init(renewal.createdAt)
     message.updatedAt = .init(renewal.updatedAt)
+    if let sent = renewal.elementsSentAt { message.elementsSentAt = .init(sent) }
+    message.statusSince = .init(renewal.statusSince ?? renewal.updatedAt)
     message.history = history.map(event)
     return message
   }

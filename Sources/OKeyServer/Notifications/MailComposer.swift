@@ -137,6 +137,30 @@ struct MailComposer: Sendable {
     case (.n1Informed, false):
       subject = "OKEY: the N+2 decided on the request of \(agent)"
       text = "In your absence, request \(id) from \(agent), of which you are the validator, was \(message.details)."
+    case (.agentCancelled, true):
+      subject = "Votre demande de clé OTP est annulée par la DSI"
+      text =
+        "La DSI a annulé votre demande \(id) pour le motif suivant : \(message.details)\nVous pouvez déposer une nouvelle demande dans OKEY."
+    case (.agentCancelled, false):
+      subject = "Your OTP key request was cancelled by the DSI"
+      text =
+        "The DSI cancelled your request \(id), for this reason: \(message.details)\nYou may file a new request in OKEY."
+    case (.elementsRequested, true):
+      subject = "Envoyez à nouveau les éléments d'enrôlement de votre clé OTP"
+      text =
+        "La DSI a besoin à nouveau des éléments d'enrôlement de la demande \(id) : \(message.details)\nEnvoyez-les à \(dsiMailbox), puis indiquez dans OKEY que c'est fait."
+    case (.elementsRequested, false):
+      subject = "Send the enrolment elements of your OTP key again"
+      text =
+        "The DSI needs the enrolment elements of request \(id) again: \(message.details)\nSend them to \(dsiMailbox), then say so in OKEY."
+    case (.pickupMissed, true):
+      subject = "Rendez-vous manqué : reprenez rendez-vous pour votre clé OTP"
+      text =
+        "Vous n'êtes pas venu au rendez-vous de retrait de la clé de la demande \(id). La clé vous attend toujours : prenez un nouveau rendez-vous dans OKEY."
+    case (.pickupMissed, false):
+      subject = "Missed appointment: book another one for your OTP key"
+      text =
+        "You did not come to the appointment to collect the key of request \(id). The key still waits for you: book another appointment in OKEY."
     case (.dsiWork, true):
       subject = "OKEY : une opération attend la DSI (\(agent))"
       text = "Demande \(id) de \(agent) : \(message.details). Voir `okey ops work`."

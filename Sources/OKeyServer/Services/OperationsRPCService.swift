@@ -22,6 +22,8 @@ struct OperationsRPCService: Okey_V1_OperationsService.SimpleServiceProtocol {
     query.statuses =
       try request.statuses.isEmpty
       ? [.awaitingEnrolment, .awaitingDSI, .pickupBooked] : request.statuses.map { try Wire.status($0) }
+    // By default only what the DSI can act on now; named statuses list everything in them.
+    query.actionableByDSI = request.statuses.isEmpty
     query.order = .oldestFirst
     query.limit = try Wire.pageSize(request.pageSize)
     query.after = try Wire.cursor(request.pageToken)
@@ -117,6 +119,48 @@ struct OperationsRPCService: Okey_V1_OperationsService.SimpleServiceProtocol {
     let answer = try await application.store.savePickupPlace(place, addingSlots: slots, idempotency: kept)
     return try answer.map { try Okey_V1_PublishPickupSlotsResponse(jsonString: $0, options: Self.keptReply) }
       ?? response
+  }
+
+  func requestElementsAgain(request: Okey_V1_RequestElementsAgainRequest, context: ServerContext) async throws
+    -> Okey_V1_RequestElementsAgainResponse
+  {
+    let actor = try Principal.required().requireDSI()
+    let renewal = try await application.change(
+      request.requestID, expectedVersion: request.expectedVersion, actor: actor,
+      idempotency: try Idempotency.key(request)
+    ) { _, _ in
+      .requestElementsAgain(message: request.message)
+    }
+    let reply = try await application.message(renewal)
+    return .with { $0.renewal = reply }
+  }
+
+  func recordNoShow(request: Okey_V1_RecordNoShowRequest, context: ServerContext) async throws
+    -> Okey_V1_RecordNoShowResponse
+  {
+    let actor = try Principal.required().requireDSI()
+    let renewal = try await application.change(
+      request.requestID, expectedVersion: request.expectedVersion, actor: actor,
+      idempotency: try Idempotency.key(request)
+    ) { _, _ in
+      .recordNoShow(comment: request.comment)
+    }
+    let reply = try await application.message(renewal)
+    return .with { $0.renewal = reply }
+  }
+
+  func cancelRenewal(request: Okey_V1_OperationsServiceCancelRenewalRequest, context: ServerContext) async throws
+    -> Okey_V1_OperationsServiceCancelRenewalResponse
+  {
+    let actor = try Principal.required().requireDSI()
+    let renewal = try await application.change(
+      request.requestID, expectedVersion: request.expectedVersion, actor: actor,
+      idempotency: try Idempotency.key(request)
+    ) { _, _ in
+      .cancelByDSI(reason: request.reason)
+    }
+    let reply = try await application.message(renewal)
+    return .with { $0.renewal = reply }
   }
 
   func recordHandover(request: Okey_V1_RecordHandoverRequest, context: ServerContext) async throws

@@ -254,6 +254,34 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
     }
   }
 
+  func markElementsSent(request: Okey_V1_MarkElementsSentRequest, context: ServerContext) async throws
+    -> Okey_V1_MarkElementsSentResponse
+  {
+    let (_, actor) = try Principal.required().require(.agent)
+    let renewal = try await application.change(
+      request.requestID, expectedVersion: request.expectedVersion, actor: actor,
+      idempotency: try Idempotency.key(request)
+    ) { _, _ in
+      .markElementsSent
+    }
+    let reply = try await application.message(renewal)
+    return .with { $0.renewal = reply }
+  }
+
+  func cancelPickup(request: Okey_V1_CancelPickupRequest, context: ServerContext) async throws
+    -> Okey_V1_CancelPickupResponse
+  {
+    let (_, actor) = try Principal.required().require(.agent)
+    let renewal = try await application.change(
+      request.requestID, expectedVersion: request.expectedVersion, actor: actor,
+      idempotency: try Idempotency.key(request)
+    ) { _, _ in
+      .cancelPickup
+    }
+    let reply = try await application.message(renewal)
+    return .with { $0.renewal = reply }
+  }
+
   func bookPickup(request: Okey_V1_BookPickupRequest, context: ServerContext) async throws -> Okey_V1_BookPickupResponse
   {
     let (_, actor) = try Principal.required().require(.agent)
