@@ -56,8 +56,14 @@ public struct CivilDate: Sendable, Hashable, Comparable {
 
   /// The day an instant falls on, in UTC.
   public init(_ instant: Instant) {
+    self.init(day: instant.daysSinceEpoch)
+  }
+
+  /// The date of a day number (days since 1970-01-01; ``AcademyCalendar/localDay`` gives the
+  /// academy's).
+  public init(day number: Int64) {
     // Howard Hinnant's civil-from-days.
-    let z = instant.daysSinceEpoch + 719_468
+    let z = number + 719_468
     let era = (z >= 0 ? z : z - 146_096) / 146_097
     let doe = z - era * 146_097
     let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365

@@ -8,6 +8,8 @@ public struct RoutingResolver: Sendable {
   let directory: any Directory
   let configuration: RoutingConfiguration
   let now: @Sendable () -> Instant
+  /// The academy's days: delegation windows are local dates.
+  let calendar: AcademyCalendar
   let resolutions: TTLCache<String, Routing>
 
   /// Creates a resolver over `directory`. Resolutions are cached for `cacheTTL` (zero: no cache).
@@ -17,8 +19,10 @@ public struct RoutingResolver: Sendable {
     cacheTTL: Duration = .seconds(60),
     cacheCapacity: Int = 50_000,
     cacheClock: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now },
+    calendar: AcademyCalendar = .utc,
     now: @escaping @Sendable () -> Instant
   ) {
+    self.calendar = calendar
     self.directory = directory
     self.configuration = configuration
     self.now = now
@@ -38,7 +42,8 @@ public struct RoutingResolver: Sendable {
   /// N+2, establishments, groups) past the caches, which are then refreshed for `uid`: what a
   /// re-route after a directory fix must see.
   public func resolveFresh(uid: String) async throws -> Routing {
-    let fresh = RoutingResolver(directory: directory.uncached, configuration: configuration, cacheTTL: .zero, now: now)
+    let fresh = RoutingResolver(
+      directory: directory.uncached, configuration: configuration, cacheTTL: .zero, calendar: calendar, now: now)
     let routing = try await fresh.resolveUncached(uid: uid)
     forget(uid: uid)
     for person in [routing.n1?.person, routing.n2?.person].compactMap({ $0 }) { directory.forget(uid: person.uid) }
@@ -226,7 +231,7 @@ public struct RoutingResolver: Sendable {
     let firstDegree = requesterFacts.assignments.contains { isFirstDegree($0) }
     let director =
       firstDegree && requesterFacts.function?.uppercased() == configuration.schoolDirectorFunction.uppercased()
-    let today = CivilDate(resolvedAt)
+    let today = CivilDate(day: calendar.localDay(resolvedAt))
     let onde = requesterFacts.delegations.filter {
       $0.application.uppercased() == configuration.ondeApplication.uppercased()
     }

@@ -77,9 +77,11 @@ public enum RenewalCommand: Sendable, Hashable {
 }
 
 /// What a decision may depend on besides the request and the command.
-public struct DecisionContext: Sendable, Hashable {
+public struct DecisionContext: Sendable {
   /// Now.
   public var now: Instant
+  /// The academy's days: business days of the escalation delay.
+  public var calendar: AcademyCalendar
   /// The version the caller saw.
   public var expectedVersion: Int64
   /// The reasons catalogue.
@@ -90,9 +92,10 @@ public struct DecisionContext: Sendable, Hashable {
   /// Creates a context.
   public init(
     now: Instant, expectedVersion: Int64, catalogue: ReasonCatalogue = .standard,
-    documentRules: DocumentRules = DocumentRules()
+    documentRules: DocumentRules = DocumentRules(), calendar: AcademyCalendar = .utc
   ) {
     self.now = now
+    self.calendar = calendar
     self.expectedVersion = expectedVersion
     self.catalogue = catalogue
     self.documentRules = documentRules
@@ -626,7 +629,7 @@ struct DecisionBuilder {
       guard !renewal.routing.autoValidation.isAutomatic, let routedAt = renewal.routedAt else {
         throw RenewalRefusal(.wrongState, "request \(original.id) is not waiting for an approver")
       }
-      let waited = BusinessDays.between(routedAt, context.now)
+      let waited = context.calendar.businessDays(from: routedAt, to: context.now)
       guard waited >= delay else {
         throw RenewalRefusal(
           .wrongState, "request \(original.id) has waited \(waited) business days, fewer than \(delay)")
@@ -675,22 +678,5 @@ struct DecisionBuilder {
           activatedAt: context.now, renewalID: renewal.id)
       )
     )
-  }
-}
-
-/// Business days (Monday to Friday, UTC; public holidays are not known) between two instants.
-public enum BusinessDays {
-  /// The number of weekdays after the day of `start`, up to and including the day of `end`.
-  public static func between(_ start: Instant, _ end: Instant) -> Int {
-    let first = start.daysSinceEpoch
-    let last = end.daysSinceEpoch
-    guard last > first else { return 0 }
-    var count = 0
-    for day in (first + 1)...last {
-      // 1970-01-01 was a Thursday: weekday 0 is Sunday.
-      let weekday = ((day + 4) % 7 + 7) % 7
-      if weekday >= 1 && weekday <= 5 { count += 1 }
-    }
-    return count
   }
 }

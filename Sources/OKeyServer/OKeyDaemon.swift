@@ -76,7 +76,7 @@ public final class OKeyDaemon: Sendable {
     let cached = CachingDirectory(directory, ttl: ttl, capacity: configuration.directory.cacheCapacity)
     let resolver = RoutingResolver(
       directory: cached, configuration: configuration.routing, cacheTTL: ttl,
-      cacheCapacity: configuration.directory.cacheCapacity,
+      cacheCapacity: configuration.directory.cacheCapacity, calendar: configuration.academyCalendar(),
       now: RenewalApplication.systemClock)
     let application = RenewalApplication(
       configuration: configuration, store: store, directory: cached, resolver: resolver, logger: logger)
@@ -123,7 +123,8 @@ public final class OKeyDaemon: Sendable {
     let notifications = NotificationDelivery(
       store: application.store, clock: application.clock, mail: configuration.mail,
       dsiMailbox: configuration.dsiMailbox,
-      logger: application.logger,
+      logger: application.logger, calendar: application.calendar,
+      timeZone: TimeZone(identifier: configuration.timeZone) ?? .gmt,
       observe: { metrics.recordDelivery($0) }
     ) { renewal, now, delay in
       _ = try await application.change(

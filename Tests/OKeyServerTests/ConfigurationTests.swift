@@ -125,6 +125,10 @@ struct ConfigurationTests {
       ("limits:\n  maxMessageBytes: 10", "limits.maxMessageBytes"),
       ("limits:\n  maxMessageBytes: lots", "maxMessageBytes"),
       ("logLevel: loud", "logLevel"),
+      ("timeZone: Indian/Atlantis", "timeZone"),
+      ("holidays: [2026-02-30]", "holidays"),
+      ("holidays: [20/12/2026]", "holidays"),
+      ("logFormat: xml", "logFormat"),
     ]
   )
   func refused(yaml: String, setting: String) throws {

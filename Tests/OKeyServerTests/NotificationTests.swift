@@ -1,6 +1,7 @@
 import Foundation
 import GRPCCore
 import OKeyAPI
+import OKeyDirectory
 import OKeyDomain
 import OKeyStore
 import OKeyTestSupport
@@ -148,7 +149,8 @@ struct NotificationTests {
         for message in messages {
           #expect(header("Auto-Submitted", in: message) == "auto-generated")
           #expect(header("Content-Type", in: message) == "text/plain; charset=UTF-8")
-          #expect(header("Date", in: message)?.hasSuffix("+0000") == true)
+          // Dated in the academy's time zone (Indian/Reunion by default, UTC+4 all year).
+          #expect(header("Date", in: message)?.hasSuffix("+0400") == true)
           #expect(header("From", in: message)?.contains("okey-noreply") == true)
           #expect(message.contains(header("X-OKEY-Request", in: message) ?? "?"))
         }
@@ -164,6 +166,28 @@ struct NotificationTests {
         #expect(find("ens1a@ac-test.fr", "refusée")?.contains("pas de téléphone professionnel") == true)
         #expect(header("Subject", in: messages[0])?.hasPrefix("=?UTF-8?B?") == true)
       }
+    }
+  }
+
+  @Test(
+    "public holidays are not business days: with the next fortnight all holidays, the N+2 is not told within it, then is"
+  )
+  func escalationSkipsHolidays() async throws {
+    let calendar = AcademyCalendar.fixedOffset(seconds: 4 * 3600)
+    let today = calendar.localDay(RenewalApplication.systemClock())
+    let fortnight = (0...15).map { day -> String in
+      let date = CivilDate(day: today + Int64(day))
+      return String(format: "%04d-%02d-%02d", date.year, date.month, date.day)
+    }
+    try await withAcademy(configure: {
+      $0.mail.escalationBusinessDays = 3
+      $0.holidays = fortnight
+    }) { daemon, client in
+      let waiting = try await TestCaller.portal(client, for: "ens1a").startAndSubmit(.software)
+      #expect(waiting.status == .pendingApproval)
+      let now = daemon.application.clock()
+      #expect(try await daemon.notifications.escalate(now: now.adding(seconds: 10 * 86_400)) == 0)
+      #expect(try await daemon.notifications.escalate(now: now.adding(seconds: 22 * 86_400)) == 1)
     }
   }
 

@@ -35,6 +35,8 @@ final class RenewalApplication: Sendable {
   let changes = RenewalChangeHub()
   let logger: Logger
   let clock: @Sendable () -> Instant
+  /// The academy's days (time zone and holidays).
+  let calendar: AcademyCalendar
   /// The bound on open Watch streams, per connection and in all.
   let streams: StreamQuota
 
@@ -51,6 +53,7 @@ final class RenewalApplication: Sendable {
       maxBytes: configuration.limits.maxDocumentBytes, maxCount: configuration.limits.maxDocumentsPerRequest)
     self.logger = logger
     self.clock = clock
+    self.calendar = configuration.academyCalendar()
     self.streams = StreamQuota(
       perConnection: configuration.limits.maxWatchStreamsPerConnection, total: configuration.limits.maxWatchStreams)
   }
@@ -154,7 +157,8 @@ final class RenewalApplication: Sendable {
     // A call past its deadline is cancelled here and writes nothing.
     try CallCancellation.check()
     let context = DecisionContext(
-      now: now ?? clock(), expectedVersion: expectedVersion, catalogue: catalogue, documentRules: documentRules)
+      now: now ?? clock(), expectedVersion: expectedVersion, catalogue: catalogue, documentRules: documentRules,
+      calendar: calendar)
     let cancellation = CallCancellation.handle
     if idempotency != nil {
       // A replay returns the first result only to a caller who may still see the request.

@@ -1,5 +1,6 @@
 import Foundation
 import OKeyDirectory
+import OKeyDomain
 import OKeyStore
 import Yams
 
@@ -52,6 +53,12 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
   public var sessions = Sessions()
   /// Internal systems (the portal, DSI tools) and the SHA-256 of their keys.
   public var serviceAccounts: [ServiceAccount] = []
+  /// The academy's time zone (an IANA name): delegation windows, business days, escalation and the
+  /// dates written in mails count in it. Default Indian/Reunion (UTC+4).
+  public var timeZone = "Indian/Reunion"
+  /// Public holidays (YYYY-MM-DD): not business days. Default: France's public holidays of 2026 and
+  /// 2027 and 20 December (abolition of slavery in Réunion); keep the list current.
+  public var holidays: [String] = OKeyConfiguration.defaultHolidays
   /// The DSI mailbox, where agents send enrolment elements and the DSI hears of work.
   public var dsiMailbox = "dsi@ac-test.fr"
   /// Notification mail.
@@ -230,6 +237,35 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
 
   /// The values `logLevel` accepts.
   public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+  /// France's public holidays of 2026 and 2027, and Réunion's 20 December.
+  public static let defaultHolidays = [
+    "2026-01-01", "2026-04-06", "2026-05-01", "2026-05-08", "2026-05-14", "2026-05-25", "2026-07-14", "2026-08-15",
+    "2026-11-01", "2026-11-11", "2026-12-20", "2026-12-25",
+    "2027-01-01", "2027-03-29", "2027-05-01", "2027-05-06", "2027-05-08", "2027-05-17", "2027-07-14", "2027-08-15",
+    "2027-11-01", "2027-11-11", "2027-12-20", "2027-12-25",
+  ]
+
+  /// The day number of a YYYY-MM-DD date; nil when it is not one.
+  static func holidayDay(_ text: String) -> Int64? {
+    let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+    guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
+      parts.allSatisfy({ $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) }),
+      let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2])
+    else { return nil }
+    return AcademyCalendar.dayNumber(year: year, month: month, day: day)
+  }
+
+  /// The academy's calendar: local days in `timeZone`, with `holidays` (a validated configuration).
+  public func academyCalendar() -> AcademyCalendar {
+    let zone = TimeZone(identifier: timeZone) ?? TimeZone(secondsFromGMT: 4 * 3600) ?? .gmt
+    return AcademyCalendar(
+      localDay: { instant in
+        let date = Date(timeIntervalSince1970: Double(instant.millisecondsSinceEpoch) / 1000)
+        return instant.adding(seconds: Int64(zone.secondsFromGMT(for: date))).daysSinceEpoch
+      },
+      holidays: Set(holidays.compactMap(Self.holidayDay)))
+  }
+
   /// The values `logFormat` accepts.
   public static let logFormats = ["text", "json"]
   /// The languages mails are written in.
@@ -357,6 +393,12 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
     }
     guard Self.logLevels.contains(logLevel) else {
       throw ConfigurationError("logLevel must be one of \(Self.logLevels.joined(separator: ", ")); not '\(logLevel)'")
+    }
+    guard TimeZone(identifier: timeZone) != nil else {
+      throw ConfigurationError("timeZone: '\(timeZone)' is not a time zone name (e.g. Indian/Reunion, Europe/Paris)")
+    }
+    if let bad = holidays.first(where: { Self.holidayDay($0) == nil }) {
+      throw ConfigurationError("holidays: '\(bad)' is not a date written YYYY-MM-DD")
     }
     guard Self.logFormats.contains(logFormat) else {
       throw ConfigurationError("logFormat must be text or json; not '\(logFormat)'")

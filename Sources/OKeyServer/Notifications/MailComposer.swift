@@ -8,6 +8,8 @@ struct MailComposer: Sendable {
   let from: String
   let language: String
   let dsiMailbox: String
+  /// The academy's time zone, for the Date header.
+  var timeZone: TimeZone = .gmt
 
   /// A composed message.
   struct Mail: Sendable, Equatable {
@@ -30,7 +32,7 @@ struct MailComposer: Sendable {
       "From: \(Self.clean(from))",
       "To: \(Self.clean(to))",
       "Subject: \(Self.encodedWord(subject))",
-      "Date: \(Self.rfc5322Date(date))",
+      "Date: \(Self.rfc5322Date(date, timeZone: timeZone))",
       "Message-ID: \(message.messageID)",
       "Auto-Submitted: auto-generated",
       "X-OKEY-Request: \(message.renewalID)",
@@ -193,10 +195,10 @@ struct MailComposer: Sendable {
     return words.map { "=?UTF-8?B?" + Data($0.utf8).base64EncodedString() + "?=" }.joined(separator: "\r\n ")
   }
 
-  static func rfc5322Date(_ date: Date) -> String {
+  static func rfc5322Date(_ date: Date, timeZone: TimeZone = .gmt) -> String {
     let formatter = DateFormatter()
     formatter.locale = Locale(identifier: "en_US_POSIX")
-    formatter.timeZone = TimeZone(identifier: "UTC")
+    formatter.timeZone = timeZone
     formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss Z"
     return formatter.string(from: date)
   }

@@ -20,7 +20,12 @@ final class NotificationDelivery: Service, Sendable {
   private let current: Mutex<(settings: OKeyConfiguration.Mail, composer: MailComposer)>
   /// Told of every delivery attempt (the metrics).
   let observe: @Sendable (DeliveryAttempt) -> Void
+  /// The academy's days: the escalation delay counts business days in it.
+  let calendar: AcademyCalendar
   let logger: Logger
+
+  /// The academy's time zone: the Date header of the messages.
+  let timeZone: TimeZone
 
   /// The mail settings in force.
   var settings: OKeyConfiguration.Mail { current.withLock { $0.settings } }
@@ -44,6 +49,8 @@ final class NotificationDelivery: Service, Sendable {
   init(
     store: any RenewalStore, clock: @escaping @Sendable () -> Instant, mail: OKeyConfiguration.Mail, dsiMailbox: String,
     logger: Logger,
+    calendar: AcademyCalendar = .utc,
+    timeZone: TimeZone = .gmt,
     observe: @escaping @Sendable (DeliveryAttempt) -> Void = { _ in },
     escalateRequest:
       @escaping @Sendable (_ renewal: RenewalRequest, _ now: Instant, _ delayBusinessDays: Int) async throws -> Void
@@ -51,7 +58,13 @@ final class NotificationDelivery: Service, Sendable {
     self.store = store
     self.clock = clock
     self.escalateRequest = escalateRequest
-    self.current = Mutex((mail, MailComposer(from: mail.from, language: mail.language, dsiMailbox: dsiMailbox)))
+    self.calendar = calendar
+    self.timeZone = timeZone
+    self.current = Mutex(
+      (
+        mail,
+        MailComposer(from: mail.from, language: mail.language, dsiMailbox: dsiMailbox, timeZone: timeZone)
+      ))
     self.observe = observe
     self.logger = logger
   }
@@ -59,7 +72,7 @@ final class NotificationDelivery: Service, Sendable {
   /// Takes new mail settings (a reload): the next cycle uses them; a message being sent finishes
   /// with the old ones.
   func update(mail: OKeyConfiguration.Mail, dsiMailbox: String) {
-    let composer = MailComposer(from: mail.from, language: mail.language, dsiMailbox: dsiMailbox)
+    let composer = MailComposer(from: mail.from, language: mail.language, dsiMailbox: dsiMailbox, timeZone: timeZone)
     current.withLock { $0 = (mail, composer) }
   }
 
@@ -170,7 +183,8 @@ final class NotificationDelivery: Service, Sendable {
     while true {
       let page = try await store.search(query)
       for renewal in page.renewals where renewal.escalatedAt == nil && !renewal.routing.autoValidation.isAutomatic {
-        guard let routedAt = renewal.routedAt, BusinessDays.between(routedAt, now) >= settings.escalationBusinessDays,
+        guard let routedAt = renewal.routedAt,
+          calendar.businessDays(from: routedAt, to: now) >= settings.escalationBusinessDays,
           renewal.routing.n2?.person.active == true
         else { continue }
         do {
