@@ -273,3 +273,32 @@ public struct OutboxEntry: Sendable, Codable, Equatable {
   public var messageID: String
   public var createdAt: Date
 }
+
+/// A key that exists outside OKEY, to record in the inventory (``OKeyClient/importKeys(_:)``).
+public struct ExistingKey: Sendable, Codable, Equatable {
+  public var serial: String
+  /// Nil for a type the caller could not read (the server refuses that key).
+  public var keyType: KeyType?
+  public var uid: String
+  /// Nil for a date the caller could not read (the server refuses that key).
+  public var activatedAt: Date?
+
+  /// A key to record.
+  public init(serial: String, keyType: KeyType?, uid: String, activatedAt: Date?) {
+    self.serial = serial
+    self.keyType = keyType
+    self.uid = uid
+    self.activatedAt = activatedAt
+  }
+}
+
+/// What became of one key of ``OKeyClient/importKeys(_:)``.
+public struct KeyImportInfo: Sendable, Codable, Equatable {
+  /// Its position in the call (from 0).
+  public var index: Int
+  public var serial: String
+  /// RECORDED, UNCHANGED or REFUSED.
+  public var outcome: String
+  /// Why it was refused; empty otherwise.
+  public var reason: String
+}

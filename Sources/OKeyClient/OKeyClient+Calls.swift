@@ -291,13 +291,15 @@ extension OKeyClient {
   }
 
   /// Finalises a key; hardware keys need the pickup place.
-  public func finalize(requestID: String, serial: String, pickupPlaceID: String = "", expectedVersion: Int64)
-    async throws -> Renewal
-  {
+  public func finalize(
+    requestID: String, serial: String, pickupPlaceID: String = "", replacing replacedSerial: String = "",
+    expectedVersion: Int64
+  ) async throws -> Renewal {
     let request = Okey_V1_FinalizeRequest.with {
       $0.requestID = requestID
       $0.newKeySerial = serial
       $0.pickupPlaceID = pickupPlaceID
+      $0.replacedKeySerial = replacedSerial
       $0.expectedVersion = expectedVersion
     }
     return FromWire.renewal(
@@ -369,6 +371,27 @@ extension OKeyClient {
     }
     return FromWire.renewal(
       try await call { try await operations.cancelRenewal(request, metadata: metadata, options: options) }.renewal)
+  }
+
+  /// Records keys that exist outside OKEY in the inventory (DSI); one result per key, in order.
+  public func importKeys(_ keys: [ExistingKey]) async throws -> [KeyImportInfo] {
+    let request = Okey_V1_ImportKeysRequest.with {
+      $0.keys = keys.map { key in
+        .with {
+          $0.serial = key.serial
+          $0.keyType = key.keyType.map { FromWire.wire($0) } ?? .unspecified
+          $0.uid = key.uid
+          if let date = key.activatedAt { $0.activatedAt = Google_Protobuf_Timestamp(date: date) }
+        }
+      }
+    }
+    return try await call { try await operations.importKeys(request, metadata: metadata, options: options) }.results
+      .map {
+        KeyImportInfo(
+          index: Int($0.index), serial: $0.serial,
+          outcome: $0.outcome.wireName,
+          reason: $0.reason)
+      }
   }
 
   /// Publishes a charter version.

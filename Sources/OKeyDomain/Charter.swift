@@ -133,11 +133,17 @@ public struct KeyRecord: Sendable, Hashable, Codable {
 
 /// What completing a renewal does to the agent's keys.
 public enum KeyInventory {
-  /// The agent's keys after `newKey` is issued: every active key replaced (at `newKey`'s activation
-  /// time), the new one active. Keys of other agents are left as they are.
-  public static func issue(_ newKey: KeyRecord, to keys: [KeyRecord]) -> [KeyRecord] {
+  /// The agent's keys after `newKey` is issued: the key `replacing` names, or else every active key of
+  /// the same type, replaced (at `newKey`'s activation time); the new one active. Keys of another
+  /// type (a token and a phone) and of other agents are left as they are.
+  public static func issue(_ newKey: KeyRecord, replacing: String? = nil, to keys: [KeyRecord]) -> [KeyRecord] {
     var result = keys.map { key -> KeyRecord in
       guard key.agentUID == newKey.agentUID, key.status == .active, key.serial != newKey.serial else { return key }
+      if let replacing {
+        guard key.serial == replacing else { return key }
+      } else {
+        guard key.keyType == newKey.keyType else { return key }
+      }
       var replaced = key
       replaced.status = .replaced
       replaced.replacedAt = newKey.activatedAt

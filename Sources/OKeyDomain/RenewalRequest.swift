@@ -37,6 +37,9 @@ public struct RenewalRequest: Sendable, Hashable, Codable {
   /// Software keys: when the agent said the enrolment elements were sent to the DSI mailbox (nil
   /// until then, and again after the DSI asked for them again).
   public var elementsSentAt: Instant?
+  /// The serial of the agent's key the new one replaces, when the DSI named it at finalisation (else
+  /// the agent's active keys of the same type are replaced).
+  public var replacedKeySerial: String?
   /// When the request entered its current status (nil for requests older than this field: use
   /// `updatedAt`).
   public var statusSince: Instant?

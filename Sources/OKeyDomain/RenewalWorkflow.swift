@@ -12,7 +12,9 @@ public enum RenewalCommand: Sendable, Hashable {
   /// differs from the routing the request had): routed with the documents the motif needs, else
   /// kept in AWAITING_DOCUMENTS.
   /// A nil routing keeps the request's own (domain tests; the server always resolves it again).
-  case submitting(routing: Routing?, changes: [String])
+  /// `oldKeys`: the serials of the agent's active keys of the request's type, which the DSI is told
+  /// to suspend when a LOST or STOLEN request is routed.
+  case submitting(routing: Routing?, changes: [String], oldKeys: [String] = [])
   /// Approve (N+1 or N+2).
   case approve(comment: String)
   /// Reject with a reason (N+1 or N+2).
@@ -27,8 +29,10 @@ public enum RenewalCommand: Sendable, Hashable {
   case confirmEnrolment(comment: String)
   /// Sign the current charter (nil when none is published).
   case signCharter(code: String, acknowledged: Bool, current: Charter?)
-  /// Finalise the key (DSI); `place` for hardware keys, looked up from the id the DSI gave.
-  case finalize(serial: String, place: PickupPlace?)
+  /// Finalise the key (DSI); `place` for hardware keys, looked up from the id the DSI gave;
+  /// `replacing`, the serial of the agent's key the new one replaces when the DSI names it (checked
+  /// against the inventory by the server).
+  case finalize(serial: String, place: PickupPlace?, replacing: String? = nil)
   /// Book or move the pickup appointment.
   case bookPickup(PickupSlot)
   /// Record the hand-over of a hardware key (DSI), booked or walk-in.
@@ -356,7 +360,7 @@ struct DecisionBuilder {
             kind: .validatorReplaced, recipient: .person(proposedN1.person), details: chosen.person.uid))
       }
 
-    case .submitting(let resolved, let changes):
+    case .submitting(let resolved, let changes, let oldKeys):
       try requireAgent()
       try requireVersion()
       try requireStatus(.draft, .awaitingDocuments, doing: "submit")
@@ -387,6 +391,7 @@ struct DecisionBuilder {
         record("auto-validate", role: .system, to: to, details: reason)
         notifyAgent(.agentApproved, details: reason)
         if to == .awaitingCharter { notifyAgent(.charterReminder) }
+        askToSuspend(oldKeys)
         return
       }
       guard let validator = routing.effectiveValidator else {
@@ -401,6 +406,7 @@ struct DecisionBuilder {
       if let n1 = routing.n1, !n1.person.active { details += " (N+1 \(n1.person.uid) is disabled: N+2 validates)" }
       record(command.action, role: .agent, to: .pendingApproval, details: details + changed)
       notifications.append(NotificationIntent(kind: .validatorRouted, recipient: .person(validator)))
+      askToSuspend(oldKeys)
 
     case .approve(let comment):
       let role = try requireApprover()
@@ -491,14 +497,19 @@ struct DecisionBuilder {
       record(command.action, role: .agent, to: .awaitingDSI, details: "charter \(charter.version)")
       notifyDSI("a key waits to be finalised")
 
-    case .finalize(let serial, let place):
+    case .finalize(let serial, let place, let replacing):
       try requireDSI()
       try requireVersion()
       try requireStatus(.awaitingDSI, doing: "finalise the key")
       guard KeyInventory.isValidSerial(serial) else {
         throw RenewalRefusal(.invalidField, "new_key_serial: 1 to 64 letters, digits, '-' or '_'")
       }
+      if let replacing, !KeyInventory.isValidSerial(replacing) || replacing == serial {
+        throw RenewalRefusal(
+          .invalidField, "replaced_key_serial: the serial of the agent's key the new one replaces, not the new one")
+      }
       renewal.newKeySerial = serial
+      renewal.replacedKeySerial = replacing
       switch renewal.keyType {
       case .software:
         guard place == nil else {
@@ -657,6 +668,16 @@ struct DecisionBuilder {
       record(command.action, role: .dsi, to: .pendingApproval, details: "validator \(before) -> \(validator.uid)")
       notifications.append(NotificationIntent(kind: .validatorRouted, recipient: .person(validator)))
     }
+  }
+
+  /// A LOST or STOLEN key must stop working before anyone approves its replacement: the DSI mailbox
+  /// hears at routing which of the agent's keys to suspend.
+  mutating func askToSuspend(_ oldKeys: [String]) {
+    guard renewal.motif == .lost || renewal.motif == .stolen else { return }
+    let serials = oldKeys.isEmpty ? "no active key in the inventory" : oldKeys.joined(separator: ", ")
+    notifyDSI(
+      "suspend the old \(renewal.keyType.rawValue) key of \(renewal.agentUID) now (reported \(renewal.motif.rawValue)): \(serials)"
+    )
   }
 
   /// The N+2 decides in the N+1's absence: the N+1 hears what was decided.

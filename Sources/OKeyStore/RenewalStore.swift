@@ -77,6 +77,9 @@ public protocol RenewalStore: Sendable {
   func keys(agentUID: String) async throws -> [KeyRecord]
   /// Records keys that existed before OKEY (imports), replacing records with the same serial.
   func importKeys(_ keys: [KeyRecord]) async throws
+  /// Records keys that exist outside OKEY, in one transaction: a new serial is recorded, one already
+  /// recorded for the same person and type is unchanged, one of another person or type refused.
+  func recordExistingKeys(_ keys: [KeyRecord]) async throws -> [ExistingKeyOutcome]
 
   /// Walks the audit chain and every request's state; `expectedHead` is a head exported earlier
   /// (a chain cut before it is reported), or nil.
@@ -185,6 +188,15 @@ public protocol ChangeReader {
   func currentCharter() throws -> Charter?
   /// A pickup place.
   func pickupPlace(id: String) throws -> PickupPlace?
+  /// A person's keys in the inventory.
+  func keys(agentUID: String) throws -> [KeyRecord]
+}
+
+/// What became of a key recorded with ``RenewalStore/recordExistingKeys(_:)``.
+public enum ExistingKeyOutcome: Sendable, Hashable {
+  case recorded
+  case unchanged
+  case refused(String)
 }
 
 /// A search over requests. Filters combine with AND; nil or empty filters match everything.

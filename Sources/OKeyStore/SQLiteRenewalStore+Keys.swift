@@ -14,6 +14,26 @@ extension SQLiteRenewalStore {
     try await guarded { try await pool.write { db in for key in keys { try Self.saveKey(db, key) } } }
   }
 
+  public func recordExistingKeys(_ keys: [KeyRecord]) async throws -> [ExistingKeyOutcome] {
+    try await guarded {
+      try await pool.write { db in
+        try keys.map { key -> ExistingKeyOutcome in
+          if let known = try KeyRow.fetchOne(db, sql: "SELECT * FROM keys WHERE serial = ?", arguments: [key.serial])?
+            .key
+          {
+            guard known.agentUID == key.agentUID else { return .refused("the serial is recorded for another person") }
+            guard known.keyType == key.keyType else {
+              return .refused("the serial is recorded as a \(known.keyType.rawValue) key")
+            }
+            return .unchanged
+          }
+          try Self.saveKey(db, key)
+          return .recorded
+        }
+      }
+    }
+  }
+
   static func loadKeys(_ db: Database, agentUID: String) throws -> [KeyRecord] {
     try KeyRow.fetchAll(db, sql: "SELECT * FROM keys WHERE agent_uid = ?", arguments: [agentUID]).map(\.key)
   }

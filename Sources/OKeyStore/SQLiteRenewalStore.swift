@@ -329,7 +329,9 @@ public final class SQLiteRenewalStore: RenewalStore {
           throw StoreError(.conflict, "key serial \(key.serial) already belongs to another person: check the serial")
         }
         let keys = try loadKeys(db, agentUID: key.agentUID)
-        for updated in KeyInventory.issue(key, to: keys) { try saveKey(db, updated) }
+        for updated in KeyInventory.issue(key, replacing: renewal.replacedKeySerial, to: keys) {
+          try saveKey(db, updated)
+        }
       case .purgeDocumentContent:
         try db.run(
           "UPDATE documents SET content = X'', purged_at = ? WHERE renewal_id = ? AND purged_at IS NULL",
@@ -526,6 +528,10 @@ struct Reader: ChangeReader {
 
   func currentCharter() throws -> Charter? {
     try CharterRow.fetchOne(db, sql: "SELECT * FROM charters ORDER BY seq DESC LIMIT 1")?.charter
+  }
+
+  func keys(agentUID: String) throws -> [KeyRecord] {
+    try SQLiteRenewalStore.loadKeys(db, agentUID: agentUID)
   }
 
   func pickupPlace(id: String) throws -> PickupPlace? {

@@ -83,9 +83,12 @@ struct Ops: AsyncParsableCommand {
     @OptionGroup var change: ChangeOptions
     @Option(help: "The new key's serial.") var serial: String
     @Option(help: "Hardware keys: the pickup place id.") var place = ""
+    @Option(help: "The serial of the agent's key the new one replaces (default: their active keys of the same type).")
+    var replaces = ""
     func run() async throws {
       try await changeRequest(connection, change) { client, id, version in
-        try await client.finalize(requestID: id, serial: serial, pickupPlaceID: place, expectedVersion: version)
+        try await client.finalize(
+          requestID: id, serial: serial, pickupPlaceID: place, replacing: replaces, expectedVersion: version)
       }
     }
   }

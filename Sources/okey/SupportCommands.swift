@@ -37,6 +37,52 @@ extension Okey {
   }
 
   struct Keys: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "The key inventory: a person's keys (support), keys existing outside OKEY recorded (DSI).",
+      subcommands: [Show.self, Import.self], defaultSubcommand: Show.self)
+  }
+
+  struct Import: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Record keys that exist outside OKEY (DSI), from a CSV file: serial,type,uid,activation date.",
+      discussion: """
+        One key a line: serial,HARDWARE|SOFTWARE,uid,YYYY-MM-DD (a first line starting with 'serial' is a header). Idempotent: a key already recorded for the same person is UNCHANGED. Prints one line per key (RECORDED, UNCHANGED or REFUSED with the reason); exits 65 when any key was refused.
+        """)
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "The CSV file.") var file: String
+    func run() async throws {
+      guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+        throw ValidationError("cannot read \(file)")
+      }
+      var lines: [(number: Int, fields: [String])] = []
+      for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
+        if trimmed.isEmpty || (number == 0 && trimmed.lowercased().hasPrefix("serial")) { continue }
+        let fields = trimmed.split(separator: ",", omittingEmptySubsequences: false).map {
+          $0.trimmingCharacters(in: .whitespaces)
+        }
+        lines.append((number + 1, fields))
+      }
+      guard !lines.isEmpty else { throw ValidationError("\(file) holds no key") }
+      let keys = lines.map { line -> ExistingKey in
+        let fields = line.fields + Array(repeating: "", count: max(0, 4 - line.fields.count))
+        return ExistingKey(
+          serial: fields[0], keyType: KeyType(rawValue: fields[1].uppercased()), uid: fields[2],
+          activatedAt: parseTime(fields[3].count == 10 ? fields[3] + "T00:00:00Z" : fields[3]))
+      }
+      let results = try await withClient(connection) { try await $0.importKeys(keys) }
+      if connection.json {
+        try printJSON(results)
+      } else {
+        printTable(
+          [["LINE", "SERIAL", "OUTCOME", "REASON"]]
+            + results.map { ["\(lines[$0.index].number)", $0.serial, $0.outcome, $0.reason.isEmpty ? "-" : $0.reason] })
+      }
+      if results.contains(where: { $0.outcome == "REFUSED" }) { throw ExitCode(65) }
+    }
+  }
+
+  struct Show: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List a person's keys, active and replaced (support).")
     @OptionGroup var connection: ConnectionOptions
     @Argument(help: "The person's uid.") var uid: String

@@ -252,6 +252,37 @@ struct DeskDayTests {
   }
 
   @Test(
+    "okey keys import FILE.csv records keys from before OKEY, reports each refused line and exits 65; run again, every line is UNCHANGED; okey keys UID lists them"
+  )
+  func importKeys() async throws {
+    try await withOKeydAndSlapd { cli in
+      let dsi = try await cli.login("dsi-op1")
+      let helpdesk = try await cli.login("helpdesk1")
+      try await withTemporaryDirectory { folder in
+        let good = "HW-OLD,HARDWARE,ens1a,2024-09-01\nSW-OLD,software,ens1a,2025-01-15\n"
+        try
+          ("serial,type,uid,activated\n" + good + "X-1,HARDWARE,nobody-here,2024-01-01\nY-1,PHONE,ens1a,2024-01-01\n"
+          + "Z-1,HARDWARE,ens1a,yesterday\n").write(toFile: folder + "/keys.csv", atomically: true, encoding: .utf8)
+        let first = try await cli.run(["keys", "import", folder + "/keys.csv", "--json"], token: dsi)
+        #expect(first.status == 65, "\(first.error)")
+        let results = try JSONSerialization.jsonObject(with: Data(first.output.utf8)) as? [[String: Any]]
+        #expect(
+          results?.compactMap { $0["outcome"] as? String } == ["RECORDED", "RECORDED", "REFUSED", "REFUSED", "REFUSED"])
+        let table = try await cli.run(["keys", "import", folder + "/keys.csv"], token: dsi)
+        #expect(table.output.contains("uid: no single person"), "\(table.output)")
+        #expect(table.output.contains("key_type") && table.output.contains("activated_at"), "\(table.output)")
+        try good.write(toFile: folder + "/good.csv", atomically: true, encoding: .utf8)
+        let again = try await cli.json(["keys", "import", folder + "/good.csv"], token: dsi) as? [[String: Any]]
+        #expect(again?.compactMap { $0["outcome"] as? String } == ["UNCHANGED", "UNCHANGED"])
+        let refused = try await cli.run(["keys", "import", folder + "/good.csv"], token: helpdesk)
+        #expect(refused.status == 77, "support cannot import: \(refused.error)")
+        let keys = try await cli.json(["keys", "ens1a"], token: helpdesk) as? [[String: Any]]
+        #expect(Set(keys?.compactMap { $0["serial"] as? String } ?? []) == ["HW-OLD", "SW-OLD"])
+      }
+    }
+  }
+
+  @Test(
     "the agent cancels an appointment and the seat is free again; a no-show frees it and the agent is told; a walk-in is handed the key without a booking; the enrolment conversation drives the work list; the DSI cancels a stuck request and the agent may ask again"
   )
   func deskDay() async throws {

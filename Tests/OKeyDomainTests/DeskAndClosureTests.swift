@@ -92,3 +92,36 @@ struct DeskAndClosureTests {
     #expect(r.statusSince == t0.adding(seconds: 9_000))
   }
 }
+
+@Suite("LOST and STOLEN: the old key is suspended before anyone approves")
+struct SuspensionTests {
+  @Test("routing a LOST or STOLEN request tells the DSI mailbox which keys to suspend; an EXPIRED one does not")
+  func suspendAtRouting() throws {
+    for motif in [Motif.lost, .stolen, .expired] {
+      var r = try started(.software, motif: motif)
+      r = try step(
+        r,
+        .addDocument(
+          id: "d1", pdf(ReasonCatalogue.standard.entries[motif]?.requiredDocumentKinds.first ?? ""), sha256: "0"),
+        by: agent
+      )
+      .renewal
+      let submitted = try step(r, .submitting(routing: nil, changes: [], oldKeys: ["SW-OLD-1"]), by: agent)
+      let suspensions = submitted.notifications.filter { $0.kind == .dsiWork && $0.details.contains("suspend") }
+      if motif == .expired {
+        #expect(suspensions.isEmpty)
+      } else {
+        #expect(submitted.renewal.status == .pendingApproval, "\(motif)")
+        #expect(suspensions.count == 1 && suspensions.first?.details.contains("SW-OLD-1") == true, "\(motif)")
+      }
+    }
+  }
+
+  @Test("the DSI may name the key replaced, never the new serial itself")
+  func replacedSerial() throws {
+    let r = try request(in: .awaitingDSI)
+    #expect(refusal(r, .finalize(serial: "NEW-2", place: nil, replacing: "NEW-2"), by: dsi)?.code == .invalidField)
+    let done = try step(r, .finalize(serial: "NEW-2", place: nil, replacing: "SW-OLD"), by: dsi).renewal
+    #expect(done.replacedKeySerial == "SW-OLD" && done.status == .completed)
+  }
+}

@@ -201,20 +201,30 @@ struct RoutingPolicyTests {
 
 @Suite("key inventory and charter")
 struct InventoryTests {
-  @Test("issuing a key replaces the agent's active keys and leaves others alone")
+  @Test(
+    "issuing a key replaces the agent's active keys of its type only (a token and a phone: the other stays), or the one the DSI names"
+  )
   func issue() {
-    let old = KeyRecord(serial: "OLD", agentUID: "agent", keyType: .hardware, status: .active, activatedAt: t0)
+    let token = KeyRecord(serial: "TOKEN", agentUID: "agent", keyType: .hardware, status: .active, activatedAt: t0)
+    let phone = KeyRecord(serial: "PHONE", agentUID: "agent", keyType: .software, status: .active, activatedAt: t0)
+    let spare = KeyRecord(serial: "SPARE", agentUID: "agent", keyType: .software, status: .active, activatedAt: t0)
     let older = KeyRecord(
-      serial: "OLDER", agentUID: "agent", keyType: .hardware, status: .replaced, activatedAt: t0, replacedAt: t0)
+      serial: "OLDER", agentUID: "agent", keyType: .software, status: .replaced, activatedAt: t0, replacedAt: t0)
     let someoneElse = KeyRecord(serial: "X", agentUID: "bob", keyType: .software, status: .active, activatedAt: t0)
     let new = KeyRecord(
       serial: "NEW", agentUID: "agent", keyType: .software, status: .active, activatedAt: t0.adding(seconds: 10))
-    let keys = KeyInventory.issue(new, to: [old, older, someoneElse])
-    #expect(keys.first { $0.serial == "OLD" }?.status == .replaced)
-    #expect(keys.first { $0.serial == "OLD" }?.replacedAt == new.activatedAt)
+    let keys = KeyInventory.issue(new, to: [token, phone, spare, older, someoneElse])
+    #expect(keys.first { $0.serial == "PHONE" }?.status == .replaced)
+    #expect(keys.first { $0.serial == "PHONE" }?.replacedAt == new.activatedAt)
+    #expect(keys.first { $0.serial == "TOKEN" } == token, "the hardware token stays active")
     #expect(keys.first { $0.serial == "OLDER" } == older)
     #expect(keys.first { $0.serial == "X" } == someoneElse)
-    #expect(keys.filter { $0.agentUID == "agent" && $0.status == .active }.map(\.serial) == ["NEW"])
+    #expect(
+      keys.filter { $0.agentUID == "agent" && $0.status == .active }.map(\.serial).sorted() == ["NEW", "TOKEN"])
+    // The DSI names the one replaced: the other phone key stays.
+    let named = KeyInventory.issue(new, replacing: "SPARE", to: [token, phone, spare])
+    #expect(
+      named.filter { $0.status == .active }.map(\.serial).sorted() == ["NEW", "PHONE", "TOKEN"])
   }
 
   @Test("a charter is published with a code of 4 to 12 letters or digits")

@@ -56,7 +56,9 @@ struct TransitionTests {
     #expect(again.renewal.status == .pendingApproval)
     #expect(again.renewal.routed)
     #expect(again.effects.contains(.snapshotRouting(reason: "submit")))
-    #expect(again.notifications == [NotificationIntent(kind: .validatorRouted, recipient: .person(n1Person))])
+    // A LOST key: the validator hears of it, and the DSI mailbox is asked to suspend the old key.
+    #expect(again.notifications.first == NotificationIntent(kind: .validatorRouted, recipient: .person(n1Person)))
+    #expect(again.notifications.dropFirst().map(\.kind) == [.dsiWork])
   }
 
   @Test(

@@ -318,6 +318,20 @@ struct AuthorisationMatrixTests {
           $0.idempotencyKey = t.key
         }, metadata: c.metadata)
     },
+    // The same key twice: RECORDED by the first DSI caller, UNCHANGED after (idempotent).
+    Case(rpc: "Operations.ImportKeys", allowed: dsi, deniedReason: "NOT_DSI") { c, _ in
+      _ = try await c.operations.importKeys(
+        .with {
+          $0.keys = [
+            .with {
+              $0.serial = "MATRIX-IMPORTED"
+              $0.keyType = .hardware
+              $0.uid = "ens1b"
+              $0.activatedAt = .init(timeIntervalSince1970: 1_700_000_000)
+            }
+          ]
+        }, metadata: c.metadata)
+    },
     Case(rpc: "Operations.PublishCharter", allowed: dsi, deniedReason: "NOT_DSI") { c, t in
       _ = try await c.operations.publishCharter(
         .with {
@@ -427,7 +441,7 @@ struct AuthorisationMatrixTests {
       ]
       let loggedOut = callers[callers.count - 1]
       _ = try await loggedOut.auth.logout(.init(), metadata: loggedOut.metadata)
-      #expect(Set(Self.cases.map(\.rpc)).count == 40)
+      #expect(Set(Self.cases.map(\.rpc)).count == 41)
       // The preparers' own sessions: the Logout case ends the callers' ones.
       let stager = try await Stager(client)
       var mismatches: [String] = []
@@ -681,7 +695,10 @@ extension AuthorisationMatrixTests {
       let own = try await operatorSelf.startAndSubmit(.software)
       let operations = Self.cases.filter {
         $0.rpc.hasPrefix("Operations.")
-          && !["Operations.ListWork", "Operations.PublishPickupSlots", "Operations.PublishCharter"].contains($0.rpc)
+          && ![
+            "Operations.ListWork", "Operations.PublishPickupSlots", "Operations.PublishCharter",
+            "Operations.ImportKeys",
+          ].contains($0.rpc)
       }
       #expect(
         operations.map(\.rpc).sorted() == [

@@ -143,7 +143,8 @@ struct ProcedureTests {
 
       let keys = try await support.support.listKeys(.with { $0.uid = "ens-clg" }, metadata: support.metadata).keys
       #expect(keys.first { $0.serial == "SW-0002" }?.status == .active)
-      #expect(keys.first { $0.serial == "HW-0001" }?.status == .replaced)
+      // A phone key does not replace the hardware token: each type is replaced by its own kind.
+      #expect(keys.first { $0.serial == "HW-0001" }?.status == .active)
       let history = try await support.support.getRenewal(
         .with { $0.requestID = software.requestID }, metadata: support.metadata
       ).renewal.history

@@ -18,7 +18,7 @@ struct ReflectionTests {
     "okey.v1.ApprovalService": ["ListPendingApprovals", "Approve", "Reject"],
     "okey.v1.OperationsService": [
       "ListWork", "ConfirmEnrolmentElements", "Finalize", "PublishPickupSlots", "RecordHandover",
-      "PublishCharter", "Reroute", "CancelRenewal", "RequestElementsAgain", "RecordNoShow",
+      "PublishCharter", "Reroute", "CancelRenewal", "RequestElementsAgain", "RecordNoShow", "ImportKeys",
     ],
     "okey.v1.SupportService": [
       "SearchRenewals", "GetRenewal", "ResolveRouting", "ListKeys", "VerifyAuditTrail", "Stats",

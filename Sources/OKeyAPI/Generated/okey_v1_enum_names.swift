@@ -134,6 +134,31 @@ extension Okey_V1_ErrorReason: WireNamedEnum {
   }
 }
 
+extension Okey_V1_KeyImportOutcome: WireNamedEnum {
+  public static let wirePrefix = "KEY_IMPORT_OUTCOME_"
+
+  /// The value's name without KEY_IMPORT_OUTCOME_.
+  public var wireName: String {
+    switch rawValue {
+    case 0: return "UNSPECIFIED"
+    case 1: return "RECORDED"
+    case 2: return "UNCHANGED"
+    case 3: return "REFUSED"
+    default: return "UNRECOGNIZED_\(rawValue)"
+    }
+  }
+
+  /// The value named `wireName` (without the prefix); nil for a name this contract does not list.
+  public init?(wireName: String) {
+    switch wireName {
+    case "RECORDED": self.init(rawValue: 1)
+    case "UNCHANGED": self.init(rawValue: 2)
+    case "REFUSED": self.init(rawValue: 3)
+    default: return nil
+    }
+  }
+}
+
 extension Okey_V1_AuditProblemKind: WireNamedEnum {
   public static let wirePrefix = "AUDIT_PROBLEM_KIND_"
 

@@ -152,6 +152,19 @@ public enum Okey_V1_OperationsService: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "ImportKeys" metadata.
+        public enum ImportKeys: Sendable {
+            /// Request type for "ImportKeys".
+            public typealias Input = Okey_V1_ImportKeysRequest
+            /// Response type for "ImportKeys".
+            public typealias Output = Okey_V1_ImportKeysResponse
+            /// Descriptor for "ImportKeys".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "okey.v1.OperationsService"),
+                method: "ImportKeys",
+                type: .unary
+            )
+        }
         /// Descriptors for all methods in the "okey.v1.OperationsService" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             ListWork.descriptor,
@@ -163,7 +176,8 @@ public enum Okey_V1_OperationsService: Sendable {
             RecordNoShow.descriptor,
             CancelRenewal.descriptor,
             PublishCharter.descriptor,
-            Reroute.descriptor
+            Reroute.descriptor,
+            ImportKeys.descriptor
         ]
     }
 }
@@ -381,6 +395,26 @@ extension Okey_V1_OperationsService {
             request: GRPCCore.StreamingServerRequest<Okey_V1_RerouteRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_RerouteResponse>
+
+        /// Handle the "ImportKeys" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Records keys that exist outside OKEY (issued before it) in the inventory, as ACTIVE. Idempotent: a
+        /// > key already recorded with the same owner and type is UNCHANGED. Each key gets its own result; a
+        /// > refused key (bad serial, unknown person, serial of another person) does not stop the others.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Okey_V1_ImportKeysRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Okey_V1_ImportKeysResponse` messages.
+        func importKeys(
+            request: GRPCCore.StreamingServerRequest<Okey_V1_ImportKeysRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_ImportKeysResponse>
     }
 
     /// Service protocol for the "okey.v1.OperationsService" service.
@@ -582,6 +616,26 @@ extension Okey_V1_OperationsService {
             request: GRPCCore.ServerRequest<Okey_V1_RerouteRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Okey_V1_RerouteResponse>
+
+        /// Handle the "ImportKeys" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Records keys that exist outside OKEY (issued before it) in the inventory, as ACTIVE. Idempotent: a
+        /// > key already recorded with the same owner and type is UNCHANGED. Each key gets its own result; a
+        /// > refused key (bad serial, unknown person, serial of another person) does not stop the others.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Okey_V1_ImportKeysRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Okey_V1_ImportKeysResponse` message.
+        func importKeys(
+            request: GRPCCore.ServerRequest<Okey_V1_ImportKeysRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Okey_V1_ImportKeysResponse>
     }
 
     /// Simple service protocol for the "okey.v1.OperationsService" service.
@@ -781,6 +835,26 @@ extension Okey_V1_OperationsService {
             request: Okey_V1_RerouteRequest,
             context: GRPCCore.ServerContext
         ) async throws -> Okey_V1_RerouteResponse
+
+        /// Handle the "ImportKeys" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Records keys that exist outside OKEY (issued before it) in the inventory, as ACTIVE. Idempotent: a
+        /// > key already recorded with the same owner and type is UNCHANGED. Each key gets its own result; a
+        /// > refused key (bad serial, unknown person, serial of another person) does not stop the others.
+        ///
+        /// - Parameters:
+        ///   - request: A `Okey_V1_ImportKeysRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Okey_V1_ImportKeysResponse` to respond with.
+        func importKeys(
+            request: Okey_V1_ImportKeysRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Okey_V1_ImportKeysResponse
     }
 }
 
@@ -898,6 +972,17 @@ extension Okey_V1_OperationsService.StreamingServiceProtocol {
                 )
             }
         )
+        router.registerHandler(
+            forMethod: Okey_V1_OperationsService.Method.ImportKeys.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Okey_V1_ImportKeysRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_ImportKeysResponse>(),
+            handler: { request, context in
+                try await self.importKeys(
+                    request: request,
+                    context: context
+                )
+            }
+        )
     }
 }
 
@@ -1008,6 +1093,17 @@ extension Okey_V1_OperationsService.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_RerouteResponse> {
         let response = try await self.reroute(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func importKeys(
+        request: GRPCCore.StreamingServerRequest<Okey_V1_ImportKeysRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_ImportKeysResponse> {
+        let response = try await self.importKeys(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -1141,6 +1237,19 @@ extension Okey_V1_OperationsService.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Okey_V1_RerouteResponse> {
         return GRPCCore.ServerResponse<Okey_V1_RerouteResponse>(
             message: try await self.reroute(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func importKeys(
+        request: GRPCCore.ServerRequest<Okey_V1_ImportKeysRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Okey_V1_ImportKeysResponse> {
+        return GRPCCore.ServerResponse<Okey_V1_ImportKeysResponse>(
+            message: try await self.importKeys(
                 request: request.message,
                 context: context
             ),
@@ -1398,6 +1507,31 @@ extension Okey_V1_OperationsService {
             deserializer: some GRPCCore.MessageDeserializer<Okey_V1_RerouteResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_RerouteResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "ImportKeys" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Records keys that exist outside OKEY (issued before it) in the inventory, as ACTIVE. Idempotent: a
+        /// > key already recorded with the same owner and type is UNCHANGED. Each key gets its own result; a
+        /// > refused key (bad serial, unknown person, serial of another person) does not stop the others.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Okey_V1_ImportKeysRequest` message.
+        ///   - serializer: A serializer for `Okey_V1_ImportKeysRequest` messages.
+        ///   - deserializer: A deserializer for `Okey_V1_ImportKeysResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func importKeys<Result>(
+            request: GRPCCore.ClientRequest<Okey_V1_ImportKeysRequest>,
+            serializer: some GRPCCore.MessageSerializer<Okey_V1_ImportKeysRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Okey_V1_ImportKeysResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_ImportKeysResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -1768,6 +1902,42 @@ extension Okey_V1_OperationsService {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "ImportKeys" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Records keys that exist outside OKEY (issued before it) in the inventory, as ACTIVE. Idempotent: a
+        /// > key already recorded with the same owner and type is UNCHANGED. Each key gets its own result; a
+        /// > refused key (bad serial, unknown person, serial of another person) does not stop the others.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Okey_V1_ImportKeysRequest` message.
+        ///   - serializer: A serializer for `Okey_V1_ImportKeysRequest` messages.
+        ///   - deserializer: A deserializer for `Okey_V1_ImportKeysResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func importKeys<Result>(
+            request: GRPCCore.ClientRequest<Okey_V1_ImportKeysRequest>,
+            serializer: some GRPCCore.MessageSerializer<Okey_V1_ImportKeysRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Okey_V1_ImportKeysResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_ImportKeysResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Okey_V1_OperationsService.Method.ImportKeys.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -2067,6 +2237,37 @@ extension Okey_V1_OperationsService.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_RerouteRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Okey_V1_RerouteResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ImportKeys" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Records keys that exist outside OKEY (issued before it) in the inventory, as ACTIVE. Idempotent: a
+    /// > key already recorded with the same owner and type is UNCHANGED. Each key gets its own result; a
+    /// > refused key (bad serial, unknown person, serial of another person) does not stop the others.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Okey_V1_ImportKeysRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func importKeys<Result>(
+        request: GRPCCore.ClientRequest<Okey_V1_ImportKeysRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_ImportKeysResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.importKeys(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_ImportKeysRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Okey_V1_ImportKeysResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -2408,6 +2609,41 @@ extension Okey_V1_OperationsService.ClientProtocol {
             metadata: metadata
         )
         return try await self.reroute(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ImportKeys" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Records keys that exist outside OKEY (issued before it) in the inventory, as ACTIVE. Idempotent: a
+    /// > key already recorded with the same owner and type is UNCHANGED. Each key gets its own result; a
+    /// > refused key (bad serial, unknown person, serial of another person) does not stop the others.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func importKeys<Result>(
+        _ message: Okey_V1_ImportKeysRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_ImportKeysResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Okey_V1_ImportKeysRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.importKeys(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -22,6 +22,140 @@ fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobu
   typealias Version = _2
 }
 
+/// The outcome of one imported key.
+public nonisolated enum Okey_V1_KeyImportOutcome: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+
+  /// Never sent.
+  case unspecified // = 0
+
+  /// Recorded as an ACTIVE key of its owner.
+  case recorded // = 1
+
+  /// Already recorded with the same owner and type: nothing changed.
+  case unchanged // = 2
+
+  /// Not recorded: see reason.
+  case refused // = 3
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .recorded
+    case 2: self = .unchanged
+    case 3: self = .refused
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .recorded: return 1
+    case .unchanged: return 2
+    case .refused: return 3
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Okey_V1_KeyImportOutcome] = [
+    .unspecified,
+    .recorded,
+    .unchanged,
+    .refused,
+  ]
+
+}
+
+/// ImportKeys input.
+public nonisolated struct Okey_V1_ImportKeysRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Required. The keys, 1 to 1,000.
+  public var keys: [Okey_V1_ImportedKey] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// A key to record in the inventory.
+public nonisolated struct Okey_V1_ImportedKey: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Required. Serial: 1 to 64 letters, digits, '-' or '_'.
+  public var serial: String = String()
+
+  /// Required. HARDWARE or SOFTWARE.
+  public var keyType: Okey_V1_KeyType = .unspecified
+
+  /// Required. The owner's directory uid.
+  public var uid: String = String()
+
+  /// Required. When the key became active.
+  public var activatedAt: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_activatedAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_activatedAt = newValue}
+  }
+  /// Returns true if `activatedAt` has been explicitly set.
+  public var hasActivatedAt: Bool {self._activatedAt != nil}
+  /// Clears the value of `activatedAt`. Subsequent reads from it will return its default value.
+  public mutating func clearActivatedAt() {self._activatedAt = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _activatedAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+}
+
+/// ImportKeys result.
+public nonisolated struct Okey_V1_ImportKeysResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Output only. One result per key, in the request's order.
+  public var results: [Okey_V1_KeyImportResult] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// What became of one imported key.
+public nonisolated struct Okey_V1_KeyImportResult: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Output only. The key's position in the request (from 0).
+  public var index: Int32 = 0
+
+  /// Output only. Its serial, as sent.
+  public var serial: String = String()
+
+  /// Output only. Recorded, already there, or refused.
+  public var outcome: Okey_V1_KeyImportOutcome = .unspecified
+
+  /// Output only. Why it was refused; empty otherwise.
+  public var reason: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 /// ListWork input.
 public nonisolated struct Okey_V1_ListWorkRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
@@ -131,6 +265,11 @@ public nonisolated struct Okey_V1_FinalizeRequest: Sendable {
   /// result; with other arguments, FAILED_PRECONDITION (IDEMPOTENCY_KEY_REUSED). At most 128
   /// characters; kept `retention.idempotencyKeyDays` (7 by default).
   public var idempotencyKey: String = String()
+
+  /// Optional. The serial of the agent's key the new one replaces (an ACTIVE key of the agent, else
+  /// INVALID_ARGUMENT). Empty: the agent's active keys of the same type are replaced, never those of
+  /// the other type.
+  public var replacedKeySerial: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -548,6 +687,164 @@ public nonisolated struct Okey_V1_RerouteResponse: Sendable {
 
 fileprivate nonisolated let _protobuf_package = "okey.v1"
 
+nonisolated extension Okey_V1_KeyImportOutcome: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0KEY_IMPORT_OUTCOME_UNSPECIFIED\0\u{1}KEY_IMPORT_OUTCOME_RECORDED\0\u{1}KEY_IMPORT_OUTCOME_UNCHANGED\0\u{1}KEY_IMPORT_OUTCOME_REFUSED\0")
+}
+
+nonisolated extension Okey_V1_ImportKeysRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ImportKeysRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}keys\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.keys) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.keys.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.keys, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Okey_V1_ImportKeysRequest, rhs: Okey_V1_ImportKeysRequest) -> Bool {
+    if lhs.keys != rhs.keys {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Okey_V1_ImportedKey: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ImportedKey"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}serial\0\u{3}key_type\0\u{1}uid\0\u{3}activated_at\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.serial) }()
+      case 2: try { try decoder.decodeSingularEnumField(value: &self.keyType) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.uid) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._activatedAt) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.serial.isEmpty {
+      try visitor.visitSingularStringField(value: self.serial, fieldNumber: 1)
+    }
+    if self.keyType != .unspecified {
+      try visitor.visitSingularEnumField(value: self.keyType, fieldNumber: 2)
+    }
+    if !self.uid.isEmpty {
+      try visitor.visitSingularStringField(value: self.uid, fieldNumber: 3)
+    }
+    try { if let v = self._activatedAt {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Okey_V1_ImportedKey, rhs: Okey_V1_ImportedKey) -> Bool {
+    if lhs.serial != rhs.serial {return false}
+    if lhs.keyType != rhs.keyType {return false}
+    if lhs.uid != rhs.uid {return false}
+    if lhs._activatedAt != rhs._activatedAt {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Okey_V1_ImportKeysResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ImportKeysResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}results\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.results) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.results.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.results, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Okey_V1_ImportKeysResponse, rhs: Okey_V1_ImportKeysResponse) -> Bool {
+    if lhs.results != rhs.results {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Okey_V1_KeyImportResult: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".KeyImportResult"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}index\0\u{1}serial\0\u{1}outcome\0\u{1}reason\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt32Field(value: &self.index) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.serial) }()
+      case 3: try { try decoder.decodeSingularEnumField(value: &self.outcome) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.index != 0 {
+      try visitor.visitSingularInt32Field(value: self.index, fieldNumber: 1)
+    }
+    if !self.serial.isEmpty {
+      try visitor.visitSingularStringField(value: self.serial, fieldNumber: 2)
+    }
+    if self.outcome != .unspecified {
+      try visitor.visitSingularEnumField(value: self.outcome, fieldNumber: 3)
+    }
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Okey_V1_KeyImportResult, rhs: Okey_V1_KeyImportResult) -> Bool {
+    if lhs.index != rhs.index {return false}
+    if lhs.serial != rhs.serial {return false}
+    if lhs.outcome != rhs.outcome {return false}
+    if lhs.reason != rhs.reason {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
 nonisolated extension Okey_V1_ListWorkRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ListWorkRequest"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}statuses\0\u{3}page_size\0\u{3}page_token\0")
@@ -704,7 +1001,7 @@ nonisolated extension Okey_V1_ConfirmEnrolmentElementsResponse: SwiftProtobuf.Me
 
 nonisolated extension Okey_V1_FinalizeRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".FinalizeRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}expected_version\0\u{3}new_key_serial\0\u{3}pickup_place_id\0\u{3}idempotency_key\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}expected_version\0\u{3}new_key_serial\0\u{3}pickup_place_id\0\u{3}idempotency_key\0\u{3}replaced_key_serial\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -717,6 +1014,7 @@ nonisolated extension Okey_V1_FinalizeRequest: SwiftProtobuf.Message, SwiftProto
       case 3: try { try decoder.decodeSingularStringField(value: &self.newKeySerial) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.pickupPlaceID) }()
       case 5: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.replacedKeySerial) }()
       default: break
       }
     }
@@ -738,6 +1036,9 @@ nonisolated extension Okey_V1_FinalizeRequest: SwiftProtobuf.Message, SwiftProto
     if !self.idempotencyKey.isEmpty {
       try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 5)
     }
+    if !self.replacedKeySerial.isEmpty {
+      try visitor.visitSingularStringField(value: self.replacedKeySerial, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -747,6 +1048,7 @@ nonisolated extension Okey_V1_FinalizeRequest: SwiftProtobuf.Message, SwiftProto
     if lhs.newKeySerial != rhs.newKeySerial {return false}
     if lhs.pickupPlaceID != rhs.pickupPlaceID {return false}
     if lhs.idempotencyKey != rhs.idempotencyKey {return false}
+    if lhs.replacedKeySerial != rhs.replacedKeySerial {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

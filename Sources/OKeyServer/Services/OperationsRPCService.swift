@@ -54,7 +54,7 @@ struct OperationsRPCService: Okey_V1_OperationsService.SimpleServiceProtocol {
     let renewal = try await application.change(
       request.requestID, expectedVersion: request.expectedVersion, actor: actor,
       idempotency: try Idempotency.key(request)
-    ) { _, reader in
+    ) { current, reader in
       var place: PickupPlace?
       if !request.pickupPlaceID.isEmpty {
         guard let found = try reader.pickupPlace(id: request.pickupPlaceID) else {
@@ -64,7 +64,22 @@ struct OperationsRPCService: Okey_V1_OperationsService.SimpleServiceProtocol {
         }
         place = found
       }
-      return .finalize(serial: request.newKeySerial, place: place)
+      var replacing: String?
+      if !request.replacedKeySerial.isEmpty {
+        // Only a key the agent holds now can be the one replaced.
+        guard
+          try reader.keys(agentUID: current.agentUID).contains(where: {
+            $0.serial == request.replacedKeySerial && $0.status == .active
+          })
+        else {
+          throw RenewalRefusal(
+            .invalidField,
+            "replaced_key_serial: \(request.replacedKeySerial) is not an active key of \(current.agentUID): see okey keys \(current.agentUID)"
+          )
+        }
+        replacing = request.replacedKeySerial
+      }
+      return .finalize(serial: request.newKeySerial, place: place, replacing: replacing)
     }
     var response = Okey_V1_FinalizeResponse()
     response.renewal = try await application.message(renewal)
@@ -119,6 +134,77 @@ struct OperationsRPCService: Okey_V1_OperationsService.SimpleServiceProtocol {
     let answer = try await application.store.savePickupPlace(place, addingSlots: slots, idempotency: kept)
     return try answer.map { try Okey_V1_PublishPickupSlotsResponse(jsonString: $0, options: Self.keptReply) }
       ?? response
+  }
+
+  func importKeys(request: Okey_V1_ImportKeysRequest, context: ServerContext) async throws
+    -> Okey_V1_ImportKeysResponse
+  {
+    let actor = try Principal.required().requireDSI()
+    guard (1...1000).contains(request.keys.count) else {
+      throw APIError.invalidArgument("keys", "send 1 to 1,000 keys a call")
+    }
+    var results: [Okey_V1_KeyImportResult] = []
+    var accepted: [(index: Int, key: KeyRecord)] = []
+    for (index, line) in request.keys.enumerated() {
+      func refuse(_ why: String) {
+        results.append(
+          .with {
+            $0.index = Int32(index)
+            $0.serial = String(line.serial.prefix(64))
+            $0.outcome = .refused
+            $0.reason = why
+          })
+      }
+      guard KeyInventory.isValidSerial(line.serial) else {
+        refuse("serial: 1 to 64 letters, digits, '-' or '_'")
+        continue
+      }
+      guard let keyType = try? Wire.keyType(line.keyType) else {
+        refuse("key_type: HARDWARE or SOFTWARE")
+        continue
+      }
+      guard let activatedAt = try? line.activatedAt.instant(field: "activated_at"), line.hasActivatedAt else {
+        refuse("activated_at: the date the key became active")
+        continue
+      }
+      guard RequestChecks.isPlausibleUID(line.uid), let person = try await application.resolver.person(uid: line.uid)
+      else {
+        refuse("uid: no single person of the directory has this uid")
+        continue
+      }
+      accepted.append(
+        (
+          index,
+          KeyRecord(
+            serial: line.serial, agentUID: person.uid, keyType: keyType, status: .active, activatedAt: activatedAt)
+        )
+      )
+    }
+    let outcomes = accepted.isEmpty ? [] : try await application.store.recordExistingKeys(accepted.map(\.key))
+    for (entry, outcome) in zip(accepted, outcomes) {
+      results.append(
+        .with {
+          $0.index = Int32(entry.index)
+          $0.serial = entry.key.serial
+          switch outcome {
+          case .recorded: $0.outcome = .recorded
+          case .unchanged: $0.outcome = .unchanged
+          case .refused(let why):
+            $0.outcome = .refused
+            $0.reason = why
+          }
+        })
+    }
+    results.sort { $0.index < $1.index }
+    let recorded = results.filter { $0.outcome == .recorded }.count
+    application.logger.notice(
+      "keys imported",
+      metadata: [
+        "by": "\(actor.uid)", "recorded": "\(recorded)",
+        "refused": "\(results.filter { $0.outcome == .refused }.count)",
+        "unchanged": "\(results.filter { $0.outcome == .unchanged }.count)",
+      ])
+    return .with { $0.results = results }
   }
 
   func requestElementsAgain(request: Okey_V1_RequestElementsAgainRequest, context: ServerContext) async throws

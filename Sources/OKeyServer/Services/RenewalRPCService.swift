@@ -135,7 +135,13 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
     }
     let renewal = try await application.change(
       request.requestID, expectedVersion: request.expectedVersion, actor: actor, idempotency: key
-    ) { _, _ in .submitting(routing: routing, changes: changes) }
+    ) { current, reader in
+      // The keys a LOST or STOLEN request asks the DSI to suspend: the agent's active ones of its type.
+      let oldKeys = try reader.keys(agentUID: current.agentUID).filter {
+        $0.status == .active && $0.keyType == current.keyType
+      }.map(\.serial).sorted()
+      return .submitting(routing: routing, changes: changes, oldKeys: oldKeys)
+    }
     let reply = try await application.message(renewal)
     return .with {
       $0.renewal = reply
