@@ -302,3 +302,21 @@ public struct KeyImportInfo: Sendable, Codable, Equatable {
   /// Why it was refused; empty otherwise.
   public var reason: String
 }
+
+/// What a request waits for (``OKeyClient/explain(requestID:)``).
+public struct RenewalExplanation: Sendable, Codable, Equatable {
+  /// The request.
+  public var renewal: Renewal
+  /// Its step, in words.
+  public var step: String
+  /// AGENT, APPROVER, DSI or NOBODY.
+  public var waitingFor: String
+  /// The people who must act, by name (empty for the DSI and for nobody).
+  public var people: [Person]
+  /// Since when it waits.
+  public var since: Date
+  /// Its last three events, oldest first.
+  public var lastEvents: [HistoryEntry]
+  /// The last message the agent was sent about it.
+  public var lastMessageToAgent: OutboxEntry?
+}

@@ -523,13 +523,22 @@ extension OKeyClient {
           $0.limit = Int32(limit)
         }, metadata: metadata, options: options)
     }
-    return response.messages.map {
-      OutboxEntry(
-        id: $0.id, requestID: $0.requestID, kind: $0.kind, recipientUID: $0.recipientUid,
-        recipientMail: $0.recipientMail,
-        state: $0.state, attempts: Int($0.attempts), lastError: $0.lastError, messageID: $0.messageID,
-        createdAt: Date($0.createdAt))
+    return response.messages.map(FromWire.outboxEntry)
+  }
+
+  /// What a request waits for: its step, who must act, since when, its last events, and the last
+  /// message the agent was sent (support).
+  public func explain(requestID: String) async throws -> RenewalExplanation {
+    let response = try await call {
+      try await support.explainRenewal(.with { $0.requestID = requestID }, metadata: metadata, options: options)
     }
+    var renewal = response.renewal
+    renewal.history = response.lastEvents
+    let withEvents = FromWire.renewal(renewal)
+    return RenewalExplanation(
+      renewal: withEvents, step: response.step, waitingFor: response.waitingFor.wireName,
+      people: response.people.map(FromWire.person), since: Date(response.since), lastEvents: withEvents.history,
+      lastMessageToAgent: response.hasLastMessageToAgent ? FromWire.outboxEntry(response.lastMessageToAgent) : nil)
   }
 
   // MARK: Wire values

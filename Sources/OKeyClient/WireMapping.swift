@@ -19,6 +19,13 @@ enum FromWire {
   static func motif(_ value: Okey_V1_Motif) -> Motif? { Self.value(value) }
   static func status(_ value: Okey_V1_RenewalStatus) -> RenewalStatus { Self.value(value) ?? .unknown }
 
+  static func outboxEntry(_ value: Okey_V1_OutboxMessage) -> OutboxEntry {
+    OutboxEntry(
+      id: value.id, requestID: value.requestID, kind: value.kind, recipientUID: value.recipientUid,
+      recipientMail: value.recipientMail, state: value.state, attempts: Int(value.attempts), lastError: value.lastError,
+      messageID: value.messageID, createdAt: Date(value.createdAt))
+  }
+
   static func person(_ value: Okey_V1_Person) -> Person {
     Person(uid: value.uid, displayName: value.displayName, mail: value.mail, active: value.active)
   }

@@ -80,6 +80,8 @@ public protocol RenewalStore: Sendable {
   /// Records keys that exist outside OKEY, in one transaction: a new serial is recorded, one already
   /// recorded for the same person and type is unchanged, one of another person or type refused.
   func recordExistingKeys(_ keys: [KeyRecord]) async throws -> [ExistingKeyOutcome]
+  /// The outbox messages about a request, oldest first.
+  func outboxMessages(renewalID: String) async throws -> [OutboxMessage]
 
   /// Walks the audit chain and every request's state; `expectedHead` is a head exported earlier
   /// (a chain cut before it is reported), or nil.

@@ -17,6 +17,16 @@ extension SQLiteRenewalStore {
     }
   }
 
+  public func outboxMessages(renewalID: String) async throws -> [OutboxMessage] {
+    try await guarded {
+      try await pool.read { db in
+        try OutboxRow.fetchAll(
+          db, sql: "SELECT * FROM outbox WHERE renewal_id = ? ORDER BY id", arguments: [renewalID]
+        ).map(\.message)
+      }
+    }
+  }
+
   public func outboxCount(state: OutboxMessage.State) async throws -> Int {
     try await guarded {
       try await pool.read { db in

@@ -201,7 +201,36 @@ extension Okey {
 
 struct Requests: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "For support: search and read any request.", subcommands: [Search.self, Show.self, History.self])
+    abstract: "For support: search and read any request.",
+    subcommands: [Search.self, Show.self, Explain.self, History.self])
+
+  struct Explain: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "What a request waits for: its step, who must act, since when, its last events, the agent's last mail.")
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "The request id.") var id: String
+    func run() async throws {
+      let explanation = try await withClient(connection) { try await $0.explain(requestID: id) }
+      if connection.json {
+        try printJSON(explanation)
+        return
+      }
+      let who = explanation.people.map { "\($0.uid) (\($0.displayName.isEmpty ? "-" : $0.displayName))" }
+      printTable([
+        ["request", explanation.renewal.id], ["status", explanation.renewal.status.rawValue],
+        ["waits for", explanation.waitingFor + (who.isEmpty ? "" : ": " + who.joined(separator: ", "))],
+        ["step", explanation.step], ["since", short(explanation.since)],
+        [
+          "agent last told",
+          explanation.lastMessageToAgent.map { "\($0.kind) on \(short($0.createdAt)) (\($0.state))" } ?? "nothing yet",
+        ],
+      ])
+      print("last events:")
+      printTable(
+        [["AT", "ACTOR", "ACTION", "TO", "DETAILS"]]
+          + explanation.lastEvents.map { [short($0.at), $0.actor, $0.action, $0.to.rawValue, $0.details] })
+    }
+  }
 
   struct Search: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Search requests, newest first.")

@@ -361,9 +361,18 @@ struct DeskDayTests {
         #expect(try await !inWork())
         _ = try await cli.run(["renewal", "platform", software, "ios"] + agent, token: portal)
         #expect(try await !inWork(), "a platform alone is not work for the DSI")
+        let explained =
+          try await cli.json(["requests", "explain", software], token: helpdesk) as? [String: Any]
+        #expect(explained?["waitingFor"] as? String == "AGENT")
+        #expect((explained?["step"] as? String)?.contains("enrolment elements") == true, "\(explained ?? [:])")
+        #expect(((explained?["people"] as? [[String: Any]])?.first)?["uid"] as? String == "ens1a")
+        #expect((explained?["lastEvents"] as? [Any])?.count == 3)
+        #expect((explained?["lastMessageToAgent"] as? [String: Any])?["kind"] as? String == "AGENT_APPROVED")
         let sent = try await cli.json(["renewal", "elements-sent", software] + agent, token: portal) as? [String: Any]
         #expect(sent?["elementsSentAt"] != nil)
         #expect(try await inWork())
+        let table = try await cli.run(["requests", "explain", software], token: helpdesk)
+        #expect(table.output.contains("waits for        DSI"), "\(table.output)")
         let again =
           try await cli.json(
             ["ops", "request-elements", software, "--message", "code illisible"], token: dsi) as? [String: Any]

@@ -125,3 +125,28 @@ struct SuspensionTests {
     #expect(done.replacedKeySerial == "SW-OLD" && done.status == .completed)
   }
 }
+
+@Suite("what a request waits for, and who must act")
+struct WaitingTests {
+  @Test("each status names who must act: the agent, the validators of the snapshot, the DSI, or nobody")
+  func waiting() throws {
+    let expected: [(RenewalStatus, KeyType, Waiting.Party, [String])] = [
+      (.draft, .software, .agent, ["agent"]), (.awaitingDocuments, .software, .agent, ["agent"]),
+      (.pendingApproval, .software, .approver, ["boss", "bigboss"]), (.awaitingEnrolment, .software, .agent, ["agent"]),
+      (.awaitingCharter, .hardware, .agent, ["agent"]), (.awaitingDSI, .software, .dsi, []),
+      (.readyForPickup, .hardware, .agent, ["agent"]), (.pickupBooked, .hardware, .dsi, []),
+      (.completed, .software, .nobody, []), (.rejected, .software, .nobody, []), (.cancelled, .software, .nobody, []),
+    ]
+    for (status, keyType, party, people) in expected {
+      let waiting = try request(in: status, keyType).waiting
+      #expect(waiting.party == party, "\(status)")
+      #expect(waiting.people.map(\.uid) == people, "\(status)")
+      #expect(!waiting.step.isEmpty)
+    }
+    // Software enrolment: the agent until the elements are said sent, then the DSI.
+    var r = try step(try request(in: .awaitingEnrolment), .choosePlatform(.ios), by: agent).renewal
+    #expect(r.waiting.party == .agent && r.waiting.step.contains("enrolment elements"))
+    r = try step(r, .markElementsSent, by: agent).renewal
+    #expect(r.waiting.party == .dsi)
+  }
+}

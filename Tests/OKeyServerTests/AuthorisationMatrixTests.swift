@@ -355,6 +355,10 @@ struct AuthorisationMatrixTests {
     Case(rpc: "Support.GetRenewal", allowed: support, stage: .pendingApproval, deniedReason: "NOT_SUPPORT") { c, t in
       _ = try await c.support.getRenewal(.with { $0.requestID = t.id }, metadata: c.metadata)
     },
+    Case(rpc: "Support.ExplainRenewal", allowed: support, stage: .pendingApproval, deniedReason: "NOT_SUPPORT") {
+      c, t in
+      _ = try await c.support.explainRenewal(.with { $0.requestID = t.id }, metadata: c.metadata)
+    },
     Case(rpc: "Support.ResolveRouting", allowed: support, deniedReason: "NOT_SUPPORT") { c, _ in
       _ = try await c.support.resolveRouting(.with { $0.uid = "ens1a" }, metadata: c.metadata)
     },
@@ -441,7 +445,7 @@ struct AuthorisationMatrixTests {
       ]
       let loggedOut = callers[callers.count - 1]
       _ = try await loggedOut.auth.logout(.init(), metadata: loggedOut.metadata)
-      #expect(Set(Self.cases.map(\.rpc)).count == 41)
+      #expect(Set(Self.cases.map(\.rpc)).count == 42)
       // The preparers' own sessions: the Logout case ends the callers' ones.
       let stager = try await Stager(client)
       var mismatches: [String] = []

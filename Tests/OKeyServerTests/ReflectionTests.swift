@@ -21,7 +21,7 @@ struct ReflectionTests {
       "PublishCharter", "Reroute", "CancelRenewal", "RequestElementsAgain", "RecordNoShow", "ImportKeys",
     ],
     "okey.v1.SupportService": [
-      "SearchRenewals", "GetRenewal", "ResolveRouting", "ListKeys", "VerifyAuditTrail", "Stats",
+      "SearchRenewals", "GetRenewal", "ResolveRouting", "ListKeys", "VerifyAuditTrail", "Stats", "ExplainRenewal",
     ],
   ]
 

@@ -159,6 +159,33 @@ extension Okey_V1_KeyImportOutcome: WireNamedEnum {
   }
 }
 
+extension Okey_V1_WaitingParty: WireNamedEnum {
+  public static let wirePrefix = "WAITING_PARTY_"
+
+  /// The value's name without WAITING_PARTY_.
+  public var wireName: String {
+    switch rawValue {
+    case 0: return "UNSPECIFIED"
+    case 1: return "AGENT"
+    case 2: return "APPROVER"
+    case 3: return "DSI"
+    case 4: return "NOBODY"
+    default: return "UNRECOGNIZED_\(rawValue)"
+    }
+  }
+
+  /// The value named `wireName` (without the prefix); nil for a name this contract does not list.
+  public init?(wireName: String) {
+    switch wireName {
+    case "AGENT": self.init(rawValue: 1)
+    case "APPROVER": self.init(rawValue: 2)
+    case "DSI": self.init(rawValue: 3)
+    case "NOBODY": self.init(rawValue: 4)
+    default: return nil
+    }
+  }
+}
+
 extension Okey_V1_AuditProblemKind: WireNamedEnum {
   public static let wirePrefix = "AUDIT_PROBLEM_KIND_"
 

@@ -126,6 +126,19 @@ public enum Okey_V1_SupportService: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "ExplainRenewal" metadata.
+        public enum ExplainRenewal: Sendable {
+            /// Request type for "ExplainRenewal".
+            public typealias Input = Okey_V1_ExplainRenewalRequest
+            /// Response type for "ExplainRenewal".
+            public typealias Output = Okey_V1_ExplainRenewalResponse
+            /// Descriptor for "ExplainRenewal".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "okey.v1.SupportService"),
+                method: "ExplainRenewal",
+                type: .unary
+            )
+        }
         /// Descriptors for all methods in the "okey.v1.SupportService" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             SearchRenewals.descriptor,
@@ -135,7 +148,8 @@ public enum Okey_V1_SupportService: Sendable {
             VerifyAuditTrail.descriptor,
             GetAuditHead.descriptor,
             Stats.descriptor,
-            ListOutbox.descriptor
+            ListOutbox.descriptor,
+            ExplainRenewal.descriptor
         ]
     }
 }
@@ -310,6 +324,25 @@ extension Okey_V1_SupportService {
             request: GRPCCore.StreamingServerRequest<Okey_V1_ListOutboxRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_ListOutboxResponse>
+
+        /// Handle the "ExplainRenewal" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > What a request waits for: its step, who must act (named), since when, its last three events and
+        /// > the last message the agent was sent.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Okey_V1_ExplainRenewalRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Okey_V1_ExplainRenewalResponse` messages.
+        func explainRenewal(
+            request: GRPCCore.StreamingServerRequest<Okey_V1_ExplainRenewalRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_ExplainRenewalResponse>
     }
 
     /// Service protocol for the "okey.v1.SupportService" service.
@@ -468,6 +501,25 @@ extension Okey_V1_SupportService {
             request: GRPCCore.ServerRequest<Okey_V1_ListOutboxRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Okey_V1_ListOutboxResponse>
+
+        /// Handle the "ExplainRenewal" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > What a request waits for: its step, who must act (named), since when, its last three events and
+        /// > the last message the agent was sent.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Okey_V1_ExplainRenewalRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Okey_V1_ExplainRenewalResponse` message.
+        func explainRenewal(
+            request: GRPCCore.ServerRequest<Okey_V1_ExplainRenewalRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Okey_V1_ExplainRenewalResponse>
     }
 
     /// Simple service protocol for the "okey.v1.SupportService" service.
@@ -624,6 +676,25 @@ extension Okey_V1_SupportService {
             request: Okey_V1_ListOutboxRequest,
             context: GRPCCore.ServerContext
         ) async throws -> Okey_V1_ListOutboxResponse
+
+        /// Handle the "ExplainRenewal" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > What a request waits for: its step, who must act (named), since when, its last three events and
+        /// > the last message the agent was sent.
+        ///
+        /// - Parameters:
+        ///   - request: A `Okey_V1_ExplainRenewalRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Okey_V1_ExplainRenewalResponse` to respond with.
+        func explainRenewal(
+            request: Okey_V1_ExplainRenewalRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Okey_V1_ExplainRenewalResponse
     }
 }
 
@@ -719,6 +790,17 @@ extension Okey_V1_SupportService.StreamingServiceProtocol {
                 )
             }
         )
+        router.registerHandler(
+            forMethod: Okey_V1_SupportService.Method.ExplainRenewal.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Okey_V1_ExplainRenewalRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_ExplainRenewalResponse>(),
+            handler: { request, context in
+                try await self.explainRenewal(
+                    request: request,
+                    context: context
+                )
+            }
+        )
     }
 }
 
@@ -807,6 +889,17 @@ extension Okey_V1_SupportService.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_ListOutboxResponse> {
         let response = try await self.listOutbox(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func explainRenewal(
+        request: GRPCCore.StreamingServerRequest<Okey_V1_ExplainRenewalRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_ExplainRenewalResponse> {
+        let response = try await self.explainRenewal(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -914,6 +1007,19 @@ extension Okey_V1_SupportService.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Okey_V1_ListOutboxResponse> {
         return GRPCCore.ServerResponse<Okey_V1_ListOutboxResponse>(
             message: try await self.listOutbox(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func explainRenewal(
+        request: GRPCCore.ServerRequest<Okey_V1_ExplainRenewalRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Okey_V1_ExplainRenewalResponse> {
+        return GRPCCore.ServerResponse<Okey_V1_ExplainRenewalResponse>(
+            message: try await self.explainRenewal(
                 request: request.message,
                 context: context
             ),
@@ -1118,6 +1224,30 @@ extension Okey_V1_SupportService {
             deserializer: some GRPCCore.MessageDeserializer<Okey_V1_ListOutboxResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_ListOutboxResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "ExplainRenewal" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > What a request waits for: its step, who must act (named), since when, its last three events and
+        /// > the last message the agent was sent.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Okey_V1_ExplainRenewalRequest` message.
+        ///   - serializer: A serializer for `Okey_V1_ExplainRenewalRequest` messages.
+        ///   - deserializer: A deserializer for `Okey_V1_ExplainRenewalResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func explainRenewal<Result>(
+            request: GRPCCore.ClientRequest<Okey_V1_ExplainRenewalRequest>,
+            serializer: some GRPCCore.MessageSerializer<Okey_V1_ExplainRenewalRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Okey_V1_ExplainRenewalResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_ExplainRenewalResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -1413,6 +1543,41 @@ extension Okey_V1_SupportService {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "ExplainRenewal" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > What a request waits for: its step, who must act (named), since when, its last three events and
+        /// > the last message the agent was sent.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Okey_V1_ExplainRenewalRequest` message.
+        ///   - serializer: A serializer for `Okey_V1_ExplainRenewalRequest` messages.
+        ///   - deserializer: A deserializer for `Okey_V1_ExplainRenewalResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func explainRenewal<Result>(
+            request: GRPCCore.ClientRequest<Okey_V1_ExplainRenewalRequest>,
+            serializer: some GRPCCore.MessageSerializer<Okey_V1_ExplainRenewalRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Okey_V1_ExplainRenewalResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_ExplainRenewalResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Okey_V1_SupportService.Method.ExplainRenewal.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -1647,6 +1812,36 @@ extension Okey_V1_SupportService.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_ListOutboxRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Okey_V1_ListOutboxResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ExplainRenewal" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > What a request waits for: its step, who must act (named), since when, its last three events and
+    /// > the last message the agent was sent.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Okey_V1_ExplainRenewalRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func explainRenewal<Result>(
+        request: GRPCCore.ClientRequest<Okey_V1_ExplainRenewalRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_ExplainRenewalResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.explainRenewal(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_ExplainRenewalRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Okey_V1_ExplainRenewalResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -1915,6 +2110,40 @@ extension Okey_V1_SupportService.ClientProtocol {
             metadata: metadata
         )
         return try await self.listOutbox(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ExplainRenewal" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > What a request waits for: its step, who must act (named), since when, its last three events and
+    /// > the last message the agent was sent.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func explainRenewal<Result>(
+        _ message: Okey_V1_ExplainRenewalRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_ExplainRenewalResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Okey_V1_ExplainRenewalRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.explainRenewal(
             request: request,
             options: options,
             onResponse: handleResponse

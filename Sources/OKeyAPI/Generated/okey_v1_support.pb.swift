@@ -22,6 +22,63 @@ fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobu
   typealias Version = _2
 }
 
+/// Who must act on a request.
+public nonisolated enum Okey_V1_WaitingParty: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+
+  /// Never sent.
+  case unspecified // = 0
+
+  /// The agent.
+  case agent // = 1
+
+  /// The validators of the routing snapshot.
+  case approver // = 2
+
+  /// A DSI operator.
+  case dsi // = 3
+
+  /// Nobody: the request is over.
+  case nobody // = 4
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .agent
+    case 2: self = .approver
+    case 3: self = .dsi
+    case 4: self = .nobody
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .agent: return 1
+    case .approver: return 2
+    case .dsi: return 3
+    case .nobody: return 4
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Okey_V1_WaitingParty] = [
+    .unspecified,
+    .agent,
+    .approver,
+    .dsi,
+    .nobody,
+  ]
+
+}
+
 /// What is wrong with the audit trail.
 public nonisolated enum Okey_V1_AuditProblemKind: SwiftProtobuf.Enum, Swift.CaseIterable {
   public typealias RawValue = Int
@@ -146,6 +203,88 @@ public nonisolated enum Okey_V1_OutboxState: SwiftProtobuf.Enum, Swift.CaseItera
     .dead,
   ]
 
+}
+
+/// ExplainRenewal input.
+public nonisolated struct Okey_V1_ExplainRenewalRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Required. The request.
+  public var requestID: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// ExplainRenewal result.
+public nonisolated struct Okey_V1_ExplainRenewalResponse: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Output only. The request (without its history).
+  public var renewal: Okey_V1_Renewal {
+    get {_storage._renewal ?? Okey_V1_Renewal()}
+    set {_uniqueStorage()._renewal = newValue}
+  }
+  /// Returns true if `renewal` has been explicitly set.
+  public var hasRenewal: Bool {_storage._renewal != nil}
+  /// Clears the value of `renewal`. Subsequent reads from it will return its default value.
+  public mutating func clearRenewal() {_uniqueStorage()._renewal = nil}
+
+  /// Output only. The step it is at, in words.
+  public var step: String {
+    get {_storage._step}
+    set {_uniqueStorage()._step = newValue}
+  }
+
+  /// Output only. Who must act.
+  public var waitingFor: Okey_V1_WaitingParty {
+    get {_storage._waitingFor}
+    set {_uniqueStorage()._waitingFor = newValue}
+  }
+
+  /// Output only. The people who must act, by name (the agent, or the N+1 then the N+2); empty for the
+  /// DSI and for nobody.
+  public var people: [Okey_V1_Person] {
+    get {_storage._people}
+    set {_uniqueStorage()._people = newValue}
+  }
+
+  /// Output only. Since when it waits (when it entered its status).
+  public var since: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_storage._since ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._since = newValue}
+  }
+  /// Returns true if `since` has been explicitly set.
+  public var hasSince: Bool {_storage._since != nil}
+  /// Clears the value of `since`. Subsequent reads from it will return its default value.
+  public mutating func clearSince() {_uniqueStorage()._since = nil}
+
+  /// Output only. Its last three events, oldest first.
+  public var lastEvents: [Okey_V1_HistoryEvent] {
+    get {_storage._lastEvents}
+    set {_uniqueStorage()._lastEvents = newValue}
+  }
+
+  /// Output only. The last message the agent was sent about it (unset when none).
+  public var lastMessageToAgent: Okey_V1_OutboxMessage {
+    get {_storage._lastMessageToAgent ?? Okey_V1_OutboxMessage()}
+    set {_uniqueStorage()._lastMessageToAgent = newValue}
+  }
+  /// Returns true if `lastMessageToAgent` has been explicitly set.
+  public var hasLastMessageToAgent: Bool {_storage._lastMessageToAgent != nil}
+  /// Clears the value of `lastMessageToAgent`. Subsequent reads from it will return its default value.
+  public mutating func clearLastMessageToAgent() {_uniqueStorage()._lastMessageToAgent = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 /// SearchRenewals input. Filters combine with AND; empty filters match everything.
@@ -630,12 +769,158 @@ public nonisolated struct Okey_V1_ListOutboxResponse: Sendable {
 
 fileprivate nonisolated let _protobuf_package = "okey.v1"
 
+nonisolated extension Okey_V1_WaitingParty: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0WAITING_PARTY_UNSPECIFIED\0\u{1}WAITING_PARTY_AGENT\0\u{1}WAITING_PARTY_APPROVER\0\u{1}WAITING_PARTY_DSI\0\u{1}WAITING_PARTY_NOBODY\0")
+}
+
 nonisolated extension Okey_V1_AuditProblemKind: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0AUDIT_PROBLEM_KIND_UNSPECIFIED\0\u{1}AUDIT_PROBLEM_KIND_ALTERED\0\u{1}AUDIT_PROBLEM_KIND_INSERTED\0\u{1}AUDIT_PROBLEM_KIND_REMOVED\0\u{1}AUDIT_PROBLEM_KIND_TRUNCATED\0\u{1}AUDIT_PROBLEM_KIND_EMPTIED\0\u{1}AUDIT_PROBLEM_KIND_STATE_MISMATCH\0")
 }
 
 nonisolated extension Okey_V1_OutboxState: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0OUTBOX_STATE_UNSPECIFIED\0\u{1}OUTBOX_STATE_PENDING\0\u{1}OUTBOX_STATE_SENDING\0\u{1}OUTBOX_STATE_SENT\0\u{1}OUTBOX_STATE_DEAD\0")
+}
+
+nonisolated extension Okey_V1_ExplainRenewalRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ExplainRenewalRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.requestID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.requestID.isEmpty {
+      try visitor.visitSingularStringField(value: self.requestID, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Okey_V1_ExplainRenewalRequest, rhs: Okey_V1_ExplainRenewalRequest) -> Bool {
+    if lhs.requestID != rhs.requestID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Okey_V1_ExplainRenewalResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ExplainRenewalResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}renewal\0\u{1}step\0\u{3}waiting_for\0\u{1}people\0\u{1}since\0\u{3}last_events\0\u{3}last_message_to_agent\0")
+
+  fileprivate class _StorageClass {
+    var _renewal: Okey_V1_Renewal? = nil
+    var _step: String = String()
+    var _waitingFor: Okey_V1_WaitingParty = .unspecified
+    var _people: [Okey_V1_Person] = []
+    var _since: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _lastEvents: [Okey_V1_HistoryEvent] = []
+    var _lastMessageToAgent: Okey_V1_OutboxMessage? = nil
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _renewal = source._renewal
+      _step = source._step
+      _waitingFor = source._waitingFor
+      _people = source._people
+      _since = source._since
+      _lastEvents = source._lastEvents
+      _lastMessageToAgent = source._lastMessageToAgent
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularMessageField(value: &_storage._renewal) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._step) }()
+        case 3: try { try decoder.decodeSingularEnumField(value: &_storage._waitingFor) }()
+        case 4: try { try decoder.decodeRepeatedMessageField(value: &_storage._people) }()
+        case 5: try { try decoder.decodeSingularMessageField(value: &_storage._since) }()
+        case 6: try { try decoder.decodeRepeatedMessageField(value: &_storage._lastEvents) }()
+        case 7: try { try decoder.decodeSingularMessageField(value: &_storage._lastMessageToAgent) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      try { if let v = _storage._renewal {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+      } }()
+      if !_storage._step.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._step, fieldNumber: 2)
+      }
+      if _storage._waitingFor != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._waitingFor, fieldNumber: 3)
+      }
+      if !_storage._people.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._people, fieldNumber: 4)
+      }
+      try { if let v = _storage._since {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+      } }()
+      if !_storage._lastEvents.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._lastEvents, fieldNumber: 6)
+      }
+      try { if let v = _storage._lastMessageToAgent {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+      } }()
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Okey_V1_ExplainRenewalResponse, rhs: Okey_V1_ExplainRenewalResponse) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._renewal != rhs_storage._renewal {return false}
+        if _storage._step != rhs_storage._step {return false}
+        if _storage._waitingFor != rhs_storage._waitingFor {return false}
+        if _storage._people != rhs_storage._people {return false}
+        if _storage._since != rhs_storage._since {return false}
+        if _storage._lastEvents != rhs_storage._lastEvents {return false}
+        if _storage._lastMessageToAgent != rhs_storage._lastMessageToAgent {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
 }
 
 nonisolated extension Okey_V1_SearchRenewalsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {

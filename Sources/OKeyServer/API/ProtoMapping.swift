@@ -150,6 +150,23 @@ enum Wire {
     }
   }
 
+  /// An outbox message as support sees it (the DSI mailbox stands for its own messages' recipient).
+  static func outboxMessage(_ message: OutboxMessage, dsiMailbox: String) -> Okey_V1_OutboxMessage {
+    .with {
+      $0.id = message.id
+      $0.requestID = message.renewalID
+      $0.kind = message.kind.rawValue
+      $0.recipientUid = message.recipient?.uid ?? ""
+      $0.recipientMail = message.recipient?.mail ?? dsiMailbox
+      $0.state = message.state.rawValue
+      $0.deliveryState = Okey_V1_OutboxState(wireName: message.state.rawValue) ?? .unspecified
+      $0.attempts = Int32(message.attempts)
+      $0.lastError = message.lastError ?? ""
+      $0.messageID = message.messageID
+      $0.createdAt = .init(message.createdAt)
+    }
+  }
+
   static func event(_ stored: AuditEvent) -> Okey_V1_HistoryEvent {
     .with {
       $0.sequence = stored.sequence

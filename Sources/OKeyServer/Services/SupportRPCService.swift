@@ -171,22 +171,31 @@ struct SupportRPCService: Okey_V1_SupportService.SimpleServiceProtocol {
     if more { messages.removeLast() }
     let mailbox = application.configuration.dsiMailbox
     return .with {
-      $0.messages = messages.map { message in
-        .with {
-          $0.id = message.id
-          $0.requestID = message.renewalID
-          $0.kind = message.kind.rawValue
-          $0.recipientUid = message.recipient?.uid ?? ""
-          $0.recipientMail = message.recipient?.mail ?? mailbox
-          $0.state = message.state.rawValue
-          $0.deliveryState = Okey_V1_OutboxState(wireName: message.state.rawValue) ?? .unspecified
-          $0.attempts = Int32(message.attempts)
-          $0.lastError = message.lastError ?? ""
-          $0.messageID = message.messageID
-          $0.createdAt = .init(message.createdAt)
-        }
-      }
+      $0.messages = messages.map { Wire.outboxMessage($0, dsiMailbox: mailbox) }
       if more, let last = messages.last { $0.nextPageToken = Wire.rowIDToken(last.id) }
+    }
+  }
+
+  func explainRenewal(request: Okey_V1_ExplainRenewalRequest, context: ServerContext) async throws
+    -> Okey_V1_ExplainRenewalResponse
+  {
+    _ = try Principal.required().requireSupport()
+    let renewal = try await application.load(request.requestID)
+    let waiting = renewal.waiting
+    let history = try await application.store.history(renewalID: renewal.id)
+    let toAgent = try await application.store.outboxMessages(renewalID: renewal.id).last {
+      $0.recipient?.uid == renewal.agentUID
+    }
+    let message = try await application.message(renewal)
+    let mailbox = application.configuration.dsiMailbox
+    return .with {
+      $0.renewal = message
+      $0.step = waiting.step
+      $0.waitingFor = Wire.wire(waiting.party)
+      $0.people = waiting.people.map(Wire.person)
+      $0.since = .init(renewal.statusSince ?? renewal.updatedAt)
+      $0.lastEvents = history.suffix(3).map(Wire.event)
+      if let toAgent { $0.lastMessageToAgent = Wire.outboxMessage(toAgent, dsiMailbox: mailbox) }
     }
   }
 }
