@@ -40,6 +40,8 @@ public struct RenewalRequest: Sendable, Hashable, Codable {
   /// The serial of the agent's key the new one replaces, when the DSI named it at finalisation (else
   /// the agent's active keys of the same type are replaced).
   public var replacedKeySerial: String?
+  /// When the last reminder about the current wait was sent (``Reminder``).
+  public var lastReminderAt: Instant?
   /// When the request entered its current status (nil for requests older than this field: use
   /// `updatedAt`).
   public var statusSince: Instant?
@@ -142,6 +144,16 @@ public struct NotificationIntent: Sendable, Hashable, Codable {
     case elementsRequested = "ELEMENTS_REQUESTED"
     /// To the agent: the appointment was missed; book another one.
     case pickupMissed = "PICKUP_MISSED"
+    /// To the agent: the supporting documents are still missing.
+    case documentsReminder = "DOCUMENTS_REMINDER"
+    /// To the agent: the enrolment elements are still awaited.
+    case elementsReminder = "ELEMENTS_REMINDER"
+    /// To the agent: the key waits; book an appointment.
+    case pickupReminder = "PICKUP_REMINDER"
+    /// To the N+1: a request still waits for your decision.
+    case approverReminder = "APPROVER_REMINDER"
+    /// To the agent: your appointment is on the next working day.
+    case appointmentReminder = "APPOINTMENT_REMINDER"
   }
 
   /// Who receives it.

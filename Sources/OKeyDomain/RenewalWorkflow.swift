@@ -49,6 +49,8 @@ public enum RenewalCommand: Sendable, Hashable {
   case reroute(Routing)
   /// Tell the N+2 that the request has waited too long (the service itself, once).
   case escalate(delayBusinessDays: Int)
+  /// Send the reminder the request is due (the service itself; refused when none is due).
+  case remind(ReminderPeriods, appointmentStartsAt: Instant?)
 
   /// Submit with the request's own routing.
   public static var submit: RenewalCommand { .submitting(routing: nil, changes: []) }
@@ -76,6 +78,7 @@ public enum RenewalCommand: Sendable, Hashable {
     case .cancelByDSI: return "dsi-cancel"
     case .reroute: return "reroute"
     case .escalate: return "escalate"
+    case .remind: return "remind"
     }
   }
 }
@@ -653,6 +656,27 @@ struct DecisionBuilder {
         command.action, role: .system, to: .pendingApproval,
         details: "waited \(waited) business days: N+2 \(n2.person.uid) told")
       notifications.append(NotificationIntent(kind: .n2Escalation, recipient: .person(n2.person), details: "\(waited)"))
+
+    case .remind(let periods, let appointmentStartsAt):
+      // The service's own scan asks; there is no caller to check.
+      try requireVersion()
+      guard
+        let reminder = Reminder.due(
+          for: original, at: context.now, calendar: context.calendar, periods: periods,
+          appointmentStartsAt: appointmentStartsAt)
+      else {
+        throw RenewalRefusal(.wrongState, "request \(original.id) is due no reminder now")
+      }
+      renewal.lastReminderAt = context.now
+      record(command.action, role: .system, to: original.status, details: reminder.kind.rawValue)
+      if reminder == .approver {
+        guard let n1 = renewal.routing.n1, n1.person.active else {
+          throw RenewalRefusal(.noValidator, "request \(original.id) has no active N+1 to remind")
+        }
+        notifications.append(NotificationIntent(kind: reminder.kind, recipient: .person(n1.person)))
+      } else {
+        notifyAgent(reminder.kind, details: appointmentStartsAt.map { "\($0.millisecondsSinceEpoch)" } ?? "")
+      }
 
     case .reroute(let routing):
       try requireDSI()

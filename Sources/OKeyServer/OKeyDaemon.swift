@@ -125,6 +125,14 @@ public final class OKeyDaemon: Sendable {
       dsiMailbox: configuration.dsiMailbox,
       logger: application.logger, calendar: application.calendar,
       timeZone: TimeZone(identifier: configuration.timeZone) ?? .gmt,
+      reminderPeriods: configuration.reminders.periods,
+      remindRequest: { renewal, now, periods, appointment in
+        _ = try await application.change(
+          renewal.id, expectedVersion: renewal.version, actor: Caller(uid: "okey"), now: now
+        ) { _, _ in
+          .remind(periods, appointmentStartsAt: appointment)
+        }
+      },
       observe: { metrics.recordDelivery($0) }
     ) { renewal, now, delay in
       _ = try await application.change(

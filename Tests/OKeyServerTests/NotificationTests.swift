@@ -191,6 +191,55 @@ struct NotificationTests {
     }
   }
 
+  @Test(
+    "reminders: the agent whose documents are missing and the N+1 who has not decided hear once per period of business days, never on holidays"
+  )
+  func reminders() async throws {
+    let calendar = AcademyCalendar.fixedOffset(seconds: 4 * 3600)
+    let today = calendar.localDay(RenewalApplication.systemClock())
+    let week = (0...8).map { day -> String in
+      let date = CivilDate(day: today + Int64(day))
+      return String(format: "%04d-%02d-%02d", date.year, date.month, date.day)
+    }
+    try await withAcademy(configure: {
+      $0.holidays = week
+      $0.reminders.documentsBusinessDays = 3
+      $0.reminders.approverBusinessDays = 2
+    }) { daemon, client in
+      let agent = TestCaller.portal(client, for: "ens1a")
+      let missing = try await agent.renewals.startRenewal(
+        .with {
+          $0.keyType = .software
+          $0.motif = .expired
+        }, metadata: agent.metadata
+      ).renewal
+      let kept = try await agent.renewals.submitRenewal(
+        .with {
+          $0.requestID = missing.requestID
+          $0.expectedVersion = missing.version
+        }, metadata: agent.metadata
+      ).renewal
+      #expect(kept.status == .awaitingDocuments)
+      let pending = try await TestCaller.portal(client, for: "ens-clg").startAndSubmit(.software)
+      let now = daemon.application.clock()
+      // Within the holidays: no business day has passed.
+      #expect(try await daemon.notifications.remind(now: now.adding(seconds: 8 * 86_400)) == 0)
+      // A fortnight on: both reminded, once.
+      #expect(try await daemon.notifications.remind(now: now.adding(seconds: 15 * 86_400)) == 2)
+      #expect(try await daemon.notifications.remind(now: now.adding(seconds: 15 * 86_400 + 3600)) == 0)
+      let reminders = try await daemon.application.store.outboxMessages(state: .pending, limit: 100).filter {
+        [.documentsReminder, .approverReminder].contains($0.kind)
+      }
+      #expect(
+        Set(reminders.map { "\($0.kind.rawValue) \($0.recipient?.uid ?? "")" }) == [
+          "DOCUMENTS_REMINDER ens1a", "APPROVER_REMINDER principal1",
+        ])
+      #expect(reminders.contains { $0.renewalID == pending.requestID })
+      let history = try await daemon.application.store.history(renewalID: kept.requestID)
+      #expect(history.last?.event.action == "remind" && history.last?.event.role == .system)
+    }
+  }
+
   @Test("the N+2 hears once after the escalation delay, never for auto-validated or decided requests")
   func escalation() async throws {
     try await withTemporaryDirectory { folder in

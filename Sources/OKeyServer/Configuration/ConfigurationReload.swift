@@ -118,6 +118,9 @@ final class ConfigurationReload: Sendable {
     check("metricsListen", \.metricsListen)
     check("audit", \.audit)
     check("retention", \.retention)
+    check("reminders", \.reminders)
+    check("timeZone", \.timeZone)
+    check("holidays", \.holidays)
     if (old.tls == nil) != (new.tls == nil) || old.tls?.clientCAFile != new.tls?.clientCAFile {
       names.append("tls")
     }

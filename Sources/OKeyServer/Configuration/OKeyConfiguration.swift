@@ -69,6 +69,32 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
   public var audit = Audit()
   /// How long personal data and replay keys are kept.
   public var retention = Retention()
+  /// When waiting requests remind the person who must act.
+  public var reminders = Reminders()
+
+  /// Reminders, in business days of the academy (0 turns one off); each is sent once per period
+  /// while the request waits.
+  public struct Reminders: Sendable, Equatable, Codable {
+    /// The agent, in AWAITING_DOCUMENTS. Default 5.
+    public var documentsBusinessDays = 5
+    /// The agent, in AWAITING_ENROLMENT without the elements said sent. Default 3.
+    public var elementsBusinessDays = 3
+    /// The agent, in READY_FOR_PICKUP without an appointment. Default 5.
+    public var pickupBusinessDays = 5
+    /// The N+1, in PENDING_APPROVAL; below mail.escalationBusinessDays. Default 2.
+    public var approverBusinessDays = 2
+    /// The agent, the business day before their appointment. Default true.
+    public var appointmentDayBefore = true
+    /// The defaults.
+    public init() {}
+
+    /// The domain's periods.
+    public var periods: ReminderPeriods {
+      ReminderPeriods(
+        documents: documentsBusinessDays, elements: elementsBusinessDays, pickup: pickupBusinessDays,
+        approver: approverBusinessDays, appointmentDayBefore: appointmentDayBefore)
+    }
+  }
 
   /// How long personal data and replay keys are kept, and how often they are swept.
   public struct Retention: Sendable, Equatable, Codable {
@@ -393,6 +419,19 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
     }
     guard Self.logLevels.contains(logLevel) else {
       throw ConfigurationError("logLevel must be one of \(Self.logLevels.joined(separator: ", ")); not '\(logLevel)'")
+    }
+    guard
+      [
+        reminders.documentsBusinessDays, reminders.elementsBusinessDays, reminders.pickupBusinessDays,
+        reminders.approverBusinessDays,
+      ].allSatisfy({ (0...60).contains($0) })
+    else {
+      throw ConfigurationError("reminders: each delay is 0 (off) to 60 business days")
+    }
+    if reminders.approverBusinessDays > 0, reminders.approverBusinessDays >= mail.escalationBusinessDays {
+      throw ConfigurationError(
+        "reminders.approverBusinessDays (\(reminders.approverBusinessDays)) must be below mail.escalationBusinessDays (\(mail.escalationBusinessDays)): the N+1 is reminded before the N+2 is told"
+      )
     }
     guard TimeZone(identifier: timeZone) != nil else {
       throw ConfigurationError("timeZone: '\(timeZone)' is not a time zone name (e.g. Indian/Reunion, Europe/Paris)")

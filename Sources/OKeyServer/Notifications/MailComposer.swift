@@ -163,6 +163,41 @@ struct MailComposer: Sendable {
       subject = "Missed appointment: book another one for your OTP key"
       text =
         "You did not come to the appointment to collect the key of request \(id). The key still waits for you: book another appointment in OKEY."
+    case (.documentsReminder, true):
+      subject = "Rappel : votre demande de clé OTP attend ses justificatifs"
+      text =
+        "La demande \(id) attend toujours les justificatifs demandés. Ajoutez-les dans OKEY puis soumettez à nouveau la demande."
+    case (.documentsReminder, false):
+      subject = "Reminder: your OTP key request waits for its documents"
+      text = "Request \(id) still waits for the supporting documents. Add them in OKEY, then submit the request again."
+    case (.elementsReminder, true):
+      subject = "Rappel : envoyez les éléments d'enrôlement de votre clé OTP"
+      text =
+        "La demande \(id) attend les éléments d'enrôlement de votre téléphone. Envoyez-les à \(dsiMailbox), puis indiquez dans OKEY que c'est fait."
+    case (.elementsReminder, false):
+      subject = "Reminder: send the enrolment elements of your OTP key"
+      text =
+        "Request \(id) waits for the enrolment elements of your phone. Send them to \(dsiMailbox), then say so in OKEY."
+    case (.pickupReminder, true):
+      subject = "Rappel : votre clé OTP vous attend"
+      text = "La clé de la demande \(id) vous attend. Prenez rendez-vous dans OKEY pour venir la chercher."
+    case (.pickupReminder, false):
+      subject = "Reminder: your OTP key is waiting for you"
+      text = "The key of request \(id) is waiting for you. Book an appointment in OKEY to collect it."
+    case (.approverReminder, true):
+      subject = "Rappel : une demande de clé OTP attend votre décision (\(agent))"
+      text = "La demande \(id) de \(agent) attend toujours votre décision : approuvez-la ou refusez-la dans OKEY."
+    case (.approverReminder, false):
+      subject = "Reminder: an OTP key request waits for your decision (\(agent))"
+      text = "Request \(id) from \(agent) still waits for your decision: approve or reject it in OKEY."
+    case (.appointmentReminder, true):
+      subject = "Rappel : votre rendez-vous pour retirer votre clé OTP"
+      text =
+        "Votre rendez-vous pour retirer la clé de la demande \(id) a lieu le prochain jour ouvré. Pensez à vous munir d'une pièce d'identité."
+    case (.appointmentReminder, false):
+      subject = "Reminder: your appointment to collect your OTP key"
+      text =
+        "Your appointment to collect the key of request \(id) is on the next working day. Bring an identity document."
     case (.dsiWork, true):
       subject = "OKEY : une opération attend la DSI (\(agent))"
       text = "Demande \(id) de \(agent) : \(message.details). Voir `okey ops work`."

@@ -16,6 +16,12 @@ final class NotificationDelivery: Service, Sendable {
   /// Applies the escalation to a request (the one change this loop makes, through the domain).
   let escalateRequest:
     @Sendable (_ renewal: RenewalRequest, _ now: Instant, _ delayBusinessDays: Int) async throws -> Void
+  /// Applies a reminder to a request (through the domain, which checks it is due).
+  let remindRequest:
+    @Sendable (_ renewal: RenewalRequest, _ now: Instant, _ periods: ReminderPeriods, _ appointment: Instant?)
+      async throws -> Void
+  /// How long requests wait before their reminders.
+  let reminderPeriods: ReminderPeriods
   /// The mail settings and the composer made from them, replaced together on reload (SIGHUP).
   private let current: Mutex<(settings: OKeyConfiguration.Mail, composer: MailComposer)>
   /// Told of every delivery attempt (the metrics).
@@ -51,6 +57,12 @@ final class NotificationDelivery: Service, Sendable {
     logger: Logger,
     calendar: AcademyCalendar = .utc,
     timeZone: TimeZone = .gmt,
+    reminderPeriods: ReminderPeriods = ReminderPeriods(),
+    remindRequest:
+      @escaping @Sendable (
+        _ renewal: RenewalRequest, _ now: Instant, _ periods: ReminderPeriods, _ appointment: Instant?
+      )
+      async throws -> Void = { _, _, _, _ in },
     observe: @escaping @Sendable (DeliveryAttempt) -> Void = { _ in },
     escalateRequest:
       @escaping @Sendable (_ renewal: RenewalRequest, _ now: Instant, _ delayBusinessDays: Int) async throws -> Void
@@ -60,6 +72,8 @@ final class NotificationDelivery: Service, Sendable {
     self.escalateRequest = escalateRequest
     self.calendar = calendar
     self.timeZone = timeZone
+    self.reminderPeriods = reminderPeriods
+    self.remindRequest = remindRequest
     self.current = Mutex(
       (
         mail,
@@ -93,6 +107,7 @@ final class NotificationDelivery: Service, Sendable {
         if ContinuousClock.now - lastEscalationScan >= .milliseconds(Int64(settings.escalationScanSeconds * 1000)) {
           lastEscalationScan = ContinuousClock.now
           _ = try await escalate(now: clock())
+          _ = try await remind(now: clock())
         }
       } catch {
         logger.error("notification delivery failed; retrying", metadata: ["cause": "\(error)"])
@@ -197,6 +212,42 @@ final class NotificationDelivery: Service, Sendable {
       guard let next = page.next else { return escalated }
       query.after = next
     }
+  }
+
+  /// Sends the reminders waiting requests are due (``Reminder``), each through the domain; returns
+  /// how many were sent.
+  func remind(now: Instant) async throws -> Int {
+    var query = RenewalQuery()
+    query.statuses = [.awaitingDocuments, .awaitingEnrolment, .readyForPickup, .pendingApproval, .pickupBooked]
+    query.order = .oldestFirst
+    query.limit = 200
+    var reminded = 0
+    while true {
+      let page = try await store.search(query)
+      for renewal in page.renewals {
+        let startsAt = try await renewal.appointmentSlotID.asyncFlatMap { try await store.pickupSlot(id: $0)?.startsAt }
+        guard
+          Reminder.due(
+            for: renewal, at: now, calendar: calendar, periods: reminderPeriods, appointmentStartsAt: startsAt) != nil
+        else { continue }
+        do {
+          try await remindRequest(renewal, now, reminderPeriods, startsAt)
+          reminded += 1
+        } catch let refusal as RenewalRefusal {
+          logger.debug("reminder skipped", metadata: ["request": "\(renewal.id)", "why": "\(refusal)"])
+        }
+      }
+      guard let next = page.next else { return reminded }
+      query.after = next
+    }
+  }
+}
+
+extension Optional {
+  /// `transform` of the wrapped value, or nil.
+  func asyncFlatMap<T>(_ transform: (Wrapped) async throws -> T?) async rethrows -> T? {
+    guard let value = self else { return nil }
+    return try await transform(value)
   }
 }
 
