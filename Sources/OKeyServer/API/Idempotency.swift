@@ -7,28 +7,34 @@ protocol IdempotentRequest: SwiftProtobuf.Message {
   var idempotencyKey: String { get set }
 }
 
+/// A request that changes one renewal request: its id and the version the caller saw.
+protocol RenewalChangeRequest: IdempotentRequest {
+  var requestID: String { get }
+  var expectedVersion: Int64 { get }
+}
+
 extension Okey_V1_StartRenewalRequest: IdempotentRequest {}
-extension Okey_V1_AddDocumentRequest: IdempotentRequest {}
-extension Okey_V1_RemoveDocumentRequest: IdempotentRequest {}
-extension Okey_V1_SetValidatorRequest: IdempotentRequest {}
-extension Okey_V1_SubmitRenewalRequest: IdempotentRequest {}
-extension Okey_V1_CancelRenewalRequest: IdempotentRequest {}
-extension Okey_V1_ChooseMobilePlatformRequest: IdempotentRequest {}
-extension Okey_V1_SignCharterRequest: IdempotentRequest {}
-extension Okey_V1_BookPickupRequest: IdempotentRequest {}
-extension Okey_V1_ApproveRequest: IdempotentRequest {}
-extension Okey_V1_RejectRequest: IdempotentRequest {}
-extension Okey_V1_ConfirmEnrolmentElementsRequest: IdempotentRequest {}
-extension Okey_V1_FinalizeRequest: IdempotentRequest {}
+extension Okey_V1_AddDocumentRequest: RenewalChangeRequest {}
+extension Okey_V1_RemoveDocumentRequest: RenewalChangeRequest {}
+extension Okey_V1_SetValidatorRequest: RenewalChangeRequest {}
+extension Okey_V1_SubmitRenewalRequest: RenewalChangeRequest {}
+extension Okey_V1_CancelRenewalRequest: RenewalChangeRequest {}
+extension Okey_V1_ChooseMobilePlatformRequest: RenewalChangeRequest {}
+extension Okey_V1_SignCharterRequest: RenewalChangeRequest {}
+extension Okey_V1_BookPickupRequest: RenewalChangeRequest {}
+extension Okey_V1_ApproveRequest: RenewalChangeRequest {}
+extension Okey_V1_RejectRequest: RenewalChangeRequest {}
+extension Okey_V1_ConfirmEnrolmentElementsRequest: RenewalChangeRequest {}
+extension Okey_V1_FinalizeRequest: RenewalChangeRequest {}
 extension Okey_V1_PublishPickupSlotsRequest: IdempotentRequest {}
-extension Okey_V1_RecordHandoverRequest: IdempotentRequest {}
-extension Okey_V1_RecordNoShowRequest: IdempotentRequest {}
-extension Okey_V1_RequestElementsAgainRequest: IdempotentRequest {}
-extension Okey_V1_OperationsServiceCancelRenewalRequest: IdempotentRequest {}
-extension Okey_V1_MarkElementsSentRequest: IdempotentRequest {}
-extension Okey_V1_CancelPickupRequest: IdempotentRequest {}
+extension Okey_V1_RecordHandoverRequest: RenewalChangeRequest {}
+extension Okey_V1_RecordNoShowRequest: RenewalChangeRequest {}
+extension Okey_V1_RequestElementsAgainRequest: RenewalChangeRequest {}
+extension Okey_V1_OperationsServiceCancelRenewalRequest: RenewalChangeRequest {}
+extension Okey_V1_MarkElementsSentRequest: RenewalChangeRequest {}
+extension Okey_V1_CancelPickupRequest: RenewalChangeRequest {}
 extension Okey_V1_PublishCharterRequest: IdempotentRequest {}
-extension Okey_V1_RerouteRequest: IdempotentRequest {}
+extension Okey_V1_RerouteRequest: RenewalChangeRequest {}
 
 enum Idempotency {
   /// The request's idempotency key with the digest of its message name and other fields, or nil

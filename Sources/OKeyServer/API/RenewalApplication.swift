@@ -137,6 +137,18 @@ final class RenewalApplication: Sendable {
       agentUID: current.agentUID, operation: Self.idempotencyScope("change", actor: actor), key: idempotency)
   }
 
+  /// The one path of an RPC that changes a request: its idempotency key read, the change applied
+  /// (see ``change(_:expectedVersion:actor:idempotency:now:build:)``), and the reply built.
+  func change(
+    _ request: some RenewalChangeRequest, by actor: Caller,
+    build: @escaping @Sendable (RenewalRequest, any ChangeReader) throws -> RenewalCommand
+  ) async throws -> Okey_V1_Renewal {
+    let renewal = try await change(
+      request.requestID, expectedVersion: request.expectedVersion, actor: actor,
+      idempotency: try Idempotency.key(request), build: build)
+    return try await message(renewal)
+  }
+
   /// Applies a command to a request in one store transaction: the command is built inside the
   /// transaction from what it needs (`build` may refuse), decided by the domain, written with its
   /// audit events and outbox rows, then announced to watchers.

@@ -38,13 +38,9 @@ struct OperationsRPCService: Okey_V1_OperationsService.SimpleServiceProtocol {
     -> Okey_V1_ConfirmEnrolmentElementsResponse
   {
     let actor = try Principal.required().requireDSI()
-    let renewal = try await application.change(
-      request.requestID, expectedVersion: request.expectedVersion, actor: actor,
-      idempotency: try Idempotency.key(request)
-    ) { _, _ in
+    let reply = try await application.change(request, by: actor) { _, _ in
       .confirmEnrolment(comment: request.comment)
     }
-    let reply = try await application.message(renewal)
     return .with { $0.renewal = reply }
   }
 
@@ -211,13 +207,9 @@ struct OperationsRPCService: Okey_V1_OperationsService.SimpleServiceProtocol {
     -> Okey_V1_RequestElementsAgainResponse
   {
     let actor = try Principal.required().requireDSI()
-    let renewal = try await application.change(
-      request.requestID, expectedVersion: request.expectedVersion, actor: actor,
-      idempotency: try Idempotency.key(request)
-    ) { _, _ in
+    let reply = try await application.change(request, by: actor) { _, _ in
       .requestElementsAgain(message: request.message)
     }
-    let reply = try await application.message(renewal)
     return .with { $0.renewal = reply }
   }
 
@@ -225,13 +217,9 @@ struct OperationsRPCService: Okey_V1_OperationsService.SimpleServiceProtocol {
     -> Okey_V1_RecordNoShowResponse
   {
     let actor = try Principal.required().requireDSI()
-    let renewal = try await application.change(
-      request.requestID, expectedVersion: request.expectedVersion, actor: actor,
-      idempotency: try Idempotency.key(request)
-    ) { _, _ in
+    let reply = try await application.change(request, by: actor) { _, _ in
       .recordNoShow(comment: request.comment)
     }
-    let reply = try await application.message(renewal)
     return .with { $0.renewal = reply }
   }
 
@@ -239,13 +227,9 @@ struct OperationsRPCService: Okey_V1_OperationsService.SimpleServiceProtocol {
     -> Okey_V1_OperationsServiceCancelRenewalResponse
   {
     let actor = try Principal.required().requireDSI()
-    let renewal = try await application.change(
-      request.requestID, expectedVersion: request.expectedVersion, actor: actor,
-      idempotency: try Idempotency.key(request)
-    ) { _, _ in
+    let reply = try await application.change(request, by: actor) { _, _ in
       .cancelByDSI(reason: request.reason)
     }
-    let reply = try await application.message(renewal)
     return .with { $0.renewal = reply }
   }
 
@@ -253,13 +237,9 @@ struct OperationsRPCService: Okey_V1_OperationsService.SimpleServiceProtocol {
     -> Okey_V1_RecordHandoverResponse
   {
     let actor = try Principal.required().requireDSI()
-    let renewal = try await application.change(
-      request.requestID, expectedVersion: request.expectedVersion, actor: actor,
-      idempotency: try Idempotency.key(request)
-    ) { _, _ in
+    let reply = try await application.change(request, by: actor) { _, _ in
       .recordHandover(comment: request.comment)
     }
-    let reply = try await application.message(renewal)
     return .with { $0.renewal = reply }
   }
 

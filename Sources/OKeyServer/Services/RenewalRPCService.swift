@@ -78,13 +78,9 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
   {
     let (_, actor) = try Principal.required().require(.agent)
     try RequestChecks.checkID(request.documentID, field: "document_id")
-    let renewal = try await application.change(
-      request.requestID, expectedVersion: request.expectedVersion, actor: actor,
-      idempotency: try Idempotency.key(request)
-    ) { _, _ in
+    let reply = try await application.change(request, by: actor) { _, _ in
       .removeDocument(id: request.documentID)
     }
-    let reply = try await application.message(renewal)
     return .with { $0.renewal = reply }
   }
 
@@ -153,13 +149,9 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
     -> Okey_V1_CancelRenewalResponse
   {
     let (_, actor) = try Principal.required().require(.agent)
-    let renewal = try await application.change(
-      request.requestID, expectedVersion: request.expectedVersion, actor: actor,
-      idempotency: try Idempotency.key(request)
-    ) { _, _ in
+    let reply = try await application.change(request, by: actor) { _, _ in
       .cancel(reason: request.reason)
     }
-    let reply = try await application.message(renewal)
     return .with { $0.renewal = reply }
   }
 
@@ -229,13 +221,9 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
     -> Okey_V1_SignCharterResponse
   {
     let (_, actor) = try Principal.required().require(.agent)
-    let renewal = try await application.change(
-      request.requestID, expectedVersion: request.expectedVersion, actor: actor,
-      idempotency: try Idempotency.key(request)
-    ) { _, reader in
+    let reply = try await application.change(request, by: actor) { _, reader in
       .signCharter(code: request.charterCode, acknowledged: request.acknowledged, current: try reader.currentCharter())
     }
-    let reply = try await application.message(renewal)
     return .with { $0.renewal = reply }
   }
 
@@ -264,13 +252,9 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
     -> Okey_V1_MarkElementsSentResponse
   {
     let (_, actor) = try Principal.required().require(.agent)
-    let renewal = try await application.change(
-      request.requestID, expectedVersion: request.expectedVersion, actor: actor,
-      idempotency: try Idempotency.key(request)
-    ) { _, _ in
+    let reply = try await application.change(request, by: actor) { _, _ in
       .markElementsSent
     }
-    let reply = try await application.message(renewal)
     return .with { $0.renewal = reply }
   }
 
@@ -278,13 +262,9 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
     -> Okey_V1_CancelPickupResponse
   {
     let (_, actor) = try Principal.required().require(.agent)
-    let renewal = try await application.change(
-      request.requestID, expectedVersion: request.expectedVersion, actor: actor,
-      idempotency: try Idempotency.key(request)
-    ) { _, _ in
+    let reply = try await application.change(request, by: actor) { _, _ in
       .cancelPickup
     }
-    let reply = try await application.message(renewal)
     return .with { $0.renewal = reply }
   }
 
