@@ -320,3 +320,33 @@ public struct RenewalExplanation: Sendable, Codable, Equatable {
   /// The last message the agent was sent about it.
   public var lastMessageToAgent: OutboxEntry?
 }
+
+/// The figures of a period (``OKeyClient/report(from:to:lateAfterBusinessDays:)``).
+public struct ReportInfo: Sendable, Codable, Equatable {
+  /// One step's duration over the requests that went through it.
+  public struct StepTime: Sendable, Codable, Equatable {
+    public var step: String
+    public var count: Int
+    public var medianSeconds: Int64
+    public var p90Seconds: Int64
+  }
+
+  /// An open request waiting longer than the threshold.
+  public struct Late: Sendable, Codable, Equatable {
+    public var requestID: String
+    public var agentUID: String
+    public var status: RenewalStatus
+    public var since: Date
+    public var businessDays: Int
+    public var waitingFor: String
+    public var people: [String]
+  }
+
+  public var requests: Int
+  public var byStatus: [String: Int]
+  public var byMotif: [String: Int]
+  public var byKeyType: [String: Int]
+  public var byEstablishment: [String: Int]
+  public var stepTimes: [StepTime]
+  public var late: [Late]
+}

@@ -526,6 +526,32 @@ extension OKeyClient {
     return response.messages.map(FromWire.outboxEntry)
   }
 
+  /// The figures of the requests started in [from, to) (support): counts, step durations, late requests.
+  public func report(from: Date, to: Date, lateAfterBusinessDays: Int = 0) async throws -> ReportInfo {
+    let response = try await call {
+      try await support.report(
+        .with {
+          $0.from = Google_Protobuf_Timestamp(date: from)
+          $0.to = Google_Protobuf_Timestamp(date: to)
+          $0.lateAfterBusinessDays = Int32(clamping: lateAfterBusinessDays)
+        }, metadata: metadata, options: options)
+    }
+    func counts(_ values: [Okey_V1_ReportCount]) -> [String: Int] {
+      Dictionary(values.map { ($0.key, Int($0.count)) }, uniquingKeysWith: +)
+    }
+    return ReportInfo(
+      requests: Int(response.requests), byStatus: counts(response.byStatus), byMotif: counts(response.byMotif),
+      byKeyType: counts(response.byKeyType), byEstablishment: counts(response.byEstablishment),
+      stepTimes: response.stepTimes.map {
+        .init(step: $0.step, count: Int($0.count), medianSeconds: $0.medianSeconds, p90Seconds: $0.p90Seconds)
+      },
+      late: response.late.map {
+        .init(
+          requestID: $0.requestID, agentUID: $0.agentUid, status: FromWire.status($0.status), since: Date($0.since),
+          businessDays: Int($0.businessDays), waitingFor: $0.waitingFor.wireName, people: $0.people)
+      })
+  }
+
   /// What a request waits for: its step, who must act, since when, its last events, and the last
   /// message the agent was sent (support).
   public func explain(requestID: String) async throws -> RenewalExplanation {

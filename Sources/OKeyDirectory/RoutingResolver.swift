@@ -288,7 +288,7 @@ public struct RoutingResolver: Sendable {
     return Routing(
       requester: requester, n1: n1, n2: n2, firstDegree: firstDegree, schoolDirector: director,
       ondeDelegation: currentONDE,
-      problems: problems, resolvedAt: resolvedAt)
+      problems: problems, resolvedAt: resolvedAt, establishment: requesterFacts.assignments.first?.uai)
   }
 
   /// The N+1 of a person by the configured strategies, in order.

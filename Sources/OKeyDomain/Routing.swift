@@ -70,6 +70,9 @@ public struct Routing: Sendable, Hashable, Codable {
   public var proposedN1: RoutedApprover?
   /// When it was resolved.
   public var resolvedAt: Instant
+  /// The agent's establishment (UAI of their first assignment), for reports; nil when the directory
+  /// gives none (or for routings older than this field).
+  public var establishment: String?
 
   /// Creates a routing.
   public init(
@@ -81,8 +84,10 @@ public struct Routing: Sendable, Hashable, Codable {
     ondeDelegation: Bool = false,
     problems: [RoutingProblem] = [],
     proposedN1: RoutedApprover? = nil,
-    resolvedAt: Instant
+    resolvedAt: Instant,
+    establishment: String? = nil
   ) {
+    self.establishment = establishment
     self.requester = requester
     self.n1 = n1
     self.n2 = n2

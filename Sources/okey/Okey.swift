@@ -18,7 +18,8 @@ struct Okey: AsyncParsableCommand {
       """,
     subcommands: [
       Health.self, Login.self, Logout.self, WhoAmI.self, RenewalCommands.self, Approvals.self, Ops.self, Slots.self,
-      CharterCommands.self, Requests.self, Routing.self, Keys.self, Audit.self, Stats.self, Outbox.self,
+      CharterCommands.self, Requests.self, Routing.self, Keys.self, Audit.self, Stats.self, Report.self,
+      Outbox.self,
     ]
   )
 }

@@ -176,6 +176,77 @@ extension Okey {
     }
   }
 
+  struct Report: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "The figures of the requests started in a period (support): counts, step times, late requests.",
+      discussion: """
+        Counts by status, motif, key type and establishment (UAI); the median and 90th percentile of each step (submitted to decided, decided to elements confirmed, charter to finalised, ready to handed over); the open requests that have waited --late-after business days or more, with who must act. --csv writes one line per figure: section,key,count,median_seconds,p90_seconds.
+        """)
+    @OptionGroup var connection: ConnectionOptions
+    @Option(help: "Start of the period, YYYY-MM-DD or ISO 8601.") var from: String
+    @Option(help: "End of the period (excluded), YYYY-MM-DD or ISO 8601.") var to: String
+    @Option(help: "Business days after which an open request is late (default 5).") var lateAfter = 0
+    @Flag(help: "CSV instead of tables.") var csv = false
+
+    func run() async throws {
+      func date(_ text: String, _ name: String) throws -> Date {
+        guard let date = parseTime(text.count == 10 ? text + "T00:00:00Z" : text) else {
+          throw ValidationError("--\(name): a date, YYYY-MM-DD or ISO 8601")
+        }
+        return date
+      }
+      let start = try date(from, "from")
+      let end = try date(to, "to")
+      let report = try await withClient(connection) {
+        try await $0.report(from: start, to: end, lateAfterBusinessDays: lateAfter)
+      }
+      if connection.json {
+        try printJSON(report)
+        return
+      }
+      let sections: [(String, [String: Int])] = [
+        ("status", report.byStatus), ("motif", report.byMotif), ("key type", report.byKeyType),
+        ("establishment", report.byEstablishment),
+      ]
+      if csv {
+        print("section,key,count,median_seconds,p90_seconds")
+        print("requests,all,\(report.requests),,")
+        for (section, values) in sections {
+          for (key, count) in values.sorted(by: { $0.key < $1.key }) { print("\(section),\(key),\(count),,") }
+        }
+        for time in report.stepTimes {
+          print("step,\(time.step),\(time.count),\(time.medianSeconds),\(time.p90Seconds)")
+        }
+        for late in report.late { print("late,\(late.requestID),\(late.businessDays),,") }
+        return
+      }
+      print("requests started: \(report.requests)")
+      for (section, values) in sections {
+        printTable(
+          [[section.uppercased(), "COUNT"]] + values.sorted { $0.key < $1.key }.map { [$0.key, "\($0.value)"] })
+      }
+      printTable(
+        [["STEP", "COUNT", "MEDIAN", "P90"]]
+          + report.stepTimes.map {
+            [$0.step, "\($0.count)", Self.duration($0.medianSeconds), Self.duration($0.p90Seconds)]
+          })
+      printTable(
+        [["LATE REQUEST", "AGENT", "STATUS", "SINCE", "BUSINESS DAYS", "WAITS FOR"]]
+          + report.late.map {
+            [
+              $0.requestID, $0.agentUID, $0.status.rawValue, short($0.since), "\($0.businessDays)",
+              $0.waitingFor + ($0.people.isEmpty ? "" : " " + $0.people.joined(separator: ", ")),
+            ]
+          })
+    }
+
+    static func duration(_ seconds: Int64) -> String {
+      seconds >= 86_400
+        ? "\(seconds / 86_400) d \(seconds % 86_400 / 3600) h"
+        : seconds >= 3600 ? "\(seconds / 3600) h \(seconds % 3600 / 60) min" : "\(seconds / 60) min \(seconds % 60) s"
+    }
+  }
+
   struct Stats: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
       abstract:

@@ -35,7 +35,7 @@ EXPECTED_RPCS = {
     ],
     "okey.v1.SupportService": [
         "SearchRenewals", "GetRenewal", "ResolveRouting", "ListKeys", "VerifyAuditTrail", "GetAuditHead", "Stats", "ListOutbox",
-        "ExplainRenewal",
+        "ExplainRenewal", "Report",
     ],
 }
 

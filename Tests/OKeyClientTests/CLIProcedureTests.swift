@@ -392,6 +392,37 @@ struct DeskDayTests {
           try await cli.json(
             ["renewal", "start", "--key-type", "software", "--motif", "expired"] + agent, token: portal)
         #expect(status(next) == "DRAFT")
+
+        // The period's report: the three requests played, and the hand-over step as long as it took.
+        let yesterday = Date().addingTimeInterval(-86_400).formatted(.iso8601)
+        let tomorrow = Date().addingTimeInterval(86_400).formatted(.iso8601)
+        let report =
+          try await cli.json(["report", "--from", yesterday, "--to", tomorrow], token: helpdesk) as? [String: Any]
+        #expect(report?["requests"] as? Int == 3)
+        #expect(report?["byStatus"] as? [String: Int] == ["COMPLETED": 1, "CANCELLED": 1, "DRAFT": 1])
+        #expect(report?["byKeyType"] as? [String: Int] == ["HARDWARE": 1, "SOFTWARE": 2])
+        let steps = (report?["stepTimes"] as? [[String: Any]]) ?? []
+        func stepCount(_ name: String) -> Int? { steps.first { $0["step"] as? String == name }?["count"] as? Int }
+        #expect(stepCount("SUBMITTED_TO_DECIDED") == 2)
+        #expect(stepCount("READY_TO_HANDED_OVER") == 1)
+        let history =
+          try await cli.json(["requests", "show", "--history", hardware], token: helpdesk) as? [[String: Any]] ?? []
+        func at(_ action: String) -> Date? {
+          (history.first { $0["action"] as? String == action }?["at"] as? String).flatMap {
+            try? Date($0, strategy: .iso8601)
+          }
+        }
+        if let ready = at("finalize"), let handed = at("record-handover"),
+          let median = steps.first(where: { $0["step"] as? String == "READY_TO_HANDED_OVER" })?["medianSeconds"] as? Int
+        {
+          #expect(
+            abs(Double(median) - handed.timeIntervalSince(ready)) <= 1.5,
+            "\(median) vs \(handed.timeIntervalSince(ready))")
+        } else {
+          Issue.record("the hand-over history or its step time is missing: \(history)")
+        }
+        let csv = try await cli.run(["report", "--from", yesterday, "--to", tomorrow, "--csv"], token: helpdesk)
+        #expect(csv.output.hasPrefix("section,key,count,median_seconds,p90_seconds\nrequests,all,3,,"), "\(csv.output)")
       }
     }
   }

@@ -359,6 +359,13 @@ struct AuthorisationMatrixTests {
       c, t in
       _ = try await c.support.explainRenewal(.with { $0.requestID = t.id }, metadata: c.metadata)
     },
+    Case(rpc: "Support.Report", allowed: support, deniedReason: "NOT_SUPPORT") { c, _ in
+      _ = try await c.support.report(
+        .with {
+          $0.from = .init(timeIntervalSince1970: 0)
+          $0.to = .init(date: Date().addingTimeInterval(86_400))
+        }, metadata: c.metadata)
+    },
     Case(rpc: "Support.ResolveRouting", allowed: support, deniedReason: "NOT_SUPPORT") { c, _ in
       _ = try await c.support.resolveRouting(.with { $0.uid = "ens1a" }, metadata: c.metadata)
     },
@@ -445,7 +452,7 @@ struct AuthorisationMatrixTests {
       ]
       let loggedOut = callers[callers.count - 1]
       _ = try await loggedOut.auth.logout(.init(), metadata: loggedOut.metadata)
-      #expect(Set(Self.cases.map(\.rpc)).count == 42)
+      #expect(Set(Self.cases.map(\.rpc)).count == 43)
       // The preparers' own sessions: the Logout case ends the callers' ones.
       let stager = try await Stager(client)
       var mismatches: [String] = []

@@ -22,6 +22,7 @@ struct ReflectionTests {
     ],
     "okey.v1.SupportService": [
       "SearchRenewals", "GetRenewal", "ResolveRouting", "ListKeys", "VerifyAuditTrail", "Stats", "ExplainRenewal",
+      "Report",
     ],
   ]
 

@@ -139,6 +139,19 @@ public enum Okey_V1_SupportService: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "Report" metadata.
+        public enum Report: Sendable {
+            /// Request type for "Report".
+            public typealias Input = Okey_V1_ReportRequest
+            /// Response type for "Report".
+            public typealias Output = Okey_V1_ReportResponse
+            /// Descriptor for "Report".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "okey.v1.SupportService"),
+                method: "Report",
+                type: .unary
+            )
+        }
         /// Descriptors for all methods in the "okey.v1.SupportService" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             SearchRenewals.descriptor,
@@ -149,7 +162,8 @@ public enum Okey_V1_SupportService: Sendable {
             GetAuditHead.descriptor,
             Stats.descriptor,
             ListOutbox.descriptor,
-            ExplainRenewal.descriptor
+            ExplainRenewal.descriptor,
+            Report.descriptor
         ]
     }
 }
@@ -343,6 +357,26 @@ extension Okey_V1_SupportService {
             request: GRPCCore.StreamingServerRequest<Okey_V1_ExplainRenewalRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_ExplainRenewalResponse>
+
+        /// Handle the "Report" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The figures of the requests started in a period: counts by status, motif, key type and
+        /// > establishment; the median and 90th percentile of each step's duration; the open requests waiting
+        /// > longer than a threshold, with who must act. At most 5,000 requests (narrow the period beyond).
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Okey_V1_ReportRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Okey_V1_ReportResponse` messages.
+        func report(
+            request: GRPCCore.StreamingServerRequest<Okey_V1_ReportRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_ReportResponse>
     }
 
     /// Service protocol for the "okey.v1.SupportService" service.
@@ -520,6 +554,26 @@ extension Okey_V1_SupportService {
             request: GRPCCore.ServerRequest<Okey_V1_ExplainRenewalRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Okey_V1_ExplainRenewalResponse>
+
+        /// Handle the "Report" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The figures of the requests started in a period: counts by status, motif, key type and
+        /// > establishment; the median and 90th percentile of each step's duration; the open requests waiting
+        /// > longer than a threshold, with who must act. At most 5,000 requests (narrow the period beyond).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Okey_V1_ReportRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Okey_V1_ReportResponse` message.
+        func report(
+            request: GRPCCore.ServerRequest<Okey_V1_ReportRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Okey_V1_ReportResponse>
     }
 
     /// Simple service protocol for the "okey.v1.SupportService" service.
@@ -695,6 +749,26 @@ extension Okey_V1_SupportService {
             request: Okey_V1_ExplainRenewalRequest,
             context: GRPCCore.ServerContext
         ) async throws -> Okey_V1_ExplainRenewalResponse
+
+        /// Handle the "Report" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The figures of the requests started in a period: counts by status, motif, key type and
+        /// > establishment; the median and 90th percentile of each step's duration; the open requests waiting
+        /// > longer than a threshold, with who must act. At most 5,000 requests (narrow the period beyond).
+        ///
+        /// - Parameters:
+        ///   - request: A `Okey_V1_ReportRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Okey_V1_ReportResponse` to respond with.
+        func report(
+            request: Okey_V1_ReportRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Okey_V1_ReportResponse
     }
 }
 
@@ -801,6 +875,17 @@ extension Okey_V1_SupportService.StreamingServiceProtocol {
                 )
             }
         )
+        router.registerHandler(
+            forMethod: Okey_V1_SupportService.Method.Report.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Okey_V1_ReportRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_ReportResponse>(),
+            handler: { request, context in
+                try await self.report(
+                    request: request,
+                    context: context
+                )
+            }
+        )
     }
 }
 
@@ -900,6 +985,17 @@ extension Okey_V1_SupportService.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_ExplainRenewalResponse> {
         let response = try await self.explainRenewal(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func report(
+        request: GRPCCore.StreamingServerRequest<Okey_V1_ReportRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_ReportResponse> {
+        let response = try await self.report(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -1020,6 +1116,19 @@ extension Okey_V1_SupportService.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Okey_V1_ExplainRenewalResponse> {
         return GRPCCore.ServerResponse<Okey_V1_ExplainRenewalResponse>(
             message: try await self.explainRenewal(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func report(
+        request: GRPCCore.ServerRequest<Okey_V1_ReportRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Okey_V1_ReportResponse> {
+        return GRPCCore.ServerResponse<Okey_V1_ReportResponse>(
+            message: try await self.report(
                 request: request.message,
                 context: context
             ),
@@ -1248,6 +1357,31 @@ extension Okey_V1_SupportService {
             deserializer: some GRPCCore.MessageDeserializer<Okey_V1_ExplainRenewalResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_ExplainRenewalResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "Report" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The figures of the requests started in a period: counts by status, motif, key type and
+        /// > establishment; the median and 90th percentile of each step's duration; the open requests waiting
+        /// > longer than a threshold, with who must act. At most 5,000 requests (narrow the period beyond).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Okey_V1_ReportRequest` message.
+        ///   - serializer: A serializer for `Okey_V1_ReportRequest` messages.
+        ///   - deserializer: A deserializer for `Okey_V1_ReportResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func report<Result>(
+            request: GRPCCore.ClientRequest<Okey_V1_ReportRequest>,
+            serializer: some GRPCCore.MessageSerializer<Okey_V1_ReportRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Okey_V1_ReportResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_ReportResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -1578,6 +1712,42 @@ extension Okey_V1_SupportService {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "Report" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The figures of the requests started in a period: counts by status, motif, key type and
+        /// > establishment; the median and 90th percentile of each step's duration; the open requests waiting
+        /// > longer than a threshold, with who must act. At most 5,000 requests (narrow the period beyond).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Okey_V1_ReportRequest` message.
+        ///   - serializer: A serializer for `Okey_V1_ReportRequest` messages.
+        ///   - deserializer: A deserializer for `Okey_V1_ReportResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func report<Result>(
+            request: GRPCCore.ClientRequest<Okey_V1_ReportRequest>,
+            serializer: some GRPCCore.MessageSerializer<Okey_V1_ReportRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Okey_V1_ReportResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_ReportResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Okey_V1_SupportService.Method.Report.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -1842,6 +2012,37 @@ extension Okey_V1_SupportService.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_ExplainRenewalRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Okey_V1_ExplainRenewalResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "Report" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > The figures of the requests started in a period: counts by status, motif, key type and
+    /// > establishment; the median and 90th percentile of each step's duration; the open requests waiting
+    /// > longer than a threshold, with who must act. At most 5,000 requests (narrow the period beyond).
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Okey_V1_ReportRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func report<Result>(
+        request: GRPCCore.ClientRequest<Okey_V1_ReportRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_ReportResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.report(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_ReportRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Okey_V1_ReportResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -2144,6 +2345,41 @@ extension Okey_V1_SupportService.ClientProtocol {
             metadata: metadata
         )
         return try await self.explainRenewal(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "Report" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > The figures of the requests started in a period: counts by status, motif, key type and
+    /// > establishment; the median and 90th percentile of each step's duration; the open requests waiting
+    /// > longer than a threshold, with who must act. At most 5,000 requests (narrow the period beyond).
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func report<Result>(
+        _ message: Okey_V1_ReportRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_ReportResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Okey_V1_ReportRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.report(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -205,6 +205,158 @@ public nonisolated enum Okey_V1_OutboxState: SwiftProtobuf.Enum, Swift.CaseItera
 
 }
 
+/// Report input.
+public nonisolated struct Okey_V1_ReportRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Required. Start of the period (requests started at or after it).
+  public var from: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_from ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_from = newValue}
+  }
+  /// Returns true if `from` has been explicitly set.
+  public var hasFrom: Bool {self._from != nil}
+  /// Clears the value of `from`. Subsequent reads from it will return its default value.
+  public mutating func clearFrom() {self._from = nil}
+
+  /// Required. End of the period (requests started before it); after `from`.
+  public var to: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_to ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_to = newValue}
+  }
+  /// Returns true if `to` has been explicitly set.
+  public var hasTo: Bool {self._to != nil}
+  /// Clears the value of `to`. Subsequent reads from it will return its default value.
+  public mutating func clearTo() {self._to = nil}
+
+  /// Optional. An open request is late once it has waited this many business days in its status
+  /// (default 5, at most 365).
+  public var lateAfterBusinessDays: Int32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _from: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+  fileprivate var _to: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+}
+
+/// One count of a report.
+public nonisolated struct Okey_V1_ReportCount: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Output only. What is counted: a status, a motif, a key type or a UAI ("unknown" when none).
+  public var key: String = String()
+
+  /// Output only. How many requests.
+  public var count: Int32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// The duration of one step over the requests that went through it.
+public nonisolated struct Okey_V1_ReportStepTime: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Output only. SUBMITTED_TO_DECIDED, DECIDED_TO_ELEMENTS_CONFIRMED, CHARTER_TO_FINALISED or
+  /// READY_TO_HANDED_OVER.
+  public var step: String = String()
+
+  /// Output only. Requests measured.
+  public var count: Int32 = 0
+
+  /// Output only. Median, in seconds.
+  public var medianSeconds: Int64 = 0
+
+  /// Output only. 90th percentile (nearest rank), in seconds.
+  public var p90Seconds: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// An open request that waits longer than the threshold.
+public nonisolated struct Okey_V1_LateRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Output only. The request.
+  public var requestID: String = String()
+
+  /// Output only. Its agent.
+  public var agentUid: String = String()
+
+  /// Output only. Its status.
+  public var status: Okey_V1_RenewalStatus = .unspecified
+
+  /// Output only. Since when it is in that status.
+  public var since: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_since ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_since = newValue}
+  }
+  /// Returns true if `since` has been explicitly set.
+  public var hasSince: Bool {self._since != nil}
+  /// Clears the value of `since`. Subsequent reads from it will return its default value.
+  public mutating func clearSince() {self._since = nil}
+
+  /// Output only. Business days it has waited.
+  public var businessDays: Int32 = 0
+
+  /// Output only. Who must act.
+  public var waitingFor: Okey_V1_WaitingParty = .unspecified
+
+  /// Output only. The people who must act, by uid (empty for the DSI).
+  public var people: [String] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _since: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+}
+
+/// Report result.
+public nonisolated struct Okey_V1_ReportResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Output only. Requests started in the period.
+  public var requests: Int32 = 0
+
+  /// Output only. By status.
+  public var byStatus: [Okey_V1_ReportCount] = []
+
+  /// Output only. By motif.
+  public var byMotif: [Okey_V1_ReportCount] = []
+
+  /// Output only. By key type.
+  public var byKeyType: [Okey_V1_ReportCount] = []
+
+  /// Output only. By the agent's establishment (UAI).
+  public var byEstablishment: [Okey_V1_ReportCount] = []
+
+  /// Output only. Step durations.
+  public var stepTimes: [Okey_V1_ReportStepTime] = []
+
+  /// Output only. Open requests waiting longer than the threshold, longest first.
+  public var late: [Okey_V1_LateRequest] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 /// ExplainRenewal input.
 public nonisolated struct Okey_V1_ExplainRenewalRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
@@ -779,6 +931,254 @@ nonisolated extension Okey_V1_AuditProblemKind: SwiftProtobuf._ProtoNameProvidin
 
 nonisolated extension Okey_V1_OutboxState: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0OUTBOX_STATE_UNSPECIFIED\0\u{1}OUTBOX_STATE_PENDING\0\u{1}OUTBOX_STATE_SENDING\0\u{1}OUTBOX_STATE_SENT\0\u{1}OUTBOX_STATE_DEAD\0")
+}
+
+nonisolated extension Okey_V1_ReportRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ReportRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}from\0\u{1}to\0\u{3}late_after_business_days\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._from) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._to) }()
+      case 3: try { try decoder.decodeSingularInt32Field(value: &self.lateAfterBusinessDays) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._from {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._to {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    if self.lateAfterBusinessDays != 0 {
+      try visitor.visitSingularInt32Field(value: self.lateAfterBusinessDays, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Okey_V1_ReportRequest, rhs: Okey_V1_ReportRequest) -> Bool {
+    if lhs._from != rhs._from {return false}
+    if lhs._to != rhs._to {return false}
+    if lhs.lateAfterBusinessDays != rhs.lateAfterBusinessDays {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Okey_V1_ReportCount: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ReportCount"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}count\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.key) }()
+      case 2: try { try decoder.decodeSingularInt32Field(value: &self.count) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.key.isEmpty {
+      try visitor.visitSingularStringField(value: self.key, fieldNumber: 1)
+    }
+    if self.count != 0 {
+      try visitor.visitSingularInt32Field(value: self.count, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Okey_V1_ReportCount, rhs: Okey_V1_ReportCount) -> Bool {
+    if lhs.key != rhs.key {return false}
+    if lhs.count != rhs.count {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Okey_V1_ReportStepTime: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ReportStepTime"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}step\0\u{1}count\0\u{3}median_seconds\0\u{3}p90_seconds\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.step) }()
+      case 2: try { try decoder.decodeSingularInt32Field(value: &self.count) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.medianSeconds) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.p90Seconds) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.step.isEmpty {
+      try visitor.visitSingularStringField(value: self.step, fieldNumber: 1)
+    }
+    if self.count != 0 {
+      try visitor.visitSingularInt32Field(value: self.count, fieldNumber: 2)
+    }
+    if self.medianSeconds != 0 {
+      try visitor.visitSingularInt64Field(value: self.medianSeconds, fieldNumber: 3)
+    }
+    if self.p90Seconds != 0 {
+      try visitor.visitSingularInt64Field(value: self.p90Seconds, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Okey_V1_ReportStepTime, rhs: Okey_V1_ReportStepTime) -> Bool {
+    if lhs.step != rhs.step {return false}
+    if lhs.count != rhs.count {return false}
+    if lhs.medianSeconds != rhs.medianSeconds {return false}
+    if lhs.p90Seconds != rhs.p90Seconds {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Okey_V1_LateRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".LateRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}agent_uid\0\u{1}status\0\u{1}since\0\u{3}business_days\0\u{3}waiting_for\0\u{1}people\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.requestID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.agentUid) }()
+      case 3: try { try decoder.decodeSingularEnumField(value: &self.status) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._since) }()
+      case 5: try { try decoder.decodeSingularInt32Field(value: &self.businessDays) }()
+      case 6: try { try decoder.decodeSingularEnumField(value: &self.waitingFor) }()
+      case 7: try { try decoder.decodeRepeatedStringField(value: &self.people) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.requestID.isEmpty {
+      try visitor.visitSingularStringField(value: self.requestID, fieldNumber: 1)
+    }
+    if !self.agentUid.isEmpty {
+      try visitor.visitSingularStringField(value: self.agentUid, fieldNumber: 2)
+    }
+    if self.status != .unspecified {
+      try visitor.visitSingularEnumField(value: self.status, fieldNumber: 3)
+    }
+    try { if let v = self._since {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
+    if self.businessDays != 0 {
+      try visitor.visitSingularInt32Field(value: self.businessDays, fieldNumber: 5)
+    }
+    if self.waitingFor != .unspecified {
+      try visitor.visitSingularEnumField(value: self.waitingFor, fieldNumber: 6)
+    }
+    if !self.people.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.people, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Okey_V1_LateRequest, rhs: Okey_V1_LateRequest) -> Bool {
+    if lhs.requestID != rhs.requestID {return false}
+    if lhs.agentUid != rhs.agentUid {return false}
+    if lhs.status != rhs.status {return false}
+    if lhs._since != rhs._since {return false}
+    if lhs.businessDays != rhs.businessDays {return false}
+    if lhs.waitingFor != rhs.waitingFor {return false}
+    if lhs.people != rhs.people {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Okey_V1_ReportResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ReportResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}requests\0\u{3}by_status\0\u{3}by_motif\0\u{3}by_key_type\0\u{3}by_establishment\0\u{3}step_times\0\u{1}late\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt32Field(value: &self.requests) }()
+      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.byStatus) }()
+      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.byMotif) }()
+      case 4: try { try decoder.decodeRepeatedMessageField(value: &self.byKeyType) }()
+      case 5: try { try decoder.decodeRepeatedMessageField(value: &self.byEstablishment) }()
+      case 6: try { try decoder.decodeRepeatedMessageField(value: &self.stepTimes) }()
+      case 7: try { try decoder.decodeRepeatedMessageField(value: &self.late) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.requests != 0 {
+      try visitor.visitSingularInt32Field(value: self.requests, fieldNumber: 1)
+    }
+    if !self.byStatus.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.byStatus, fieldNumber: 2)
+    }
+    if !self.byMotif.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.byMotif, fieldNumber: 3)
+    }
+    if !self.byKeyType.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.byKeyType, fieldNumber: 4)
+    }
+    if !self.byEstablishment.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.byEstablishment, fieldNumber: 5)
+    }
+    if !self.stepTimes.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.stepTimes, fieldNumber: 6)
+    }
+    if !self.late.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.late, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Okey_V1_ReportResponse, rhs: Okey_V1_ReportResponse) -> Bool {
+    if lhs.requests != rhs.requests {return false}
+    if lhs.byStatus != rhs.byStatus {return false}
+    if lhs.byMotif != rhs.byMotif {return false}
+    if lhs.byKeyType != rhs.byKeyType {return false}
+    if lhs.byEstablishment != rhs.byEstablishment {return false}
+    if lhs.stepTimes != rhs.stepTimes {return false}
+    if lhs.late != rhs.late {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
 }
 
 nonisolated extension Okey_V1_ExplainRenewalRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {

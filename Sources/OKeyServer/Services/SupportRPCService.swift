@@ -198,4 +198,70 @@ struct SupportRPCService: Okey_V1_SupportService.SimpleServiceProtocol {
       if let toAgent { $0.lastMessageToAgent = Wire.outboxMessage(toAgent, dsiMailbox: mailbox) }
     }
   }
+
+  func report(request: Okey_V1_ReportRequest, context: ServerContext) async throws -> Okey_V1_ReportResponse {
+    _ = try Principal.required().requireSupport()
+    guard request.hasFrom else { throw APIError.invalidArgument("from", "the start of the period") }
+    guard request.hasTo else { throw APIError.invalidArgument("to", "the end of the period") }
+    let from = try request.from.instant(field: "from")
+    let to = try request.to.instant(field: "to")
+    guard from < to else { throw APIError.invalidArgument("to", "the end of the period comes after its start") }
+    guard (0...365).contains(request.lateAfterBusinessDays) else {
+      throw APIError.invalidArgument("late_after_business_days", "0 (the default, 5) to 365 business days")
+    }
+    var query = RenewalQuery()
+    query.createdAfter = from
+    query.createdBefore = to
+    query.order = .oldestFirst
+    query.limit = 500
+    var requests: [(renewal: RenewalRequest, events: [RenewalEvent])] = []
+    while true {
+      let page = try await application.store.search(query)
+      for renewal in page.renewals {
+        requests.append((renewal, try await application.store.history(renewalID: renewal.id).map(\.event)))
+      }
+      guard requests.count <= 5000 else {
+        throw APIError.invalidArgument("to", "more than 5,000 requests in the period: narrow it (from, to)")
+      }
+      guard let next = page.next else { break }
+      query.after = next
+    }
+    let report = RenewalReport.make(
+      requests, now: application.clock(), calendar: application.calendar,
+      lateAfter: request.lateAfterBusinessDays == 0 ? 5 : Int(request.lateAfterBusinessDays))
+    func counts(_ values: [String: Int]) -> [Okey_V1_ReportCount] {
+      values.sorted { $0.key < $1.key }.map { entry in
+        .with {
+          $0.key = entry.key
+          $0.count = Int32(clamping: entry.value)
+        }
+      }
+    }
+    return .with {
+      $0.requests = Int32(clamping: report.requests)
+      $0.byStatus = counts(report.byStatus)
+      $0.byMotif = counts(report.byMotif)
+      $0.byKeyType = counts(report.byKeyType)
+      $0.byEstablishment = counts(report.byEstablishment)
+      $0.stepTimes = report.stepTimes.map { time in
+        .with {
+          $0.step = time.step.rawValue
+          $0.count = Int32(clamping: time.count)
+          $0.medianSeconds = time.medianSeconds
+          $0.p90Seconds = time.p90Seconds
+        }
+      }
+      $0.late = report.late.map { late in
+        .with {
+          $0.requestID = late.renewal.id
+          $0.agentUid = late.renewal.agentUID
+          $0.status = Wire.status(late.renewal.status)
+          $0.since = .init(late.renewal.statusSince ?? late.renewal.updatedAt)
+          $0.businessDays = Int32(clamping: late.businessDays)
+          $0.waitingFor = Wire.wire(late.waiting.party)
+          $0.people = late.waiting.people.map(\.uid)
+        }
+      }
+    }
+  }
 }
