@@ -63,8 +63,12 @@ public final class ChildProcess: @unchecked Sendable {
   @discardableResult
   public func waitForExit(timeout: Duration = .seconds(30)) async throws -> Int32 {
     let clock = ContinuousClock()
+    let start = clock.now
     let deadline = clock.now + timeout
     while process.isRunning {
+      // Foundation on Linux can miss the end of a child that exited before it was watched (its SIGCHLD
+      // came first) until another child ends: a zombie has ended; its status is in /proc.
+      if clock.now - start > .seconds(2), let status = exitedStatus { return status }
       if clock.now >= deadline {
         kill(process.processIdentifier, SIGKILL)
         throw ChildProcessError("\(process.executableURL?.lastPathComponent ?? "child") did not exit within \(timeout)")
@@ -72,6 +76,20 @@ public final class ChildProcess: @unchecked Sendable {
       try await Task.sleep(for: .milliseconds(20))
     }
     return process.terminationStatus
+  }
+
+  /// The exit status of a child that has ended but was not reaped yet (state Z in /proc), else nil:
+  /// its exit code, or the signal that ended it.
+  private var exitedStatus: Int32? {
+    guard let stat = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8),
+      let close = stat.lastIndex(of: ")")
+    else { return nil }
+    // Fields after the command name, from the 3rd (state) on; the 52nd is the wait status.
+    let fields = stat[stat.index(after: close)...].split(separator: " ")
+    guard fields.first == "Z", fields.count > 49,
+      let code = Int32(fields[49].trimmingCharacters(in: .whitespacesAndNewlines))
+    else { return nil }
+    return code & 0x7f != 0 ? code & 0x7f : (code >> 8) & 0xff
   }
 
   /// Waits until `predicate` holds for its standard error, at most `timeout`.
