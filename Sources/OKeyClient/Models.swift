@@ -190,7 +190,30 @@ public struct RenewalPage: Sendable, Codable, Equatable {
 public struct EnrolmentInstructions: Sendable, Codable, Equatable {
   public var platform: MobilePlatform?
   public var steps: [String]
+  /// Where the agent sends the enrolment elements.
   public var dsiMailbox: String
+  /// The academy's documentation of the procedure; empty when none is configured.
+  public var documentationURL: String = ""
+  /// The language of `steps`: fr or en.
+  public var language: String = ""
+}
+
+/// What one motif needs before its request is routed.
+public struct MotifRequirements: Sendable, Codable, Equatable {
+  /// The motif.
+  public var motif: Motif
+  /// Document kinds that must each be given by at least one document.
+  public var requiredDocumentKinds: [String]
+  /// True when the motif must be explained (`--details`).
+  public var detailsRequired: Bool
+}
+
+/// The reasons catalogue okeyd runs with.
+public struct ReasonsCatalogue: Sendable, Codable, Equatable {
+  /// One entry per motif.
+  public var motifs: [MotifRequirements]
+  /// Every document kind an upload may declare, sorted.
+  public var documentKinds: [String]
 }
 
 /// The audit trail's state.

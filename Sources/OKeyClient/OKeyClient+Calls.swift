@@ -133,23 +133,42 @@ extension OKeyClient {
     return RenewalPage(renewals: response.renewals.map(FromWire.renewal), nextPageToken: response.nextPageToken)
   }
 
-  /// Chooses the phone platform of a software key; returns the enrolment instructions.
-  public func choosePlatform(requestID: String, platform: MobilePlatform, expectedVersion: Int64) async throws -> (
-    Renewal, EnrolmentInstructions
-  ) {
+  /// Chooses the phone platform of a software key; returns the enrolment instructions, in `language`
+  /// (`fr` or `en`; empty for the academy's).
+  public func choosePlatform(
+    requestID: String, platform: MobilePlatform, expectedVersion: Int64, language: String = ""
+  ) async throws -> (Renewal, EnrolmentInstructions) {
     let request = Okey_V1_ChooseMobilePlatformRequest.with {
       $0.requestID = requestID
       $0.platform = FromWire.wire(platform)
       $0.expectedVersion = expectedVersion
+      $0.language = language
     }
     let response = try await call {
       try await renewals.chooseMobilePlatform(request, metadata: metadata, options: options)
     }
+    let instructions = response.instructions
     return (
       FromWire.renewal(response.renewal),
       EnrolmentInstructions(
-        platform: platform, steps: response.instructions.steps, dsiMailbox: response.instructions.dsiMailbox)
+        platform: platform, steps: instructions.steps, dsiMailbox: instructions.dsiMailbox,
+        documentationURL: instructions.documentationURL, language: instructions.language)
     )
+  }
+
+  /// The reasons catalogue okeyd runs with: what each motif needs before a request is routed.
+  public func reasonsCatalogue() async throws -> ReasonsCatalogue {
+    let response = try await call {
+      try await renewals.getReasonsCatalogue(.init(), metadata: metadata, options: options)
+    }
+    return ReasonsCatalogue(
+      motifs: response.motifs.compactMap { entry in
+        FromWire.motif(entry.motif).map {
+          MotifRequirements(
+            motif: $0, requiredDocumentKinds: entry.requiredDocumentKinds, detailsRequired: entry.detailsRequired)
+        }
+      },
+      documentKinds: response.documentKinds)
   }
 
   /// The current charter.

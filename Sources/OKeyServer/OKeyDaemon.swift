@@ -122,7 +122,7 @@ public final class OKeyDaemon: Sendable {
     // The delivery loop gets the outbox and one change, the escalation, made through the domain.
     let notifications = NotificationDelivery(
       store: application.store, clock: application.clock, mail: configuration.mail,
-      dsiMailbox: configuration.dsiMailbox,
+      dsiMailbox: configuration.dsiMailbox, elementsMailbox: configuration.enrolment.elementsMailbox,
       logger: application.logger, calendar: application.calendar,
       timeZone: TimeZone(identifier: configuration.timeZone) ?? .gmt,
       reminderPeriods: configuration.reminders.periods,

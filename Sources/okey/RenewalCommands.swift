@@ -14,7 +14,8 @@ struct RenewalCommands: AsyncParsableCommand {
     commandName: "renewal",
     abstract: "The agent's procedure (your session, or a service account with --on-behalf-of).",
     subcommands: [
-      Start.self, AddDocument.self, RemoveDocument.self, SetValidator.self, Submit.self, Cancel.self, Show.self,
+      Start.self, Motifs.self, AddDocument.self, RemoveDocument.self, SetValidator.self, Submit.self, Cancel.self,
+      Show.self,
       List.self,
       Platform.self, ElementsSent.self, SignCharter.self, PickupSlots.self, Book.self, CancelPickup.self, Watch.self,
       DocumentCommand.self,
@@ -142,11 +143,13 @@ struct RenewalCommands: AsyncParsableCommand {
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var change: ChangeOptions
     @Argument(help: "android or ios.") var platform: MobilePlatform
+    @Option(help: "Language of the steps: fr or en (default: the academy's).") var language = ""
     func run() async throws {
       let (renewal, instructions) = try await withClient(connection) { client in
         try await client.choosePlatform(
           requestID: change.requestID, platform: platform,
-          expectedVersion: try await version(of: change.requestID, given: change.expectedVersion, client: client))
+          expectedVersion: try await version(of: change.requestID, given: change.expectedVersion, client: client),
+          language: language)
       }
       if connection.json {
         try printJSON(["renewal": AnyEncodable(renewal), "instructions": AnyEncodable(instructions)])
@@ -155,6 +158,28 @@ struct RenewalCommands: AsyncParsableCommand {
       try show(renewal, json: false)
       print("")
       for (index, step) in instructions.steps.enumerated() { print("\(index + 1). \(step)") }
+      if !instructions.documentationURL.isEmpty { print("\n\(instructions.documentationURL)") }
+    }
+  }
+
+  struct Motifs: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Print the reasons catalogue: the documents each motif needs before the request is routed.")
+    @OptionGroup var connection: ConnectionOptions
+    func run() async throws {
+      let catalogue = try await withClient(connection) { try await $0.reasonsCatalogue() }
+      if connection.json {
+        try printJSON(catalogue)
+        return
+      }
+      for entry in catalogue.motifs {
+        let details = entry.detailsRequired ? "  (--details required)" : ""
+        let name = entry.motif.rawValue.lowercased().replacingOccurrences(of: "_", with: "-")
+        print(
+          name.padding(toLength: 15, withPad: " ", startingAt: 0) + entry.requiredDocumentKinds.joined(separator: ", ")
+            + details)
+      }
+      print("\ndocument kinds: \(catalogue.documentKinds.joined(separator: ", "))")
     }
   }
 

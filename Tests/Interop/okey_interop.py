@@ -23,7 +23,7 @@ EXPECTED_RPCS = {
     "okey.v1.AuthService": ["Login", "WhoAmI", "Logout"],
     "okey.v1.RenewalService": [
         "StartRenewal", "AddDocument", "RemoveDocument", "SetValidator", "SubmitRenewal",
-        "CancelRenewal", "GetRenewal", "ListMyRenewals", "ChooseMobilePlatform", "GetCharter",
+        "CancelRenewal", "GetRenewal", "ListMyRenewals", "ChooseMobilePlatform", "GetReasonsCatalogue", "GetCharter",
         "SignCharter", "ListPickupSlots", "BookPickup", "WatchRenewal", "GetDocument",
         "MarkElementsSent", "CancelPickup",
     ],

@@ -85,6 +85,15 @@ struct CLIProcedureTests {
             token: dsi) as? [[String: Any]]
         let slotID = try #require(slots?.first?["id"] as? String)
 
+        // The reasons catalogue the agent's client shows before starting: text and JSON.
+        let motifs = try await cli.run(["renewal", "motifs"] + agent, token: portal)
+        #expect(motifs.status == 0, "\(motifs.error)")
+        #expect(motifs.output.contains("stolen         theft-report\n"), "\(motifs.output)")
+        #expect(motifs.output.contains("other          supporting-document  (--details required)"))
+        let catalogue = try await cli.json(["renewal", "motifs"] + agent, token: portal) as? [String: Any]
+        let lost = (catalogue?["motifs"] as? [[String: Any]])?.first { $0["motif"] as? String == "LOST" }
+        #expect(lost?["requiredDocumentKinds"] as? [String] == ["loss-declaration"])
+
         var renewal =
           try await cli.json(
             ["renewal", "start", "--key-type", "hardware", "--motif", "expired"] + agent, token: portal)

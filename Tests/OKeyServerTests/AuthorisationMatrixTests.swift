@@ -179,6 +179,9 @@ struct AuthorisationMatrixTests {
           $0.idempotencyKey = t.key
         }, metadata: c.metadata)
     },
+    Case(rpc: "Renewal.GetReasonsCatalogue", allowed: anyCaller, deniedReason: "") { c, _ in
+      _ = try await c.renewals.getReasonsCatalogue(.init(), metadata: c.metadata)
+    },
     Case(rpc: "Renewal.GetCharter", allowed: anyCaller, deniedReason: "") { c, _ in
       _ = try await c.renewals.getCharter(.init(), metadata: c.metadata)
     },
@@ -452,7 +455,7 @@ struct AuthorisationMatrixTests {
       ]
       let loggedOut = callers[callers.count - 1]
       _ = try await loggedOut.auth.logout(.init(), metadata: loggedOut.metadata)
-      #expect(Set(Self.cases.map(\.rpc)).count == 43)
+      #expect(Set(Self.cases.map(\.rpc)).count == 44)
       // The preparers' own sessions: the Logout case ends the callers' ones.
       let stager = try await Stager(client)
       var mismatches: [String] = []

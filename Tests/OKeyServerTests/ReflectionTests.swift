@@ -12,7 +12,8 @@ struct ReflectionTests {
     "okey.v1.AuthService": ["Login", "WhoAmI"],
     "okey.v1.RenewalService": [
       "StartRenewal", "AddDocument", "RemoveDocument", "SetValidator", "SubmitRenewal", "CancelRenewal",
-      "GetRenewal", "ListMyRenewals", "ChooseMobilePlatform", "GetCharter", "SignCharter", "ListPickupSlots",
+      "GetRenewal", "ListMyRenewals", "ChooseMobilePlatform", "GetReasonsCatalogue", "GetCharter", "SignCharter",
+      "ListPickupSlots",
       "BookPickup", "WatchRenewal", "MarkElementsSent", "CancelPickup",
     ],
     "okey.v1.ApprovalService": ["ListPendingApprovals", "Approve", "Reject"],

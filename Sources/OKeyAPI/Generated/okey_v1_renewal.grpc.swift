@@ -152,6 +152,19 @@ public enum Okey_V1_RenewalService: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "GetReasonsCatalogue" metadata.
+        public enum GetReasonsCatalogue: Sendable {
+            /// Request type for "GetReasonsCatalogue".
+            public typealias Input = Okey_V1_GetReasonsCatalogueRequest
+            /// Response type for "GetReasonsCatalogue".
+            public typealias Output = Okey_V1_GetReasonsCatalogueResponse
+            /// Descriptor for "GetReasonsCatalogue".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "okey.v1.RenewalService"),
+                method: "GetReasonsCatalogue",
+                type: .unary
+            )
+        }
         /// Namespace for "GetCharter" metadata.
         public enum GetCharter: Sendable {
             /// Request type for "GetCharter".
@@ -255,6 +268,7 @@ public enum Okey_V1_RenewalService: Sendable {
             ListMyRenewals.descriptor,
             ChooseMobilePlatform.descriptor,
             MarkElementsSent.descriptor,
+            GetReasonsCatalogue.descriptor,
             GetCharter.descriptor,
             SignCharter.descriptor,
             ListPickupSlots.descriptor,
@@ -482,6 +496,26 @@ extension Okey_V1_RenewalService {
             request: GRPCCore.StreamingServerRequest<Okey_V1_MarkElementsSentRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_MarkElementsSentResponse>
+
+        /// Handle the "GetReasonsCatalogue" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Returns the reasons catalogue okeyd is configured with: for each motif, the document kinds a
+        /// > request needs before it is routed and whether the motif must be explained; and the other kinds an
+        /// > upload may declare. Any signed-in caller.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Okey_V1_GetReasonsCatalogueRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Okey_V1_GetReasonsCatalogueResponse` messages.
+        func getReasonsCatalogue(
+            request: GRPCCore.StreamingServerRequest<Okey_V1_GetReasonsCatalogueRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_GetReasonsCatalogueResponse>
 
         /// Handle the "GetCharter" method.
         ///
@@ -819,6 +853,26 @@ extension Okey_V1_RenewalService {
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Okey_V1_MarkElementsSentResponse>
 
+        /// Handle the "GetReasonsCatalogue" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Returns the reasons catalogue okeyd is configured with: for each motif, the document kinds a
+        /// > request needs before it is routed and whether the motif must be explained; and the other kinds an
+        /// > upload may declare. Any signed-in caller.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Okey_V1_GetReasonsCatalogueRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Okey_V1_GetReasonsCatalogueResponse` message.
+        func getReasonsCatalogue(
+            request: GRPCCore.ServerRequest<Okey_V1_GetReasonsCatalogueRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Okey_V1_GetReasonsCatalogueResponse>
+
         /// Handle the "GetCharter" method.
         ///
         /// > Source IDL Documentation:
@@ -1153,6 +1207,26 @@ extension Okey_V1_RenewalService {
             context: GRPCCore.ServerContext
         ) async throws -> Okey_V1_MarkElementsSentResponse
 
+        /// Handle the "GetReasonsCatalogue" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Returns the reasons catalogue okeyd is configured with: for each motif, the document kinds a
+        /// > request needs before it is routed and whether the motif must be explained; and the other kinds an
+        /// > upload may declare. Any signed-in caller.
+        ///
+        /// - Parameters:
+        ///   - request: A `Okey_V1_GetReasonsCatalogueRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Okey_V1_GetReasonsCatalogueResponse` to respond with.
+        func getReasonsCatalogue(
+            request: Okey_V1_GetReasonsCatalogueRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Okey_V1_GetReasonsCatalogueResponse
+
         /// Handle the "GetCharter" method.
         ///
         /// > Source IDL Documentation:
@@ -1403,6 +1477,17 @@ extension Okey_V1_RenewalService.StreamingServiceProtocol {
             }
         )
         router.registerHandler(
+            forMethod: Okey_V1_RenewalService.Method.GetReasonsCatalogue.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Okey_V1_GetReasonsCatalogueRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_GetReasonsCatalogueResponse>(),
+            handler: { request, context in
+                try await self.getReasonsCatalogue(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
             forMethod: Okey_V1_RenewalService.Method.GetCharter.descriptor,
             deserializer: GRPCProtobuf.ProtobufDeserializer<Okey_V1_GetCharterRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_GetCharterResponse>(),
@@ -1589,6 +1674,17 @@ extension Okey_V1_RenewalService.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_MarkElementsSentResponse> {
         let response = try await self.markElementsSent(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func getReasonsCatalogue(
+        request: GRPCCore.StreamingServerRequest<Okey_V1_GetReasonsCatalogueRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_GetReasonsCatalogueResponse> {
+        let response = try await self.getReasonsCatalogue(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -1799,6 +1895,19 @@ extension Okey_V1_RenewalService.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Okey_V1_MarkElementsSentResponse> {
         return GRPCCore.ServerResponse<Okey_V1_MarkElementsSentResponse>(
             message: try await self.markElementsSent(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func getReasonsCatalogue(
+        request: GRPCCore.ServerRequest<Okey_V1_GetReasonsCatalogueRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Okey_V1_GetReasonsCatalogueResponse> {
+        return GRPCCore.ServerResponse<Okey_V1_GetReasonsCatalogueResponse>(
+            message: try await self.getReasonsCatalogue(
                 request: request.message,
                 context: context
             ),
@@ -2154,6 +2263,31 @@ extension Okey_V1_RenewalService {
             deserializer: some GRPCCore.MessageDeserializer<Okey_V1_MarkElementsSentResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_MarkElementsSentResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "GetReasonsCatalogue" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Returns the reasons catalogue okeyd is configured with: for each motif, the document kinds a
+        /// > request needs before it is routed and whether the motif must be explained; and the other kinds an
+        /// > upload may declare. Any signed-in caller.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Okey_V1_GetReasonsCatalogueRequest` message.
+        ///   - serializer: A serializer for `Okey_V1_GetReasonsCatalogueRequest` messages.
+        ///   - deserializer: A deserializer for `Okey_V1_GetReasonsCatalogueResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func getReasonsCatalogue<Result>(
+            request: GRPCCore.ClientRequest<Okey_V1_GetReasonsCatalogueRequest>,
+            serializer: some GRPCCore.MessageSerializer<Okey_V1_GetReasonsCatalogueRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Okey_V1_GetReasonsCatalogueResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_GetReasonsCatalogueResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
 
         /// Call the "GetCharter" method.
@@ -2688,6 +2822,42 @@ extension Okey_V1_RenewalService {
             try await self.client.unary(
                 request: request,
                 descriptor: Okey_V1_RenewalService.Method.MarkElementsSent.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "GetReasonsCatalogue" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Returns the reasons catalogue okeyd is configured with: for each motif, the document kinds a
+        /// > request needs before it is routed and whether the motif must be explained; and the other kinds an
+        /// > upload may declare. Any signed-in caller.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Okey_V1_GetReasonsCatalogueRequest` message.
+        ///   - serializer: A serializer for `Okey_V1_GetReasonsCatalogueRequest` messages.
+        ///   - deserializer: A deserializer for `Okey_V1_GetReasonsCatalogueResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func getReasonsCatalogue<Result>(
+            request: GRPCCore.ClientRequest<Okey_V1_GetReasonsCatalogueRequest>,
+            serializer: some GRPCCore.MessageSerializer<Okey_V1_GetReasonsCatalogueRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Okey_V1_GetReasonsCatalogueResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_GetReasonsCatalogueResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Okey_V1_RenewalService.Method.GetReasonsCatalogue.descriptor,
                 serializer: serializer,
                 deserializer: deserializer,
                 options: options,
@@ -3241,6 +3411,37 @@ extension Okey_V1_RenewalService.ClientProtocol {
         )
     }
 
+    /// Call the "GetReasonsCatalogue" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Returns the reasons catalogue okeyd is configured with: for each motif, the document kinds a
+    /// > request needs before it is routed and whether the motif must be explained; and the other kinds an
+    /// > upload may declare. Any signed-in caller.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Okey_V1_GetReasonsCatalogueRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func getReasonsCatalogue<Result>(
+        request: GRPCCore.ClientRequest<Okey_V1_GetReasonsCatalogueRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_GetReasonsCatalogueResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.getReasonsCatalogue(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_GetReasonsCatalogueRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Okey_V1_GetReasonsCatalogueResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
     /// Call the "GetCharter" method.
     ///
     /// > Source IDL Documentation:
@@ -3785,6 +3986,41 @@ extension Okey_V1_RenewalService.ClientProtocol {
             metadata: metadata
         )
         return try await self.markElementsSent(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "GetReasonsCatalogue" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Returns the reasons catalogue okeyd is configured with: for each motif, the document kinds a
+    /// > request needs before it is routed and whether the motif must be explained; and the other kinds an
+    /// > upload may declare. Any signed-in caller.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func getReasonsCatalogue<Result>(
+        _ message: Okey_V1_GetReasonsCatalogueRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_GetReasonsCatalogueResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Okey_V1_GetReasonsCatalogueRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.getReasonsCatalogue(
             request: request,
             options: options,
             onResponse: handleResponse

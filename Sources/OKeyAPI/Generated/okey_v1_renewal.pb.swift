@@ -571,6 +571,9 @@ public nonisolated struct Okey_V1_ChooseMobilePlatformRequest: Sendable {
   /// characters; kept `retention.idempotencyKeyDays` (7 by default).
   public var idempotencyKey: String = String()
 
+  /// Optional. The language of the instructions: `fr` or `en`; empty for the academy's (`mail.language`).
+  public var language: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -608,6 +611,34 @@ public nonisolated struct Okey_V1_ChooseMobilePlatformResponse: Sendable {
 
   fileprivate var _renewal: Okey_V1_Renewal? = nil
   fileprivate var _instructions: Okey_V1_EnrolmentInstructions? = nil
+}
+
+/// GetReasonsCatalogue input.
+public nonisolated struct Okey_V1_GetReasonsCatalogueRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// GetReasonsCatalogue result.
+public nonisolated struct Okey_V1_GetReasonsCatalogueResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Output only. One entry per motif, in the enum's order.
+  public var motifs: [Okey_V1_MotifRequirements] = []
+
+  /// Output only. Every document kind an upload may declare (the required ones and the extras), sorted.
+  public var documentKinds: [String] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 /// GetCharter input.
@@ -1694,7 +1725,7 @@ nonisolated extension Okey_V1_ListMyRenewalsResponse: SwiftProtobuf.Message, Swi
 
 nonisolated extension Okey_V1_ChooseMobilePlatformRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ChooseMobilePlatformRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}platform\0\u{3}expected_version\0\u{3}idempotency_key\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}platform\0\u{3}expected_version\0\u{3}idempotency_key\0\u{1}language\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1706,6 +1737,7 @@ nonisolated extension Okey_V1_ChooseMobilePlatformRequest: SwiftProtobuf.Message
       case 2: try { try decoder.decodeSingularEnumField(value: &self.platform) }()
       case 3: try { try decoder.decodeSingularInt64Field(value: &self.expectedVersion) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.language) }()
       default: break
       }
     }
@@ -1724,6 +1756,9 @@ nonisolated extension Okey_V1_ChooseMobilePlatformRequest: SwiftProtobuf.Message
     if !self.idempotencyKey.isEmpty {
       try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 4)
     }
+    if !self.language.isEmpty {
+      try visitor.visitSingularStringField(value: self.language, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1732,6 +1767,7 @@ nonisolated extension Okey_V1_ChooseMobilePlatformRequest: SwiftProtobuf.Message
     if lhs.platform != rhs.platform {return false}
     if lhs.expectedVersion != rhs.expectedVersion {return false}
     if lhs.idempotencyKey != rhs.idempotencyKey {return false}
+    if lhs.language != rhs.language {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1771,6 +1807,60 @@ nonisolated extension Okey_V1_ChooseMobilePlatformResponse: SwiftProtobuf.Messag
   public static func ==(lhs: Okey_V1_ChooseMobilePlatformResponse, rhs: Okey_V1_ChooseMobilePlatformResponse) -> Bool {
     if lhs._renewal != rhs._renewal {return false}
     if lhs._instructions != rhs._instructions {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Okey_V1_GetReasonsCatalogueRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GetReasonsCatalogueRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Okey_V1_GetReasonsCatalogueRequest, rhs: Okey_V1_GetReasonsCatalogueRequest) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Okey_V1_GetReasonsCatalogueResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GetReasonsCatalogueResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}motifs\0\u{3}document_kinds\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.motifs) }()
+      case 2: try { try decoder.decodeRepeatedStringField(value: &self.documentKinds) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.motifs.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.motifs, fieldNumber: 1)
+    }
+    if !self.documentKinds.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.documentKinds, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Okey_V1_GetReasonsCatalogueResponse, rhs: Okey_V1_GetReasonsCatalogueResponse) -> Bool {
+    if lhs.motifs != rhs.motifs {return false}
+    if lhs.documentKinds != rhs.documentKinds {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

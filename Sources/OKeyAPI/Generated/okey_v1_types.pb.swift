@@ -959,6 +959,32 @@ public nonisolated struct Okey_V1_EnrolmentInstructions: Sendable {
   /// Output only. The DSI mailbox where the agent sends the enrolment elements.
   public var dsiMailbox: String = String()
 
+  /// Output only. The academy's documentation of the procedure; empty when none is configured.
+  public var documentationURL: String = String()
+
+  /// Output only. The language of `steps`: `fr` or `en`.
+  public var language: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// What one motif needs before its request is routed (the reasons catalogue).
+public nonisolated struct Okey_V1_MotifRequirements: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Output only. The motif.
+  public var motif: Okey_V1_Motif = .unspecified
+
+  /// Output only. Document kinds that must each be given by at least one document.
+  public var requiredDocumentKinds: [String] = []
+
+  /// Output only. True when `motif_details` must explain the motif.
+  public var detailsRequired: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1867,7 +1893,7 @@ nonisolated extension Okey_V1_PickupAppointment: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Okey_V1_EnrolmentInstructions: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".EnrolmentInstructions"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}platform\0\u{1}steps\0\u{3}dsi_mailbox\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}platform\0\u{1}steps\0\u{3}dsi_mailbox\0\u{3}documentation_url\0\u{1}language\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1878,6 +1904,8 @@ nonisolated extension Okey_V1_EnrolmentInstructions: SwiftProtobuf.Message, Swif
       case 1: try { try decoder.decodeSingularEnumField(value: &self.platform) }()
       case 2: try { try decoder.decodeRepeatedStringField(value: &self.steps) }()
       case 3: try { try decoder.decodeSingularStringField(value: &self.dsiMailbox) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.documentationURL) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.language) }()
       default: break
       }
     }
@@ -1893,6 +1921,12 @@ nonisolated extension Okey_V1_EnrolmentInstructions: SwiftProtobuf.Message, Swif
     if !self.dsiMailbox.isEmpty {
       try visitor.visitSingularStringField(value: self.dsiMailbox, fieldNumber: 3)
     }
+    if !self.documentationURL.isEmpty {
+      try visitor.visitSingularStringField(value: self.documentationURL, fieldNumber: 4)
+    }
+    if !self.language.isEmpty {
+      try visitor.visitSingularStringField(value: self.language, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1900,6 +1934,48 @@ nonisolated extension Okey_V1_EnrolmentInstructions: SwiftProtobuf.Message, Swif
     if lhs.platform != rhs.platform {return false}
     if lhs.steps != rhs.steps {return false}
     if lhs.dsiMailbox != rhs.dsiMailbox {return false}
+    if lhs.documentationURL != rhs.documentationURL {return false}
+    if lhs.language != rhs.language {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Okey_V1_MotifRequirements: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".MotifRequirements"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}motif\0\u{3}required_document_kinds\0\u{3}details_required\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularEnumField(value: &self.motif) }()
+      case 2: try { try decoder.decodeRepeatedStringField(value: &self.requiredDocumentKinds) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.detailsRequired) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.motif != .unspecified {
+      try visitor.visitSingularEnumField(value: self.motif, fieldNumber: 1)
+    }
+    if !self.requiredDocumentKinds.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.requiredDocumentKinds, fieldNumber: 2)
+    }
+    if self.detailsRequired != false {
+      try visitor.visitSingularBoolField(value: self.detailsRequired, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Okey_V1_MotifRequirements, rhs: Okey_V1_MotifRequirements) -> Bool {
+    if lhs.motif != rhs.motif {return false}
+    if lhs.requiredDocumentKinds != rhs.requiredDocumentKinds {return false}
+    if lhs.detailsRequired != rhs.detailsRequired {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

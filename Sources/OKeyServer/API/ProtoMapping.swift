@@ -66,6 +66,15 @@ enum Wire {
     try domain(value, field: field)
   }
 
+  /// A language asked for on the wire: `fr` or `en`; empty for `fallback`.
+  static func language(_ value: String, default fallback: String) throws -> String {
+    if value.isEmpty { return fallback }
+    guard OKeyConfiguration.mailLanguages.contains(value) else {
+      throw APIError.invalidArgument("language", "use fr or en, or leave it empty for the academy's language")
+    }
+    return value
+  }
+
   static func keyType(_ value: KeyType) -> Okey_V1_KeyType { wire(value) }
   static func status(_ value: RenewalStatus) -> Okey_V1_RenewalStatus { wire(value) }
   static func motif(_ value: Motif) -> Okey_V1_Motif { wire(value) }

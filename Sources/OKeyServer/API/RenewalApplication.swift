@@ -31,6 +31,8 @@ final class RenewalApplication: Sendable {
   let directory: any Directory
   let resolver: RoutingResolver
   let catalogue: ReasonCatalogue
+  /// The enrolment instructions (configuration `enrolment`).
+  let enrolmentGuide: EnrolmentGuide
   let documentRules: DocumentRules
   let changes = RenewalChangeHub()
   let logger: Logger
@@ -48,7 +50,8 @@ final class RenewalApplication: Sendable {
     self.store = store
     self.directory = directory
     self.resolver = resolver
-    self.catalogue = .standard
+    self.catalogue = configuration.reasons.catalogue
+    self.enrolmentGuide = configuration.enrolment.guide(dsiMailbox: configuration.dsiMailbox)
     self.documentRules = DocumentRules(
       maxBytes: configuration.limits.maxDocumentBytes, maxCount: configuration.limits.maxDocumentsPerRequest)
     self.logger = logger

@@ -121,6 +121,8 @@ final class ConfigurationReload: Sendable {
     check("reminders", \.reminders)
     check("timeZone", \.timeZone)
     check("holidays", \.holidays)
+    check("reasons", \.reasons)
+    check("enrolment", \.enrolment)
     if (old.tls == nil) != (new.tls == nil) || old.tls?.clientCAFile != new.tls?.clientCAFile {
       names.append("tls")
     }

@@ -72,6 +72,168 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
   /// When waiting requests remind the person who must act.
   public var reminders = Reminders()
 
+  /// The reasons catalogue: what each motif needs before a request is routed.
+  public var reasons = Reasons()
+  /// The enrolment of software keys: the instructions agents read, and where the elements go.
+  public var enrolment = Enrolment()
+
+  /// The reasons catalogue. Each motif (EXPIRED, LOST, STOLEN, BROKEN, PHONE_CHANGED, TYPE_CHANGE,
+  /// OTHER) names the document kinds that must each be given before the request is routed, and
+  /// whether `motif_details` must explain it. A file that sets one motif keeps the others' defaults.
+  public struct Reasons: Sendable, Equatable, Codable {
+    /// What one motif needs.
+    public struct MotifRule: Sendable, Equatable, Codable {
+      /// Document kinds (lower-case words joined by '-'), each needed at least once; at least one.
+      public var documents: [String]
+      /// True when the agent must explain the motif in `motif_details`. Default false.
+      public var detailsRequired = false
+      /// Creates a rule.
+      public init(documents: [String], detailsRequired: Bool = false) {
+        self.documents = documents
+        self.detailsRequired = detailsRequired
+      }
+    }
+    /// Rules by motif. Default: today's catalogue (a loss declaration for LOST, a theft report for
+    /// STOLEN, a supporting document otherwise, details for OTHER).
+    public var motifs: [String: MotifRule] = Dictionary(
+      uniqueKeysWithValues: ReasonCatalogue.standard.entries.map {
+        (
+          $0.key.rawValue,
+          MotifRule(documents: $0.value.requiredDocumentKinds, detailsRequired: $0.value.requiresDetails)
+        )
+      })
+    /// Kinds an upload may also declare without any motif requiring them. Default supporting-document.
+    public var extraDocumentKinds = ["supporting-document"]
+    /// The defaults.
+    public init() {}
+
+    /// The domain's catalogue (of a validated configuration).
+    public var catalogue: ReasonCatalogue {
+      var entries: [Motif: ReasonCatalogue.Entry] = [:]
+      for (name, rule) in motifs {
+        guard let motif = Motif(rawValue: name) else { continue }
+        entries[motif] = .init(requiredDocumentKinds: rule.documents, requiresDetails: rule.detailsRequired)
+      }
+      return ReasonCatalogue(entries: entries, extraKinds: Set(extraDocumentKinds))
+    }
+
+    /// Throws a ``ConfigurationError`` naming the first wrong setting.
+    func validate() throws {
+      for motif in Motif.allCases where motifs[motif.rawValue] == nil {
+        throw ConfigurationError("reasons.motifs.\(motif.rawValue) is missing: every motif needs its rule")
+      }
+      for (name, rule) in motifs.sorted(by: { $0.key < $1.key }) {
+        guard Motif(rawValue: name) != nil else {
+          throw ConfigurationError(
+            "reasons.motifs.\(name) is not a motif; the motifs are \(Motif.allCases.map(\.rawValue).joined(separator: ", "))"
+          )
+        }
+        guard !rule.documents.isEmpty else {
+          throw ConfigurationError(
+            "reasons.motifs.\(name).documents is empty: a request is routed only with its documents, name at least one kind"
+          )
+        }
+        for kind in rule.documents { try Self.check(kind: kind, setting: "reasons.motifs.\(name).documents") }
+        guard Set(rule.documents).count == rule.documents.count else {
+          throw ConfigurationError("reasons.motifs.\(name).documents names a kind twice")
+        }
+      }
+      for kind in extraDocumentKinds { try Self.check(kind: kind, setting: "reasons.extraDocumentKinds") }
+    }
+
+    private static func check(kind: String, setting: String) throws {
+      let allowed = kind.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" }
+      guard allowed, (1...40).contains(kind.count), kind.first != "-", kind.last != "-" else {
+        throw ConfigurationError(
+          "\(setting): '\(kind)' is not a document kind: 1 to 40 lower-case letters, digits and '-' (e.g. theft-report)"
+        )
+      }
+    }
+  }
+
+  /// The enrolment of software keys.
+  public struct Enrolment: Sendable, Equatable, Codable {
+    /// Where agents send the enrolment elements; empty for `dsiMailbox`. Default empty.
+    public var elementsMailbox = ""
+    /// The academy's documentation of the procedure (https), offered with the instructions and usable
+    /// in them as `{documentationURL}`; empty for none. Default empty.
+    public var documentationURL = ""
+    /// The steps by platform (ANDROID, IOS) and language (fr, en); placeholders `{mailbox}`,
+    /// `{requestId}`, `{documentationURL}`. Default: today's four steps. A file that sets one
+    /// platform's language keeps the others' defaults.
+    public var instructions: [String: [String: [String]]] = Dictionary(
+      uniqueKeysWithValues: EnrolmentGuide.standardSteps.map { ($0.key.rawValue, $0.value) })
+    /// The defaults.
+    public init() {}
+
+    /// The domain's guide (of a validated configuration), with `dsiMailbox` when no elements mailbox is set.
+    public func guide(dsiMailbox: String) -> EnrolmentGuide {
+      var steps: [MobilePlatform: [String: [String]]] = [:]
+      for (name, byLanguage) in instructions {
+        guard let platform = MobilePlatform(rawValue: name) else { continue }
+        steps[platform] = byLanguage
+      }
+      return EnrolmentGuide(
+        steps: steps, mailbox: elementsMailbox.isEmpty ? dsiMailbox : elementsMailbox,
+        documentationURL: documentationURL)
+    }
+
+    /// Throws a ``ConfigurationError`` naming the first wrong setting.
+    func validate() throws {
+      if !elementsMailbox.isEmpty, !OKeyConfiguration.looksLikeMailAddress(elementsMailbox) {
+        throw ConfigurationError(
+          "enrolment.elementsMailbox: '\(elementsMailbox)' is not a mail address (name@domain), or leave it empty for dsiMailbox"
+        )
+      }
+      if !documentationURL.isEmpty {
+        let rest = documentationURL.hasPrefix("https://") ? documentationURL.dropFirst(8) : ""
+        let host = rest.split(separator: "/", maxSplits: 1).first ?? ""
+        guard !host.isEmpty, !documentationURL.contains(where: { $0.isWhitespace || $0.isNewline }) else {
+          throw ConfigurationError(
+            "enrolment.documentationURL: '\(documentationURL)' is not an https:// address (e.g. https://www.ac-test.fr/okey)"
+          )
+        }
+      }
+      for platform in MobilePlatform.allCases {
+        for language in OKeyConfiguration.mailLanguages {
+          let setting = "enrolment.instructions.\(platform.rawValue).\(language)"
+          guard let steps = instructions[platform.rawValue]?[language], !steps.isEmpty else {
+            throw ConfigurationError("\(setting) is missing or empty: give the agent at least one step")
+          }
+          for (index, step) in steps.enumerated() {
+            guard !step.trimmingSpaces.isEmpty, step.count <= 500 else {
+              throw ConfigurationError("\(setting)[\(index)]: a step is 1 to 500 characters")
+            }
+            if let unknown = EnrolmentGuide.unknownPlaceholders(in: step).first {
+              throw ConfigurationError(
+                "\(setting)[\(index)]: \(unknown) is not a placeholder; use \(EnrolmentGuide.placeholders.joined(separator: ", "))"
+              )
+            }
+            if step.contains("{documentationURL}"), documentationURL.isEmpty {
+              throw ConfigurationError(
+                "\(setting)[\(index)] uses {documentationURL} but enrolment.documentationURL is empty: set it")
+            }
+          }
+        }
+      }
+      for (name, byLanguage) in instructions {
+        guard MobilePlatform(rawValue: name) != nil else {
+          throw ConfigurationError("enrolment.instructions.\(name) is not a platform; use ANDROID or IOS")
+        }
+        if let language = byLanguage.keys.sorted().first(where: { !OKeyConfiguration.mailLanguages.contains($0) }) {
+          throw ConfigurationError("enrolment.instructions.\(name).\(language) is not a language; use fr or en")
+        }
+      }
+    }
+  }
+
+  /// True for `name@domain` without spaces, angle brackets or line breaks.
+  static func looksLikeMailAddress(_ text: String) -> Bool {
+    let parts = text.split(separator: "@", omittingEmptySubsequences: false)
+    return parts.count == 2 && !parts[0].isEmpty && parts[1].contains(".")
+      && !text.contains(where: { $0.isWhitespace || $0.isNewline || "<>,;\"".contains($0) })
+  }
+
   /// Reminders, in business days of the academy (0 turns one off); each is sent once per period
   /// while the request waits.
   public struct Reminders: Sendable, Equatable, Codable {
@@ -441,6 +603,11 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
     }
     guard Self.logFormats.contains(logFormat) else {
       throw ConfigurationError("logFormat must be text or json; not '\(logFormat)'")
+    }
+    try reasons.validate()
+    try enrolment.validate()
+    if !Self.looksLikeMailAddress(dsiMailbox) {
+      throw ConfigurationError("dsiMailbox: '\(dsiMailbox)' is not a mail address (name@domain)")
     }
     guard shutdownGraceSeconds >= 0 else { throw ConfigurationError("shutdownGraceSeconds must not be negative") }
     guard sessions.ttlSeconds >= 60 else { throw ConfigurationError("sessions.ttlSeconds must be at least 60") }

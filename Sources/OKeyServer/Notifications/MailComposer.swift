@@ -10,6 +10,11 @@ struct MailComposer: Sendable {
   let dsiMailbox: String
   /// The academy's time zone, for the Date header.
   var timeZone: TimeZone = .gmt
+  /// Where agents send the enrolment elements (`enrolment.elementsMailbox`); empty for `dsiMailbox`.
+  var elementsMailbox = ""
+
+  /// The address the mails give for the enrolment elements.
+  var elementsAddress: String { elementsMailbox.isEmpty ? dsiMailbox : elementsMailbox }
 
   /// A composed message.
   struct Mail: Sendable, Equatable {
@@ -84,14 +89,14 @@ struct MailComposer: Sendable {
       text =
         "Votre demande \(id) est validée. Prochaine étape : "
         + (renewal?.keyType == .software
-          ? "choisissez la plateforme de votre téléphone dans OKEY et envoyez les éléments d'enrôlement à \(dsiMailbox)."
+          ? "choisissez la plateforme de votre téléphone dans OKEY et envoyez les éléments d'enrôlement à \(elementsAddress)."
           : "signez la charte dans OKEY.")
     case (.agentApproved, false):
       subject = "Your OTP key request is approved"
       text =
         "Your request \(id) is approved. Next step: "
         + (renewal?.keyType == .software
-          ? "choose your phone platform in OKEY and send the enrolment elements to \(dsiMailbox)."
+          ? "choose your phone platform in OKEY and send the enrolment elements to \(elementsAddress)."
           : "sign the charter in OKEY.")
     case (.agentRejected, true):
       subject = "Votre demande de clé OTP est refusée"
@@ -150,11 +155,11 @@ struct MailComposer: Sendable {
     case (.elementsRequested, true):
       subject = "Envoyez à nouveau les éléments d'enrôlement de votre clé OTP"
       text =
-        "La DSI a besoin à nouveau des éléments d'enrôlement de la demande \(id) : \(message.details)\nEnvoyez-les à \(dsiMailbox), puis indiquez dans OKEY que c'est fait."
+        "La DSI a besoin à nouveau des éléments d'enrôlement de la demande \(id) : \(message.details)\nEnvoyez-les à \(elementsAddress), puis indiquez dans OKEY que c'est fait."
     case (.elementsRequested, false):
       subject = "Send the enrolment elements of your OTP key again"
       text =
-        "The DSI needs the enrolment elements of request \(id) again: \(message.details)\nSend them to \(dsiMailbox), then say so in OKEY."
+        "The DSI needs the enrolment elements of request \(id) again: \(message.details)\nSend them to \(elementsAddress), then say so in OKEY."
     case (.pickupMissed, true):
       subject = "Rendez-vous manqué : reprenez rendez-vous pour votre clé OTP"
       text =
@@ -173,11 +178,11 @@ struct MailComposer: Sendable {
     case (.elementsReminder, true):
       subject = "Rappel : envoyez les éléments d'enrôlement de votre clé OTP"
       text =
-        "La demande \(id) attend les éléments d'enrôlement de votre téléphone. Envoyez-les à \(dsiMailbox), puis indiquez dans OKEY que c'est fait."
+        "La demande \(id) attend les éléments d'enrôlement de votre téléphone. Envoyez-les à \(elementsAddress), puis indiquez dans OKEY que c'est fait."
     case (.elementsReminder, false):
       subject = "Reminder: send the enrolment elements of your OTP key"
       text =
-        "Request \(id) waits for the enrolment elements of your phone. Send them to \(dsiMailbox), then say so in OKEY."
+        "Request \(id) waits for the enrolment elements of your phone. Send them to \(elementsAddress), then say so in OKEY."
     case (.pickupReminder, true):
       subject = "Rappel : votre clé OTP vous attend"
       text = "La clé de la demande \(id) vous attend. Prenez rendez-vous dans OKEY pour venir la chercher."

@@ -12,6 +12,8 @@ import Synchronization
 final class NotificationDelivery: Service, Sendable {
   /// The outbox, and the requests it reads.
   let store: any RenewalStore
+  /// `enrolment.elementsMailbox` (restart to change).
+  let elementsMailbox: String
   let clock: @Sendable () -> Instant
   /// Applies the escalation to a request (the one change this loop makes, through the domain).
   let escalateRequest:
@@ -54,6 +56,7 @@ final class NotificationDelivery: Service, Sendable {
 
   init(
     store: any RenewalStore, clock: @escaping @Sendable () -> Instant, mail: OKeyConfiguration.Mail, dsiMailbox: String,
+    elementsMailbox: String = "",
     logger: Logger,
     calendar: AcademyCalendar = .utc,
     timeZone: TimeZone = .gmt,
@@ -69,6 +72,7 @@ final class NotificationDelivery: Service, Sendable {
   ) {
     self.store = store
     self.clock = clock
+    self.elementsMailbox = elementsMailbox
     self.escalateRequest = escalateRequest
     self.calendar = calendar
     self.timeZone = timeZone
@@ -77,7 +81,9 @@ final class NotificationDelivery: Service, Sendable {
     self.current = Mutex(
       (
         mail,
-        MailComposer(from: mail.from, language: mail.language, dsiMailbox: dsiMailbox, timeZone: timeZone)
+        MailComposer(
+          from: mail.from, language: mail.language, dsiMailbox: dsiMailbox, timeZone: timeZone,
+          elementsMailbox: elementsMailbox)
       ))
     self.observe = observe
     self.logger = logger
@@ -86,7 +92,9 @@ final class NotificationDelivery: Service, Sendable {
   /// Takes new mail settings (a reload): the next cycle uses them; a message being sent finishes
   /// with the old ones.
   func update(mail: OKeyConfiguration.Mail, dsiMailbox: String) {
-    let composer = MailComposer(from: mail.from, language: mail.language, dsiMailbox: dsiMailbox, timeZone: timeZone)
+    let composer = MailComposer(
+      from: mail.from, language: mail.language, dsiMailbox: dsiMailbox, timeZone: timeZone,
+      elementsMailbox: elementsMailbox)
     current.withLock { $0 = (mail, composer) }
   }
 

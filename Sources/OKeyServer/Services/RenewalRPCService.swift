@@ -183,28 +183,42 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
   {
     let (_, actor) = try Principal.required().require(.agent)
     let platform = try Wire.platform(request.platform)
+    let language = try Wire.language(request.language, default: application.configuration.mail.language)
     let renewal = try await application.change(
       request.requestID, expectedVersion: request.expectedVersion, actor: actor,
       idempotency: try Idempotency.key(request)
     ) { _, _ in
       .choosePlatform(platform)
     }
-    let mailbox = application.configuration.dsiMailbox
+    let guide = application.enrolmentGuide
     let reply = try await application.message(renewal)
     return .with {
       $0.renewal = reply
       $0.instructions = .with {
         $0.platform = Wire.platform(platform)
-        $0.dsiMailbox = mailbox
-        $0.steps = [
-          platform == .android
-            ? "Install the authenticator application from the Google Play Store."
-            : "Install the authenticator application from the App Store.",
-          "Open it and add a new token; note the enrolment elements it shows (serial and activation code).",
-          "Send those elements from your academic mailbox to \(mailbox), with your request id \(renewal.id).",
-          "Wait for the DSI to confirm; then sign the charter. Your PIN stays the one of your old key.",
-        ]
+        $0.dsiMailbox = guide.mailbox
+        $0.documentationURL = guide.documentationURL
+        $0.language = language
+        $0.steps = guide.steps(for: platform, language: language, requestID: renewal.id)
       }
+    }
+  }
+
+  func getReasonsCatalogue(request: Okey_V1_GetReasonsCatalogueRequest, context: ServerContext) async throws
+    -> Okey_V1_GetReasonsCatalogueResponse
+  {
+    _ = try Principal.required()
+    let catalogue = application.catalogue
+    return .with {
+      $0.motifs = Motif.allCases.map { motif in
+        let entry = catalogue.entry(for: motif)
+        return .with {
+          $0.motif = Wire.motif(motif)
+          $0.requiredDocumentKinds = entry.requiredDocumentKinds
+          $0.detailsRequired = entry.requiresDetails
+        }
+      }
+      $0.documentKinds = catalogue.knownDocumentKinds.sorted()
     }
   }
 

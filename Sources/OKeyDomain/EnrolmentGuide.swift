@@ -1,0 +1,79 @@
+/// The enrolment instructions an agent reads after choosing the phone platform of a software key:
+/// steps per platform and language, written by the academy (configuration), with three placeholders
+/// filled when they are shown: `{mailbox}` (where the elements go), `{requestId}` and
+/// `{documentationURL}`.
+public struct EnrolmentGuide: Sendable, Hashable {
+  /// The placeholders a step may use.
+  public static let placeholders = ["{mailbox}", "{requestId}", "{documentationURL}"]
+
+  /// Steps by platform, then by language (`fr`, `en`).
+  public var steps: [MobilePlatform: [String: [String]]]
+  /// Where the agent sends the enrolment elements.
+  public var mailbox: String
+  /// The academy's documentation of the procedure; empty for none.
+  public var documentationURL: String
+
+  /// Creates a guide.
+  public init(steps: [MobilePlatform: [String: [String]]], mailbox: String, documentationURL: String = "") {
+    self.steps = steps
+    self.mailbox = mailbox
+    self.documentationURL = documentationURL
+  }
+
+  /// The steps for `platform` in `language` (French when that language has none), placeholders filled.
+  public func steps(for platform: MobilePlatform, language: String, requestID: String) -> [String] {
+    let byLanguage = steps[platform] ?? Self.standardSteps[platform] ?? [:]
+    let chosen = byLanguage[language] ?? byLanguage["fr"] ?? []
+    return chosen.map { step in
+      step.replacing("{mailbox}", with: mailbox)
+        .replacing("{requestId}", with: requestID)
+        .replacing("{documentationURL}", with: documentationURL)
+    }
+  }
+
+  /// The brace-delimited words of `step` that are not placeholders (a typo such as `{mail}`).
+  public static func unknownPlaceholders(in step: String) -> [String] {
+    var found: [String] = []
+    var rest = Substring(step)
+    while let open = rest.firstIndex(of: "{") {
+      guard let close = rest[open...].firstIndex(of: "}") else { break }
+      let word = String(rest[open...close])
+      if !placeholders.contains(word) { found.append(word) }
+      rest = rest[rest.index(after: close)...]
+    }
+    return found
+  }
+
+  /// Today's steps: install the authenticator, add a token, send its elements by mail, wait for the
+  /// DSI, sign the charter; the PIN stays the old key's.
+  public static let standardSteps: [MobilePlatform: [String: [String]]] = [
+    .android: [
+      "fr": [
+        "Installez l'application d'authentification depuis le Google Play Store.",
+        "Ouvrez-la et ajoutez un nouveau jeton ; notez les éléments d'enrôlement qu'elle affiche (numéro de série et code d'activation).",
+        "Envoyez ces éléments depuis votre messagerie académique à {mailbox}, avec le numéro de votre demande {requestId}.",
+        "Attendez la confirmation de la DSI, puis signez la charte. Votre code PIN reste celui de votre ancienne clé.",
+      ],
+      "en": [
+        "Install the authenticator application from the Google Play Store.",
+        "Open it and add a new token; note the enrolment elements it shows (serial and activation code).",
+        "Send those elements from your academic mailbox to {mailbox}, with your request id {requestId}.",
+        "Wait for the DSI to confirm; then sign the charter. Your PIN stays the one of your old key.",
+      ],
+    ],
+    .ios: [
+      "fr": [
+        "Installez l'application d'authentification depuis l'App Store.",
+        "Ouvrez-la et ajoutez un nouveau jeton ; notez les éléments d'enrôlement qu'elle affiche (numéro de série et code d'activation).",
+        "Envoyez ces éléments depuis votre messagerie académique à {mailbox}, avec le numéro de votre demande {requestId}.",
+        "Attendez la confirmation de la DSI, puis signez la charte. Votre code PIN reste celui de votre ancienne clé.",
+      ],
+      "en": [
+        "Install the authenticator application from the App Store.",
+        "Open it and add a new token; note the enrolment elements it shows (serial and activation code).",
+        "Send those elements from your academic mailbox to {mailbox}, with your request id {requestId}.",
+        "Wait for the DSI to confirm; then sign the charter. Your PIN stays the one of your old key.",
+      ],
+    ],
+  ]
+}
