@@ -89,6 +89,19 @@ public struct RoutingConfiguration: Sendable, Hashable, Codable {
   /// academy. Used when the person is the head of their own establishment or circonscription.
   public var fallbacks: [String: String] = ["974": "dasen974", "*": "recteur"]
 
+  /// Who decides for second-degree staff: `head` (the N+1 alone) or `headOrDeputy` (the principal
+  /// and the deputies of the agent's establishment, each of them; the first decision wins). Default
+  /// headOrDeputy.
+  public var secondDegreeValidators = SecondDegreeValidators.headOrDeputy
+
+  /// Who decides for second-degree staff.
+  public enum SecondDegreeValidators: String, Sendable, Hashable, Codable, CaseIterable {
+    /// The N+1 alone.
+    case head
+    /// The principal and the deputies of the agent's establishment.
+    case headOrDeputy
+  }
+
   /// Who the agent may name as validator instead of the proposal. Default managers.
   public var validatorChoice = ValidatorChoice.managers
   /// With `managers`: members of this group may be named too. Default none.

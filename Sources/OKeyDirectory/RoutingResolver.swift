@@ -285,10 +285,36 @@ public struct RoutingResolver: Sendable {
     }) {
       problems.append(RoutingProblem(code: "NO_N1", message: "no N+1 found for \(uid)"))
     }
+    let coValidators = try await coValidators(of: requesterFacts, n1: n1)
     return Routing(
       requester: requester, n1: n1, n2: n2, firstDegree: firstDegree, schoolDirector: director,
       ondeDelegation: currentONDE,
-      problems: problems, resolvedAt: resolvedAt, establishment: requesterFacts.assignments.first?.uai)
+      problems: problems, resolvedAt: resolvedAt, establishment: requesterFacts.assignments.first?.uai,
+      coValidators: coValidators)
+  }
+
+  /// The other heads (principal, deputies) of the second-degree establishment that `n1` heads for the
+  /// agent, when `secondDegreeValidators` is `headOrDeputy`: they may decide as the N+1 does.
+  func coValidators(of subject: Facts, n1: RoutedApprover?) async throws -> [RoutedApprover] {
+    guard configuration.secondDegreeValidators == .headOrDeputy, let n1 else { return [] }
+    var found: [RoutedApprover] = []
+    var seen: Set<String> = [normalized(n1.person.dn), normalized(subject.entry.dn)]
+    for assignment in subject.assignments where isSecondDegree(assignment) {
+      let heads = try await directory.responsibles(forEstablishment: assignment.uai).filter {
+        $0.first(configuration.functionAttribute)?.uppercased() == configuration.headFunction.uppercased()
+      }
+      guard heads.contains(where: { normalized($0.dn) == normalized(n1.person.dn) }) else { continue }
+      for head in heads where seen.insert(normalized(head.dn)).inserted {
+        let deputy = head.values(configuration.disciplineAttribute).contains(configuration.deputyDiscipline)
+        let title = deputy ? "deputy" : "head"
+        found.append(
+          RoutedApprover(
+            person: person(from: head),
+            foundBy:
+              "\(title) (\(configuration.headFunction)) of \(assignment.uai), who may decide with \(n1.person.uid)"))
+      }
+    }
+    return found
   }
 
   /// The N+1 of a person by the configured strategies, in order.

@@ -221,7 +221,9 @@ struct DecisionBuilder {
     }
     try actor.requireCapacity(.approver)
     // The snapshot says who was active at submission; a validator disabled then cannot decide.
-    let named = [original.routing.n1, original.routing.n2].compactMap { $0 }.filter { $0.person.uid == actor.uid }
+    let named = (original.routing.n1Level + [original.routing.n2].compactMap { $0 }).filter {
+      $0.person.uid == actor.uid
+    }
     guard named.contains(where: { $0.person.active }) else {
       throw RenewalRefusal(
         .personDisabled,
@@ -405,10 +407,15 @@ struct DecisionBuilder {
       renewal.routed = true
       renewal.routedAt = context.now
       effects.append(.snapshotRouting(reason: "submit"))
-      var details = "routed to \(validator.uid)"
-      if let n1 = routing.n1, !n1.person.active { details += " (N+1 \(n1.person.uid) is disabled: N+2 validates)" }
+      var details = "routed to \(routing.askedValidators.map(\.uid).joined(separator: ", "))"
+      if let n1 = routing.n1, !n1.person.active { details += " (N+1 \(n1.person.uid) is disabled)" }
+      if validator.uid != routing.n1?.person.uid, validator.uid == routing.n2?.person.uid {
+        details += ": N+2 validates"
+      }
       record(command.action, role: .agent, to: .pendingApproval, details: details + changed)
-      notifications.append(NotificationIntent(kind: .validatorRouted, recipient: .person(validator)))
+      for person in routing.askedValidators {
+        notifications.append(NotificationIntent(kind: .validatorRouted, recipient: .person(person)))
+      }
       askToSuspend(oldKeys)
 
     case .approve(let comment):
@@ -418,7 +425,7 @@ struct DecisionBuilder {
       let comment = try Self.checkText(comment, field: "comment", required: false)
       renewal.decidedBy = actor.uid
       renewal.decisionComment = comment
-      let level = renewal.routing.n1?.person.uid == actor.uid ? "N+1" : "N+2"
+      let level = renewal.routing.n1Level.contains { $0.person.uid == actor.uid } ? "N+1" : "N+2"
       effects.append(.recordDecision(approverUID: actor.uid, approved: true, comment: comment))
       let from = renewal.status
       moveOnAfterApproval()
@@ -690,7 +697,9 @@ struct DecisionBuilder {
       renewal.routing = routing
       effects.append(.snapshotRouting(reason: "reroute"))
       record(command.action, role: .dsi, to: .pendingApproval, details: "validator \(before) -> \(validator.uid)")
-      notifications.append(NotificationIntent(kind: .validatorRouted, recipient: .person(validator)))
+      for person in routing.askedValidators {
+        notifications.append(NotificationIntent(kind: .validatorRouted, recipient: .person(person)))
+      }
     }
   }
 

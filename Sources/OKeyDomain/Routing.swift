@@ -73,6 +73,10 @@ public struct Routing: Sendable, Hashable, Codable {
   /// The agent's establishment (UAI of their first assignment), for reports; nil when the directory
   /// gives none (or for routings older than this field).
   public var establishment: String?
+  /// Other heads of a second-degree agent's establishment who may decide as the N+1 does (the
+  /// deputies when the N+1 is the principal, with `routing.secondDegreeValidators: headOrDeputy`); the
+  /// first decision wins. Nil for none (and in routings older than this field).
+  public var coValidators: [RoutedApprover]?
 
   /// Creates a routing.
   public init(
@@ -85,9 +89,11 @@ public struct Routing: Sendable, Hashable, Codable {
     problems: [RoutingProblem] = [],
     proposedN1: RoutedApprover? = nil,
     resolvedAt: Instant,
-    establishment: String? = nil
+    establishment: String? = nil,
+    coValidators: [RoutedApprover]? = nil
   ) {
     self.establishment = establishment
+    self.coValidators = coValidators?.isEmpty == true ? nil : coValidators
     self.requester = requester
     self.n1 = n1
     self.n2 = n2
@@ -104,17 +110,34 @@ public struct Routing: Sendable, Hashable, Codable {
     AutoValidationPolicy.decide(for: self)
   }
 
-  /// The person expected to approve: the N+1 when active, else the N+2 when active; nil when
-  /// nobody can.
+  /// The person expected to approve: the N+1 when active (else an active co-validator), else the N+2
+  /// when active; nil when nobody can.
   public var effectiveValidator: DirectoryPerson? {
-    if let n1, n1.person.active { return n1.person }
+    if let first = n1Level.first(where: { $0.person.active }) { return first.person }
     if let n2, n2.person.active { return n2.person }
     return nil
   }
 
-  /// True when `uid` is the N+1 or the N+2.
+  /// Who is asked to decide: every active person of the N+1 level, else the active N+2.
+  public var askedValidators: [DirectoryPerson] {
+    let level = n1Level.filter(\.person.active).map(\.person)
+    if !level.isEmpty { return level }
+    return n2.flatMap { $0.person.active ? [$0.person] : nil } ?? []
+  }
+
+  /// True when `uid` is the N+1, one of the co-validators, or the N+2.
   public func namesApprover(_ uid: String) -> Bool {
-    n1?.person.uid == uid || n2?.person.uid == uid
+    n1?.person.uid == uid || n2?.person.uid == uid || (coValidators ?? []).contains { $0.person.uid == uid }
+  }
+
+  /// Everyone who may decide at the N+1 level: the N+1 and the co-validators.
+  public var n1Level: [RoutedApprover] {
+    (n1.map { [$0] } ?? []) + (coValidators ?? [])
+  }
+
+  /// The co-validators' uids, sorted (the store indexes them).
+  public var coValidatorUIDs: [String] {
+    (coValidators ?? []).map(\.person.uid).sorted()
   }
 }
 
@@ -203,6 +226,7 @@ public enum ValidatorCorrection {
       var restored = routing
       restored.n1 = proposal.n1
       restored.n2 = proposal.n2
+      restored.coValidators = proposal.coValidators
       restored.proposedN1 = nil
       return .success(restored)
     }
@@ -240,6 +264,15 @@ public enum ValidatorCorrection {
       corrected.n2 = candidateManager
     } else {
       corrected.n2 = nil
+    }
+    // A head of the same establishment named instead of another keeps the others beside them;
+    // anyone else decides alone.
+    let level = proposal.n1Level
+    if level.contains(where: { $0.person.uid == candidate.uid }) {
+      let others = level.filter { $0.person.uid != candidate.uid }
+      corrected.coValidators = others.isEmpty ? nil : others
+    } else {
+      corrected.coValidators = nil
     }
     return .success(corrected)
   }

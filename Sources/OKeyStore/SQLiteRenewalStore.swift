@@ -209,6 +209,7 @@ public final class SQLiteRenewalStore: RenewalStore {
             renewal.createdAt.millisecondsSinceEpoch, renewal.updatedAt.millisecondsSinceEpoch, json,
           ]
         )
+        try Self.indexCoValidators(of: renewal, in: db)
         try Self.record(decision, stateJSON: json, key: auditKey, in: db)
         if let idempotencyKey {
           try Self.rememberResult(
@@ -276,6 +277,9 @@ public final class SQLiteRenewalStore: RenewalStore {
         guard db.changesCount == 1 else {
           throw StoreError(.staleVersion, "request \(renewalID) changed meanwhile: reload it and try again")
         }
+        if renewal.routing.coValidatorUIDs != current.routing.coValidatorUIDs {
+          try Self.indexCoValidators(of: renewal, in: db)
+        }
         try Self.record(decision, stateJSON: json, key: auditKey, in: db)
         if let idempotencyKey {
           try Self.rememberResult(
@@ -288,6 +292,16 @@ public final class SQLiteRenewalStore: RenewalStore {
     // Kept only once committed: a rolled-back change never reaches the cache.
     committed.keep(renewal)
     return renewal
+  }
+
+  /// Writes the index of the request's co-validators (second-degree deputies), read by approvers'
+  /// pending lists; the routing in `state_json` stays the truth.
+  static func indexCoValidators(of renewal: RenewalRequest, in db: Database) throws {
+    let uids = renewal.routing.coValidatorUIDs
+    try db.run("DELETE FROM renewal_validators WHERE renewal_id = ?", [renewal.id])
+    for uid in uids {
+      try db.run("INSERT OR IGNORE INTO renewal_validators (renewal_id, uid) VALUES (?, ?)", [renewal.id, uid])
+    }
   }
 
   /// Writes the audit events, outbox rows and effects of a decision in the current transaction.
@@ -441,8 +455,9 @@ public final class SQLiteRenewalStore: RenewalStore {
           arguments += [keyType.rawValue]
         }
         if let approver = query.approverUID {
-          clauses.append("(n1_uid = ? OR n2_uid = ?)")
-          arguments += [approver, approver]
+          clauses.append(
+            "(n1_uid = ? OR n2_uid = ? OR id IN (SELECT renewal_id FROM renewal_validators WHERE uid = ?))")
+          arguments += [approver, approver, approver]
         }
         if query.routedOnly { clauses.append("routed = 1") }
         if query.actionableByDSI {

@@ -6,6 +6,7 @@ enum Schema {
   static let versions = [
     "v1-renewals-documents-audit", "v2-charter-pickup-keys", "v3-outbox-sessions", "v4-session-person",
     "v5-outbox-delivery", "v6-audit-seal", "v7-document-retention", "v8-idempotency-fingerprint",
+    "v9-co-validators",
   ]
 
   static var migrator: DatabaseMigrator {
@@ -225,6 +226,20 @@ enum Schema {
       try db.execute(
         sql:
           "DELETE FROM idempotency_keys; ALTER TABLE idempotency_keys ADD COLUMN fingerprint TEXT NOT NULL DEFAULT ''")
+    }
+    migrator.registerMigration(versions[8]) { db in
+      // Who else may decide at the N+1 level (second-degree deputies): an index of the routing kept in
+      // state_json, so that their pending lists find the request. Older requests have none.
+      try db.execute(
+        sql: """
+          CREATE TABLE renewal_validators (
+            renewal_id TEXT NOT NULL REFERENCES renewals(id) ON DELETE CASCADE,
+            uid TEXT NOT NULL,
+            PRIMARY KEY (renewal_id, uid)
+          );
+          CREATE INDEX renewal_validators_by_uid ON renewal_validators(uid);
+          """
+      )
     }
     return migrator
   }

@@ -85,6 +85,43 @@ struct RoutingTests {
     }
   }
 
+  @Test(
+    "second degree: the deputies of the agent's establishment decide beside the principal (headOrDeputy), or not (head); a deputy named by the agent keeps the principal beside them"
+  )
+  func secondDegreeValidators() async throws {
+    try await withSlapd { slapd in
+      try await withLDAPDirectory(slapd) { directory in
+        let resolver = RoutingResolver(directory: directory, cacheTTL: .zero, now: { today })
+        let clg = try await resolver.resolve(uid: "ens-clg")
+        #expect(clg.n1?.person.uid == "principal1")
+        #expect(clg.coValidators?.map(\.person.uid) == ["adjoint1"])
+        #expect(clg.coValidators?.first?.foundBy.contains("deputy") == true)
+        #expect(clg.namesApprover("adjoint1"))
+        #expect(clg.askedValidators.map(\.uid) == ["principal1", "adjoint1"])
+        // A deputy asking: the principal decides alone (the deputy never decides on their own request).
+        #expect(try await resolver.resolve(uid: "adjoint1").coValidators == nil)
+        // A lycée with a deputy and no principal, and the first degree: nobody beside the N+1.
+        #expect(try await resolver.resolve(uid: "ens-lyc").coValidators == nil)
+        #expect(try await resolver.resolve(uid: "ens1a").coValidators == nil)
+
+        let named = try await resolver.correctValidator(of: clg, proposal: clg, to: "adjoint1").get()
+        #expect(named.n1?.person.uid == "adjoint1")
+        #expect(named.coValidators?.map(\.person.uid) == ["principal1"])
+        let elsewhere = try await resolver.correctValidator(of: clg, proposal: clg, to: "ien1").get()
+        #expect(elsewhere.coValidators == nil)
+        #expect(!elsewhere.namesApprover("adjoint1"))
+
+        var headOnly = RoutingConfiguration()
+        headOnly.secondDegreeValidators = .head
+        let alone = try await RoutingResolver(
+          directory: directory, configuration: headOnly, cacheTTL: .zero, now: { today }
+        ).resolve(uid: "ens-clg")
+        #expect(alone.coValidators == nil)
+        #expect(!alone.namesApprover("adjoint1"))
+      }
+    }
+  }
+
   @Test("strategies follow the configured order: establishment only, manager only")
   func strategyOrder() async throws {
     try await withSlapd { slapd in

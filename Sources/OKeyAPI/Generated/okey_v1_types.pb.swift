@@ -741,6 +741,14 @@ public nonisolated struct Okey_V1_Routing: @unchecked Sendable {
   /// Clears the value of `proposedN1`. Subsequent reads from it will return its default value.
   public mutating func clearProposedN1() {_uniqueStorage()._proposedN1 = nil}
 
+  /// Output only. Others who may decide as the N+1 does: the other heads (principal, deputies) of a
+  /// second-degree agent's establishment (`routing.secondDegreeValidators: headOrDeputy`). The first
+  /// decision wins; the others then see the request decided.
+  public var coValidators: [Okey_V1_RoutedApprover] {
+    get {_storage._coValidators}
+    set {_uniqueStorage()._coValidators = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1470,7 +1478,7 @@ nonisolated extension Okey_V1_RoutingProblem: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Okey_V1_Routing: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Routing"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}requester\0\u{1}n1\0\u{1}n2\0\u{3}first_degree\0\u{3}school_director\0\u{3}onde_delegation\0\u{3}auto_validated\0\u{3}auto_validation_reason\0\u{3}effective_validator\0\u{1}problems\0\u{3}resolved_at\0\u{3}proposed_n1\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}requester\0\u{1}n1\0\u{1}n2\0\u{3}first_degree\0\u{3}school_director\0\u{3}onde_delegation\0\u{3}auto_validated\0\u{3}auto_validation_reason\0\u{3}effective_validator\0\u{1}problems\0\u{3}resolved_at\0\u{3}proposed_n1\0\u{3}co_validators\0")
 
   fileprivate class _StorageClass {
     var _requester: Okey_V1_Person? = nil
@@ -1485,6 +1493,7 @@ nonisolated extension Okey_V1_Routing: SwiftProtobuf.Message, SwiftProtobuf._Mes
     var _problems: [Okey_V1_RoutingProblem] = []
     var _resolvedAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
     var _proposedN1: Okey_V1_Person? = nil
+    var _coValidators: [Okey_V1_RoutedApprover] = []
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1507,6 +1516,7 @@ nonisolated extension Okey_V1_Routing: SwiftProtobuf.Message, SwiftProtobuf._Mes
       _problems = source._problems
       _resolvedAt = source._resolvedAt
       _proposedN1 = source._proposedN1
+      _coValidators = source._coValidators
     }
   }
 
@@ -1537,6 +1547,7 @@ nonisolated extension Okey_V1_Routing: SwiftProtobuf.Message, SwiftProtobuf._Mes
         case 10: try { try decoder.decodeRepeatedMessageField(value: &_storage._problems) }()
         case 11: try { try decoder.decodeSingularMessageField(value: &_storage._resolvedAt) }()
         case 12: try { try decoder.decodeSingularMessageField(value: &_storage._proposedN1) }()
+        case 13: try { try decoder.decodeRepeatedMessageField(value: &_storage._coValidators) }()
         default: break
         }
       }
@@ -1585,6 +1596,9 @@ nonisolated extension Okey_V1_Routing: SwiftProtobuf.Message, SwiftProtobuf._Mes
       try { if let v = _storage._proposedN1 {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
       } }()
+      if !_storage._coValidators.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._coValidators, fieldNumber: 13)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1606,6 +1620,7 @@ nonisolated extension Okey_V1_Routing: SwiftProtobuf.Message, SwiftProtobuf._Mes
         if _storage._problems != rhs_storage._problems {return false}
         if _storage._resolvedAt != rhs_storage._resolvedAt {return false}
         if _storage._proposedN1 != rhs_storage._proposedN1 {return false}
+        if _storage._coValidators != rhs_storage._coValidators {return false}
         return true
       }
       if !storagesAreEqual {return false}

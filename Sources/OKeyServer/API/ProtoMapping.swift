@@ -109,6 +109,7 @@ enum Wire {
     if let n1 = approver(routing.n1) { message.n1 = n1 }
     if let n2 = approver(routing.n2) { message.n2 = n2 }
     if let proposed = routing.proposedN1 { message.proposedN1 = person(proposed.person) }
+    message.coValidators = (routing.coValidators ?? []).compactMap { approver($0) }
     message.firstDegree = routing.firstDegree
     message.schoolDirector = routing.schoolDirector
     message.ondeDelegation = routing.ondeDelegation

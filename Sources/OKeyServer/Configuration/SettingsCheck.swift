@@ -17,6 +17,7 @@ enum SettingsCheck {
     "database.durability": Durability.allCases.map(\.rawValue),
     "routing.strategies[]": RoutingConfiguration.Strategy.allCases.map(\.rawValue),
     "routing.validatorChoice": ValidatorChoice.allCases.map(\.rawValue),
+    "routing.secondDegreeValidators": RoutingConfiguration.SecondDegreeValidators.allCases.map(\.rawValue),
     "serviceAccounts[].roles[]": OKeyConfiguration.ServiceAccount.Role.allCases.map(\.rawValue),
     "mail.language": OKeyConfiguration.mailLanguages,
   ]
