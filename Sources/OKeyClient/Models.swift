@@ -17,6 +17,7 @@ public enum Motif: String, Sendable, Codable, CaseIterable {
   case phoneChanged = "PHONE_CHANGED"
   case typeChange = "TYPE_CHANGE"
   case other = "OTHER"
+  case firstKey = "FIRST_KEY"
 }
 
 /// Phone platforms.

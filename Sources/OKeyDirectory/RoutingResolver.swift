@@ -46,7 +46,9 @@ public struct RoutingResolver: Sendable {
       directory: directory.uncached, configuration: configuration, cacheTTL: .zero, calendar: calendar, now: now)
     let routing = try await fresh.resolveUncached(uid: uid)
     forget(uid: uid)
-    for person in [routing.n1?.person, routing.n2?.person].compactMap({ $0 }) { directory.forget(uid: person.uid) }
+    for person in (routing.n1Level + [routing.n2].compactMap { $0 }).map(\.person) {
+      directory.forget(uid: person.uid)
+    }
     return routing
   }
 
@@ -184,6 +186,10 @@ public struct RoutingResolver: Sendable {
     let after = (routing.n1?.person.uid, routing.n2?.person.uid)
     if before.0 != after.0 { changes.append("N+1 \(before.0 ?? "none") -> \(after.0 ?? "none")") }
     if before.1 != after.1 { changes.append("N+2 \(before.1 ?? "none") -> \(after.1 ?? "none")") }
+    if current.coValidatorUIDs != routing.coValidatorUIDs {
+      let list = { (uids: [String]) in uids.isEmpty ? "none" : uids.joined(separator: ", ") }
+      changes.append("co-validators \(list(current.coValidatorUIDs)) -> \(list(routing.coValidatorUIDs))")
+    }
     if before.0 == after.0, let n1 = routing.n1, current.n1?.person.active != n1.person.active {
       changes.append("N+1 \(n1.person.uid) is \(n1.person.active ? "active again" : "disabled now")")
     }
@@ -300,10 +306,15 @@ public struct RoutingResolver: Sendable {
     var found: [RoutedApprover] = []
     var seen: Set<String> = [normalized(n1.person.dn), normalized(subject.entry.dn)]
     for assignment in subject.assignments where isSecondDegree(assignment) {
+      // Principals and deputies only (the function and one of the two disciplines).
       let heads = try await directory.responsibles(forEstablishment: assignment.uai).filter {
         $0.first(configuration.functionAttribute)?.uppercased() == configuration.headFunction.uppercased()
+          && !Set($0.values(configuration.disciplineAttribute)).isDisjoint(
+            with: [configuration.principalDiscipline, configuration.deputyDiscipline])
       }
       guard heads.contains(where: { normalized($0.dn) == normalized(n1.person.dn) }) else { continue }
+      // A head asking (a deputy): the N+1 decides alone, never a peer.
+      if heads.contains(where: { normalized($0.dn) == normalized(subject.entry.dn) }) { continue }
       for head in heads where seen.insert(normalized(head.dn)).inserted {
         let deputy = head.values(configuration.disciplineAttribute).contains(configuration.deputyDiscipline)
         let title = deputy ? "deputy" : "head"

@@ -235,6 +235,7 @@ public struct ReasonCatalogue: Sendable, Hashable {
     .phoneChanged: Entry(requiredDocumentKinds: ["supporting-document"]),
     .typeChange: Entry(requiredDocumentKinds: ["supporting-document"]),
     .other: Entry(requiredDocumentKinds: ["supporting-document"], requiresDetails: true),
+    .firstKey: Entry(requiredDocumentKinds: ["supporting-document"]),
   ])
 
   /// What `motif` needs.

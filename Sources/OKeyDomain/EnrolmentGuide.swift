@@ -1,10 +1,11 @@
 /// The enrolment instructions an agent reads after choosing the phone platform of a software key:
 /// steps per platform and language, written by the academy (configuration), with three placeholders
-/// filled when they are shown: `{mailbox}` (where the elements go), `{requestId}` and
-/// `{documentationURL}`.
+/// filled when they are shown: `{mailbox}` (where the elements go), `{requestId}`,
+/// `{documentationURL}` and `{pin}` (what becomes of the PIN: the old key's, or one to define for a
+/// first key).
 public struct EnrolmentGuide: Sendable, Hashable {
   /// The placeholders a step may use.
-  public static let placeholders = ["{mailbox}", "{requestId}", "{documentationURL}"]
+  public static let placeholders = ["{mailbox}", "{requestId}", "{documentationURL}", "{pin}"]
 
   /// Steps by platform, then by language (`fr`, `en`).
   public var steps: [MobilePlatform: [String: [String]]]
@@ -20,14 +21,29 @@ public struct EnrolmentGuide: Sendable, Hashable {
     self.documentationURL = documentationURL
   }
 
+  /// What `{pin}` says, by language: the PIN of the old key stays, or a first key's PIN is defined with
+  /// the OTP system (never through OKEY).
+  public static func pinSentence(language: String, firstKey: Bool) -> String {
+    switch (language, firstKey) {
+    case ("en", false): return "Your PIN stays the one of your old key."
+    case ("en", true): return "This is your first key: define its PIN with the OTP system, never in OKEY."
+    case (_, false): return "Votre code PIN reste celui de votre ancienne clé."
+    case (_, true):
+      return "C'est votre première clé : définissez son code PIN avec le système OTP, jamais dans OKEY."
+    }
+  }
+
   /// The steps for `platform` in `language` (French when that language has none), placeholders filled.
-  public func steps(for platform: MobilePlatform, language: String, requestID: String) -> [String] {
+  public func steps(for platform: MobilePlatform, language: String, requestID: String, firstKey: Bool = false)
+    -> [String]
+  {
     let byLanguage = steps[platform] ?? Self.standardSteps[platform] ?? [:]
     let chosen = byLanguage[language] ?? byLanguage["fr"] ?? []
     return chosen.map { step in
       step.replacing("{mailbox}", with: mailbox)
         .replacing("{requestId}", with: requestID)
         .replacing("{documentationURL}", with: documentationURL)
+        .replacing("{pin}", with: Self.pinSentence(language: language, firstKey: firstKey))
     }
   }
 
@@ -45,20 +61,20 @@ public struct EnrolmentGuide: Sendable, Hashable {
   }
 
   /// Today's steps: install the authenticator, add a token, send its elements by mail, wait for the
-  /// DSI, sign the charter; the PIN stays the old key's.
+  /// DSI, sign the charter; what becomes of the PIN.
   public static let standardSteps: [MobilePlatform: [String: [String]]] = [
     .android: [
       "fr": [
         "Installez l'application d'authentification depuis le Google Play Store.",
         "Ouvrez-la et ajoutez un nouveau jeton ; notez les éléments d'enrôlement qu'elle affiche (numéro de série et code d'activation).",
         "Envoyez ces éléments depuis votre messagerie académique à {mailbox}, avec le numéro de votre demande {requestId}.",
-        "Attendez la confirmation de la DSI, puis signez la charte. Votre code PIN reste celui de votre ancienne clé.",
+        "Attendez la confirmation de la DSI, puis signez la charte. {pin}",
       ],
       "en": [
         "Install the authenticator application from the Google Play Store.",
         "Open it and add a new token; note the enrolment elements it shows (serial and activation code).",
         "Send those elements from your academic mailbox to {mailbox}, with your request id {requestId}.",
-        "Wait for the DSI to confirm; then sign the charter. Your PIN stays the one of your old key.",
+        "Wait for the DSI to confirm; then sign the charter. {pin}",
       ],
     ],
     .ios: [
@@ -66,13 +82,13 @@ public struct EnrolmentGuide: Sendable, Hashable {
         "Installez l'application d'authentification depuis l'App Store.",
         "Ouvrez-la et ajoutez un nouveau jeton ; notez les éléments d'enrôlement qu'elle affiche (numéro de série et code d'activation).",
         "Envoyez ces éléments depuis votre messagerie académique à {mailbox}, avec le numéro de votre demande {requestId}.",
-        "Attendez la confirmation de la DSI, puis signez la charte. Votre code PIN reste celui de votre ancienne clé.",
+        "Attendez la confirmation de la DSI, puis signez la charte. {pin}",
       ],
       "en": [
         "Install the authenticator application from the App Store.",
         "Open it and add a new token; note the enrolment elements it shows (serial and activation code).",
         "Send those elements from your academic mailbox to {mailbox}, with your request id {requestId}.",
-        "Wait for the DSI to confirm; then sign the charter. Your PIN stays the one of your old key.",
+        "Wait for the DSI to confirm; then sign the charter. {pin}",
       ],
     ],
   ]

@@ -32,7 +32,10 @@ extension RenewalRequest {
     case .awaitingDocuments:
       return byAgent("the agent must add the supporting documents the motif needs, then submit again")
     case .pendingApproval:
-      let approvers = [routing.n1, routing.n2].compactMap { $0?.person }.filter(\.active)
+      var seen: Set<String> = []
+      let approvers = (routing.n1Level + [routing.n2].compactMap { $0 }).map(\.person).filter {
+        $0.active && seen.insert($0.uid).inserted
+      }
       return Waiting(
         party: .approver, people: approvers,
         step: escalatedAt == nil

@@ -58,6 +58,8 @@ public struct RenewalRefusal: Error, Sendable, Hashable, CustomStringConvertible
     case personDisabled = "PERSON_DISABLED"
     /// The caller (an internal system) is not configured for this kind of action.
     case scopeNotGranted = "SCOPE_NOT_GRANTED"
+    /// A first key for someone who holds an active key of that type.
+    case hasActiveKey = "HAS_ACTIVE_KEY"
   }
 
   /// The stable reason.

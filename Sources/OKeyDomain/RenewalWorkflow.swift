@@ -126,8 +126,12 @@ public enum RenewalWorkflow {
     routing: Routing,
     openRequestID: String?,
     catalogue: ReasonCatalogue = .standard,
+    activeKeysOfType: [String] = [],
     now: Instant
   ) -> Result<RenewalDecision, RenewalRefusal> {
+    if motif == .firstKey, let refusal = firstKeyRefusal(keyType: keyType, activeKeys: activeKeysOfType) {
+      return .failure(refusal)
+    }
     if let openRequestID {
       return .failure(
         .init(
@@ -154,6 +158,16 @@ public enum RenewalWorkflow {
       at: now
     )
     return .success(RenewalDecision(renewal: request, events: [event], notifications: [], effects: []))
+  }
+
+  /// Why a first key cannot be asked: the agent already holds an active key of that type.
+  static func firstKeyRefusal(keyType: KeyType, activeKeys: [String]) -> RenewalRefusal? {
+    guard !activeKeys.isEmpty else { return nil }
+    let kind = keyType == .software ? "software" : "hardware"
+    return RenewalRefusal(
+      .hasActiveKey,
+      "you already hold an active \(kind) key (\(activeKeys.joined(separator: ", "))): this is a renewal, not a first key; ask with the motif that applies (EXPIRED, LOST, STOLEN, BROKEN, PHONE_CHANGED)"
+    )
   }
 
   /// Decides `command` on `request` for `actor`.
@@ -369,6 +383,12 @@ struct DecisionBuilder {
       try requireAgent()
       try requireVersion()
       try requireStatus(.draft, .awaitingDocuments, doing: "submit")
+      // A key recorded since the start (an import, another procedure) makes a first key a renewal.
+      if renewal.motif == .firstKey,
+        let refusal = RenewalWorkflow.firstKeyRefusal(keyType: renewal.keyType, activeKeys: oldKeys)
+      {
+        throw refusal
+      }
       // The routing as the directory gives it today (auto-validation included), not as at the start.
       if let resolved { renewal.routing = resolved }
       let routing = renewal.routing
@@ -425,7 +445,9 @@ struct DecisionBuilder {
       let comment = try Self.checkText(comment, field: "comment", required: false)
       renewal.decidedBy = actor.uid
       renewal.decisionComment = comment
-      let level = renewal.routing.n1Level.contains { $0.person.uid == actor.uid } ? "N+1" : "N+2"
+      let level =
+        renewal.routing.n1?.person.uid == actor.uid
+        ? "N+1" : (renewal.routing.n1Level.contains { $0.person.uid == actor.uid } ? "co-validator" : "N+2")
       effects.append(.recordDecision(approverUID: actor.uid, approved: true, comment: comment))
       let from = renewal.status
       moveOnAfterApproval()
@@ -677,10 +699,13 @@ struct DecisionBuilder {
       renewal.lastReminderAt = context.now
       record(command.action, role: .system, to: original.status, details: reminder.kind.rawValue)
       if reminder == .approver {
-        guard let n1 = renewal.routing.n1, n1.person.active else {
+        let level = renewal.routing.n1Level.map(\.person).filter(\.active)
+        guard !level.isEmpty else {
           throw RenewalRefusal(.noValidator, "request \(original.id) has no active N+1 to remind")
         }
-        notifications.append(NotificationIntent(kind: reminder.kind, recipient: .person(n1.person)))
+        for person in level {
+          notifications.append(NotificationIntent(kind: reminder.kind, recipient: .person(person)))
+        }
       } else {
         notifyAgent(reminder.kind, details: appointmentStartsAt.map { "\($0.millisecondsSinceEpoch)" } ?? "")
       }

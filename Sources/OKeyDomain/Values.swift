@@ -80,6 +80,7 @@ public enum Motif: String, Sendable, Hashable, Codable, CaseIterable {
   case phoneChanged = "PHONE_CHANGED"
   case typeChange = "TYPE_CHANGE"
   case other = "OTHER"
+  case firstKey = "FIRST_KEY"
 }
 
 /// The phone platform of a software key.

@@ -327,6 +327,13 @@ enum AuditChain {
   /// columns queries filter on (derived from that state).
   static func verifyStates(in db: Database, legacyUntil: Int64, problems: inout [AuditProblem]) throws -> Int64 {
     var checked: Int64 = 0
+    // The co-validators index, by request (rows whose request is gone are reported too).
+    var indexed: [String: [String]] = [:]
+    for row in try Row.fetchAll(db, sql: "SELECT renewal_id, uid FROM renewal_validators") {
+      let renewalID: String = row["renewal_id"]
+      let uid: String = row["uid"]
+      indexed[renewalID, default: []].append(uid)
+    }
     let cursor = try RenewalRow.fetchCursor(
       db,
       sql: """
@@ -356,6 +363,15 @@ enum AuditChain {
         continue
       }
       if !row.agrees(with: state) { mismatch("its columns were changed apart from its state") }
+      if (indexed.removeValue(forKey: id) ?? []).sorted() != state.routing.coValidatorUIDs {
+        mismatch("its co-validators index was changed apart from its state")
+      }
+    }
+    for id in indexed.keys.sorted() {
+      problems.append(
+        AuditProblem(
+          sequence: 0, kind: .stateMismatch, message: "request \(id): co-validators indexed for no request",
+          renewalID: id))
     }
     return checked
   }

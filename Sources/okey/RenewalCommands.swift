@@ -26,7 +26,7 @@ struct RenewalCommands: AsyncParsableCommand {
       abstract: "Start a renewal request (DRAFT), with the validator the directory proposes.")
     @OptionGroup var connection: ConnectionOptions
     @Option(help: "software or hardware.") var keyType: KeyType
-    @Option(help: "expired, lost, stolen, broken, phone-changed, type-change or other.") var motif: Motif
+    @Option(help: "expired, lost, stolen, broken, phone-changed, type-change, other or first-key.") var motif: Motif
     @Option(help: "Explanation (required for other).") var details = ""
     @Option(help: "A key that makes a retried start return the first result.") var idempotencyKey = ""
     func run() async throws {

@@ -122,6 +122,41 @@ struct RoutingTests {
     }
   }
 
+  @Test(
+    "second degree: a deputy asking is decided by the principal alone, never by a peer deputy; a DIR holding neither discipline is no co-validator"
+  )
+  func secondDegreePeers() async throws {
+    try await withSlapd { slapd in
+      for (uid, discipline) in [("adjoint3", "discipline: D0011\n"), ("gestion1", "")] {
+        try await slapd.modify(
+          """
+          dn: uid=\(uid),ou=people,dc=ac-test,dc=fr
+          changetype: add
+          objectClass: inetOrgPerson
+          objectClass: FrEduPerson
+          uid: \(uid)
+          cn: \(uid)
+          sn: \(uid)
+          mail: \(uid)@ac-test.fr
+          userPassword: password1
+          FrEduRne: 9740100K$UAJ$PU$DIR$9740100K$T3$CLG$340
+          FrEduFonctAdm: DIR
+          \(discipline)FrEduRneResp: 9740100K$UAJ$PU$N$T3$CLG$340
+
+          """)
+      }
+      try await withLDAPDirectory(slapd) { directory in
+        let resolver = RoutingResolver(directory: directory, cacheTTL: .zero, now: { today })
+        let teacher = try await resolver.resolve(uid: "ens-clg")
+        #expect(teacher.coValidators?.map(\.person.uid).sorted() == ["adjoint1", "adjoint3"])
+        let deputy = try await resolver.resolve(uid: "adjoint1")
+        #expect(deputy.n1?.person.uid == "principal1")
+        #expect(deputy.coValidators == nil)
+        #expect(!deputy.namesApprover("adjoint3"))
+      }
+    }
+  }
+
   @Test("strategies follow the configured order: establishment only, manager only")
   func strategyOrder() async throws {
     try await withSlapd { slapd in

@@ -283,6 +283,28 @@ struct RefusalTests {
     #expect(refused.message.contains("r1"))
   }
 
+  @Test("a first key is refused to someone holding an active key of that type, at the start and at submission")
+  func firstKeyNeedsNoActiveKey() throws {
+    let refused = RenewalWorkflow.start(
+      id: "r", actor: agent, keyType: .hardware, motif: .firstKey, motifDetails: "", routing: routing(),
+      openRequestID: nil, activeKeysOfType: ["HW-1"], now: t0)
+    guard case .failure(let startRefusal) = refused else {
+      Issue.record("a first key was started beside an active key")
+      return
+    }
+    #expect(startRefusal.code == .hasActiveKey)
+    #expect(startRefusal.message.contains("HW-1") && startRefusal.message.contains("EXPIRED"))
+
+    var draft = try started(.hardware, motif: .firstKey)
+    draft = try step(draft, .addDocument(id: "d1", pdf(), sha256: "00"), by: agent).renewal
+    let submitted = refusal(
+      draft, .submitting(routing: nil, changes: [], oldKeys: ["HW-2"]), by: agent)
+    #expect(submitted?.code == .hasActiveKey)
+    #expect(
+      try step(draft, .submitting(routing: nil, changes: [], oldKeys: []), by: agent).renewal.status == .pendingApproval
+    )
+  }
+
   @Test("OTHER needs details")
   func otherNeedsDetails() {
     let result = RenewalWorkflow.start(

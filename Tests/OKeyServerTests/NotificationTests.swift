@@ -230,9 +230,10 @@ struct NotificationTests {
       let reminders = try await daemon.application.store.outboxMessages(state: .pending, limit: 100).filter {
         [.documentsReminder, .approverReminder].contains($0.kind)
       }
+      // The principal and the deputy who may decide beside them are both reminded.
       #expect(
         Set(reminders.map { "\($0.kind.rawValue) \($0.recipient?.uid ?? "")" }) == [
-          "DOCUMENTS_REMINDER ens1a", "APPROVER_REMINDER principal1",
+          "DOCUMENTS_REMINDER ens1a", "APPROVER_REMINDER principal1", "APPROVER_REMINDER adjoint1",
         ])
       #expect(reminders.contains { $0.renewalID == pending.requestID })
       let history = try await daemon.application.store.history(renewalID: kept.requestID)

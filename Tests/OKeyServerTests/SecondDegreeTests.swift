@@ -64,7 +64,7 @@ struct SecondDegreeTests {
       let history = try await support.support.getRenewal(
         .with { $0.requestID = renewal.requestID }, metadata: support.metadata
       ).renewal.history
-      #expect(history.last { $0.action == "approve" }?.details == "approved by N+1 adjoint1")
+      #expect(history.last { $0.action == "approve" }?.details == "approved by co-validator adjoint1")
       #expect(history.last { $0.action == "submit" }?.details.hasPrefix("routed to principal1, adjoint1") == true)
 
       // The principal comes second: already decided.
@@ -98,6 +98,28 @@ struct SecondDegreeTests {
       }
       #expect(refused?.code == .permissionDenied)
       #expect(refused?.reason == "NOT_AN_APPROVER")
+    }
+  }
+
+  @Test(
+    "a co-validator row written into the database file shows nothing to that person and is reported by the audit verification"
+  )
+  func forgedIndexRow() async throws {
+    try await withAcademy { daemon, client in
+      let portal = TestCaller.portal(client, for: "ens-clg")
+      let stranger = try await TestCaller.session(client, "adjoint2")
+      let support = try await TestCaller.session(client, "helpdesk1")
+      let renewal = try await portal.startAndSubmit(.hardware)
+      let database = daemon.configuration.database.path
+      _ = try await sqlite3(
+        database, "INSERT INTO renewal_validators (renewal_id, uid) VALUES ('\(renewal.requestID)', 'adjoint2')")
+      let pending = try await stranger.approvals.listPendingApprovals(.init(), metadata: stranger.metadata).renewals
+      #expect(pending.isEmpty, "the routing snapshot, not the index, says who decides")
+      let forged = try await support.support.verifyAuditTrail(.init(), metadata: support.metadata)
+      #expect(forged.problems.map(\.kind) == ["STATE_MISMATCH"])
+      #expect(forged.problems.first?.message.contains("co-validators index") == true)
+      _ = try await sqlite3(database, "DELETE FROM renewal_validators WHERE uid = 'adjoint2'")
+      #expect(try await support.support.verifyAuditTrail(.init(), metadata: support.metadata).intact)
     }
   }
 }

@@ -71,6 +71,7 @@ extension Okey_V1_ErrorReason: WireNamedEnum {
     case 49: return "CANCELLED"
     case 50: return "INTERNAL"
     case 51: return "TRANSPORT"
+    case 52: return "HAS_ACTIVE_KEY"
     default: return "UNRECOGNIZED_\(rawValue)"
     }
   }
@@ -129,6 +130,7 @@ extension Okey_V1_ErrorReason: WireNamedEnum {
     case "CANCELLED": self.init(rawValue: 49)
     case "INTERNAL": self.init(rawValue: 50)
     case "TRANSPORT": self.init(rawValue: 51)
+    case "HAS_ACTIVE_KEY": self.init(rawValue: 52)
     default: return nil
     }
   }
@@ -345,6 +347,7 @@ extension Okey_V1_Motif: WireNamedEnum {
     case 5: return "PHONE_CHANGED"
     case 6: return "TYPE_CHANGE"
     case 7: return "OTHER"
+    case 8: return "FIRST_KEY"
     default: return "UNRECOGNIZED_\(rawValue)"
     }
   }
@@ -359,6 +362,7 @@ extension Okey_V1_Motif: WireNamedEnum {
     case "PHONE_CHANGED": self.init(rawValue: 5)
     case "TYPE_CHANGE": self.init(rawValue: 6)
     case "OTHER": self.init(rawValue: 7)
+    case "FIRST_KEY": self.init(rawValue: 8)
     default: return nil
     }
   }

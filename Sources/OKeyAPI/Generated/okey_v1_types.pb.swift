@@ -251,6 +251,10 @@ public nonisolated enum Okey_V1_Motif: SwiftProtobuf.Enum, Swift.CaseIterable {
 
   /// Any other reason, explained in `motif_details` (required then).
   case other // = 7
+
+  /// A first key: the agent never had a key of this type (refused with HAS_ACTIVE_KEY when the
+  /// inventory holds an active one). The agent then defines a PIN with the OTP system, never in OKEY.
+  case firstKey // = 8
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -267,6 +271,7 @@ public nonisolated enum Okey_V1_Motif: SwiftProtobuf.Enum, Swift.CaseIterable {
     case 5: self = .phoneChanged
     case 6: self = .typeChange
     case 7: self = .other
+    case 8: self = .firstKey
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -281,6 +286,7 @@ public nonisolated enum Okey_V1_Motif: SwiftProtobuf.Enum, Swift.CaseIterable {
     case .phoneChanged: return 5
     case .typeChange: return 6
     case .other: return 7
+    case .firstKey: return 8
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -295,6 +301,7 @@ public nonisolated enum Okey_V1_Motif: SwiftProtobuf.Enum, Swift.CaseIterable {
     .phoneChanged,
     .typeChange,
     .other,
+    .firstKey,
   ]
 
 }
@@ -1328,7 +1335,7 @@ nonisolated extension Okey_V1_MobilePlatform: SwiftProtobuf._ProtoNameProviding 
 }
 
 nonisolated extension Okey_V1_Motif: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0MOTIF_UNSPECIFIED\0\u{1}MOTIF_EXPIRED\0\u{1}MOTIF_LOST\0\u{1}MOTIF_STOLEN\0\u{1}MOTIF_BROKEN\0\u{1}MOTIF_PHONE_CHANGED\0\u{1}MOTIF_TYPE_CHANGE\0\u{1}MOTIF_OTHER\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0MOTIF_UNSPECIFIED\0\u{1}MOTIF_EXPIRED\0\u{1}MOTIF_LOST\0\u{1}MOTIF_STOLEN\0\u{1}MOTIF_BROKEN\0\u{1}MOTIF_PHONE_CHANGED\0\u{1}MOTIF_TYPE_CHANGE\0\u{1}MOTIF_OTHER\0\u{1}MOTIF_FIRST_KEY\0")
 }
 
 nonisolated extension Okey_V1_Role: SwiftProtobuf._ProtoNameProviding {

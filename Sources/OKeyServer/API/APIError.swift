@@ -107,7 +107,8 @@ enum ErrorMapping {
     case .openRequestExists: return .alreadyExists
     case .documentNotFound: return .notFound
     case .documentLimit, .wrongState, .cancelTooLate, .wrongKeyType, .platformNotChosen, .charterCodeWrong,
-      .charterNotAcknowledged, .noCharter, .slotFull, .slotElsewhere, .slotPast, .slotAlreadyBooked, .noValidator:
+      .charterNotAcknowledged, .noCharter, .slotFull, .slotElsewhere, .slotPast, .slotAlreadyBooked, .noValidator,
+      .hasActiveKey:
       return .failedPrecondition
     }
   }

@@ -159,7 +159,8 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
     /// in them as `{documentationURL}`; empty for none. Default empty.
     public var documentationURL = ""
     /// The steps by platform (ANDROID, IOS) and language (fr, en); placeholders `{mailbox}`,
-    /// `{requestId}`, `{documentationURL}`. Default: today's four steps. A file that sets one
+    /// `{requestId}`, `{documentationURL}`, `{pin}` (the old key's PIN stays, or a first key's is
+    /// defined with the OTP system). Default: today's four steps. A file that sets one
     /// platform's language keeps the others' defaults.
     public var instructions: [String: [String: [String]]] = Dictionary(
       uniqueKeysWithValues: EnrolmentGuide.standardSteps.map { ($0.key.rawValue, $0.value) })

@@ -21,7 +21,9 @@ struct ApprovalRPCService: Okey_V1_ApprovalService.SimpleServiceProtocol {
     query.after = try Wire.cursor(request.pageToken)
     let page = try await application.store.search(query)
     // Never one's own request, even when the directory names its agent as an approver.
-    let renewals = try await application.messages(page.renewals.filter { $0.agentUID != actor.uid })
+    // The index only finds candidates: the routing snapshot says who decides.
+    let renewals = try await application.messages(
+      page.renewals.filter { $0.agentUID != actor.uid && $0.routing.namesApprover(actor.uid) })
     return .with {
       $0.renewals = renewals
       $0.nextPageToken = Wire.pageToken(page.next)

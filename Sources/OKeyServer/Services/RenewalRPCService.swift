@@ -31,6 +31,12 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
     }
     let id = RequestChecks.newID()
     let catalogue = application.catalogue
+    // A first key is for someone without an active key of that type (checked again at submission).
+    let activeKeys =
+      motif == .firstKey
+      ? try await application.store.keys(agentUID: actor.uid).filter {
+        $0.status == .active && $0.keyType == keyType
+      }.map(\.serial).sorted() : []
     let now = application.clock()
     try CallCancellation.check()
     let cancellation = CallCancellation.handle
@@ -38,7 +44,7 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
       if cancellation?.isCancelled == true { throw CallCancellation.deadlinePassed }
       return RenewalWorkflow.start(
         id: id, actor: actor, keyType: keyType, motif: motif, motifDetails: request.motifDetails, routing: routing,
-        openRequestID: open, catalogue: catalogue, now: now)
+        openRequestID: open, catalogue: catalogue, activeKeysOfType: activeKeys, now: now)
     }
     application.changes.publish(renewal)
     let reply = try await application.message(renewal)
@@ -199,7 +205,8 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
         $0.dsiMailbox = guide.mailbox
         $0.documentationURL = guide.documentationURL
         $0.language = language
-        $0.steps = guide.steps(for: platform, language: language, requestID: renewal.id)
+        $0.steps = guide.steps(
+          for: platform, language: language, requestID: renewal.id, firstKey: renewal.motif == .firstKey)
       }
     }
   }
