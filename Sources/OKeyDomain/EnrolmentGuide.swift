@@ -33,18 +33,28 @@ public struct EnrolmentGuide: Sendable, Hashable {
     }
   }
 
-  /// The steps for `platform` in `language` (French when that language has none), placeholders filled.
-  public func steps(for platform: MobilePlatform, language: String, requestID: String, firstKey: Bool = false)
-    -> [String]
-  {
+  /// The last step of a phone change: the old phone's token is removed.
+  public static func oldPhoneStep(language: String) -> String {
+    language == "en"
+      ? "Once the new key is active, remove the token from your old phone."
+      : "Une fois la nouvelle clé active, supprimez le jeton de votre ancien téléphone."
+  }
+
+  /// The steps for `platform` in `language` (French when that language has none), placeholders
+  /// filled; a phone change ends with the removal of the old phone's token.
+  public func steps(
+    for platform: MobilePlatform, language: String, requestID: String, firstKey: Bool = false,
+    phoneChange: Bool = false
+  ) -> [String] {
     let byLanguage = steps[platform] ?? Self.standardSteps[platform] ?? [:]
     let chosen = byLanguage[language] ?? byLanguage["fr"] ?? []
-    return chosen.map { step in
+    let filled = chosen.map { step in
       step.replacing("{mailbox}", with: mailbox)
         .replacing("{requestId}", with: requestID)
         .replacing("{documentationURL}", with: documentationURL)
         .replacing("{pin}", with: Self.pinSentence(language: language, firstKey: firstKey))
     }
+    return phoneChange ? filled + [Self.oldPhoneStep(language: language)] : filled
   }
 
   /// The brace-delimited words of `step` that are not placeholders (a typo such as `{mail}`).

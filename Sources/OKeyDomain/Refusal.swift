@@ -60,6 +60,8 @@ public struct RenewalRefusal: Error, Sendable, Hashable, CustomStringConvertible
     case scopeNotGranted = "SCOPE_NOT_GRANTED"
     /// A first key for someone who holds an active key of that type.
     case hasActiveKey = "HAS_ACTIVE_KEY"
+    /// A phone change within `phoneChange.minDays` of the last one.
+    case phoneChangeTooSoon = "PHONE_CHANGE_TOO_SOON"
   }
 
   /// The stable reason.

@@ -95,17 +95,41 @@ public struct DecisionContext: Sendable {
   public var catalogue: ReasonCatalogue
   /// Document limits.
   public var documentRules: DocumentRules
+  /// How a phone change (software key, PHONE_CHANGED) goes: with or without approval.
+  public var phoneChange: PhoneChangePolicy
 
   /// Creates a context.
   public init(
     now: Instant, expectedVersion: Int64, catalogue: ReasonCatalogue = .standard,
-    documentRules: DocumentRules = DocumentRules(), calendar: AcademyCalendar = .utc
+    documentRules: DocumentRules = DocumentRules(), calendar: AcademyCalendar = .utc,
+    phoneChange: PhoneChangePolicy = PhoneChangePolicy()
   ) {
+    self.phoneChange = phoneChange
     self.now = now
     self.calendar = calendar
     self.expectedVersion = expectedVersion
     self.catalogue = catalogue
     self.documentRules = documentRules
+  }
+}
+
+/// The phone change of the OKEY book: a new phone for a software key, without a manager's approval
+/// when the academy says so, at most once per `minDays` days.
+public struct PhoneChangePolicy: Sendable, Hashable {
+  /// True keeps the approval (the renewal path); false validates a phone change at submission.
+  public var requiresApproval: Bool
+  /// Days after a completed phone change before the next one may be asked.
+  public var minDays: Int
+
+  /// Creates a policy; the defaults keep today's approval and allow one change a week.
+  public init(requiresApproval: Bool = true, minDays: Int = 7) {
+    self.requiresApproval = requiresApproval
+    self.minDays = minDays
+  }
+
+  /// True for a request this policy covers: a software key, motif PHONE_CHANGED.
+  public static func covers(keyType: KeyType, motif: Motif) -> Bool {
+    keyType == .software && motif == .phoneChanged
   }
 }
 
@@ -127,8 +151,20 @@ public enum RenewalWorkflow {
     openRequestID: String?,
     catalogue: ReasonCatalogue = .standard,
     activeKeysOfType: [String] = [],
+    phoneChange: PhoneChangePolicy = PhoneChangePolicy(),
+    phoneChangesCompletedAt: [Instant] = [],
     now: Instant
   ) -> Result<RenewalDecision, RenewalRefusal> {
+    if PhoneChangePolicy.covers(keyType: keyType, motif: motif), phoneChange.minDays > 0,
+      let last = phoneChangesCompletedAt.max(),
+      now.millisecondsSinceEpoch - last.millisecondsSinceEpoch < Int64(phoneChange.minDays) * 86_400_000
+    {
+      return .failure(
+        .init(
+          .phoneChangeTooSoon,
+          "your phone was changed less than \(phoneChange.minDays) days ago: ask the DSI if you need another change now"
+        ))
+    }
     if motif == .firstKey, let refusal = firstKeyRefusal(keyType: keyType, activeKeys: activeKeysOfType) {
       return .failure(refusal)
     }
@@ -401,7 +437,15 @@ struct DecisionBuilder {
           details: "not routed: missing \(missing.joined(separator: ", "))" + changed)
         return
       }
+      var automatic: String?
       if case .automatic(let reason) = routing.autoValidation {
+        automatic = reason
+      } else if PhoneChangePolicy.covers(keyType: renewal.keyType, motif: renewal.motif),
+        !context.phoneChange.requiresApproval
+      {
+        automatic = "phone change, no approval needed (phoneChange.requiresApproval: false)"
+      }
+      if let reason = automatic {
         renewal.routed = true
         renewal.routedAt = context.now
         effects.append(.snapshotRouting(reason: "submit"))

@@ -72,6 +72,7 @@ extension Okey_V1_ErrorReason: WireNamedEnum {
     case 50: return "INTERNAL"
     case 51: return "TRANSPORT"
     case 52: return "HAS_ACTIVE_KEY"
+    case 53: return "PHONE_CHANGE_TOO_SOON"
     default: return "UNRECOGNIZED_\(rawValue)"
     }
   }
@@ -131,6 +132,7 @@ extension Okey_V1_ErrorReason: WireNamedEnum {
     case "INTERNAL": self.init(rawValue: 50)
     case "TRANSPORT": self.init(rawValue: 51)
     case "HAS_ACTIVE_KEY": self.init(rawValue: 52)
+    case "PHONE_CHANGE_TOO_SOON": self.init(rawValue: 53)
     default: return nil
     }
   }

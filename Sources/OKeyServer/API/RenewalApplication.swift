@@ -173,7 +173,7 @@ final class RenewalApplication: Sendable {
     try CallCancellation.check()
     let context = DecisionContext(
       now: now ?? clock(), expectedVersion: expectedVersion, catalogue: catalogue, documentRules: documentRules,
-      calendar: calendar)
+      calendar: calendar, phoneChange: configuration.phoneChange.policy)
     let cancellation = CallCancellation.handle
     if idempotency != nil {
       // A replay returns the first result only to a caller who may still see the request.

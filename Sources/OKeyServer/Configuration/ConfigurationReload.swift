@@ -123,6 +123,7 @@ final class ConfigurationReload: Sendable {
     check("holidays", \.holidays)
     check("reasons", \.reasons)
     check("enrolment", \.enrolment)
+    check("phoneChange", \.phoneChange)
     if (old.tls == nil) != (new.tls == nil) || old.tls?.clientCAFile != new.tls?.clientCAFile {
       names.append("tls")
     }

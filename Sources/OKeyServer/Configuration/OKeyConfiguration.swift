@@ -76,6 +76,23 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
   public var reasons = Reasons()
   /// The enrolment of software keys: the instructions agents read, and where the elements go.
   public var enrolment = Enrolment()
+  /// The phone change of a software key (motif PHONE_CHANGED).
+  public var phoneChange = PhoneChange()
+
+  /// The phone change of the OKEY book: a new phone for a software key.
+  public struct PhoneChange: Sendable, Equatable, Codable {
+    /// False (default, as the book describes): validated at submission without a manager; true
+    /// keeps the N+1's approval.
+    public var requiresApproval = false
+    /// Days after a completed phone change before the agent may ask another; 0 for no limit.
+    /// Default 7.
+    public var minDays = 7
+    /// The defaults.
+    public init() {}
+
+    /// The domain's policy.
+    public var policy: PhoneChangePolicy { PhoneChangePolicy(requiresApproval: requiresApproval, minDays: minDays) }
+  }
 
   /// The reasons catalogue. Each motif (EXPIRED, LOST, STOLEN, BROKEN, PHONE_CHANGED, TYPE_CHANGE,
   /// OTHER) names the document kinds that must each be given before the request is routed, and
@@ -604,6 +621,9 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
     }
     guard Self.logFormats.contains(logFormat) else {
       throw ConfigurationError("logFormat must be text or json; not '\(logFormat)'")
+    }
+    guard (0...365).contains(phoneChange.minDays) else {
+      throw ConfigurationError("phoneChange.minDays must be between 0 (no limit) and 365")
     }
     try reasons.validate()
     try enrolment.validate()

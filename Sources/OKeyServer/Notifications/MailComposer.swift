@@ -127,12 +127,14 @@ struct MailComposer: Sendable {
         renewal?.motif == .firstKey
         ? "La demande \(id) est terminée : votre première clé \(message.details) est active. Définissez son code PIN avec le système OTP ; OKEY ne vous le demandera jamais."
         : "La demande \(id) est terminée : votre nouvelle clé \(message.details) est active et l'ancienne est remplacée. Le code PIN reste celui de votre ancienne clé."
+          + (renewal?.motif == .phoneChanged ? "\n" + EnrolmentGuide.oldPhoneStep(language: "fr") : "")
     case (.agentCompleted, false):
       subject = "Your new OTP key is active"
       text =
         renewal?.motif == .firstKey
         ? "Request \(id) is complete: your first key \(message.details) is active. Define its PIN with the OTP system; OKEY never asks for it."
         : "Request \(id) is complete: your new key \(message.details) is active and the old one replaced. The PIN stays the one of your old key."
+          + (renewal?.motif == .phoneChanged ? "\n" + EnrolmentGuide.oldPhoneStep(language: "en") : "")
     case (.validatorReplaced, true):
       subject = "OKEY : \(agent) a désigné un autre valideur"
       text =

@@ -37,6 +37,16 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
       ? try await application.store.keys(agentUID: actor.uid).filter {
         $0.status == .active && $0.keyType == keyType
       }.map(\.serial).sorted() : []
+    // A phone change waits phoneChange.minDays after the last completed one.
+    var completed = RenewalQuery()
+    completed.agentUID = actor.uid
+    completed.statuses = [.completed]
+    completed.limit = 100
+    let phoneChanges: [Instant] =
+      PhoneChangePolicy.covers(keyType: keyType, motif: motif)
+      ? try await application.store.search(completed).renewals.filter {
+        PhoneChangePolicy.covers(keyType: $0.keyType, motif: $0.motif)
+      }.map { $0.statusSince ?? $0.updatedAt } : []
     let now = application.clock()
     try CallCancellation.check()
     let cancellation = CallCancellation.handle
@@ -44,7 +54,8 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
       if cancellation?.isCancelled == true { throw CallCancellation.deadlinePassed }
       return RenewalWorkflow.start(
         id: id, actor: actor, keyType: keyType, motif: motif, motifDetails: request.motifDetails, routing: routing,
-        openRequestID: open, catalogue: catalogue, activeKeysOfType: activeKeys, now: now)
+        openRequestID: open, catalogue: catalogue, activeKeysOfType: activeKeys,
+        phoneChange: application.configuration.phoneChange.policy, phoneChangesCompletedAt: phoneChanges, now: now)
     }
     application.changes.publish(renewal)
     let reply = try await application.message(renewal)
@@ -206,7 +217,8 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
         $0.documentationURL = guide.documentationURL
         $0.language = language
         $0.steps = guide.steps(
-          for: platform, language: language, requestID: renewal.id, firstKey: renewal.motif == .firstKey)
+          for: platform, language: language, requestID: renewal.id, firstKey: renewal.motif == .firstKey,
+          phoneChange: renewal.motif == .phoneChanged)
       }
     }
   }

@@ -1,0 +1,112 @@
+import Foundation
+import GRPCCore
+import OKeyAPI
+import OKeyDomain
+import OKeyTestSupport
+import Testing
+
+@testable import OKeyServer
+
+/// Phone change (issue 23, point 4): a new phone for a software key, without a manager's approval
+/// by default, at most once per `phoneChange.minDays`.
+@Suite("phone change", .serialized)
+struct PhoneChangeTests {
+  @Test(
+    "without approval: validated at submission, nobody asked to decide; the steps and the completion mail say to remove the old phone's token; a second change within minDays is refused"
+  )
+  func withoutApproval() async throws {
+    try await withTemporaryDirectory { folder in
+      let capture = try MailCapture(folder: folder)
+      try await withAcademy(configure: { $0.mail.command = capture.command }) { daemon, client in
+        let agent = TestCaller.portal(client, for: "ens-clg")
+        let dsi = try await TestCaller.session(client, "dsi-op1")
+        let support = try await TestCaller.session(client, "helpdesk1")
+        _ = try await dsi.operations.publishCharter(
+          .with {
+            $0.version = "2026-12"
+            $0.text = "Je garde ma clé pour moi."
+            $0.code = "1414"
+          }, metadata: dsi.metadata)
+
+        var renewal = try await agent.startAndSubmit(.software, motif: .phoneChanged)
+        #expect(renewal.status == .awaitingEnrolment)
+        #expect(renewal.routing.autoValidated == false, "the routing is the directory's; the motif decides")
+        let asked = try await daemon.application.store.outboxMessages(state: .pending, limit: 100).filter {
+          $0.renewalID == renewal.requestID && $0.kind == .validatorRouted
+        }
+        #expect(asked.isEmpty, "no manager is asked to decide")
+        let history = try await support.support.getRenewal(
+          .with { $0.requestID = renewal.requestID }, metadata: support.metadata
+        ).renewal.history
+        #expect(
+          history.first { $0.action == "auto-validate" }?.details
+            == "phone change, no approval needed (phoneChange.requiresApproval: false)")
+
+        let chosen = try await agent.renewals.chooseMobilePlatform(
+          .with {
+            $0.requestID = renewal.requestID
+            $0.platform = .android
+            $0.expectedVersion = renewal.version
+          }, metadata: agent.metadata)
+        #expect(
+          chosen.instructions.steps.last
+            == "Une fois la nouvelle clé active, supprimez le jeton de votre ancien téléphone.")
+        renewal = try await dsi.operations.confirmEnrolmentElements(
+          .with {
+            $0.requestID = renewal.requestID
+            $0.expectedVersion = chosen.renewal.version
+          }, metadata: dsi.metadata
+        ).renewal
+        renewal = try await agent.renewals.signCharter(
+          .with {
+            $0.requestID = renewal.requestID
+            $0.charterCode = "1414"
+            $0.acknowledged = true
+            $0.expectedVersion = renewal.version
+          }, metadata: agent.metadata
+        ).renewal
+        renewal = try await dsi.operations.finalize(
+          .with {
+            $0.requestID = renewal.requestID
+            $0.expectedVersion = renewal.version
+            $0.newKeySerial = "SW-PHONE-2"
+          }, metadata: dsi.metadata
+        ).renewal
+        #expect(renewal.status == .completed)
+        _ = try await daemon.notifications.deliverDue(now: daemon.application.clock())
+        let completion = capture.messages.first {
+          header("X-OKEY-Request", in: $0) == renewal.requestID && $0.contains("SW-PHONE-2")
+        }
+        #expect(completion?.contains("supprimez le jeton de votre ancien téléphone") == true)
+
+        let tooSoon = await failure {
+          _ = try await agent.renewals.startRenewal(
+            .with {
+              $0.keyType = .software
+              $0.motif = .phoneChanged
+            }, metadata: agent.metadata)
+        }
+        #expect(tooSoon?.code == .failedPrecondition)
+        #expect(tooSoon?.reason == "PHONE_CHANGE_TOO_SOON")
+        // Another motif is a renewal as usual.
+        let broken = try await agent.renewals.startRenewal(
+          .with {
+            $0.keyType = .software
+            $0.motif = .broken
+          }, metadata: agent.metadata
+        ).renewal
+        #expect(broken.status == .draft)
+      }
+    }
+  }
+
+  @Test("with phoneChange.requiresApproval: true, a phone change waits for the N+1 like a renewal")
+  func withApproval() async throws {
+    try await withAcademy(configure: { $0.phoneChange.requiresApproval = true }) { _, client in
+      let agent = TestCaller.portal(client, for: "ens-clg")
+      let renewal = try await agent.startAndSubmit(.software, motif: .phoneChanged)
+      #expect(renewal.status == .pendingApproval)
+      #expect(renewal.routing.n1.person.uid == "principal1")
+    }
+  }
+}
