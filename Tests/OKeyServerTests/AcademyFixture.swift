@@ -143,3 +143,52 @@ extension TestCaller {
     try await renewals.getRenewal(.with { $0.requestID = id }, metadata: metadata).renewal
   }
 }
+
+extension TestCaller {
+  /// Publishes a charter as this DSI operator.
+  func publishCharter(version: String, code: String) async throws {
+    _ = try await operations.publishCharter(
+      .with {
+        $0.version = version
+        $0.text = "Je garde ma clé pour moi."
+        $0.code = code
+      }, metadata: metadata)
+  }
+}
+
+/// Walks an approved software-key request (AWAITING_ENROLMENT) to COMPLETED: the agent chooses
+/// `platform`, the DSI confirms the elements, the agent signs with `charterCode`, the DSI finalises
+/// with `serial`. Returns the enrolment instructions the agent read and the completed request.
+func completeSoftwareKey(
+  _ renewal: Okey_V1_Renewal, agent: TestCaller, dsi: TestCaller, platform: Okey_V1_MobilePlatform = .android,
+  charterCode: String, serial: String
+) async throws -> (instructions: Okey_V1_EnrolmentInstructions, renewal: Okey_V1_Renewal) {
+  let chosen = try await agent.renewals.chooseMobilePlatform(
+    .with {
+      $0.requestID = renewal.requestID
+      $0.platform = platform
+      $0.expectedVersion = renewal.version
+    }, metadata: agent.metadata)
+  var current = try await dsi.operations.confirmEnrolmentElements(
+    .with {
+      $0.requestID = renewal.requestID
+      $0.expectedVersion = chosen.renewal.version
+    }, metadata: dsi.metadata
+  ).renewal
+  current = try await agent.renewals.signCharter(
+    .with {
+      $0.requestID = renewal.requestID
+      $0.charterCode = charterCode
+      $0.acknowledged = true
+      $0.expectedVersion = current.version
+    }, metadata: agent.metadata
+  ).renewal
+  current = try await dsi.operations.finalize(
+    .with {
+      $0.requestID = renewal.requestID
+      $0.expectedVersion = current.version
+      $0.newKeySerial = serial
+    }, metadata: dsi.metadata
+  ).renewal
+  return (chosen.instructions, current)
+}

@@ -20,12 +20,7 @@ struct FirstKeyTests {
         let agent = TestCaller.portal(client, for: "ens-clg")
         let principal = try await TestCaller.session(client, "principal1")
         let dsi = try await TestCaller.session(client, "dsi-op1")
-        _ = try await dsi.operations.publishCharter(
-          .with {
-            $0.version = "2026-12"
-            $0.text = "Je garde ma clé pour moi."
-            $0.code = "2718"
-          }, metadata: dsi.metadata)
+        try await dsi.publishCharter(version: "2026-12", code: "2718")
 
         var renewal = try await agent.startAndSubmit(.software, motif: .firstKey)
         #expect(renewal.motif == .firstKey)
@@ -36,37 +31,13 @@ struct FirstKeyTests {
             $0.expectedVersion = renewal.version
           }, metadata: principal.metadata
         ).renewal
-        let chosen = try await agent.renewals.chooseMobilePlatform(
-          .with {
-            $0.requestID = renewal.requestID
-            $0.platform = .ios
-            $0.expectedVersion = renewal.version
-          }, metadata: agent.metadata)
+        let (instructions, completed) = try await completeSoftwareKey(
+          renewal, agent: agent, dsi: dsi, platform: .ios, charterCode: "2718", serial: "SW-FIRST-1")
+        renewal = completed
         #expect(
-          chosen.instructions.steps.last
+          instructions.steps.last
             == "Attendez la confirmation de la DSI, puis signez la charte. C'est votre première clé : définissez son code PIN avec le système OTP, jamais dans OKEY."
         )
-        renewal = try await dsi.operations.confirmEnrolmentElements(
-          .with {
-            $0.requestID = renewal.requestID
-            $0.expectedVersion = chosen.renewal.version
-          }, metadata: dsi.metadata
-        ).renewal
-        renewal = try await agent.renewals.signCharter(
-          .with {
-            $0.requestID = renewal.requestID
-            $0.charterCode = "2718"
-            $0.acknowledged = true
-            $0.expectedVersion = renewal.version
-          }, metadata: agent.metadata
-        ).renewal
-        renewal = try await dsi.operations.finalize(
-          .with {
-            $0.requestID = renewal.requestID
-            $0.expectedVersion = renewal.version
-            $0.newKeySerial = "SW-FIRST-1"
-          }, metadata: dsi.metadata
-        ).renewal
         #expect(renewal.status == .completed)
         _ = try await daemon.notifications.deliverDue(now: daemon.application.clock())
         let completion = capture.messages.first {

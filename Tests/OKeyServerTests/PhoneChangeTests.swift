@@ -21,12 +21,7 @@ struct PhoneChangeTests {
         let agent = TestCaller.portal(client, for: "ens-clg")
         let dsi = try await TestCaller.session(client, "dsi-op1")
         let support = try await TestCaller.session(client, "helpdesk1")
-        _ = try await dsi.operations.publishCharter(
-          .with {
-            $0.version = "2026-12"
-            $0.text = "Je garde ma clé pour moi."
-            $0.code = "1414"
-          }, metadata: dsi.metadata)
+        try await dsi.publishCharter(version: "2026-12", code: "1414")
 
         var renewal = try await agent.startAndSubmit(.software, motif: .phoneChanged)
         #expect(renewal.status == .awaitingEnrolment)
@@ -42,36 +37,11 @@ struct PhoneChangeTests {
           history.first { $0.action == "auto-validate" }?.details
             == "phone change, no approval needed (phoneChange.requiresApproval: false)")
 
-        let chosen = try await agent.renewals.chooseMobilePlatform(
-          .with {
-            $0.requestID = renewal.requestID
-            $0.platform = .android
-            $0.expectedVersion = renewal.version
-          }, metadata: agent.metadata)
+        let (instructions, completed) = try await completeSoftwareKey(
+          renewal, agent: agent, dsi: dsi, charterCode: "1414", serial: "SW-PHONE-2")
+        renewal = completed
         #expect(
-          chosen.instructions.steps.last
-            == "Une fois la nouvelle clé active, supprimez le jeton de votre ancien téléphone.")
-        renewal = try await dsi.operations.confirmEnrolmentElements(
-          .with {
-            $0.requestID = renewal.requestID
-            $0.expectedVersion = chosen.renewal.version
-          }, metadata: dsi.metadata
-        ).renewal
-        renewal = try await agent.renewals.signCharter(
-          .with {
-            $0.requestID = renewal.requestID
-            $0.charterCode = "1414"
-            $0.acknowledged = true
-            $0.expectedVersion = renewal.version
-          }, metadata: agent.metadata
-        ).renewal
-        renewal = try await dsi.operations.finalize(
-          .with {
-            $0.requestID = renewal.requestID
-            $0.expectedVersion = renewal.version
-            $0.newKeySerial = "SW-PHONE-2"
-          }, metadata: dsi.metadata
-        ).renewal
+          instructions.steps.last == "Une fois la nouvelle clé active, supprimez le jeton de votre ancien téléphone.")
         #expect(renewal.status == .completed)
         _ = try await daemon.notifications.deliverDue(now: daemon.application.clock())
         let completion = capture.messages.first {
