@@ -782,15 +782,22 @@ struct DecisionBuilder {
     )
   }
 
-  /// The N+2 decides in the N+1's absence: the N+1 hears what was decided.
+  /// The N+2, or a co-validator (another head of the establishment), decided in the N+1's stead: the
+  /// N+1 hears what was decided and by whom ("approved by N+2 UID", "rejected by co-validator UID").
   mutating func informN1IfN2Decided(approved: Bool) {
-    guard let n1 = original.routing.n1, n1.person.uid != actor.uid, original.routing.n2?.person.uid == actor.uid else {
+    guard let n1 = original.routing.n1, n1.person.uid != actor.uid else { return }
+    let role: String
+    if original.routing.n2?.person.uid == actor.uid {
+      role = "N+2"
+    } else if original.routing.n1Level.contains(where: { $0.person.uid == actor.uid }) {
+      role = "co-validator"
+    } else {
       return
     }
     notifications.append(
       NotificationIntent(
         kind: .n1Informed, recipient: .person(n1.person),
-        details: "\(approved ? "approved" : "rejected") by \(actor.uid)"))
+        details: "\(approved ? "approved" : "rejected") by \(role) \(actor.uid)"))
   }
 
   mutating func issueKey(serial: String) {

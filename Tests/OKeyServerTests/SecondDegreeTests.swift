@@ -78,6 +78,12 @@ struct SecondDegreeTests {
       #expect(late?.code == .failedPrecondition)
       let after = try await principal.approvals.listPendingApprovals(.init(), metadata: principal.metadata).renewals
       #expect(after.isEmpty)
+      // The principal hears who decided in their stead.
+      let told = try await daemon.application.store.outboxMessages(state: .pending, limit: 100).filter {
+        $0.renewalID == renewal.requestID && $0.kind == .n1Informed
+      }
+      #expect(told.map { $0.recipient?.uid } == ["principal1"])
+      #expect(told.first?.details == "approved by co-validator adjoint1")
     }
   }
 

@@ -144,12 +144,20 @@ struct MailComposer: Sendable {
       text =
         "The directory proposes you as the validator (N+1) of request \(id) from \(agent), but the agent named \(message.details) instead. If this looks wrong, tell the DSI."
     case (.n1Informed, true):
-      subject = "OKEY : le N+2 a statué sur la demande de \(agent)"
+      let coValidator = message.details.contains(" co-validator ")
+      subject =
+        coValidator
+        ? "OKEY : un autre chef d'établissement a statué sur la demande de \(agent)"
+        : "OKEY : le N+2 a statué sur la demande de \(agent)"
       text =
-        "En votre absence, la demande \(id) de \(agent) dont vous êtes le valideur a été \(message.details.hasPrefix("approved") ? "approuvée" : "refusée") par le N+2 (\(message.details.split(separator: " ").last.map(String.init) ?? "-"))."
+        "La demande \(id) de \(agent) dont vous êtes le valideur a été \(message.details.hasPrefix("approved") ? "approuvée" : "refusée") par \(coValidator ? "un autre chef d'établissement" : "le N+2") (\(message.details.split(separator: " ").last.map(String.init) ?? "-"))."
     case (.n1Informed, false):
-      subject = "OKEY: the N+2 decided on the request of \(agent)"
-      text = "In your absence, request \(id) from \(agent), of which you are the validator, was \(message.details)."
+      let coValidator = message.details.contains(" co-validator ")
+      subject =
+        coValidator
+        ? "OKEY: another head of establishment decided on the request of \(agent)"
+        : "OKEY: the N+2 decided on the request of \(agent)"
+      text = "Request \(id) from \(agent), of which you are the validator, was \(message.details)."
     case (.agentCancelled, true):
       subject = "Votre demande de clé OTP est annulée par la DSI"
       text =
