@@ -110,35 +110,11 @@ struct ProcedureTests {
         }, metadata: principal.metadata
       ).renewal
       #expect(software.status == .awaitingEnrolment)
-      let chosen = try await portal.renewals.chooseMobilePlatform(
-        .with {
-          $0.requestID = software.requestID
-          $0.platform = .android
-          $0.expectedVersion = software.version
-        }, metadata: portal.metadata)
-      #expect(chosen.instructions.dsiMailbox == daemon.configuration.dsiMailbox)
-      #expect(!chosen.instructions.steps.isEmpty)
-      software = try await dsi.operations.confirmEnrolmentElements(
-        .with {
-          $0.requestID = software.requestID
-          $0.expectedVersion = chosen.renewal.version
-        }, metadata: dsi.metadata
-      ).renewal
-      software = try await portal.renewals.signCharter(
-        .with {
-          $0.requestID = software.requestID
-          $0.charterCode = "4821"
-          $0.acknowledged = true
-          $0.expectedVersion = software.version
-        }, metadata: portal.metadata
-      ).renewal
-      software = try await dsi.operations.finalize(
-        .with {
-          $0.requestID = software.requestID
-          $0.expectedVersion = software.version
-          $0.newKeySerial = "SW-0002"
-        }, metadata: dsi.metadata
-      ).renewal
+      let (instructions, completed) = try await completeSoftwareKey(
+        software, agent: portal, dsi: dsi, charterCode: "4821", serial: "SW-0002")
+      software = completed
+      #expect(instructions.dsiMailbox == daemon.configuration.dsiMailbox)
+      #expect(!instructions.steps.isEmpty)
       #expect(software.status == .completed)
 
       let keys = try await support.support.listKeys(.with { $0.uid = "ens-clg" }, metadata: support.metadata).keys
