@@ -145,6 +145,8 @@ public struct Renewal: Sendable, Codable, Equatable {
   /// When the request entered its current status.
   public var statusSince: Date
   public var history: [HistoryEntry]
+  /// Hardware keys handed over at the agent's establishment: its UAI (empty for a DSI place).
+  public var handoverEstablishment: String = ""
 }
 
 /// A key of a person's inventory.

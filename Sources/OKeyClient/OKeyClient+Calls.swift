@@ -280,6 +280,30 @@ extension OKeyClient {
       try await call { try await approvals.reject(request, metadata: metadata, options: options) }.renewal)
   }
 
+  /// Hardware keys waiting at the establishments the caller heads (principal or deputy), oldest first.
+  public func keysToHandOver(pageSize: Int = 20, pageToken: String = "") async throws -> RenewalPage {
+    let response = try await call {
+      try await approvals.listKeysToHandOver(
+        .with {
+          $0.pageSize = Int32(pageSize)
+          $0.pageToken = pageToken
+        }, metadata: metadata, options: options)
+    }
+    return RenewalPage(renewals: response.renewals.map(FromWire.renewal), nextPageToken: response.nextPageToken)
+  }
+
+  /// Records, as the head or a deputy of the establishment where the key waits, that its agent
+  /// collected it.
+  public func handOverKey(requestID: String, comment: String = "", expectedVersion: Int64) async throws -> Renewal {
+    let request = Okey_V1_HandOverKeyRequest.with {
+      $0.requestID = requestID
+      $0.comment = comment
+      $0.expectedVersion = expectedVersion
+    }
+    return FromWire.renewal(
+      try await call { try await approvals.handOverKey(request, metadata: metadata, options: options) }.renewal)
+  }
+
   // MARK: DSI
 
   /// Requests waiting for the DSI (default statuses when `statuses` is empty).

@@ -296,7 +296,27 @@ public struct RoutingResolver: Sendable {
       requester: requester, n1: n1, n2: n2, firstDegree: firstDegree, schoolDirector: director,
       ondeDelegation: currentONDE,
       problems: problems, resolvedAt: resolvedAt, establishment: requesterFacts.assignments.first?.uai,
-      coValidators: coValidators)
+      establishmentType: requesterFacts.assignments.first?.typeCode, coValidators: coValidators)
+  }
+
+  /// The establishments `uid` heads now, read from the directory past every cache: those whose
+  /// responsibility values the person holds with the head function and the principal or deputy
+  /// discipline, while their account is active. Empty for anyone else (and for several entries).
+  public func establishmentsHeaded(by uid: String) async throws -> [EstablishmentHead] {
+    let entries = try await directory.uncached.people(withUID: uid)
+    guard entries.count == 1, let entry = entries.first, person(from: entry).active,
+      entry.first(configuration.functionAttribute)?.uppercased() == configuration.headFunction.uppercased()
+    else { return [] }
+    let disciplines = entry.values(configuration.disciplineAttribute)
+    let principal = disciplines.contains(configuration.principalDiscipline)
+    guard principal || disciplines.contains(configuration.deputyDiscipline) else { return [] }
+    var seen: Set<String> = []
+    return entry.values(configuration.responsibilityAttribute).compactMap { value in
+      guard case .success(let responsibility?) = FrEduValues.responsibility(value),
+        seen.insert(responsibility.uai).inserted
+      else { return nil }
+      return EstablishmentHead(uid: uid, establishment: responsibility.uai, deputy: !principal)
+    }
   }
 
   /// The other heads (principal, deputies) of the second-degree establishment that `n1` heads for the

@@ -52,6 +52,11 @@ extension RenewalRequest {
     case .awaitingDSI:
       return byDSI("the DSI must finalise the key (its serial)")
     case .readyForPickup:
+      if let uai = handoverEstablishment {
+        return byAgent(
+          "the agent must collect the key from the head of establishment \(uai), who records the hand-over (no appointment)"
+        )
+      }
       return byAgent("the agent must book an appointment to collect the key (or come to the desk)")
     case .pickupBooked:
       return byDSI("the agent has an appointment: the desk hands the key over, or records a no-show")

@@ -62,6 +62,8 @@ public struct RenewalRefusal: Error, Sendable, Hashable, CustomStringConvertible
     case hasActiveKey = "HAS_ACTIVE_KEY"
     /// A phone change within `phoneChange.minDays` of the last one.
     case phoneChangeTooSoon = "PHONE_CHANGE_TOO_SOON"
+    /// The caller is not the head or a deputy of the establishment where the key waits.
+    case notEstablishmentHead = "NOT_ESTABLISHMENT_HEAD"
   }
 
   /// The stable reason.

@@ -30,6 +30,9 @@ public struct RenewalRequest: Sendable, Hashable, Codable {
   public var newKeySerial: String?
   /// Hardware keys: the pickup place.
   public var pickupPlaceID: String?
+  /// Hardware keys handed over at the agent's establishment: its UAI, set at finalisation instead of
+  /// a pickup place (``HandoverPolicy``).
+  public var handoverEstablishment: String?
   /// Hardware keys: the booked slot.
   public var appointmentSlotID: String?
   /// When the appointment was booked.
@@ -128,6 +131,8 @@ public struct NotificationIntent: Sendable, Hashable, Codable {
     case charterReminder = "CHARTER_REMINDER"
     /// To the agent: your hardware key is ready at the place.
     case agentReadyForPickup = "AGENT_READY_FOR_PICKUP"
+    /// To the agent: your hardware key waits at your establishment; its head hands it over.
+    case agentReadyAtEstablishment = "AGENT_READY_AT_ESTABLISHMENT"
     /// To the agent: your new key is active (the PIN stays the old key's).
     case agentCompleted = "AGENT_COMPLETED"
     /// To the DSI mailbox: an operation waits.

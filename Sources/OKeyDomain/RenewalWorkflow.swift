@@ -36,7 +36,7 @@ public enum RenewalCommand: Sendable, Hashable {
   /// Book or move the pickup appointment.
   case bookPickup(PickupSlot)
   /// Record the hand-over of a hardware key (DSI), booked or walk-in.
-  case recordHandover(comment: String)
+  case recordHandover(comment: String, heads: [EstablishmentHead] = [])
   /// Cancel the appointment: the seat is freed, the key waits again (agent).
   case cancelPickup
   /// Record that the agent did not come to the appointment (DSI).
@@ -97,14 +97,17 @@ public struct DecisionContext: Sendable {
   public var documentRules: DocumentRules
   /// How a phone change (software key, PHONE_CHANGED) goes: with or without approval.
   public var phoneChange: PhoneChangePolicy
+  /// Where hardware keys are handed over: at the agent's establishment for the types it lists.
+  public var handover: HandoverPolicy
 
   /// Creates a context.
   public init(
     now: Instant, expectedVersion: Int64, catalogue: ReasonCatalogue = .standard,
     documentRules: DocumentRules = DocumentRules(), calendar: AcademyCalendar = .utc,
-    phoneChange: PhoneChangePolicy = PhoneChangePolicy()
+    phoneChange: PhoneChangePolicy = PhoneChangePolicy(), handover: HandoverPolicy = HandoverPolicy()
   ) {
     self.phoneChange = phoneChange
+    self.handover = handover
     self.now = now
     self.calendar = calendar
     self.expectedVersion = expectedVersion
@@ -130,6 +133,44 @@ public struct PhoneChangePolicy: Sendable, Hashable {
   /// True for a request this policy covers: a software key, motif PHONE_CHANGED.
   public static func covers(keyType: KeyType, motif: Motif) -> Bool {
     keyType == .software && motif == .phoneChanged
+  }
+}
+
+/// Where a hardware key is handed over: for agents of the establishment types listed, by the head
+/// or a deputy of their establishment (the OKEY book's second degree); for the others, at the place
+/// the DSI indicates, by appointment.
+public struct HandoverPolicy: Sendable, Hashable {
+  /// Establishment type codes (upper case) whose agents collect their key from their head.
+  public var establishmentTypes: Set<String>
+
+  /// Creates a policy; the default hands every key over at a DSI place.
+  public init(establishmentTypes: Set<String> = []) {
+    self.establishmentTypes = Set(establishmentTypes.map { $0.uppercased() })
+  }
+
+  /// The UAI of the establishment whose head hands the key over, or nil for a DSI place.
+  public func establishment(for routing: Routing) -> String? {
+    guard let uai = routing.establishment, let type = routing.establishmentType,
+      establishmentTypes.contains(type.uppercased())
+    else { return nil }
+    return uai
+  }
+}
+
+/// The head or a deputy of an establishment, as the directory shows them at the hand-over.
+public struct EstablishmentHead: Sendable, Hashable {
+  /// Their uid.
+  public var uid: String
+  /// The establishment they head (UAI).
+  public var establishment: String
+  /// True for a deputy, false for the principal.
+  public var deputy: Bool
+
+  /// Creates a head.
+  public init(uid: String, establishment: String, deputy: Bool) {
+    self.uid = uid
+    self.establishment = establishment
+    self.deputy = deputy
   }
 }
 
@@ -289,6 +330,30 @@ struct DecisionBuilder {
     guard actor.uid != original.agentUID else {
       throw RenewalRefusal(.ownRequest, "a DSI operator cannot act on their own request: another operator must")
     }
+  }
+
+  /// Who may record a hand-over: a DSI operator, or, for a key waiting at an establishment, its head
+  /// or a deputy as the directory shows them now (`heads`), never on their own request.
+  func requireHandingOver(_ heads: [EstablishmentHead]) throws(RenewalRefusal) -> ActingRole {
+    if actor.isDSI {
+      try requireDSI()
+      return .dsi
+    }
+    guard let uai = original.handoverEstablishment else {
+      throw RenewalRefusal(
+        .notDSI, "request \(original.id)'s key waits at a DSI place: the DSI desk records its hand-over")
+    }
+    guard heads.contains(where: { $0.uid == actor.uid && $0.establishment == uai }) else {
+      throw RenewalRefusal(
+        .notEstablishmentHead,
+        "the key of request \(original.id) waits at establishment \(uai): only its head or a deputy (as the directory shows them), or the DSI, hands it over"
+      )
+    }
+    guard actor.uid != original.agentUID else {
+      throw RenewalRefusal(.ownRequest, "you cannot hand your own key over to yourself: another head or the DSI must")
+    }
+    try actor.requireCapacity(.approver)
+    return .establishmentHead
   }
 
   func requireVersion() throws(RenewalRefusal) {
@@ -595,13 +660,23 @@ struct DecisionBuilder {
         record(command.action, role: .dsi, to: .completed, details: "software key \(serial) active")
         notifyAgent(.agentCompleted, details: serial)
       case .hardware:
-        guard let place else {
+        if let place {
+          renewal.pickupPlaceID = place.id
+          record(
+            command.action, role: .dsi, to: .readyForPickup, details: "hardware key \(serial) ready at \(place.id)")
+          notifyAgent(.agentReadyForPickup, details: "\(place.name), \(place.address)")
+        } else if let uai = context.handover.establishment(for: renewal.routing) {
+          renewal.handoverEstablishment = uai
+          record(
+            command.action, role: .dsi, to: .readyForPickup,
+            details: "hardware key \(serial) sent to establishment \(uai), handed over by its head")
+          notifyAgent(.agentReadyAtEstablishment, details: uai)
+        } else {
           throw RenewalRefusal(
-            .invalidField, "pickup_place_id: give the place where the agent collects the key (an existing place id)")
+            .invalidField,
+            "pickup_place_id: give the place where the agent collects the key (an existing place id); only agents of establishments of the types in handover.establishmentTypes collect it from their head"
+          )
         }
-        renewal.pickupPlaceID = place.id
-        record(command.action, role: .dsi, to: .readyForPickup, details: "hardware key \(serial) ready at \(place.id)")
-        notifyAgent(.agentReadyForPickup, details: "\(place.name), \(place.address)")
       }
 
     case .bookPickup(let slot):
@@ -609,6 +684,12 @@ struct DecisionBuilder {
       try requireVersion()
       try requireKeyType(.hardware, doing: "book a pickup")
       try requireStatus(.readyForPickup, .pickupBooked, doing: "book a pickup")
+      if let uai = renewal.handoverEstablishment {
+        throw RenewalRefusal(
+          .slotElsewhere,
+          "your key waits at your establishment (\(uai)): collect it from the head of establishment, without an appointment"
+        )
+      }
       guard slot.placeID == renewal.pickupPlaceID else {
         throw RenewalRefusal(
           .slotElsewhere,
@@ -632,14 +713,19 @@ struct DecisionBuilder {
       record(command.action, role: .agent, to: .pickupBooked, details: (moved ? "moved to slot " : "slot ") + slot.id)
       notifyDSI("a hardware key pickup is booked")
 
-    case .recordHandover(let comment):
-      try requireDSI()
+    case .recordHandover(let comment, let heads):
+      let role = try requireHandingOver(heads)
       try requireVersion()
       // A walk-in (no booking) is handed the key too; a booked seat is freed by the hand-over.
       try requireStatus(.readyForPickup, .pickupBooked, doing: "record the hand-over")
       let comment = try Self.checkText(comment, field: "comment", required: false)
       issueKey(serial: renewal.newKeySerial ?? "")
-      record(command.action, role: .dsi, to: .completed, details: comment)
+      var details = comment
+      if role == .establishmentHead, let uai = renewal.handoverEstablishment {
+        let title = heads.contains { $0.uid == actor.uid && $0.deputy } ? "deputy" : "head"
+        details = "handed over at \(uai) by the \(title) \(actor.uid)" + (comment.isEmpty ? "" : ": " + comment)
+      }
+      record(command.action, role: role, to: .completed, details: details)
       notifyAgent(.agentCompleted, details: renewal.newKeySerial ?? "")
 
     case .cancelPickup:

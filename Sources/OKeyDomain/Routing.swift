@@ -73,6 +73,8 @@ public struct Routing: Sendable, Hashable, Codable {
   /// The agent's establishment (UAI of their first assignment), for reports; nil when the directory
   /// gives none (or for routings older than this field).
   public var establishment: String?
+  /// The type code of that establishment (e.g. CLG), for the hand-over policy; nil when unknown.
+  public var establishmentType: String?
   /// Other heads of a second-degree agent's establishment who may decide as the N+1 does (the
   /// deputies when the N+1 is the principal, with `routing.secondDegreeValidators: headOrDeputy`); the
   /// first decision wins. Nil for none (and in routings older than this field).
@@ -90,9 +92,11 @@ public struct Routing: Sendable, Hashable, Codable {
     proposedN1: RoutedApprover? = nil,
     resolvedAt: Instant,
     establishment: String? = nil,
+    establishmentType: String? = nil,
     coValidators: [RoutedApprover]? = nil
   ) {
     self.establishment = establishment
+    self.establishmentType = establishmentType
     self.coValidators = coValidators?.isEmpty == true ? nil : coValidators
     self.requester = requester
     self.n1 = n1

@@ -160,6 +160,8 @@ public enum ActingRole: String, Sendable, Hashable, Codable {
   case approver = "APPROVER"
   case dsi = "DSI"
   case support = "SUPPORT"
+  /// The head or a deputy of a second-degree establishment handing a key over there.
+  case establishmentHead = "ESTABLISHMENT_HEAD"
   /// The service itself (automatic validation).
   case system = "SYSTEM"
 }

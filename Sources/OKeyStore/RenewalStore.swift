@@ -217,6 +217,8 @@ public struct RenewalQuery: Sendable, Hashable {
   public var keyType: KeyType?
   /// Only requests whose routing names this uid as N+1 or N+2.
   public var approverUID: String?
+  /// Only requests whose hardware key waits at one of these establishments (UAIs); empty for any.
+  public var handoverEstablishments: [String] = []
   /// Only routed requests (snapshot taken).
   public var routedOnly = false
   /// Only what the DSI can act on now: a software key in AWAITING_ENROLMENT only once the agent said

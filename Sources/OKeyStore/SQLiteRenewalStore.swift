@@ -459,6 +459,12 @@ public final class SQLiteRenewalStore: RenewalStore {
             "(n1_uid = ? OR n2_uid = ? OR id IN (SELECT renewal_id FROM renewal_validators WHERE uid = ?))")
           arguments += [approver, approver, approver]
         }
+        if !query.handoverEstablishments.isEmpty {
+          clauses.append(
+            "json_extract(state_json, '$.handoverEstablishment') IN (\(query.handoverEstablishments.map { _ in "?" }.joined(separator: ",")))"
+          )
+          arguments += StatementArguments(query.handoverEstablishments)
+        }
         if query.routedOnly { clauses.append("routed = 1") }
         if query.actionableByDSI {
           clauses.append(

@@ -197,6 +197,9 @@ func show(_ r: Renewal, json: Bool, history: Bool = false) throws {
   if !r.charterVersion.isEmpty { rows.append(["charter", r.charterVersion]) }
   if !r.newKeySerial.isEmpty { rows.append(["new key", r.newKeySerial]) }
   if let place = r.pickupPlace { rows.append(["pickup place", "\(place.name) (\(place.id))"]) }
+  if !r.handoverEstablishment.isEmpty {
+    rows.append(["hand-over", "at establishment \(r.handoverEstablishment), by its head (no appointment)"])
+  }
   if let slot = r.appointment { rows.append(["appointment", "\(short(slot.startsAt)) slot \(slot.id)"]) }
   if !r.decidedBy.isEmpty {
     rows.append(["decided by", r.decidedBy + (r.decisionComment.isEmpty ? "" : ": \(r.decisionComment)")])

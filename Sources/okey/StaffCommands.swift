@@ -4,8 +4,36 @@ import OKeyClient
 
 struct Approvals: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "For validators (N+1, N+2): list, open the supporting documents, approve, reject.",
-    subcommands: [List.self, DocumentCommand.self, Approve.self, Reject.self])
+    abstract:
+      "For validators (N+1, N+2): list, open the supporting documents, approve, reject; for heads of establishment, the keys to hand over.",
+    subcommands: [
+      List.self, DocumentCommand.self, Approve.self, Reject.self, Handovers.self, HandOver.self,
+    ])
+
+  struct Handovers: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Heads of establishment: the hardware keys waiting at your establishments, oldest first.")
+    @OptionGroup var connection: ConnectionOptions
+    @Option(help: "The token a previous page printed.") var pageToken = ""
+    func run() async throws {
+      let page = try await withClient(connection) { try await $0.keysToHandOver(pageToken: pageToken) }
+      try show(page.renewals, nextPageToken: page.nextPageToken, json: connection.json)
+    }
+  }
+
+  struct HandOver: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      commandName: "hand-over",
+      abstract: "Heads of establishment: record that the agent collected the key waiting at your establishment.")
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var change: ChangeOptions
+    @Option(help: "A comment for the trail.") var comment = ""
+    func run() async throws {
+      try await changeRequest(connection, change) { client, id, version in
+        try await client.handOverKey(requestID: id, comment: comment, expectedVersion: version)
+      }
+    }
+  }
 
   struct List: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Requests waiting for your decision, oldest first.")

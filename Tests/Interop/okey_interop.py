@@ -27,7 +27,7 @@ EXPECTED_RPCS = {
         "SignCharter", "ListPickupSlots", "BookPickup", "WatchRenewal", "GetDocument",
         "MarkElementsSent", "CancelPickup",
     ],
-    "okey.v1.ApprovalService": ["ListPendingApprovals", "Approve", "Reject"],
+    "okey.v1.ApprovalService": ["ListPendingApprovals", "Approve", "Reject", "ListKeysToHandOver", "HandOverKey"],
     "okey.v1.OperationsService": [
         "ListWork", "ConfirmEnrolmentElements", "Finalize", "PublishPickupSlots",
         "RecordHandover", "PublishCharter", "Reroute", "CancelRenewal", "RequestElementsAgain",

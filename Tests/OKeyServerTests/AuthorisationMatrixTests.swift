@@ -55,13 +55,17 @@ struct AuthorisationMatrixTests {
     /// Hardware, finalised at the matrix's pickup place.
     case readyForPickup
     case pickupBooked
+    /// Hardware, of the lycée teacher ens-lyc (not ens1a): finalised to the lycée, whose deputy
+    /// (adjoint2) hands it over.
+    case atEstablishment
   }
 
   /// The roles of the internal systems among the callers (their service accounts' `roles`).
   static let serviceRoles: [String: Set<String>] = [
     "portal-obo": ["agent"], "portal-for-n1": ["agent"], "portal-for-dsi": ["agent"], "portal-no-obo": ["agent"],
     "disabled": ["agent"],
-    "approvals-for-n1": ["approver"], "desk-for-dsi": ["agent", "dsi"], "helpdesk-tool": ["support"],
+    "approvals-for-n1": ["approver"], "approvals-for-head": ["approver"], "desk-for-dsi": ["agent", "dsi"],
+    "helpdesk-tool": ["support"],
   ]
 
   /// The code and reason a caller outside a case's `allowed` gets, in the order okeyd checks.
@@ -83,17 +87,21 @@ struct AuthorisationMatrixTests {
   }
 
   /// People through their sessions.
-  static let sessions: Set<String> = ["agent", "colleague", "n1", "n2", "unrelated-manager", "dsi", "support"]
+  static let sessions: Set<String> = [
+    "agent", "colleague", "n1", "n2", "unrelated-manager", "head", "dsi", "support",
+  ]
   /// Anyone who may act as an agent for themselves: sessions, and internal systems with the agent role.
   static let everyone: Set<String> = sessions.union(["portal-obo", "portal-for-n1", "portal-for-dsi", "desk-for-dsi"])
   /// Anyone authenticated, whatever their roles.
-  static let anyCaller: Set<String> = everyone.union(["portal-no-obo", "approvals-for-n1", "helpdesk-tool"])
+  static let anyCaller: Set<String> = everyone.union([
+    "portal-no-obo", "approvals-for-n1", "approvals-for-head", "helpdesk-tool",
+  ])
   /// DSI operators: the session, and an internal system with the dsi role acting for one.
   static let dsi: Set<String> = ["dsi", "desk-for-dsi"]
   /// Support staff: the session, and an internal system with the support role acting for one.
   static let support: Set<String> = ["support", "helpdesk-tool"]
   /// Those who may decide as validators: sessions, and internal systems with the approver role.
-  static let deciders: Set<String> = sessions.union(["approvals-for-n1"])
+  static let deciders: Set<String> = sessions.union(["approvals-for-n1", "approvals-for-head"])
   static let owner: Set<String> = ["agent", "portal-obo"]
   static let readers: Set<String> = ["agent", "portal-obo", "n1", "n2", "dsi", "desk-for-dsi", "approvals-for-n1"]
   /// The charter code the matrix publishes.
@@ -232,6 +240,24 @@ struct AuthorisationMatrixTests {
     },
     Case(rpc: "Approval.ListPendingApprovals", allowed: deciders, deniedReason: "", scope: "approver") { c, _ in
       _ = try await c.approvals.listPendingApprovals(.init(), metadata: c.metadata)
+    },
+    // Anyone who may act as a validator gets the keys waiting at the establishments they head (none
+    // for most); HandoverTests checks what the list holds.
+    Case(rpc: "Approval.ListKeysToHandOver", allowed: deciders, deniedReason: "", scope: "approver") { c, _ in
+      _ = try await c.approvals.listKeysToHandOver(.init(), metadata: c.metadata)
+    },
+    // The head of establishment, a new kind of caller: the lycée's deputy (adjoint2) as the directory
+    // shows them, in person or through an internal system with the approver role; and the DSI.
+    Case(
+      rpc: "Approval.HandOverKey", allowed: ["head", "approvals-for-head", "dsi"], stage: .atEstablishment,
+      deniedReason: "NOT_ESTABLISHMENT_HEAD", scope: "approver"
+    ) { c, t in
+      _ = try await c.approvals.handOverKey(
+        .with {
+          $0.requestID = t.id
+          $0.expectedVersion = t.version
+          $0.idempotencyKey = t.key
+        }, metadata: c.metadata)
     },
     Case(rpc: "Operations.ListWork", allowed: dsi, deniedReason: "NOT_DSI") { c, _ in
       _ = try await c.operations.listWork(.init(), metadata: c.metadata)
@@ -445,6 +471,8 @@ struct AuthorisationMatrixTests {
         TestCaller.portal(client, for: "ien1").renamed("portal-for-n1"),
         TestCaller.portal(client, for: "dsi-op1").renamed("portal-for-dsi"),
         TestCaller.portal(client, for: "ien1", key: approvalsKey).renamed("approvals-for-n1"),
+        try await TestCaller.session(client, "adjoint2").renamed("head"),
+        TestCaller.portal(client, for: "adjoint2", key: approvalsKey).renamed("approvals-for-head"),
         TestCaller.portal(client, for: "disabled-boss").renamed("disabled"),
         TestCaller.portal(client, for: "dsi-op1", key: deskKey).renamed("desk-for-dsi"),
         TestCaller.portal(client, for: "helpdesk1", key: helpdeskKey).renamed("helpdesk-tool"),
@@ -455,7 +483,7 @@ struct AuthorisationMatrixTests {
       ]
       let loggedOut = callers[callers.count - 1]
       _ = try await loggedOut.auth.logout(.init(), metadata: loggedOut.metadata)
-      #expect(Set(Self.cases.map(\.rpc)).count == 44)
+      #expect(Set(Self.cases.map(\.rpc)).count == 46)
       // The preparers' own sessions: the Logout case ends the callers' ones.
       let stager = try await Stager(client)
       var mismatches: [String] = []
@@ -493,6 +521,9 @@ struct AuthorisationMatrixTests {
 struct Stager: Sendable {
   let agent: TestCaller
   let n1: TestCaller
+  /// The lycée teacher whose key is handed over at the establishment, and the lycée's deputy.
+  let lyceeAgent: TestCaller
+  let lyceeDeputy: TestCaller
   let dsi: TestCaller
   let support: TestCaller
   let slotID: String
@@ -500,6 +531,8 @@ struct Stager: Sendable {
   init(_ client: GRPCClient<HTTP2ClientTransport.Posix>) async throws {
     agent = try await TestCaller.session(client, "ens1a")
     n1 = try await TestCaller.session(client, "ien1")
+    lyceeAgent = try await TestCaller.session(client, "ens-lyc")
+    lyceeDeputy = try await TestCaller.session(client, "adjoint2")
     dsi = try await TestCaller.session(client, "dsi-op1")
     support = try await TestCaller.session(client, "helpdesk1")
     _ = try await dsi.operations.publishCharter(
@@ -531,9 +564,11 @@ struct Stager: Sendable {
   }
 
   func prepare(_ stage: AuthorisationMatrixTests.Stage) async throws -> AuthorisationMatrixTests.Target {
-    try await closeOpenRequests()
+    try await closeOpenRequests(of: agent)
+    try await closeOpenRequests(of: lyceeAgent)
     guard stage != .none else { return .init(slotID: slotID) }
-    let hardware = [.awaitingCharter, .readyForPickup, .pickupBooked].contains(stage)
+    let agent = stage == .atEstablishment ? lyceeAgent : agent
+    let hardware = [.awaitingCharter, .readyForPickup, .pickupBooked, .atEstablishment].contains(stage)
     var renewal = try await agent.renewals.startRenewal(
       .with {
         $0.keyType = hardware ? .hardware : .software
@@ -559,6 +594,7 @@ struct Stager: Sendable {
     -> Okey_V1_Renewal
   {
     var renewal = start
+    let agent = renewal.agentUid == "ens-lyc" ? lyceeAgent : agent
     while true {
       let id = renewal.requestID
       let v = renewal.version
@@ -572,7 +608,8 @@ struct Stager: Sendable {
         ).renewal
       case (.pendingApproval, .pendingApproval), (.awaitingEnrolment, .awaitingEnrolment),
         (.awaitingCharter, .awaitingCharter),
-        (.awaitingDsi, .awaitingDSI), (.readyForPickup, .readyForPickup), (.pickupBooked, .pickupBooked):
+        (.awaitingDsi, .awaitingDSI), (.readyForPickup, .readyForPickup), (.pickupBooked, .pickupBooked),
+        (.readyForPickup, .atEstablishment):
         return renewal
       case (.awaitingEnrolment, .platformChosen) where renewal.platform != .unspecified:
         return renewal
@@ -586,6 +623,10 @@ struct Stager: Sendable {
   private func step(_ renewal: Okey_V1_Renewal) async throws -> Okey_V1_Renewal {
     let id = renewal.requestID
     let v = renewal.version
+    // The lycée teacher's request: the lycée's deputy decides, and hands the key over there.
+    let lycee = renewal.agentUid == "ens-lyc"
+    let agent = lycee ? lyceeAgent : agent
+    let n1 = lycee ? lyceeDeputy : n1
     switch renewal.status {
     case .draft, .awaitingDocuments, .pendingApproval, .awaitingEnrolment, .awaitingCharter:
       if renewal.status == .pendingApproval {
@@ -630,8 +671,15 @@ struct Stager: Sendable {
           $0.requestID = id
           $0.expectedVersion = v
           $0.newKeySerial = "M-\(UInt32.random(in: 0...UInt32.max))"
-          if renewal.keyType == .hardware { $0.pickupPlaceID = AuthorisationMatrixTests.placeID }
+          if renewal.keyType == .hardware, !lycee { $0.pickupPlaceID = AuthorisationMatrixTests.placeID }
         }, metadata: dsi.metadata
+      ).renewal
+    case .readyForPickup where !renewal.handoverEstablishment.isEmpty:
+      return try await n1.approvals.handOverKey(
+        .with {
+          $0.requestID = id
+          $0.expectedVersion = v
+        }, metadata: n1.metadata
       ).renewal
     case .readyForPickup:
       return try await agent.renewals.bookPickup(
@@ -653,8 +701,8 @@ struct Stager: Sendable {
     }
   }
 
-  /// Cancels what the agent may still cancel, and carries the rest to completion.
-  private func closeOpenRequests() async throws {
+  /// Cancels what `agent` may still cancel, and carries the rest to completion.
+  private func closeOpenRequests(of agent: TestCaller) async throws {
     let mine = try await agent.renewals.listMyRenewals(.init(), metadata: agent.metadata).renewals
     for var renewal in mine where ![.completed, .rejected, .cancelled].contains(renewal.status) {
       while ![.completed, .rejected, .cancelled].contains(renewal.status) {

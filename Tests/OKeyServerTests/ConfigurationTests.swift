@@ -129,6 +129,8 @@ struct ConfigurationTests {
       ("holidays: [2026-02-30]", "holidays"),
       ("holidays: [20/12/2026]", "holidays"),
       ("logFormat: xml", "logFormat"),
+      ("handover:\n  establishmentTypes: [clg]", "handover.establishmentTypes"),
+      ("handover:\n  establishmentTypes: [\"\"]", "handover.establishmentTypes"),
     ]
   )
   func refused(yaml: String, setting: String) throws {

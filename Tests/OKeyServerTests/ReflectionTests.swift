@@ -16,7 +16,7 @@ struct ReflectionTests {
       "ListPickupSlots",
       "BookPickup", "WatchRenewal", "MarkElementsSent", "CancelPickup",
     ],
-    "okey.v1.ApprovalService": ["ListPendingApprovals", "Approve", "Reject"],
+    "okey.v1.ApprovalService": ["ListPendingApprovals", "Approve", "Reject", "ListKeysToHandOver", "HandOverKey"],
     "okey.v1.OperationsService": [
       "ListWork", "ConfirmEnrolmentElements", "Finalize", "PublishPickupSlots", "RecordHandover",
       "PublishCharter", "Reroute", "CancelRenewal", "RequestElementsAgain", "RecordNoShow", "ImportKeys",

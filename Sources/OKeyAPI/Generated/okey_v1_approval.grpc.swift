@@ -61,11 +61,39 @@ public enum Okey_V1_ApprovalService: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "ListKeysToHandOver" metadata.
+        public enum ListKeysToHandOver: Sendable {
+            /// Request type for "ListKeysToHandOver".
+            public typealias Input = Okey_V1_ListKeysToHandOverRequest
+            /// Response type for "ListKeysToHandOver".
+            public typealias Output = Okey_V1_ListKeysToHandOverResponse
+            /// Descriptor for "ListKeysToHandOver".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "okey.v1.ApprovalService"),
+                method: "ListKeysToHandOver",
+                type: .unary
+            )
+        }
+        /// Namespace for "HandOverKey" metadata.
+        public enum HandOverKey: Sendable {
+            /// Request type for "HandOverKey".
+            public typealias Input = Okey_V1_HandOverKeyRequest
+            /// Response type for "HandOverKey".
+            public typealias Output = Okey_V1_HandOverKeyResponse
+            /// Descriptor for "HandOverKey".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "okey.v1.ApprovalService"),
+                method: "HandOverKey",
+                type: .unary
+            )
+        }
         /// Descriptors for all methods in the "okey.v1.ApprovalService" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             ListPendingApprovals.descriptor,
             Approve.descriptor,
-            Reject.descriptor
+            Reject.descriptor,
+            ListKeysToHandOver.descriptor,
+            HandOverKey.descriptor
         ]
     }
 }
@@ -151,6 +179,45 @@ extension Okey_V1_ApprovalService {
             request: GRPCCore.StreamingServerRequest<Okey_V1_RejectRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_RejectResponse>
+
+        /// Handle the "ListKeysToHandOver" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Lists the hardware keys waiting (READY_FOR_PICKUP) at the establishments the caller heads now, as
+        /// > principal or deputy in the directory, oldest first: the keys to hand over to their agents.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Okey_V1_ListKeysToHandOverRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Okey_V1_ListKeysToHandOverResponse` messages.
+        func listKeysToHandOver(
+            request: GRPCCore.StreamingServerRequest<Okey_V1_ListKeysToHandOverRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_ListKeysToHandOverResponse>
+
+        /// Handle the "HandOverKey" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Records that the head or a deputy of the establishment where a hardware key waits handed it to
+        /// > its agent: the request is COMPLETED and the key active. Checked against the directory at the call;
+        /// > never on one's own request. The DSI records other hand-overs with OperationsService.RecordHandover.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Okey_V1_HandOverKeyRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Okey_V1_HandOverKeyResponse` messages.
+        func handOverKey(
+            request: GRPCCore.StreamingServerRequest<Okey_V1_HandOverKeyRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_HandOverKeyResponse>
     }
 
     /// Service protocol for the "okey.v1.ApprovalService" service.
@@ -220,6 +287,45 @@ extension Okey_V1_ApprovalService {
             request: GRPCCore.ServerRequest<Okey_V1_RejectRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Okey_V1_RejectResponse>
+
+        /// Handle the "ListKeysToHandOver" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Lists the hardware keys waiting (READY_FOR_PICKUP) at the establishments the caller heads now, as
+        /// > principal or deputy in the directory, oldest first: the keys to hand over to their agents.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Okey_V1_ListKeysToHandOverRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Okey_V1_ListKeysToHandOverResponse` message.
+        func listKeysToHandOver(
+            request: GRPCCore.ServerRequest<Okey_V1_ListKeysToHandOverRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Okey_V1_ListKeysToHandOverResponse>
+
+        /// Handle the "HandOverKey" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Records that the head or a deputy of the establishment where a hardware key waits handed it to
+        /// > its agent: the request is COMPLETED and the key active. Checked against the directory at the call;
+        /// > never on one's own request. The DSI records other hand-overs with OperationsService.RecordHandover.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Okey_V1_HandOverKeyRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Okey_V1_HandOverKeyResponse` message.
+        func handOverKey(
+            request: GRPCCore.ServerRequest<Okey_V1_HandOverKeyRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Okey_V1_HandOverKeyResponse>
     }
 
     /// Simple service protocol for the "okey.v1.ApprovalService" service.
@@ -287,6 +393,45 @@ extension Okey_V1_ApprovalService {
             request: Okey_V1_RejectRequest,
             context: GRPCCore.ServerContext
         ) async throws -> Okey_V1_RejectResponse
+
+        /// Handle the "ListKeysToHandOver" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Lists the hardware keys waiting (READY_FOR_PICKUP) at the establishments the caller heads now, as
+        /// > principal or deputy in the directory, oldest first: the keys to hand over to their agents.
+        ///
+        /// - Parameters:
+        ///   - request: A `Okey_V1_ListKeysToHandOverRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Okey_V1_ListKeysToHandOverResponse` to respond with.
+        func listKeysToHandOver(
+            request: Okey_V1_ListKeysToHandOverRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Okey_V1_ListKeysToHandOverResponse
+
+        /// Handle the "HandOverKey" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Records that the head or a deputy of the establishment where a hardware key waits handed it to
+        /// > its agent: the request is COMPLETED and the key active. Checked against the directory at the call;
+        /// > never on one's own request. The DSI records other hand-overs with OperationsService.RecordHandover.
+        ///
+        /// - Parameters:
+        ///   - request: A `Okey_V1_HandOverKeyRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Okey_V1_HandOverKeyResponse` to respond with.
+        func handOverKey(
+            request: Okey_V1_HandOverKeyRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Okey_V1_HandOverKeyResponse
     }
 }
 
@@ -322,6 +467,28 @@ extension Okey_V1_ApprovalService.StreamingServiceProtocol {
             serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_RejectResponse>(),
             handler: { request, context in
                 try await self.reject(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Okey_V1_ApprovalService.Method.ListKeysToHandOver.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Okey_V1_ListKeysToHandOverRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_ListKeysToHandOverResponse>(),
+            handler: { request, context in
+                try await self.listKeysToHandOver(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Okey_V1_ApprovalService.Method.HandOverKey.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Okey_V1_HandOverKeyRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_HandOverKeyResponse>(),
+            handler: { request, context in
+                try await self.handOverKey(
                     request: request,
                     context: context
                 )
@@ -365,6 +532,28 @@ extension Okey_V1_ApprovalService.ServiceProtocol {
         )
         return GRPCCore.StreamingServerResponse(single: response)
     }
+
+    public func listKeysToHandOver(
+        request: GRPCCore.StreamingServerRequest<Okey_V1_ListKeysToHandOverRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_ListKeysToHandOverResponse> {
+        let response = try await self.listKeysToHandOver(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func handOverKey(
+        request: GRPCCore.StreamingServerRequest<Okey_V1_HandOverKeyRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_HandOverKeyResponse> {
+        let response = try await self.handOverKey(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
 }
 
 // Default implementation of methods from 'ServiceProtocol'.
@@ -402,6 +591,32 @@ extension Okey_V1_ApprovalService.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Okey_V1_RejectResponse> {
         return GRPCCore.ServerResponse<Okey_V1_RejectResponse>(
             message: try await self.reject(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func listKeysToHandOver(
+        request: GRPCCore.ServerRequest<Okey_V1_ListKeysToHandOverRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Okey_V1_ListKeysToHandOverResponse> {
+        return GRPCCore.ServerResponse<Okey_V1_ListKeysToHandOverResponse>(
+            message: try await self.listKeysToHandOver(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func handOverKey(
+        request: GRPCCore.ServerRequest<Okey_V1_HandOverKeyRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Okey_V1_HandOverKeyResponse> {
+        return GRPCCore.ServerResponse<Okey_V1_HandOverKeyResponse>(
+            message: try await self.handOverKey(
                 request: request.message,
                 context: context
             ),
@@ -492,6 +707,55 @@ extension Okey_V1_ApprovalService {
             deserializer: some GRPCCore.MessageDeserializer<Okey_V1_RejectResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_RejectResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "ListKeysToHandOver" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Lists the hardware keys waiting (READY_FOR_PICKUP) at the establishments the caller heads now, as
+        /// > principal or deputy in the directory, oldest first: the keys to hand over to their agents.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Okey_V1_ListKeysToHandOverRequest` message.
+        ///   - serializer: A serializer for `Okey_V1_ListKeysToHandOverRequest` messages.
+        ///   - deserializer: A deserializer for `Okey_V1_ListKeysToHandOverResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func listKeysToHandOver<Result>(
+            request: GRPCCore.ClientRequest<Okey_V1_ListKeysToHandOverRequest>,
+            serializer: some GRPCCore.MessageSerializer<Okey_V1_ListKeysToHandOverRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Okey_V1_ListKeysToHandOverResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_ListKeysToHandOverResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "HandOverKey" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Records that the head or a deputy of the establishment where a hardware key waits handed it to
+        /// > its agent: the request is COMPLETED and the key active. Checked against the directory at the call;
+        /// > never on one's own request. The DSI records other hand-overs with OperationsService.RecordHandover.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Okey_V1_HandOverKeyRequest` message.
+        ///   - serializer: A serializer for `Okey_V1_HandOverKeyRequest` messages.
+        ///   - deserializer: A deserializer for `Okey_V1_HandOverKeyResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func handOverKey<Result>(
+            request: GRPCCore.ClientRequest<Okey_V1_HandOverKeyRequest>,
+            serializer: some GRPCCore.MessageSerializer<Okey_V1_HandOverKeyRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Okey_V1_HandOverKeyResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_HandOverKeyResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -618,6 +882,77 @@ extension Okey_V1_ApprovalService {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "ListKeysToHandOver" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Lists the hardware keys waiting (READY_FOR_PICKUP) at the establishments the caller heads now, as
+        /// > principal or deputy in the directory, oldest first: the keys to hand over to their agents.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Okey_V1_ListKeysToHandOverRequest` message.
+        ///   - serializer: A serializer for `Okey_V1_ListKeysToHandOverRequest` messages.
+        ///   - deserializer: A deserializer for `Okey_V1_ListKeysToHandOverResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func listKeysToHandOver<Result>(
+            request: GRPCCore.ClientRequest<Okey_V1_ListKeysToHandOverRequest>,
+            serializer: some GRPCCore.MessageSerializer<Okey_V1_ListKeysToHandOverRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Okey_V1_ListKeysToHandOverResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_ListKeysToHandOverResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Okey_V1_ApprovalService.Method.ListKeysToHandOver.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "HandOverKey" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Records that the head or a deputy of the establishment where a hardware key waits handed it to
+        /// > its agent: the request is COMPLETED and the key active. Checked against the directory at the call;
+        /// > never on one's own request. The DSI records other hand-overs with OperationsService.RecordHandover.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Okey_V1_HandOverKeyRequest` message.
+        ///   - serializer: A serializer for `Okey_V1_HandOverKeyRequest` messages.
+        ///   - deserializer: A deserializer for `Okey_V1_HandOverKeyResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func handOverKey<Result>(
+            request: GRPCCore.ClientRequest<Okey_V1_HandOverKeyRequest>,
+            serializer: some GRPCCore.MessageSerializer<Okey_V1_HandOverKeyRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Okey_V1_HandOverKeyResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_HandOverKeyResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Okey_V1_ApprovalService.Method.HandOverKey.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -707,6 +1042,67 @@ extension Okey_V1_ApprovalService.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_RejectRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Okey_V1_RejectResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ListKeysToHandOver" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Lists the hardware keys waiting (READY_FOR_PICKUP) at the establishments the caller heads now, as
+    /// > principal or deputy in the directory, oldest first: the keys to hand over to their agents.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Okey_V1_ListKeysToHandOverRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func listKeysToHandOver<Result>(
+        request: GRPCCore.ClientRequest<Okey_V1_ListKeysToHandOverRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_ListKeysToHandOverResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.listKeysToHandOver(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_ListKeysToHandOverRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Okey_V1_ListKeysToHandOverResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "HandOverKey" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Records that the head or a deputy of the establishment where a hardware key waits handed it to
+    /// > its agent: the request is COMPLETED and the key active. Checked against the directory at the call;
+    /// > never on one's own request. The DSI records other hand-overs with OperationsService.RecordHandover.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Okey_V1_HandOverKeyRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func handOverKey<Result>(
+        request: GRPCCore.ClientRequest<Okey_V1_HandOverKeyRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_HandOverKeyResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.handOverKey(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_HandOverKeyRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Okey_V1_HandOverKeyResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -810,6 +1206,75 @@ extension Okey_V1_ApprovalService.ClientProtocol {
             metadata: metadata
         )
         return try await self.reject(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ListKeysToHandOver" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Lists the hardware keys waiting (READY_FOR_PICKUP) at the establishments the caller heads now, as
+    /// > principal or deputy in the directory, oldest first: the keys to hand over to their agents.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func listKeysToHandOver<Result>(
+        _ message: Okey_V1_ListKeysToHandOverRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_ListKeysToHandOverResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Okey_V1_ListKeysToHandOverRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.listKeysToHandOver(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "HandOverKey" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Records that the head or a deputy of the establishment where a hardware key waits handed it to
+    /// > its agent: the request is COMPLETED and the key active. Checked against the directory at the call;
+    /// > never on one's own request. The DSI records other hand-overs with OperationsService.RecordHandover.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func handOverKey<Result>(
+        _ message: Okey_V1_HandOverKeyRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_HandOverKeyResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Okey_V1_HandOverKeyRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.handOverKey(
             request: request,
             options: options,
             onResponse: handleResponse

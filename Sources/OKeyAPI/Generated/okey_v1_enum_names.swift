@@ -73,6 +73,7 @@ extension Okey_V1_ErrorReason: WireNamedEnum {
     case 51: return "TRANSPORT"
     case 52: return "HAS_ACTIVE_KEY"
     case 53: return "PHONE_CHANGE_TOO_SOON"
+    case 54: return "NOT_ESTABLISHMENT_HEAD"
     default: return "UNRECOGNIZED_\(rawValue)"
     }
   }
@@ -133,6 +134,7 @@ extension Okey_V1_ErrorReason: WireNamedEnum {
     case "TRANSPORT": self.init(rawValue: 51)
     case "HAS_ACTIVE_KEY": self.init(rawValue: 52)
     case "PHONE_CHANGE_TOO_SOON": self.init(rawValue: 53)
+    case "NOT_ESTABLISHMENT_HEAD": self.init(rawValue: 54)
     default: return nil
     }
   }
@@ -382,6 +384,7 @@ extension Okey_V1_Role: WireNamedEnum {
     case 3: return "DSI"
     case 4: return "SUPPORT"
     case 5: return "SERVICE_ACCOUNT"
+    case 6: return "ESTABLISHMENT_HEAD"
     default: return "UNRECOGNIZED_\(rawValue)"
     }
   }
@@ -394,6 +397,7 @@ extension Okey_V1_Role: WireNamedEnum {
     case "DSI": self.init(rawValue: 3)
     case "SUPPORT": self.init(rawValue: 4)
     case "SERVICE_ACCOUNT": self.init(rawValue: 5)
+    case "ESTABLISHMENT_HEAD": self.init(rawValue: 6)
     default: return nil
     }
   }

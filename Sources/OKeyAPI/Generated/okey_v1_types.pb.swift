@@ -327,6 +327,9 @@ public nonisolated enum Okey_V1_Role: SwiftProtobuf.Enum, Swift.CaseIterable {
 
   /// An internal system (the portal, DSI tools) authenticated by a configured key.
   case serviceAccount // = 5
+
+  /// The head or a deputy of a second-degree establishment (directory), handing a key over there.
+  case establishmentHead // = 6
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -341,6 +344,7 @@ public nonisolated enum Okey_V1_Role: SwiftProtobuf.Enum, Swift.CaseIterable {
     case 3: self = .dsi
     case 4: self = .support
     case 5: self = .serviceAccount
+    case 6: self = .establishmentHead
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -353,6 +357,7 @@ public nonisolated enum Okey_V1_Role: SwiftProtobuf.Enum, Swift.CaseIterable {
     case .dsi: return 3
     case .support: return 4
     case .serviceAccount: return 5
+    case .establishmentHead: return 6
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -365,6 +370,7 @@ public nonisolated enum Okey_V1_Role: SwiftProtobuf.Enum, Swift.CaseIterable {
     .dsi,
     .support,
     .serviceAccount,
+    .establishmentHead,
   ]
 
 }
@@ -1197,6 +1203,14 @@ public nonisolated struct Okey_V1_Renewal: @unchecked Sendable {
   /// Clears the value of `statusSince`. Subsequent reads from it will return its default value.
   public mutating func clearStatusSince() {_uniqueStorage()._statusSince = nil}
 
+  /// Output only. Hardware keys handed over at the agent's establishment (`handover.establishmentTypes`):
+  /// the UAI of the establishment where the key waits, set at finalisation instead of `pickup_place`. Its
+  /// head or a deputy hands the key over (ApprovalService.HandOverKey); there is no appointment.
+  public var handoverEstablishment: String {
+    get {_storage._handoverEstablishment}
+    set {_uniqueStorage()._handoverEstablishment = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1339,7 +1353,7 @@ nonisolated extension Okey_V1_Motif: SwiftProtobuf._ProtoNameProviding {
 }
 
 nonisolated extension Okey_V1_Role: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ROLE_UNSPECIFIED\0\u{1}ROLE_AGENT\0\u{1}ROLE_APPROVER\0\u{1}ROLE_DSI\0\u{1}ROLE_SUPPORT\0\u{1}ROLE_SERVICE_ACCOUNT\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ROLE_UNSPECIFIED\0\u{1}ROLE_AGENT\0\u{1}ROLE_APPROVER\0\u{1}ROLE_DSI\0\u{1}ROLE_SUPPORT\0\u{1}ROLE_SERVICE_ACCOUNT\0\u{1}ROLE_ESTABLISHMENT_HEAD\0")
 }
 
 nonisolated extension Okey_V1_KeyStatus: SwiftProtobuf._ProtoNameProviding {
@@ -2005,7 +2019,7 @@ nonisolated extension Okey_V1_MotifRequirements: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Okey_V1_Renewal: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Renewal"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}agent_uid\0\u{3}key_type\0\u{1}motif\0\u{3}motif_details\0\u{1}status\0\u{1}version\0\u{1}documents\0\u{3}missing_document_kinds\0\u{1}routing\0\u{1}routed\0\u{1}platform\0\u{3}charter_version\0\u{3}charter_signed_at\0\u{3}new_key_serial\0\u{3}pickup_place\0\u{1}appointment\0\u{3}decided_by\0\u{3}decision_comment\0\u{3}created_at\0\u{3}updated_at\0\u{1}history\0\u{3}decision_kind\0\u{3}elements_sent_at\0\u{3}status_since\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}agent_uid\0\u{3}key_type\0\u{1}motif\0\u{3}motif_details\0\u{1}status\0\u{1}version\0\u{1}documents\0\u{3}missing_document_kinds\0\u{1}routing\0\u{1}routed\0\u{1}platform\0\u{3}charter_version\0\u{3}charter_signed_at\0\u{3}new_key_serial\0\u{3}pickup_place\0\u{1}appointment\0\u{3}decided_by\0\u{3}decision_comment\0\u{3}created_at\0\u{3}updated_at\0\u{1}history\0\u{3}decision_kind\0\u{3}elements_sent_at\0\u{3}status_since\0\u{3}handover_establishment\0")
 
   fileprivate class _StorageClass {
     var _requestID: String = String()
@@ -2033,6 +2047,7 @@ nonisolated extension Okey_V1_Renewal: SwiftProtobuf.Message, SwiftProtobuf._Mes
     var _decisionKind: Okey_V1_DecisionKind = .unspecified
     var _elementsSentAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
     var _statusSince: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _handoverEstablishment: String = String()
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -2068,6 +2083,7 @@ nonisolated extension Okey_V1_Renewal: SwiftProtobuf.Message, SwiftProtobuf._Mes
       _decisionKind = source._decisionKind
       _elementsSentAt = source._elementsSentAt
       _statusSince = source._statusSince
+      _handoverEstablishment = source._handoverEstablishment
     }
   }
 
@@ -2111,6 +2127,7 @@ nonisolated extension Okey_V1_Renewal: SwiftProtobuf.Message, SwiftProtobuf._Mes
         case 23: try { try decoder.decodeSingularEnumField(value: &_storage._decisionKind) }()
         case 24: try { try decoder.decodeSingularMessageField(value: &_storage._elementsSentAt) }()
         case 25: try { try decoder.decodeSingularMessageField(value: &_storage._statusSince) }()
+        case 26: try { try decoder.decodeSingularStringField(value: &_storage._handoverEstablishment) }()
         default: break
         }
       }
@@ -2198,6 +2215,9 @@ nonisolated extension Okey_V1_Renewal: SwiftProtobuf.Message, SwiftProtobuf._Mes
       try { if let v = _storage._statusSince {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 25)
       } }()
+      if !_storage._handoverEstablishment.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._handoverEstablishment, fieldNumber: 26)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -2232,6 +2252,7 @@ nonisolated extension Okey_V1_Renewal: SwiftProtobuf.Message, SwiftProtobuf._Mes
         if _storage._decisionKind != rhs_storage._decisionKind {return false}
         if _storage._elementsSentAt != rhs_storage._elementsSentAt {return false}
         if _storage._statusSince != rhs_storage._statusSince {return false}
+        if _storage._handoverEstablishment != rhs_storage._handoverEstablishment {return false}
         return true
       }
       if !storagesAreEqual {return false}

@@ -101,7 +101,7 @@ enum ErrorMapping {
     switch refusal {
     case .invalidField, .documentType, .validatorInvalid: return .invalidArgument
     case .notYourRequest, .notAnApprover, .ownRequest, .notDSI, .notSupport, .validatorNotAllowed, .personDisabled,
-      .scopeNotGranted:
+      .scopeNotGranted, .notEstablishmentHead:
       return .permissionDenied
     case .staleVersion: return .aborted
     case .openRequestExists: return .alreadyExists

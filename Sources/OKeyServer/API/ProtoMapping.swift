@@ -235,6 +235,7 @@ enum Wire {
     message.updatedAt = .init(renewal.updatedAt)
     if let sent = renewal.elementsSentAt { message.elementsSentAt = .init(sent) }
     message.statusSince = .init(renewal.statusSince ?? renewal.updatedAt)
+    message.handoverEstablishment = renewal.handoverEstablishment ?? ""
     message.history = history.map(event)
     return message
   }

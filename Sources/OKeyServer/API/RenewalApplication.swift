@@ -84,18 +84,24 @@ final class RenewalApplication: Sendable {
 
   /// The request if `actor` may read it through the agent/approver/DSI services: its agent, an
   /// approver its routing snapshot names, or a DSI operator.
-  func loadVisible(_ id: String, to actor: Caller) async throws -> RenewalRequest {
+  func loadVisible(_ id: String, to actor: Caller, heads: [EstablishmentHead] = []) async throws -> RenewalRequest {
     let renewal = try await load(id)
-    try Self.requireVisible(renewal, to: actor)
+    try Self.requireVisible(renewal, to: actor, heads: heads)
     return renewal
   }
 
   /// PERMISSION_DENIED unless `actor` is the request's agent (with the agent capacity), an approver
-  /// its routing snapshot names (with the approver capacity), or a DSI operator.
-  static func requireVisible(_ renewal: RenewalRequest, to actor: Caller) throws {
+  /// its routing snapshot names (with the approver capacity), a DSI operator, or the head or a deputy
+  /// of the establishment where its key waits (`heads`, read from the directory by the caller, with
+  /// the approver capacity).
+  static func requireVisible(_ renewal: RenewalRequest, to actor: Caller, heads: [EstablishmentHead] = []) throws {
     let agent = renewal.agentUID == actor.uid && actor.capacities.contains(.agent)
     let approver = renewal.routed && renewal.routing.namesApprover(actor.uid) && actor.capacities.contains(.approver)
-    guard agent || approver || actor.isDSI else {
+    let head =
+      renewal.handoverEstablishment.map { uai in
+        heads.contains { $0.uid == actor.uid && $0.establishment == uai }
+      } == true && actor.capacities.contains(.approver)
+    guard agent || approver || head || actor.isDSI else {
       throw APIError.denied(.notYourRequest, "request \(renewal.id) is not yours: agents see their own requests only")
     }
   }
@@ -133,9 +139,11 @@ final class RenewalApplication: Sendable {
 
   /// The first result of a change retried with its idempotency key, or nil for a new key. Asked
   /// before the directory: a retry during a directory outage still gets its answer.
-  func replay(_ id: String, to actor: Caller, idempotency: IdempotencyKey?) async throws -> RenewalRequest? {
+  func replay(_ id: String, to actor: Caller, heads: [EstablishmentHead] = [], idempotency: IdempotencyKey?)
+    async throws -> RenewalRequest?
+  {
     guard let idempotency else { return nil }
-    let current = try await loadVisible(id, to: actor)
+    let current = try await loadVisible(id, to: actor, heads: heads)
     return try await store.keptRenewal(
       agentUID: current.agentUID, operation: Self.idempotencyScope("change", actor: actor), key: idempotency)
   }
@@ -159,6 +167,7 @@ final class RenewalApplication: Sendable {
     _ id: String,
     expectedVersion: Int64,
     actor: Caller,
+    heads: [EstablishmentHead] = [],
     idempotency: IdempotencyKey? = nil,
     now: Instant? = nil,
     build: @escaping @Sendable (RenewalRequest, any ChangeReader) throws -> RenewalCommand
@@ -173,11 +182,11 @@ final class RenewalApplication: Sendable {
     try CallCancellation.check()
     let context = DecisionContext(
       now: now ?? clock(), expectedVersion: expectedVersion, catalogue: catalogue, documentRules: documentRules,
-      calendar: calendar, phoneChange: configuration.phoneChange.policy)
+      calendar: calendar, phoneChange: configuration.phoneChange.policy, handover: configuration.handover.policy)
     let cancellation = CallCancellation.handle
     if idempotency != nil {
       // A replay returns the first result only to a caller who may still see the request.
-      _ = try await loadVisible(id, to: actor)
+      _ = try await loadVisible(id, to: actor, heads: heads)
     }
     // One scope for every change of the caller: a key's fingerprint names its RPC and arguments.
     let scope = Self.idempotencyScope("change", actor: actor)

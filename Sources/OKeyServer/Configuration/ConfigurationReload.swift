@@ -124,6 +124,7 @@ final class ConfigurationReload: Sendable {
     check("reasons", \.reasons)
     check("enrolment", \.enrolment)
     check("phoneChange", \.phoneChange)
+    check("handover", \.handover)
     if (old.tls == nil) != (new.tls == nil) || old.tls?.clientCAFile != new.tls?.clientCAFile {
       names.append("tls")
     }

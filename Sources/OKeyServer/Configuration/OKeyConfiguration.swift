@@ -78,6 +78,22 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
   public var enrolment = Enrolment()
   /// The phone change of a software key (motif PHONE_CHANGED).
   public var phoneChange = PhoneChange()
+  /// Where hardware keys are handed over.
+  public var handover = Handover()
+
+  /// Where hardware keys are handed over: agents of the establishment types listed collect theirs
+  /// from the head of their establishment (the OKEY book's second degree), without an appointment;
+  /// the others at the place the DSI gives at finalisation.
+  public struct Handover: Sendable, Equatable, Codable {
+    /// Establishment type codes (FrEduRne's type, e.g. CLG) handed over at the establishment; empty
+    /// sends every key to a DSI place. Default the second-degree types CLG, LYC, LP, EREA, ERPD.
+    public var establishmentTypes = ["CLG", "LYC", "LP", "EREA", "ERPD"]
+    /// The defaults.
+    public init() {}
+
+    /// The domain's policy.
+    public var policy: HandoverPolicy { HandoverPolicy(establishmentTypes: Set(establishmentTypes)) }
+  }
 
   /// The phone change of the OKEY book: a new phone for a software key.
   public struct PhoneChange: Sendable, Equatable, Codable {
@@ -625,6 +641,13 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
     guard (0...365).contains(phoneChange.minDays) else {
       throw ConfigurationError("phoneChange.minDays must be between 0 (no limit) and 365")
     }
+    if let bad = handover.establishmentTypes.first(where: {
+      !(1...10).contains($0.count) || !$0.allSatisfy { $0.isASCII && ($0.isUppercase || $0.isNumber) }
+    }) {
+      throw ConfigurationError(
+        "handover.establishmentTypes: '\(bad)' is not an establishment type code (1 to 10 capital letters or digits, e.g. CLG)"
+      )
+    }
     try reasons.validate()
     try enrolment.validate()
     if !Self.looksLikeMailAddress(dsiMailbox) {
@@ -766,16 +789,17 @@ public struct ConfigurationError: Error, CustomStringConvertible, Equatable {
 
 /// The audit trail's HMAC key, read from the file `audit.keyFile` names.
 public enum AuditKeyFile {
-  /// The key's bytes (surrounding white space trimmed); refuses a missing, unreadable or short file.
-  public static func read(_ path: String) throws -> [UInt8] {
+  /// The key's bytes (surrounding white space trimmed); refuses a missing, unreadable or short file,
+  /// naming `setting` (the same kind of file keeps the enrolment codes' key).
+  public static func read(_ path: String, setting: String = "audit.keyFile") throws -> [UInt8] {
     guard let data = FileManager.default.contents(atPath: path) else {
-      throw ConfigurationError("audit.keyFile: cannot read \(path)")
+      throw ConfigurationError("\(setting): cannot read \(path)")
     }
     var bytes = [UInt8](data)
     while let last = bytes.last, last == 0x0A || last == 0x0D || last == 0x20 || last == 0x09 { bytes.removeLast() }
     guard bytes.count >= 32 else {
       throw ConfigurationError(
-        "audit.keyFile: \(path) holds \(bytes.count) bytes; the key needs at least 32 (openssl rand -hex 32 > \(path))")
+        "\(setting): \(path) holds \(bytes.count) bytes; the key needs at least 32 (openssl rand -hex 32 > \(path))")
     }
     return bytes
   }

@@ -121,6 +121,14 @@ struct MailComposer: Sendable {
     case (.agentReadyForPickup, false):
       subject = "Your OTP key is ready: book an appointment"
       text = "The key of request \(id) waits for you at: \(message.details). Book an appointment in OKEY to collect it."
+    case (.agentReadyAtEstablishment, true):
+      subject = "Votre clé OTP est arrivée dans votre établissement"
+      text =
+        "La clé de la demande \(id) a été remise à votre établissement (\(message.details)). Allez la chercher auprès du chef d'établissement ou de son adjoint, qui enregistre la remise dans OKEY. Pas de rendez-vous à prendre."
+    case (.agentReadyAtEstablishment, false):
+      subject = "Your OTP key has arrived at your establishment"
+      text =
+        "The key of request \(id) was sent to your establishment (\(message.details)). Collect it from the head of establishment or a deputy, who records the hand-over in OKEY. There is no appointment to book."
     case (.agentCompleted, true):
       subject = "Votre nouvelle clé OTP est active"
       text =
@@ -199,10 +207,16 @@ struct MailComposer: Sendable {
         "Request \(id) waits for the enrolment elements of your phone. Send them to \(elementsAddress), then say so in OKEY."
     case (.pickupReminder, true):
       subject = "Rappel : votre clé OTP vous attend"
-      text = "La clé de la demande \(id) vous attend. Prenez rendez-vous dans OKEY pour venir la chercher."
+      text =
+        renewal?.handoverEstablishment.map {
+          "La clé de la demande \(id) vous attend dans votre établissement (\($0)). Allez la chercher auprès du chef d'établissement."
+        } ?? "La clé de la demande \(id) vous attend. Prenez rendez-vous dans OKEY pour venir la chercher."
     case (.pickupReminder, false):
       subject = "Reminder: your OTP key is waiting for you"
-      text = "The key of request \(id) is waiting for you. Book an appointment in OKEY to collect it."
+      text =
+        renewal?.handoverEstablishment.map {
+          "The key of request \(id) waits for you at your establishment (\($0)). Collect it from the head of establishment."
+        } ?? "The key of request \(id) is waiting for you. Book an appointment in OKEY to collect it."
     case (.approverReminder, true):
       subject = "Rappel : une demande de clé OTP attend votre décision (\(agent))"
       text = "La demande \(id) de \(agent) attend toujours votre décision : approuvez-la ou refusez-la dans OKEY."

@@ -30,6 +30,49 @@ struct ApprovalRPCService: Okey_V1_ApprovalService.SimpleServiceProtocol {
     }
   }
 
+  func listKeysToHandOver(request: Okey_V1_ListKeysToHandOverRequest, context: ServerContext) async throws
+    -> Okey_V1_ListKeysToHandOverResponse
+  {
+    let (_, actor) = try Principal.required().require(.approver)
+    let limit = try Wire.pageSize(request.pageSize)
+    let after = try Wire.cursor(request.pageToken)
+    // Who heads what is read from the directory now, never from a cache or the request.
+    let heads = try await application.resolver.establishmentsHeaded(by: actor.uid)
+    guard !heads.isEmpty else { return .init() }
+    var query = RenewalQuery()
+    query.handoverEstablishments = heads.map(\.establishment)
+    query.statuses = [.readyForPickup]
+    query.order = .oldestFirst
+    query.limit = limit
+    query.after = after
+    let page = try await application.store.search(query)
+    let renewals = try await application.messages(page.renewals.filter { $0.agentUID != actor.uid })
+    return .with {
+      $0.renewals = renewals
+      $0.nextPageToken = Wire.pageToken(page.next)
+    }
+  }
+
+  func handOverKey(request: Okey_V1_HandOverKeyRequest, context: ServerContext) async throws
+    -> Okey_V1_HandOverKeyResponse
+  {
+    let (_, actor) = try Principal.required().require(.approver)
+    let key = try Idempotency.key(request)
+    try RequestChecks.checkID(request.requestID)
+    let heads = try await application.resolver.establishmentsHeaded(by: actor.uid)
+    if let prior = try await application.replay(request.requestID, to: actor, heads: heads, idempotency: key) {
+      let reply = try await application.message(prior)
+      return .with { $0.renewal = reply }
+    }
+    let renewal = try await application.change(
+      request.requestID, expectedVersion: request.expectedVersion, actor: actor, heads: heads, idempotency: key
+    ) { _, _ in
+      .recordHandover(comment: request.comment, heads: heads)
+    }
+    let reply = try await application.message(renewal)
+    return .with { $0.renewal = reply }
+  }
+
   func approve(request: Okey_V1_ApproveRequest, context: ServerContext) async throws -> Okey_V1_ApproveResponse {
     let (_, actor) = try Principal.required().require(.approver)
     let key = try Idempotency.key(request)

@@ -265,6 +265,12 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
   {
     let (_, actor) = try Principal.required().requirePerson()
     let renewal = try await application.loadVisible(request.requestID, to: actor)
+    if let uai = renewal.handoverEstablishment {
+      throw RenewalRefusal(
+        .slotElsewhere,
+        "the key of request \(renewal.id) waits at establishment \(uai): its head hands it over, without an appointment"
+      )
+    }
     guard renewal.keyType == .hardware, let placeID = renewal.pickupPlaceID,
       renewal.status == .readyForPickup || renewal.status == .pickupBooked
     else {
