@@ -46,6 +46,8 @@ let package = Package(
 
     // OpenLDAP's libldap and liblber.
     .systemLibrary(name: "CLDAP", pkgConfig: "ldap", providers: [.apt(["libldap2-dev"])]),
+    // libqrencode, which draws the QR code of a software token's enrolment code.
+    .systemLibrary(name: "CQRencode", pkgConfig: "libqrencode", providers: [.apt(["libqrencode-dev"])]),
 
     // The directory port, its LDAP adapter and the routing resolver.
     .target(
@@ -79,7 +81,7 @@ let package = Package(
     .target(
       name: "OKeyServer",
       dependencies: [
-        "OKeyAPI", "OKeyDomain", "OKeyStore", "OKeyDirectory",
+        "OKeyAPI", "OKeyDomain", "OKeyStore", "OKeyDirectory", "CQRencode",
         grpcCore, grpcHTTP2, grpcProtobuf, swiftProtobuf, logging,
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         .product(name: "Crypto", package: "swift-crypto"),

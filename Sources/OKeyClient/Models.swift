@@ -147,6 +147,21 @@ public struct Renewal: Sendable, Codable, Equatable {
   public var history: [HistoryEntry]
   /// Hardware keys handed over at the agent's establishment: its UAI (empty for a DSI place).
   public var handoverEstablishment: String = ""
+  /// Software keys whose token comes by QR code: until when the attached code may be read (nil when
+  /// none waits).
+  public var enrolmentCodeExpiresAt: Date? = nil
+  /// When the agent read the enrolment code.
+  public var enrolmentCodeReadAt: Date? = nil
+}
+
+/// An enrolment code, as the agent reads it once.
+public struct EnrolmentCode: Sendable, Equatable {
+  /// The token's provisioning payload (the QR code's text).
+  public var payload: String
+  /// A PNG image of its QR code.
+  public var qrCodePNG: [UInt8]
+  /// The request after the reading.
+  public var renewal: Renewal
 }
 
 /// A key of a person's inventory.

@@ -304,6 +304,40 @@ extension OKeyClient {
       try await call { try await approvals.handOverKey(request, metadata: metadata, options: options) }.renewal)
   }
 
+  /// Reads the enrolment code of the caller's request once (`enrolment.mode: qr`): it is wiped.
+  public func enrolmentCode(requestID: String, expectedVersion: Int64) async throws -> EnrolmentCode {
+    let request = Okey_V1_GetEnrolmentCodeRequest.with {
+      $0.requestID = requestID
+      $0.expectedVersion = expectedVersion
+    }
+    let response = try await call { try await renewals.getEnrolmentCode(request, metadata: metadata, options: options) }
+    return EnrolmentCode(
+      payload: response.payload, qrCodePNG: [UInt8](response.qrCodePng), renewal: FromWire.renewal(response.renewal))
+  }
+
+  /// Says the agent scanned the enrolment code: the request goes to AWAITING_CHARTER.
+  public func confirmEnrolmentScanned(requestID: String, expectedVersion: Int64) async throws -> Renewal {
+    let request = Okey_V1_ConfirmEnrolmentScannedRequest.with {
+      $0.requestID = requestID
+      $0.expectedVersion = expectedVersion
+    }
+    return FromWire.renewal(
+      try await call { try await renewals.confirmEnrolmentScanned(request, metadata: metadata, options: options) }
+        .renewal)
+  }
+
+  /// Attaches the provisioning payload of a request's new software token (DSI, `enrolment.mode: qr`).
+  public func attachEnrolmentCode(requestID: String, payload: String, expectedVersion: Int64) async throws -> Renewal {
+    let request = Okey_V1_AttachEnrolmentCodeRequest.with {
+      $0.requestID = requestID
+      $0.payload = payload
+      $0.expectedVersion = expectedVersion
+    }
+    return FromWire.renewal(
+      try await call { try await operations.attachEnrolmentCode(request, metadata: metadata, options: options) }
+        .renewal)
+  }
+
   // MARK: DSI
 
   /// Requests waiting for the DSI (default statuses when `statuses` is empty).

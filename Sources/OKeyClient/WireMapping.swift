@@ -74,7 +74,9 @@ enum FromWire {
           sequence: $0.sequence, at: Date($0.at), actor: $0.actor, onBehalfOf: $0.onBehalfOf, action: $0.action,
           from: $0.fromStatus == .unspecified ? nil : status($0.fromStatus), to: status($0.toStatus),
           details: $0.details)
-      }, handoverEstablishment: value.handoverEstablishment)
+      }, handoverEstablishment: value.handoverEstablishment,
+      enrolmentCodeExpiresAt: value.hasEnrolmentCodeExpiresAt ? Date(value.enrolmentCodeExpiresAt) : nil,
+      enrolmentCodeReadAt: value.hasEnrolmentCodeReadAt ? Date(value.enrolmentCodeReadAt) : nil)
   }
 
   static func principal(_ value: Okey_V1_Principal) -> PrincipalInfo {

@@ -70,6 +70,30 @@ public struct EnrolmentGuide: Sendable, Hashable {
     return found
   }
 
+  /// The steps when the token comes by QR code (`enrolment.mode: qr`): install the authenticator,
+  /// read the code in OKEY once and scan it, say so, sign the charter; what becomes of the PIN.
+  public static let qrCodeSteps: [MobilePlatform: [String: [String]]] = [
+    .android: qrSteps(store: ("le Google Play Store", "the Google Play Store")),
+    .ios: qrSteps(store: ("l'App Store", "the App Store")),
+  ]
+
+  static func qrSteps(store: (fr: String, en: String)) -> [String: [String]] {
+    [
+      "fr": [
+        "Installez l'application d'authentification depuis \(store.fr).",
+        "Attendez le courriel qui annonce le QR code de votre nouveau jeton (demande {requestId}).",
+        "Ouvrez OKEY, connecté avec votre identifiant académique, affichez le QR code et scannez-le avec l'application : il ne s'affiche qu'une fois.",
+        "Dites dans OKEY que le code est scanné, puis signez la charte. {pin}",
+      ],
+      "en": [
+        "Install the authenticator app from \(store.en).",
+        "Wait for the mail announcing the QR code of your new token (request {requestId}).",
+        "Open OKEY, signed in with your academic login, show the QR code and scan it with the app: it is shown only once.",
+        "Say in OKEY that the code is scanned, then sign the charter. {pin}",
+      ],
+    ]
+  }
+
   /// Today's steps: install the authenticator, add a token, send its elements by mail, wait for the
   /// DSI, sign the charter; what becomes of the PIN.
   public static let standardSteps: [MobilePlatform: [String: [String]]] = [

@@ -43,6 +43,15 @@ extension RenewalRequest {
           : "waiting for a decision; the N+2 was told the request waits")
     case .awaitingEnrolment:
       if platform == nil { return byAgent("the agent must choose the phone platform") }
+      if enrolmentCodeReadAt != nil {
+        return byAgent("the agent must scan the enrolment code they read, then say so")
+      }
+      if enrolmentCodeExpiresAt != nil {
+        return byAgent("the agent must read the enrolment code (QR code) in OKEY, once, and scan it")
+      }
+      if enrolmentByCode == true {
+        return byDSI("the DSI must make the token and attach its enrolment code (QR code)")
+      }
       if elementsSentAt == nil {
         return byAgent("the agent must send the enrolment elements to the DSI mailbox and say so")
       }

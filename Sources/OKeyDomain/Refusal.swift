@@ -64,6 +64,8 @@ public struct RenewalRefusal: Error, Sendable, Hashable, CustomStringConvertible
     case phoneChangeTooSoon = "PHONE_CHANGE_TOO_SOON"
     /// The caller is not the head or a deputy of the establishment where the key waits.
     case notEstablishmentHead = "NOT_ESTABLISHMENT_HEAD"
+    /// No enrolment code can be read: none attached yet, already read, or expired.
+    case enrolmentCodeUnavailable = "ENROLMENT_CODE_UNAVAILABLE"
   }
 
   /// The stable reason.

@@ -55,7 +55,8 @@ public enum Reminder: Sendable, Hashable {
     switch renewal.status {
     case .awaitingDocuments:
       return waited(periods.documents) ? .documents : nil
-    case .awaitingEnrolment where renewal.keyType == .software && renewal.elementsSentAt == nil:
+    case .awaitingEnrolment
+    where renewal.keyType == .software && renewal.elementsSentAt == nil && renewal.enrolmentByCode != true:
       return waited(periods.elements) ? .elements : nil
     case .readyForPickup:
       return waited(periods.pickup) ? .pickup : nil

@@ -40,6 +40,14 @@ public struct RenewalRequest: Sendable, Hashable, Codable {
   /// Software keys: when the agent said the enrolment elements were sent to the DSI mailbox (nil
   /// until then, and again after the DSI asked for them again).
   public var elementsSentAt: Instant?
+  /// Software keys with `enrolment.mode: qr`: until when the provisioning payload the DSI attached
+  /// may be read, once; nil when none waits (never attached, read, or expired and wiped).
+  public var enrolmentCodeExpiresAt: Instant?
+  /// True when the token comes by QR code (`enrolment.mode: qr` when the platform was chosen): the
+  /// DSI attaches the code, the agent reads it and scans it; nil for the elements sent by mail.
+  public var enrolmentByCode: Bool?
+  /// When the agent read the enrolment code (it was wiped in the same commit).
+  public var enrolmentCodeReadAt: Instant?
   /// The serial of the agent's key the new one replaces, when the DSI named it at finalisation (else
   /// the agent's active keys of the same type are replaced).
   public var replacedKeySerial: String?
@@ -133,6 +141,8 @@ public struct NotificationIntent: Sendable, Hashable, Codable {
     case agentReadyForPickup = "AGENT_READY_FOR_PICKUP"
     /// To the agent: your hardware key waits at your establishment; its head hands it over.
     case agentReadyAtEstablishment = "AGENT_READY_AT_ESTABLISHMENT"
+    /// To the agent: the QR code of your new token is ready in OKEY, to read once.
+    case enrolmentCodeReady = "ENROLMENT_CODE_READY"
     /// To the agent: your new key is active (the PIN stays the old key's).
     case agentCompleted = "AGENT_COMPLETED"
     /// To the DSI mailbox: an operation waits.
@@ -200,6 +210,11 @@ public enum RenewalEffect: Sendable, Hashable {
   case issueKey(KeyRecord)
   /// Record an approver's decision.
   case recordDecision(approverUID: String, approved: Bool, comment: String)
+  /// Keep the sealed provisioning payload of the request's new software token (replacing any),
+  /// readable until `expiresAt`.
+  case storeEnrolmentCode(sealed: [UInt8], expiresAt: Instant)
+  /// Delete the request's enrolment code (read, or replaced by nothing).
+  case wipeEnrolmentCode
   /// Delete the content of the request's documents (personal data), keeping their name, size and
   /// SHA-256 in the state and the audit trail.
   case purgeDocumentContent

@@ -27,6 +27,13 @@ public enum RenewalCommand: Sendable, Hashable {
   case requestElementsAgain(message: String)
   /// Confirm the enrolment elements were received (DSI).
   case confirmEnrolment(comment: String)
+  /// `enrolment.mode: qr`: the DSI (or the OTP system) attaches the sealed provisioning payload of
+  /// the new software token, readable once until `expiresAt`.
+  case attachEnrolmentCode(sealed: [UInt8], expiresAt: Instant)
+  /// The agent reads the enrolment code, once: it is wiped in the same commit.
+  case readEnrolmentCode
+  /// The agent scanned the code with the authenticator: the enrolment is confirmed.
+  case confirmScanned
   /// Sign the current charter (nil when none is published).
   case signCharter(code: String, acknowledged: Bool, current: Charter?)
   /// Finalise the key (DSI); `place` for hardware keys, looked up from the id the DSI gave;
@@ -68,6 +75,9 @@ public enum RenewalCommand: Sendable, Hashable {
     case .markElementsSent: return "mark-elements-sent"
     case .requestElementsAgain: return "request-elements-again"
     case .confirmEnrolment: return "confirm-enrolment"
+    case .attachEnrolmentCode: return "attach-enrolment-code"
+    case .readEnrolmentCode: return "read-enrolment-code"
+    case .confirmScanned: return "confirm-scanned"
     case .signCharter: return "sign-charter"
     case .finalize: return "finalize"
     case .bookPickup: return "book-pickup"
@@ -99,13 +109,17 @@ public struct DecisionContext: Sendable {
   public var phoneChange: PhoneChangePolicy
   /// Where hardware keys are handed over: at the agent's establishment for the types it lists.
   public var handover: HandoverPolicy
+  /// True when software tokens come by QR code (`enrolment.mode: qr`), false for elements by mail.
+  public var enrolmentByCode: Bool
 
   /// Creates a context.
   public init(
     now: Instant, expectedVersion: Int64, catalogue: ReasonCatalogue = .standard,
     documentRules: DocumentRules = DocumentRules(), calendar: AcademyCalendar = .utc,
-    phoneChange: PhoneChangePolicy = PhoneChangePolicy(), handover: HandoverPolicy = HandoverPolicy()
+    phoneChange: PhoneChangePolicy = PhoneChangePolicy(), handover: HandoverPolicy = HandoverPolicy(),
+    enrolmentByCode: Bool = false
   ) {
+    self.enrolmentByCode = enrolmentByCode
     self.phoneChange = phoneChange
     self.handover = handover
     self.now = now
@@ -588,8 +602,12 @@ struct DecisionBuilder {
       try requireStatus(.awaitingEnrolment, doing: "choose a phone platform")
       if renewal.platform != platform { renewal.elementsSentAt = nil }
       renewal.platform = platform
+      renewal.enrolmentByCode = context.enrolmentByCode ? true : nil
       record(command.action, role: .agent, to: .awaitingEnrolment, details: platform.rawValue)
-      notifyDSI("enrolment elements for a \(platform.rawValue) phone are on their way to the DSI mailbox")
+      notifyDSI(
+        context.enrolmentByCode
+          ? "a token for a \(platform.rawValue) phone is to be made: attach its enrolment code"
+          : "enrolment elements for a \(platform.rawValue) phone are on their way to the DSI mailbox")
 
     case .markElementsSent:
       try requireAgent()
@@ -599,6 +617,12 @@ struct DecisionBuilder {
       guard let platform = renewal.platform else {
         throw RenewalRefusal(
           .platformNotChosen, "choose your phone platform first: the elements to send depend on it")
+      }
+      guard renewal.enrolmentByCode != true else {
+        throw RenewalRefusal(
+          .wrongState,
+          "your token comes by QR code: wait for the mail, read the code in OKEY (GetEnrolmentCode), scan it, then say so"
+        )
       }
       renewal.elementsSentAt = context.now
       record(command.action, role: .agent, to: .awaitingEnrolment, details: platform.rawValue)
@@ -623,6 +647,62 @@ struct DecisionBuilder {
       }
       let comment = try Self.checkText(comment, field: "comment", required: false)
       record(command.action, role: .dsi, to: .awaitingCharter, details: comment)
+      notifyAgent(.charterReminder)
+
+    case .attachEnrolmentCode(let sealed, let expiresAt):
+      try requireDSI()
+      try requireVersion()
+      try requireKeyType(.software, doing: "attach an enrolment code")
+      try requireStatus(.awaitingEnrolment, doing: "attach an enrolment code")
+      guard renewal.platform != nil else {
+        throw RenewalRefusal(
+          .platformNotChosen, "the agent has not chosen the phone platform yet: the token must be made for it")
+      }
+      guard renewal.enrolmentByCode == true else {
+        throw RenewalRefusal(
+          .wrongState,
+          "request \(renewal.id)'s token comes by enrolment elements sent by mail (enrolment.mode: mailbox when the platform was chosen)"
+        )
+      }
+      guard !sealed.isEmpty, expiresAt > context.now else {
+        throw RenewalRefusal(.invalidField, "payload: give the provisioning payload of the new token")
+      }
+      let replaced = renewal.enrolmentCodeExpiresAt != nil
+      effects.append(.storeEnrolmentCode(sealed: sealed, expiresAt: expiresAt))
+      renewal.enrolmentCodeExpiresAt = expiresAt
+      renewal.enrolmentCodeReadAt = nil
+      record(
+        command.action, role: .dsi, to: .awaitingEnrolment,
+        details: replaced ? "a new enrolment code replaces the unread one" : "enrolment code attached, to read once")
+      notifyAgent(.enrolmentCodeReady)
+
+    case .readEnrolmentCode:
+      try requireAgent()
+      try requireVersion()
+      try requireStatus(.awaitingEnrolment, doing: "read the enrolment code")
+      guard let expiresAt = renewal.enrolmentCodeExpiresAt else {
+        throw RenewalRefusal(
+          .enrolmentCodeUnavailable,
+          renewal.enrolmentCodeReadAt == nil
+            ? "no enrolment code waits yet: the DSI attaches it and you are told by mail"
+            : "the enrolment code was read already, and then wiped: ask the DSI for a new one")
+      }
+      guard context.now < expiresAt else {
+        throw RenewalRefusal(.enrolmentCodeUnavailable, "the enrolment code expired unread: ask the DSI for a new one")
+      }
+      effects.append(.wipeEnrolmentCode)
+      renewal.enrolmentCodeExpiresAt = nil
+      renewal.enrolmentCodeReadAt = context.now
+      record(command.action, role: .agent, to: .awaitingEnrolment, details: "enrolment code read once, then wiped")
+
+    case .confirmScanned:
+      try requireAgent()
+      try requireVersion()
+      try requireStatus(.awaitingEnrolment, doing: "confirm the scan")
+      guard renewal.enrolmentCodeReadAt != nil else {
+        throw RenewalRefusal(.enrolmentCodeUnavailable, "read the enrolment code and scan it first")
+      }
+      record(command.action, role: .agent, to: .awaitingCharter, details: "token scanned")
       notifyAgent(.charterReminder)
 
     case .signCharter(let code, let acknowledged, let current):

@@ -78,8 +78,12 @@ public final class OKeyDaemon: Sendable {
       directory: cached, configuration: configuration.routing, cacheTTL: ttl,
       cacheCapacity: configuration.directory.cacheCapacity, calendar: configuration.academyCalendar(),
       now: RenewalApplication.systemClock)
+    let enrolmentSeal =
+      try configuration.enrolment.byCode
+      ? configuration.enrolment.codeKeyFile.map { try EnrolmentCodeSeal(keyFile: $0) } : nil
     let application = RenewalApplication(
-      configuration: configuration, store: store, directory: cached, resolver: resolver, logger: logger)
+      configuration: configuration, store: store, directory: cached, resolver: resolver, logger: logger,
+      enrolmentSeal: enrolmentSeal)
     self.application = application
     let authentication = Authentication(
       configuration: configuration, store: store, directory: cached, resolver: resolver, logger: logger,

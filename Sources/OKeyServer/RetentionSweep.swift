@@ -5,7 +5,7 @@ import ServiceLifecycle
 
 /// Deletes what must not be kept: the content of documents of requests ended more than
 /// `retention.documentDays` ago, expired sessions, and idempotency keys older than
-/// `retention.idempotencyKeyDays`. Runs at start, then every `retention.sweepMinutes`.
+/// `retention.idempotencyKeyDays`, and the enrolment codes not read before they expired. Runs at start, then every `retention.sweepMinutes`.
 struct RetentionSweep: Service {
   let store: any RenewalStore
   let retention: OKeyConfiguration.Retention
@@ -14,13 +14,16 @@ struct RetentionSweep: Service {
 
   /// One pass; returns what was deleted.
   @discardableResult
-  func sweep(now: Instant) async throws -> (documents: Int, sessions: Int, idempotencyKeys: Int) {
+  func sweep(now: Instant) async throws -> (
+    documents: Int, sessions: Int, idempotencyKeys: Int, enrolmentCodes: Int
+  ) {
     let documents = try await store.purgeDocuments(
       endedBefore: now.adding(seconds: -Int64(retention.documentDays) * 86_400), now: now)
     let sessions = try await store.deleteExpiredSessions(now: now)
     let keys = try await store.deleteIdempotencyKeys(
       createdBefore: now.adding(seconds: -Int64(retention.idempotencyKeyDays) * 86_400))
-    return (documents, sessions, keys)
+    let codes = try await store.deleteExpiredEnrolmentCodes(now: now)
+    return (documents, sessions, keys, codes)
   }
 
   func run() async throws {
@@ -29,12 +32,12 @@ struct RetentionSweep: Service {
       while !Task.isCancelled {
         do {
           let swept = try await sweep(now: clock())
-          if swept.documents + swept.sessions + swept.idempotencyKeys > 0 {
+          if swept.documents + swept.sessions + swept.idempotencyKeys + swept.enrolmentCodes > 0 {
             logger.notice(
               "retention sweep",
               metadata: [
                 "requests-documents-deleted": "\(swept.documents)", "sessions": "\(swept.sessions)",
-                "idempotency-keys": "\(swept.idempotencyKeys)",
+                "idempotency-keys": "\(swept.idempotencyKeys)", "enrolment-codes": "\(swept.enrolmentCodes)",
               ])
           }
         } catch {

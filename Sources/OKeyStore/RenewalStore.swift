@@ -93,6 +93,8 @@ public protocol RenewalStore: Sendable {
   func purgeDocuments(endedBefore cutoff: Instant, now: Instant) async throws -> Int
   /// Deletes idempotency keys created before `cutoff`; returns how many.
   func deleteIdempotencyKeys(createdBefore cutoff: Instant) async throws -> Int
+  /// Deletes the enrolment codes not read before their expiry; returns how many.
+  func deleteExpiredEnrolmentCodes(now: Instant) async throws -> Int
   /// Rows and bytes of each table, and the database files' sizes.
   func sizes() async throws -> StoreSizes
   /// Appends an audit event that changes nothing (a document read) to a request's trail.
@@ -192,6 +194,8 @@ public protocol ChangeReader {
   func pickupPlace(id: String) throws -> PickupPlace?
   /// A person's keys in the inventory.
   func keys(agentUID: String) throws -> [KeyRecord]
+  /// The sealed enrolment code of a request, as it is in this transaction; nil when none waits.
+  func enrolmentCode(renewalID: String) throws -> [UInt8]?
 }
 
 /// What became of a key recorded with ``RenewalStore/recordExistingKeys(_:)``.

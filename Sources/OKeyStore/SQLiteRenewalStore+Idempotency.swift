@@ -13,6 +13,15 @@ extension SQLiteRenewalStore {
     }
   }
 
+  public func deleteExpiredEnrolmentCodes(now: Instant) async throws -> Int {
+    try await guarded {
+      try await pool.write { db in
+        try db.run("DELETE FROM enrolment_codes WHERE expires_at <= ?", [now.millisecondsSinceEpoch])
+        return db.changesCount
+      }
+    }
+  }
+
   public func keptRenewal(agentUID: String, operation: String, key: IdempotencyKey) async throws -> RenewalRequest? {
     try await guarded {
       try await pool.read { db in

@@ -92,7 +92,11 @@ public final class SQLiteRenewalStore: RenewalStore {
 
   /// The migrations applied, oldest first.
   public func appliedMigrations() async throws -> [String] {
-    try await pool.read { db in try Schema.migrator.appliedIdentifiers(db).sorted() }
+    // In this code's order ("v10" after "v9"), then any a newer okeyd applied.
+    try await pool.read { db in
+      let applied = Set(try Schema.migrator.appliedIdentifiers(db))
+      return Schema.versions.filter(applied.contains) + applied.subtracting(Schema.versions).sorted()
+    }
   }
 
   /// The migrations this code knows, oldest first.
@@ -346,6 +350,12 @@ public final class SQLiteRenewalStore: RenewalStore {
         for updated in KeyInventory.issue(key, replacing: renewal.replacedKeySerial, to: keys) {
           try saveKey(db, updated)
         }
+      case .storeEnrolmentCode(let sealed, let expiresAt):
+        try db.run(
+          "INSERT OR REPLACE INTO enrolment_codes (renewal_id, sealed, expires_at) VALUES (?, ?, ?)",
+          [renewal.id, Data(sealed), expiresAt.millisecondsSinceEpoch])
+      case .wipeEnrolmentCode:
+        try db.run("DELETE FROM enrolment_codes WHERE renewal_id = ?", [renewal.id])
       case .purgeDocumentContent:
         try db.run(
           "UPDATE documents SET content = X'', purged_at = ? WHERE renewal_id = ? AND purged_at IS NULL",
@@ -468,7 +478,7 @@ public final class SQLiteRenewalStore: RenewalStore {
         if query.routedOnly { clauses.append("routed = 1") }
         if query.actionableByDSI {
           clauses.append(
-            "(status <> '\(RenewalStatus.awaitingEnrolment.rawValue)' OR json_extract(state_json, '$.elementsSentAt') IS NOT NULL)"
+            "(status <> '\(RenewalStatus.awaitingEnrolment.rawValue)' OR json_extract(state_json, '$.elementsSentAt') IS NOT NULL OR (json_extract(state_json, '$.enrolmentByCode') = 1 AND json_extract(state_json, '$.platform') IS NOT NULL AND json_extract(state_json, '$.enrolmentCodeExpiresAt') IS NULL AND json_extract(state_json, '$.enrolmentCodeReadAt') IS NULL))"
           )
         }
         if let after = query.createdAfter {
@@ -557,6 +567,12 @@ struct Reader: ChangeReader {
 
   func pickupPlace(id: String) throws -> PickupPlace? {
     try PickupPlaceRow.fetchOne(db, sql: "SELECT * FROM pickup_places WHERE id = ?", arguments: [id])?.place
+  }
+
+  func enrolmentCode(renewalID: String) throws -> [UInt8]? {
+    try db.value(Data.self, "SELECT sealed FROM enrolment_codes WHERE renewal_id = ?", [renewalID]).map {
+      [UInt8]($0)
+    }
   }
 }
 

@@ -6,7 +6,7 @@ enum Schema {
   static let versions = [
     "v1-renewals-documents-audit", "v2-charter-pickup-keys", "v3-outbox-sessions", "v4-session-person",
     "v5-outbox-delivery", "v6-audit-seal", "v7-document-retention", "v8-idempotency-fingerprint",
-    "v9-co-validators",
+    "v9-co-validators", "v10-enrolment-codes",
   ]
 
   static var migrator: DatabaseMigrator {
@@ -238,6 +238,20 @@ enum Schema {
             PRIMARY KEY (renewal_id, uid)
           );
           CREATE INDEX renewal_validators_by_uid ON renewal_validators(uid);
+          """
+      )
+    }
+    migrator.registerMigration(versions[9]) { db in
+      // The sealed provisioning payload of a software token (enrolment.mode: qr), until it is read
+      // or expires: AES-GCM under enrolment.codeKeyFile, never in clear.
+      try db.execute(
+        sql: """
+          CREATE TABLE enrolment_codes (
+            renewal_id TEXT PRIMARY KEY NOT NULL REFERENCES renewals(id) ON DELETE CASCADE,
+            sealed BLOB NOT NULL,
+            expires_at INTEGER NOT NULL
+          );
+          CREATE INDEX enrolment_codes_by_expiry ON enrolment_codes(expires_at);
           """
       )
     }

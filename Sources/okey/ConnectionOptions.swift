@@ -197,6 +197,10 @@ func show(_ r: Renewal, json: Bool, history: Bool = false) throws {
   if !r.charterVersion.isEmpty { rows.append(["charter", r.charterVersion]) }
   if !r.newKeySerial.isEmpty { rows.append(["new key", r.newKeySerial]) }
   if let place = r.pickupPlace { rows.append(["pickup place", "\(place.name) (\(place.id))"]) }
+  if let until = r.enrolmentCodeExpiresAt {
+    rows.append(["enrolment code", "waits, to read once before \(until.formatted(.iso8601))"])
+  }
+  if let at = r.enrolmentCodeReadAt { rows.append(["enrolment code", "read at \(at.formatted(.iso8601))"]) }
   if !r.handoverEstablishment.isEmpty {
     rows.append(["hand-over", "at establishment \(r.handoverEstablishment), by its head (no appointment)"])
   }

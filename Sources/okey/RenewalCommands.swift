@@ -17,7 +17,8 @@ struct RenewalCommands: AsyncParsableCommand {
       Start.self, Motifs.self, AddDocument.self, RemoveDocument.self, SetValidator.self, Submit.self, Cancel.self,
       Show.self,
       List.self,
-      Platform.self, ElementsSent.self, SignCharter.self, PickupSlots.self, Book.self, CancelPickup.self, Watch.self,
+      Platform.self, ElementsSent.self, Code.self, Scanned.self, SignCharter.self, PickupSlots.self, Book.self,
+      CancelPickup.self, Watch.self,
       DocumentCommand.self,
     ])
 
@@ -241,6 +242,43 @@ struct RenewalCommands: AsyncParsableCommand {
     func run() async throws {
       try await changeRequest(connection, change) { client, id, version in
         try await client.markElementsSent(requestID: id, expectedVersion: version)
+      }
+    }
+  }
+
+  struct Code: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract:
+        "Read the QR code of your new token, once (enrolment.mode: qr): it is written as a PNG, then wiped from OKEY.")
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var change: ChangeOptions
+    @Option(help: "Where to write the QR code's PNG (created with mode 0600; never overwritten).") var png: String
+    func run() async throws {
+      guard !FileManager.default.fileExists(atPath: png) else {
+        throw ValidationError("\(png) exists: give a new file name (the code can be read only once)")
+      }
+      let code = try await withClient(connection) { client in
+        try await client.enrolmentCode(
+          requestID: change.requestID,
+          expectedVersion: try await version(of: change.requestID, given: change.expectedVersion, client: client))
+      }
+      guard
+        FileManager.default.createFile(
+          atPath: png, contents: Data(code.qrCodePNG), attributes: [.posixPermissions: 0o600])
+      else { throw ValidationError("cannot write \(png); the code was read: ask the DSI for a new one") }
+      print(
+        "QR code written to \(png): scan it with the authenticator, delete the file, then run okey renewal scanned.")
+    }
+  }
+
+  struct Scanned: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Say you scanned the QR code of your new token (enrolment.mode: qr); then sign the charter.")
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var change: ChangeOptions
+    func run() async throws {
+      try await changeRequest(connection, change) { client, id, version in
+        try await client.confirmEnrolmentScanned(requestID: id, expectedVersion: version)
       }
     }
   }

@@ -75,7 +75,8 @@ struct Ops: AsyncParsableCommand {
     abstract:
       "For the DSI: work list, enrolment elements, finalisation, hand-over (walk-ins too), no-shows, cancellation, re-routing.",
     subcommands: [
-      Work.self, ConfirmElements.self, RequestElements.self, Finalize.self, Handover.self, NoShow.self, Cancel.self,
+      Work.self, ConfirmElements.self, RequestElements.self, AttachCode.self, Finalize.self, Handover.self, NoShow.self,
+      Cancel.self,
       Reroute.self,
     ])
 
@@ -100,6 +101,24 @@ struct Ops: AsyncParsableCommand {
     func run() async throws {
       try await changeRequest(connection, change) { client, id, version in
         try await client.confirmEnrolmentElements(requestID: id, comment: comment, expectedVersion: version)
+      }
+    }
+  }
+
+  struct AttachCode: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      commandName: "attach-code",
+      abstract:
+        "Attach the provisioning payload of a software key's new token (enrolment.mode: qr), read from standard input.")
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var change: ChangeOptions
+    func run() async throws {
+      // From standard input, never the command line (which other users of the machine can read).
+      guard let line = readLine(strippingNewline: true), !line.isEmpty else {
+        throw ValidationError("give the payload (e.g. the otpauth:// URI) on standard input")
+      }
+      try await changeRequest(connection, change) { client, id, version in
+        try await client.attachEnrolmentCode(requestID: id, payload: line, expectedVersion: version)
       }
     }
   }

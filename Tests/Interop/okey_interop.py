@@ -25,11 +25,11 @@ EXPECTED_RPCS = {
         "StartRenewal", "AddDocument", "RemoveDocument", "SetValidator", "SubmitRenewal",
         "CancelRenewal", "GetRenewal", "ListMyRenewals", "ChooseMobilePlatform", "GetReasonsCatalogue", "GetCharter",
         "SignCharter", "ListPickupSlots", "BookPickup", "WatchRenewal", "GetDocument",
-        "MarkElementsSent", "CancelPickup",
+        "MarkElementsSent", "GetEnrolmentCode", "ConfirmEnrolmentScanned", "CancelPickup",
     ],
     "okey.v1.ApprovalService": ["ListPendingApprovals", "Approve", "Reject", "ListKeysToHandOver", "HandOverKey"],
     "okey.v1.OperationsService": [
-        "ListWork", "ConfirmEnrolmentElements", "Finalize", "PublishPickupSlots",
+        "ListWork", "ConfirmEnrolmentElements", "AttachEnrolmentCode", "Finalize", "PublishPickupSlots",
         "RecordHandover", "PublishCharter", "Reroute", "CancelRenewal", "RequestElementsAgain",
         "RecordNoShow", "ImportKeys",
     ],

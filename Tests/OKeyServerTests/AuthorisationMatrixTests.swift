@@ -2,6 +2,7 @@ import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import OKeyAPI
+import OKeyServer
 import OKeyTestSupport
 import SwiftProtobuf
 import Testing
@@ -55,6 +56,10 @@ struct AuthorisationMatrixTests {
     /// Hardware, finalised at the matrix's pickup place.
     case readyForPickup
     case pickupBooked
+    /// Software, platform chosen, an enrolment code attached (enrolment.mode: qr).
+    case codeAttached
+    /// Software, the enrolment code read by the agent (enrolment.mode: qr).
+    case codeRead
     /// Hardware, of the lycée teacher ens-lyc (not ens1a): finalised to the lycée, whose deputy
     /// (adjoint2) hands it over.
     case atEstablishment
@@ -108,6 +113,41 @@ struct AuthorisationMatrixTests {
   static let charterCode = "5555"
   /// The pickup place the matrix publishes.
   static let placeID = "matrix"
+
+  /// The RPCs of the token by QR code, played in an academy with `enrolment.mode: qr`.
+  static let qrCases: [Case] = [
+    Case(rpc: "Operations.AttachEnrolmentCode", allowed: dsi, stage: .platformChosen, deniedReason: "NOT_DSI") {
+      c, t in
+      _ = try await c.operations.attachEnrolmentCode(
+        .with {
+          $0.requestID = t.id
+          $0.payload = "otpauth://totp/ac-test:ens1a?secret=MATRIXMATRIXMATRIX"
+          $0.expectedVersion = t.version
+          $0.idempotencyKey = t.key
+        }, metadata: c.metadata)
+    },
+    Case(
+      rpc: "Renewal.GetEnrolmentCode", allowed: owner, stage: .codeAttached, deniedReason: "NOT_YOUR_REQUEST",
+      scope: "agent"
+    ) { c, t in
+      _ = try await c.renewals.getEnrolmentCode(
+        .with {
+          $0.requestID = t.id
+          $0.expectedVersion = t.version
+        }, metadata: c.metadata)
+    },
+    Case(
+      rpc: "Renewal.ConfirmEnrolmentScanned", allowed: owner, stage: .codeRead, deniedReason: "NOT_YOUR_REQUEST",
+      scope: "agent"
+    ) { c, t in
+      _ = try await c.renewals.confirmEnrolmentScanned(
+        .with {
+          $0.requestID = t.id
+          $0.expectedVersion = t.version
+          $0.idempotencyKey = t.key
+        }, metadata: c.metadata)
+    },
+  ]
 
   static let cases: [Case] = [
     Case(rpc: "Auth.WhoAmI", allowed: anyCaller, deniedReason: "") { c, _ in
@@ -456,7 +496,32 @@ struct AuthorisationMatrixTests {
     "every RPC against anonymous, a logged-out session, the agent, a colleague, N+1, N+2, an unrelated manager, DSI, support, a disabled person, and service accounts with each scope, with and without on-behalf-of: allowed cells succeed on a fresh request in the right state, denied cells get the exact code and reason and change nothing",
     .timeLimit(.minutes(3)))
   func matrix() async throws {
-    try await withAcademy { _, client in
+    #expect(Set((Self.cases + Self.qrCases).map(\.rpc)).count == 49)
+    try await Self.play(Self.cases)
+  }
+
+  @Test(
+    "the enrolment-code RPCs, in an academy with enrolment.mode: qr: the same callers, allowed cells succeed, denied cells get the exact code and reason and change nothing",
+    .timeLimit(.minutes(3)))
+  func qrMatrix() async throws {
+    try await withTemporaryDirectory { folder in
+      try await Self.play(Self.qrCases, configure: try Self.qrMode(folder))
+    }
+  }
+
+  /// `enrolment.mode: qr`, its code key written in `folder`.
+  static func qrMode(_ folder: String) throws -> @Sendable (inout OKeyConfiguration) -> Void {
+    let keyFile = folder + "/enrolment.key"
+    try String(repeating: "7e", count: 32).write(toFile: keyFile, atomically: true, encoding: .utf8)
+    return {
+      $0.enrolment.mode = "qr"
+      $0.enrolment.codeKeyFile = keyFile
+    }
+  }
+
+  /// Plays `cases` against every caller in an academy configured by `configure`.
+  static func play(_ cases: [Case], configure: @escaping (inout OKeyConfiguration) -> Void = { _ in }) async throws {
+    try await withAcademy(configure: configure) { _, client in
       let callers: [TestCaller] = [
         .anonymous(client),
         try await TestCaller.session(client, "ens1a").renamed("agent"),
@@ -483,11 +548,10 @@ struct AuthorisationMatrixTests {
       ]
       let loggedOut = callers[callers.count - 1]
       _ = try await loggedOut.auth.logout(.init(), metadata: loggedOut.metadata)
-      #expect(Set(Self.cases.map(\.rpc)).count == 46)
       // The preparers' own sessions: the Logout case ends the callers' ones.
       let stager = try await Stager(client)
       var mismatches: [String] = []
-      for rpcCase in Self.cases {
+      for rpcCase in cases {
         var target = try await stager.prepare(rpcCase.stage)
         for caller in callers {
           let outcome = await failure { try await rpcCase.call(caller, target) }
@@ -613,6 +677,28 @@ struct Stager: Sendable {
         return renewal
       case (.awaitingEnrolment, .platformChosen) where renewal.platform != .unspecified:
         return renewal
+      case (.awaitingEnrolment, .codeAttached) where renewal.hasEnrolmentCodeExpiresAt,
+        (.awaitingEnrolment, .codeRead) where renewal.hasEnrolmentCodeReadAt:
+        return renewal
+      case (.awaitingEnrolment, .codeAttached), (.awaitingEnrolment, .codeRead):
+        if renewal.platform == .unspecified {
+          renewal = try await step(renewal)
+        } else if renewal.hasEnrolmentCodeExpiresAt {
+          renewal = try await agent.renewals.getEnrolmentCode(
+            .with {
+              $0.requestID = id
+              $0.expectedVersion = v
+            }, metadata: agent.metadata
+          ).renewal
+        } else {
+          renewal = try await dsi.operations.attachEnrolmentCode(
+            .with {
+              $0.requestID = id
+              $0.payload = "otpauth://totp/ac-test:ens1a?secret=STAGERSTAGER"
+              $0.expectedVersion = v
+            }, metadata: dsi.metadata
+          ).renewal
+        }
       default:
         renewal = try await step(renewal)
       }
@@ -733,7 +819,7 @@ extension AuthorisationMatrixTests {
       "| RPC | callers allowed (each shown succeeding) | every other caller gets | internal system without the role |",
       "|---|---|---|---|",
     ]
-    for rpcCase in cases {
+    for rpcCase in cases + qrCases {
       let code = "\(rpcCase.denied)".reduce(into: "") { $0 += $1.isUppercase ? "_\($1)" : $1.uppercased() }
       let refused =
         rpcCase.deniedReason.isEmpty

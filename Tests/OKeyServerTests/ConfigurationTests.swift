@@ -130,6 +130,9 @@ struct ConfigurationTests {
       ("holidays: [20/12/2026]", "holidays"),
       ("logFormat: xml", "logFormat"),
       ("handover:\n  establishmentTypes: [clg]", "handover.establishmentTypes"),
+      ("enrolment:\n  mode: qr", "enrolment.codeKeyFile"),
+      ("enrolment:\n  codeHours: 0", "enrolment.codeHours"),
+      ("enrolment:\n  mode: qr\n  codeKeyFile: /nonexistent/enrolment.key", "enrolment.codeKeyFile"),
       ("handover:\n  establishmentTypes: [\"\"]", "handover.establishmentTypes"),
     ]
   )

@@ -82,7 +82,9 @@ struct ContractWalk {
   /// The RPCs that change nothing on a retry and so need no idempotency key, with why.
   static let exemptFromIdempotencyKey: [String: String] = [
     "okey.v1.AuthService.Login":
-      "a retry opens another session and the lost one expires unused; replaying a login would mean keeping its token"
+      "a retry opens another session and the lost one expires unused; replaying a login would mean keeping its token",
+    "okey.v1.RenewalService.GetEnrolmentCode":
+      "the code is read once and wiped; replaying the reading would mean keeping the code (a lost reply: the DSI attaches a new one)",
   ]
 
   /// The leading comment of the element at `path` in `file`.

@@ -4,6 +4,7 @@ import OKeyAPI
 import OKeyDomain
 import OKeyStore
 import OKeyTestSupport
+import SwiftProtobuf
 import Testing
 
 @testable import OKeyServer
@@ -75,15 +76,35 @@ struct HandoverTests {
         _ = try await agent.renewals.listPickupSlots(.with { $0.requestID = ready.requestID }, metadata: agent.metadata)
       }
       #expect(slots?.reason == "SLOT_ELSEWHERE")
-      let booking = await failure {
+      let tomorrow = Date().addingTimeInterval(86_400)
+      let slot = try #require(
+        try await dsi.operations.publishPickupSlots(
+          .with {
+            $0.place = .with {
+              $0.placeID = "rectorat-dsi"
+              $0.name = "Rectorat, DSI"
+            }
+            $0.slots = [
+              .with {
+                $0.startsAt = Google_Protobuf_Timestamp(date: tomorrow)
+                $0.endsAt = Google_Protobuf_Timestamp(date: tomorrow.addingTimeInterval(1800))
+                $0.capacity = 2
+              }
+            ]
+          }, metadata: dsi.metadata
+        ).slots.first)
+      do {
         _ = try await agent.renewals.bookPickup(
           .with {
             $0.requestID = ready.requestID
-            $0.slotID = "any-slot"
+            $0.slotID = slot.slotID
             $0.expectedVersion = ready.version
           }, metadata: agent.metadata)
+        Issue.record("a key at the establishment was booked a slot")
+      } catch let error as RPCError {
+        #expect(error.code == .failedPrecondition)
+        #expect(error.message.contains("collect it from the head of establishment"), "\(error.message)")
       }
-      #expect(booking != nil)
 
       // The heads of the collège see it; a deputy of the lycée does not, and may not hand it over.
       for head in [principal, deputy] {

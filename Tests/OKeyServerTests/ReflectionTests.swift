@@ -14,11 +14,11 @@ struct ReflectionTests {
       "StartRenewal", "AddDocument", "RemoveDocument", "SetValidator", "SubmitRenewal", "CancelRenewal",
       "GetRenewal", "ListMyRenewals", "ChooseMobilePlatform", "GetReasonsCatalogue", "GetCharter", "SignCharter",
       "ListPickupSlots",
-      "BookPickup", "WatchRenewal", "MarkElementsSent", "CancelPickup",
+      "BookPickup", "WatchRenewal", "MarkElementsSent", "GetEnrolmentCode", "ConfirmEnrolmentScanned", "CancelPickup",
     ],
     "okey.v1.ApprovalService": ["ListPendingApprovals", "Approve", "Reject", "ListKeysToHandOver", "HandOverKey"],
     "okey.v1.OperationsService": [
-      "ListWork", "ConfirmEnrolmentElements", "Finalize", "PublishPickupSlots", "RecordHandover",
+      "ListWork", "ConfirmEnrolmentElements", "AttachEnrolmentCode", "Finalize", "PublishPickupSlots", "RecordHandover",
       "PublishCharter", "Reroute", "CancelRenewal", "RequestElementsAgain", "RecordNoShow", "ImportKeys",
     ],
     "okey.v1.SupportService": [

@@ -1,6 +1,8 @@
 import Foundation
 import GRPCCore
+import GRPCNIOTransportHTTP2
 import OKeyAPI
+import OKeyServer
 import OKeyTestSupport
 import SwiftProtobuf
 import Testing
@@ -9,7 +11,7 @@ import Testing
 struct RetryTests {
   /// The RPCs that change something (walked from the contract, not listed here), but StartRenewal,
   /// whose matrix call cancels what it starts (its retries are ProcedureTests.idempotency's).
-  static func mutatingCases() throws -> [AuthorisationMatrixTests.Case] {
+  static func mutatingCases(qrMode: Bool) throws -> [AuthorisationMatrixTests.Case] {
     let walk = try ContractWalk()
     let mutating = Set(
       walk.methods.filter {
@@ -17,9 +19,13 @@ struct RetryTests {
           && ContractWalk.exemptFromIdempotencyKey[$0.name] == nil
       }
       .map { $0.name.replacingOccurrences(of: "okey.v1.", with: "").replacingOccurrences(of: "Service.", with: ".") })
-    let cases = AuthorisationMatrixTests.cases.filter { mutating.contains($0.rpc) && $0.rpc != "Renewal.StartRenewal" }
-    #expect(Set(cases.map(\.rpc)).union(["Renewal.StartRenewal"]) == mutating, "every mutating RPC has a matrix case")
-    return cases
+    let all = (AuthorisationMatrixTests.cases + AuthorisationMatrixTests.qrCases).filter {
+      mutating.contains($0.rpc) && $0.rpc != "Renewal.StartRenewal"
+    }
+    #expect(Set(all.map(\.rpc)).union(["Renewal.StartRenewal"]) == mutating, "every mutating RPC has a matrix case")
+    return (qrMode ? AuthorisationMatrixTests.qrCases : AuthorisationMatrixTests.cases).filter {
+      mutating.contains($0.rpc) && $0.rpc != "Renewal.StartRenewal"
+    }
   }
 
   /// The caller the case is played by: the agent, the N+1, or a DSI operator.
@@ -32,9 +38,9 @@ struct RetryTests {
 
   @Test(
     "each change retried with its idempotency key gets the first result and changes nothing more; the key with other arguments is FAILED_PRECONDITION IDEMPOTENCY_KEY_REUSED",
-    .timeLimit(.minutes(2)))
-  func retries() async throws {
-    try await withAcademy { _, client in
+    .timeLimit(.minutes(2)), arguments: [false, true])
+  func retries(qrMode: Bool) async throws {
+    try await withAcademyFor(qrMode: qrMode) { client in
       let callers = [
         "agent": try await TestCaller.session(client, "ens1a"), "n1": try await TestCaller.session(client, "ien1"),
         "dsi": try await TestCaller.session(client, "dsi-op1"),
@@ -42,7 +48,7 @@ struct RetryTests {
       let support = try await TestCaller.session(client, "helpdesk1")
       let stager = try await Stager(client)
       var failures: [String] = []
-      for rpcCase in try Self.mutatingCases() {
+      for rpcCase in try Self.mutatingCases(qrMode: qrMode) {
         let caller = try Self.player(of: rpcCase, among: callers)
         var target = try await stager.prepare(rpcCase.stage)
         target.key = "retry-\(UInt32.random(in: 0...UInt32.max))"
@@ -87,8 +93,8 @@ struct RetryTests {
 
   @Test(
     "expected_version 0 (a client that forgot it) is INVALID_ARGUMENT naming the field, on every RPC that takes one",
-    .timeLimit(.minutes(2)))
-  func expectedVersionZero() async throws {
+    .timeLimit(.minutes(2)), arguments: [false, true])
+  func expectedVersionZero(qrMode: Bool) async throws {
     let walk = try ContractWalk()
     let withVersion = Set(
       walk.methods.filter { method in
@@ -96,9 +102,14 @@ struct RetryTests {
           $0.name == "expected_version"
         } == true
       }.map { $0.name.replacingOccurrences(of: "okey.v1.", with: "").replacingOccurrences(of: "Service.", with: ".") })
-    let cases = AuthorisationMatrixTests.cases.filter { withVersion.contains($0.rpc) }
-    #expect(Set(cases.map(\.rpc)) == withVersion)
-    try await withAcademy { _, client in
+    let all = (AuthorisationMatrixTests.cases + AuthorisationMatrixTests.qrCases).filter {
+      withVersion.contains($0.rpc)
+    }
+    #expect(Set(all.map(\.rpc)) == withVersion)
+    let cases = (qrMode ? AuthorisationMatrixTests.qrCases : AuthorisationMatrixTests.cases).filter {
+      withVersion.contains($0.rpc)
+    }
+    try await withAcademyFor(qrMode: qrMode) { client in
       let callers = [
         "agent": try await TestCaller.session(client, "ens1a"), "n1": try await TestCaller.session(client, "ien1"),
         "dsi": try await TestCaller.session(client, "dsi-op1"),
@@ -117,6 +128,16 @@ struct RetryTests {
       }
       #expect(failures.isEmpty, "\(failures)")
     }
+  }
+}
+
+/// The sample academy, with `enrolment.mode: qr` (the enrolment-code RPCs' cases) or without.
+func withAcademyFor(qrMode: Bool, _ body: @escaping (GRPCClient<HTTP2ClientTransport.Posix>) async throws -> Void)
+  async throws
+{
+  try await withTemporaryDirectory { folder in
+    let configure = qrMode ? try AuthorisationMatrixTests.qrMode(folder) : { _ in }
+    try await withAcademy(configure: configure) { _, client in try await body(client) }
   }
 }
 

@@ -74,6 +74,7 @@ extension Okey_V1_ErrorReason: WireNamedEnum {
     case 52: return "HAS_ACTIVE_KEY"
     case 53: return "PHONE_CHANGE_TOO_SOON"
     case 54: return "NOT_ESTABLISHMENT_HEAD"
+    case 55: return "ENROLMENT_CODE_UNAVAILABLE"
     default: return "UNRECOGNIZED_\(rawValue)"
     }
   }
@@ -135,6 +136,7 @@ extension Okey_V1_ErrorReason: WireNamedEnum {
     case "HAS_ACTIVE_KEY": self.init(rawValue: 52)
     case "PHONE_CHANGE_TOO_SOON": self.init(rawValue: 53)
     case "NOT_ESTABLISHMENT_HEAD": self.init(rawValue: 54)
+    case "ENROLMENT_CODE_UNAVAILABLE": self.init(rawValue: 55)
     default: return nil
     }
   }

@@ -74,6 +74,19 @@ public enum Okey_V1_OperationsService: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "AttachEnrolmentCode" metadata.
+        public enum AttachEnrolmentCode: Sendable {
+            /// Request type for "AttachEnrolmentCode".
+            public typealias Input = Okey_V1_AttachEnrolmentCodeRequest
+            /// Response type for "AttachEnrolmentCode".
+            public typealias Output = Okey_V1_AttachEnrolmentCodeResponse
+            /// Descriptor for "AttachEnrolmentCode".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "okey.v1.OperationsService"),
+                method: "AttachEnrolmentCode",
+                type: .unary
+            )
+        }
         /// Namespace for "PublishPickupSlots" metadata.
         public enum PublishPickupSlots: Sendable {
             /// Request type for "PublishPickupSlots".
@@ -171,6 +184,7 @@ public enum Okey_V1_OperationsService: Sendable {
             ConfirmEnrolmentElements.descriptor,
             RequestElementsAgain.descriptor,
             Finalize.descriptor,
+            AttachEnrolmentCode.descriptor,
             PublishPickupSlots.descriptor,
             RecordHandover.descriptor,
             RecordNoShow.descriptor,
@@ -284,6 +298,28 @@ extension Okey_V1_OperationsService {
             request: GRPCCore.StreamingServerRequest<Okey_V1_FinalizeRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_FinalizeResponse>
+
+        /// Handle the "AttachEnrolmentCode" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > `enrolment.mode: qr`: attaches the provisioning payload of the new software token (the text of its
+        /// > QR code) to a request in AWAITING_ENROLMENT whose agent chose the platform. The agent is mailed and
+        /// > reads it once with RenewalService.GetEnrolmentCode within `enrolment.codeHours`. Stored sealed
+        /// > (AES-GCM, key in `enrolment.codeKeyFile`, outside the database); replaces an unread one. For the DSI,
+        /// > or a tool of the OTP system with the dsi role.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Okey_V1_AttachEnrolmentCodeRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Okey_V1_AttachEnrolmentCodeResponse` messages.
+        func attachEnrolmentCode(
+            request: GRPCCore.StreamingServerRequest<Okey_V1_AttachEnrolmentCodeRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_AttachEnrolmentCodeResponse>
 
         /// Handle the "PublishPickupSlots" method.
         ///
@@ -506,6 +542,28 @@ extension Okey_V1_OperationsService {
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Okey_V1_FinalizeResponse>
 
+        /// Handle the "AttachEnrolmentCode" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > `enrolment.mode: qr`: attaches the provisioning payload of the new software token (the text of its
+        /// > QR code) to a request in AWAITING_ENROLMENT whose agent chose the platform. The agent is mailed and
+        /// > reads it once with RenewalService.GetEnrolmentCode within `enrolment.codeHours`. Stored sealed
+        /// > (AES-GCM, key in `enrolment.codeKeyFile`, outside the database); replaces an unread one. For the DSI,
+        /// > or a tool of the OTP system with the dsi role.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Okey_V1_AttachEnrolmentCodeRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Okey_V1_AttachEnrolmentCodeResponse` message.
+        func attachEnrolmentCode(
+            request: GRPCCore.ServerRequest<Okey_V1_AttachEnrolmentCodeRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Okey_V1_AttachEnrolmentCodeResponse>
+
         /// Handle the "PublishPickupSlots" method.
         ///
         /// > Source IDL Documentation:
@@ -725,6 +783,28 @@ extension Okey_V1_OperationsService {
             context: GRPCCore.ServerContext
         ) async throws -> Okey_V1_FinalizeResponse
 
+        /// Handle the "AttachEnrolmentCode" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > `enrolment.mode: qr`: attaches the provisioning payload of the new software token (the text of its
+        /// > QR code) to a request in AWAITING_ENROLMENT whose agent chose the platform. The agent is mailed and
+        /// > reads it once with RenewalService.GetEnrolmentCode within `enrolment.codeHours`. Stored sealed
+        /// > (AES-GCM, key in `enrolment.codeKeyFile`, outside the database); replaces an unread one. For the DSI,
+        /// > or a tool of the OTP system with the dsi role.
+        ///
+        /// - Parameters:
+        ///   - request: A `Okey_V1_AttachEnrolmentCodeRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Okey_V1_AttachEnrolmentCodeResponse` to respond with.
+        func attachEnrolmentCode(
+            request: Okey_V1_AttachEnrolmentCodeRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Okey_V1_AttachEnrolmentCodeResponse
+
         /// Handle the "PublishPickupSlots" method.
         ///
         /// > Source IDL Documentation:
@@ -907,6 +987,17 @@ extension Okey_V1_OperationsService.StreamingServiceProtocol {
             }
         )
         router.registerHandler(
+            forMethod: Okey_V1_OperationsService.Method.AttachEnrolmentCode.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Okey_V1_AttachEnrolmentCodeRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_AttachEnrolmentCodeResponse>(),
+            handler: { request, context in
+                try await self.attachEnrolmentCode(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
             forMethod: Okey_V1_OperationsService.Method.PublishPickupSlots.descriptor,
             deserializer: GRPCProtobuf.ProtobufDeserializer<Okey_V1_PublishPickupSlotsRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_PublishPickupSlotsResponse>(),
@@ -1027,6 +1118,17 @@ extension Okey_V1_OperationsService.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_FinalizeResponse> {
         let response = try await self.finalize(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func attachEnrolmentCode(
+        request: GRPCCore.StreamingServerRequest<Okey_V1_AttachEnrolmentCodeRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_AttachEnrolmentCodeResponse> {
+        let response = try await self.attachEnrolmentCode(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -1159,6 +1261,19 @@ extension Okey_V1_OperationsService.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Okey_V1_FinalizeResponse> {
         return GRPCCore.ServerResponse<Okey_V1_FinalizeResponse>(
             message: try await self.finalize(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func attachEnrolmentCode(
+        request: GRPCCore.ServerRequest<Okey_V1_AttachEnrolmentCodeRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Okey_V1_AttachEnrolmentCodeResponse> {
+        return GRPCCore.ServerResponse<Okey_V1_AttachEnrolmentCodeResponse>(
+            message: try await self.attachEnrolmentCode(
                 request: request.message,
                 context: context
             ),
@@ -1366,6 +1481,33 @@ extension Okey_V1_OperationsService {
             deserializer: some GRPCCore.MessageDeserializer<Okey_V1_FinalizeResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_FinalizeResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "AttachEnrolmentCode" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > `enrolment.mode: qr`: attaches the provisioning payload of the new software token (the text of its
+        /// > QR code) to a request in AWAITING_ENROLMENT whose agent chose the platform. The agent is mailed and
+        /// > reads it once with RenewalService.GetEnrolmentCode within `enrolment.codeHours`. Stored sealed
+        /// > (AES-GCM, key in `enrolment.codeKeyFile`, outside the database); replaces an unread one. For the DSI,
+        /// > or a tool of the OTP system with the dsi role.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Okey_V1_AttachEnrolmentCodeRequest` message.
+        ///   - serializer: A serializer for `Okey_V1_AttachEnrolmentCodeRequest` messages.
+        ///   - deserializer: A deserializer for `Okey_V1_AttachEnrolmentCodeResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func attachEnrolmentCode<Result>(
+            request: GRPCCore.ClientRequest<Okey_V1_AttachEnrolmentCodeRequest>,
+            serializer: some GRPCCore.MessageSerializer<Okey_V1_AttachEnrolmentCodeRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Okey_V1_AttachEnrolmentCodeResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_AttachEnrolmentCodeResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
 
         /// Call the "PublishPickupSlots" method.
@@ -1689,6 +1831,44 @@ extension Okey_V1_OperationsService {
             try await self.client.unary(
                 request: request,
                 descriptor: Okey_V1_OperationsService.Method.Finalize.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "AttachEnrolmentCode" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > `enrolment.mode: qr`: attaches the provisioning payload of the new software token (the text of its
+        /// > QR code) to a request in AWAITING_ENROLMENT whose agent chose the platform. The agent is mailed and
+        /// > reads it once with RenewalService.GetEnrolmentCode within `enrolment.codeHours`. Stored sealed
+        /// > (AES-GCM, key in `enrolment.codeKeyFile`, outside the database); replaces an unread one. For the DSI,
+        /// > or a tool of the OTP system with the dsi role.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Okey_V1_AttachEnrolmentCodeRequest` message.
+        ///   - serializer: A serializer for `Okey_V1_AttachEnrolmentCodeRequest` messages.
+        ///   - deserializer: A deserializer for `Okey_V1_AttachEnrolmentCodeResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func attachEnrolmentCode<Result>(
+            request: GRPCCore.ClientRequest<Okey_V1_AttachEnrolmentCodeRequest>,
+            serializer: some GRPCCore.MessageSerializer<Okey_V1_AttachEnrolmentCodeRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Okey_V1_AttachEnrolmentCodeResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_AttachEnrolmentCodeResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Okey_V1_OperationsService.Method.AttachEnrolmentCode.descriptor,
                 serializer: serializer,
                 deserializer: deserializer,
                 options: options,
@@ -2065,6 +2245,39 @@ extension Okey_V1_OperationsService.ClientProtocol {
         )
     }
 
+    /// Call the "AttachEnrolmentCode" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > `enrolment.mode: qr`: attaches the provisioning payload of the new software token (the text of its
+    /// > QR code) to a request in AWAITING_ENROLMENT whose agent chose the platform. The agent is mailed and
+    /// > reads it once with RenewalService.GetEnrolmentCode within `enrolment.codeHours`. Stored sealed
+    /// > (AES-GCM, key in `enrolment.codeKeyFile`, outside the database); replaces an unread one. For the DSI,
+    /// > or a tool of the OTP system with the dsi role.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Okey_V1_AttachEnrolmentCodeRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func attachEnrolmentCode<Result>(
+        request: GRPCCore.ClientRequest<Okey_V1_AttachEnrolmentCodeRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_AttachEnrolmentCodeResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.attachEnrolmentCode(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_AttachEnrolmentCodeRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Okey_V1_AttachEnrolmentCodeResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
     /// Call the "PublishPickupSlots" method.
     ///
     /// > Source IDL Documentation:
@@ -2408,6 +2621,43 @@ extension Okey_V1_OperationsService.ClientProtocol {
             metadata: metadata
         )
         return try await self.finalize(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "AttachEnrolmentCode" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > `enrolment.mode: qr`: attaches the provisioning payload of the new software token (the text of its
+    /// > QR code) to a request in AWAITING_ENROLMENT whose agent chose the platform. The agent is mailed and
+    /// > reads it once with RenewalService.GetEnrolmentCode within `enrolment.codeHours`. Stored sealed
+    /// > (AES-GCM, key in `enrolment.codeKeyFile`, outside the database); replaces an unread one. For the DSI,
+    /// > or a tool of the OTP system with the dsi role.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func attachEnrolmentCode<Result>(
+        _ message: Okey_V1_AttachEnrolmentCodeRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_AttachEnrolmentCodeResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Okey_V1_AttachEnrolmentCodeRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.attachEnrolmentCode(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -152,6 +152,32 @@ public enum Okey_V1_RenewalService: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "GetEnrolmentCode" metadata.
+        public enum GetEnrolmentCode: Sendable {
+            /// Request type for "GetEnrolmentCode".
+            public typealias Input = Okey_V1_GetEnrolmentCodeRequest
+            /// Response type for "GetEnrolmentCode".
+            public typealias Output = Okey_V1_GetEnrolmentCodeResponse
+            /// Descriptor for "GetEnrolmentCode".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "okey.v1.RenewalService"),
+                method: "GetEnrolmentCode",
+                type: .unary
+            )
+        }
+        /// Namespace for "ConfirmEnrolmentScanned" metadata.
+        public enum ConfirmEnrolmentScanned: Sendable {
+            /// Request type for "ConfirmEnrolmentScanned".
+            public typealias Input = Okey_V1_ConfirmEnrolmentScannedRequest
+            /// Response type for "ConfirmEnrolmentScanned".
+            public typealias Output = Okey_V1_ConfirmEnrolmentScannedResponse
+            /// Descriptor for "ConfirmEnrolmentScanned".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "okey.v1.RenewalService"),
+                method: "ConfirmEnrolmentScanned",
+                type: .unary
+            )
+        }
         /// Namespace for "GetReasonsCatalogue" metadata.
         public enum GetReasonsCatalogue: Sendable {
             /// Request type for "GetReasonsCatalogue".
@@ -268,6 +294,8 @@ public enum Okey_V1_RenewalService: Sendable {
             ListMyRenewals.descriptor,
             ChooseMobilePlatform.descriptor,
             MarkElementsSent.descriptor,
+            GetEnrolmentCode.descriptor,
+            ConfirmEnrolmentScanned.descriptor,
             GetReasonsCatalogue.descriptor,
             GetCharter.descriptor,
             SignCharter.descriptor,
@@ -496,6 +524,46 @@ extension Okey_V1_RenewalService {
             request: GRPCCore.StreamingServerRequest<Okey_V1_MarkElementsSentRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_MarkElementsSentResponse>
+
+        /// Handle the "GetEnrolmentCode" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > `enrolment.mode: qr`: returns the enrolment code the DSI attached, its payload and a PNG of its QR
+        /// > code, once: it is wiped in the same commit, and the next call gets FAILED_PRECONDITION
+        /// > (ENROLMENT_CODE_UNAVAILABLE). The agent's own request only. Takes no idempotency key: replaying it
+        /// > would mean keeping the code.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Okey_V1_GetEnrolmentCodeRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Okey_V1_GetEnrolmentCodeResponse` messages.
+        func getEnrolmentCode(
+            request: GRPCCore.StreamingServerRequest<Okey_V1_GetEnrolmentCodeRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_GetEnrolmentCodeResponse>
+
+        /// Handle the "ConfirmEnrolmentScanned" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > `enrolment.mode: qr`: the agent says they scanned the code with the authenticator; the enrolment is
+        /// > confirmed and the request goes to AWAITING_CHARTER.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Okey_V1_ConfirmEnrolmentScannedRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Okey_V1_ConfirmEnrolmentScannedResponse` messages.
+        func confirmEnrolmentScanned(
+            request: GRPCCore.StreamingServerRequest<Okey_V1_ConfirmEnrolmentScannedRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_ConfirmEnrolmentScannedResponse>
 
         /// Handle the "GetReasonsCatalogue" method.
         ///
@@ -853,6 +921,46 @@ extension Okey_V1_RenewalService {
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Okey_V1_MarkElementsSentResponse>
 
+        /// Handle the "GetEnrolmentCode" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > `enrolment.mode: qr`: returns the enrolment code the DSI attached, its payload and a PNG of its QR
+        /// > code, once: it is wiped in the same commit, and the next call gets FAILED_PRECONDITION
+        /// > (ENROLMENT_CODE_UNAVAILABLE). The agent's own request only. Takes no idempotency key: replaying it
+        /// > would mean keeping the code.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Okey_V1_GetEnrolmentCodeRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Okey_V1_GetEnrolmentCodeResponse` message.
+        func getEnrolmentCode(
+            request: GRPCCore.ServerRequest<Okey_V1_GetEnrolmentCodeRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Okey_V1_GetEnrolmentCodeResponse>
+
+        /// Handle the "ConfirmEnrolmentScanned" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > `enrolment.mode: qr`: the agent says they scanned the code with the authenticator; the enrolment is
+        /// > confirmed and the request goes to AWAITING_CHARTER.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Okey_V1_ConfirmEnrolmentScannedRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Okey_V1_ConfirmEnrolmentScannedResponse` message.
+        func confirmEnrolmentScanned(
+            request: GRPCCore.ServerRequest<Okey_V1_ConfirmEnrolmentScannedRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Okey_V1_ConfirmEnrolmentScannedResponse>
+
         /// Handle the "GetReasonsCatalogue" method.
         ///
         /// > Source IDL Documentation:
@@ -1207,6 +1315,46 @@ extension Okey_V1_RenewalService {
             context: GRPCCore.ServerContext
         ) async throws -> Okey_V1_MarkElementsSentResponse
 
+        /// Handle the "GetEnrolmentCode" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > `enrolment.mode: qr`: returns the enrolment code the DSI attached, its payload and a PNG of its QR
+        /// > code, once: it is wiped in the same commit, and the next call gets FAILED_PRECONDITION
+        /// > (ENROLMENT_CODE_UNAVAILABLE). The agent's own request only. Takes no idempotency key: replaying it
+        /// > would mean keeping the code.
+        ///
+        /// - Parameters:
+        ///   - request: A `Okey_V1_GetEnrolmentCodeRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Okey_V1_GetEnrolmentCodeResponse` to respond with.
+        func getEnrolmentCode(
+            request: Okey_V1_GetEnrolmentCodeRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Okey_V1_GetEnrolmentCodeResponse
+
+        /// Handle the "ConfirmEnrolmentScanned" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > `enrolment.mode: qr`: the agent says they scanned the code with the authenticator; the enrolment is
+        /// > confirmed and the request goes to AWAITING_CHARTER.
+        ///
+        /// - Parameters:
+        ///   - request: A `Okey_V1_ConfirmEnrolmentScannedRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Okey_V1_ConfirmEnrolmentScannedResponse` to respond with.
+        func confirmEnrolmentScanned(
+            request: Okey_V1_ConfirmEnrolmentScannedRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Okey_V1_ConfirmEnrolmentScannedResponse
+
         /// Handle the "GetReasonsCatalogue" method.
         ///
         /// > Source IDL Documentation:
@@ -1477,6 +1625,28 @@ extension Okey_V1_RenewalService.StreamingServiceProtocol {
             }
         )
         router.registerHandler(
+            forMethod: Okey_V1_RenewalService.Method.GetEnrolmentCode.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Okey_V1_GetEnrolmentCodeRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_GetEnrolmentCodeResponse>(),
+            handler: { request, context in
+                try await self.getEnrolmentCode(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Okey_V1_RenewalService.Method.ConfirmEnrolmentScanned.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Okey_V1_ConfirmEnrolmentScannedRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_ConfirmEnrolmentScannedResponse>(),
+            handler: { request, context in
+                try await self.confirmEnrolmentScanned(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
             forMethod: Okey_V1_RenewalService.Method.GetReasonsCatalogue.descriptor,
             deserializer: GRPCProtobuf.ProtobufDeserializer<Okey_V1_GetReasonsCatalogueRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_GetReasonsCatalogueResponse>(),
@@ -1674,6 +1844,28 @@ extension Okey_V1_RenewalService.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_MarkElementsSentResponse> {
         let response = try await self.markElementsSent(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func getEnrolmentCode(
+        request: GRPCCore.StreamingServerRequest<Okey_V1_GetEnrolmentCodeRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_GetEnrolmentCodeResponse> {
+        let response = try await self.getEnrolmentCode(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func confirmEnrolmentScanned(
+        request: GRPCCore.StreamingServerRequest<Okey_V1_ConfirmEnrolmentScannedRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_ConfirmEnrolmentScannedResponse> {
+        let response = try await self.confirmEnrolmentScanned(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -1895,6 +2087,32 @@ extension Okey_V1_RenewalService.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Okey_V1_MarkElementsSentResponse> {
         return GRPCCore.ServerResponse<Okey_V1_MarkElementsSentResponse>(
             message: try await self.markElementsSent(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func getEnrolmentCode(
+        request: GRPCCore.ServerRequest<Okey_V1_GetEnrolmentCodeRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Okey_V1_GetEnrolmentCodeResponse> {
+        return GRPCCore.ServerResponse<Okey_V1_GetEnrolmentCodeResponse>(
+            message: try await self.getEnrolmentCode(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func confirmEnrolmentScanned(
+        request: GRPCCore.ServerRequest<Okey_V1_ConfirmEnrolmentScannedRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Okey_V1_ConfirmEnrolmentScannedResponse> {
+        return GRPCCore.ServerResponse<Okey_V1_ConfirmEnrolmentScannedResponse>(
+            message: try await self.confirmEnrolmentScanned(
                 request: request.message,
                 context: context
             ),
@@ -2263,6 +2481,56 @@ extension Okey_V1_RenewalService {
             deserializer: some GRPCCore.MessageDeserializer<Okey_V1_MarkElementsSentResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_MarkElementsSentResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "GetEnrolmentCode" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > `enrolment.mode: qr`: returns the enrolment code the DSI attached, its payload and a PNG of its QR
+        /// > code, once: it is wiped in the same commit, and the next call gets FAILED_PRECONDITION
+        /// > (ENROLMENT_CODE_UNAVAILABLE). The agent's own request only. Takes no idempotency key: replaying it
+        /// > would mean keeping the code.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Okey_V1_GetEnrolmentCodeRequest` message.
+        ///   - serializer: A serializer for `Okey_V1_GetEnrolmentCodeRequest` messages.
+        ///   - deserializer: A deserializer for `Okey_V1_GetEnrolmentCodeResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func getEnrolmentCode<Result>(
+            request: GRPCCore.ClientRequest<Okey_V1_GetEnrolmentCodeRequest>,
+            serializer: some GRPCCore.MessageSerializer<Okey_V1_GetEnrolmentCodeRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Okey_V1_GetEnrolmentCodeResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_GetEnrolmentCodeResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "ConfirmEnrolmentScanned" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > `enrolment.mode: qr`: the agent says they scanned the code with the authenticator; the enrolment is
+        /// > confirmed and the request goes to AWAITING_CHARTER.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Okey_V1_ConfirmEnrolmentScannedRequest` message.
+        ///   - serializer: A serializer for `Okey_V1_ConfirmEnrolmentScannedRequest` messages.
+        ///   - deserializer: A deserializer for `Okey_V1_ConfirmEnrolmentScannedResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func confirmEnrolmentScanned<Result>(
+            request: GRPCCore.ClientRequest<Okey_V1_ConfirmEnrolmentScannedRequest>,
+            serializer: some GRPCCore.MessageSerializer<Okey_V1_ConfirmEnrolmentScannedRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Okey_V1_ConfirmEnrolmentScannedResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_ConfirmEnrolmentScannedResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
 
         /// Call the "GetReasonsCatalogue" method.
@@ -2822,6 +3090,78 @@ extension Okey_V1_RenewalService {
             try await self.client.unary(
                 request: request,
                 descriptor: Okey_V1_RenewalService.Method.MarkElementsSent.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "GetEnrolmentCode" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > `enrolment.mode: qr`: returns the enrolment code the DSI attached, its payload and a PNG of its QR
+        /// > code, once: it is wiped in the same commit, and the next call gets FAILED_PRECONDITION
+        /// > (ENROLMENT_CODE_UNAVAILABLE). The agent's own request only. Takes no idempotency key: replaying it
+        /// > would mean keeping the code.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Okey_V1_GetEnrolmentCodeRequest` message.
+        ///   - serializer: A serializer for `Okey_V1_GetEnrolmentCodeRequest` messages.
+        ///   - deserializer: A deserializer for `Okey_V1_GetEnrolmentCodeResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func getEnrolmentCode<Result>(
+            request: GRPCCore.ClientRequest<Okey_V1_GetEnrolmentCodeRequest>,
+            serializer: some GRPCCore.MessageSerializer<Okey_V1_GetEnrolmentCodeRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Okey_V1_GetEnrolmentCodeResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_GetEnrolmentCodeResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Okey_V1_RenewalService.Method.GetEnrolmentCode.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "ConfirmEnrolmentScanned" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > `enrolment.mode: qr`: the agent says they scanned the code with the authenticator; the enrolment is
+        /// > confirmed and the request goes to AWAITING_CHARTER.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Okey_V1_ConfirmEnrolmentScannedRequest` message.
+        ///   - serializer: A serializer for `Okey_V1_ConfirmEnrolmentScannedRequest` messages.
+        ///   - deserializer: A deserializer for `Okey_V1_ConfirmEnrolmentScannedResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func confirmEnrolmentScanned<Result>(
+            request: GRPCCore.ClientRequest<Okey_V1_ConfirmEnrolmentScannedRequest>,
+            serializer: some GRPCCore.MessageSerializer<Okey_V1_ConfirmEnrolmentScannedRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Okey_V1_ConfirmEnrolmentScannedResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_ConfirmEnrolmentScannedResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Okey_V1_RenewalService.Method.ConfirmEnrolmentScanned.descriptor,
                 serializer: serializer,
                 deserializer: deserializer,
                 options: options,
@@ -3411,6 +3751,68 @@ extension Okey_V1_RenewalService.ClientProtocol {
         )
     }
 
+    /// Call the "GetEnrolmentCode" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > `enrolment.mode: qr`: returns the enrolment code the DSI attached, its payload and a PNG of its QR
+    /// > code, once: it is wiped in the same commit, and the next call gets FAILED_PRECONDITION
+    /// > (ENROLMENT_CODE_UNAVAILABLE). The agent's own request only. Takes no idempotency key: replaying it
+    /// > would mean keeping the code.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Okey_V1_GetEnrolmentCodeRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func getEnrolmentCode<Result>(
+        request: GRPCCore.ClientRequest<Okey_V1_GetEnrolmentCodeRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_GetEnrolmentCodeResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.getEnrolmentCode(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_GetEnrolmentCodeRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Okey_V1_GetEnrolmentCodeResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ConfirmEnrolmentScanned" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > `enrolment.mode: qr`: the agent says they scanned the code with the authenticator; the enrolment is
+    /// > confirmed and the request goes to AWAITING_CHARTER.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Okey_V1_ConfirmEnrolmentScannedRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func confirmEnrolmentScanned<Result>(
+        request: GRPCCore.ClientRequest<Okey_V1_ConfirmEnrolmentScannedRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_ConfirmEnrolmentScannedResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.confirmEnrolmentScanned(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_ConfirmEnrolmentScannedRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Okey_V1_ConfirmEnrolmentScannedResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
     /// Call the "GetReasonsCatalogue" method.
     ///
     /// > Source IDL Documentation:
@@ -3986,6 +4388,76 @@ extension Okey_V1_RenewalService.ClientProtocol {
             metadata: metadata
         )
         return try await self.markElementsSent(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "GetEnrolmentCode" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > `enrolment.mode: qr`: returns the enrolment code the DSI attached, its payload and a PNG of its QR
+    /// > code, once: it is wiped in the same commit, and the next call gets FAILED_PRECONDITION
+    /// > (ENROLMENT_CODE_UNAVAILABLE). The agent's own request only. Takes no idempotency key: replaying it
+    /// > would mean keeping the code.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func getEnrolmentCode<Result>(
+        _ message: Okey_V1_GetEnrolmentCodeRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_GetEnrolmentCodeResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Okey_V1_GetEnrolmentCodeRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.getEnrolmentCode(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ConfirmEnrolmentScanned" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > `enrolment.mode: qr`: the agent says they scanned the code with the authenticator; the enrolment is
+    /// > confirmed and the request goes to AWAITING_CHARTER.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func confirmEnrolmentScanned<Result>(
+        _ message: Okey_V1_ConfirmEnrolmentScannedRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_ConfirmEnrolmentScannedResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Okey_V1_ConfirmEnrolmentScannedRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.confirmEnrolmentScanned(
             request: request,
             options: options,
             onResponse: handleResponse

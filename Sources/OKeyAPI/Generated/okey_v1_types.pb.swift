@@ -1211,6 +1211,34 @@ public nonisolated struct Okey_V1_Renewal: @unchecked Sendable {
     set {_uniqueStorage()._handoverEstablishment = newValue}
   }
 
+  /// Output only. Software keys whose token comes by QR code (`enrolment.mode: qr` when the platform was
+  /// chosen): true; the DSI attaches the code, the agent reads it once (GetEnrolmentCode) and scans it.
+  public var enrolmentByCode: Bool {
+    get {_storage._enrolmentByCode}
+    set {_uniqueStorage()._enrolmentByCode = newValue}
+  }
+
+  /// Output only. Until when the attached enrolment code may be read; unset when none waits (never
+  /// attached, read, or expired).
+  public var enrolmentCodeExpiresAt: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_storage._enrolmentCodeExpiresAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._enrolmentCodeExpiresAt = newValue}
+  }
+  /// Returns true if `enrolmentCodeExpiresAt` has been explicitly set.
+  public var hasEnrolmentCodeExpiresAt: Bool {_storage._enrolmentCodeExpiresAt != nil}
+  /// Clears the value of `enrolmentCodeExpiresAt`. Subsequent reads from it will return its default value.
+  public mutating func clearEnrolmentCodeExpiresAt() {_uniqueStorage()._enrolmentCodeExpiresAt = nil}
+
+  /// Output only. When the agent read the enrolment code (it was then wiped).
+  public var enrolmentCodeReadAt: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_storage._enrolmentCodeReadAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._enrolmentCodeReadAt = newValue}
+  }
+  /// Returns true if `enrolmentCodeReadAt` has been explicitly set.
+  public var hasEnrolmentCodeReadAt: Bool {_storage._enrolmentCodeReadAt != nil}
+  /// Clears the value of `enrolmentCodeReadAt`. Subsequent reads from it will return its default value.
+  public mutating func clearEnrolmentCodeReadAt() {_uniqueStorage()._enrolmentCodeReadAt = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -2019,7 +2047,7 @@ nonisolated extension Okey_V1_MotifRequirements: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Okey_V1_Renewal: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Renewal"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}agent_uid\0\u{3}key_type\0\u{1}motif\0\u{3}motif_details\0\u{1}status\0\u{1}version\0\u{1}documents\0\u{3}missing_document_kinds\0\u{1}routing\0\u{1}routed\0\u{1}platform\0\u{3}charter_version\0\u{3}charter_signed_at\0\u{3}new_key_serial\0\u{3}pickup_place\0\u{1}appointment\0\u{3}decided_by\0\u{3}decision_comment\0\u{3}created_at\0\u{3}updated_at\0\u{1}history\0\u{3}decision_kind\0\u{3}elements_sent_at\0\u{3}status_since\0\u{3}handover_establishment\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}agent_uid\0\u{3}key_type\0\u{1}motif\0\u{3}motif_details\0\u{1}status\0\u{1}version\0\u{1}documents\0\u{3}missing_document_kinds\0\u{1}routing\0\u{1}routed\0\u{1}platform\0\u{3}charter_version\0\u{3}charter_signed_at\0\u{3}new_key_serial\0\u{3}pickup_place\0\u{1}appointment\0\u{3}decided_by\0\u{3}decision_comment\0\u{3}created_at\0\u{3}updated_at\0\u{1}history\0\u{3}decision_kind\0\u{3}elements_sent_at\0\u{3}status_since\0\u{3}handover_establishment\0\u{3}enrolment_by_code\0\u{3}enrolment_code_expires_at\0\u{3}enrolment_code_read_at\0")
 
   fileprivate class _StorageClass {
     var _requestID: String = String()
@@ -2048,6 +2076,9 @@ nonisolated extension Okey_V1_Renewal: SwiftProtobuf.Message, SwiftProtobuf._Mes
     var _elementsSentAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
     var _statusSince: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
     var _handoverEstablishment: String = String()
+    var _enrolmentByCode: Bool = false
+    var _enrolmentCodeExpiresAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _enrolmentCodeReadAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -2084,6 +2115,9 @@ nonisolated extension Okey_V1_Renewal: SwiftProtobuf.Message, SwiftProtobuf._Mes
       _elementsSentAt = source._elementsSentAt
       _statusSince = source._statusSince
       _handoverEstablishment = source._handoverEstablishment
+      _enrolmentByCode = source._enrolmentByCode
+      _enrolmentCodeExpiresAt = source._enrolmentCodeExpiresAt
+      _enrolmentCodeReadAt = source._enrolmentCodeReadAt
     }
   }
 
@@ -2128,6 +2162,9 @@ nonisolated extension Okey_V1_Renewal: SwiftProtobuf.Message, SwiftProtobuf._Mes
         case 24: try { try decoder.decodeSingularMessageField(value: &_storage._elementsSentAt) }()
         case 25: try { try decoder.decodeSingularMessageField(value: &_storage._statusSince) }()
         case 26: try { try decoder.decodeSingularStringField(value: &_storage._handoverEstablishment) }()
+        case 27: try { try decoder.decodeSingularBoolField(value: &_storage._enrolmentByCode) }()
+        case 28: try { try decoder.decodeSingularMessageField(value: &_storage._enrolmentCodeExpiresAt) }()
+        case 29: try { try decoder.decodeSingularMessageField(value: &_storage._enrolmentCodeReadAt) }()
         default: break
         }
       }
@@ -2218,6 +2255,15 @@ nonisolated extension Okey_V1_Renewal: SwiftProtobuf.Message, SwiftProtobuf._Mes
       if !_storage._handoverEstablishment.isEmpty {
         try visitor.visitSingularStringField(value: _storage._handoverEstablishment, fieldNumber: 26)
       }
+      if _storage._enrolmentByCode != false {
+        try visitor.visitSingularBoolField(value: _storage._enrolmentByCode, fieldNumber: 27)
+      }
+      try { if let v = _storage._enrolmentCodeExpiresAt {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 28)
+      } }()
+      try { if let v = _storage._enrolmentCodeReadAt {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 29)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -2253,6 +2299,9 @@ nonisolated extension Okey_V1_Renewal: SwiftProtobuf.Message, SwiftProtobuf._Mes
         if _storage._elementsSentAt != rhs_storage._elementsSentAt {return false}
         if _storage._statusSince != rhs_storage._statusSince {return false}
         if _storage._handoverEstablishment != rhs_storage._handoverEstablishment {return false}
+        if _storage._enrolmentByCode != rhs_storage._enrolmentByCode {return false}
+        if _storage._enrolmentCodeExpiresAt != rhs_storage._enrolmentCodeExpiresAt {return false}
+        if _storage._enrolmentCodeReadAt != rhs_storage._enrolmentCodeReadAt {return false}
         return true
       }
       if !storagesAreEqual {return false}

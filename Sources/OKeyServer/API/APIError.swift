@@ -108,7 +108,7 @@ enum ErrorMapping {
     case .documentNotFound: return .notFound
     case .documentLimit, .wrongState, .cancelTooLate, .wrongKeyType, .platformNotChosen, .charterCodeWrong,
       .charterNotAcknowledged, .noCharter, .slotFull, .slotElsewhere, .slotPast, .slotAlreadyBooked, .noValidator,
-      .hasActiveKey, .phoneChangeTooSoon:
+      .hasActiveKey, .phoneChangeTooSoon, .enrolmentCodeUnavailable:
       return .failedPrecondition
     }
   }

@@ -29,6 +29,8 @@ extension Okey_V1_FinalizeRequest: RenewalChangeRequest {}
 extension Okey_V1_PublishPickupSlotsRequest: IdempotentRequest {}
 extension Okey_V1_RecordHandoverRequest: RenewalChangeRequest {}
 extension Okey_V1_HandOverKeyRequest: RenewalChangeRequest {}
+extension Okey_V1_AttachEnrolmentCodeRequest: RenewalChangeRequest {}
+extension Okey_V1_ConfirmEnrolmentScannedRequest: RenewalChangeRequest {}
 extension Okey_V1_RecordNoShowRequest: RenewalChangeRequest {}
 extension Okey_V1_RequestElementsAgainRequest: RenewalChangeRequest {}
 extension Okey_V1_OperationsServiceCancelRenewalRequest: RenewalChangeRequest {}

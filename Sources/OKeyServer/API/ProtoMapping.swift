@@ -236,6 +236,9 @@ enum Wire {
     if let sent = renewal.elementsSentAt { message.elementsSentAt = .init(sent) }
     message.statusSince = .init(renewal.statusSince ?? renewal.updatedAt)
     message.handoverEstablishment = renewal.handoverEstablishment ?? ""
+    message.enrolmentByCode = renewal.enrolmentByCode == true
+    if let at = renewal.enrolmentCodeExpiresAt { message.enrolmentCodeExpiresAt = .init(at) }
+    if let at = renewal.enrolmentCodeReadAt { message.enrolmentCodeReadAt = .init(at) }
     message.history = history.map(event)
     return message
   }

@@ -41,11 +41,15 @@ final class RenewalApplication: Sendable {
   let calendar: AcademyCalendar
   /// The bound on open Watch streams, per connection and in all.
   let streams: StreamQuota
+  /// Seals the enrolment codes (`enrolment.mode: qr`); nil in mailbox mode.
+  let enrolmentSeal: EnrolmentCodeSeal?
 
   init(
     configuration: OKeyConfiguration, store: any RenewalStore, directory: any Directory, resolver: RoutingResolver,
-    logger: Logger, clock: @escaping @Sendable () -> Instant = RenewalApplication.systemClock
+    logger: Logger, clock: @escaping @Sendable () -> Instant = RenewalApplication.systemClock,
+    enrolmentSeal: EnrolmentCodeSeal? = nil
   ) {
+    self.enrolmentSeal = enrolmentSeal
     self.configuration = configuration
     self.store = store
     self.directory = directory
@@ -182,7 +186,8 @@ final class RenewalApplication: Sendable {
     try CallCancellation.check()
     let context = DecisionContext(
       now: now ?? clock(), expectedVersion: expectedVersion, catalogue: catalogue, documentRules: documentRules,
-      calendar: calendar, phoneChange: configuration.phoneChange.policy, handover: configuration.handover.policy)
+      calendar: calendar, phoneChange: configuration.phoneChange.policy, handover: configuration.handover.policy,
+      enrolmentByCode: configuration.enrolment.byCode)
     let cancellation = CallCancellation.handle
     if idempotency != nil {
       // A replay returns the first result only to a caller who may still see the request.

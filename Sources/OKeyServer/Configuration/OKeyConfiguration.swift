@@ -197,13 +197,29 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
     /// platform's language keeps the others' defaults.
     public var instructions: [String: [String: [String]]] = Dictionary(
       uniqueKeysWithValues: EnrolmentGuide.standardSteps.map { ($0.key.rawValue, $0.value) })
+    /// How the new software token reaches the phone: `mailbox` (default: the agent sends its elements
+    /// to the elements mailbox, the DSI confirms them) or `qr` (the DSI, or a tool of the OTP system,
+    /// attaches the token's provisioning payload; the agent reads it once as a QR code and scans it).
+    public var mode = "mailbox"
+    /// `qr`: hours an attached code may wait unread before it is wiped. Default 24.
+    public var codeHours = 24
+    /// `qr`: the file holding the key that seals the codes in the database (at least 32 bytes, e.g.
+    /// `openssl rand -hex 32`), kept outside the database and its backups like `audit.keyFile`.
+    public var codeKeyFile: String?
+    /// `qr`: the steps by platform and language, as `instructions`. Default: install the
+    /// authenticator, read the code in OKEY once and scan it, say so, sign the charter.
+    public var qrInstructions: [String: [String: [String]]] = Dictionary(
+      uniqueKeysWithValues: EnrolmentGuide.qrCodeSteps.map { ($0.key.rawValue, $0.value) })
     /// The defaults.
     public init() {}
+
+    /// True when the token comes by QR code.
+    public var byCode: Bool { mode == "qr" }
 
     /// The domain's guide (of a validated configuration), with `dsiMailbox` when no elements mailbox is set.
     public func guide(dsiMailbox: String) -> EnrolmentGuide {
       var steps: [MobilePlatform: [String: [String]]] = [:]
-      for (name, byLanguage) in instructions {
+      for (name, byLanguage) in byCode ? qrInstructions : instructions {
         guard let platform = MobilePlatform(rawValue: name) else { continue }
         steps[platform] = byLanguage
       }
@@ -228,9 +244,28 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
           )
         }
       }
+      guard (1...168).contains(codeHours) else {
+        throw ConfigurationError("enrolment.codeHours must be between 1 and 168 (a week)")
+      }
+      if byCode {
+        guard let codeKeyFile else {
+          throw ConfigurationError(
+            "enrolment.codeKeyFile is not set: enrolment.mode qr needs a key file outside the database (openssl rand -hex 32 > enrolment.key)"
+          )
+        }
+        _ = try AuditKeyFile.read(codeKeyFile, setting: "enrolment.codeKeyFile")
+      }
+      try Self.validate(instructions, setting: "enrolment.instructions", documentationURL: documentationURL)
+      try Self.validate(qrInstructions, setting: "enrolment.qrInstructions", documentationURL: documentationURL)
+    }
+
+    /// Throws a ``ConfigurationError`` naming the first wrong step of `instructions`.
+    static func validate(_ instructions: [String: [String: [String]]], setting prefix: String, documentationURL: String)
+      throws
+    {
       for platform in MobilePlatform.allCases {
         for language in OKeyConfiguration.mailLanguages {
-          let setting = "enrolment.instructions.\(platform.rawValue).\(language)"
+          let setting = "\(prefix).\(platform.rawValue).\(language)"
           guard let steps = instructions[platform.rawValue]?[language], !steps.isEmpty else {
             throw ConfigurationError("\(setting) is missing or empty: give the agent at least one step")
           }
@@ -252,10 +287,10 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
       }
       for (name, byLanguage) in instructions {
         guard MobilePlatform(rawValue: name) != nil else {
-          throw ConfigurationError("enrolment.instructions.\(name) is not a platform; use ANDROID or IOS")
+          throw ConfigurationError("\(prefix).\(name) is not a platform; use ANDROID or IOS")
         }
         if let language = byLanguage.keys.sorted().first(where: { !OKeyConfiguration.mailLanguages.contains($0) }) {
-          throw ConfigurationError("enrolment.instructions.\(name).\(language) is not a language; use fr or en")
+          throw ConfigurationError("\(prefix).\(name).\(language) is not a language; use fr or en")
         }
       }
     }

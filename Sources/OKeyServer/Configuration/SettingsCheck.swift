@@ -18,6 +18,7 @@ enum SettingsCheck {
     "routing.strategies[]": RoutingConfiguration.Strategy.allCases.map(\.rawValue),
     "routing.validatorChoice": ValidatorChoice.allCases.map(\.rawValue),
     "routing.secondDegreeValidators": RoutingConfiguration.SecondDegreeValidators.allCases.map(\.rawValue),
+    "enrolment.mode": ["mailbox", "qr"],
     "serviceAccounts[].roles[]": OKeyConfiguration.ServiceAccount.Role.allCases.map(\.rawValue),
     "mail.language": OKeyConfiguration.mailLanguages,
   ]

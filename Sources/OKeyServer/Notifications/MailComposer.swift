@@ -129,6 +129,14 @@ struct MailComposer: Sendable {
       subject = "Your OTP key has arrived at your establishment"
       text =
         "The key of request \(id) was sent to your establishment (\(message.details)). Collect it from the head of establishment or a deputy, who records the hand-over in OKEY. There is no appointment to book."
+    case (.enrolmentCodeReady, true):
+      subject = "Le QR code de votre nouvelle clé OTP est prêt"
+      text =
+        "Le QR code du jeton de la demande \(id) vous attend dans OKEY. Connectez-vous avec votre identifiant académique, affichez-le et scannez-le avec l'application d'authentification : il ne s'affiche qu'une fois. Dites ensuite dans OKEY qu'il est scanné, puis signez la charte."
+    case (.enrolmentCodeReady, false):
+      subject = "The QR code of your new OTP key is ready"
+      text =
+        "The QR code of request \(id)'s token waits for you in OKEY. Sign in with your academic login, show it and scan it with the authenticator app: it is shown only once. Then say in OKEY that it is scanned, and sign the charter."
     case (.agentCompleted, true):
       subject = "Votre nouvelle clé OTP est active"
       text =

@@ -203,6 +203,34 @@ struct OperationsRPCService: Okey_V1_OperationsService.SimpleServiceProtocol {
     return .with { $0.results = results }
   }
 
+  func attachEnrolmentCode(request: Okey_V1_AttachEnrolmentCodeRequest, context: ServerContext) async throws
+    -> Okey_V1_AttachEnrolmentCodeResponse
+  {
+    let actor = try Principal.required().requireDSI()
+    guard let seal = application.enrolmentSeal else {
+      throw RenewalRefusal(
+        .wrongState,
+        "enrolment.mode is mailbox: agents send their enrolment elements by mail; there is no code to attach")
+    }
+    try RequestChecks.checkID(request.requestID)
+    let payload = request.payload
+    guard (1...2000).contains(payload.utf8.count),
+      !payload.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+    else {
+      throw APIError.invalidArgument(
+        "payload", "give the token's provisioning payload: 1 to 2,000 bytes of text without control characters")
+    }
+    guard QRCodeImage.png(of: payload) != nil else {
+      throw APIError.invalidArgument("payload", "too long for a QR code: give the token's provisioning payload")
+    }
+    let sealed = try seal.seal(payload, requestID: request.requestID)
+    let expiresAt = application.clock().adding(seconds: Int64(application.configuration.enrolment.codeHours) * 3600)
+    let reply = try await application.change(request, by: actor) { _, _ in
+      .attachEnrolmentCode(sealed: sealed, expiresAt: expiresAt)
+    }
+    return .with { $0.renewal = reply }
+  }
+
   func requestElementsAgain(request: Okey_V1_RequestElementsAgainRequest, context: ServerContext) async throws
     -> Okey_V1_RequestElementsAgainResponse
   {

@@ -287,6 +287,52 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
     }
   }
 
+  func getEnrolmentCode(request: Okey_V1_GetEnrolmentCodeRequest, context: ServerContext) async throws
+    -> Okey_V1_GetEnrolmentCodeResponse
+  {
+    let (_, actor) = try Principal.required().require(.agent)
+    guard let seal = application.enrolmentSeal else {
+      throw RenewalRefusal(
+        .enrolmentCodeUnavailable, "enrolment.mode is mailbox: send the enrolment elements by mail instead")
+    }
+    let opened = OpenedCode()
+    let renewal = try await application.change(
+      request.requestID, expectedVersion: request.expectedVersion, actor: actor
+    ) { current, reader in
+      // Opened inside the transaction: the code returned is the one this commit wipes.
+      if let sealed = try reader.enrolmentCode(renewalID: current.id) {
+        do {
+          opened.keep(try seal.open(sealed, requestID: current.id))
+        } catch {
+          throw RenewalRefusal(
+            .enrolmentCodeUnavailable,
+            "the enrolment code cannot be opened with the current enrolment.codeKeyFile: ask the DSI for a new one")
+        }
+      } else if current.enrolmentCodeExpiresAt != nil, current.agentUID == actor.uid {
+        // The state says one waits but the retention sweep removed it: it expired.
+        throw RenewalRefusal(.enrolmentCodeUnavailable, "the enrolment code expired unread: ask the DSI for a new one")
+      }
+      return .readEnrolmentCode
+    }
+    guard let payload = opened.payload, let png = QRCodeImage.png(of: payload) else {
+      throw EnrolmentCodeLost()
+    }
+    let reply = try await application.message(renewal)
+    return .with {
+      $0.payload = payload
+      $0.qrCodePng = Data(png)
+      $0.renewal = reply
+    }
+  }
+
+  func confirmEnrolmentScanned(request: Okey_V1_ConfirmEnrolmentScannedRequest, context: ServerContext) async throws
+    -> Okey_V1_ConfirmEnrolmentScannedResponse
+  {
+    let (_, actor) = try Principal.required().require(.agent)
+    let reply = try await application.change(request, by: actor) { _, _ in .confirmScanned }
+    return .with { $0.renewal = reply }
+  }
+
   func markElementsSent(request: Okey_V1_MarkElementsSentRequest, context: ServerContext) async throws
     -> Okey_V1_MarkElementsSentResponse
   {
