@@ -33,20 +33,23 @@ struct OkeyCLI: Sendable {
 }
 
 /// Starts slapd and an okeyd process configured for it, with the portal service account.
-func withOKeydAndSlapd(_ body: (OkeyCLI) async throws -> Void) async throws {
+func withOKeydAndSlapd(qrCodes: Bool = false, _ body: (OkeyCLI) async throws -> Void) async throws {
   try await withSlapd { slapd in
     try await withTemporaryDirectory { folder in
-      let config = """
-        listen: 127.0.0.1:0
-        database:
-          path: \(folder)/okey.sqlite
-        directory:
-          uri: \(slapd.uri)
-          bindPassword: \(SlapdFixture.servicePassword)
-        serviceAccounts:
-          - name: portal
-            keySHA256: \(sha256Hex("portal-cli-key"))
-        """
+      try String(repeating: "3c", count: 32).write(toFile: folder + "/enrolment.key", atomically: true, encoding: .utf8)
+      let enrolment = qrCodes ? "enrolment:\n  mode: qr\n  codeKeyFile: \(folder)/enrolment.key\n" : ""
+      let config =
+        enrolment + """
+          listen: 127.0.0.1:0
+          database:
+            path: \(folder)/okey.sqlite
+          directory:
+            uri: \(slapd.uri)
+            bindPassword: \(SlapdFixture.servicePassword)
+          serviceAccounts:
+            - name: portal
+              keySHA256: \(sha256Hex("portal-cli-key"))
+          """
       try config.write(toFile: folder + "/okeyd.yaml", atomically: true, encoding: .utf8)
       let okeyd = try await OKeydProcess(
         arguments: ["--config", folder + "/okeyd.yaml"], environment: ["OKEY_LDAP_URI": slapd.uri])
@@ -154,6 +157,67 @@ struct CLIProcedureTests {
         #expect(audit?["intact"] as? Bool == true)
         let routing = try await cli.json(["routing", "ens-clg"], token: helpdesk) as? [String: Any]
         #expect((routing?["n1"] as? [String: Any])?["uid"] as? String == "principal1")
+      }
+    }
+  }
+
+  @Test(
+    "the OKEY book's other paths through okey: a collège key approved by the deputy, sent to the collège and handed over by the principal; a phone change whose QR code is read once as a PNG, then refused; scanned"
+  )
+  func bookPaths() async throws {
+    try await withOKeydAndSlapd(qrCodes: true) { cli in
+      let dsi = try await cli.login("dsi-op1")
+      let principal = try await cli.login("principal1")
+      let deputy = try await cli.login("adjoint1")
+      let portal = "portal-cli-key"
+      let agent = ["--on-behalf-of", "ens-clg"]
+      func status(_ value: Any?) -> String? { (value as? [String: Any])?["status"] as? String }
+      try await withTemporaryDirectory { folder in
+        try "Je garde ma clé pour moi.".write(toFile: folder + "/charter.txt", atomically: true, encoding: .utf8)
+        try Data("%PDF-1.4\n%%EOF\n".utf8).write(to: URL(fileURLWithPath: folder + "/proof.pdf"))
+        _ = try await cli.json(
+          ["charter", "publish", "--version", "2026-12", "--code", "7070", folder + "/charter.txt"], token: dsi)
+        func submitted(_ keyType: String, _ motif: String) async throws -> String {
+          let started =
+            try await cli.json(["renewal", "start", "--key-type", keyType, "--motif", motif] + agent, token: portal)
+            as? [String: Any]
+          let id = try #require(started?["id"] as? String)
+          _ = try await cli.json(
+            ["renewal", "add-document", id, "--kind", "supporting-document", folder + "/proof.pdf"] + agent,
+            token: portal)
+          _ = try await cli.json(["renewal", "submit", id] + agent, token: portal)
+          return id
+        }
+
+        // Hardware: the deputy approves, the key goes to the collège, the principal hands it over.
+        let id = try await submitted("hardware", "expired")
+        #expect(status(try await cli.json(["approvals", "approve", id], token: deputy)) == "AWAITING_CHARTER")
+        _ = try await cli.json(
+          ["renewal", "sign-charter", id, "--code", "7070", "--acknowledge"] + agent, token: portal)
+        let ready = try await cli.json(["ops", "finalize", id, "--serial", "HW-CLI-1"], token: dsi) as? [String: Any]
+        #expect(ready?["handoverEstablishment"] as? String == "9740100K")
+        let waiting = try await cli.json(["approvals", "handovers"], token: principal) as? [[String: Any]]
+        #expect(waiting?.compactMap { $0["id"] as? String } == [id])
+        let shown = try await cli.run(["renewal", "show", id] + agent, token: portal)
+        #expect(shown.output.contains("at establishment 9740100K, by its head (no appointment)"), "\(shown.output)")
+        #expect(status(try await cli.json(["approvals", "hand-over", id], token: principal)) == "COMPLETED")
+
+        // Phone change by QR code: the payload on standard input, the code read once.
+        let phone = try await submitted("software", "phone-changed")
+        _ = try await cli.json(["renewal", "platform", phone, "android"] + agent, token: portal)
+        let attached = try await cli.run(
+          ["ops", "attach-code", phone, "--json"], token: dsi,
+          input: "otpauth://totp/ac-test:ens-clg?secret=CLICLICLI\n")
+        #expect(attached.status == 0, "\(attached.error)")
+        let read = try await cli.run(["renewal", "code", phone, "--png", folder + "/token.png"] + agent, token: portal)
+        #expect(read.status == 0, "\(read.error)")
+        let png = try #require(FileManager.default.contents(atPath: folder + "/token.png"))
+        #expect(png.prefix(4) == Data([0x89, 0x50, 0x4E, 0x47]))
+        let again = try await cli.run(
+          ["renewal", "code", phone, "--png", folder + "/again.png"] + agent, token: portal)
+        #expect(again.status == 65, "\(again.error)")
+        #expect(again.error.contains("read already"), "\(again.error)")
+        #expect(status(try await cli.json(["renewal", "scanned", phone] + agent, token: portal)) == "AWAITING_CHARTER")
       }
     }
   }

@@ -48,6 +48,22 @@ struct ConfigurationTests {
     }
   }
 
+  @Test("enrolment.mode qr reads its code key file from the file: a short one is refused, a good one kept")
+  func enrolmentCodeKeyFile() throws {
+    try withTemporaryFile(contents: Data(repeating: 7, count: 16)) { short in
+      let error = #expect(throws: ConfigurationError.self) {
+        try OKeyConfiguration.parse(yaml: unkeyed + "enrolment:\n  mode: qr\n  codeKeyFile: \(short)")
+      }
+      #expect(error?.message.hasPrefix("enrolment.codeKeyFile") == true, "\(error?.message ?? "")")
+    }
+    try withTemporaryFile(contents: Data(repeating: 7, count: 32)) { good in
+      let configuration = try OKeyConfiguration.parse(
+        yaml: unkeyed + "enrolment:\n  mode: qr\n  codeKeyFile: \(good)\n  codeHours: 2")
+      #expect(configuration.enrolment.byCode && configuration.enrolment.codeKeyFile == good)
+      #expect(configuration.enrolment.codeHours == 2)
+    }
+  }
+
   @Test(
     "without TLS, a non-loopback address needs plaintext: true; loopback addresses need nothing",
     arguments: [

@@ -199,6 +199,41 @@ struct EnrolmentCodeTests {
     }
   }
 
+  @Test(
+    "a payload that is empty, holds a control character, or is too long for a QR code is INVALID_ARGUMENT naming payload, and changes nothing"
+  )
+  func hostilePayloads() async throws {
+    try await withTemporaryDirectory { folder in
+      try await withAcademy(configure: try Self.qrMode(folder)) { _, client in
+        let agent = try await TestCaller.session(client, "ens-clg")
+        let dsi = try await TestCaller.session(client, "dsi-op1")
+        var renewal = try await agent.startAndSubmit(.software, motif: .phoneChanged)
+        renewal = try await agent.renewals.chooseMobilePlatform(
+          .with {
+            $0.requestID = renewal.requestID
+            $0.platform = .android
+            $0.expectedVersion = renewal.version
+          }, metadata: agent.metadata
+        ).renewal
+        for payload in [
+          "", "otpauth://totp/x?secret=A\u{0}B", "line\r\nBcc: x@evil", String(repeating: "x", count: 2001),
+        ] {
+          let refused = await failure {
+            _ = try await dsi.operations.attachEnrolmentCode(
+              .with {
+                $0.requestID = renewal.requestID
+                $0.payload = payload
+                $0.expectedVersion = renewal.version
+              }, metadata: dsi.metadata)
+          }
+          #expect(refused?.code == .invalidArgument, "\(payload.prefix(20))")
+          #expect(refused?.reason == "INVALID_FIELD")
+        }
+        #expect(try await agent.get(renewal.requestID).version == renewal.version)
+      }
+    }
+  }
+
   @Test("with enrolment.mode: mailbox (the default) there is no code to attach or to read")
   func mailboxMode() async throws {
     try await withAcademy { _, client in

@@ -30,6 +30,7 @@ enum SettingsCheck {
     full.metricsListen = full.listen
     full.serviceAccounts = [.init(name: "", keySHA256: "", clientCertificateSubject: "")]
     full.audit.keyFile = ""
+    full.enrolment.codeKeyFile = ""
     full.directory.caCertificateFile = ""
     full.routing.validatorsGroupDN = ""
     return try Yams.compose(yaml: YAMLEncoder().encode(full)) ?? .mapping([:])
