@@ -67,6 +67,8 @@ public final class SQLiteRenewalStore: RenewalStore {
       // DatabasePool sets synchronous = NORMAL on its writer when it enables WAL: set ours after.
       try pool.barrierWriteWithoutTransaction { db in
         try db.execute(sql: "PRAGMA synchronous = \(durability.rawValue)")
+        // Deleted content (read enrolment codes, purged documents) is overwritten, not left in free pages.
+        try db.execute(sql: "PRAGMA secure_delete = ON")
         if let observeCommit {
           db.add(transactionObserver: CommitTimer(observe: observeCommit), extent: .databaseLifetime)
         }
@@ -478,7 +480,7 @@ public final class SQLiteRenewalStore: RenewalStore {
         if query.routedOnly { clauses.append("routed = 1") }
         if query.actionableByDSI {
           clauses.append(
-            "(status <> '\(RenewalStatus.awaitingEnrolment.rawValue)' OR json_extract(state_json, '$.elementsSentAt') IS NOT NULL OR (json_extract(state_json, '$.enrolmentByCode') = 1 AND json_extract(state_json, '$.platform') IS NOT NULL AND json_extract(state_json, '$.enrolmentCodeExpiresAt') IS NULL AND json_extract(state_json, '$.enrolmentCodeReadAt') IS NULL))"
+            "(status <> '\(RenewalStatus.awaitingEnrolment.rawValue)' OR json_extract(state_json, '$.elementsSentAt') IS NOT NULL OR (json_extract(state_json, '$.enrolmentByCode') = 1 AND json_extract(state_json, '$.platform') IS NOT NULL AND json_extract(state_json, '$.enrolmentCodeReadAt') IS NULL AND id NOT IN (SELECT renewal_id FROM enrolment_codes)))"
           )
         }
         if let after = query.createdAfter {

@@ -173,12 +173,18 @@ struct EnrolmentCodeTests {
           }, metadata: agent.metadata
         ).renewal
         renewal = try await Self.attach(renewal, by: dsi)
+        let listed = try await dsi.operations.listWork(.init(), metadata: dsi.metadata).renewals
+        #expect(!listed.contains { $0.requestID == renewal.requestID }, "the code waits for the agent")
         let sweeper = RetentionSweep(
           store: daemon.application.store, retention: daemon.configuration.retention, clock: daemon.application.clock,
           logger: daemon.application.logger)
         let now = daemon.application.clock()
         #expect(try await sweeper.sweep(now: now.adding(seconds: 1800)).enrolmentCodes == 0)
         #expect(try await sweeper.sweep(now: now.adding(seconds: 3601)).enrolmentCodes == 1)
+        let work = try await dsi.operations.listWork(.init(), metadata: dsi.metadata).renewals
+        #expect(
+          work.contains { $0.requestID == renewal.requestID }, "an expired code puts the request back in the DSI's list"
+        )
         let expired = await failure {
           _ = try await agent.renewals.getEnrolmentCode(
             .with {

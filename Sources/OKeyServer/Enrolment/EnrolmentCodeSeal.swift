@@ -19,6 +19,12 @@ struct EnrolmentCodeSeal: Sendable {
     return [UInt8](combined)
   }
 
+  /// A keyed digest of `payload` (HMAC-SHA256 under the seal's key), standing for it where a plain
+  /// hash would let anyone holding the database test guesses (the idempotency fingerprint).
+  func digest(_ payload: String) -> String {
+    HMAC<SHA256>.authenticationCode(for: Data(payload.utf8), using: key).map { String(format: "%02x", $0) }.joined()
+  }
+
   /// The payload sealed for `requestID`; throws when the bytes were not sealed with this key for it.
   func open(_ sealed: [UInt8], requestID: String) throws -> String {
     let box = try AES.GCM.SealedBox(combined: Data(sealed))

@@ -225,9 +225,16 @@ struct OperationsRPCService: Okey_V1_OperationsService.SimpleServiceProtocol {
     }
     let sealed = try seal.seal(payload, requestID: request.requestID)
     let expiresAt = application.clock().adding(seconds: Int64(application.configuration.enrolment.codeHours) * 3600)
-    let reply = try await application.change(request, by: actor) { _, _ in
+    // The idempotency fingerprint covers the payload through a keyed digest, never a plain hash.
+    var fingerprinted = request
+    fingerprinted.payload = seal.digest(payload)
+    let renewal = try await application.change(
+      request.requestID, expectedVersion: request.expectedVersion, actor: actor,
+      idempotency: try Idempotency.key(fingerprinted)
+    ) { _, _ in
       .attachEnrolmentCode(sealed: sealed, expiresAt: expiresAt)
     }
+    let reply = try await application.message(renewal)
     return .with { $0.renewal = reply }
   }
 

@@ -295,28 +295,33 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
       throw RenewalRefusal(
         .enrolmentCodeUnavailable, "enrolment.mode is mailbox: send the enrolment elements by mail instead")
     }
+    // A person disabled since their session was checked reads nothing.
+    try await authentication.requireActiveNow(actor)
     let opened = OpenedCode()
     let renewal = try await application.change(
       request.requestID, expectedVersion: request.expectedVersion, actor: actor
     ) { current, reader in
-      // Opened inside the transaction: the code returned is the one this commit wipes.
+      // Only the agent's own code is opened; the domain refuses anyone else.
+      guard current.agentUID == actor.uid else { return .readEnrolmentCode }
+      // Opened and drawn inside the transaction: the code returned is the one this commit wipes, and
+      // a code that cannot be drawn is not wiped.
       if let sealed = try reader.enrolmentCode(renewalID: current.id) {
         do {
-          opened.keep(try seal.open(sealed, requestID: current.id))
+          let payload = try seal.open(sealed, requestID: current.id)
+          guard let png = QRCodeImage.png(of: payload) else { throw EnrolmentCodeLost() }
+          opened.keep(payload, png: png)
         } catch {
           throw RenewalRefusal(
             .enrolmentCodeUnavailable,
             "the enrolment code cannot be opened with the current enrolment.codeKeyFile: ask the DSI for a new one")
         }
-      } else if current.enrolmentCodeExpiresAt != nil, current.agentUID == actor.uid {
+      } else if current.enrolmentCodeExpiresAt != nil {
         // The state says one waits but the retention sweep removed it: it expired.
         throw RenewalRefusal(.enrolmentCodeUnavailable, "the enrolment code expired unread: ask the DSI for a new one")
       }
       return .readEnrolmentCode
     }
-    guard let payload = opened.payload, let png = QRCodeImage.png(of: payload) else {
-      throw EnrolmentCodeLost()
-    }
+    guard let (payload, png) = opened.code else { throw EnrolmentCodeLost() }
     let reply = try await application.message(renewal)
     return .with {
       $0.payload = payload
