@@ -319,6 +319,19 @@ public struct RoutingResolver: Sendable {
     }
   }
 
+  /// The active principal and deputies of establishment `uai`, as the directory shows them now: who
+  /// is told that a key waits there to be handed over.
+  public func heads(ofEstablishment uai: String) async throws -> [DirectoryPerson] {
+    try await directory.uncached.responsibles(forEstablishment: uai).filter(isHead).map(person(from:)).filter(\.active)
+  }
+
+  /// True for an entry with the head function and the principal or deputy discipline.
+  func isHead(_ entry: DirectoryEntry) -> Bool {
+    entry.first(configuration.functionAttribute)?.uppercased() == configuration.headFunction.uppercased()
+      && !Set(entry.values(configuration.disciplineAttribute)).isDisjoint(
+        with: [configuration.principalDiscipline, configuration.deputyDiscipline])
+  }
+
   /// The other heads (principal, deputies) of the second-degree establishment that `n1` heads for the
   /// agent, when `secondDegreeValidators` is `headOrDeputy`: they may decide as the N+1 does.
   func coValidators(of subject: Facts, n1: RoutedApprover?) async throws -> [RoutedApprover] {
@@ -327,11 +340,7 @@ public struct RoutingResolver: Sendable {
     var seen: Set<String> = [normalized(n1.person.dn), normalized(subject.entry.dn)]
     for assignment in subject.assignments where isSecondDegree(assignment) {
       // Principals and deputies only (the function and one of the two disciplines).
-      let heads = try await directory.responsibles(forEstablishment: assignment.uai).filter {
-        $0.first(configuration.functionAttribute)?.uppercased() == configuration.headFunction.uppercased()
-          && !Set($0.values(configuration.disciplineAttribute)).isDisjoint(
-            with: [configuration.principalDiscipline, configuration.deputyDiscipline])
-      }
+      let heads = try await directory.responsibles(forEstablishment: assignment.uai).filter(isHead)
       guard heads.contains(where: { normalized($0.dn) == normalized(n1.person.dn) }) else { continue }
       // A head asking (a deputy): the N+1 decides alone, never a peer.
       if heads.contains(where: { normalized($0.dn) == normalized(subject.entry.dn) }) { continue }

@@ -141,6 +141,8 @@ public struct NotificationIntent: Sendable, Hashable, Codable {
     case agentReadyForPickup = "AGENT_READY_FOR_PICKUP"
     /// To the agent: your hardware key waits at your establishment; its head hands it over.
     case agentReadyAtEstablishment = "AGENT_READY_AT_ESTABLISHMENT"
+    /// To the heads of an establishment: a key waits there for you to hand over.
+    case keyToHandOver = "KEY_TO_HAND_OVER"
     /// To the agent: the QR code of your new token is ready in OKEY, to read once.
     case enrolmentCodeReady = "ENROLMENT_CODE_READY"
     /// To the agent: your new key is active (the PIN stays the old key's).

@@ -39,7 +39,8 @@ public enum RenewalCommand: Sendable, Hashable {
   /// Finalise the key (DSI); `place` for hardware keys, looked up from the id the DSI gave;
   /// `replacing`, the serial of the agent's key the new one replaces when the DSI names it (checked
   /// against the inventory by the server).
-  case finalize(serial: String, place: PickupPlace?, replacing: String? = nil)
+  /// `heads`: the establishment's heads, told when the key is sent there (no place given).
+  case finalize(serial: String, place: PickupPlace?, replacing: String? = nil, heads: [DirectoryPerson] = [])
   /// Book or move the pickup appointment.
   case bookPickup(PickupSlot)
   /// Record the hand-over of a hardware key (DSI), booked or walk-in.
@@ -718,7 +719,7 @@ struct DecisionBuilder {
       record(command.action, role: .agent, to: .awaitingDSI, details: "charter \(charter.version)")
       notifyDSI("a key waits to be finalised")
 
-    case .finalize(let serial, let place, let replacing):
+    case .finalize(let serial, let place, let replacing, let heads):
       try requireDSI()
       try requireVersion()
       try requireStatus(.awaitingDSI, doing: "finalise the key")
@@ -751,6 +752,9 @@ struct DecisionBuilder {
             command.action, role: .dsi, to: .readyForPickup,
             details: "hardware key \(serial) sent to establishment \(uai), handed over by its head")
           notifyAgent(.agentReadyAtEstablishment, details: uai)
+          for head in heads where head.active {
+            notifications.append(NotificationIntent(kind: .keyToHandOver, recipient: .person(head), details: uai))
+          }
         } else {
           throw RenewalRefusal(
             .invalidField,

@@ -28,6 +28,18 @@ struct EnrolmentCodeTests {
     }
   }
 
+  /// `agent`'s phone change, submitted (no approver) and its platform chosen.
+  static func phoneChange(of agent: TestCaller) async throws -> Okey_V1_Renewal {
+    let renewal = try await agent.startAndSubmit(.software, motif: .phoneChanged)
+    return try await agent.renewals.chooseMobilePlatform(
+      .with {
+        $0.requestID = renewal.requestID
+        $0.platform = .android
+        $0.expectedVersion = renewal.version
+      }, metadata: agent.metadata
+    ).renewal
+  }
+
   static func attach(_ renewal: Okey_V1_Renewal, by dsi: TestCaller) async throws -> Okey_V1_Renewal {
     try await dsi.operations.attachEnrolmentCode(
       .with {
@@ -164,14 +176,7 @@ struct EnrolmentCodeTests {
       try await withAcademy(configure: try Self.qrMode(folder, hours: 1)) { daemon, client in
         let agent = try await TestCaller.session(client, "ens-clg")
         let dsi = try await TestCaller.session(client, "dsi-op1")
-        var renewal = try await agent.startAndSubmit(.software, motif: .phoneChanged)
-        renewal = try await agent.renewals.chooseMobilePlatform(
-          .with {
-            $0.requestID = renewal.requestID
-            $0.platform = .android
-            $0.expectedVersion = renewal.version
-          }, metadata: agent.metadata
-        ).renewal
+        var renewal = try await Self.phoneChange(of: agent)
         renewal = try await Self.attach(renewal, by: dsi)
         let listed = try await dsi.operations.listWork(.init(), metadata: dsi.metadata).renewals
         #expect(!listed.contains { $0.requestID == renewal.requestID }, "the code waits for the agent")
@@ -213,14 +218,7 @@ struct EnrolmentCodeTests {
       try await withAcademy(configure: try Self.qrMode(folder)) { _, client in
         let agent = try await TestCaller.session(client, "ens-clg")
         let dsi = try await TestCaller.session(client, "dsi-op1")
-        var renewal = try await agent.startAndSubmit(.software, motif: .phoneChanged)
-        renewal = try await agent.renewals.chooseMobilePlatform(
-          .with {
-            $0.requestID = renewal.requestID
-            $0.platform = .android
-            $0.expectedVersion = renewal.version
-          }, metadata: agent.metadata
-        ).renewal
+        let renewal = try await Self.phoneChange(of: agent)
         for payload in [
           "", "otpauth://totp/x?secret=A\u{0}B", "line\r\nBcc: x@evil", String(repeating: "x", count: 2001),
         ] {
@@ -245,14 +243,7 @@ struct EnrolmentCodeTests {
     try await withAcademy { _, client in
       let agent = try await TestCaller.session(client, "ens-clg")
       let dsi = try await TestCaller.session(client, "dsi-op1")
-      var renewal = try await agent.startAndSubmit(.software, motif: .phoneChanged)
-      renewal = try await agent.renewals.chooseMobilePlatform(
-        .with {
-          $0.requestID = renewal.requestID
-          $0.platform = .android
-          $0.expectedVersion = renewal.version
-        }, metadata: agent.metadata
-      ).renewal
+      let renewal = try await Self.phoneChange(of: agent)
       #expect(!renewal.enrolmentByCode)
       let attach = await failure { _ = try await Self.attach(renewal, by: dsi) }
       #expect(attach?.reason == "WRONG_STATE")

@@ -70,6 +70,11 @@ struct HandoverTests {
         $0.kind == .agentReadyAtEstablishment
       }
       #expect(told.map { $0.recipient?.uid } == ["ens-clg"])
+      let heads = try await daemon.application.store.outboxMessages(renewalID: ready.requestID).filter {
+        $0.kind == .keyToHandOver
+      }
+      #expect(
+        Set(heads.compactMap { $0.recipient?.uid }) == ["principal1", "adjoint1"], "the collège's heads are told")
 
       // No appointment on this path.
       let slots = await failure {

@@ -129,6 +129,14 @@ struct MailComposer: Sendable {
       subject = "Your OTP key has arrived at your establishment"
       text =
         "The key of request \(id) was sent to your establishment (\(message.details)). Collect it from the head of establishment or a deputy, who records the hand-over in OKEY. There is no appointment to book."
+    case (.keyToHandOver, true):
+      subject = "Une clé OTP est à remettre dans votre établissement (\(agent))"
+      text =
+        "La clé de la demande \(id) de \(agent) est envoyée à votre établissement (\(message.details)). Remettez-la à l'agent en main propre, puis enregistrez la remise dans OKEY (les clés à remettre)."
+    case (.keyToHandOver, false):
+      subject = "An OTP key is to be handed over at your establishment (\(agent))"
+      text =
+        "The key of \(agent)'s request \(id) is sent to your establishment (\(message.details)). Hand it to the agent in person, then record the hand-over in OKEY (the keys to hand over)."
     case (.enrolmentCodeReady, true):
       subject = "Le QR code de votre nouvelle clé OTP est prêt"
       text =

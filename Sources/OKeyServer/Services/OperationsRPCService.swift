@@ -47,6 +47,17 @@ struct OperationsRPCService: Okey_V1_OperationsService.SimpleServiceProtocol {
   func finalize(request: Okey_V1_FinalizeRequest, context: ServerContext) async throws -> Okey_V1_FinalizeResponse {
     let actor = try Principal.required().requireDSI()
     if !request.pickupPlaceID.isEmpty { try RequestChecks.checkID(request.pickupPlaceID, field: "pickup_place_id") }
+    // A key sent to the agent's establishment (no place): its heads, read now, are told.
+    var found: [DirectoryPerson] = []
+    if request.pickupPlaceID.isEmpty {
+      let current = try await application.load(request.requestID)
+      if current.keyType == .hardware,
+        let uai = application.configuration.handover.policy.establishment(for: current.routing)
+      {
+        found = try await application.resolver.heads(ofEstablishment: uai)
+      }
+    }
+    let heads = found
     let renewal = try await application.change(
       request.requestID, expectedVersion: request.expectedVersion, actor: actor,
       idempotency: try Idempotency.key(request)
@@ -75,7 +86,7 @@ struct OperationsRPCService: Okey_V1_OperationsService.SimpleServiceProtocol {
         }
         replacing = request.replacedKeySerial
       }
-      return .finalize(serial: request.newKeySerial, place: place, replacing: replacing)
+      return .finalize(serial: request.newKeySerial, place: place, replacing: replacing, heads: heads)
     }
     var response = Okey_V1_FinalizeResponse()
     response.renewal = try await application.message(renewal)
