@@ -5,7 +5,7 @@ import Testing
 /// establishment and the token by QR code.
 @Suite("state machine: hand-over at the establishment, token by QR code")
 struct BookPathsTests {
-  static let collèges = HandoverPolicy(establishmentTypes: ["clg"])
+  static let colleges = HandoverPolicy(establishmentTypes: ["clg"])
   static let principal = Caller(uid: "principal")
   static let head = EstablishmentHead(uid: "principal", establishment: "9740100K", deputy: false)
 
@@ -36,7 +36,7 @@ struct BookPathsTests {
     #expect(Self.code(Self.decide(signed, finalize, by: dsi)) == .invalidField, "no policy: a place is needed")
     let headPerson = DirectoryPerson(uid: "principal")
     let ready = try Self.decide(
-      signed, .finalize(serial: "HW-1", place: nil, heads: [headPerson]), by: dsi, handover: Self.collèges
+      signed, .finalize(serial: "HW-1", place: nil, heads: [headPerson]), by: dsi, handover: Self.colleges
     ).get()
     #expect(ready.renewal.status == .readyForPickup)
     #expect(ready.renewal.handoverEstablishment == "9740100K" && ready.renewal.pickupPlaceID == nil)
