@@ -189,6 +189,8 @@ public struct PrincipalInfo: Sendable, Codable, Equatable {
   public var roles: [String]
   public var serviceAccount: String
   public var expiresAt: Date?
+  /// The establishments (UAI) the person heads now, whose keys they hand over.
+  public var headedEstablishments: [String] = []
 }
 
 /// A login's result.

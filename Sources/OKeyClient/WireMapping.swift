@@ -83,6 +83,7 @@ enum FromWire {
     PrincipalInfo(
       uid: value.uid, displayName: value.displayName,
       roles: value.roles.map { role in Okey_V1_Role(wireName: role.wireName) == nil ? "UNKNOWN" : role.wireName },
-      serviceAccount: value.serviceAccount, expiresAt: value.hasExpiresAt ? Date(value.expiresAt) : nil)
+      serviceAccount: value.serviceAccount, expiresAt: value.hasExpiresAt ? Date(value.expiresAt) : nil,
+      headedEstablishments: value.headedEstablishments)
   }
 }

@@ -111,7 +111,10 @@ extension Okey {
       } else {
         let who = principal.uid.isEmpty ? "(nobody)" : principal.uid
         let via = principal.serviceAccount.isEmpty ? "" : " via \(principal.serviceAccount)"
-        print("\(who) \(principal.displayName) roles: \(principal.roles.joined(separator: ", "))\(via)")
+        let heads =
+          principal.headedEstablishments.isEmpty
+          ? "" : "; heads \(principal.headedEstablishments.joined(separator: ", "))"
+        print("\(who) \(principal.displayName) roles: \(principal.roles.joined(separator: ", "))\(via)\(heads)")
       }
     }
   }

@@ -111,6 +111,11 @@ struct HandoverTests {
         #expect(error.message.contains("collect it from the head of establishment"), "\(error.message)")
       }
 
+      // Who heads what, as the principal's session reads it.
+      let me = try await deputy.auth.whoAmI(.init(), metadata: deputy.metadata).principal
+      #expect(me.roles.contains(.establishmentHead) && me.headedEstablishments == ["9740100K"])
+      let teacher = try await agent.auth.whoAmI(.init(), metadata: agent.metadata).principal
+      #expect(!teacher.roles.contains(.establishmentHead) && teacher.headedEstablishments.isEmpty)
       // The heads of the collège see it; a deputy of the lycée does not, and may not hand it over.
       for head in [principal, deputy] {
         let waiting = try await head.approvals.listKeysToHandOver(.init(), metadata: head.metadata).renewals

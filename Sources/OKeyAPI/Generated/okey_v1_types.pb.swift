@@ -1353,6 +1353,11 @@ public nonisolated struct Okey_V1_Principal: Sendable {
   /// Clears the value of `expiresAt`. Subsequent reads from it will return its default value.
   public mutating func clearExpiresAt() {self._expiresAt = nil}
 
+  /// Output only. The establishments (UAI) the person heads now as principal or deputy, read in the
+  /// directory (then `roles` holds ROLE_ESTABLISHMENT_HEAD): ListKeysToHandOver lists the keys waiting
+  /// there. Empty for anyone else, and for an internal system without the approver role.
+  public var headedEstablishments: [String] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -2421,7 +2426,7 @@ nonisolated extension Okey_V1_Charter: SwiftProtobuf.Message, SwiftProtobuf._Mes
 
 nonisolated extension Okey_V1_Principal: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Principal"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}uid\0\u{3}display_name\0\u{1}roles\0\u{3}service_account\0\u{3}expires_at\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}uid\0\u{3}display_name\0\u{1}roles\0\u{3}service_account\0\u{3}expires_at\0\u{3}headed_establishments\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2434,6 +2439,7 @@ nonisolated extension Okey_V1_Principal: SwiftProtobuf.Message, SwiftProtobuf._M
       case 3: try { try decoder.decodeRepeatedEnumField(value: &self.roles) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.serviceAccount) }()
       case 5: try { try decoder.decodeSingularMessageField(value: &self._expiresAt) }()
+      case 6: try { try decoder.decodeRepeatedStringField(value: &self.headedEstablishments) }()
       default: break
       }
     }
@@ -2459,6 +2465,9 @@ nonisolated extension Okey_V1_Principal: SwiftProtobuf.Message, SwiftProtobuf._M
     try { if let v = self._expiresAt {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
     } }()
+    if !self.headedEstablishments.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.headedEstablishments, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2468,6 +2477,7 @@ nonisolated extension Okey_V1_Principal: SwiftProtobuf.Message, SwiftProtobuf._M
     if lhs.roles != rhs.roles {return false}
     if lhs.serviceAccount != rhs.serviceAccount {return false}
     if lhs._expiresAt != rhs._expiresAt {return false}
+    if lhs.headedEstablishments != rhs.headedEstablishments {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -70,6 +70,7 @@ struct AuthRPCService: Okey_V1_AuthService.SimpleServiceProtocol {
     throttle.finish(reservation, succeeded: true, peer: peer, now: authentication.clock())
     logins.succeeded()
     let groups = try await authentication.resolver.groupRoles(of: person)
+    let headed = try await authentication.resolver.establishmentsHeaded(by: person.uid)
     let session = try await authentication.sessions.open(
       for: person, groups: groups, ttlSeconds: authentication.sessionTTLSeconds)
     logger.notice(
@@ -82,7 +83,7 @@ struct AuthRPCService: Okey_V1_AuthService.SimpleServiceProtocol {
       $0.expiresAt = .init(session.expiresAt)
       $0.principal = Self.principal(
         person: person, actor: Caller(uid: person.uid, groups: groups), serviceAccount: nil,
-        expiresAt: session.expiresAt)
+        expiresAt: session.expiresAt, headed: headed)
     }
   }
 
@@ -94,9 +95,14 @@ struct AuthRPCService: Okey_V1_AuthService.SimpleServiceProtocol {
     case .session(_, let expiry): expiresAt = expiry
     case .serviceAccount(let name): account = name
     }
+    // Heads read now, for a person the caller may act for as a validator.
+    let headed =
+      principal.person != nil && principal.actor.capacities.contains(.approver)
+      ? try await authentication.resolver.establishmentsHeaded(by: principal.actor.uid) : []
     return .with {
       $0.principal = Self.principal(
-        person: principal.person, actor: principal.actor, serviceAccount: account, expiresAt: expiresAt)
+        person: principal.person, actor: principal.actor, serviceAccount: account, expiresAt: expiresAt,
+        headed: headed)
     }
   }
 
@@ -121,9 +127,10 @@ struct AuthRPCService: Okey_V1_AuthService.SimpleServiceProtocol {
     return String(remotePeer[..<colon])
   }
 
-  static func principal(person: DirectoryPerson?, actor: Caller, serviceAccount: String?, expiresAt: Instant?)
-    -> Okey_V1_Principal
-  {
+  static func principal(
+    person: DirectoryPerson?, actor: Caller, serviceAccount: String?, expiresAt: Instant?,
+    headed: [EstablishmentHead] = []
+  ) -> Okey_V1_Principal {
     .with {
       $0.uid = person?.uid ?? ""
       $0.displayName = person?.displayName ?? ""
@@ -131,7 +138,9 @@ struct AuthRPCService: Okey_V1_AuthService.SimpleServiceProtocol {
       if actor.groups.contains(.dsi) { roles.append(.dsi) }
       if actor.groups.contains(.support) { roles.append(.support) }
       if serviceAccount != nil { roles.append(.serviceAccount) }
+      if !headed.isEmpty { roles.append(.establishmentHead) }
       $0.roles = roles
+      $0.headedEstablishments = headed.map(\.establishment)
       $0.serviceAccount = serviceAccount ?? ""
       if let expiresAt { $0.expiresAt = .init(expiresAt) }
     }
