@@ -59,11 +59,19 @@ let package = Package(
       swiftSettings: swiftSettings
     ),
 
+    // The store port: the RenewalStore protocol and its value types, without any database engine;
+    // the SQLite store (OKeyStore) is one adapter of it.
+    .target(
+      name: "OKeyStorePort",
+      dependencies: ["OKeyDomain", .product(name: "Crypto", package: "swift-crypto")],
+      swiftSettings: swiftSettings
+    ),
+
     // SQLite persistence: migrations, requests, documents, audit chain, outbox.
     .target(
       name: "OKeyStore",
       dependencies: [
-        "OKeyDomain",
+        "OKeyDomain", "OKeyStorePort",
         .product(name: "GRDB", package: "GRDB.swift"),
         .product(name: "Crypto", package: "swift-crypto"),
       ],

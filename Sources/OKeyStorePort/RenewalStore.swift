@@ -160,6 +160,13 @@ public struct TableSize: Sendable, Hashable {
   public var rows: Int64
   /// Bytes of its pages and its indexes' (0 when SQLite has no dbstat).
   public var bytes: Int64
+
+  /// Creates a value (for the store adapters).
+  package init(name: String, rows: Int64, bytes: Int64) {
+    self.name = name
+    self.rows = rows
+    self.bytes = bytes
+  }
 }
 
 /// How big the store is.
@@ -170,6 +177,13 @@ public struct StoreSizes: Sendable, Hashable {
   public var fileBytes: Int64
   /// Its write-ahead log, in bytes.
   public var walBytes: Int64
+
+  /// Creates a value (for the store adapters).
+  package init(tables: [TableSize], fileBytes: Int64, walBytes: Int64) {
+    self.tables = tables
+    self.fileBytes = fileBytes
+    self.walBytes = walBytes
+  }
 }
 
 /// A request as readers see it: the request, its history, its pickup place and booked slot.
@@ -182,6 +196,14 @@ public struct RenewalView: Sendable, Hashable {
   public var place: PickupPlace?
   /// Its booked slot, if any.
   public var slot: PickupSlot?
+
+  /// Creates a value (for the store adapters).
+  package init(renewal: RenewalRequest, history: [AuditEvent], place: PickupPlace?, slot: PickupSlot?) {
+    self.renewal = renewal
+    self.history = history
+    self.place = place
+    self.slot = slot
+  }
 }
 
 /// What the change closure may read inside the transaction.
@@ -263,6 +285,12 @@ public struct RenewalPage: Sendable, Hashable {
   public var renewals: [RenewalRequest]
   /// Where the next page starts; nil on the last page.
   public var next: RenewalCursor?
+
+  /// Creates a value (for the store adapters).
+  package init(renewals: [RenewalRequest], next: RenewalCursor?) {
+    self.renewals = renewals
+    self.next = next
+  }
 }
 
 /// A login session, known by the hash of its token.
@@ -328,6 +356,23 @@ public struct OutboxMessage: Sendable, Hashable {
   public var lastError: String?
   /// When it was written.
   public var createdAt: Instant
+
+  /// Creates a value (for the store adapters).
+  package init(
+    id: Int64, renewalID: String, kind: NotificationIntent.Kind, recipient: DirectoryPerson?, details: String,
+    state: State, attempts: Int, messageID: String, lastError: String?, createdAt: Instant
+  ) {
+    self.id = id
+    self.renewalID = renewalID
+    self.kind = kind
+    self.recipient = recipient
+    self.details = details
+    self.state = state
+    self.attempts = attempts
+    self.messageID = messageID
+    self.lastError = lastError
+    self.createdAt = createdAt
+  }
 }
 
 /// A client's idempotency key with the fingerprint of its call's arguments: the same key with other
