@@ -299,11 +299,12 @@ public struct RoutingResolver: Sendable {
       establishmentType: requesterFacts.assignments.first?.typeCode, coValidators: coValidators)
   }
 
-  /// The establishments `uid` heads now, read from the directory past every cache: those whose
-  /// responsibility values the person holds with the head function and the principal or deputy
-  /// discipline, while their account is active. Empty for anyone else (and for several entries).
-  public func establishmentsHeaded(by uid: String) async throws -> [EstablishmentHead] {
-    let entries = try await directory.uncached.people(withUID: uid)
+  /// The establishments `uid` heads now: those whose responsibility values the person holds with the
+  /// head function and the principal or deputy discipline, while their account is active. Empty for
+  /// anyone else (and for several entries). Read past every cache unless `fresh` is false (what is
+  /// only shown, never what a right rests on).
+  public func establishmentsHeaded(by uid: String, fresh: Bool = true) async throws -> [EstablishmentHead] {
+    let entries = try await (fresh ? directory.uncached : directory).people(withUID: uid)
     guard entries.count == 1, let entry = entries.first, person(from: entry).active,
       entry.first(configuration.functionAttribute)?.uppercased() == configuration.headFunction.uppercased()
     else { return [] }

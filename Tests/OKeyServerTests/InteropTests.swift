@@ -57,8 +57,12 @@ struct InteropTests {
     try requirePython()
     try await withSlapd { slapd in
       try await withTemporaryDirectory { folder in
+        // In enrolment.mode qr, so that the enrolment-code RPCs reach their checks too.
+        try String(repeating: "4b", count: 32).write(
+          toFile: folder + "/enrolment.key", atomically: true, encoding: .utf8)
         let config = try writeOKeydConfig(
-          folder: folder, slapd: slapd, portalKey: "portal-hostile-key", extra: "logLevel: notice\n")
+          folder: folder, slapd: slapd, portalKey: "portal-hostile-key",
+          extra: "logLevel: notice\nenrolment:\n  mode: qr\n  codeKeyFile: \(folder)/enrolment.key\n")
         // A process of its own: a crash shows as a failure here, not as the end of the test run.
         let okeyd = try await OKeydProcess(arguments: ["--config", config])
         let result = try await ChildProcess.run(

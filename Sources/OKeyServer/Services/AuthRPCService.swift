@@ -70,7 +70,7 @@ struct AuthRPCService: Okey_V1_AuthService.SimpleServiceProtocol {
     throttle.finish(reservation, succeeded: true, peer: peer, now: authentication.clock())
     logins.succeeded()
     let groups = try await authentication.resolver.groupRoles(of: person)
-    let headed = try await authentication.resolver.establishmentsHeaded(by: person.uid)
+    let headed = try await authentication.resolver.establishmentsHeaded(by: person.uid, fresh: false)
     let session = try await authentication.sessions.open(
       for: person, groups: groups, ttlSeconds: authentication.sessionTTLSeconds)
     logger.notice(
@@ -95,10 +95,10 @@ struct AuthRPCService: Okey_V1_AuthService.SimpleServiceProtocol {
     case .session(_, let expiry): expiresAt = expiry
     case .serviceAccount(let name): account = name
     }
-    // Heads read now, for a person the caller may act for as a validator.
+    // Shown only (HandOverKey reads the directory afresh): the cached directory will do.
     let headed =
       principal.person != nil && principal.actor.capacities.contains(.approver)
-      ? try await authentication.resolver.establishmentsHeaded(by: principal.actor.uid) : []
+      ? try await authentication.resolver.establishmentsHeaded(by: principal.actor.uid, fresh: false) : []
     return .with {
       $0.principal = Self.principal(
         person: principal.person, actor: principal.actor, serviceAccount: account, expiresAt: expiresAt,
