@@ -152,6 +152,8 @@ public struct Renewal: Sendable, Codable, Equatable {
   public var enrolmentCodeExpiresAt: Date? = nil
   /// When the agent read the enrolment code.
   public var enrolmentCodeReadAt: Date? = nil
+  /// On a completed phone change: when the DSI let the agent change phone again early.
+  public var earlyPhoneChangeAllowedAt: Date? = nil
 }
 
 /// An enrolment code, as the agent reads it once.

@@ -427,6 +427,18 @@ extension OKeyClient {
       try await call { try await operations.recordNoShow(request, metadata: metadata, options: options) }.renewal)
   }
 
+  /// Lets the agent change phone again before `phoneChange.minDays`, on their last completed phone
+  /// change, with the reason the agent is told (DSI).
+  public func allowPhoneChange(requestID: String, reason: String, expectedVersion: Int64) async throws -> Renewal {
+    let request = Okey_V1_AllowPhoneChangeRequest.with {
+      $0.requestID = requestID
+      $0.reason = reason
+      $0.expectedVersion = expectedVersion
+    }
+    return FromWire.renewal(
+      try await call { try await operations.allowPhoneChange(request, metadata: metadata, options: options) }.renewal)
+  }
+
   /// Asks the agent for the enrolment elements again, saying what is missing (DSI).
   public func requestElementsAgain(requestID: String, message: String, expectedVersion: Int64) async throws -> Renewal {
     let request = Okey_V1_RequestElementsAgainRequest.with {

@@ -76,7 +76,8 @@ enum FromWire {
           details: $0.details)
       }, handoverEstablishment: value.handoverEstablishment,
       enrolmentCodeExpiresAt: value.hasEnrolmentCodeExpiresAt ? Date(value.enrolmentCodeExpiresAt) : nil,
-      enrolmentCodeReadAt: value.hasEnrolmentCodeReadAt ? Date(value.enrolmentCodeReadAt) : nil)
+      enrolmentCodeReadAt: value.hasEnrolmentCodeReadAt ? Date(value.enrolmentCodeReadAt) : nil,
+      earlyPhoneChangeAllowedAt: value.hasEarlyPhoneChangeAllowedAt ? Date(value.earlyPhoneChangeAllowedAt) : nil)
   }
 
   static func principal(_ value: Okey_V1_Principal) -> PrincipalInfo {

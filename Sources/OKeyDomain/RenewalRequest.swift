@@ -48,6 +48,9 @@ public struct RenewalRequest: Sendable, Hashable, Codable {
   public var enrolmentByCode: Bool?
   /// When the agent read the enrolment code (it was wiped in the same commit).
   public var enrolmentCodeReadAt: Instant?
+  /// On a completed phone change: when the DSI let the agent change phone again before
+  /// `phoneChange.minDays` (``RenewalCommand/allowPhoneChange(reason:)``); it no longer counts for the limit.
+  public var earlyPhoneChangeAllowedAt: Instant?
   /// The serial of the agent's key the new one replaces, when the DSI named it at finalisation (else
   /// the agent's active keys of the same type are replaced).
   public var replacedKeySerial: String?
@@ -161,6 +164,8 @@ public struct NotificationIntent: Sendable, Hashable, Codable {
     case elementsRequested = "ELEMENTS_REQUESTED"
     /// To the agent: the appointment was missed; book another one.
     case pickupMissed = "PICKUP_MISSED"
+    /// To the agent: the DSI lets them change phone again now, with its reason.
+    case phoneChangeAllowed = "PHONE_CHANGE_ALLOWED"
     /// To the agent: the supporting documents are still missing.
     case documentsReminder = "DOCUMENTS_REMINDER"
     /// To the agent: the enrolment elements are still awaited.

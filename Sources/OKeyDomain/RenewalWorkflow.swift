@@ -49,6 +49,9 @@ public enum RenewalCommand: Sendable, Hashable {
   case cancelPickup
   /// Record that the agent did not come to the appointment (DSI).
   case recordNoShow(comment: String)
+  /// Let the agent change phone again before `phoneChange.minDays`, on their last completed phone
+  /// change, with a reason the agent is told (DSI).
+  case allowPhoneChange(reason: String)
   /// Cancel (agent).
   case cancel(reason: String)
   /// Cancel any request that is not over, with a reason the agent is told (DSI).
@@ -85,6 +88,7 @@ public enum RenewalCommand: Sendable, Hashable {
     case .recordHandover: return "record-handover"
     case .cancelPickup: return "cancel-pickup"
     case .recordNoShow: return "record-no-show"
+    case .allowPhoneChange: return "allow-phone-change"
     case .cancel: return "cancel"
     case .cancelByDSI: return "dsi-cancel"
     case .reroute: return "reroute"
@@ -143,6 +147,14 @@ public struct PhoneChangePolicy: Sendable, Hashable {
   public init(requiresApproval: Bool = true, minDays: Int = 7) {
     self.requiresApproval = requiresApproval
     self.minDays = minDays
+  }
+
+  /// When the agent's completed phone changes that hold back the next one completed: those the DSI
+  /// did not release with ``RenewalCommand/allowPhoneChange(reason:)``.
+  public static func limitingCompletions(of completed: [RenewalRequest]) -> [Instant] {
+    completed.filter {
+      $0.status == .completed && covers(keyType: $0.keyType, motif: $0.motif) && $0.earlyPhoneChangeAllowedAt == nil
+    }.map { $0.statusSince ?? $0.updatedAt }
   }
 
   /// True for a request this policy covers: a software key, motif PHONE_CHANGED.
@@ -834,6 +846,28 @@ struct DecisionBuilder {
       renewal.appointmentBookedAt = nil
       record(command.action, role: .dsi, to: .readyForPickup, details: comment.isEmpty ? "slot \(slot)" : comment)
       notifyAgent(.pickupMissed, details: renewal.pickupPlaceID ?? "")
+
+    case .allowPhoneChange(let reason):
+      try requireDSI()
+      try requireVersion()
+      try requireStatus(.completed, doing: "allow another phone change")
+      guard PhoneChangePolicy.covers(keyType: original.keyType, motif: original.motif) else {
+        throw RenewalRefusal(
+          .wrongState,
+          "request \(original.id) is not a phone change (software key, motif PHONE_CHANGED): only a completed phone change holds back the next one"
+        )
+      }
+      if let at = original.earlyPhoneChangeAllowedAt {
+        throw RenewalRefusal(
+          .wrongState,
+          "another phone change was already allowed on request \(original.id): the agent may start it now",
+          metadata: ["allowed_at_ms": "\(at.millisecondsSinceEpoch)"]
+        )
+      }
+      let reason = try Self.checkText(reason, field: "reason", required: true)
+      renewal.earlyPhoneChangeAllowedAt = context.now
+      record(command.action, role: .dsi, to: .completed, details: reason)
+      notifyAgent(.phoneChangeAllowed, details: reason)
 
     case .cancelByDSI(let reason):
       try requireDSI()

@@ -201,6 +201,9 @@ func show(_ r: Renewal, json: Bool, history: Bool = false) throws {
     rows.append(["enrolment code", "waits, to read once before \(until.formatted(.iso8601))"])
   }
   if let at = r.enrolmentCodeReadAt { rows.append(["enrolment code", "read at \(at.formatted(.iso8601))"]) }
+  if let at = r.earlyPhoneChangeAllowedAt {
+    rows.append(["phone change", "another one allowed early by the DSI at \(at.formatted(.iso8601))"])
+  }
   if !r.handoverEstablishment.isEmpty {
     rows.append(["hand-over", "at establishment \(r.handoverEstablishment), by its head (no appointment)"])
   }

@@ -76,6 +76,7 @@ struct Ops: AsyncParsableCommand {
       "For the DSI: work list, enrolment elements, finalisation, hand-over (walk-ins too), no-shows, cancellation, re-routing.",
     subcommands: [
       Work.self, ConfirmElements.self, RequestElements.self, AttachCode.self, Finalize.self, Handover.self, NoShow.self,
+      AllowPhoneChange.self,
       Cancel.self,
       Reroute.self,
     ])
@@ -162,6 +163,22 @@ struct Ops: AsyncParsableCommand {
     func run() async throws {
       try await changeRequest(connection, change) { client, id, version in
         try await client.recordNoShow(requestID: id, comment: comment, expectedVersion: version)
+      }
+    }
+  }
+
+  struct AllowPhoneChange: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      commandName: "allow-phone-change",
+      abstract:
+        "Let the agent change phone again before phoneChange.minDays (give the request id of their last completed phone change)."
+    )
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var change: ChangeOptions
+    @Option(help: "Why (required; the agent reads it).") var reason: String
+    func run() async throws {
+      try await changeRequest(connection, change) { client, id, version in
+        try await client.allowPhoneChange(requestID: id, reason: reason, expectedVersion: version)
       }
     }
   }

@@ -31,7 +31,7 @@ EXPECTED_RPCS = {
     "okey.v1.OperationsService": [
         "ListWork", "ConfirmEnrolmentElements", "AttachEnrolmentCode", "Finalize", "PublishPickupSlots",
         "RecordHandover", "PublishCharter", "Reroute", "CancelRenewal", "RequestElementsAgain",
-        "RecordNoShow", "ImportKeys",
+        "RecordNoShow", "AllowPhoneChange", "ImportKeys",
     ],
     "okey.v1.SupportService": [
         "SearchRenewals", "GetRenewal", "ResolveRouting", "ListKeys", "VerifyAuditTrail", "GetAuditHead", "Stats", "ListOutbox",

@@ -81,6 +81,35 @@ struct DeskAndClosureTests {
     #expect(refusal(ready, .recordNoShow(comment: ""), by: dsi)?.code == .wrongState)
   }
 
+  @Test(
+    "the DSI lets an agent change phone again early: only on a completed phone change, once, with a reason the agent is told; that change then no longer holds back the next"
+  )
+  func allowPhoneChange() throws {
+    var phoneChange = try request(in: .completed)
+    phoneChange.motif = .phoneChanged
+    let completedAt = try #require(phoneChange.statusSince)
+    #expect(PhoneChangePolicy.limitingCompletions(of: [phoneChange]) == [completedAt])
+    #expect(refusal(phoneChange, .allowPhoneChange(reason: "x"), by: agent)?.code == .notDSI)
+    #expect(
+      refusal(phoneChange, .allowPhoneChange(reason: "x"), by: Caller(uid: "agent", groups: [.dsi]))?.code
+        == .ownRequest)
+    #expect(refusal(phoneChange, .allowPhoneChange(reason: " "), by: dsi)?.code == .invalidField)
+    // A renewal for another motif, or a phone change not completed, holds nothing back.
+    #expect(refusal(try request(in: .completed), .allowPhoneChange(reason: "x"), by: dsi)?.code == .wrongState)
+    var open = try request(in: .awaitingDSI)
+    open.motif = .phoneChanged
+    #expect(refusal(open, .allowPhoneChange(reason: "x"), by: dsi)?.code == .wrongState)
+
+    let allowed = try step(phoneChange, .allowPhoneChange(reason: "phone stolen"), by: dsi, at: 3_600)
+    #expect(allowed.renewal.status == .completed && allowed.renewal.statusSince == completedAt)
+    #expect(allowed.renewal.earlyPhoneChangeAllowedAt == t0.adding(seconds: 3_600))
+    #expect(allowed.events.last?.action == "allow-phone-change" && allowed.events.last?.details == "phone stolen")
+    #expect(allowed.notifications.map(\.kind) == [.phoneChangeAllowed])
+    #expect(allowed.notifications.first?.details == "phone stolen")
+    #expect(PhoneChangePolicy.limitingCompletions(of: [allowed.renewal]).isEmpty)
+    #expect(refusal(allowed.renewal, .allowPhoneChange(reason: "again"), by: dsi)?.code == .wrongState)
+  }
+
   @Test("status_since moves when the status changes, not on a change that keeps it")
   func statusSince() throws {
     var r = try request(in: .awaitingEnrolment)

@@ -63,6 +63,8 @@ struct AuthorisationMatrixTests {
     /// Hardware, of the lycée teacher ens-lyc (not ens1a): finalised to the lycée, whose deputy
     /// (adjoint2) hands it over.
     case atEstablishment
+    /// Software, motif PHONE_CHANGED, completed, not yet released by the DSI (AllowPhoneChange).
+    case phoneChangeCompleted
   }
 
   /// The roles of the internal systems among the callers (their service accounts' `roles`).
@@ -346,6 +348,16 @@ struct AuthorisationMatrixTests {
           $0.idempotencyKey = t.key
         }, metadata: c.metadata)
     },
+    Case(rpc: "Operations.AllowPhoneChange", allowed: dsi, stage: .phoneChangeCompleted, deniedReason: "NOT_DSI") {
+      c, t in
+      _ = try await c.operations.allowPhoneChange(
+        .with {
+          $0.requestID = t.id
+          $0.expectedVersion = t.version
+          $0.reason = "phone stolen"
+          $0.idempotencyKey = t.key
+        }, metadata: c.metadata)
+    },
     Case(rpc: "Operations.RequestElementsAgain", allowed: dsi, stage: .platformChosen, deniedReason: "NOT_DSI") {
       c, t in
       _ = try await c.operations.requestElementsAgain(
@@ -496,7 +508,7 @@ struct AuthorisationMatrixTests {
     "every RPC against anonymous, a logged-out session, the agent, a colleague, N+1, N+2, an unrelated manager, DSI, support, a disabled person, and service accounts with each scope, with and without on-behalf-of: allowed cells succeed on a fresh request in the right state, denied cells get the exact code and reason and change nothing",
     .timeLimit(.minutes(3)))
   func matrix() async throws {
-    #expect(Set((Self.cases + Self.qrCases).map(\.rpc)).count == 49)
+    #expect(Set((Self.cases + Self.qrCases).map(\.rpc)).count == 50)
     try await Self.play(Self.cases)
   }
 
@@ -632,11 +644,21 @@ struct Stager: Sendable {
     try await closeOpenRequests(of: lyceeAgent)
     guard stage != .none else { return .init(slotID: slotID) }
     let agent = stage == .atEstablishment ? lyceeAgent : agent
+    if stage == .phoneChangeCompleted {
+      // The last completed phone change the DSI has not released yet, else a new one (which the
+      // release of the previous one allows before phoneChange.minDays).
+      let mine = try await agent.renewals.listMyRenewals(.init(), metadata: agent.metadata).renewals
+      if let held = mine.first(where: {
+        $0.status == .completed && $0.motif == .phoneChanged && !$0.hasEarlyPhoneChangeAllowedAt
+      }) {
+        return .init(id: held.requestID, version: held.version, slotID: slotID)
+      }
+    }
     let hardware = [.awaitingCharter, .readyForPickup, .pickupBooked, .atEstablishment].contains(stage)
     var renewal = try await agent.renewals.startRenewal(
       .with {
         $0.keyType = hardware ? .hardware : .software
-        $0.motif = .expired
+        $0.motif = stage == .phoneChangeCompleted ? .phoneChanged : .expired
       }, metadata: agent.metadata
     ).renewal
     renewal = try await agent.renewals.addDocument(
@@ -673,7 +695,7 @@ struct Stager: Sendable {
       case (.pendingApproval, .pendingApproval), (.awaitingEnrolment, .awaitingEnrolment),
         (.awaitingCharter, .awaitingCharter),
         (.awaitingDsi, .awaitingDSI), (.readyForPickup, .readyForPickup), (.pickupBooked, .pickupBooked),
-        (.readyForPickup, .atEstablishment):
+        (.readyForPickup, .atEstablishment), (.completed, .phoneChangeCompleted):
         return renewal
       case (.awaitingEnrolment, .platformChosen) where renewal.platform != .unspecified:
         return renewal
@@ -850,7 +872,8 @@ extension AuthorisationMatrixTests {
       }
       #expect(
         operations.map(\.rpc).sorted() == [
-          "Operations.CancelRenewal", "Operations.ConfirmEnrolmentElements", "Operations.Finalize",
+          "Operations.AllowPhoneChange", "Operations.CancelRenewal", "Operations.ConfirmEnrolmentElements",
+          "Operations.Finalize",
           "Operations.RecordHandover", "Operations.RecordNoShow", "Operations.RequestElementsAgain",
           "Operations.Reroute",
         ])

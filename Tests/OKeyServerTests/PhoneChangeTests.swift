@@ -66,6 +66,37 @@ struct PhoneChangeTests {
           }, metadata: agent.metadata
         ).renewal
         #expect(broken.status == .draft)
+        _ = try await agent.renewals.cancelRenewal(
+          .with {
+            $0.requestID = broken.requestID
+            $0.expectedVersion = broken.version
+          }, metadata: agent.metadata)
+
+        // The DSI lets the agent change phone again now: audited, the agent told, the limit lifted.
+        let allowed = try await dsi.operations.allowPhoneChange(
+          .with {
+            $0.requestID = renewal.requestID
+            $0.expectedVersion = renewal.version
+            $0.reason = "téléphone volé"
+          }, metadata: dsi.metadata
+        ).renewal
+        #expect(allowed.status == .completed && allowed.hasEarlyPhoneChangeAllowedAt)
+        let trail = try await support.support.getRenewal(
+          .with { $0.requestID = renewal.requestID }, metadata: support.metadata
+        ).renewal.history
+        #expect(trail.last?.action == "allow-phone-change" && trail.last?.details == "téléphone volé", "\(trail)")
+        _ = try await daemon.notifications.deliverDue(now: daemon.application.clock())
+        let told = capture.messages.first {
+          header("X-OKEY-Request", in: $0) == renewal.requestID && $0.contains("téléphone volé")
+        }
+        #expect(told?.contains("changer à nouveau de téléphone") == true)
+        let again = try await agent.renewals.startRenewal(
+          .with {
+            $0.keyType = .software
+            $0.motif = .phoneChanged
+          }, metadata: agent.metadata
+        ).renewal
+        #expect(again.status == .draft)
       }
     }
   }

@@ -19,7 +19,8 @@ struct ReflectionTests {
     "okey.v1.ApprovalService": ["ListPendingApprovals", "Approve", "Reject", "ListKeysToHandOver", "HandOverKey"],
     "okey.v1.OperationsService": [
       "ListWork", "ConfirmEnrolmentElements", "AttachEnrolmentCode", "Finalize", "PublishPickupSlots", "RecordHandover",
-      "PublishCharter", "Reroute", "CancelRenewal", "RequestElementsAgain", "RecordNoShow", "ImportKeys",
+      "PublishCharter", "Reroute", "CancelRenewal", "RequestElementsAgain", "RecordNoShow", "AllowPhoneChange",
+      "ImportKeys",
     ],
     "okey.v1.SupportService": [
       "SearchRenewals", "GetRenewal", "ResolveRouting", "ListKeys", "VerifyAuditTrail", "Stats", "ExplainRenewal",

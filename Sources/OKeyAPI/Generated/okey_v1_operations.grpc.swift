@@ -139,6 +139,19 @@ public enum Okey_V1_OperationsService: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "AllowPhoneChange" metadata.
+        public enum AllowPhoneChange: Sendable {
+            /// Request type for "AllowPhoneChange".
+            public typealias Input = Okey_V1_AllowPhoneChangeRequest
+            /// Response type for "AllowPhoneChange".
+            public typealias Output = Okey_V1_AllowPhoneChangeResponse
+            /// Descriptor for "AllowPhoneChange".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "okey.v1.OperationsService"),
+                method: "AllowPhoneChange",
+                type: .unary
+            )
+        }
         /// Namespace for "PublishCharter" metadata.
         public enum PublishCharter: Sendable {
             /// Request type for "PublishCharter".
@@ -189,6 +202,7 @@ public enum Okey_V1_OperationsService: Sendable {
             RecordHandover.descriptor,
             RecordNoShow.descriptor,
             CancelRenewal.descriptor,
+            AllowPhoneChange.descriptor,
             PublishCharter.descriptor,
             Reroute.descriptor,
             ImportKeys.descriptor
@@ -395,6 +409,26 @@ extension Okey_V1_OperationsService {
             request: GRPCCore.StreamingServerRequest<Okey_V1_OperationsServiceCancelRenewalRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_OperationsServiceCancelRenewalResponse>
+
+        /// Handle the "AllowPhoneChange" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Lets the agent change phone again before `phoneChange.minDays` have passed since this completed phone
+        /// > change (a software key with motif PHONE_CHANGED): the next StartRenewal of a phone change is not
+        /// > refused PHONE_CHANGE_TOO_SOON because of it. Audited on the request, with the reason; the agent is told.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Okey_V1_AllowPhoneChangeRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Okey_V1_AllowPhoneChangeResponse` messages.
+        func allowPhoneChange(
+            request: GRPCCore.StreamingServerRequest<Okey_V1_AllowPhoneChangeRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_AllowPhoneChangeResponse>
 
         /// Handle the "PublishCharter" method.
         ///
@@ -639,6 +673,26 @@ extension Okey_V1_OperationsService {
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Okey_V1_OperationsServiceCancelRenewalResponse>
 
+        /// Handle the "AllowPhoneChange" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Lets the agent change phone again before `phoneChange.minDays` have passed since this completed phone
+        /// > change (a software key with motif PHONE_CHANGED): the next StartRenewal of a phone change is not
+        /// > refused PHONE_CHANGE_TOO_SOON because of it. Audited on the request, with the reason; the agent is told.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Okey_V1_AllowPhoneChangeRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Okey_V1_AllowPhoneChangeResponse` message.
+        func allowPhoneChange(
+            request: GRPCCore.ServerRequest<Okey_V1_AllowPhoneChangeRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Okey_V1_AllowPhoneChangeResponse>
+
         /// Handle the "PublishCharter" method.
         ///
         /// > Source IDL Documentation:
@@ -880,6 +934,26 @@ extension Okey_V1_OperationsService {
             context: GRPCCore.ServerContext
         ) async throws -> Okey_V1_OperationsServiceCancelRenewalResponse
 
+        /// Handle the "AllowPhoneChange" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Lets the agent change phone again before `phoneChange.minDays` have passed since this completed phone
+        /// > change (a software key with motif PHONE_CHANGED): the next StartRenewal of a phone change is not
+        /// > refused PHONE_CHANGE_TOO_SOON because of it. Audited on the request, with the reason; the agent is told.
+        ///
+        /// - Parameters:
+        ///   - request: A `Okey_V1_AllowPhoneChangeRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Okey_V1_AllowPhoneChangeResponse` to respond with.
+        func allowPhoneChange(
+            request: Okey_V1_AllowPhoneChangeRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Okey_V1_AllowPhoneChangeResponse
+
         /// Handle the "PublishCharter" method.
         ///
         /// > Source IDL Documentation:
@@ -1042,6 +1116,17 @@ extension Okey_V1_OperationsService.StreamingServiceProtocol {
             }
         )
         router.registerHandler(
+            forMethod: Okey_V1_OperationsService.Method.AllowPhoneChange.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Okey_V1_AllowPhoneChangeRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_AllowPhoneChangeResponse>(),
+            handler: { request, context in
+                try await self.allowPhoneChange(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
             forMethod: Okey_V1_OperationsService.Method.PublishCharter.descriptor,
             deserializer: GRPCProtobuf.ProtobufDeserializer<Okey_V1_PublishCharterRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_PublishCharterResponse>(),
@@ -1173,6 +1258,17 @@ extension Okey_V1_OperationsService.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_OperationsServiceCancelRenewalResponse> {
         let response = try await self.cancelRenewal(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func allowPhoneChange(
+        request: GRPCCore.StreamingServerRequest<Okey_V1_AllowPhoneChangeRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Okey_V1_AllowPhoneChangeResponse> {
+        let response = try await self.allowPhoneChange(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -1326,6 +1422,19 @@ extension Okey_V1_OperationsService.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Okey_V1_OperationsServiceCancelRenewalResponse> {
         return GRPCCore.ServerResponse<Okey_V1_OperationsServiceCancelRenewalResponse>(
             message: try await self.cancelRenewal(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func allowPhoneChange(
+        request: GRPCCore.ServerRequest<Okey_V1_AllowPhoneChangeRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Okey_V1_AllowPhoneChangeResponse> {
+        return GRPCCore.ServerResponse<Okey_V1_AllowPhoneChangeResponse>(
+            message: try await self.allowPhoneChange(
                 request: request.message,
                 context: context
             ),
@@ -1603,6 +1712,31 @@ extension Okey_V1_OperationsService {
             deserializer: some GRPCCore.MessageDeserializer<Okey_V1_OperationsServiceCancelRenewalResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_OperationsServiceCancelRenewalResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "AllowPhoneChange" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Lets the agent change phone again before `phoneChange.minDays` have passed since this completed phone
+        /// > change (a software key with motif PHONE_CHANGED): the next StartRenewal of a phone change is not
+        /// > refused PHONE_CHANGE_TOO_SOON because of it. Audited on the request, with the reason; the agent is told.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Okey_V1_AllowPhoneChangeRequest` message.
+        ///   - serializer: A serializer for `Okey_V1_AllowPhoneChangeRequest` messages.
+        ///   - deserializer: A deserializer for `Okey_V1_AllowPhoneChangeResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func allowPhoneChange<Result>(
+            request: GRPCCore.ClientRequest<Okey_V1_AllowPhoneChangeRequest>,
+            serializer: some GRPCCore.MessageSerializer<Okey_V1_AllowPhoneChangeRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Okey_V1_AllowPhoneChangeResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_AllowPhoneChangeResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
 
         /// Call the "PublishCharter" method.
@@ -2015,6 +2149,42 @@ extension Okey_V1_OperationsService {
             )
         }
 
+        /// Call the "AllowPhoneChange" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Lets the agent change phone again before `phoneChange.minDays` have passed since this completed phone
+        /// > change (a software key with motif PHONE_CHANGED): the next StartRenewal of a phone change is not
+        /// > refused PHONE_CHANGE_TOO_SOON because of it. Audited on the request, with the reason; the agent is told.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Okey_V1_AllowPhoneChangeRequest` message.
+        ///   - serializer: A serializer for `Okey_V1_AllowPhoneChangeRequest` messages.
+        ///   - deserializer: A deserializer for `Okey_V1_AllowPhoneChangeResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func allowPhoneChange<Result>(
+            request: GRPCCore.ClientRequest<Okey_V1_AllowPhoneChangeRequest>,
+            serializer: some GRPCCore.MessageSerializer<Okey_V1_AllowPhoneChangeRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Okey_V1_AllowPhoneChangeResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_AllowPhoneChangeResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Okey_V1_OperationsService.Method.AllowPhoneChange.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
         /// Call the "PublishCharter" method.
         ///
         /// > Source IDL Documentation:
@@ -2392,6 +2562,37 @@ extension Okey_V1_OperationsService.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_OperationsServiceCancelRenewalRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Okey_V1_OperationsServiceCancelRenewalResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "AllowPhoneChange" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Lets the agent change phone again before `phoneChange.minDays` have passed since this completed phone
+    /// > change (a software key with motif PHONE_CHANGED): the next StartRenewal of a phone change is not
+    /// > refused PHONE_CHANGE_TOO_SOON because of it. Audited on the request, with the reason; the agent is told.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Okey_V1_AllowPhoneChangeRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func allowPhoneChange<Result>(
+        request: GRPCCore.ClientRequest<Okey_V1_AllowPhoneChangeRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_AllowPhoneChangeResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.allowPhoneChange(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Okey_V1_AllowPhoneChangeRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Okey_V1_AllowPhoneChangeResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -2793,6 +2994,41 @@ extension Okey_V1_OperationsService.ClientProtocol {
             metadata: metadata
         )
         return try await self.cancelRenewal(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "AllowPhoneChange" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Lets the agent change phone again before `phoneChange.minDays` have passed since this completed phone
+    /// > change (a software key with motif PHONE_CHANGED): the next StartRenewal of a phone change is not
+    /// > refused PHONE_CHANGE_TOO_SOON because of it. Audited on the request, with the reason; the agent is told.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func allowPhoneChange<Result>(
+        _ message: Okey_V1_AllowPhoneChangeRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Okey_V1_AllowPhoneChangeResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Okey_V1_AllowPhoneChangeRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.allowPhoneChange(
             request: request,
             options: options,
             onResponse: handleResponse

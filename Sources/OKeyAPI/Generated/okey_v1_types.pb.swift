@@ -1239,6 +1239,17 @@ public nonisolated struct Okey_V1_Renewal: @unchecked Sendable {
   /// Clears the value of `enrolmentCodeReadAt`. Subsequent reads from it will return its default value.
   public mutating func clearEnrolmentCodeReadAt() {_uniqueStorage()._enrolmentCodeReadAt = nil}
 
+  /// Output only. On a completed phone change: when the DSI let the agent change phone again before
+  /// `phoneChange.minDays` (OperationsService.AllowPhoneChange); this change no longer counts for the limit.
+  public var earlyPhoneChangeAllowedAt: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_storage._earlyPhoneChangeAllowedAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._earlyPhoneChangeAllowedAt = newValue}
+  }
+  /// Returns true if `earlyPhoneChangeAllowedAt` has been explicitly set.
+  public var hasEarlyPhoneChangeAllowedAt: Bool {_storage._earlyPhoneChangeAllowedAt != nil}
+  /// Clears the value of `earlyPhoneChangeAllowedAt`. Subsequent reads from it will return its default value.
+  public mutating func clearEarlyPhoneChangeAllowedAt() {_uniqueStorage()._earlyPhoneChangeAllowedAt = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -2052,7 +2063,7 @@ nonisolated extension Okey_V1_MotifRequirements: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Okey_V1_Renewal: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Renewal"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}agent_uid\0\u{3}key_type\0\u{1}motif\0\u{3}motif_details\0\u{1}status\0\u{1}version\0\u{1}documents\0\u{3}missing_document_kinds\0\u{1}routing\0\u{1}routed\0\u{1}platform\0\u{3}charter_version\0\u{3}charter_signed_at\0\u{3}new_key_serial\0\u{3}pickup_place\0\u{1}appointment\0\u{3}decided_by\0\u{3}decision_comment\0\u{3}created_at\0\u{3}updated_at\0\u{1}history\0\u{3}decision_kind\0\u{3}elements_sent_at\0\u{3}status_since\0\u{3}handover_establishment\0\u{3}enrolment_by_code\0\u{3}enrolment_code_expires_at\0\u{3}enrolment_code_read_at\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}agent_uid\0\u{3}key_type\0\u{1}motif\0\u{3}motif_details\0\u{1}status\0\u{1}version\0\u{1}documents\0\u{3}missing_document_kinds\0\u{1}routing\0\u{1}routed\0\u{1}platform\0\u{3}charter_version\0\u{3}charter_signed_at\0\u{3}new_key_serial\0\u{3}pickup_place\0\u{1}appointment\0\u{3}decided_by\0\u{3}decision_comment\0\u{3}created_at\0\u{3}updated_at\0\u{1}history\0\u{3}decision_kind\0\u{3}elements_sent_at\0\u{3}status_since\0\u{3}handover_establishment\0\u{3}enrolment_by_code\0\u{3}enrolment_code_expires_at\0\u{3}enrolment_code_read_at\0\u{3}early_phone_change_allowed_at\0")
 
   fileprivate class _StorageClass {
     var _requestID: String = String()
@@ -2084,6 +2095,7 @@ nonisolated extension Okey_V1_Renewal: SwiftProtobuf.Message, SwiftProtobuf._Mes
     var _enrolmentByCode: Bool = false
     var _enrolmentCodeExpiresAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
     var _enrolmentCodeReadAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _earlyPhoneChangeAllowedAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -2123,6 +2135,7 @@ nonisolated extension Okey_V1_Renewal: SwiftProtobuf.Message, SwiftProtobuf._Mes
       _enrolmentByCode = source._enrolmentByCode
       _enrolmentCodeExpiresAt = source._enrolmentCodeExpiresAt
       _enrolmentCodeReadAt = source._enrolmentCodeReadAt
+      _earlyPhoneChangeAllowedAt = source._earlyPhoneChangeAllowedAt
     }
   }
 
@@ -2170,6 +2183,7 @@ nonisolated extension Okey_V1_Renewal: SwiftProtobuf.Message, SwiftProtobuf._Mes
         case 27: try { try decoder.decodeSingularBoolField(value: &_storage._enrolmentByCode) }()
         case 28: try { try decoder.decodeSingularMessageField(value: &_storage._enrolmentCodeExpiresAt) }()
         case 29: try { try decoder.decodeSingularMessageField(value: &_storage._enrolmentCodeReadAt) }()
+        case 30: try { try decoder.decodeSingularMessageField(value: &_storage._earlyPhoneChangeAllowedAt) }()
         default: break
         }
       }
@@ -2269,6 +2283,9 @@ nonisolated extension Okey_V1_Renewal: SwiftProtobuf.Message, SwiftProtobuf._Mes
       try { if let v = _storage._enrolmentCodeReadAt {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 29)
       } }()
+      try { if let v = _storage._earlyPhoneChangeAllowedAt {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 30)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -2307,6 +2324,7 @@ nonisolated extension Okey_V1_Renewal: SwiftProtobuf.Message, SwiftProtobuf._Mes
         if _storage._enrolmentByCode != rhs_storage._enrolmentByCode {return false}
         if _storage._enrolmentCodeExpiresAt != rhs_storage._enrolmentCodeExpiresAt {return false}
         if _storage._enrolmentCodeReadAt != rhs_storage._enrolmentCodeReadAt {return false}
+        if _storage._earlyPhoneChangeAllowedAt != rhs_storage._earlyPhoneChangeAllowedAt {return false}
         return true
       }
       if !storagesAreEqual {return false}

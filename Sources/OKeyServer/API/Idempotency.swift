@@ -32,6 +32,7 @@ extension Okey_V1_HandOverKeyRequest: RenewalChangeRequest {}
 extension Okey_V1_AttachEnrolmentCodeRequest: RenewalChangeRequest {}
 extension Okey_V1_ConfirmEnrolmentScannedRequest: RenewalChangeRequest {}
 extension Okey_V1_RecordNoShowRequest: RenewalChangeRequest {}
+extension Okey_V1_AllowPhoneChangeRequest: RenewalChangeRequest {}
 extension Okey_V1_RequestElementsAgainRequest: RenewalChangeRequest {}
 extension Okey_V1_OperationsServiceCancelRenewalRequest: RenewalChangeRequest {}
 extension Okey_V1_MarkElementsSentRequest: RenewalChangeRequest {}

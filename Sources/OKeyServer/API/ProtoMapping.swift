@@ -239,6 +239,7 @@ enum Wire {
     message.enrolmentByCode = renewal.enrolmentByCode == true
     if let at = renewal.enrolmentCodeExpiresAt { message.enrolmentCodeExpiresAt = .init(at) }
     if let at = renewal.enrolmentCodeReadAt { message.enrolmentCodeReadAt = .init(at) }
+    if let at = renewal.earlyPhoneChangeAllowedAt { message.earlyPhoneChangeAllowedAt = .init(at) }
     message.history = history.map(event)
     return message
   }

@@ -206,6 +206,14 @@ struct MailComposer: Sendable {
       subject = "Missed appointment: book another one for your OTP key"
       text =
         "You did not come to the appointment to collect the key of request \(id). The key still waits for you: book another appointment in OKEY."
+    case (.phoneChangeAllowed, true):
+      subject = "La DSI vous autorise un nouveau changement de téléphone"
+      text =
+        "La DSI vous autorise à changer à nouveau de téléphone sans attendre, pour le motif suivant : \(message.details)\nDéposez une demande de changement de téléphone dans OKEY."
+    case (.phoneChangeAllowed, false):
+      subject = "The DSI lets you change phone again"
+      text =
+        "The DSI lets you change phone again without waiting, for this reason: \(message.details)\nFile a phone change request in OKEY."
     case (.documentsReminder, true):
       subject = "Rappel : votre demande de clé OTP attend ses justificatifs"
       text =

@@ -269,6 +269,16 @@ struct OperationsRPCService: Okey_V1_OperationsService.SimpleServiceProtocol {
     return .with { $0.renewal = reply }
   }
 
+  func allowPhoneChange(request: Okey_V1_AllowPhoneChangeRequest, context: ServerContext) async throws
+    -> Okey_V1_AllowPhoneChangeResponse
+  {
+    let actor = try Principal.required().requireDSI()
+    let reply = try await application.change(request, by: actor) { _, _ in
+      .allowPhoneChange(reason: request.reason)
+    }
+    return .with { $0.renewal = reply }
+  }
+
   func cancelRenewal(request: Okey_V1_OperationsServiceCancelRenewalRequest, context: ServerContext) async throws
     -> Okey_V1_OperationsServiceCancelRenewalResponse
   {

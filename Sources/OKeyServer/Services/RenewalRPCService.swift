@@ -37,16 +37,14 @@ struct RenewalRPCService: Okey_V1_RenewalService.SimpleServiceProtocol {
       ? try await application.store.keys(agentUID: actor.uid).filter {
         $0.status == .active && $0.keyType == keyType
       }.map(\.serial).sorted() : []
-    // A phone change waits phoneChange.minDays after the last completed one.
+    // A phone change waits phoneChange.minDays after the last completed one the DSI did not release.
     var completed = RenewalQuery()
     completed.agentUID = actor.uid
     completed.statuses = [.completed]
     completed.limit = 100
     let phoneChanges: [Instant] =
       PhoneChangePolicy.covers(keyType: keyType, motif: motif)
-      ? try await application.store.search(completed).renewals.filter {
-        PhoneChangePolicy.covers(keyType: $0.keyType, motif: $0.motif)
-      }.map { $0.statusSince ?? $0.updatedAt } : []
+      ? PhoneChangePolicy.limitingCompletions(of: try await application.store.search(completed).renewals) : []
     let now = application.clock()
     try CallCancellation.check()
     let cancellation = CallCancellation.handle
