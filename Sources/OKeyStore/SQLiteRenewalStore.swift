@@ -528,23 +528,13 @@ public final class SQLiteRenewalStore: RenewalStore {
 
   // MARK: Rows
 
-  static let encoder: JSONEncoder = {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = []
-    return encoder
-  }()
-
   /// The terminal statuses as an SQL list, derived from the domain.
   static let terminalStatusList = RenewalStatus.allCases.filter(\.isTerminal).map { "'\($0.rawValue)'" }.joined(
     separator: ", ")
 
-  static func encode<T: Encodable>(_ value: T) throws -> String {
-    String(decoding: try encoder.encode(value), as: UTF8.self)
-  }
+  static func encode<T: Encodable>(_ value: T) throws -> String { try RenewalJSON.encode(value) }
 
-  static func decodeRenewal(_ json: String) throws -> RenewalRequest {
-    try JSONDecoder().decode(RenewalRequest.self, from: Data(json.utf8))
-  }
+  static func decodeRenewal(_ json: String) throws -> RenewalRequest { try RenewalJSON.decodeRenewal(json) }
 
   static func loadRenewal(_ db: Database, id: String) throws -> RenewalRequest? {
     try db.value(String.self, "SELECT state_json FROM renewals WHERE id = ?", [id]).map(decodeRenewal)

@@ -25,7 +25,7 @@ struct AuditKeyTests {
       if stored.sequence == sequence { event.details = details }
       let stateHash = try await sqlite3(path, "SELECT state_hash FROM audit_events WHERE sequence = \(stored.sequence)")
         .trimmingCharacters(in: .whitespacesAndNewlines)
-      let hash = AuditChain.hash(
+      let hash = AuditChainRules.hash(
         previous: previous, sequence: stored.sequence, renewalID: stored.renewalID, event: event, stateHash: stateHash)
       sql +=
         "UPDATE audit_events SET details = '\(event.details)', prev_hash = '\(previous)', hash = '\(hash)' WHERE sequence = \(stored.sequence);"
@@ -76,7 +76,7 @@ struct AuditKeyTests {
           action: "start", actor: "old-\(sequence)", onBehalfOf: nil, role: .agent, from: nil, to: .draft,
           details: "legacy",
           at: base.adding(seconds: sequence))
-        let hash = AuditChain.hash(
+        let hash = AuditChainRules.hash(
           previous: previous, sequence: sequence, renewalID: "legacy-\(sequence)", event: event, stateHash: nil)
         sql += """
           INSERT INTO audit_events (sequence, renewal_id, at, actor, role, action, to_status, details, prev_hash, hash)
@@ -100,7 +100,7 @@ struct AuditKeyTests {
       // pass every hash: the key's seal on the boundary is what tells.
       _ = try await sqlite3(path, "UPDATE audit_events SET actor = 'old-2' WHERE sequence = 2")
       let fourth = try #require(try await store.history(renewalID: "r-dan").last)
-      let legacyHash = AuditChain.hash(
+      let legacyHash = AuditChainRules.hash(
         previous: fourth.previousHash, sequence: 4, renewalID: "r-dan", event: fourth.event, stateHash: nil)
       _ = try await sqlite3(
         path,
