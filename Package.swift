@@ -39,6 +39,7 @@ let package = Package(
     .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+    .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
   ],
   targets: [
     // Renewal rules: entities, state machine, policies. Pure: no Foundation, no I/O.
@@ -74,6 +75,17 @@ let package = Package(
         "OKeyDomain", "OKeyStorePort",
         .product(name: "GRDB", package: "GRDB.swift"),
         .product(name: "Crypto", package: "swift-crypto"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+
+    // PostgreSQL persistence (several okeyd replicas on one database): the second adapter of the
+    // store port, on postgres-nio.
+    .target(
+      name: "OKeyPostgresStore",
+      dependencies: [
+        "OKeyDomain", "OKeyStorePort", logging,
+        .product(name: "PostgresNIO", package: "postgres-nio"),
       ],
       swiftSettings: swiftSettings
     ),
@@ -143,7 +155,8 @@ let package = Package(
     .testTarget(
       name: "OKeyDirectoryTests", dependencies: ["OKeyDirectory", "OKeyTestSupport"], swiftSettings: swiftSettings),
     .testTarget(
-      name: "OKeyStoreTests", dependencies: ["OKeyStore", "OKeyDomain", "OKeyTestSupport"], swiftSettings: swiftSettings
+      name: "OKeyStoreTests", dependencies: ["OKeyStore", "OKeyPostgresStore", "OKeyDomain", "OKeyTestSupport"],
+      swiftSettings: swiftSettings
     ),
     .testTarget(
       name: "OKeyServerTests",

@@ -4,11 +4,12 @@ import OKeyStore
 import OKeyTestSupport
 import Testing
 
-@Suite("audit chain")
+@Suite("store contract: audit chain, on SQLite and on PostgreSQL")
 struct AuditChainTests {
   /// A store with a few requests and events (start, document, submit for three agents: 9 events).
-  func withHistory(_ body: (SQLiteRenewalStore, String) async throws -> Void) async throws {
-    try await withStore { store, path in
+  func withHistory(_ kind: StoreKind, _ body: (StoreUnderTest) async throws -> Void) async throws {
+    try await withStore(kind) { s in
+      let store = s.store
       for uid in ["ann", "ben", "cid"] {
         var r = try await start(store, uid)
         r = try await apply(store, r, .addDocument(id: "d-\(uid)", pdfDocument, sha256: "0"), by: Caller(uid: uid))
@@ -17,14 +18,15 @@ struct AuditChainTests {
       let clean = try await store.verifyAuditTrail()
       #expect(clean.intact)
       #expect(clean.eventsChecked == 9)
-      try await body(store, path)
+      try await body(s)
     }
   }
 
-  @Test("an event altered with the sqlite3 CLI is found")
-  func altered() async throws {
-    try await withHistory { store, path in
-      _ = try await sqlite3(path, "UPDATE audit_events SET details = 'nothing to see' WHERE sequence = 5")
+  @Test("an event altered with the engine's own client is found", arguments: StoreKind.allCases)
+  func altered(kind: StoreKind) async throws {
+    try await withHistory(kind) { s in
+      let store = s.store
+      _ = try await s.sql("UPDATE audit_events SET details = 'nothing to see' WHERE sequence = 5")
       let result = try await store.verifyAuditTrail()
       #expect(!result.intact)
       #expect(result.problems.contains { $0.kind == .altered && $0.sequence == 5 })
@@ -32,43 +34,47 @@ struct AuditChainTests {
   }
 
   @Test(
-    "a value of the wrong type written with the sqlite3 CLI (a time that is text) is read without a crash and found altered"
+    "a value of the wrong type written with the sqlite3 CLI (a time that is text) is read without a crash and found altered (PostgreSQL's typed columns refuse it)"
   )
   func wrongType() async throws {
-    try await withHistory { store, path in
-      _ = try await sqlite3(path, "UPDATE audit_events SET at = 'yesterday' WHERE sequence = 2")
+    try await withHistory(.sqlite) { s in
+      let store = s.store
+      _ = try await s.sql("UPDATE audit_events SET at = 'yesterday' WHERE sequence = 2")
       #expect(try await store.history(renewalID: "r-ann").count == 3)
       #expect(try await store.verifyAuditTrail().problems.map(\.kind) == [.altered])
     }
   }
 
-  @Test("an actor rewritten with the sqlite3 CLI is found")
-  func alteredActor() async throws {
-    try await withHistory { store, path in
-      _ = try await sqlite3(path, "UPDATE audit_events SET actor = 'boss' WHERE sequence = 2")
+  @Test("an actor rewritten with the engine's own client is found", arguments: StoreKind.allCases)
+  func alteredActor(kind: StoreKind) async throws {
+    try await withHistory(kind) { s in
+      let store = s.store
+      _ = try await s.sql("UPDATE audit_events SET actor = 'boss' WHERE sequence = 2")
       #expect(try await store.verifyAuditTrail().problems.map(\.kind) == [.altered])
     }
   }
 
-  @Test("an event removed from the middle or from the end is found")
-  func removed() async throws {
-    try await withHistory { store, path in
-      _ = try await sqlite3(path, "DELETE FROM audit_events WHERE sequence = 4")
+  @Test("an event removed from the middle or from the end is found", arguments: StoreKind.allCases)
+  func removed(kind: StoreKind) async throws {
+    try await withHistory(kind) { s in
+      let store = s.store
+      _ = try await s.sql("DELETE FROM audit_events WHERE sequence = 4")
       #expect(try await store.verifyAuditTrail().problems.contains { $0.kind == .removed && $0.sequence == 4 })
     }
-    try await withHistory { store, path in
-      _ = try await sqlite3(path, "DELETE FROM audit_events WHERE sequence = 9")
+    try await withHistory(kind) { s in
+      let store = s.store
+      _ = try await s.sql("DELETE FROM audit_events WHERE sequence = 9")
       #expect(try await store.verifyAuditTrail().problems.contains { $0.kind == .removed })
     }
   }
 
-  @Test("an event inserted with a forged link is found")
-  func inserted() async throws {
-    try await withHistory { store, path in
-      let last = try await sqlite3(path, "SELECT hash FROM audit_events WHERE sequence = 9").trimmingCharacters(
+  @Test("an event inserted with a forged link is found", arguments: StoreKind.allCases)
+  func inserted(kind: StoreKind) async throws {
+    try await withHistory(kind) { s in
+      let store = s.store
+      let last = try await s.sql("SELECT hash FROM audit_events WHERE sequence = 9").trimmingCharacters(
         in: .whitespacesAndNewlines)
-      _ = try await sqlite3(
-        path,
+      _ = try await s.sql(
         "INSERT INTO audit_events (sequence, renewal_id, at, actor, role, action, to_status, details, prev_hash, hash) VALUES (10, 'r-ann', 0, 'mallory', 'APPROVER', 'approve', 'AWAITING_CHARTER', '', '\(last)', 'ffff')"
       )
       let problems = try await store.verifyAuditTrail().problems

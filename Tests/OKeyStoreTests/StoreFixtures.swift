@@ -1,5 +1,6 @@
 import Foundation
 import OKeyDomain
+import OKeyPostgresStore
 import OKeyStore
 import OKeyTestSupport
 
@@ -17,6 +18,72 @@ func withStore<Result>(
     let path = folder + "/okey.sqlite"
     let store = try SQLiteRenewalStore(path: path, durability: durability)
     return try await body(store, path)
+  }
+}
+
+/// The two adapters of the store port, which the contract suites play alike.
+enum StoreKind: String, CaseIterable, Sendable, CustomStringConvertible {
+  case sqlite
+  case postgresql
+
+  var description: String { rawValue }
+}
+
+/// A store under test, with what a test needs of its engine.
+struct StoreUnderTest: Sendable {
+  let kind: StoreKind
+  let store: any RenewalStore
+  /// Runs SQL with the engine's own client (sqlite3, psql), as someone working on the database
+  /// outside okeyd; its output one row a line ("1\n" for a count).
+  let sql: @Sendable (String) async throws -> String
+  /// Another store on the same database: a restart, a repair tool, a second replica.
+  let another: @Sendable () async throws -> any RenewalStore
+}
+
+/// Opens a fresh store of `kind` (a file in a temporary folder, or a new PostgreSQL cluster) for
+/// `body`, and closes everything it opened.
+func withStore<Result>(
+  _ kind: StoreKind, durability: Durability = .full, _ body: (StoreUnderTest) async throws -> Result
+) async throws -> Result {
+  switch kind {
+  case .sqlite:
+    return try await withStore(durability: durability) { store, path in
+      try await body(
+        StoreUnderTest(
+          kind: kind, store: store, sql: { try await sqlite3(path, $0) },
+          another: { try SQLiteRenewalStore(path: path, durability: durability) }))
+    }
+  case .postgresql:
+    return try await withPostgres { postgres in
+      let opened = OpenedStores()
+      let open: @Sendable () async throws -> any RenewalStore = {
+        let store = try await PostgresRenewalStore.open(
+          try PostgresStoreConfiguration(url: postgres.url, password: PostgresFixture.password, poolSize: 4))
+        await opened.add(store)
+        return store
+      }
+      do {
+        let result = try await body(
+          StoreUnderTest(kind: kind, store: try await open(), sql: { try await postgres.psql($0) }, another: open))
+        await opened.closeAll()
+        return result
+      } catch {
+        await opened.closeAll()
+        throw error
+      }
+    }
+  }
+}
+
+/// The PostgreSQL stores a test opened, closed at its end.
+actor OpenedStores {
+  private var stores: [PostgresRenewalStore] = []
+
+  func add(_ store: PostgresRenewalStore) { stores.append(store) }
+
+  func closeAll() async {
+    for store in stores { await store.close() }
+    stores = []
   }
 }
 

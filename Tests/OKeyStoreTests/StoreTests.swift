@@ -48,11 +48,12 @@ struct SchemaTests {
   }
 }
 
-@Suite("SQLite store: changes")
+@Suite("store contract: changes, on SQLite and on PostgreSQL")
 struct ChangeTests {
-  @Test("a change writes the new state, its audit events and its outbox rows together")
-  func oneTransaction() async throws {
-    try await withStore { store, path in
+  @Test("a change writes the new state, its audit events and its outbox rows together", arguments: StoreKind.allCases)
+  func oneTransaction(kind: StoreKind) async throws {
+    try await withStore(kind) { s in
+      let store = s.store
       var r = try await start(store, "alice")
       r = try await apply(store, r, .addDocument(id: "d1", pdfDocument, sha256: "abc"), by: Caller(uid: "alice"))
       r = try await apply(store, r, .submit, by: Caller(uid: "alice"))
@@ -65,13 +66,14 @@ struct ChangeTests {
       #expect(outbox.map(\.kind) == [.validatorRouted])
       #expect(outbox.first?.recipient?.uid == "boss")
       #expect(outbox.first?.messageID.hasSuffix("@okey>") == true)
-      #expect(try await sqlite3(path, "SELECT COUNT(*) FROM routing_snapshots WHERE renewal_id = 'r-alice'") == "1\n")
+      #expect(try await s.sql("SELECT COUNT(*) FROM routing_snapshots WHERE renewal_id = 'r-alice'") == "1\n")
     }
   }
 
-  @Test("a change that fails half-way writes nothing: no state, no event, no outbox row")
-  func atomicFailure() async throws {
-    try await withStore { store, path in
+  @Test("a change that fails half-way writes nothing: no state, no event, no outbox row", arguments: StoreKind.allCases)
+  func atomicFailure(kind: StoreKind) async throws {
+    try await withStore(kind) { s in
+      let store = s.store
       try await store.importKeys([
         KeyRecord(serial: "TAKEN", agentUID: "someone-else", keyType: .software, status: .active, activatedAt: base)
       ])
@@ -84,14 +86,14 @@ struct ChangeTests {
       r = try await apply(
         store, r, .signCharter(code: "4821", acknowledged: true, current: charter), by: Caller(uid: "bob"))
       let events = try await store.history(renewalID: r.id).count
-      let outbox = try await sqlite3(path, "SELECT COUNT(*) FROM outbox")
+      let outbox = try await s.sql("SELECT COUNT(*) FROM outbox")
       let error = await #expect(throws: StoreError.self) {
         try await apply(store, r, .finalize(serial: "TAKEN", place: nil), by: dsiActor)
       }
       #expect(error?.code == .conflict)
       #expect(try await store.renewal(id: r.id) == r)
       #expect(try await store.history(renewalID: r.id).count == events)
-      #expect(try await sqlite3(path, "SELECT COUNT(*) FROM outbox") == outbox)
+      #expect(try await s.sql("SELECT COUNT(*) FROM outbox") == outbox)
       #expect(try await store.keys(agentUID: "bob").isEmpty)
       #expect(try await store.verifyAuditTrail().intact)
       // The next change decides on the committed state, not on the one rolled back.
@@ -102,13 +104,16 @@ struct ChangeTests {
     }
   }
 
-  @Test("a change decides on the stored request when another writer changed it since this store last did")
-  func anotherWriter() async throws {
-    try await withStore { store, path in
+  @Test(
+    "a change decides on the stored request when another writer changed it since this store last did",
+    arguments: StoreKind.allCases)
+  func anotherWriter(kind: StoreKind) async throws {
+    try await withStore(kind) { s in
+      let store = s.store
       var r = try await start(store, "dora", keyType: .software)
       r = try await apply(store, r, .addDocument(id: "d1", pdfDocument, sha256: "0"), by: Caller(uid: "dora"))
-      // A second store on the same file (as after a restart, or a repair tool) adds a document.
-      let other = try SQLiteRenewalStore(path: path)
+      // A second store on the same database (a restart, a repair tool, another replica) adds a document.
+      let other = try await s.another()
       let changedElsewhere = try await apply(
         other, r, .addDocument(id: "d2", pdfDocument, sha256: "1"), by: Caller(uid: "dora"))
       // This store still knows the request at the version before: it must read the row again.
@@ -120,9 +125,10 @@ struct ChangeTests {
     }
   }
 
-  @Test("completion replaces the agent's old key and activates the new one")
-  func keyInventory() async throws {
-    try await withStore { store, _ in
+  @Test("completion replaces the agent's old key and activates the new one", arguments: StoreKind.allCases)
+  func keyInventory(kind: StoreKind) async throws {
+    try await withStore(kind) { s in
+      let store = s.store
       try await store.importKeys([
         KeyRecord(serial: "OLD-1", agentUID: "carol", keyType: .hardware, status: .active, activatedAt: base)
       ])
@@ -146,9 +152,10 @@ struct ChangeTests {
     }
   }
 
-  @Test("one open request per agent, even for two starts at once")
-  func oneOpenRequest() async throws {
-    try await withStore { store, _ in
+  @Test("one open request per agent, even for two starts at once", arguments: StoreKind.allCases)
+  func oneOpenRequest(kind: StoreKind) async throws {
+    try await withStore(kind) { s in
+      let store = s.store
       let results = await withTaskGroup(of: Result<RenewalRequest, any Error>.self) { group in
         for index in 0..<2 {
           group.addTask {
@@ -168,9 +175,11 @@ struct ChangeTests {
     }
   }
 
-  @Test("two concurrent changes from the same version: exactly one wins, the other is stale")
-  func concurrentChanges() async throws {
-    try await withStore { store, _ in
+  @Test(
+    "two concurrent changes from the same version: exactly one wins, the other is stale", arguments: StoreKind.allCases)
+  func concurrentChanges(kind: StoreKind) async throws {
+    try await withStore(kind) { s in
+      let store = s.store
       var r = try await start(store, "erin")
       r = try await apply(store, r, .addDocument(id: "d", pdfDocument, sha256: "0"), by: Caller(uid: "erin"))
       r = try await apply(store, r, .submit, by: Caller(uid: "erin"))
@@ -208,9 +217,10 @@ struct ChangeTests {
     }
   }
 
-  @Test("concurrent bookings never exceed a slot's capacity")
-  func concurrentBookings() async throws {
-    try await withStore(durability: .normal) { store, _ in
+  @Test("concurrent bookings never exceed a slot's capacity", arguments: StoreKind.allCases)
+  func concurrentBookings(kind: StoreKind) async throws {
+    try await withStore(kind, durability: .normal) { s in
+      let store = s.store
       try await store.publishCharter(charter)
       try await store.savePickupPlace(
         place,
@@ -245,9 +255,12 @@ struct ChangeTests {
     }
   }
 
-  @Test("a retried start or submit with the same idempotency key returns the first result and writes once")
-  func idempotency() async throws {
-    try await withStore { store, _ in
+  @Test(
+    "a retried start or submit with the same idempotency key returns the first result and writes once",
+    arguments: StoreKind.allCases)
+  func idempotency(kind: StoreKind) async throws {
+    try await withStore(kind) { s in
+      let store = s.store
       let first = try await start(store, "fay", id: "fay-1", key: "k-start")
       let retry = try await start(store, "fay", id: "fay-2", key: "k-start")
       #expect(retry == first)
@@ -260,9 +273,10 @@ struct ChangeTests {
     }
   }
 
-  @Test("an unknown request is NOT_FOUND")
-  func unknown() async throws {
-    try await withStore { store, _ in
+  @Test("an unknown request is NOT_FOUND", arguments: StoreKind.allCases)
+  func unknown(kind: StoreKind) async throws {
+    try await withStore(kind) { s in
+      let store = s.store
       let error = await #expect(throws: StoreError.self) {
         try await store.change(renewalID: "nope", operation: "submit", idempotencyKey: nil) { _, _ in
           .failure(RenewalRefusal(.wrongState, "unreachable"))
@@ -273,11 +287,12 @@ struct ChangeTests {
   }
 }
 
-@Suite("SQLite store: queries, charter, sessions")
+@Suite("store contract: queries, charter, sessions, on SQLite and on PostgreSQL")
 struct QueryTests {
-  @Test("search pages through every request once, newest first, with filters")
-  func pagination() async throws {
-    try await withStore(durability: .normal) { store, _ in
+  @Test("search pages through every request once, newest first, with filters", arguments: StoreKind.allCases)
+  func pagination(kind: StoreKind) async throws {
+    try await withStore(kind, durability: .normal) { s in
+      let store = s.store
       for index in 0..<25 { try await start(store, "user\(index)", at: Int64(index)) }
       var seen: [String] = []
       var query = RenewalQuery()
@@ -301,9 +316,10 @@ struct QueryTests {
     }
   }
 
-  @Test("charter versions are never overwritten; the last published is current")
-  func charters() async throws {
-    try await withStore { store, _ in
+  @Test("charter versions are never overwritten; the last published is current", arguments: StoreKind.allCases)
+  func charters(kind: StoreKind) async throws {
+    try await withStore(kind) { s in
+      let store = s.store
       #expect(try await store.currentCharter() == nil)
       try await store.publishCharter(charter)
       let next = Charter(version: "2027-01", text: "New text", code: "777777", publishedAt: base.adding(seconds: 10))
@@ -314,9 +330,10 @@ struct QueryTests {
     }
   }
 
-  @Test("a session is found by its token hash until it expires")
-  func sessions() async throws {
-    try await withStore { store, _ in
+  @Test("a session is found by its token hash until it expires", arguments: StoreKind.allCases)
+  func sessions(kind: StoreKind) async throws {
+    try await withStore(kind) { s in
+      let store = s.store
       try await store.saveSession(
         StoredSession(tokenHash: "abc", uid: "gus", createdAt: base, expiresAt: base.adding(seconds: 3600)))
       #expect(try await store.session(tokenHash: "abc", now: base.adding(seconds: 10))?.uid == "gus")
