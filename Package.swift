@@ -101,7 +101,7 @@ let package = Package(
     .target(
       name: "OKeyServer",
       dependencies: [
-        "OKeyAPI", "OKeyDomain", "OKeyStore", "OKeyDirectory", "CQRencode",
+        "OKeyAPI", "OKeyDomain", "OKeyStore", "OKeyPostgresStore", "OKeyDirectory", "CQRencode",
         grpcCore, grpcHTTP2, grpcProtobuf, swiftProtobuf, logging,
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         .product(name: "Crypto", package: "swift-crypto"),
@@ -126,7 +126,8 @@ let package = Package(
     ),
 
     .executableTarget(
-      name: "okeyd", dependencies: ["OKeyServer", "OKeyStore", argumentParser, logging], swiftSettings: swiftSettings),
+      name: "okeyd", dependencies: ["OKeyServer", "OKeyStore", "OKeyPostgresStore", argumentParser, logging],
+      swiftSettings: swiftSettings),
     .executableTarget(name: "okey", dependencies: ["OKeyClient", argumentParser], swiftSettings: swiftSettings),
     // The benchmark tool: each scenario next to its baseline in the same run.
     .executableTarget(

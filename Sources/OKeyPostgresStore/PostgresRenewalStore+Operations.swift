@@ -324,3 +324,56 @@ extension PostgresRenewalStore {
     }
   }
 }
+
+// Replicas: jobs one at a time, and the changes each commits.
+extension PostgresRenewalStore {
+  /// Runs `body` holding the session advisory lock named by `job`, on a connection kept for the
+  /// time: nil at once when another replica holds it. The lock goes with the connection if this
+  /// process dies.
+  public func exclusively<T: Sendable>(_ job: String, _ body: @escaping @Sendable () async throws -> T)
+    async throws -> T?
+  {
+    let logger = self.logger
+    do {
+      return try await client.withConnection { conn -> T? in
+        let taken =
+          try await conn.query("SELECT pg_try_advisory_lock(hashtextextended(\(job), 0))", logger: logger).first(
+            Bool.self) ?? false
+        guard taken else { return nil }
+        do {
+          let result = try await body()
+          try await conn.query("SELECT pg_advisory_unlock(hashtextextended(\(job), 0))", logger: logger).consume()
+          return result
+        } catch {
+          try? await conn.query("SELECT pg_advisory_unlock(hashtextextended(\(job), 0))", logger: logger).consume()
+          throw error
+        }
+      }
+    } catch {
+      throw Self.storeError(error)
+    }
+  }
+
+  /// Calls `onChange` with the id of every request committed, through this replica or another, until
+  /// the task is cancelled; a lost connection is opened again after a second (`onFailure` is told).
+  /// Changes committed while it was lost are not replayed: a watcher gets the next one.
+  public func followChanges(
+    _ onChange: @escaping @Sendable (String) async -> Void, onFailure: @escaping @Sendable (any Error) -> Void
+  ) async {
+    let logger = self.logger
+    while !Task.isCancelled {
+      do {
+        try await client.withConnection { conn in
+          try await conn.listen(on: Self.changesChannel) { notifications in
+            for try await notification in notifications { await onChange(notification.payload) }
+          }
+        }
+      } catch {
+        if Task.isCancelled { return }
+        logger.debug("change feed lost", metadata: ["cause": "\(String(reflecting: error))"])
+        onFailure(Self.storeError(error))
+        try? await Task.sleep(for: .seconds(1))
+      }
+    }
+  }
+}

@@ -5,6 +5,7 @@ import Logging
 import OKeyAPI
 import OKeyDirectory
 import OKeyDomain
+import OKeyPostgresStore
 import OKeyStore
 import ServiceLifecycle
 import Synchronization
@@ -26,8 +27,10 @@ public final class OKeyDaemon: Sendable {
   let metrics: OKeyMetrics
   /// Applies a new configuration without a restart (SIGHUP, or ``reload(_:)``).
   let reloading: ConfigurationReload
-  /// The database file's lock, held from start until ``run()`` returns.
+  /// The database file's lock, held from start until ``run()`` returns (SQLite).
   private let databaseLock: Mutex<DatabaseLock?>
+  /// The PostgreSQL store (`database.kind: postgresql`), closed when ``run()`` returns.
+  private let postgres: PostgresRenewalStore?
 
   /// Open WatchRenewal subscriptions (for leak tests).
   public var watchSubscriptionCount: Int { application.changes.subscriptionCount }
@@ -42,9 +45,40 @@ public final class OKeyDaemon: Sendable {
   /// graceful shutdown (in-flight RPCs finish, health turns NOT_SERVING first), and SIGHUP reloads
   /// the configuration from `configurationSource` when one is given. `logLevel` is the switch the
   /// process's log handlers read: a reload sets it.
-  public init(
+  /// Opens the database the configuration names (PostgreSQL is reached, and migrated, before the
+  /// server is built), then builds the server as ``init(configuration:logger:handleSignals:logLevel:configurationSource:postgres:)``.
+  public static func open(
     configuration: OKeyConfiguration, logger: Logger, handleSignals: Bool = true, logLevel: LogLevelSwitch? = nil,
     configurationSource: (@Sendable () throws -> OKeyConfiguration)? = nil
+  ) async throws -> OKeyDaemon {
+    try configuration.validate()
+    guard configuration.database.kind == .postgresql else {
+      return try OKeyDaemon(
+        configuration: configuration, logger: logger, handleSignals: handleSignals, logLevel: logLevel,
+        configurationSource: configurationSource)
+    }
+    let store = try await PostgresRenewalStore.open(
+      try configuration.database.postgres(), auditKey: try auditKey(configuration), logger: logger)
+    do {
+      return try OKeyDaemon(
+        configuration: configuration, logger: logger, handleSignals: handleSignals, logLevel: logLevel,
+        configurationSource: configurationSource, postgres: store)
+    } catch {
+      await store.close()
+      throw error
+    }
+  }
+
+  /// The audit key the configuration names, or nil (demos).
+  static func auditKey(_ configuration: OKeyConfiguration) throws -> AuditKey? {
+    try configuration.audit.keyFile.map { AuditKey(bytes: try AuditKeyFile.read($0)) }
+  }
+
+  /// Builds the server from `configuration`; with `database.kind: postgresql`, `postgres` is the
+  /// store ``open(configuration:logger:handleSignals:logLevel:configurationSource:)`` opened.
+  public init(
+    configuration: OKeyConfiguration, logger: Logger, handleSignals: Bool = true, logLevel: LogLevelSwitch? = nil,
+    configurationSource: (@Sendable () throws -> OKeyConfiguration)? = nil, postgres: PostgresRenewalStore? = nil
   ) throws {
     try configuration.validate()
     self.configuration = configuration
@@ -57,17 +91,32 @@ public final class OKeyDaemon: Sendable {
     )
     self.health = board
 
-    let auditKey = try configuration.audit.keyFile.map { AuditKey(bytes: try AuditKeyFile.read($0)) }
+    let auditKey = try Self.auditKey(configuration)
     if auditKey == nil {
       logger.warning("audit trail not signed: audit.allowUnkeyed is for demos; set audit.keyFile in production")
     }
-    // One okeyd per database file: a second one, or a restore, waits for this one to stop.
-    self.databaseLock = Mutex(try DatabaseLock(database: configuration.database.path))
     let metrics = OKeyMetrics()
     self.metrics = metrics
-    let store = try SQLiteRenewalStore(
-      path: configuration.database.path, durability: configuration.database.durability, auditKey: auditKey,
-      observeCommit: { metrics.recordCommit($0) })
+    let store: any RenewalStore
+    let sqlite: SQLiteRenewalStore?
+    switch configuration.database.kind {
+    case .sqlite:
+      // One okeyd per database file: a second one, or a restore, waits for this one to stop.
+      self.databaseLock = Mutex(try DatabaseLock(database: configuration.database.path))
+      let file = try SQLiteRenewalStore(
+        path: configuration.database.path, durability: configuration.database.durability, auditKey: auditKey,
+        observeCommit: { metrics.recordCommit($0) })
+      sqlite = file
+      store = file
+    case .postgresql:
+      guard let postgres else {
+        throw ConfigurationError("database.kind postgresql: okeyd opens the database with OKeyDaemon.open")
+      }
+      self.databaseLock = Mutex(nil)
+      sqlite = nil
+      store = postgres
+    }
+    self.postgres = postgres
     let directory = LDAPDirectory(
       configuration: configuration.directory, routing: configuration.routing, logger: logger,
       observe: { metrics.recordDirectoryCall(operation: $0, duration: $1, failed: $2) })
@@ -179,9 +228,14 @@ public final class OKeyDaemon: Sendable {
               await metrics.exposition(
                 .init(
                   application: application, authentication: authentication, health: board, directory: directory,
-                  store: store))
+                  sqlite: sqlite))
             },
             logger: logger)))
+    }
+    if let postgres {
+      // Changes committed through other replicas reach this one's WatchRenewal streams.
+      lifecycleServices.append(
+        .init(service: ReplicaChangeFeed(store: postgres, application: application, logger: logger)))
     }
     var groupConfiguration = ServiceGroupConfiguration(services: lifecycleServices, logger: logger)
     if handleSignals { groupConfiguration.gracefulShutdownSignals = [.sigterm, .sigint] }
@@ -213,10 +267,12 @@ public final class OKeyDaemon: Sendable {
     } catch {
       await directory.shutdown()
       databaseLock.withLock { $0 = nil }
+      await postgres?.close()
       throw error
     }
     await directory.shutdown()
     databaseLock.withLock { $0 = nil }
+    await postgres?.close()
   }
 
   /// Starts a graceful shutdown: health turns NOT_SERVING, new calls are refused, in-flight calls finish.
@@ -313,6 +369,31 @@ struct AuditHeadLog: Service {
         }
         try await Task.sleep(for: every)
       }
+    }
+  }
+}
+
+/// Publishes to this replica's WatchRenewal streams the changes committed through any replica
+/// (PostgreSQL's LISTEN/NOTIFY): a watched request is read again when its id is announced.
+struct ReplicaChangeFeed: Service {
+  let store: PostgresRenewalStore
+  let application: RenewalApplication
+  let logger: Logger
+
+  func run() async throws {
+    let application = self.application
+    let logger = self.logger
+    try? await cancelWhenGracefulShutdown {
+      await store.followChanges(
+        { id in
+          guard application.changes.isWatched(id), let renewal = try? await application.store.renewal(id: id) else {
+            return
+          }
+          application.changes.publish(renewal)
+        },
+        onFailure: { error in
+          logger.warning("change feed from the other replicas lost; opening it again", metadata: ["cause": "\(error)"])
+        })
     }
   }
 }

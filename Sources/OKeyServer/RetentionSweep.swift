@@ -31,8 +31,11 @@ struct RetentionSweep: Service {
     try? await cancelWhenGracefulShutdown {
       while !Task.isCancelled {
         do {
-          let swept = try await sweep(now: clock())
-          if swept.documents + swept.sessions + swept.idempotencyKeys + swept.enrolmentCodes > 0 {
+          // One replica at a time sweeps; the others find the lock taken and wait for their next pass.
+          if let swept = try await store.exclusively(
+            "okey-retention-sweep", { [self] in try await sweep(now: clock()) }),
+            swept.documents + swept.sessions + swept.idempotencyKeys + swept.enrolmentCodes > 0
+          {
             logger.notice(
               "retention sweep",
               metadata: [

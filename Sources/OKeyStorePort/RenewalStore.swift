@@ -124,9 +124,21 @@ public protocol RenewalStore: Sendable {
   /// Puts messages claimed but never marked (a crash between claim and send) back to pending;
   /// returns how many.
   func releaseOutboxClaims() async throws -> Int
+
+  /// Runs `body` unless another okeyd sharing the database runs the job named `job` now (then nil):
+  /// escalation, reminders and retention sweeps run on one replica at a time. A store one okeyd
+  /// owns runs it at once.
+  func exclusively<T: Sendable>(_ job: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T?
 }
 
 extension RenewalStore {
+  /// One okeyd per database: the job always runs.
+  public func exclusively<T: Sendable>(_ job: String, _ body: @escaping @Sendable () async throws -> T)
+    async throws -> T?
+  {
+    try await body()
+  }
+
   /// The first `limit` messages in `state`, oldest first.
   public func outboxMessages(state: OutboxMessage.State, limit: Int) async throws -> [OutboxMessage] {
     try await outboxMessages(state: state, limit: limit, afterID: 0)

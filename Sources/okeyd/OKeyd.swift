@@ -77,7 +77,7 @@ struct Serve: AsyncParsableCommand {
     let file = config
     let listen = self.listen
     do {
-      daemon = try OKeyDaemon(
+      daemon = try await OKeyDaemon.open(
         configuration: configuration, logger: logger, logLevel: level,
         configurationSource: { try Serve.loadConfiguration(file: file, listen: listen) })
     } catch let error as StoreError where error.code == .schemaTooNew {

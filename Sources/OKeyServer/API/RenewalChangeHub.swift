@@ -33,6 +33,9 @@ final class RenewalChangeHub: Sendable {
     for continuation in continuations { continuation.yield(renewal) }
   }
 
+  /// True while a stream watches the request.
+  func isWatched(_ id: String) -> Bool { state.withLock { $0.subscribers[id]?.isEmpty == false } }
+
   /// Open subscriptions (for leak tests and metrics).
   var subscriptionCount: Int { state.withLock { $0.subscribers.values.reduce(0) { $0 + $1.count } } }
 

@@ -38,7 +38,7 @@ final class Authentication: Sendable {
     self.accounts = Mutex(configuration.serviceAccounts)
     self.sessions = SessionBook(
       store: store, clock: clock, resolver: resolver, recheckSeconds: configuration.sessions.recheckSeconds,
-      logger: logger, tokenKey: tokenKey)
+      logger: logger, tokenKey: tokenKey, shared: configuration.database.kind == .postgresql)
     self.loginThrottle = LoginThrottle(
       maxFailures: configuration.sessions.maxFailedLogins,
       maxPeerFailures: configuration.sessions.maxFailedLoginsPerPeer,

@@ -18,6 +18,9 @@ struct SessionBook: Sendable {
   let logger: Logger
   /// The key session tokens are stored under (HMAC); nil (demos) for plain SHA-256.
   let tokenKey: AuditKey?
+  /// True when other okeyd replicas share the store: a session is looked up in it on every call
+  /// (one indexed read), so that a logout through another replica holds here from the next call.
+  let shared: Bool
   /// Sessions found in the database, by token hash, trusted for 30 s without reading them again.
   private let recent = TTLCache<String, Principal>(ttl: .seconds(30), capacity: 10_000)
   /// Sessions whose person and groups were read from the directory less than `recheckSeconds` ago.
@@ -29,9 +32,10 @@ struct SessionBook: Sendable {
   init(
     store: any RenewalStore, clock: @escaping @Sendable () -> Instant, resolver: RoutingResolver, recheckSeconds: Int,
     logger: Logger,
-    tokenKey: AuditKey? = nil
+    tokenKey: AuditKey? = nil, shared: Bool = false
   ) {
     self.tokenKey = tokenKey
+    self.shared = shared
     self.store = store
     self.clock = clock
     self.resolver = resolver
@@ -77,6 +81,12 @@ struct SessionBook: Sendable {
   func session(forTokenHash hash: String) async throws -> Principal? {
     let now = clock()
     if ended.cached(hash) != nil { return nil }
+    // Another replica may have ended it: the shared store says, whatever this one remembers.
+    if shared, try await store.session(tokenHash: hash, now: now) == nil {
+      recent.remove(hash)
+      checked.remove(hash)
+      return nil
+    }
     if let principal = checked.cached(hash) {
       guard case .session(_, let expiresAt) = principal.kind, now < expiresAt else {
         checked.remove(hash)

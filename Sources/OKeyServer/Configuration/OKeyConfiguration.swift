@@ -1,6 +1,7 @@
 import Foundation
 import OKeyDirectory
 import OKeyDomain
+import OKeyPostgresStore
 import OKeyStore
 import Yams
 
@@ -395,15 +396,68 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
     public init() {}
   }
 
-  /// The SQLite database.
+  /// The database: one SQLite file (the default), or a PostgreSQL database shared by several okeyd
+  /// replicas.
   public struct Database: Sendable, Equatable, Codable {
-    /// The file (created with its folder when missing). Default var/okey.sqlite.
+    /// The engines okeyd can run on.
+    public enum Kind: String, Sendable, Equatable, Codable, CaseIterable {
+      /// One file, one okeyd.
+      case sqlite
+      /// A PostgreSQL database, any number of okeyd replicas.
+      case postgresql
+    }
+
+    /// `sqlite` (default) or `postgresql`.
+    public var kind = Kind.sqlite
+    /// SQLite: the file (created with its folder when missing). Default var/okey.sqlite.
     public var path = "var/okey.sqlite"
-    /// FULL (default: nothing acknowledged is lost, even on power loss) or NORMAL (faster; a power
-    /// loss can lose the last commits). See ``Durability``.
+    /// SQLite: FULL (default: nothing acknowledged is lost, even on power loss) or NORMAL (faster; a
+    /// power loss can lose the last commits). See ``Durability``.
     public var durability = Durability.full
+    /// PostgreSQL: `postgres://ROLE@HOST:PORT/DATABASE`, with `?sslmode=require` (or `verify-full`) for
+    /// TLS to the server, certificate checked against the system's roots. The password is never here:
+    /// okeyd reads it from OKEY_DATABASE_PASSWORD.
+    public var url = ""
+    /// PostgreSQL: connections of this okeyd's pool (each replica has its own). Default 10.
+    public var poolSize = 10
+    /// PostgreSQL: how long a call waits for the database before failing UNAVAILABLE, in seconds.
+    /// Default 5.
+    public var timeoutSeconds = 5
+    /// PostgreSQL: the role's password, from OKEY_DATABASE_PASSWORD only (not a setting of the file).
+    public var password: String?
+
+    enum CodingKeys: String, CodingKey {
+      case kind, path, durability, url, poolSize, timeoutSeconds
+    }
+
     /// The defaults.
     public init() {}
+
+    /// Where and how to reach PostgreSQL (`kind: postgresql`).
+    public func postgres() throws -> PostgresStoreConfiguration {
+      do {
+        return try PostgresStoreConfiguration(
+          url: url, password: password, poolSize: poolSize, operationTimeout: .seconds(timeoutSeconds))
+      } catch let error as StoreError {
+        throw ConfigurationError(error.message)
+      }
+    }
+
+    func validate() throws {
+      guard kind == .postgresql else { return }
+      guard !url.isEmpty else {
+        throw ConfigurationError(
+          "database.url is not set: database.kind postgresql needs postgres://ROLE@HOST:PORT/DATABASE (the password in OKEY_DATABASE_PASSWORD)"
+        )
+      }
+      _ = try postgres()
+      guard (1...200).contains(poolSize) else {
+        throw ConfigurationError("database.poolSize must be between 1 and 200")
+      }
+      guard (1...300).contains(timeoutSeconds) else {
+        throw ConfigurationError("database.timeoutSeconds must be between 1 and 300")
+      }
+    }
   }
 
   /// Login sessions.
@@ -594,12 +648,21 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
     return .mapping(Node.Mapping(pairs))
   }
 
-  /// Applies the environment overrides: OKEY_LISTEN, OKEY_DATABASE_PATH, OKEY_LOG_LEVEL,
+  /// Applies the environment overrides: OKEY_LISTEN, OKEY_DATABASE_PATH, OKEY_DATABASE_KIND,
+  /// OKEY_DATABASE_URL, OKEY_DATABASE_PASSWORD, OKEY_LOG_LEVEL,
   /// OKEY_LOG_FORMAT, OKEY_LDAP_URI, OKEY_LDAP_BIND_PASSWORD, OKEY_PLAINTEXT, OKEY_AUDIT_KEY_FILE.
   public mutating func applyEnvironment(_ environment: [String: String]) throws {
     func value(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
     if let listen = value("OKEY_LISTEN") { self.listen = try ListenAddress(parsing: listen, field: "OKEY_LISTEN") }
     if let path = value("OKEY_DATABASE_PATH") { database.path = path }
+    if let kind = value("OKEY_DATABASE_KIND") {
+      guard let known = Database.Kind(rawValue: kind) else {
+        throw ConfigurationError("OKEY_DATABASE_KIND must be sqlite or postgresql, not \(kind)")
+      }
+      database.kind = known
+    }
+    if let url = value("OKEY_DATABASE_URL") { database.url = url }
+    if let password = value("OKEY_DATABASE_PASSWORD") { database.password = password }
     if let level = value("OKEY_LOG_LEVEL") { logLevel = level }
     if let format = value("OKEY_LOG_FORMAT") { logFormat = format }
     if let uri = value("OKEY_LDAP_URI") { directory.uri = uri }
@@ -611,6 +674,7 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
 
   /// Refuses values that cannot work, naming the setting.
   public func validate() throws {
+    try database.validate()
     if tls == nil, !plaintext, !listen.isLoopback {
       throw ConfigurationError(
         "no TLS on \(listen), which is not a loopback address: set tls.certificateFile and tls.privateKeyFile, or plaintext: true (OKEY_PLAINTEXT=true) to listen without TLS"

@@ -15,6 +15,7 @@ enum SettingsCheck {
     "logLevel": OKeyConfiguration.logLevels,
     "logFormat": OKeyConfiguration.logFormats,
     "database.durability": Durability.allCases.map(\.rawValue),
+    "database.kind": OKeyConfiguration.Database.Kind.allCases.map(\.rawValue),
     "routing.strategies[]": RoutingConfiguration.Strategy.allCases.map(\.rawValue),
     "routing.validatorChoice": ValidatorChoice.allCases.map(\.rawValue),
     "routing.secondDegreeValidators": RoutingConfiguration.SecondDegreeValidators.allCases.map(\.rawValue),

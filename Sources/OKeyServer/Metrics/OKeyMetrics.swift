@@ -122,7 +122,8 @@ final class OKeyMetrics: Sendable {
     var authentication: Authentication
     var health: ServingStatusBoard
     var directory: LDAPDirectory
-    var store: SQLiteRenewalStore
+    /// The SQLite store (its file sizes); nil on PostgreSQL.
+    var sqlite: SQLiteRenewalStore?
   }
 
   /// The text exposition, after refreshing the gauges read when scraped; then the figures kept
@@ -142,9 +143,10 @@ final class OKeyMetrics: Sendable {
     if let dead = try? await application.store.outboxCount(state: .dead) {
       gauge("outbox_dead", "Notifications given up (dead letters)").set(to: Double(dead))
     }
-    let sizes = sources.store.fileSizes
-    gauge("store_database_bytes", "Size of the database file").set(to: Double(sizes.database))
-    gauge("store_wal_bytes", "Size of the database's write-ahead log").set(to: Double(sizes.wal))
+    if let sizes = sources.sqlite?.fileSizes {
+      gauge("store_database_bytes", "Size of the database file").set(to: Double(sizes.database))
+      gauge("store_wal_bytes", "Size of the database's write-ahead log").set(to: Double(sizes.wal))
+    }
     var text = registry.emitToString()
     var families = ExpositionText()
     let lanes = sources.directory.lanes

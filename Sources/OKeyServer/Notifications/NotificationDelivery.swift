@@ -114,8 +114,11 @@ final class NotificationDelivery: Service, Sendable {
         _ = try await deliverDue(now: clock())
         if ContinuousClock.now - lastEscalationScan >= .milliseconds(Int64(settings.escalationScanSeconds * 1000)) {
           lastEscalationScan = ContinuousClock.now
-          _ = try await escalate(now: clock())
-          _ = try await remind(now: clock())
+          // One replica at a time scans (the others skip this pass).
+          _ = try await store.exclusively("okey-escalation-and-reminders") { [self] in
+            _ = try await escalate(now: clock())
+            _ = try await remind(now: clock())
+          }
         }
       } catch {
         logger.error("notification delivery failed; retrying", metadata: ["cause": "\(error)"])
