@@ -377,3 +377,37 @@ extension PostgresRenewalStore {
     }
   }
 }
+
+// Failed logins shared by the replicas.
+extension PostgresRenewalStore {
+  public func loginFailures(person: String) async throws -> (count: Int, last: Instant)? {
+    try await read { conn, logger in
+      var found: (count: Int, last: Instant)?
+      for try await row in try await conn.query(
+        "SELECT failures, last_at FROM login_failures WHERE person = \(person)", logger: logger)
+      {
+        let (count, last) = try row.decode((Int64, Int64).self)
+        found = (Int(count), Instant(millisecondsSinceEpoch: last))
+      }
+      return found
+    }
+  }
+
+  public func recordLogin(person: String, failed: Bool, at now: Instant, window: Int64) async throws {
+    let at = now.millisecondsSinceEpoch
+    let windowStart = at - window * 1000
+    try await transaction { conn, logger in
+      if failed {
+        _ = try await conn.query(
+          """
+          INSERT INTO login_failures (person, failures, last_at) VALUES (\(person), 1, \(at))
+          ON CONFLICT (person) DO UPDATE SET
+            failures = CASE WHEN login_failures.last_at < \(windowStart) THEN 1 ELSE login_failures.failures + 1 END,
+            last_at = excluded.last_at
+          """, logger: logger)
+      } else {
+        _ = try await conn.query("DELETE FROM login_failures WHERE person = \(person)", logger: logger)
+      }
+    }
+  }
+}

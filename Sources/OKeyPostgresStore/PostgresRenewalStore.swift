@@ -118,7 +118,8 @@ public final class PostgresRenewalStore: RenewalStore {
   // MARK: Migrations
 
   func migrate() async throws {
-    try await transaction { conn, logger in
+    // Migrations may take longer than a call: their own deadline.
+    try await transaction(within: .seconds(120)) { conn, logger in
       // One replica migrates at a time; the others wait, then find nothing to do.
       try await conn.query("SELECT pg_advisory_xact_lock(7026110401)", logger: logger).consume()
       try await conn.query(
@@ -172,11 +173,11 @@ public final class PostgresRenewalStore: RenewalStore {
   /// Runs `body` in one transaction (committed when it returns, rolled back when it throws), within
   /// the operation deadline; database failures become ``StoreError``s.
   func transaction<T: Sendable>(
-    _ body: @escaping @Sendable (PostgresConnection, Logger) async throws -> T
+    within deadline: Duration? = nil, _ body: @escaping @Sendable (PostgresConnection, Logger) async throws -> T
   ) async throws -> T {
     let client = self.client
     let logger = self.logger
-    return try await guarded {
+    return try await guarded(within: deadline) {
       try await client.withTransaction(logger: logger) { conn in try await body(conn, logger) }
     }
   }
@@ -190,8 +191,10 @@ public final class PostgresRenewalStore: RenewalStore {
     }
   }
 
-  func guarded<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) async throws -> T {
-    let timeout = self.timeout
+  func guarded<T: Sendable>(within deadline: Duration? = nil, _ operation: @escaping @Sendable () async throws -> T)
+    async throws -> T
+  {
+    let timeout = deadline ?? self.timeout
     do {
       return try await withThrowingTaskGroup(of: T?.self) { group in
         group.addTask { try await operation() }

@@ -193,7 +193,14 @@ enum PostgresSchema {
         """,
         "CREATE INDEX enrolment_codes_by_expiry ON enrolment_codes(expires_at)",
       ]
-    )
+    ),
+    (
+      "pg2",
+      [
+        // Failed logins by person, shared by the replicas (a lockout through one holds on the others).
+        "CREATE TABLE login_failures (person text PRIMARY KEY, failures bigint NOT NULL, last_at bigint NOT NULL)"
+      ]
+    ),
   ]
 
   /// The identifiers this code knows, oldest first.

@@ -129,6 +129,15 @@ public protocol RenewalStore: Sendable {
   /// escalation, reminders and retention sweeps run on one replica at a time. A store one okeyd
   /// owns runs it at once.
   func exclusively<T: Sendable>(_ job: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T?
+
+  /// The failed logins of a person counted in the store, for okeyd replicas sharing it: the count
+  /// and the last failure, or nil when none is recorded. A store one okeyd owns keeps none (its
+  /// throttle in memory sees every login).
+  func loginFailures(person: String) async throws -> (count: Int, last: Instant)?
+
+  /// Records a login of `person`: a failure counts one more (the count restarting when the last one
+  /// is older than `window` seconds), a success clears the count.
+  func recordLogin(person: String, failed: Bool, at now: Instant, window: Int64) async throws
 }
 
 extension RenewalStore {
@@ -138,6 +147,12 @@ extension RenewalStore {
   {
     try await body()
   }
+
+  /// One okeyd per database: its throttle in memory sees every login.
+  public func loginFailures(person: String) async throws -> (count: Int, last: Instant)? { nil }
+
+  /// One okeyd per database: nothing to record.
+  public func recordLogin(person: String, failed: Bool, at now: Instant, window: Int64) async throws {}
 
   /// The first `limit` messages in `state`, oldest first.
   public func outboxMessages(state: OutboxMessage.State, limit: Int) async throws -> [OutboxMessage] {

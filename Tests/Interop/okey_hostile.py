@@ -11,7 +11,7 @@ repeated fields with many elements. Each RPC is called as anonymous, an agent th
 approver (N+1), support and the DSI (sessions opened with Login). After each RPC the health service
 must still answer SERVING. Prints the count of answers per status code, and every UNKNOWN answer (an
 error okeyd did not map: a bug to fix); exits 1 when okeyd stopped answering or the run went past
-its time budget (110 s).
+its time budget (150 s: it shares two cores with the rest of the test run).
 """
 import collections
 import sys
@@ -25,7 +25,7 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoRe
 
 SERVICES = ["okey.v1.AuthService", "okey.v1.RenewalService", "okey.v1.ApprovalService",
             "okey.v1.OperationsService", "okey.v1.SupportService"]
-BUDGET_SECONDS = 110
+BUDGET_SECONDS = 150
 PASSWORD = "password1"
 
 STRINGS = ["", "\x00", "a\x00b", "\u202eevil", "*)(uid=*", "ens1a)(|(uid=*", "'; DROP TABLE renewals;--",

@@ -68,7 +68,7 @@ struct InteropTests {
         let result = try await ChildProcess.run(
           pythonInterpreter,
           [TestPaths.packageRoot + "/Tests/Interop/okey_hostile.py", okeyd.address, "portal-hostile-key"],
-          timeout: .seconds(150))
+          timeout: .seconds(200))
         #expect(result.status == 0, "\(result.output)\n\(result.error)")
         #expect(result.output.contains("hostile run passed"))
         #expect(okeyd.child.isRunning)

@@ -101,6 +101,33 @@ struct ReplicaTests {
     }
   }
 
+  @Test("failed logins through A lock the person out through B too; another person is not held")
+  func sharedLockout() async throws {
+    try await withReplicas { _, _, clients in
+      let (a, b) = (clients[0], clients[1])
+      for _ in 0..<5 {
+        let wrong = await failure {
+          _ = try await Okey_V1_AuthService.Client(wrapping: a).login(
+            .with {
+              $0.uid = "ens1b"
+              $0.password = "not-the-password"
+            })
+        }
+        #expect(wrong?.code == .unauthenticated)
+      }
+      let held = await failure {
+        _ = try await Okey_V1_AuthService.Client(wrapping: b).login(
+          .with {
+            $0.uid = "ens1b"
+            $0.password = SlapdFixture.personPassword
+          })
+      }
+      #expect(held?.code == .resourceExhausted && held?.reason == "LOGIN_THROTTLED", "\(String(describing: held))")
+      let other = try await TestCaller.session(b, "ens1a")
+      #expect(other.name == "ens1a")
+    }
+  }
+
   @Test(
     "SIGKILL of one replica under load: every acknowledged change is there, the chain verifies, the other keeps serving",
     .timeLimit(.minutes(3)))

@@ -66,15 +66,51 @@ public final class PostgresFixture: Sendable {
   }
 }
 
-/// Runs `body` with a fresh PostgreSQL cluster, then destroys it.
+/// Runs `body` with a fresh PostgreSQL cluster, then destroys it. At most one cluster runs at a time
+/// in a test process: the tests run in parallel on two cores, and twenty clusters starting together
+/// would starve each other (and every other test) of CPU.
 public func withPostgres<Result>(_ body: (PostgresFixture) async throws -> Result) async throws -> Result {
-  let postgres = try await PostgresFixture.start()
+  await ClusterSlots.shared.acquire()
+  let postgres: PostgresFixture
+  do {
+    postgres = try await PostgresFixture.start()
+  } catch {
+    await ClusterSlots.shared.release()
+    throw error
+  }
   do {
     let result = try await body(postgres)
     await postgres.destroy()
+    await ClusterSlots.shared.release()
     return result
   } catch {
     await postgres.destroy()
+    await ClusterSlots.shared.release()
     throw error
+  }
+}
+
+/// A counting semaphore for the clusters of one test process.
+actor ClusterSlots {
+  static let shared = ClusterSlots(slots: 1)
+  private var free: Int
+  private var waiting: [CheckedContinuation<Void, Never>] = []
+
+  init(slots: Int) { free = slots }
+
+  func acquire() async {
+    if free > 0 {
+      free -= 1
+      return
+    }
+    await withCheckedContinuation { waiting.append($0) }
+  }
+
+  func release() {
+    if waiting.isEmpty {
+      free += 1
+    } else {
+      waiting.removeFirst().resume()
+    }
   }
 }

@@ -56,6 +56,26 @@ final class LoginThrottle: Sendable {
 
   static func key(_ uid: String) -> String { uid.trimmingSpaces.lowercased() }
 
+  /// Failures of one person that lock their logins, and for how long after the last one (seconds).
+  var limits: (maxFailures: Int, windowSeconds: Int64) { (maxFailures, windowSeconds) }
+
+  /// Seconds a person with `failures`, the last at `last`, must still wait at `now`; nil when they
+  /// may try (for the failures replicas share through the store).
+  func wait(failures: Int, last: Instant, now: Instant) -> Int64? {
+    let elapsed = max(0, (now.millisecondsSinceEpoch - last.millisecondsSinceEpoch) / 1000)
+    guard failures >= maxFailures, elapsed < windowSeconds else { return nil }
+    return max(1, windowSeconds - elapsed)
+  }
+
+  /// Gives a reserved check back without counting it (refused before the password was checked).
+  func release(_ reservation: Reservation) {
+    state.withLock { state in
+      guard var entry = state.people.entries[reservation.key] else { return }
+      entry.inFlight = max(0, entry.inFlight - 1)
+      state.people.entries[reservation.key] = entry.failures == 0 && entry.inFlight == 0 ? nil : entry
+    }
+  }
+
   /// Seconds left before the entry allows an attempt, given `pending` attempts in flight; nil when
   /// it allows one now (an entry whose window passed is forgotten).
   private func wait(_ table: inout Table, _ key: String, limit: Int, now: Instant, countingInFlight: Bool) -> Int64? {

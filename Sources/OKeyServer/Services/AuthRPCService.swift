@@ -42,15 +42,27 @@ struct AuthRPCService: Okey_V1_AuthService.SimpleServiceProtocol {
     case .success(let reserved): reservation = reserved
     case .failure(let wait): throw throttled(wait.seconds, "too many failures for \(person.uid)")
     }
+    // okeyd replicas share the person's failures through the store: a lockout through one holds here.
+    let store = authentication.sessions.store
+    let personKey = LoginThrottle.key(person.uid)
+    let window = throttle.limits.windowSeconds
+    if let shared = try await store.loginFailures(person: personKey),
+      let wait = throttle.wait(failures: shared.count, last: shared.last, now: authentication.clock())
+    {
+      throttle.release(reservation)
+      throw throttled(wait, "too many failures for \(person.uid) (counted by every okeyd)")
+    }
     let accepted: Bool
     do {
       accepted = try await authentication.directory.checkPassword(dn: person.dn, password: request.password)
     } catch {
       throttle.finish(reservation, succeeded: false, peer: peer, now: authentication.clock())
+      try? await store.recordLogin(person: personKey, failed: true, at: authentication.clock(), window: window)
       throw error
     }
     guard accepted else {
       throttle.finish(reservation, succeeded: false, peer: peer, now: authentication.clock())
+      try? await store.recordLogin(person: personKey, failed: true, at: authentication.clock(), window: window)
       logins.failed()
       logger.notice(
         "login refused", metadata: ["uid": "\(request.uid)", "peer": "\(context.remotePeer)", "why": "wrong password"])
@@ -59,6 +71,7 @@ struct AuthRPCService: Okey_V1_AuthService.SimpleServiceProtocol {
     // Same refusal as a wrong password: nobody learns from it that the account exists.
     guard person.active else {
       throttle.finish(reservation, succeeded: false, peer: peer, now: authentication.clock())
+      try? await store.recordLogin(person: personKey, failed: true, at: authentication.clock(), window: window)
       logins.failed()
       logger.notice(
         "login refused",
@@ -68,6 +81,7 @@ struct AuthRPCService: Okey_V1_AuthService.SimpleServiceProtocol {
       throw refused
     }
     throttle.finish(reservation, succeeded: true, peer: peer, now: authentication.clock())
+    try await store.recordLogin(person: personKey, failed: false, at: authentication.clock(), window: window)
     logins.succeeded()
     let groups = try await authentication.resolver.groupRoles(of: person)
     let headed = try await authentication.resolver.establishmentsHeaded(by: person.uid, fresh: false)
