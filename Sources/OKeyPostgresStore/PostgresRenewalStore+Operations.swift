@@ -168,6 +168,15 @@ extension PostgresRenewalStore {
     return try await transaction { conn, logger in
       // One snapshot for the whole walk: changes committed meanwhile are not half seen.
       try await conn.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
+      return try await Self.verify(key: key, expectedHead: expectedHead, conn, logger)
+    }
+  }
+
+  /// Walks the chain and every request as the transaction of `conn` sees them.
+  static func verify(key: AuditKey?, expectedHead: AuditHead?, _ conn: PostgresConnection, _ logger: Logger)
+    async throws -> AuditVerification
+  {
+    do {
       var boundary: (legacyUntil: Int64, seal: String?)?
       for try await row in try await conn.query(
         "SELECT legacy_until, seal FROM audit_meta WHERE id = 1", logger: logger)

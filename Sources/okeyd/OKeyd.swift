@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import OKeyPostgresStore
 import OKeyServer
 import OKeyStore
 
@@ -19,7 +20,7 @@ struct OKeyd: AsyncParsableCommand {
 
       okeyd --config FILE [--listen HOST:PORT] serves (okeyd serve --help lists the options, --check-config among them); okeyd migrate --check --config FILE reports the database's schema; okeyd backup --config FILE --to PATH copies the database while okeyd serves; okeyd restore --config FILE --from PATH puts a backup back (okeyd stopped).
       """,
-    subcommands: [Serve.self, Migrate.self, Backup.self, Restore.self],
+    subcommands: [Serve.self, Migrate.self, MigrateStore.self, Backup.self, Restore.self],
     defaultSubcommand: Serve.self
   )
 }
@@ -116,6 +117,15 @@ struct Migrate: AsyncParsableCommand {
     if let path = ProcessInfo.processInfo.environment["OKEY_DATABASE_PATH"], !path.isEmpty {
       configuration.database.path = path
     }
+    if let kind = ProcessInfo.processInfo.environment["OKEY_DATABASE_KIND"], !kind.isEmpty {
+      configuration.database.kind = OKeyConfiguration.Database.Kind(rawValue: kind) ?? configuration.database.kind
+    }
+    guard configuration.database.kind == .sqlite else {
+      print(
+        "database.kind is postgresql: each okeyd applies the pending migrations at start, one replica at a time (an advisory lock), and refuses a database a newer okeyd wrote (exit 65)"
+      )
+      return
+    }
     let path = configuration.database.path
     guard let status = try SQLiteRenewalStore.migrationStatus(path: path) else {
       print(
@@ -145,6 +155,11 @@ struct StoreSettings {
       var configuration =
         try config.map { try OKeyConfiguration.load(file: $0, validate: false) } ?? OKeyConfiguration()
       try configuration.applyEnvironment(ProcessInfo.processInfo.environment)
+      guard configuration.database.kind == .sqlite else {
+        throw ValidationError(
+          "database.kind is postgresql: okeyd backup and restore copy a SQLite file; for PostgreSQL use pg_dump and pg_restore (or a standby), see the README"
+        )
+      }
       let key = try configuration.audit.keyFile.map { AuditKey(bytes: try AuditKeyFile.read($0)) }
       if key == nil, !configuration.audit.allowUnkeyed {
         throw ValidationError(
@@ -229,4 +244,78 @@ private func unblockShutdownSignals() {
   sigaddset(&signals, SIGTERM)
   sigaddset(&signals, SIGINT)
   pthread_sigmask(SIG_UNBLOCK, &signals, nil)
+}
+
+/// `okeyd migrate-store`: a SQLite store copied into PostgreSQL, checked on arrival.
+struct MigrateStore: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "migrate-store",
+    abstract:
+      "Copy a SQLite store into an empty PostgreSQL database (okeyd stopped), checking its audit chain on arrival.",
+    discussion: """
+      Everything moves in one PostgreSQL transaction: requests, documents, routing snapshots, decisions, appointments, enrolment codes, keys, charters, idempotency keys, the outbox, sessions and the audit chain with its head, byte for byte. Before the commit the chain is verified with the target's audit.keyFile (the same key as the source's) and against the source's head: a copy that does not verify is not kept (exit 65). A database already holding requests, events, charters or keys is refused (exit 65): a second run never duplicates anything. Refused while an okeyd serves the SQLite file (exit 75).
+      """
+  )
+
+  @Option(name: .long, help: "Configuration of the SQLite store to copy (database.kind sqlite).")
+  var from: String
+
+  @Option(
+    name: .long,
+    help: "Configuration of the PostgreSQL store to fill (database.kind postgresql; OKEY_DATABASE_PASSWORD).")
+  var to: String
+
+  func run() async throws {
+    let environment = ProcessInfo.processInfo.environment
+    func load(_ file: String) throws -> OKeyConfiguration {
+      do {
+        var configuration = try OKeyConfiguration.load(file: file, validate: false)
+        if let password = environment["OKEY_DATABASE_PASSWORD"], !password.isEmpty {
+          configuration.database.password = password
+        }
+        try configuration.database.validate()
+        return configuration
+      } catch let error as ConfigurationError {
+        throw ValidationError("\(file): \(error.message)")
+      }
+    }
+    let source = try load(from)
+    let target = try load(to)
+    guard source.database.kind == .sqlite else {
+      throw ValidationError("--from must name a SQLite store (database.kind sqlite)")
+    }
+    guard target.database.kind == .postgresql else {
+      throw ValidationError("--to must name a PostgreSQL store (database.kind postgresql)")
+    }
+    func key(_ configuration: OKeyConfiguration) throws -> AuditKey? {
+      try configuration.audit.keyFile.map { AuditKey(bytes: try AuditKeyFile.read($0)) }
+    }
+    do {
+      let lock = try DatabaseLock(database: source.database.path)
+      let sqlite = try SQLiteRenewalStore(path: source.database.path, auditKey: try key(source))
+      let sourceHead = try await sqlite.auditHead()
+      let counts = try await sqlite.rowCounts()
+      let postgres = try await PostgresRenewalStore.open(try target.database.postgres(), auditKey: try key(target))
+      let report: PostgresRenewalStore.MoveReport
+      do {
+        report = try await postgres.importStore(expectedHead: sourceHead) { table, offset, limit in
+          try await sqlite.rowPage(of: table, offset: offset, limit: limit)
+        }
+        await postgres.close()
+      } catch {
+        await postgres.close()
+        throw error
+      }
+      withExtendedLifetime(lock) {}
+      for table in StoreMove.tables {
+        print("\(table): \(report.copied[table] ?? 0) of \(counts[table] ?? 0) row(s)")
+      }
+      print(
+        "audit chain verified on arrival: \(report.verification.eventsChecked) events, \(report.verification.requestsChecked) requests, head \(sourceHead.sequence) \(sourceHead.hash)"
+      )
+    } catch let error as StoreError {
+      FileHandle.standardError.write(Data("okeyd migrate-store: \(error.message)\n".utf8))
+      throw ExitCode(error.code == .inUse ? 75 : error.code == .unavailable ? 69 : 65)
+    }
+  }
 }

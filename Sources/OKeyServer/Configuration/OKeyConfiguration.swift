@@ -443,7 +443,8 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
       }
     }
 
-    func validate() throws {
+    /// Refuses database settings that cannot work, naming the setting.
+    public func validate() throws {
       guard kind == .postgresql else { return }
       guard !url.isEmpty else {
         throw ConfigurationError(
