@@ -129,6 +129,47 @@ struct ReplicaTests {
   }
 
   @Test(
+    "PostgreSQL stopped: calls fail UNAVAILABLE within the database deadline; restarted: the same okeyd serves again",
+    .timeLimit(.minutes(3)))
+  func databaseOutage() async throws {
+    try await withReplicas { postgres, _, clients in
+      let agent = TestCaller.portal(clients[0], for: "ens1a")
+      let draft = try await agent.renewals.startRenewal(
+        .with {
+          $0.keyType = .software
+          $0.motif = .expired
+        }, metadata: agent.metadata
+      ).renewal
+      try await postgres.stop()
+      let clock = ContinuousClock()
+      let began = clock.now
+      let down = await failure {
+        _ = try await agent.renewals.getRenewal(.with { $0.requestID = draft.requestID }, metadata: agent.metadata)
+      }
+      #expect(down?.code == .unavailable && down?.reason == "STORE_UNAVAILABLE", "\(String(describing: down))")
+      #expect(clock.now - began < .seconds(15), "within database.timeoutSeconds (5 s) and the call's own work")
+      try await postgres.restart()
+      var back: Okey_V1_Renewal?
+      for _ in 0..<40 where back == nil {
+        back = try? await agent.renewals.getRenewal(
+          .with { $0.requestID = draft.requestID }, metadata: agent.metadata
+        ).renewal
+        if back == nil { try await Task.sleep(for: .milliseconds(250)) }
+      }
+      #expect(back?.version == draft.version)
+      // Changes go through again, on both replicas.
+      let other = TestCaller.portal(clients[1], for: "ens1a")
+      let cancelled = try await other.renewals.cancelRenewal(
+        .with {
+          $0.requestID = draft.requestID
+          $0.expectedVersion = draft.version
+        }, metadata: other.metadata
+      ).renewal
+      #expect(cancelled.status == .cancelled)
+    }
+  }
+
+  @Test(
     "SIGKILL of one replica under load: every acknowledged change is there, the chain verifies, the other keeps serving",
     .timeLimit(.minutes(3)))
   func replicaKilled() async throws {
