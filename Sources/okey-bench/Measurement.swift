@@ -32,13 +32,25 @@ enum ProcessCPU {
     return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
   }
 
-  /// Runs `body` and adds the CPU used per call by the server (`serverPID`) and by this process.
-  static func accounting(serverPID: String?, _ body: () async throws -> Measurement) async rethrows -> Measurement {
-    let server = serverPID.flatMap { seconds(pid: $0) }
+  /// The CPU seconds of every process of `pids`, or nil when one cannot be read (or none is given).
+  static func seconds(pids: [String]) -> Double? {
+    guard !pids.isEmpty else { return nil }
+    var total = 0.0
+    for pid in pids {
+      guard let used = seconds(pid: pid) else { return nil }
+      total += used
+    }
+    return total
+  }
+
+  /// Runs `body` and adds the CPU used per call by the servers (`serverPIDs`, summed) and by this
+  /// process.
+  static func accounting(serverPIDs: [String], _ body: () async throws -> Measurement) async rethrows -> Measurement {
+    let server = seconds(pids: serverPIDs)
     let client = seconds(pid: "self")
     var measurement = try await body()
     let calls = Double(max(1, measurement.calls))
-    if let pid = serverPID, let before = server, let after = seconds(pid: pid) {
+    if let before = server, let after = seconds(pids: serverPIDs) {
       measurement.serverCPUMillisecondsPerCall = (after - before) * 1000 / calls
     }
     if let before = client, let after = seconds(pid: "self") {

@@ -18,6 +18,8 @@ struct RPCBench: AsyncParsableCommand {
       """)
 
   @Option(help: "okeyd address.") var server = "127.0.0.1:50051"
+  @Option(help: "A second okeyd on the same database: the health and lifecycle workers alternate between the two.")
+  var secondServer: String?
   @Option(help: "The portal's service-account key (acts for the agents).") var portalKey: String
   @Option(help: "The password of helpdesk1, dsi-op1 and the managers.") var password = "password1"
   @Option(help: "Scenarios, comma-separated.") var scenarios = "health,get,search,routing,lifecycle"
@@ -27,20 +29,22 @@ struct RPCBench: AsyncParsableCommand {
   var count: Int?
   @Option(help: "Managers in the directory (agent-N is managed by mgr-(N mod managers)).") var managers = 200
   @Option(help: "First agent index used by the lifecycle workers.") var firstAgent = 1000
-  @Option(help: "okeyd's process id on this machine: adds its CPU time per call to each scenario.") var serverPid: Int?
+  @Option(help: "okeyd's process ids on this machine (comma-separated): adds their CPU time per call to each scenario.")
+  var serverPid: String?
   @Option(help: "The disk's durable commit rate (okey-bench disk), to set the lifecycle's changes beside it.")
   var commitRate: Double?
   @Flag(help: "Print JSON instead of a table.") var json = false
 
   func run() async throws {
     let base = try OKeyClientSettings(server: server, timeout: .seconds(30))
-    let serverPID = serverPid.map(String.init)
+    let serverPIDs = (serverPid ?? "").split(separator: ",").map(String.init)
+    let second = try secondServer.map { try OKeyClientSettings(server: $0, timeout: .seconds(30)) }
     /// Measures a scenario with the CPU both processes spent on it.
     func measure(
       _ scenario: String, workers: Int, duration: Duration,
       operation: @escaping @Sendable (Int, Int) async throws -> Void
     ) async -> Measurement {
-      await ProcessCPU.accounting(serverPID: serverPID) {
+      await ProcessCPU.accounting(serverPIDs: serverPIDs) {
         await okey_bench.measure(scenario, workers: workers, duration: duration, count: count, operation: operation)
       }
     }
@@ -82,9 +86,9 @@ struct RPCBench: AsyncParsableCommand {
     }
     if wanted.contains("health") {
       results.append(
-        try await OKeyClient.with(base) { okey in
-          await measure("health (baseline)", workers: workers, duration: duration) { _, _ in
-            _ = try await okey.servingStatus()
+        try await Self.withServers(base, second) { servers in
+          await measure("health (baseline)", workers: workers, duration: duration) { worker, _ in
+            _ = try await servers[worker % servers.count].servingStatus()
           }
         })
     }
@@ -125,8 +129,9 @@ struct RPCBench: AsyncParsableCommand {
       let portalKey = self.portalKey
       let first = self.firstAgent
       results.append(
-        try await OKeyClient.with(base) { okey in
+        try await Self.withServers(base, second) { servers in
           await measure("lifecycle (software key, 8 changes)", workers: workers, duration: duration) { worker, _ in
+            let okey = servers[worker % servers.count]
             let agent = try Self.client(okey, token: portalKey, onBehalfOf: "agent-\(first + worker)")
             let approver = try Self.client(okey, token: managerTokens[worker])
             let dsi = try Self.client(okey, token: dsiToken)
@@ -146,6 +151,18 @@ struct RPCBench: AsyncParsableCommand {
           } ?? ""
         print(String(format: "lifecycle: %.0f committed changes/s", changes) + disk)
       }
+    }
+  }
+
+  /// Runs `body` with a client of `base`'s server, and of `second`'s when given.
+  static func withServers<T: Sendable>(
+    _ base: OKeyClientSettings, _ second: OKeyClientSettings?, _ body: ([OKeyClient]) async throws -> T
+  ) async throws -> T {
+    try await OKeyClient.with(base) { first in
+      guard let second else { return try await body([first]) }
+      var settings = second
+      settings.token = base.token
+      return try await OKeyClient.with(settings) { other in try await body([first, other]) }
     }
   }
 
