@@ -112,15 +112,10 @@ extension PostgresRenewalStore {
     try await read { conn, logger in
       var slots: [PickupSlot] = []
       let rows = try await conn.query(
-        PostgresQuery(
-          unsafeSQL: "SELECT \(Self.slotColumns) FROM pickup_slots WHERE place_id = $1 AND starts_at > $2"
-            + (withRoomOnly ? " AND booked < capacity" : "") + " ORDER BY starts_at, id",
-          binds: {
-            var binds = PostgresBindings()
-            binds.append(placeID)
-            binds.append(after.millisecondsSinceEpoch)
-            return binds
-          }()), logger: logger)
+        .binding(
+          "SELECT \(Self.slotColumns) FROM pickup_slots WHERE place_id = $1 AND starts_at > $2"
+            + (withRoomOnly ? " AND booked < capacity" : "") + " ORDER BY starts_at, id", placeID,
+          after.millisecondsSinceEpoch), logger: logger)
       for try await row in rows { slots.append(try Self.slot(row)) }
       return slots
     }
@@ -142,13 +137,7 @@ extension PostgresRenewalStore {
   static func pickupSlot(_ conn: PostgresConnection, _ logger: Logger, id: String) async throws -> PickupSlot? {
     var slot: PickupSlot?
     let rows = try await conn.query(
-      PostgresQuery(
-        unsafeSQL: "SELECT \(slotColumns) FROM pickup_slots WHERE id = $1",
-        binds: {
-          var binds = PostgresBindings()
-          binds.append(id)
-          return binds
-        }()), logger: logger)
+      .binding("SELECT \(slotColumns) FROM pickup_slots WHERE id = $1", id), logger: logger)
     for try await row in rows { slot = try Self.slot(row) }
     return slot
   }

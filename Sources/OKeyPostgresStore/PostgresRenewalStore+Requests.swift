@@ -76,15 +76,7 @@ extension PostgresRenewalStore {
         return renewal
       }
       // The row must be what the trail last recorded: a state edited outside okeyd is refused.
-      let lastStateHash = try await conn.query(
-        "SELECT state_hash FROM audit_events WHERE renewal_id = \(renewalID) ORDER BY sequence DESC LIMIT 1",
-        logger: logger
-      ).first(String?.self)
-      if let refusal = AuditChainRules.tampering(
-        renewalID: renewalID, stateJSON: row, lastStateHash: lastStateHash ?? nil)
-      {
-        throw refusal
-      }
+      try await Self.requireUntampered(renewalID: renewalID, stateJSON: row, conn, logger)
       let decision = try await Self.decideWithReads(current, decide, conn, logger)
       let renewal = decision.renewal
       guard renewal.version == current.version + 1, renewal.id == current.id else {
@@ -310,13 +302,8 @@ extension PostgresRenewalStore {
   static func history(_ conn: PostgresConnection, _ logger: Logger, renewalID: String) async throws -> [AuditEvent] {
     var events: [AuditEvent] = []
     let rows = try await conn.query(
-      PostgresQuery(
-        unsafeSQL: "SELECT \(auditColumns) FROM audit_events WHERE renewal_id = $1 ORDER BY sequence",
-        binds: {
-          var b = PostgresBindings()
-          b.append(renewalID)
-          return b
-        }()), logger: logger)
+      .binding("SELECT \(auditColumns) FROM audit_events WHERE renewal_id = $1 ORDER BY sequence", renewalID),
+      logger: logger)
     for try await row in rows { events.append(try storedAuditEvent(row).event) }
     return events
   }
@@ -438,12 +425,7 @@ extension PostgresRenewalStore {
       found = (fingerprint, result)
     }
     guard let found else { return nil }
-    guard found.fingerprint == key.fingerprint else {
-      throw StoreError(
-        .keyReused,
-        "idempotency key '\(key.key)' was used for a call with other arguments: use a new key for each distinct change")
-    }
-    return found.result
+    return try key.keptResult(found.result, storedFingerprint: found.fingerprint)
   }
 
   static func rememberResult(

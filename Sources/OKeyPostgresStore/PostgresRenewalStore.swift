@@ -274,6 +274,15 @@ extension PostgresRowSequence {
   }
 }
 
+extension PostgresQuery {
+  /// `sql` (written here, never from outside) with `values` bound to $1, $2… in order.
+  static func binding(_ sql: String, _ values: any PostgresDynamicTypeEncodable...) -> PostgresQuery {
+    var binds = PostgresBindings()
+    for value in values { binds.append(value) }
+    return PostgresQuery(unsafeSQL: sql, binds: binds)
+  }
+}
+
 /// A statement built piece by piece with its bindings ($1, $2… in order).
 struct SQLBuilder {
   var text = ""

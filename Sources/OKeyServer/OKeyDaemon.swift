@@ -383,7 +383,7 @@ struct ReplicaChangeFeed: Service {
   func run() async throws {
     let application = self.application
     let logger = self.logger
-    try? await cancelWhenGracefulShutdown {
+    await cancelWhenGracefulShutdown {
       await store.followChanges(
         { id in
           guard application.changes.isWatched(id), let renewal = try? await application.store.renewal(id: id) else {

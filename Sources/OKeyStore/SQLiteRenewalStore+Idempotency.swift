@@ -47,12 +47,7 @@ extension SQLiteRenewalStore {
         sql: "SELECT * FROM idempotency_keys WHERE agent_uid = ? AND operation = ? AND key = ?",
         arguments: [agentUID, operation, key.key])
     else { return nil }
-    guard row.fingerprint == key.fingerprint else {
-      throw StoreError(
-        .keyReused,
-        "idempotency key '\(key.key)' was used for a call with other arguments: use a new key for each distinct change")
-    }
-    return row.resultJSON
+    return try key.keptResult(row.resultJSON, storedFingerprint: row.fingerprint)
   }
 
   static func rememberResult(

@@ -415,6 +415,17 @@ public struct IdempotencyKey: Sendable, Hashable {
     self.key = key
     self.fingerprint = fingerprint
   }
+
+  /// The result kept under this key when `storedFingerprint` (the first call's) matches this call's;
+  /// ``StoreError/Code/keyReused`` when the key comes back with other arguments.
+  package func keptResult(_ result: String, storedFingerprint: String) throws -> String {
+    guard storedFingerprint == fingerprint else {
+      throw StoreError(
+        .keyReused,
+        "idempotency key '\(key)' was used for a call with other arguments: use a new key for each distinct change")
+    }
+    return result
+  }
 }
 
 /// An idempotency key for a change that is not a request's, with who it belongs to, and the reply

@@ -197,9 +197,18 @@ struct Seed: AsyncParsableCommand {
     abstract: "Store N draft requests of distinct agents in a database file (NORMAL durability, for speed).")
   @Option(help: "The SQLite file.") var database: String
   @Option(help: "How many requests.") var count = 100_000
+  @Option(help: "The audit key file okeyd will run with: the seeded events are signed with it, so the trail verifies.")
+  var auditKeyFile: String?
 
   func run() async throws {
-    let store = try SQLiteRenewalStore(path: database, durability: .normal)
+    let key = try auditKeyFile.map { path -> AuditKey in
+      guard var bytes = FileManager.default.contents(atPath: path).map({ [UInt8]($0) }) else {
+        throw ValidationError("cannot read \(path)")
+      }
+      while let last = bytes.last, [0x0A, 0x0D, 0x20, 0x09].contains(last) { bytes.removeLast() }
+      return AuditKey(bytes: bytes)
+    }
+    let store = try SQLiteRenewalStore(path: database, durability: .normal, auditKey: key)
     let now = Instant(millisecondsSinceEpoch: Int64(Date().timeIntervalSince1970 * 1000))
     let clock = ContinuousClock()
     let start = clock.now

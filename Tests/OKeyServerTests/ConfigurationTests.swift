@@ -150,6 +150,11 @@ struct ConfigurationTests {
       ("enrolment:\n  codeHours: 0", "enrolment.codeHours"),
       ("enrolment:\n  mode: qr\n  codeKeyFile: /nonexistent/enrolment.key", "enrolment.codeKeyFile"),
       ("handover:\n  establishmentTypes: [\"\"]", "handover.establishmentTypes"),
+      ("database:\n  kind: postgres", "database.kind"),
+      ("database:\n  kind: postgresql", "database.url"),
+      ("database:\n  kind: postgresql\n  url: postgres://okey:secret@db/okey", "OKEY_DATABASE_PASSWORD"),
+      ("database:\n  kind: postgresql\n  url: postgres://okey@db/okey\n  poolSize: 2", "database.poolSize"),
+      ("database:\n  kind: postgresql\n  url: postgres://okey@db/okey\n  timeoutSeconds: 0", "database.timeoutSeconds"),
     ]
   )
   func refused(yaml: String, setting: String) throws {

@@ -101,6 +101,35 @@ struct SharedStoreTests {
     }
   }
 
+  @Test(
+    "a sweep runs on one store at a time: while one holds the job, the other's turn is skipped; free again after")
+  func oneSweepAtATime() async throws {
+    try await withStore(.postgresql) { s in
+      let store = s.store
+      let other = try await s.another()
+      let (entered, enter) = AsyncStream.makeStream(of: Void.self)
+      let (leave, allowLeaving) = AsyncStream.makeStream(of: Void.self)
+      let holder = Task {
+        try await store.exclusively("okey-retention-sweep") {
+          enter.yield()
+          for await _ in leave { break }
+          return "held"
+        }
+      }
+      for await _ in entered { break }
+      #expect(try await other.exclusively("okey-retention-sweep") { "ran" } == nil)
+      #expect(try await other.exclusively("okey-escalation-and-reminders") { "ran" } == "ran")
+      allowLeaving.yield()
+      #expect(try await holder.value == "held")
+      #expect(try await other.exclusively("okey-retention-sweep") { "ran" } == "ran")
+    }
+    // One okeyd per SQLite file: the job always runs.
+    try await withStore(.sqlite) { s in
+      let ran = try await s.store.exclusively("okey-retention-sweep") { "ran" }
+      #expect(ran == "ran")
+    }
+  }
+
   @Test("a request changed with the engine's own client is refused, not signed over", arguments: StoreKind.allCases)
   func tamperedRow(kind: StoreKind) async throws {
     try await withStore(kind) { s in

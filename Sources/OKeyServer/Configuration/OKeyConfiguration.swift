@@ -418,7 +418,8 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
     /// TLS to the server, certificate checked against the system's roots. The password is never here:
     /// okeyd reads it from OKEY_DATABASE_PASSWORD.
     public var url = ""
-    /// PostgreSQL: connections of this okeyd's pool (each replica has its own). Default 10.
+    /// PostgreSQL: connections of this okeyd's pool (each replica has its own), 3 to 200: one listens
+    /// for the other replicas' changes, one may hold a sweep's lock. Default 10.
     public var poolSize = 10
     /// PostgreSQL: how long a call waits for the database before failing UNAVAILABLE, in seconds.
     /// Default 5.
@@ -452,8 +453,11 @@ public struct OKeyConfiguration: Sendable, Equatable, Codable {
         )
       }
       _ = try postgres()
-      guard (1...200).contains(poolSize) else {
-        throw ConfigurationError("database.poolSize must be between 1 and 200")
+      // One connection listens for the other replicas' changes, one may hold a sweep's lock.
+      guard (3...200).contains(poolSize) else {
+        throw ConfigurationError(
+          "database.poolSize must be between 3 and 200 (one connection listens for the other replicas' changes, one may hold a sweep's lock)"
+        )
       }
       guard (1...300).contains(timeoutSeconds) else {
         throw ConfigurationError("database.timeoutSeconds must be between 1 and 300")
