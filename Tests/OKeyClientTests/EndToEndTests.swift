@@ -10,7 +10,8 @@ struct EndToEndTests {
   )
   func healthEndToEnd() async throws {
     let okeyd = try await OKeydProcess()
-    let settings = try OKeyClientSettings(server: okeyd.address)
+    // A first call to a process just started, while the whole suite shares two cores: a roomy deadline.
+    let settings = try OKeyClientSettings(server: okeyd.address, timeout: .seconds(60))
     let status = try await OKeyClient.with(settings) { try await $0.servingStatus() }
     #expect(status == .serving)
 
