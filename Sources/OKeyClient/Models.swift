@@ -202,6 +202,14 @@ public struct LoginResult: Sendable, Codable, Equatable {
   public var principal: PrincipalInfo
 }
 
+/// How much of each request a search returns.
+public enum SearchView: String, Sendable, Codable, CaseIterable {
+  /// A list's columns: id, agent, key type, status, version, routed, times, N+1 and N+2 uids.
+  case basic = "BASIC"
+  /// Everything but the history.
+  case full = "FULL"
+}
+
 /// One page of requests.
 public struct RenewalPage: Sendable, Codable, Equatable {
   public var renewals: [Renewal]

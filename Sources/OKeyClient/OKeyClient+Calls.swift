@@ -509,10 +509,12 @@ extension OKeyClient {
 
   // MARK: Support
 
-  /// Searches every request (support staff).
+  /// Searches every request (support staff). With `view: .basic`, each request carries only its
+  /// id, agent, key type, status, version, routed flag, times and the N+1 and N+2 uids: a list's
+  /// columns, several times cheaper to serve.
   public func searchRenewals(
     agentUID: String = "", statuses: [RenewalStatus] = [], approverUID: String = "", pageSize: Int = 20,
-    pageToken: String = ""
+    pageToken: String = "", view: SearchView = .full
   ) async throws -> RenewalPage {
     let request = Okey_V1_SearchRenewalsRequest.with {
       $0.agentUid = agentUID
@@ -520,6 +522,7 @@ extension OKeyClient {
       $0.approverUid = approverUID
       $0.pageSize = Int32(pageSize)
       $0.pageToken = pageToken
+      $0.view = FromWire.wire(view)
     }
     let response = try await call { try await support.searchRenewals(request, metadata: metadata, options: options) }
     return RenewalPage(renewals: response.renewals.map(FromWire.renewal), nextPageToken: response.nextPageToken)

@@ -337,6 +337,48 @@ extension PostgresRenewalStore {
   }
 
   public func search(_ query: RenewalQuery) async throws -> RenewalPage {
+    let (statement, limit) = Self.searchStatement(query, columns: "state_json")
+    return try await read { conn, logger in
+      var renewals = try await conn.query(statement, logger: logger).all(String.self).map(RenewalJSON.decodeRenewal)
+      var next: RenewalCursor?
+      if renewals.count > limit {
+        renewals.removeLast()
+        if let last = renewals.last { next = RenewalCursor(createdAt: last.createdAt, id: last.id) }
+      }
+      return RenewalPage(renewals: renewals, next: next)
+    }
+  }
+
+  public func searchSummaries(_ query: RenewalQuery) async throws -> RenewalSummaryPage {
+    let (statement, limit) = Self.searchStatement(
+      query, columns: "id, agent_uid, key_type, status, version, n1_uid, n2_uid, routed, created_at, updated_at")
+    return try await read { conn, logger in
+      var summaries: [RenewalSummary] = []
+      for try await row in try await conn.query(statement, logger: logger) {
+        let (id, agent, keyType, status, version, n1, n2, routed, created, updated) = try row.decode(
+          (String, String, String, String, Int64, String?, String?, Bool, Int64, Int64).self)
+        guard let keyType = KeyType(rawValue: keyType), let status = RenewalStatus(rawValue: status) else {
+          throw StoreError(
+            .tampered, "request \(id) has a key type or status okeyd does not know: it was written outside okeyd")
+        }
+        summaries.append(
+          RenewalSummary(
+            id: id, agentUID: agent, keyType: keyType, status: status, version: version, n1UID: n1, n2UID: n2,
+            routed: routed, createdAt: Instant(millisecondsSinceEpoch: created),
+            updatedAt: Instant(millisecondsSinceEpoch: updated)))
+      }
+      var next: RenewalCursor?
+      if summaries.count > limit {
+        summaries.removeLast()
+        if let last = summaries.last { next = RenewalCursor(createdAt: last.createdAt, id: last.id) }
+      }
+      return RenewalSummaryPage(summaries: summaries, next: next)
+    }
+  }
+
+  /// The one search statement of ``search(_:)`` and ``searchSummaries(_:)``: the query's filters,
+  /// keyset pagination on (created_at, id), one row more than the page to tell whether another follows.
+  static func searchStatement(_ query: RenewalQuery, columns: String) -> (query: PostgresQuery, limit: Int) {
     var sql = SQLBuilder()
     var clauses: [String] = []
     if let agent = query.agentUID { clauses.append("agent_uid = \(sql.bind(agent))") }
@@ -371,18 +413,9 @@ extension PostgresRenewalStore {
     let limit = max(1, min(query.limit, 1000))
     let direction = newest ? "DESC" : "ASC"
     sql.text =
-      "SELECT state_json FROM renewals" + (clauses.isEmpty ? "" : " WHERE " + clauses.joined(separator: " AND "))
+      "SELECT \(columns) FROM renewals" + (clauses.isEmpty ? "" : " WHERE " + clauses.joined(separator: " AND "))
       + " ORDER BY created_at \(direction), id \(direction) LIMIT \(limit + 1)"
-    let statement = sql.query
-    return try await read { conn, logger in
-      var renewals = try await conn.query(statement, logger: logger).all(String.self).map(RenewalJSON.decodeRenewal)
-      var next: RenewalCursor?
-      if renewals.count > limit {
-        renewals.removeLast()
-        if let last = renewals.last { next = RenewalCursor(createdAt: last.createdAt, id: last.id) }
-      }
-      return RenewalPage(renewals: renewals, next: next)
-    }
+    return (sql.query, limit)
   }
 
   public func countByStatus() async throws -> [RenewalStatus: Int] {

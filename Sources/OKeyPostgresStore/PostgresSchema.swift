@@ -201,6 +201,15 @@ enum PostgresSchema {
         "CREATE TABLE login_failures (person text PRIMARY KEY, failures bigint NOT NULL, last_at bigint NOT NULL)"
       ]
     ),
+    (
+      "pg3",
+      [
+        // Searches walk an index in their own order (created_at, id) and stop at the page.
+        "CREATE INDEX renewals_by_agent ON renewals(agent_uid, created_at, id)",
+        "DROP INDEX renewals_by_status",
+        "CREATE INDEX renewals_by_status ON renewals(status, created_at, id)",
+      ]
+    ),
   ]
 
   /// The identifiers this code knows, oldest first.

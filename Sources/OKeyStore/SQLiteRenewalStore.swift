@@ -450,58 +450,10 @@ public final class SQLiteRenewalStore: RenewalStore {
   }
 
   public func search(_ query: RenewalQuery) async throws -> RenewalPage {
-    try await guarded {
+    let (sql, arguments, limit) = try Self.searchStatement(query, columns: "state_json")
+    return try await guarded {
       try await pool.read { db in
-        var clauses: [String] = []
-        var arguments: StatementArguments = []
-        if let agent = query.agentUID {
-          clauses.append("agent_uid = ?")
-          arguments += [agent]
-        }
-        if !query.statuses.isEmpty {
-          clauses.append("status IN (\(query.statuses.map { _ in "?" }.joined(separator: ",")))")
-          arguments += StatementArguments(query.statuses.map(\.rawValue))
-        }
-        if let keyType = query.keyType {
-          clauses.append("key_type = ?")
-          arguments += [keyType.rawValue]
-        }
-        if let approver = query.approverUID {
-          clauses.append(
-            "(n1_uid = ? OR n2_uid = ? OR id IN (SELECT renewal_id FROM renewal_validators WHERE uid = ?))")
-          arguments += [approver, approver, approver]
-        }
-        if !query.handoverEstablishments.isEmpty {
-          clauses.append(
-            "json_extract(state_json, '$.handoverEstablishment') IN (\(query.handoverEstablishments.map { _ in "?" }.joined(separator: ",")))"
-          )
-          arguments += StatementArguments(query.handoverEstablishments)
-        }
-        if query.routedOnly { clauses.append("routed = 1") }
-        if query.actionableByDSI {
-          clauses.append(
-            "(status <> '\(RenewalStatus.awaitingEnrolment.rawValue)' OR json_extract(state_json, '$.elementsSentAt') IS NOT NULL OR (json_extract(state_json, '$.enrolmentByCode') = 1 AND json_extract(state_json, '$.platform') IS NOT NULL AND json_extract(state_json, '$.enrolmentCodeReadAt') IS NULL AND id NOT IN (SELECT renewal_id FROM enrolment_codes)))"
-          )
-        }
-        if let after = query.createdAfter {
-          clauses.append("created_at >= ?")
-          arguments += [after.millisecondsSinceEpoch]
-        }
-        if let before = query.createdBefore {
-          clauses.append("created_at < ?")
-          arguments += [before.millisecondsSinceEpoch]
-        }
-        let newest = query.order == .newestFirst
-        if let cursor = query.after {
-          clauses.append(newest ? "(created_at, id) < (?, ?)" : "(created_at, id) > (?, ?)")
-          arguments += [cursor.createdAt.millisecondsSinceEpoch, cursor.id]
-        }
-        let limit = max(1, min(query.limit, 1000))
-        let direction = newest ? "DESC" : "ASC"
-        let sql =
-          "SELECT state_json FROM renewals" + (clauses.isEmpty ? "" : " WHERE " + clauses.joined(separator: " AND "))
-          + " ORDER BY created_at \(direction), id \(direction) LIMIT \(limit + 1)"
-        var renewals = try String.fetchAll(db, sql: sql, arguments: arguments).map(Self.decodeRenewal)
+        var renewals = try String.fetchAll(db.cachedStatement(sql: sql), arguments: arguments).map(Self.decodeRenewal)
         var next: RenewalCursor?
         if renewals.count > limit {
           renewals.removeLast()
@@ -510,6 +462,110 @@ public final class SQLiteRenewalStore: RenewalStore {
         return RenewalPage(renewals: renewals, next: next)
       }
     }
+  }
+
+  public func searchSummaries(_ query: RenewalQuery) async throws -> RenewalSummaryPage {
+    let (sql, arguments, limit) = try Self.searchStatement(
+      query, columns: "id, agent_uid, key_type, status, version, n1_uid, n2_uid, routed, created_at, updated_at")
+    return try await guarded {
+      try await pool.read { db in
+        var summaries: [RenewalSummary] = []
+        // The statement is compiled once per connection and shape of query.
+        let rows = try Row.fetchCursor(db.cachedStatement(sql: sql), arguments: arguments)
+        while let row = try rows.next() {
+          let keyType: String = row[2]
+          let status: String = row[3]
+          guard let keyType = KeyType(rawValue: keyType), let status = RenewalStatus(rawValue: status) else {
+            throw StoreError(
+              .tampered,
+              "request \(row[0] as String) has a key type or status okeyd does not know: it was written outside okeyd")
+          }
+          summaries.append(
+            RenewalSummary(
+              id: row[0], agentUID: row[1], keyType: keyType, status: status, version: row[4], n1UID: row[5],
+              n2UID: row[6], routed: row[7], createdAt: Instant(millisecondsSinceEpoch: row[8]),
+              updatedAt: Instant(millisecondsSinceEpoch: row[9])))
+        }
+        var next: RenewalCursor?
+        if summaries.count > limit {
+          summaries.removeLast()
+          if let last = summaries.last { next = RenewalCursor(createdAt: last.createdAt, id: last.id) }
+        }
+        return RenewalSummaryPage(summaries: summaries, next: next)
+      }
+    }
+  }
+
+  /// SQLite's plan for a search (`EXPLAIN QUERY PLAN`), one line per step: for the tests that keep
+  /// every search on an index.
+  package func searchPlan(_ query: RenewalQuery) async throws -> [String] {
+    let (sql, arguments, _) = try Self.searchStatement(query, columns: "id")
+    return try await pool.read { db in
+      try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql, arguments: arguments).map { row in row["detail"] }
+    }
+  }
+
+  /// The one search statement of ``search(_:)`` and ``searchSummaries(_:)``: the query's filters,
+  /// keyset pagination on (created_at, id), one row more than the page to tell whether another follows.
+  /// Lists are bound as one JSON array (`json_each`) and the limit as a parameter, so that the
+  /// statement's text depends only on which filters are set: a few hundred shapes at most, each
+  /// compiled once per connection.
+  static func searchStatement(_ query: RenewalQuery, columns: String) throws -> (
+    sql: String, arguments: StatementArguments, limit: Int
+  ) {
+    var clauses: [String] = []
+    var arguments: StatementArguments = []
+    if let agent = query.agentUID {
+      clauses.append("agent_uid = ?")
+      arguments += [agent]
+    }
+    if query.statuses.count == 1, let status = query.statuses.first {
+      // One status reads its index in (created_at, id) order; a list is merged and sorted.
+      clauses.append("status = ?")
+      arguments += [status.rawValue]
+    } else if !query.statuses.isEmpty {
+      clauses.append("status IN (SELECT value FROM json_each(?))")
+      arguments += [try RenewalJSON.encode(query.statuses.map(\.rawValue))]
+    }
+    if let keyType = query.keyType {
+      clauses.append("key_type = ?")
+      arguments += [keyType.rawValue]
+    }
+    if let approver = query.approverUID {
+      clauses.append(
+        "(n1_uid = ? OR n2_uid = ? OR id IN (SELECT renewal_id FROM renewal_validators WHERE uid = ?))")
+      arguments += [approver, approver, approver]
+    }
+    if !query.handoverEstablishments.isEmpty {
+      clauses.append("json_extract(state_json, '$.handoverEstablishment') IN (SELECT value FROM json_each(?))")
+      arguments += [try RenewalJSON.encode(query.handoverEstablishments)]
+    }
+    if query.routedOnly { clauses.append("routed = 1") }
+    if query.actionableByDSI {
+      clauses.append(
+        "(status <> '\(RenewalStatus.awaitingEnrolment.rawValue)' OR json_extract(state_json, '$.elementsSentAt') IS NOT NULL OR (json_extract(state_json, '$.enrolmentByCode') = 1 AND json_extract(state_json, '$.platform') IS NOT NULL AND json_extract(state_json, '$.enrolmentCodeReadAt') IS NULL AND id NOT IN (SELECT renewal_id FROM enrolment_codes)))"
+      )
+    }
+    if let after = query.createdAfter {
+      clauses.append("created_at >= ?")
+      arguments += [after.millisecondsSinceEpoch]
+    }
+    if let before = query.createdBefore {
+      clauses.append("created_at < ?")
+      arguments += [before.millisecondsSinceEpoch]
+    }
+    let newest = query.order == .newestFirst
+    if let cursor = query.after {
+      clauses.append(newest ? "(created_at, id) < (?, ?)" : "(created_at, id) > (?, ?)")
+      arguments += [cursor.createdAt.millisecondsSinceEpoch, cursor.id]
+    }
+    let limit = max(1, min(query.limit, 1000))
+    let direction = newest ? "DESC" : "ASC"
+    let sql =
+      "SELECT \(columns) FROM renewals" + (clauses.isEmpty ? "" : " WHERE " + clauses.joined(separator: " AND "))
+      + " ORDER BY created_at \(direction), id \(direction) LIMIT ?"
+    arguments += [limit + 1]
+    return (sql, arguments, limit)
   }
 
   public func countByStatus() async throws -> [RenewalStatus: Int] {

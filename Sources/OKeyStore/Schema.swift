@@ -6,7 +6,7 @@ enum Schema {
   static let versions = [
     "v1-renewals-documents-audit", "v2-charter-pickup-keys", "v3-outbox-sessions", "v4-session-person",
     "v5-outbox-delivery", "v6-audit-seal", "v7-document-retention", "v8-idempotency-fingerprint",
-    "v9-co-validators", "v10-enrolment-codes",
+    "v9-co-validators", "v10-enrolment-codes", "v11-search-indexes",
   ]
 
   static var migrator: DatabaseMigrator {
@@ -252,6 +252,18 @@ enum Schema {
             expires_at INTEGER NOT NULL
           );
           CREATE INDEX enrolment_codes_by_expiry ON enrolment_codes(expires_at);
+          """
+      )
+    }
+    migrator.registerMigration(versions[10]) { db in
+      // Searches walk an index in their own order (created_at, id) and stop at the page: an agent's
+      // requests (MyRenewals, the phone-change limit) had none; a status's needed the id too.
+      // SearchTests/queryPlans reads the plans.
+      try db.execute(
+        sql: """
+          CREATE INDEX renewals_by_agent ON renewals(agent_uid, created_at, id);
+          DROP INDEX renewals_by_status;
+          CREATE INDEX renewals_by_status ON renewals(status, created_at, id);
           """
       )
     }

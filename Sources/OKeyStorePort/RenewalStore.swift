@@ -39,6 +39,9 @@ public protocol RenewalStore: Sendable {
   func documentContent(id: String) async throws -> [UInt8]?
   /// Requests matching a query, one page at a time.
   func search(_ query: RenewalQuery) async throws -> RenewalPage
+  /// The same page as ``search(_:)``, each request read from its indexed columns only (no stored
+  /// state decoded): what a list shows.
+  func searchSummaries(_ query: RenewalQuery) async throws -> RenewalSummaryPage
   /// Request counts per status.
   func countByStatus() async throws -> [RenewalStatus: Int]
 
@@ -316,6 +319,61 @@ public struct RenewalPage: Sendable, Hashable {
   /// Creates a value (for the store adapters).
   package init(renewals: [RenewalRequest], next: RenewalCursor?) {
     self.renewals = renewals
+    self.next = next
+  }
+}
+
+/// A request as a list shows it: the columns the store keeps beside the stored state.
+public struct RenewalSummary: Sendable, Hashable {
+  /// The request's id.
+  public var id: String
+  /// The agent who asked.
+  public var agentUID: String
+  /// The kind of key asked for.
+  public var keyType: KeyType
+  /// Where the request stands.
+  public var status: RenewalStatus
+  /// The optimistic version.
+  public var version: Int64
+  /// The N+1's uid, when routed.
+  public var n1UID: String?
+  /// The N+2's uid, when there is one.
+  public var n2UID: String?
+  /// True once submitted with its documents.
+  public var routed: Bool
+  /// When the request was started.
+  public var createdAt: Instant
+  /// When it last changed.
+  public var updatedAt: Instant
+
+  /// Creates a value (for the store adapters and tests).
+  package init(
+    id: String, agentUID: String, keyType: KeyType, status: RenewalStatus, version: Int64, n1UID: String?,
+    n2UID: String?, routed: Bool, createdAt: Instant, updatedAt: Instant
+  ) {
+    self.id = id
+    self.agentUID = agentUID
+    self.keyType = keyType
+    self.status = status
+    self.version = version
+    self.n1UID = n1UID
+    self.n2UID = n2UID
+    self.routed = routed
+    self.createdAt = createdAt
+    self.updatedAt = updatedAt
+  }
+}
+
+/// One page of request summaries.
+public struct RenewalSummaryPage: Sendable, Hashable {
+  /// The requests.
+  public var summaries: [RenewalSummary]
+  /// Where the next page starts; nil on the last page.
+  public var next: RenewalCursor?
+
+  /// Creates a value (for the store adapters).
+  package init(summaries: [RenewalSummary], next: RenewalCursor?) {
+    self.summaries = summaries
     self.next = next
   }
 }

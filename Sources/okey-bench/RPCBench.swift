@@ -10,7 +10,8 @@ struct RPCBench: AsyncParsableCommand {
     commandName: "rpc",
     abstract: "Throughput and latency of okeyd's main RPCs, with its health check as the baseline in the same run.",
     discussion: """
-      Scenarios: health (the transport baseline), get (GetRenewal), search (SearchRenewals), routing
+      Scenarios: health (the transport baseline), get (GetRenewal), search (SearchRenewals, basic view, 20 a
+      page), search-full (the same, full view), routing
       (ResolveRouting, warm cache) and lifecycle (the whole software-key procedure per worker, one
       agent per worker: start, document, submit, approve, platform, enrolment, charter, finalize).
       Needs a directory whose agents agent-N are managed by mgr-(N mod M) (Tools/directory/generate-academy.py),
@@ -22,7 +23,7 @@ struct RPCBench: AsyncParsableCommand {
   var secondServer: String?
   @Option(help: "The portal's service-account key (acts for the agents).") var portalKey: String
   @Option(help: "The password of helpdesk1, dsi-op1 and the managers.") var password = "password1"
-  @Option(help: "Scenarios, comma-separated.") var scenarios = "health,get,search,routing,lifecycle"
+  @Option(help: "Scenarios, comma-separated.") var scenarios = "health,get,search,search-full,routing,lifecycle"
   @Option(help: "Concurrent workers.") var workers = 32
   @Option(help: "Seconds per scenario (default 5; 3600 when --count is given).") var seconds: Int?
   @Option(help: "Calls per scenario, all workers together: the scenario ends at this count (or after --seconds).")
@@ -103,8 +104,16 @@ struct RPCBench: AsyncParsableCommand {
     if wanted.contains("search") {
       results.append(
         try await OKeyClient.with(supportSettings) { okey in
-          await measure("search (SearchRenewals)", workers: workers, duration: duration) { _, _ in
-            _ = try await okey.searchRenewals(pageSize: 20)
+          await measure("search (SearchRenewals, basic)", workers: workers, duration: duration) { _, _ in
+            _ = try await okey.searchRenewals(pageSize: 20, view: .basic)
+          }
+        })
+    }
+    if wanted.contains("search-full") {
+      results.append(
+        try await OKeyClient.with(supportSettings) { okey in
+          await measure("search (SearchRenewals, full)", workers: workers, duration: duration) { _, _ in
+            _ = try await okey.searchRenewals(pageSize: 20, view: .full)
           }
         })
     }

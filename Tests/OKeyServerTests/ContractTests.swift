@@ -354,6 +354,28 @@ extension ContractTests {
         }, metadata: stager.support.metadata
       ).renewals.first
       #expect(found == booked)
+      // The basic view: the list's columns of the same request, every other field unset.
+      let listed = try await stager.support.support.searchRenewals(
+        .with {
+          $0.agentUid = "ens1a"
+          $0.statuses = [.pickupBooked]
+          $0.view = .basic
+        }, metadata: stager.support.metadata
+      ).renewals.first
+      #expect(
+        listed
+          == .with {
+            $0.requestID = booked.requestID
+            $0.agentUid = booked.agentUid
+            $0.keyType = booked.keyType
+            $0.status = booked.status
+            $0.version = booked.version
+            $0.routed = booked.routed
+            $0.createdAt = booked.createdAt
+            $0.updatedAt = booked.updatedAt
+            $0.routing.n1.person.uid = booked.routing.n1.person.uid
+            if booked.routing.hasN2 { $0.routing.n2.person.uid = booked.routing.n2.person.uid }
+          })
       let watched = try await agent.renewals.watchRenewal(.with { $0.requestID = ready.id }, metadata: agent.metadata) {
         response in
         for try await message in response.messages { return message.renewal }
@@ -387,6 +409,8 @@ extension ContractTests {
     #expect(Wire.role(.dsi) == .dsi && Wire.role(.system) == .unspecified)
     let unset = #expect(throws: APIError.self) { try Wire.motif(Okey_V1_Motif.unspecified) }
     #expect(unset?.message.contains("required: one of MOTIF_EXPIRED") == true)
+    #expect(try Wire.view(.unspecified) == .full && Wire.view(.basic) == .basic && Wire.view(.full) == .full)
+    #expect(throws: APIError.self) { try Wire.view(.UNRECOGNIZED(3)) }
     let unknown = #expect(throws: APIError.self) { try Wire.keyType(Okey_V1_KeyType.UNRECOGNIZED(99)) }
     #expect(unknown?.message == "key_type: unknown value 99: use one of KEY_TYPE_SOFTWARE, KEY_TYPE_HARDWARE")
   }

@@ -194,6 +194,29 @@ extension Okey_V1_WaitingParty: WireNamedEnum {
   }
 }
 
+extension Okey_V1_RenewalView: WireNamedEnum {
+  public static let wirePrefix = "RENEWAL_VIEW_"
+
+  /// The value's name without RENEWAL_VIEW_.
+  public var wireName: String {
+    switch rawValue {
+    case 0: return "UNSPECIFIED"
+    case 1: return "BASIC"
+    case 2: return "FULL"
+    default: return "UNRECOGNIZED_\(rawValue)"
+    }
+  }
+
+  /// The value named `wireName` (without the prefix); nil for a name this contract does not list.
+  public init?(wireName: String) {
+    switch wireName {
+    case "BASIC": self.init(rawValue: 1)
+    case "FULL": self.init(rawValue: 2)
+    default: return nil
+    }
+  }
+}
+
 extension Okey_V1_AuditProblemKind: WireNamedEnum {
   public static let wirePrefix = "AUDIT_PROBLEM_KIND_"
 

@@ -35,6 +35,14 @@ extension Google_Protobuf_Timestamp {
   }
 }
 
+/// How much of each request SearchRenewals returns (okey.v1.RenewalView).
+enum SearchView: String, CaseIterable, Sendable {
+  /// The indexed columns only.
+  case basic
+  /// Everything but the history.
+  case full
+}
+
 enum Wire {
   // MARK: Enums in
 
@@ -75,6 +83,11 @@ enum Wire {
     return value
   }
 
+  /// How much of each request a search returns; unset is the full view.
+  static func view(_ value: Okey_V1_RenewalView) throws -> SearchView {
+    value == .unspecified ? .full : try domain(value, field: "view")
+  }
+
   static func keyType(_ value: KeyType) -> Okey_V1_KeyType { wire(value) }
   static func status(_ value: RenewalStatus) -> Okey_V1_RenewalStatus { wire(value) }
   static func motif(_ value: Motif) -> Okey_V1_Motif { wire(value) }
@@ -83,6 +96,22 @@ enum Wire {
   static func role(_ value: ActingRole) -> Okey_V1_Role { wire(value) }
 
   // MARK: Messages out
+
+  /// A request as a list shows it (``SearchView/basic``): the summary's fields, every other unset.
+  static func renewal(_ summary: RenewalSummary) -> Okey_V1_Renewal {
+    .with {
+      $0.requestID = summary.id
+      $0.agentUid = summary.agentUID
+      $0.keyType = keyType(summary.keyType)
+      $0.status = status(summary.status)
+      $0.version = summary.version
+      $0.routed = summary.routed
+      $0.createdAt = Google_Protobuf_Timestamp(summary.createdAt)
+      $0.updatedAt = Google_Protobuf_Timestamp(summary.updatedAt)
+      if let n1 = summary.n1UID { $0.routing.n1.person.uid = n1 }
+      if let n2 = summary.n2UID { $0.routing.n2.person.uid = n2 }
+    }
+  }
 
   static func person(_ person: DirectoryPerson) -> Okey_V1_Person {
     .with {

@@ -23,11 +23,20 @@ struct SupportRPCService: Okey_V1_SupportService.SimpleServiceProtocol {
     if request.hasCreatedBefore { query.createdBefore = try request.createdBefore.instant(field: "created_before") }
     query.limit = try Wire.pageSize(request.pageSize)
     query.after = try Wire.cursor(request.pageToken)
-    let page = try await application.store.search(query)
-    let renewals = try await application.messages(page.renewals)
-    return .with {
-      $0.renewals = renewals
-      $0.nextPageToken = Wire.pageToken(page.next)
+    switch try Wire.view(request.view) {
+    case .basic:
+      let page = try await application.store.searchSummaries(query)
+      return .with {
+        $0.renewals = page.summaries.map(Wire.renewal)
+        $0.nextPageToken = Wire.pageToken(page.next)
+      }
+    case .full:
+      let page = try await application.store.search(query)
+      let renewals = try await application.messages(page.renewals)
+      return .with {
+        $0.renewals = renewals
+        $0.nextPageToken = Wire.pageToken(page.next)
+      }
     }
   }
 
