@@ -117,7 +117,7 @@ public struct RoutingResolver: Sendable {
       var excluded: Set<String> = [normalized(entry.dn)]
       if !routing.requester.dn.isEmpty { excluded.insert(normalized(routing.requester.dn)) }
       candidateManager = try await findManager(
-        of: facts, excluding: excluded, requesterDN: routing.requester.dn, problems: &ignored, level: "N+2")
+        of: facts, excluding: excluded, requesterDN: routing.requester.dn, problems: &ignored, level: "N+2")?.approver
       if configuration.validatorChoice == .managers || configuration.validatorChoice == .anyone {
         standing = try await self.standing(of: entry)
       }
@@ -252,19 +252,18 @@ public struct RoutingResolver: Sendable {
     }
 
     let requesterDN = normalized(entry.dn)
-    let n1 = try await findManager(
+    let foundN1 = try await findManager(
       of: requesterFacts, excluding: [requesterDN], requesterDN: entry.dn, problems: &problems, level: "N+1")
+    let n1 = foundN1?.approver
     var n2: RoutedApprover?
-    if let n1 {
+    if let n1, let n1Entry = foundN1?.entry {
       var n2Problems: [RoutingProblem] = []
-      let n1Entries = try await directory.people(withUID: n1.person.uid)
-      if let n1Entry = n1Entries.first(where: { normalized($0.dn) == normalized(n1.person.dn) }) ?? n1Entries.first {
-        var ignored: [RoutingProblem] = []
-        let n1Facts = facts(of: n1Entry, problems: &ignored)
-        n2 = try await findManager(
-          of: n1Facts, excluding: [requesterDN, normalized(n1.person.dn)], requesterDN: entry.dn, problems: &n2Problems,
-          level: "N+2")
-      }
+      // The N+1's entry as the lookup that found it read it: no second search for it.
+      var ignored: [RoutingProblem] = []
+      let n1Facts = facts(of: n1Entry, problems: &ignored)
+      n2 = try await findManager(
+        of: n1Facts, excluding: [requesterDN, normalized(n1.person.dn)], requesterDN: entry.dn, problems: &n2Problems,
+        level: "N+2")?.approver
       problems += n2Problems.filter { $0.code != "MANAGER_MISSING" && $0.code != "NO_RESPONSIBLE" }
       if n2 == nil {
         problems.append(
@@ -365,7 +364,7 @@ public struct RoutingResolver: Sendable {
     requesterDN: String,
     problems: inout [RoutingProblem],
     level: String
-  ) async throws -> RoutedApprover? {
+  ) async throws -> FoundManager? {
     var anyStrategyApplied = false
     for strategy in configuration.strategies {
       switch strategy {
@@ -393,7 +392,9 @@ public struct RoutingResolver: Sendable {
               message: "\(subject.person.uid)'s manager \(managerDN) does not exist in the directory"))
           continue
         }
-        return RoutedApprover(person: person(from: manager), foundBy: "manager attribute of \(subject.person.uid)")
+        return FoundManager(
+          approver: RoutedApprover(person: person(from: manager), foundBy: "manager attribute of \(subject.person.uid)"),
+          entry: manager)
 
       case .establishment:
         guard !subject.assignments.isEmpty else { continue }
@@ -415,7 +416,7 @@ public struct RoutingResolver: Sendable {
   /// The person responsible for one of the subject's establishments, or a configured fallback when
   /// the subject heads it themselves.
   func establishmentHead(of subject: Facts, excluding excluded: Set<String>, problems: inout [RoutingProblem])
-    async throws -> RoutedApprover?
+    async throws -> FoundManager?
   {
     var seen: Set<String> = []
     for assignment in subject.assignments where seen.insert(assignment.uai).inserted {
@@ -450,7 +451,7 @@ public struct RoutingResolver: Sendable {
       let headsItself = candidates.contains { normalized($0.dn) == normalized(subject.entry.dn) }
       candidates.removeAll { excluded.contains(normalized($0.dn)) || normalized($0.dn) == normalized(subject.entry.dn) }
       if candidates.count == 1, let head = candidates.first {
-        return RoutedApprover(person: person(from: head), foundBy: role)
+        return FoundManager(approver: RoutedApprover(person: person(from: head), foundBy: role), entry: head)
       }
       if candidates.count > 1 {
         problems.append(
@@ -473,16 +474,24 @@ public struct RoutingResolver: Sendable {
     return nil
   }
 
-  func fallback(for department: String, excluding excluded: Set<String>) async throws -> RoutedApprover? {
+  func fallback(for department: String, excluding excluded: Set<String>) async throws -> FoundManager? {
     for key in [department, "*"] {
       guard let uid = configuration.fallbacks[key] else { continue }
       let entries = try await directory.people(withUID: uid)
       guard entries.count == 1, let entry = entries.first, !excluded.contains(normalized(entry.dn)) else { continue }
-      return RoutedApprover(
-        person: person(from: entry),
-        foundBy: key == "*" ? "academy fallback \(uid)" : "fallback \(uid) for department \(department)")
+      return FoundManager(
+        approver: RoutedApprover(
+          person: person(from: entry),
+          foundBy: key == "*" ? "academy fallback \(uid)" : "fallback \(uid) for department \(department)"),
+        entry: entry)
     }
     return nil
+  }
+
+  /// An approver found by a strategy, with the directory entry it was read from.
+  struct FoundManager {
+    var approver: RoutedApprover
+    var entry: DirectoryEntry
   }
 
   // MARK: Facts

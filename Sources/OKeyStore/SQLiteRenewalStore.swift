@@ -31,6 +31,8 @@ public final class SQLiteRenewalStore: RenewalStore {
   /// the row's version is not the one kept here. Consecutive changes of a request are what it
   /// serves, so it stays small.
   let committed = CommittedStates(capacity: 4_096)
+  /// Starts and changes of requests, committed in groups (see ``GroupCommit``).
+  let group: GroupCommit
   /// The file.
   public let path: String
   /// The durability level set on the writer connection.
@@ -55,6 +57,7 @@ public final class SQLiteRenewalStore: RenewalStore {
     configuration.foreignKeysEnabled = true
     do {
       pool = try DatabasePool(path: path, configuration: configuration)
+      group = GroupCommit(pool: pool)
       // Never migrate, nor write into, a database a newer okeyd wrote.
       let status = try pool.read { db in try Self.migrationStatus(db) }
       if !status.unknown.isEmpty {
@@ -85,6 +88,13 @@ public final class SQLiteRenewalStore: RenewalStore {
       ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.int64Value ?? 0
     }
     return (size(path), size(path + "-wal"))
+  }
+
+  /// Transactions that carried starts and changes of requests since the store opened, and how many
+  /// changes they carried together (group commit).
+  public var committedGroups: (transactions: Int, changes: Int) {
+    let figures = group.figures
+    return (figures.groups, figures.changes)
   }
 
   /// The `PRAGMA synchronous` level of the writer connection (2 FULL, 1 NORMAL).
@@ -190,8 +200,9 @@ public final class SQLiteRenewalStore: RenewalStore {
     idempotencyKey: IdempotencyKey?,
     decide: @escaping @Sendable (String?) throws -> Result<RenewalDecision, RenewalRefusal>
   ) async throws -> RenewalRequest {
-    try await guarded {
-      try await pool.write { db in
+    let auditKey = self.auditKey
+    return try await guarded {
+      try await group.write { db in
         if let idempotencyKey,
           let prior = try Self.idempotentResult(db, agentUID: agentUID, operation: scope, key: idempotencyKey)
         {
@@ -239,12 +250,13 @@ public final class SQLiteRenewalStore: RenewalStore {
     let committed = self.committed
     let auditKey = self.auditKey
     let renewal = try await guarded {
-      try await pool.write { db in
-        guard let version = try db.value(Int64.self, "SELECT version FROM renewals WHERE id = ?", [renewalID]),
-          let current = try committed.state(of: renewalID, atVersion: version) ?? Self.loadRenewal(db, id: renewalID)
-        else {
+      try await group.write { db in
+        guard let row = try db.row("SELECT version, state_json FROM renewals WHERE id = ?", [renewalID]) else {
           throw StoreError(.notFound, "no renewal request \(renewalID)")
         }
+        let version: Int64 = try row.decode(atIndex: 0)
+        let storedJSON: String = try row.decode(atIndex: 1)
+        let current = try committed.state(of: renewalID, atVersion: version) ?? Self.decodeRenewal(storedJSON)
         if let idempotencyKey,
           let prior = try Self.idempotentResult(
             db, agentUID: current.agentUID, operation: operation, key: idempotencyKey)
@@ -258,9 +270,7 @@ public final class SQLiteRenewalStore: RenewalStore {
         }
         // The row must be what the trail last recorded: a state edited in the file is refused, not
         // carried forward and signed.
-        if let json = try db.value(String.self, "SELECT state_json FROM renewals WHERE id = ?", [renewalID]) {
-          try AuditChain.requireUntampered(renewalID: renewalID, stateJSON: json, in: db)
-        }
+        try AuditChain.requireUntampered(renewalID: renewalID, stateJSON: storedJSON, in: db)
         let decision = try decide(current, Reader(db: db)).get()
         let renewal = decision.renewal
         // Every change makes a new version: a version number names one committed state only.
@@ -387,7 +397,15 @@ public final class SQLiteRenewalStore: RenewalStore {
   }
 
   public func renewal(id: String) async throws -> RenewalRequest? {
-    try await guarded { try await pool.read { db in try Self.loadRenewal(db, id: id) } }
+    let committed = self.committed
+    return try await guarded {
+      try await pool.read { db in
+        guard let row = try db.row("SELECT version, state_json FROM renewals WHERE id = ?", [id]) else { return nil }
+        // The state this store committed at the row's version, or the stored JSON decoded.
+        return try committed.state(of: id, atVersion: try row.decode(atIndex: 0))
+          ?? Self.decodeRenewal(try row.decode(atIndex: 1))
+      }
+    }
   }
 
   public func renewalView(id: String, withHistory: Bool) async throws -> RenewalView? {

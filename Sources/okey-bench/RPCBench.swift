@@ -104,7 +104,7 @@ struct RPCBench: AsyncParsableCommand {
     if wanted.contains("search") {
       results.append(
         try await OKeyClient.with(supportSettings) { okey in
-          await measure("search (SearchRenewals, basic)", workers: workers, duration: duration) { _, _ in
+          await measure("search (SearchRenewals, basic view)", workers: workers, duration: duration) { _, _ in
             _ = try await okey.searchRenewals(pageSize: 20, view: .basic)
           }
         })
@@ -112,7 +112,7 @@ struct RPCBench: AsyncParsableCommand {
     if wanted.contains("search-full") {
       results.append(
         try await OKeyClient.with(supportSettings) { okey in
-          await measure("search (SearchRenewals, full)", workers: workers, duration: duration) { _, _ in
+          await measure("search-full (SearchRenewals, full view)", workers: workers, duration: duration) { _, _ in
             _ = try await okey.searchRenewals(pageSize: 20, view: .full)
           }
         })

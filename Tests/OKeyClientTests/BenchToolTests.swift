@@ -29,7 +29,7 @@ struct BenchToolTests {
           try JSONSerialization.jsonObject(with: Data(bench.output.utf8)) as? [[String: Any]])
         #expect(
           scenarios.compactMap { $0["scenario"] as? String }.map { String($0.prefix(while: { $0 != " " })) }
-            == ["health", "get", "search", "routing", "lifecycle"])
+            == ["health", "get", "search", "search-full", "routing", "lifecycle"])
         for scenario in scenarios {
           #expect(scenario["calls"] as? Int == 24, "\(scenario)")
           #expect(scenario["errors"] as? Int == 0, "\(scenario)")
