@@ -206,6 +206,7 @@ struct Seed: AsyncParsableCommand {
     abstract: "Store N draft requests of distinct agents in a database file (NORMAL durability, for speed).")
   @Option(help: "The SQLite file.") var database: String
   @Option(help: "How many requests.") var count = 100_000
+  @Option(help: "Index of the first request (seed-N): to grow a seeded store.") var first = 0
   @Option(help: "The audit key file okeyd will run with: the seeded events are signed with it, so the trail verifies.")
   var auditKeyFile: String?
 
@@ -221,16 +222,27 @@ struct Seed: AsyncParsableCommand {
     let now = Instant(millisecondsSinceEpoch: Int64(Date().timeIntervalSince1970 * 1000))
     let clock = ContinuousClock()
     let start = clock.now
-    for index in 0..<count {
-      let uid = "seed-\(index)"
-      let routing = Routing(
-        requester: DirectoryPerson(uid: uid),
-        n1: RoutedApprover(person: DirectoryPerson(uid: "mgr-0"), foundBy: "seed"), resolvedAt: now)
-      _ = try await store.start(agentUID: uid, idempotencyKey: nil) { open in
-        RenewalWorkflow.start(
-          id: "seed-\(index)", actor: Caller(uid: uid), keyType: .hardware, motif: .expired, motifDetails: "",
-          routing: routing, openRequestID: open, now: now)
+    // Thirty-two writers at once: their starts share group commits.
+    let writers = 32
+    let first = self.first
+    let end = first + count
+    try await withThrowingTaskGroup(of: Void.self) { group in
+      for writer in 0..<writers {
+        group.addTask {
+          for index in stride(from: first + writer, to: end, by: writers) {
+            let uid = "seed-\(index)"
+            let routing = Routing(
+              requester: DirectoryPerson(uid: uid),
+              n1: RoutedApprover(person: DirectoryPerson(uid: "mgr-0"), foundBy: "seed"), resolvedAt: now)
+            _ = try await store.start(agentUID: uid, idempotencyKey: nil) { open in
+              RenewalWorkflow.start(
+                id: "seed-\(index)", actor: Caller(uid: uid), keyType: .hardware, motif: .expired, motifDetails: "",
+                routing: routing, openRequestID: open, now: now)
+            }
+          }
+        }
       }
+      try await group.waitForAll()
     }
     print("stored \(count) requests in \(String(format: "%.1f", seconds(clock.now - start))) s")
   }
