@@ -159,6 +159,16 @@ struct RPCBench: AsyncParsableCommand {
             String(format: " = %.2f × the %.0f commits/s the disk takes at this durability", changes / $0, $0)
           } ?? ""
         print(String(format: "lifecycle: %.0f committed changes/s", changes) + disk)
+        if let perLifecycle = lifecycle.serverCPUMillisecondsPerCall,
+          let health = results.first(where: { $0.scenario.hasPrefix("health") })?.serverCPUMillisecondsPerCall,
+          health > 0
+        {
+          let perChange = perLifecycle / Double(Self.changesPerLifecycle)
+          print(
+            String(
+              format: "okeyd CPU per change: %.3f ms = %.1f health checks (%.3f ms each)", perChange, perChange / health,
+              health))
+        }
       }
     }
   }
