@@ -166,7 +166,8 @@ struct RPCBench: AsyncParsableCommand {
           let perChange = perLifecycle / Double(Self.changesPerLifecycle)
           print(
             String(
-              format: "okeyd CPU per change: %.3f ms = %.1f health checks (%.3f ms each)", perChange, perChange / health,
+              format: "okeyd CPU per change: %.3f ms = %.1f health checks (%.3f ms each)", perChange,
+              perChange / health,
               health))
         }
       }
