@@ -392,9 +392,8 @@ public struct RoutingResolver: Sendable {
               message: "\(subject.person.uid)'s manager \(managerDN) does not exist in the directory"))
           continue
         }
-        return FoundManager(
-          approver: RoutedApprover(person: person(from: manager), foundBy: "manager attribute of \(subject.person.uid)"),
-          entry: manager)
+        let foundBy = "manager attribute of \(subject.person.uid)"
+        return FoundManager(approver: RoutedApprover(person: person(from: manager), foundBy: foundBy), entry: manager)
 
       case .establishment:
         guard !subject.assignments.isEmpty else { continue }
